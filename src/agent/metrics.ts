@@ -1,0 +1,102 @@
+// Every Prometheus metric the agent exposes, declared once. Workers report updates as plain messages
+// (`MetricUpdate`), the main thread applies them here; docs/metrics.md is generated from METRICS.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+export interface MetricDef {
+  name: string;
+  help: string;
+  type: MetricType;
+  labels?: readonly string[];
+  buckets?: readonly number[];
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export const METRICS = [
+  { name: 'pipeops_agent_status', type: 'gauge', help: 'Agent status: 1 when ready (registered, connected, workers alive), else 0.' },
+  { name: 'pipeops_tunnel_status', type: 'gauge', help: 'Control-plane session: 0 disconnected, 1 connecting, 2 connected, 3 reconnecting.' },
+  { name: 'pipeops_agent_info', type: 'gauge', help: 'Build information (always 1).', labels: ['version', 'bun_version'] },
+  { name: 'pipeops_heartbeat_total', type: 'counter', help: 'Heartbeats written to the control-plane session.' },
+  { name: 'pipeops_heartbeat_errors_total', type: 'counter', help: 'Heartbeats that could not be sent.', labels: ['reason'] },
+  { name: 'pipeops_heartbeat_duration_seconds', type: 'histogram', help: 'Time to build and send a heartbeat.', buckets: LATENCY_BUCKETS },
+  { name: 'pipeops_registration_attempts_total', type: 'counter', help: 'Registration attempts by outcome.', labels: ['result'] },
+  { name: 'pipeops_tunnel_reconnects_total', type: 'counter', help: 'Control-plane session reconnects.' },
+  { name: 'pipeops_tunnel_session_resumptions_total', type: 'counter', help: 'Sessions resumed with a persisted gateway URL.', labels: ['result'] },
+  { name: 'pipeops_http_requests_total', type: 'counter', help: 'Requests served by the local HTTP API.', labels: ['method', 'route', 'status'] },
+  { name: 'pipeops_tunnel_forwards_active', type: 'gauge', help: 'Requests and streams currently relayed through the tunnel.' },
+  { name: 'pipeops_protocol_errors_total', type: 'counter', help: 'Inbound control messages rejected as malformed or unknown.', labels: ['reason'] },
+  { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
+  { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
+  { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },
+  { name: 'pipeops_bun_heap_bytes', type: 'gauge', help: 'JavaScriptCore heap size of the main thread (bun:jsc).' },
+  { name: 'pipeops_bun_heap_objects', type: 'gauge', help: 'Live objects on the main thread heap (bun:jsc).' },
+] as const satisfies readonly MetricDef[];
+
+export type MetricName = (typeof METRICS)[number]['name'];
+
+/** A metric change as it crosses from a worker to the main thread. */
+export interface MetricUpdate {
+  name: string;
+  op: 'inc' | 'set' | 'observe';
+  value?: number;
+  labels?: Record<string, string>;
+}
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly #byName = new Map<string, AnyMetric>();
+
+  constructor(defs: readonly MetricDef[] = METRICS, opts: { defaultMetrics?: boolean } = {}) {
+    this.declare(defs);
+    // process_* and nodejs_eventloop_lag_* are real on Bun; the GC and heap-space collectors are not (bun-notes §9).
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** Apply one update; unknown names or ops are reported, never thrown into the caller. */
+  apply(u: MetricUpdate): string | null {
+    const m = this.#byName.get(u.name);
+    if (!m) return `unknown metric ${u.name}`;
+    const labels = u.labels ?? {};
+    const v = u.value ?? 1;
+    if (u.op === 'inc' && (m instanceof Counter || m instanceof Gauge)) m.inc(labels, v);
+    else if (u.op === 'set' && m instanceof Gauge) m.set(labels, v);
+    else if (u.op === 'observe' && m instanceof Histogram) m.observe(labels, v);
+    else return `metric ${u.name} does not support ${u.op}`;
+    return null;
+  }
+
+  inc(name: MetricName, labels?: Record<string, string>, value = 1): void {
+    this.apply({ name, op: 'inc', labels, value });
+  }
+  set(name: MetricName, value: number, labels?: Record<string, string>): void {
+    this.apply({ name, op: 'set', labels, value });
+  }
+  observe(name: MetricName, value: number, labels?: Record<string, string>): void {
+    this.apply({ name, op: 'observe', labels, value });
+  }
+
+  /** Register additional metric definitions (capabilities that own their metrics declare them beside their code). */
+  declare(defs: readonly MetricDef[]): void {
+    for (const d of defs) {
+      if (this.#byName.has(d.name)) continue;
+      const base = { name: d.name, help: d.help, labelNames: [...(d.labels ?? [])], registers: [this.registry] };
+      const m =
+        d.type === 'counter'
+          ? new Counter(base)
+          : d.type === 'gauge'
+            ? new Gauge(base)
+            : new Histogram({ ...base, buckets: [...(d.buckets ?? LATENCY_BUCKETS)] });
+      this.#byName.set(d.name, m);
+    }
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
