@@ -1,0 +1,143 @@
+// Every message between the main thread and the worker threads, as one discriminated union per direction.
+// Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
+import type { MetricUpdate } from './metrics.ts';
+import type { ConnectionState, SessionMode } from './status.ts';
+
+/** The persisted identity/session state (same shape as src/state's PersistedState). */
+export interface SessionState {
+  agent_id: string;
+  cluster_id: string;
+  gateway_ws_url: string;
+  cluster_token: string;
+  cluster_cert_data: string;
+}
+
+/** What a worker needs to reach the Kubernetes API (resolved once by the main thread). */
+export interface KubeAccess {
+  server: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecureSkipVerify?: boolean;
+  token?: string;
+  tokenFile?: string;
+  inCluster: boolean;
+}
+
+export interface WorkerInit<C> {
+  kind: 'init';
+  config: C;
+  kube: KubeAccess | null;
+  logLevel: string;
+}
+
+// ---- common worker → main ----
+export type CommonWorkerMessage =
+  | { kind: 'log'; line: string }
+  | { kind: 'metric'; update: MetricUpdate }
+  | { kind: 'metrics'; updates: MetricUpdate[] }
+  | { kind: 'ready' }
+  | { kind: 'stopped' };
+
+// ---- tunnel worker ----
+export type MainToTunnel =
+  | WorkerInit<TunnelWorkerConfig>
+  | { kind: 'send_heartbeat'; seq: number; payload: Record<string, unknown> }
+  | { kind: 'gateway_routes'; routes: RouteHint[] }
+  | { kind: 'shutdown' };
+
+export type TunnelToMain =
+  | CommonWorkerMessage
+  | {
+      kind: 'session';
+      state: ConnectionState;
+      registered: boolean;
+      mode: SessionMode | null;
+      endpoint: string | null;
+      clusterId: string;
+      error: string | null;
+      reconnect: boolean;
+    }
+  | { kind: 'persist'; state: Partial<SessionState> }
+  | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string; durationMs: number }
+  | { kind: 'fatal'; code: string; message: string };
+
+/** Host → backend hint kept by the tunnel for the Host-header fallback of §3.4. */
+export interface RouteHint {
+  host: string;
+  namespace: string;
+  service: string;
+  port: number;
+}
+
+export interface TunnelWorkerConfig {
+  apiUrl: string;
+  token: string;
+  agentId: string;
+  clusterName: string;
+  agentVersion: string;
+  labels: Record<string, string>;
+  agentPort: number;
+  state: SessionState;
+  credentialsChanged: boolean;
+  tls: { enabled: boolean; insecureSkipVerify: boolean; ca?: string; cert?: string; key?: string };
+  timeouts: {
+    handshakeMs: number;
+    pingMs: number;
+    readMs: number;
+    reconnectMs: number;
+    reconnectMaxMs: number;
+    registrationMs: number;
+    registrationMaxWaitMs: number;
+    shutdownMs: number;
+  };
+  reportPublicIp: boolean;
+  /** Register-time facts gathered by the main thread (hostname, specs, region, k8s version, SA token). */
+  facts: RegisterFacts;
+}
+
+export interface RegisterFacts {
+  hostname: string;
+  k8sVersion: string;
+  region: string;
+  cloudProvider: string;
+  serverIp: string;
+  serverSpecs: { cpu_cores?: number; memory_gb?: number; disk_gb?: number; os?: string };
+  serviceToken: string;
+}
+
+// ---- heartbeat worker ----
+export interface HeartbeatWorkerConfig {
+  agentId: string;
+  agentVersion: string;
+  intervalMs: number;
+  retry: { maxAttempts: number; baseMs: number; capMs: number };
+  reportUsage: boolean;
+}
+
+export type MainToHeartbeat =
+  | WorkerInit<HeartbeatWorkerConfig>
+  | { kind: 'session'; state: ConnectionState; registered: boolean; clusterId: string }
+  | { kind: 'gateway_info'; isPrivate: boolean | null; routes: number; routingMode: string | null }
+  | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string }
+  | { kind: 'shutdown' };
+
+export type HeartbeatToMain =
+  | CommonWorkerMessage
+  | { kind: 'heartbeat'; seq: number; payload: Record<string, unknown> }
+  | { kind: 'k8s_info'; version: string | null; reachable: boolean; error: string | null };
+
+// ---- ingress worker ----
+export interface IngressWorkerConfig {
+  enabled: boolean;
+  scope: 'managed' | 'all';
+}
+
+export type MainToIngress = WorkerInit<IngressWorkerConfig> | { kind: 'session'; registered: boolean; clusterId: string } | { kind: 'shutdown' };
+
+export type IngressToMain =
+  | CommonWorkerMessage
+  | { kind: 'gateway_info'; isPrivate: boolean | null; routes: number; routingMode: string | null }
+  | { kind: 'route_hints'; routes: RouteHint[] };
+
+export type WorkerName = 'tunnel' | 'heartbeat' | 'ingress';

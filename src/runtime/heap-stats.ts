@@ -1,0 +1,22 @@
+// The one place that touches `bun:jsc`: JavaScriptCore heap numbers for /metrics and /api/metrics/runtime.
+// process.memoryUsage() and prom-client's heap collectors are approximations on Bun (bun-notes §9).
+import { heapStats } from 'bun:jsc';
+
+export interface JscHeapStats {
+  heapSize: number;
+  heapCapacity: number;
+  extraMemorySize: number;
+  objectCount: number;
+  protectedObjectCount: number;
+}
+
+export function jscHeapStats(): JscHeapStats {
+  const h = heapStats();
+  return {
+    heapSize: h.heapSize,
+    heapCapacity: h.heapCapacity,
+    extraMemorySize: h.extraMemorySize,
+    objectCount: h.objectCount,
+    protectedObjectCount: h.protectedObjectCount,
+  };
+}
