@@ -1,0 +1,298 @@
+// The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
+// bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
+import type { KubeTarget } from './target.ts';
+
+export type KubeStatus = {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { name?: string; group?: string; kind?: string; causes?: { message?: string }[] };
+};
+
+export type ObjectMeta = {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [k: string]: unknown;
+};
+
+export type KubeObject = { apiVersion?: string; kind?: string; metadata?: ObjectMeta; [k: string]: unknown };
+
+export type KubeList<T> = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
+  items: T[];
+};
+
+/** A failed Kubernetes call. `status` is the HTTP status (0: never reached the server); `reason`/`code` come from the Status object. */
+export class KubeError extends Error {
+  override name = 'KubeError';
+  readonly status: number;
+  readonly reason: string;
+  readonly code: number;
+  constructor(status: number, reason: string, message: string, code = status) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+    this.code = code;
+  }
+}
+
+export function isKubeError(e: unknown, status?: number): e is KubeError {
+  return e instanceof KubeError && (status === undefined || e.status === status);
+}
+
+export type RequestInit2 = Omit<RequestInit, 'signal'> & { signal?: AbortSignal; timeoutMs?: number };
+export type ListOptions = { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; resourceVersion?: string };
+export type PatchType = 'merge' | 'strategic' | 'json';
+export type AccessAttributes = {
+  verb: string;
+  resource: string;
+  group?: string;
+  version?: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+};
+
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+};
+
+/** What the request was about, parsed from its path, for error messages. */
+export function describeRequest(method: string, path: string): { verb: string; resource: string; namespace?: string; name?: string } {
+  const [p = '', q = ''] = path.split('?');
+  const seg = p.split('/').filter((s) => s !== '');
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = seg[0] === 'api' ? seg.slice(2) : seg[0] === 'apis' ? seg.slice(3) : seg;
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const resource = rest[0] ?? (p || '/');
+  const name = rest[1];
+  const sub = rest[2];
+  const watch = /(^|&)watch=(true|1)(&|$)/.test(q);
+  const m = method.toUpperCase();
+  const verb =
+    m === 'GET'
+      ? watch
+        ? 'watch'
+        : name
+          ? 'get'
+          : 'list'
+      : m === 'POST'
+        ? 'create'
+        : m === 'PUT'
+          ? 'update'
+          : m === 'PATCH'
+            ? 'patch'
+            : m === 'DELETE'
+              ? name
+                ? 'delete'
+                : 'deletecollection'
+              : m.toLowerCase();
+  return { verb, resource: sub ? `${resource}/${sub}` : resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
+
+export class KubeClient {
+  readonly target: KubeTarget;
+  readonly #defaultTimeoutMs: number;
+  readonly #userAgent: string;
+
+  constructor(target: KubeTarget, opts: { defaultTimeoutMs?: number; userAgent?: string } = {}) {
+    this.target = target;
+    this.#defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
+    this.#userAgent = opts.userAgent ?? 'pipeops-agent';
+  }
+
+  /** Who we are to the API server, for error messages. */
+  get #who(): string {
+    return this.target.source === 'in-cluster' ? 'agent ServiceAccount' : this.target.source === 'kubeconfig' ? 'kubeconfig user' : 'agent credentials';
+  }
+
+  /**
+   * Raw call: returns the Response unbuffered (streams, watches, proxying). Non-2xx responses are returned, not thrown;
+   * only transport failures throw (KubeError status 0). `timeoutMs` is a total deadline including the body.
+   * An `Authorization` header in `init.headers` replaces the agent's token.
+   */
+  async request(path: string, init: RequestInit2 = {}): Promise<Response> {
+    const { timeoutMs, signal, headers: h, ...rest } = init;
+    const headers = new Headers(h);
+    if (!headers.has('authorization')) {
+      const tok = this.target.token?.();
+      if (tok) headers.set('authorization', `Bearer ${tok}`);
+    }
+    if (!headers.has('user-agent')) headers.set('user-agent', this.#userAgent);
+    const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+    const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
+    const t = this.target;
+    try {
+      return await fetch(url, {
+        ...rest,
+        headers,
+        ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
+        tls: {
+          ...(t.ca ? { ca: t.ca } : {}),
+          ...(t.cert ? { cert: t.cert } : {}),
+          ...(t.key ? { key: t.key } : {}),
+          rejectUnauthorized: t.insecureSkipVerify !== true,
+        },
+      } as RequestInit);
+    } catch (e) {
+      throw this.#transportError(e, init.method ?? 'GET', path);
+    }
+  }
+
+  #transportError(e: unknown, method: string, path: string): KubeError | Error {
+    const err = e as Error & { code?: string; name?: string };
+    if (err?.name === 'AbortError' || err?.name === 'TimeoutError') return err;
+    const code = err?.code ?? '';
+    const { verb, resource } = describeRequest(method, path);
+    const tlsHint =
+      /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME|TLS|SSL/i.test(code) || /certificate/i.test(err?.message ?? '')
+        ? '; the API server certificate is not trusted: check the CA (ServiceAccount ca.crt or kubeconfig certificate-authority)'
+        : '';
+    return new KubeError(
+      0,
+      'TransportError',
+      `cannot ${verb} ${resource}: Kubernetes API at ${this.target.server} unreachable (${code ? `${code}: ` : ''}${this.#scrub(err?.message ?? String(e))})${tlsHint}`,
+      0,
+    );
+  }
+
+  #scrub(s: string): string {
+    const tok = this.target.token?.();
+    return tok ? s.split(tok).join('[REDACTED]') : s;
+  }
+
+  /** Builds the KubeError for a non-2xx response (consumes its body). */
+  async errorFrom(res: Response, method: string, path: string): Promise<KubeError> {
+    let st: KubeStatus = {};
+    const text = await res.text().catch(() => '');
+    try {
+      const j = JSON.parse(text) as KubeStatus;
+      if (j && typeof j === 'object') st = j;
+    } catch {
+      st = { message: text.slice(0, 300) };
+    }
+    const d = describeRequest(method, path);
+    const where = d.namespace ? ` in namespace ${d.namespace}` : ' at cluster scope';
+    const obj = d.name ? ` ${d.name}` : '';
+    const serverMsg = st.message ? this.#scrub(st.message) : '';
+    const reason = st.reason ?? res.statusText ?? '';
+    let msg: string;
+    switch (res.status) {
+      case 401:
+        msg = `unauthorized: the Kubernetes API at ${this.target.server} rejected the ${this.#who}'s credentials (token missing, expired or revoked${this.target.tokenFile ? `; token file ${this.target.tokenFile}` : ''})`;
+        break;
+      case 403:
+        msg = `forbidden: ${this.#who} cannot ${d.verb} ${d.resource}${obj}${where}; grant it with a Role/ClusterRole binding${serverMsg ? ` (${serverMsg})` : ''}`;
+        break;
+      case 404:
+        msg = `not found: ${d.resource}${obj}${where}${serverMsg ? ` (${serverMsg})` : ''}`;
+        break;
+      case 409:
+        msg = `conflict: cannot ${d.verb} ${d.resource}${obj}${where}${serverMsg ? ` (${serverMsg})` : ''}`;
+        break;
+      case 410:
+        msg = `expired: ${serverMsg || 'resource version too old'}`;
+        break;
+      default:
+        msg = `cannot ${d.verb} ${d.resource}${obj}${where}: HTTP ${res.status}${reason ? ` ${reason}` : ''}${serverMsg ? ` (${serverMsg})` : ''}`;
+    }
+    return new KubeError(res.status, reason || String(res.status), msg, typeof st.code === 'number' ? st.code : res.status);
+  }
+
+  async #json<T>(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<T> {
+    const res = await this.request(path, {
+      method,
+      headers: { accept, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      timeoutMs: this.#defaultTimeoutMs,
+    });
+    if (!res.ok) throw await this.errorFrom(res, method, path);
+    return (await res.json()) as T;
+  }
+
+  get<T = KubeObject>(path: string): Promise<T> {
+    return this.#json<T>('GET', path);
+  }
+
+  list<T = KubeObject>(path: string, opts: ListOptions & { accept?: string } = {}): Promise<KubeList<T>> {
+    const q = new URLSearchParams();
+    if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
+    if (opts.fieldSelector) q.set('fieldSelector', opts.fieldSelector);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.continue) q.set('continue', opts.continue);
+    if (opts.resourceVersion !== undefined) q.set('resourceVersion', opts.resourceVersion);
+    const qs = q.toString();
+    return this.#json<KubeList<T>>('GET', qs ? `${path}${path.includes('?') ? '&' : '?'}${qs}` : path, undefined, undefined, opts.accept);
+  }
+
+  create<T = KubeObject>(path: string, body: unknown): Promise<T> {
+    return this.#json<T>('POST', path, body);
+  }
+
+  replace<T = KubeObject>(path: string, body: unknown): Promise<T> {
+    return this.#json<T>('PUT', path, body);
+  }
+
+  patch<T = KubeObject>(path: string, body: unknown, type: PatchType): Promise<T> {
+    return this.#json<T>('PATCH', path, body, PATCH_CONTENT_TYPE[type]);
+  }
+
+  delete<T = KubeStatus | KubeObject>(path: string, body?: unknown): Promise<T> {
+    return this.#json<T>('DELETE', path, body);
+  }
+
+  /** The API server's gitVersion, e.g. "v1.31.2". */
+  async version(): Promise<string> {
+    const v = await this.#json<{ gitVersion?: string }>('GET', '/version');
+    if (!v.gitVersion) throw new KubeError(200, 'BadResponse', `the Kubernetes API at ${this.target.server} answered /version without gitVersion`);
+    return v.gitVersion;
+  }
+
+  /**
+   * Whether the caller may do `attrs`. With `tokenOverride` the review is made with that token (token validation,
+   * protocol §9.6): a token the server rejects (401) is simply not valid, so that answers false.
+   */
+  async selfSubjectAccessReview(attrs: AccessAttributes, tokenOverride?: string): Promise<boolean> {
+    const path = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
+    const body = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { ...attrs, group: attrs.group ?? '' } },
+    };
+    const res = await this.request(path, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/json',
+        ...(tokenOverride !== undefined ? { authorization: `Bearer ${tokenOverride}` } : {}),
+      },
+      body: JSON.stringify(body),
+      timeoutMs: 10_000,
+    });
+    if (tokenOverride !== undefined && res.status === 401) {
+      await res.body?.cancel();
+      return false;
+    }
+    if (!res.ok) {
+      const e = await this.errorFrom(res, 'POST', path);
+      if (tokenOverride !== undefined) e.message = e.message.split(tokenOverride).join('[REDACTED]');
+      throw e;
+    }
+    const out = (await res.json()) as { status?: { allowed?: boolean } };
+    return out.status?.allowed === true;
+  }
+}

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { KubeClient, KubeError, describeRequest } from '../../src/kube/client.ts';
+import type { KubeTarget } from '../../src/kube/target.ts';
+import { CA_PEM, FakeKube } from './support/fake-kube.ts';
+
+const TOKEN = 'fake-token-0123456789';
+let fake: FakeKube;
+const target = (over: Partial<KubeTarget> = {}): KubeTarget => ({ server: fake.url, ca: CA_PEM, token: () => TOKEN, source: 'in-cluster', ...over });
+
+beforeAll(() => {
+  fake = new FakeKube().start();
+});
+afterAll(() => fake.stop());
+
+describe('KubeClient over HTTPS', () => {
+  test('trusted CA: version works and the bearer token is sent', async () => {
+    const c = new KubeClient(target());
+    expect(await c.version()).toBe('v1.31.2-fake');
+    expect(fake.seen.at(-1)?.auth).toBe(`Bearer ${TOKEN}`);
+  });
+
+  test('missing CA is rejected (verification is on)', async () => {
+    const c = new KubeClient(target({ ca: undefined }));
+    const e = await c.version().catch((x) => x);
+    expect(e).toBeInstanceOf(KubeError);
+    expect(e.status).toBe(0);
+    expect(e.message).toContain('not trusted');
+  });
+
+  test('a wrong CA is rejected', async () => {
+    // Any valid certificate that did not sign the server's: the server certificate itself is not a CA.
+    const wrong = await Bun.file(`${import.meta.dir}/../fixtures/tls/server.crt`).text();
+    const c = new KubeClient(target({ ca: wrong }));
+    await expect(c.version()).rejects.toBeInstanceOf(KubeError);
+  });
+
+  test('insecureSkipVerify (kubeconfig only) skips verification', async () => {
+    const c = new KubeClient(target({ ca: undefined, insecureSkipVerify: true }));
+    expect(await c.version()).toBe('v1.31.2-fake');
+  });
+
+  test('401 becomes an actionable KubeError without the token', async () => {
+    const bad = 'wrong-token-abcdefgh-SECRET';
+    const c = new KubeClient(target({ token: () => bad, tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }));
+    const e = (await c.get('/api/v1/namespaces/default/configmaps/x').catch((x) => x)) as KubeError;
+    expect(e).toBeInstanceOf(KubeError);
+    expect(e.status).toBe(401);
+    expect(e.reason).toBe('Unauthorized');
+    expect(e.message).toContain('unauthorized');
+    expect(e.message).toContain('ServiceAccount');
+    expect(e.message).not.toContain(bad);
+    expect(JSON.stringify(e)).not.toContain(bad);
+  });
+
+  test('403 names who, verb, resource and namespace', async () => {
+    fake.forbid = (m, p) => m === 'GET' && p.includes('/configmaps/');
+    try {
+      const c = new KubeClient(target());
+      const e = (await c.get('/api/v1/namespaces/pipeops-system/configmaps/pipeops-agent-state').catch((x) => x)) as KubeError;
+      expect(e.status).toBe(403);
+      expect(e.code).toBe(403);
+      expect(e.message).toStartWith('forbidden: agent ServiceAccount cannot get configmaps pipeops-agent-state in namespace pipeops-system');
+      expect(e.message).not.toContain(TOKEN);
+    } finally {
+      fake.forbid = () => false;
+    }
+  });
+
+  test('404 is a KubeError with status 404', async () => {
+    const e = (await new KubeClient(target()).get('/api/v1/namespaces/a/secrets/nope').catch((x) => x)) as KubeError;
+    expect(e.status).toBe(404);
+    expect(e.message).toContain('not found: secrets nope in namespace a');
+  });
+
+  test('request() streams: the first chunk of a never-ending response arrives', async () => {
+    const c = new KubeClient(target());
+    const ac = new AbortController();
+    const res = await c.request('/stream-forever', { signal: ac.signal });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('first-chunk\n');
+    ac.abort();
+  });
+
+  test('request() keeps a caller Authorization header (relayed user credentials)', async () => {
+    fake.tokens.add('user-token-zzzzzzzz');
+    const res = await new KubeClient(target()).request('/version', { headers: { authorization: 'Bearer user-token-zzzzzzzz' } });
+    expect(res.status).toBe(200);
+    expect(fake.seen.at(-1)?.auth).toBe('Bearer user-token-zzzzzzzz');
+  });
+
+  test('create, replace, merge patch and delete', async () => {
+    const c = new KubeClient(target());
+    const base = '/api/v1/namespaces/ns1/configmaps';
+    const created = await c.create<{ metadata: { resourceVersion: string } }>(base, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: { k: '1' } });
+    expect(created.metadata.resourceVersion).toBeTruthy();
+    await c.replace(`${base}/a`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', resourceVersion: created.metadata.resourceVersion }, data: { k: '2' } });
+    expect((fake.get('configmaps', 'ns1', 'a')?.data as Record<string, string>).k).toBe('2');
+    await c.patch(`${base}/a`, { data: { k: '3' } }, 'merge').catch(() => undefined);
+    expect(fake.seen.at(-1)?.contentType).toBe('application/merge-patch+json');
+    await c.delete(`${base}/a`);
+    expect(fake.get('configmaps', 'ns1', 'a')).toBeUndefined();
+  });
+
+  test('selfSubjectAccessReview: allowed, denied, and an invalid override token is false', async () => {
+    const c = new KubeClient(target());
+    expect(await c.selfSubjectAccessReview({ verb: 'create', resource: 'namespaces' })).toBe(true);
+    fake.forbid = (verb, res) => verb === 'create' && res === 'namespaces';
+    try {
+      expect(await c.selfSubjectAccessReview({ verb: 'create', resource: 'namespaces' })).toBe(false);
+    } finally {
+      fake.forbid = () => false;
+    }
+    expect(await c.selfSubjectAccessReview({ verb: 'create', resource: 'namespaces' }, 'not-a-valid-token-xyz')).toBe(false);
+    expect(fake.seen.at(-1)?.auth).toBe('Bearer not-a-valid-token-xyz');
+  });
+});
+
+describe('describeRequest', () => {
+  test('verbs and scopes', () => {
+    expect(describeRequest('GET', '/api/v1/namespaces/x/pods')).toEqual({ verb: 'list', resource: 'pods', namespace: 'x' });
+    expect(describeRequest('GET', '/apis/networking.k8s.io/v1/ingresses?watch=1')).toEqual({ verb: 'watch', resource: 'ingresses' });
+    expect(describeRequest('PUT', '/api/v1/namespaces/x/secrets/s')).toEqual({ verb: 'update', resource: 'secrets', namespace: 'x', name: 's' });
+    expect(describeRequest('GET', '/api/v1/namespaces/x/pods/p/log')).toEqual({ verb: 'get', resource: 'pods/log', namespace: 'x', name: 'p' });
+    expect(describeRequest('DELETE', '/api/v1/namespaces/y')).toEqual({ verb: 'delete', resource: 'namespaces', name: 'y' });
+  });
+});
