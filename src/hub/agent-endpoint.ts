@@ -1,0 +1,199 @@
+// The hub's agent-facing protocol: `register` on the controller socket, heartbeats and liveness on either
+// socket, and "cluster not found" for sessions the hub does not know (protocol.md §2; deviations L2).
+import type { Logger } from 'pino';
+import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
+import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import type { ClusterStore } from './cluster-store.ts';
+
+export type AgentSocketKind = 'controller' | 'gateway';
+
+/** What the endpoint needs from a socket: Bun's ServerWebSocket satisfies it, so do test doubles. */
+export interface AgentSocket {
+  send(data: string | Uint8Array<ArrayBuffer>): unknown;
+  close(code?: number, reason?: string): void;
+  readonly data: AgentSocketData;
+}
+
+export interface AgentSocketData {
+  kind: AgentSocketKind;
+  /** Set once the socket belongs to a registered cluster. */
+  clusterId: string | null;
+  /** ws(s)://host:port as the agent reached us; the gateway URL handed out points back here. */
+  origin: string;
+  remote: string;
+}
+
+/** A live agent session as the rest of the hub sees it (the Kubernetes and public gateways use it later). */
+export interface AgentSession {
+  clusterId: string;
+  kind: AgentSocketKind;
+  connectedAt: number;
+  send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
+  sendBinary(data: Uint8Array<ArrayBuffer>): void;
+  close(code: number, reason: string): void;
+}
+
+/** Non-session messages from an agent (proxy responses, stream data) go to whoever subscribed. */
+export type AgentMessageListener = (clusterId: string, m: InboundMessage) => void;
+export type AgentBinaryListener = (clusterId: string, data: Uint8Array) => void;
+
+export class AgentEndpoint {
+  readonly sessions = new Map<string, AgentSession>();
+  readonly #sockets = new Set<AgentSocket>();
+  readonly #messageListeners = new Set<AgentMessageListener>();
+  readonly #binaryListeners = new Set<AgentBinaryListener>();
+  readonly #sessionListeners = new Set<(clusterId: string, connected: boolean) => void>();
+
+  constructor(
+    readonly store: ClusterStore,
+    readonly log: Logger,
+    readonly opts: { handoff: boolean; publicUrl: string },
+  ) {}
+
+  onMessage(l: AgentMessageListener): () => void {
+    this.#messageListeners.add(l);
+    return () => this.#messageListeners.delete(l);
+  }
+  onBinary(l: AgentBinaryListener): () => void {
+    this.#binaryListeners.add(l);
+    return () => this.#binaryListeners.delete(l);
+  }
+  onSession(l: (clusterId: string, connected: boolean) => void): () => void {
+    this.#sessionListeners.add(l);
+    return () => this.#sessionListeners.delete(l);
+  }
+
+  isConnected(clusterId: string): boolean {
+    return this.sessions.has(clusterId);
+  }
+
+  /** A gateway socket opened: bind it to its cluster, or tell the agent to register again. */
+  open(ws: AgentSocket, clusterUuid?: string): void {
+    this.#sockets.add(ws);
+    if (ws.data.kind !== 'gateway') return;
+    const rec = clusterUuid ? this.store.get(clusterUuid) : null;
+    if (!rec) {
+      this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
+      send(ws, 'error', { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' });
+      ws.close(1008, 'cluster not found');
+      return;
+    }
+    this.#bind(ws, rec.cluster_id);
+  }
+
+  message(ws: AgentSocket, data: string | Uint8Array): void {
+    if (typeof data !== 'string') {
+      if (ws.data.clusterId) for (const l of this.#binaryListeners) l(ws.data.clusterId, data);
+      return;
+    }
+    const d = decodeEnvelope(data);
+    if (!d.ok) {
+      this.log.warn({ reason: d.reason, detail: d.detail, cluster_id: ws.data.clusterId }, 'malformed message from agent');
+      return;
+    }
+    const m = d.message;
+    switch (m.type) {
+      case 'register':
+        this.#register(ws, m);
+        return;
+      case 'heartbeat':
+        this.#heartbeat(ws, m);
+        return;
+      case 'ping':
+        send(ws, 'pong', { timestamp: new Date().toISOString() }, m.requestId);
+        return;
+      case 'pong':
+        return;
+      case 'protocol_fallback':
+        this.log.warn({ cluster_id: ws.data.clusterId, payload: m.payload }, 'agent did not understand a message');
+        return;
+      default:
+        if (!ws.data.clusterId) {
+          send(ws, 'error', { error: 'not registered' }, m.requestId);
+          return;
+        }
+        for (const l of this.#messageListeners) l(ws.data.clusterId, m);
+    }
+  }
+
+  close(ws: AgentSocket, code: number): void {
+    this.#sockets.delete(ws);
+    const id = ws.data.clusterId;
+    if (!id) return;
+    const s = this.sessions.get(id);
+    if (s && (s as AgentSession & { socket?: AgentSocket }).socket === ws) {
+      this.sessions.delete(id);
+      this.log.info({ cluster_id: id, code }, 'agent session closed');
+      for (const l of this.#sessionListeners) l(id, false);
+    }
+  }
+
+  /** Close every agent socket with 1000 (hub shutdown). */
+  closeAll(reason: string): void {
+    for (const ws of this.#sockets) ws.close(1000, reason);
+  }
+
+  #bind(ws: AgentSocket, clusterId: string): void {
+    ws.data.clusterId = clusterId;
+    const prev = this.sessions.get(clusterId) as (AgentSession & { socket?: AgentSocket }) | undefined;
+    const session: AgentSession & { socket: AgentSocket } = {
+      clusterId,
+      kind: ws.data.kind,
+      connectedAt: Date.now(),
+      socket: ws,
+      send: (type, payload, requestId) => send(ws, type, payload, requestId),
+      sendBinary: (bytes) => ws.send(bytes),
+      close: (code, reason) => ws.close(code, reason),
+    };
+    this.sessions.set(clusterId, session);
+    // An agent that reconnects before its old socket timed out replaces it.
+    if (prev?.socket && prev.socket !== ws) prev.socket.close(1000, 'session replaced');
+    this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote }, 'agent session established');
+    for (const l of this.#sessionListeners) l(clusterId, true);
+  }
+
+  #register(ws: AgentSocket, m: InboundMessage): void {
+    if (ws.data.kind !== 'controller') {
+      send(ws, 'error', { error: 'register is only accepted on the controller endpoint' }, m.requestId);
+      return;
+    }
+    const p = RegisterPayloadSchema.safeParse(m.payload);
+    if (!p.success) {
+      const why = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      this.log.warn({ why }, 'invalid register payload');
+      send(ws, 'error', { error: `invalid register payload: ${why}` }, m.requestId);
+      return;
+    }
+    const r = p.data;
+    const { k8s_service_token, ...registration } = r;
+    const rec = this.store.register({
+      agentId: r.agent_id,
+      name: r.name,
+      requestedId: r.cluster_id,
+      k8sVersion: r.k8s_version,
+      agentVersion: r.agent_version,
+      serviceToken: k8s_service_token,
+      metadata: { ...(r.metadata ?? {}), labels: r.labels, region: r.region, cloud_provider: r.cloud_provider },
+      registration,
+    });
+    const payload: Record<string, unknown> = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
+    if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
+    this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
+    send(ws, 'register_success', payload, m.requestId);
+    // Without a hand-off the controller socket is the session.
+    if (!this.opts.handoff) this.#bind(ws, rec.cluster_id);
+  }
+
+  #heartbeat(ws: AgentSocket, m: InboundMessage): void {
+    const id = ws.data.clusterId;
+    if (!id || !this.store.recordHeartbeat(id, m.payload)) {
+      send(ws, 'error', { error: 'cluster not found' }, m.requestId);
+      return;
+    }
+    send(ws, 'heartbeat_ack', { cluster_id: id, received_at: new Date().toISOString() }, m.requestId);
+  }
+}
+
+function send(ws: AgentSocket, type: string, payload: Record<string, unknown> | null, requestId?: string): void {
+  ws.send(encodeEnvelope(type, payload, requestId));
+}

@@ -1,0 +1,124 @@
+// The hub's durable state: registered clusters (and, later, routes), in SQLite.
+// Why SQLite and not a state file: writes are transactional and crash-safe in WAL mode without our own
+// temp-file dance, the heartbeat path updates one row instead of rewriting a file, and the route registry's
+// "one hostname belongs to one cluster" rule becomes a UNIQUE index instead of code.
+import { randomUUID } from 'node:crypto';
+import { Database } from '../runtime/sqlite.ts';
+
+export interface ClusterRecord {
+  cluster_id: string;
+  name: string;
+  agent_id: string;
+  k8s_version: string;
+  agent_version: string;
+  /** Secret: the ServiceAccount token the agent handed over. Never logged, never returned by the admin API. */
+  k8s_service_token: string;
+  metadata: Record<string, unknown>;
+  registration: Record<string, unknown>;
+  registered_at: string;
+  last_heartbeat: string | null;
+  last_heartbeat_payload: Record<string, unknown> | null;
+}
+
+interface Row {
+  cluster_id: string;
+  name: string;
+  agent_id: string;
+  k8s_version: string;
+  agent_version: string;
+  k8s_service_token: string;
+  metadata: string;
+  registration: string;
+  registered_at: string;
+  last_heartbeat: string | null;
+  last_heartbeat_payload: string | null;
+}
+
+const toRecord = (r: Row): ClusterRecord => ({
+  ...r,
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  registration: JSON.parse(r.registration) as Record<string, unknown>,
+  last_heartbeat_payload: r.last_heartbeat_payload ? (JSON.parse(r.last_heartbeat_payload) as Record<string, unknown>) : null,
+});
+
+export class ClusterStore {
+  readonly #db: Database;
+
+  /** `path` ':memory:' keeps nothing across restarts (tests); a file path survives them. */
+  constructor(path: string) {
+    this.#db = new Database(path, { create: true });
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 2000;');
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS clusters (
+      cluster_id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      agent_id TEXT NOT NULL,
+      k8s_version TEXT NOT NULL DEFAULT '',
+      agent_version TEXT NOT NULL DEFAULT '',
+      k8s_service_token TEXT NOT NULL DEFAULT '',
+      metadata TEXT NOT NULL DEFAULT '{}',
+      registration TEXT NOT NULL DEFAULT '{}',
+      registered_at TEXT NOT NULL,
+      last_heartbeat TEXT,
+      last_heartbeat_payload TEXT
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS clusters_agent_name ON clusters(agent_id, name);`);
+  }
+
+  get(clusterId: string): ClusterRecord | null {
+    const r = this.#db.query<Row, [string]>('SELECT * FROM clusters WHERE cluster_id = ?').get(clusterId);
+    return r ? toRecord(r) : null;
+  }
+
+  list(): ClusterRecord[] {
+    return this.#db.query<Row, []>('SELECT * FROM clusters ORDER BY registered_at').all().map(toRecord);
+  }
+
+  /** Find by id or by name (names are unique per agent, not globally: the first match wins). */
+  find(idOrName: string): ClusterRecord | null {
+    const byId = this.get(idOrName);
+    if (byId) return byId;
+    const r = this.#db.query<Row, [string]>('SELECT * FROM clusters WHERE name = ? ORDER BY registered_at').get(idOrName);
+    return r ? toRecord(r) : null;
+  }
+
+  /**
+   * Register: the cluster id is stable per (agent_id, name). A `requestedId` the hub does not know is adopted
+   * (an agent re-registering with its persisted id after the hub lost its state keeps its id).
+   */
+  register(p: {
+    agentId: string;
+    name: string;
+    requestedId?: string;
+    k8sVersion: string;
+    agentVersion: string;
+    serviceToken?: string;
+    metadata: Record<string, unknown>;
+    registration: Record<string, unknown>;
+  }): ClusterRecord {
+    const now = new Date().toISOString();
+    return this.#db.transaction(() => {
+      const existing = this.#db.query<Row, [string, string]>('SELECT * FROM clusters WHERE agent_id = ? AND name = ?').get(p.agentId, p.name);
+      const id = existing?.cluster_id ?? (p.requestedId && !this.get(p.requestedId) ? p.requestedId : randomUUID());
+      this.#db
+        .query(
+          `INSERT INTO clusters (cluster_id, name, agent_id, k8s_version, agent_version, k8s_service_token, metadata, registration, registered_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+           ON CONFLICT(cluster_id) DO UPDATE SET k8s_version = ?4, agent_version = ?5,
+             k8s_service_token = CASE WHEN ?6 = '' THEN k8s_service_token ELSE ?6 END, metadata = ?7, registration = ?8`,
+        )
+        .run(id, p.name, p.agentId, p.k8sVersion, p.agentVersion, p.serviceToken ?? '', JSON.stringify(p.metadata), JSON.stringify(p.registration), existing?.registered_at ?? now);
+      return this.get(id)!;
+    })();
+  }
+
+  recordHeartbeat(clusterId: string, payload: Record<string, unknown>, at = new Date()): boolean {
+    const r = this.#db
+      .query('UPDATE clusters SET last_heartbeat = ?, last_heartbeat_payload = ? WHERE cluster_id = ?')
+      .run(at.toISOString(), JSON.stringify(payload), clusterId);
+    return r.changes > 0;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

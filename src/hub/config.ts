@@ -1,0 +1,99 @@
+// Hub configuration: one zod schema, settable by flags and by a YAML file (flags win).
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export const HubConfigSchema = z.object({
+  host: z.string().default('127.0.0.1').describe('Address the hub listens on.'),
+  port: z.number().int().min(0).max(65535).default(8090).describe('Port for agents, the admin API and the Kubernetes API gateway (0 = ephemeral).'),
+  agent_tokens: z.array(z.string().min(8)).min(1, 'at least one agent token is required (--agent-token)').describe('Tokens agents present (pipeops.token).'),
+  admin_tokens: z.array(z.string().min(8)).default([]).describe('Tokens for the admin API (GET /api/v1/clusters).'),
+  user_tokens: z.array(z.string().min(8)).default([]).describe('Tokens users present to the Kubernetes API gateway (kubectl).'),
+  state: z.string().default('hub-state.db').describe("SQLite file for clusters and routes; ':memory:' keeps nothing."),
+  public_url: z.string().default('').describe('Base URL agents use to reach this hub (for gateway_ws_url); derived from the request when empty.'),
+  handoff: z.boolean().default(true).describe('Hand registered agents off to the gateway endpoint, as the PipeOps controller does.'),
+  tls: z
+    .object({ cert_file: z.string(), key_file: z.string(), ca_file: z.string().optional() })
+    .optional()
+    .describe('Serve HTTPS/WSS with this certificate (kubectl only sends tokens over HTTPS).'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+export type HubConfig = z.infer<typeof HubConfigSchema>;
+
+const FLAGS: Record<string, { key: keyof HubConfig; list?: boolean; num?: boolean; bool?: boolean }> = {
+  '--host': { key: 'host' },
+  '--port': { key: 'port', num: true },
+  '--agent-token': { key: 'agent_tokens', list: true },
+  '--admin-token': { key: 'admin_tokens', list: true },
+  '--user-token': { key: 'user_tokens', list: true },
+  '--state': { key: 'state' },
+  '--public-url': { key: 'public_url' },
+  '--log-level': { key: 'log_level' },
+  '--no-handoff': { key: 'handoff', bool: true },
+};
+
+export const HUB_HELP = `Usage: pipeops-agent hub [flags]
+
+Runs the self-hostable control plane: agent registration and tunnel endpoint, admin API.
+
+Flags:
+  --config <file>        YAML file with the keys below (flags win)
+  --host <addr>          listen address (default 127.0.0.1)
+  --port <n>             listen port (default 8090; 0 = ephemeral)
+  --agent-token <t>      token agents must present (repeatable)
+  --admin-token <t>      token for the admin API (repeatable)
+  --user-token <t>       token for the Kubernetes API gateway (repeatable)
+  --state <file>         SQLite state file (default hub-state.db; ':memory:' keeps nothing)
+  --public-url <url>     base URL agents use to reach the hub (gateway hand-off)
+  --tls-cert <file>      serve HTTPS with this certificate (needs --tls-key)
+  --tls-key <file>
+  --no-handoff           keep agents on the controller socket (no gateway hand-off)
+  --log-level <level>    trace|debug|info|warn|error
+  --help, --version
+`;
+
+export type HubConfigResult = { ok: true; config: HubConfig } | { ok: false; message: string };
+
+/** Parse hub flags (and the file named by --config); every problem is reported at once. */
+export function loadHubConfig(argv: string[], env: Record<string, string | undefined>): HubConfigResult {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  let file: string | undefined = env.PIPEOPS_HUB_CONFIG;
+  const fromFlags: Record<string, unknown> = {};
+  const tls: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const next = () => inline ?? argv[++i];
+    if (flag === '--config') file = next();
+    else if (flag === '--tls-cert') tls.cert_file = next() ?? '';
+    else if (flag === '--tls-key') tls.key_file = next() ?? '';
+    else if (FLAGS[flag]) {
+      const f = FLAGS[flag]!;
+      if (f.bool) fromFlags[f.key] = false;
+      else {
+        const v = next();
+        if (v === undefined) problems.push(`${flag} needs a value`);
+        else if (f.list) fromFlags[f.key] = [...((fromFlags[f.key] as string[]) ?? []), v];
+        else if (f.num) fromFlags[f.key] = Number(v);
+        else fromFlags[f.key] = v;
+      }
+    } else problems.push(`unknown flag ${flag}`);
+  }
+  if (file) {
+    try {
+      const doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+      if (typeof doc !== 'object' || Array.isArray(doc)) problems.push(`${file}: expected a YAML mapping`);
+      else Object.assign(raw, doc);
+    } catch (e) {
+      problems.push(`${file}: ${(e as Error).message}`);
+    }
+  }
+  Object.assign(raw, fromFlags);
+  if (tls.cert_file || tls.key_file) raw.tls = { ...(raw.tls as object), ...tls };
+  if (env.PIPEOPS_HUB_AGENT_TOKEN && !raw.agent_tokens) raw.agent_tokens = [env.PIPEOPS_HUB_AGENT_TOKEN];
+  if (env.PIPEOPS_HUB_ADMIN_TOKEN && !raw.admin_tokens) raw.admin_tokens = [env.PIPEOPS_HUB_ADMIN_TOKEN];
+  const parsed = HubConfigSchema.safeParse(raw);
+  if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${i.path.join('.') || 'config'}: ${i.message}`);
+  if (problems.length || !parsed.success) return { ok: false, message: `invalid hub configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}` };
+  return { ok: true, config: parsed.data };
+}

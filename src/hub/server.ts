@@ -1,0 +1,129 @@
+// The hub process: one Bun.serve for the agent endpoints and the admin API.
+// Later capabilities (Kubernetes API gateway, public gateway, route registry) mount on the same app.
+import { readFileSync } from 'node:fs';
+import { type Context, Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { Server, ServerWebSocket } from 'bun';
+import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
+import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
+import { bearerToken, tokenMatches } from './auth.ts';
+import { ClusterStore } from './cluster-store.ts';
+import type { HubConfig } from './config.ts';
+
+export const GATEWAY_WS_PATH = '/gateway/ws';
+
+export interface Hub {
+  url: string;
+  wsUrl: string;
+  port: number;
+  store: ClusterStore;
+  agents: AgentEndpoint;
+  app: Hono<HubEnv>;
+  stop(): Promise<void>;
+}
+
+type SocketData = AgentSocketData & { clusterUuid?: string };
+/** Hono env: the Bun server, so handlers can upgrade. */
+export type HubEnv = { Bindings: { server: Server<SocketData> } };
+
+export function clusterView(agents: AgentEndpoint, id: string) {
+  const r = agents.store.get(id);
+  if (!r) return null;
+  const connected = agents.isConnected(r.cluster_id);
+  return {
+    cluster_id: r.cluster_id,
+    name: r.name,
+    agent_id: r.agent_id,
+    connected,
+    status: connected ? 'connected' : 'disconnected',
+    last_heartbeat: r.last_heartbeat,
+    k8s_version: r.k8s_version,
+    agent_version: r.agent_version,
+    registered_at: r.registered_at,
+    metadata: { ...r.metadata, heartbeat: r.last_heartbeat_payload?.metadata ?? null },
+  };
+}
+
+function buildApp(cfg: HubConfig, agents: AgentEndpoint, log: Logger): Hono<HubEnv> {
+  const app = new Hono<HubEnv>();
+  const agentAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.agent_tokens);
+  const adminAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.admin_tokens);
+  const unauthorized = { error: 'unauthorized', message: 'missing or invalid bearer token' };
+
+  const agentSocket = (kind: 'controller' | 'gateway') => (c: Context<HubEnv>) => {
+    const req = c.req.raw;
+    if (!agentAuth(req)) {
+      log.warn({ kind, remote: c.env.server.requestIP(req)?.address }, 'agent connection refused: bad token');
+      return c.json(unauthorized, 401);
+    }
+    if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') return c.json({ error: 'expected a WebSocket upgrade' }, 400);
+    const url = new URL(req.url);
+    const origin = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${req.headers.get('host') ?? url.host}`;
+    const remote = c.env.server.requestIP(req)?.address ?? 'unknown';
+    const data: SocketData = { kind, clusterId: null, origin, remote };
+    if (kind === 'gateway') data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
+    if (c.env.server.upgrade(req, { data })) return new Response(null);
+    return c.json({ error: 'upgrade failed' }, 400);
+  };
+
+  app.get(CONTROLLER_WS_PATH, agentSocket('controller'));
+  app.get(GATEWAY_WS_PATH, agentSocket('gateway'));
+  app.get('/healthz', (c) => c.text('ok'));
+
+  app.get('/api/v1/clusters', (c) => {
+    if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
+    return c.json({ clusters: agents.store.list().map((r) => clusterView(agents, r.cluster_id)) });
+  });
+  app.get('/api/v1/clusters/:id', (c) => {
+    if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
+    const r = agents.store.find(c.req.param('id'));
+    return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
+  });
+  app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
+  app.onError((e, c) => {
+    log.error({ err: e.message, path: c.req.path }, 'hub request failed');
+    return c.json({ error: 'internal error', message: e.message }, 500);
+  });
+  return app;
+}
+
+export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
+  const store = new ClusterStore(cfg.state);
+  const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
+  const app = buildApp(cfg, agents, log);
+  const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
+
+  type Data = SocketData;
+  const server: Server<Data> = Bun.serve<Data>({
+    hostname: cfg.host,
+    port: cfg.port,
+    // Agent sockets and streaming proxy responses are long-lived; liveness is the WebSocket ping/pong.
+    idleTimeout: 0,
+    ...(tls ? { tls } : {}),
+    fetch: (req, srv) => app.fetch(req, { server: srv }),
+    websocket: {
+      perMessageDeflate: false,
+      maxPayloadLength: 256 * 1024 * 1024,
+      idleTimeout: 120,
+      open: (ws: ServerWebSocket<Data>) => agents.open(ws as never, ws.data.clusterUuid),
+      message: (ws: ServerWebSocket<Data>, msg) => agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg)),
+      close: (ws: ServerWebSocket<Data>, code) => agents.close(ws as never, code),
+    },
+  });
+  const scheme = tls ? 'https' : 'http';
+  const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
+  log.info({ url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
+  return {
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    port: server.port ?? cfg.port,
+    store,
+    agents,
+    app,
+    async stop() {
+      agents.closeAll('hub shutting down');
+      await server.stop(true);
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// The JSON envelope every control message travels in, both directions (protocol.md §2.3).
+// Decoding follows upstream's rules so a control plane sees the same acceptance, but every rejection is a
+// value with a reason (the caller logs and counts it) instead of a silent drop.
+import { z } from 'zod';
+
+/**
+ * `type`: message type. `request_id`: correlation or stream id, omitted when empty.
+ * `payload`: object, or null when the sender has none. `timestamp`: RFC 3339 string; always present on our output.
+ */
+export const EnvelopeSchema = z.object({
+  type: z.string().min(1),
+  request_id: z.string().optional(),
+  payload: z.record(z.string(), z.unknown()).nullable().optional(),
+  timestamp: z.string().nullable().optional(),
+});
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+/** An envelope after decoding: payload normalised to an object. */
+export interface InboundMessage {
+  type: string;
+  requestId: string | undefined;
+  payload: Record<string, unknown>;
+}
+
+export type DecodeResult =
+  | { ok: true; message: InboundMessage }
+  | { ok: false; reason: DecodeFailure; detail: string; requestId?: string; type?: string };
+
+export type DecodeFailure = 'invalid_json' | 'not_an_object' | 'invalid_envelope' | 'invalid_timestamp';
+
+// Go's time.Time JSON decoding accepts RFC 3339 with optional fractional seconds and a zone.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+export function decodeEnvelope(text: string): DecodeResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: 'invalid_json', detail: (e as Error).message };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, reason: 'not_an_object', detail: 'message is not a JSON object' };
+  const rec = raw as Record<string, unknown>;
+  const requestId = typeof rec.request_id === 'string' ? rec.request_id : undefined;
+  const type = typeof rec.type === 'string' ? rec.type : undefined;
+  const parsed = EnvelopeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 'envelope';
+    return { ok: false, reason: 'invalid_envelope', detail: `${where}: ${issue?.message ?? 'invalid'}`, requestId, type };
+  }
+  const ts = parsed.data.timestamp;
+  // Upstream decodes `timestamp` into a time value: present-but-not-RFC-3339 makes the message undecodable.
+  if (ts !== undefined && ts !== null && !RFC3339.test(ts))
+    return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
+  if ('timestamp' in rec && rec.timestamp !== null && typeof rec.timestamp !== 'string')
+    return { ok: false, reason: 'invalid_timestamp', detail: 'timestamp must be an RFC 3339 string', requestId, type };
+  return {
+    ok: true,
+    message: { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload: parsed.data.payload ?? {} },
+  };
+}
+
+/** Serialise an outbound message. `request_id` is omitted when empty, like upstream's `omitempty`. */
+export function encodeEnvelope(type: string, payload: Record<string, unknown> | null, requestId?: string, now = new Date()): string {
+  const env: Envelope = { type };
+  if (requestId) env.request_id = requestId;
+  env.payload = payload;
+  env.timestamp = now.toISOString();
+  return JSON.stringify(env);
+}

@@ -1,0 +1,523 @@
+// The agent's control-plane session (protocol.md §2, deviations L1–L3, L8): dial the controller, register,
+// hand off to the gateway, keep the socket alive, reconnect with backoff, re-register when told to.
+// Everything that is not session-level (proxy, streams) is delegated to `handlers`.
+import type { Logger } from 'pino';
+import type { SessionState } from '../agent/thread-messages.ts';
+import type { ConnectionState, SessionMode } from '../agent/status.ts';
+import type { MetricUpdate } from '../agent/metrics.ts';
+import {
+  ErrorPayloadSchema,
+  GatewayHelloSchema,
+  RegisterSuccessSchema,
+  SUPPORTED_INBOUND_TYPES,
+  needsReregistration,
+  registerRequestId,
+  type RegisterPayload,
+  type RegisterSuccess,
+} from '../protocol/control-messages.ts';
+import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
+import { type BackoffPolicy, backoffDelay } from './backoff.ts';
+import { type DialFailure, dialWebSocket, type TlsOptions } from './dial.ts';
+
+export interface SessionOptions {
+  apiUrl: string;
+  token: string;
+  agentVersion: string;
+  state: SessionState;
+  credentialsChanged: boolean;
+  tls: TlsOptions;
+  timeouts: {
+    handshakeMs: number;
+    pingMs: number;
+    readMs: number;
+    reconnectMs: number;
+    reconnectMaxMs: number;
+    registrationMs: number;
+    registrationMaxWaitMs: number;
+    shutdownMs: number;
+  };
+  buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
+}
+
+export interface SessionStatus {
+  state: ConnectionState;
+  registered: boolean;
+  mode: SessionMode | null;
+  endpoint: string | null;
+  clusterId: string;
+  error: string | null;
+  reconnect: boolean;
+}
+
+/** What the session hands to the rest of the worker. */
+export interface SessionHandlers {
+  status(s: SessionStatus): void;
+  persist(p: Partial<SessionState>): void;
+  fatal(code: string, message: string): void;
+  metric(u: MetricUpdate): void;
+  /** Non-session messages (proxy, streams, tunnels). Return false if the type is unknown. */
+  message(m: InboundMessage, conn: SessionConnection): boolean;
+  binary(data: ArrayBuffer, conn: SessionConnection): void;
+  /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
+  connected(conn: SessionConnection, reconnect: boolean): void;
+  disconnected(): void;
+}
+
+/** The live socket as the relays see it. */
+export interface SessionConnection {
+  send(type: string, payload: Record<string, unknown> | null, requestId?: string): boolean;
+  sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
+  readonly bufferedAmount: number;
+  readonly open: boolean;
+}
+
+class FatalSessionError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The control plane told us our cluster is unknown (or the gateway refused our credentials): register anew. */
+class ReregisterSignal extends Error {}
+
+type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'reregister'; detail: string } | { kind: 'stopped' };
+
+/** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
+interface Attachment {
+  awaitRegistration(requestId: string): Promise<RegisterSuccess>;
+  closed: Promise<CloseReason>;
+  detach(): void;
+}
+
+export class ControlSession {
+  readonly #o: SessionOptions;
+  readonly #h: SessionHandlers;
+  readonly #log: Logger;
+  #state: SessionState;
+  #ws: WebSocket | null = null;
+  #stopping = false;
+  #stopWake: (() => void) | null = null;
+  #everConnected = false;
+  #registered = false;
+  #mode: SessionMode | null = null;
+  #fallbackSent = false;
+  #preferController: boolean;
+  #lastError: string | null = null;
+  #done: Promise<void> | null = null;
+  readonly #backoff: BackoffPolicy;
+
+  constructor(opts: SessionOptions, handlers: SessionHandlers, log: Logger) {
+    this.#o = opts;
+    this.#h = handlers;
+    this.#log = log;
+    this.#state = { ...opts.state };
+    // L8: resume with the persisted gateway URL unless credentials really changed.
+    this.#preferController = opts.credentialsChanged || !opts.state.cluster_id || !opts.state.gateway_ws_url;
+    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: 0.25 };
+  }
+
+  get clusterId(): string {
+    return this.#state.cluster_id;
+  }
+
+  start(): Promise<void> {
+    this.#done ??= this.#run();
+    return this.#done;
+  }
+
+  /** Close the session with 1000 and stop reconnecting. Resolves when the socket is closed (bounded). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#stopWake?.();
+    const ws = this.#ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      const closed = new Promise<void>((r) => ws.addEventListener('close', () => r(), { once: true }));
+      ws.close(1000, 'agent shutting down');
+      await Promise.race([closed, Bun.sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
+    }
+    await Promise.race([this.#done ?? Promise.resolve(), Bun.sleep(1000)]);
+  }
+
+  #emit(state: ConnectionState): void {
+    this.#h.status({
+      state,
+      registered: this.#registered,
+      mode: this.#mode,
+      endpoint: this.#ws ? describeEndpoint(this.#ws.url) : null,
+      clusterId: this.#state.cluster_id,
+      error: this.#lastError,
+      reconnect: this.#everConnected,
+    });
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    this.#emit('connecting');
+    while (!this.#stopping) {
+      let reason: CloseReason | null = null;
+      try {
+        reason = await (this.#preferController ? this.#registerViaController() : this.#resumeViaGateway());
+        attempt = 0;
+      } catch (e) {
+        if (e instanceof FatalSessionError) {
+          this.#lastError = e.message;
+          this.#emit('disconnected');
+          this.#h.fatal(e.code, e.message);
+          return;
+        }
+        if (e instanceof ReregisterSignal) {
+          reason = { kind: 'reregister', detail: e.message };
+        } else {
+          this.#lastError = (e as Error).message;
+          this.#log.warn({ err: this.#lastError, attempt }, 'control-plane connection failed');
+        }
+      }
+      this.#registered = reason?.kind === 'closed' ? this.#registered : false;
+      if (this.#stopping || reason?.kind === 'stopped') break;
+      if (reason?.kind === 'reregister') {
+        this.#log.warn({ reason: reason.detail }, 'control plane does not know this cluster; registering again');
+        this.#forgetCluster();
+        this.#registered = false;
+        this.#emit('reconnecting');
+        continue; // re-register at once: the control plane is reachable, only our identity is stale
+      }
+      if (reason?.kind === 'closed') this.#log.warn({ code: reason.code, reason: reason.reason }, 'control-plane session closed');
+      this.#registered = false;
+      this.#emit(this.#everConnected ? 'reconnecting' : 'connecting');
+      const delay = backoffDelay(this.#backoff, attempt++);
+      this.#log.info({ delay_ms: delay, attempt }, 'reconnecting to control plane');
+      await this.#sleep(delay);
+    }
+    this.#registered = false;
+    this.#emit('disconnected');
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.#stopWake = done;
+    });
+  }
+
+  #forgetCluster(): void {
+    this.#state.cluster_id = '';
+    this.#state.gateway_ws_url = '';
+    this.#preferController = true;
+    this.#h.persist({ cluster_id: '', gateway_ws_url: '' });
+  }
+
+  async #dial(url: string, kind: SessionMode): Promise<WebSocket> {
+    this.#log.info({ endpoint: describeEndpoint(url), kind }, 'dialing control plane');
+    const r = await dialWebSocket(url, { token: this.#o.token, tls: this.#o.tls, handshakeMs: this.#o.timeouts.handshakeMs });
+    if (r.ok) return r.ws;
+    throw this.#dialError(r, kind);
+  }
+
+  #dialError(f: DialFailure, kind: SessionMode): Error {
+    if (f.status === 401 || f.status === 403) {
+      if (kind === 'controller')
+        return new FatalSessionError(
+          f.status === 401 ? 'unauthorized' : 'forbidden',
+          `the control plane rejected the agent token (HTTP ${f.status}) at ${describeEndpoint(this.#o.apiUrl)}: check pipeops.token / PIPEOPS_TOKEN`,
+        );
+      return new ReregisterSignal(`gateway refused credentials (HTTP ${f.status})`);
+    }
+    return new Error(`${kind} dial failed: ${f.message}`);
+  }
+
+  /** Full registration on the controller, then hand-off to the gateway when one is given. */
+  async #registerViaController(): Promise<CloseReason> {
+    const ws = await this.#dial(controllerUrl(this.#o.apiUrl), 'controller');
+    this.#ws = ws;
+    this.#mode = 'controller';
+    const reg = this.#attach(ws);
+    const mode = this.#state.cluster_id && !this.#o.credentialsChanged ? 'resume' : 'fresh';
+    const payload = this.#o.buildRegisterPayload(mode, this.#state.cluster_id);
+    const requestId = registerRequestId(payload.agent_id);
+    this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
+    const success = reg.awaitRegistration(requestId);
+    this.#conn(ws).send('register', payload as unknown as Record<string, unknown>, requestId);
+    let result: Awaited<typeof success>;
+    try {
+      result = await success;
+    } catch (e) {
+      ws.close(1000, 'registration failed');
+      this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'failed' } });
+      throw e;
+    }
+    this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'success' } });
+    const clusterId = result.cluster_id;
+    const uuid = result.cluster_uuid || clusterId;
+    const changed: Partial<SessionState> = {};
+    if (clusterId !== this.#state.cluster_id) changed.cluster_id = clusterId;
+    if ((result.gateway_ws_url ?? '') !== this.#state.gateway_ws_url) changed.gateway_ws_url = result.gateway_ws_url ?? '';
+    if (result.token) changed.cluster_token = result.token;
+    Object.assign(this.#state, changed);
+    if (Object.keys(changed).length) this.#h.persist(changed);
+    this.#log.info({ cluster_id: clusterId, gateway: Boolean(result.gateway_ws_url) }, 'registered with control plane');
+    this.#registered = true;
+    this.#preferController = false;
+
+    if (!result.gateway_ws_url) return this.#connectedPhase(ws, reg);
+    // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
+    reg.detach();
+    ws.close(1000, 'handing off to gateway');
+    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: false }), 'gateway').catch((e) => {
+      // The gateway we were just given is unreachable: the next attempt registers again.
+      this.#preferController = true;
+      throw e;
+    });
+    this.#ws = gw;
+    this.#mode = 'gateway';
+    return this.#connectedPhase(gw, this.#attach(gw));
+  }
+
+  /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
+  async #resumeViaGateway(): Promise<CloseReason> {
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
+    let ws: WebSocket;
+    try {
+      ws = await this.#dial(url, 'gateway');
+    } catch (e) {
+      // Any gateway failure makes the next attempt a full registration (which hands off again).
+      this.#preferController = true;
+      this.#h.metric({ name: 'pipeops_tunnel_session_resumptions_total', op: 'inc', labels: { result: 'failed' } });
+      throw e;
+    }
+    this.#h.metric({ name: 'pipeops_tunnel_session_resumptions_total', op: 'inc', labels: { result: 'success' } });
+    this.#ws = ws;
+    this.#mode = 'gateway';
+    this.#registered = true;
+    this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on gateway');
+    return this.#connectedPhase(ws, this.#attach(ws));
+  }
+
+  #conn(ws: WebSocket): SessionConnection {
+    const log = this.#log;
+    const metric = this.#h.metric;
+    return {
+      send(type, payload, requestId) {
+        if (ws.readyState !== WebSocket.OPEN) return false;
+        try {
+          ws.send(encodeEnvelope(type, payload, requestId));
+          metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } });
+          return true;
+        } catch (e) {
+          log.warn({ type, err: (e as Error).message }, 'send failed');
+          return false;
+        }
+      },
+      sendBinary(data) {
+        if (ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(data);
+        return true;
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      get open() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+    };
+  }
+
+  /**
+   * Wire the socket's message handling. Returns the registration waiter and a promise for the socket's end.
+   * Read deadline: any message or pong pushes it out by `readMs`; expiry closes the socket (→ reconnect).
+   */
+  #attach(ws: WebSocket): Attachment {
+    const conn = this.#conn(ws);
+    const waiters = new Map<string, { resolve: (r: RegisterSuccess) => void; reject: (e: Error) => void; extend: () => void }>();
+    let readTimer: ReturnType<typeof setTimeout> | undefined;
+    let detached = false;
+    let reregister: string | null = null;
+    const armRead = () => {
+      clearTimeout(readTimer);
+      readTimer = setTimeout(() => {
+        this.#log.warn({ read_timeout_ms: this.#o.timeouts.readMs }, 'no traffic from control plane within the read deadline; reconnecting');
+        ws.close(4000, 'read deadline exceeded');
+      }, this.#o.timeouts.readMs);
+    };
+    armRead();
+    const pingTimer = setInterval(() => {
+      // Bun's client has ping(); the DOM typings do not know it.
+      if (ws.readyState === WebSocket.OPEN) (ws as unknown as { ping(): void }).ping();
+    }, this.#o.timeouts.pingMs);
+
+    const onMessage = (ev: MessageEvent) => {
+      if (detached) return;
+      armRead();
+      if (typeof ev.data !== 'string') {
+        this.#h.binary(ev.data as ArrayBuffer, conn);
+        return;
+      }
+      const d = decodeEnvelope(ev.data);
+      if (!d.ok) {
+        this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: d.reason } });
+        this.#log.warn({ reason: d.reason, detail: d.detail, type: d.type, request_id: d.requestId }, 'dropped malformed control message');
+        // P1: a proxy request with a known id gets an answer instead of a silent drop.
+        if (d.requestId && d.type?.startsWith('proxy_request'))
+          conn.send('proxy_error', { request_id: d.requestId, error: `malformed message: ${d.detail}` }, d.requestId);
+        return;
+      }
+      const m = d.message;
+      this.#h.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: SUPPORTED_TYPE_SET.has(m.type) ? m.type : 'other' } });
+      switch (m.type) {
+        case 'ping':
+          conn.send('pong', { timestamp: new Date().toISOString() }, m.requestId);
+          return;
+        case 'pong':
+        case 'heartbeat_ack':
+          this.#log.debug({ type: m.type }, 'control message');
+          return;
+        case 'register_success': {
+          const w = m.requestId ? waiters.get(m.requestId) : undefined;
+          if (!w) {
+            this.#log.debug({ request_id: m.requestId }, 'register_success for no pending registration; ignored');
+            return;
+          }
+          waiters.delete(m.requestId!);
+          const p = RegisterSuccessSchema.safeParse(m.payload);
+          if (!p.success)
+            w.reject(new FatalSessionError('invalid_register_success', `control plane sent an invalid register_success: ${p.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));
+          else w.resolve(p.data);
+          return;
+        }
+        case 'register_in_progress':
+          for (const w of waiters.values()) w.extend();
+          this.#log.info('control plane reports registration in progress; waiting longer');
+          return;
+        case 'error': {
+          const p = ErrorPayloadSchema.safeParse(m.payload);
+          const text = (p.success ? (p.data.error ?? p.data.message) : undefined) ?? JSON.stringify(m.payload);
+          this.#log.warn({ error: text, request_id: m.requestId }, 'control plane reported an error');
+          if (needsReregistration(text)) {
+            reregister = text;
+            for (const w of waiters.values()) w.reject(new ReregisterSignal(text));
+            waiters.clear();
+            ws.close(1000, 're-registering');
+          } else if (waiters.size && /unauthori[sz]ed|forbidden|invalid token/i.test(text)) {
+            for (const w of waiters.values()) w.reject(new FatalSessionError('registration_rejected', `the control plane rejected registration: ${text}`));
+            waiters.clear();
+          }
+          return;
+        }
+        case 'gateway_hello': {
+          const p = GatewayHelloSchema.safeParse(m.payload);
+          if (p.success && p.data.use_yamux)
+            this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
+          return;
+        }
+        default:
+          if (this.#h.message(m, conn)) return;
+          this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_type' } });
+          this.#log.warn({ type: m.type, request_id: m.requestId }, 'unknown control message type');
+          if (!this.#fallbackSent) {
+            this.#fallbackSent = true;
+            const payload: Record<string, unknown> = {
+              agent_version: 'pipeops-k8-agent',
+              unknown_type: m.type,
+              supported_types: [...SUPPORTED_INBOUND_TYPES],
+              fallback_mode: 'legacy_proxy',
+              protocol_version: '1.0',
+              timestamp: new Date().toISOString(),
+            };
+            if (m.requestId) payload.original_request_id = m.requestId;
+            conn.send('protocol_fallback', payload);
+          }
+      }
+    };
+    const onPong = () => armRead();
+    ws.addEventListener('message', onMessage);
+    ws.addEventListener('pong', onPong as EventListener);
+
+    const closed = new Promise<CloseReason>((resolve) => {
+      ws.addEventListener(
+        'close',
+        (ev) => {
+          clearTimeout(readTimer);
+          clearInterval(pingTimer);
+          for (const w of waiters.values()) w.reject(new Error(`connection closed during registration (${ev.code})`));
+          waiters.clear();
+          if (reregister) resolve({ kind: 'reregister', detail: reregister });
+          else if (this.#stopping) resolve({ kind: 'stopped' });
+          else resolve({ kind: 'closed', code: ev.code, reason: ev.reason });
+        },
+        { once: true },
+      );
+    });
+
+    const awaitRegistration = (requestId: string) =>
+      new Promise<RegisterSuccess>((resolve, reject) => {
+        const started = Date.now();
+        let timer = setTimeout(onTimeout, this.#o.timeouts.registrationMs);
+        function onTimeout() {
+          waiters.delete(requestId);
+          reject(new Error(`no register_success within ${Math.round((Date.now() - started) / 1000)}s`));
+        }
+        waiters.set(requestId, {
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+          // register_in_progress extends the wait, never past the absolute cap.
+          extend: () => {
+            clearTimeout(timer);
+            const left = this.#o.timeouts.registrationMaxWaitMs - (Date.now() - started);
+            timer = setTimeout(onTimeout, Math.max(0, Math.min(this.#o.timeouts.registrationMs, left)));
+          },
+        });
+        void closed.then((c) => {
+          if (c.kind === 'reregister') reject(new ReregisterSignal(c.detail));
+        });
+      });
+
+    return {
+      awaitRegistration,
+      closed,
+      detach: () => {
+        detached = true;
+        clearTimeout(readTimer);
+        clearInterval(pingTimer);
+        ws.removeEventListener('message', onMessage);
+      },
+    };
+  }
+
+  /** The session is usable: announce it and wait for its end. */
+  #connectedPhase(ws: WebSocket, reg: Attachment): Promise<CloseReason> {
+    this.#lastError = null;
+    this.#fallbackSent = false;
+    const reconnect = this.#everConnected;
+    this.#everConnected = true;
+    this.#emit('connected');
+    if (reconnect) this.#h.metric({ name: 'pipeops_tunnel_reconnects_total', op: 'inc' });
+    this.#h.connected(this.#conn(ws), reconnect);
+    return reg.closed.then((r) => {
+      this.#h.disconnected();
+      return r;
+    });
+  }
+
+  /** Send a heartbeat if the session is registered and open. */
+  sendHeartbeat(payload: Record<string, unknown>): { ok: boolean; error?: string } {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered) return { ok: false, error: 'session not connected' };
+    const ok = this.#conn(ws).send('heartbeat', payload);
+    return ok ? { ok } : { ok, error: 'send failed' };
+  }
+}
+
+const SUPPORTED_TYPE_SET = new Set<string>([...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']);
