@@ -198,7 +198,7 @@ function targetFromKubeconfig(kc: ParsedKubeconfig, contextName: string | undefi
   const ctx = kc.contexts.get(ctxName);
   if (!ctx) throw new KubeTargetError(`kubeconfig ${kc.file}: context "${ctxName}" not found`);
   const cl = ctx.cluster ? kc.clusters.get(ctx.cluster) : undefined;
-  if (!cl || !cl.v.server) throw new KubeTargetError(`kubeconfig ${kc.file}: context "${ctxName}" has no cluster with a server URL`);
+  if (!cl?.v.server) throw new KubeTargetError(`kubeconfig ${kc.file}: context "${ctxName}" has no cluster with a server URL`);
   const c = cl.v;
   const t: KubeTarget = { server: c.server!.replace(/\/+$/, ''), source: 'kubeconfig' };
   if (c['certificate-authority-data']) t.ca = b64(cl.file, c['certificate-authority-data'], 'certificate-authority-data');

@@ -21,11 +21,26 @@ function start(): { inf: Informer<KubeObject>; events: Ev[]; sig: Signal; syncs:
     new KubeClient({ server: fake.url, ca: CA_PEM, token: () => TOKEN, source: 'explicit' }),
     PATH,
     {
-      onAdd: (o) => (events.push({ kind: 'add', name: name(o), rv: o.metadata?.resourceVersion }), sig.poke()),
-      onUpdate: (o) => (events.push({ kind: 'update', name: name(o), rv: o.metadata?.resourceVersion }), sig.poke()),
-      onDelete: (o, i) => (events.push({ kind: 'delete', name: name(o), tombstone: i.tombstone }), sig.poke()),
-      onSynced: () => (syncs++, sig.poke()),
-      onError: (e) => (errors.push(e), sig.poke()),
+      onAdd: (o) => {
+        events.push({ kind: 'add', name: name(o), rv: o.metadata?.resourceVersion });
+        sig.poke();
+      },
+      onUpdate: (o) => {
+        events.push({ kind: 'update', name: name(o), rv: o.metadata?.resourceVersion });
+        sig.poke();
+      },
+      onDelete: (o, i) => {
+        events.push({ kind: 'delete', name: name(o), tombstone: i.tombstone });
+        sig.poke();
+      },
+      onSynced: () => {
+        syncs++;
+        sig.poke();
+      },
+      onError: (e) => {
+        errors.push(e);
+        sig.poke();
+      },
     },
     { signal: ac.signal, backoff: { initialMs: 5, maxMs: 50 } },
   );
@@ -60,7 +75,7 @@ describe('listWatch', () => {
     expect(events.slice(2).map((e) => `${e.kind}:${e.name}`)).toEqual(['add:c', 'update:a', 'delete:b']);
     expect(events[4]?.tombstone).toBe(false);
     expect([...inf.cache().keys()].sort()).toEqual(['app/a', 'app/c']);
-    expect((inf.cache().get('app/a')?.data as Record<string, string>).v).toBe('2');
+    expect(inf.cache().get('app/a')?.data).toEqual({ v: '2' });
     expect(watchRequests()[0]?.path).toContain('allowWatchBookmarks=true');
   });
 
