@@ -1,0 +1,94 @@
+// The config schema flattened into its leaves ("agent.port", "timeouts.websocket_ping", ...), each with its
+// schema, metadata, description and default. Loaders, docs and --print-config iterate over this list.
+import type { z } from 'zod';
+import { type LeafMeta, leafRegistry } from './fields.ts';
+import { AgentConfigSchema } from './schema.ts';
+
+export interface Leaf {
+  /** Dotted key, e.g. "pipeops.tls.cert_file". */
+  key: string;
+  path: readonly string[];
+  schema: z.ZodType;
+  meta: LeafMeta;
+  description: string;
+  /** Output-side default (durations in ms); undefined for required keys. */
+  defaultValue: unknown;
+  required: boolean;
+}
+
+interface ZodDefLike {
+  type: string;
+  innerType?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+}
+
+function def(schema: z.ZodType): ZodDefLike {
+  return (schema as unknown as { _zod: { def: ZodDefLike } })._zod.def;
+}
+
+/** Unwrap default/prefault/optional wrappers down to a group object's shape, if it is one. */
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | null {
+  let s = schema;
+  for (;;) {
+    const d = def(s);
+    if (d.type === 'object') return d.shape ?? null;
+    if ((d.type === 'default' || d.type === 'prefault' || d.type === 'optional') && d.innerType) s = d.innerType;
+    else return null;
+  }
+}
+
+function walk(schema: z.ZodType, path: string[], out: Leaf[]): void {
+  const meta = leafRegistry.get(schema);
+  if (meta) {
+    const probe = schema.safeParse(undefined);
+    out.push({
+      key: path.join('.'),
+      path,
+      schema,
+      meta,
+      description: schema.description ?? '',
+      defaultValue: probe.success ? probe.data : undefined,
+      required: !probe.success,
+    });
+    return;
+  }
+  const shape = objectShape(schema);
+  if (!shape) throw new Error(`config schema: ${path.join('.')} is neither a registered leaf nor a group`);
+  for (const [name, child] of Object.entries(shape)) walk(child, [...path, name], out);
+}
+
+let cache: { list: Leaf[]; byKey: Map<string, Leaf>; groups: Set<string> } | null = null;
+
+function build() {
+  if (!cache) {
+    const list: Leaf[] = [];
+    walk(AgentConfigSchema, [], list);
+    const groups = new Set<string>();
+    for (const l of list) for (let i = 1; i < l.path.length; i++) groups.add(l.path.slice(0, i).join('.'));
+    cache = { list, byKey: new Map(list.map((l) => [l.key, l])), groups };
+  }
+  return cache;
+}
+
+/** Every leaf, in schema order. */
+export function configLeaves(): readonly Leaf[] {
+  return build().list;
+}
+
+export function leafByKey(key: string): Leaf | undefined {
+  return build().byKey.get(key);
+}
+
+/** Dotted paths of the groups ("agent", "agent.compatibility", ...). */
+export function configGroups(): ReadonlySet<string> {
+  return build().groups;
+}
+
+/** The leaf a (possibly deeper) path belongs to: ["gateway","gateway_api","listeners",0,"port"] → that list's leaf. */
+export function leafForPath(path: readonly PropertyKey[]): Leaf | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const l = leafByKey(path.slice(0, n).map(String).join('.'));
+    if (l) return l;
+  }
+  return undefined;
+}

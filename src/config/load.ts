@@ -1,0 +1,329 @@
+// Builds the effective config from defaults < YAML file < env < flags, remembering where every value came
+// from, and reports every problem at once (never just the first) with the key, the source and the reason.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { type CliActions, editDistance, parseArgs } from './argv.ts';
+import { envNamesFor, flagsFor } from './bindings.ts';
+import { type Coerced, coerceFileValue, coerceString } from './coerce.ts';
+import { configGroups, configLeaves, type Leaf, leafByKey, leafForPath } from './leaves.ts';
+import { type AgentConfig, AgentConfigSchema } from './schema.ts';
+
+export type ConfigSource = { kind: 'default' | 'file' | 'env' | 'flag'; name: string };
+export type ConfigIssue = { key: string; source: ConfigSource; message: string };
+
+export type LoadResult =
+  | {
+      ok: true;
+      config: AgentConfig;
+      /** Source of every leaf key ("agent.port" → {kind:'env', name:'PIPEOPS_PORT'}). */
+      sources: Record<string, ConfigSource>;
+      file: string | null;
+      warnings: string[];
+      actions: CliActions;
+    }
+  | { ok: false; errors: ConfigIssue[]; message: string; warnings: string[]; actions: CliActions };
+
+export interface LoadInput {
+  /** Arguments after the `agent` sub-command. */
+  argv: string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+  home: string;
+  /** Files tried in order when --config is not given (default: `defaultSearchPaths(cwd, home)`). */
+  searchPaths?: string[];
+  /** Returns the file's text, or null when it does not exist (default: node:fs). */
+  readFile?: (path: string) => string | null;
+}
+
+/** Where a config file is looked for when --config is not given; the first that exists wins. */
+export function defaultSearchPaths(cwd: string, home: string): string[] {
+  const paths = [join(cwd, 'config.yaml')];
+  if (home) paths.push(join(home, '.pipeops-agent.yaml'));
+  paths.push('/etc/pipeops/config.yaml', '/etc/pipeops/.pipeops-agent.yaml', join(cwd, '.pipeops-agent.yaml'));
+  return paths;
+}
+
+function readFileDefault(path: string): string | null {
+  if (!existsSync(path)) return null;
+  if (statSync(path).isDirectory()) throw new Error('is a directory');
+  return readFileSync(path, 'utf8');
+}
+
+const DEFAULT_SOURCE: ConfigSource = { kind: 'default', name: 'default' };
+const NOT_SET: ConfigSource = { kind: 'default', name: 'not set' };
+
+/** "from env PIPEOPS_PORT", "from file /x/config.yaml", "default"; "" for a required key that is not set. */
+export function describeSource(s: ConfigSource): string {
+  if (s.kind === 'default') return s.name === 'default' ? 'default' : '';
+  return `from ${s.kind} ${s.name}`;
+}
+
+/** How a value may appear in a message: secrets only by length. */
+export function showValue(value: unknown, secret: boolean): string {
+  if (secret) return `"<redacted, ${typeof value === 'string' ? value.length : String(value).length} chars>"`;
+  const s = JSON.stringify(value) ?? String(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+interface Layered {
+  value: unknown;
+  source: ConfigSource;
+}
+
+export function loadConfig(input: LoadInput): LoadResult {
+  const args = parseArgs(input.argv);
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const readFile = input.readFile ?? readFileDefault;
+
+  for (const i of args.issues) issues.push({ key: i.flag, source: { kind: 'flag', name: i.flag }, message: i.message });
+
+  // Each layer maps a leaf key to its coerced value; later layers win.
+  const chosen = new Map<string, Layered>();
+  const put = (leaf: Leaf, c: Coerced, source: ConfigSource, raw: unknown) => {
+    if (c.ok) chosen.set(leaf.key, { value: c.value, source });
+    else {
+      chosen.delete(leaf.key);
+      issues.push({ key: leaf.key, source, message: `${c.message}${leaf.meta.secret ? ` (value ${showValue(raw, true)})` : ''}` });
+    }
+  };
+
+  // ---- file
+  const file = locateFile(input, args.configPath, readFile, issues);
+  if (file) {
+    const fileSource: ConfigSource = { kind: 'file', name: file.path };
+    const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const pos = e.linePos?.[0];
+        const where = pos ? `${file.path}:${pos.line}:${pos.col}` : file.path;
+        issues.push({ key: 'config file', source: fileSource, message: `YAML syntax error at ${where}: ${e.message.split('\n')[0]}` });
+      }
+    } else {
+      const data: unknown = doc.toJS();
+      if (data !== null && data !== undefined && !isPlainObject(data)) {
+        issues.push({ key: 'config file', source: fileSource, message: `expected a mapping at the top of ${file.path}` });
+      } else if (isPlainObject(data)) {
+        walkFile(data, [], (leaf, value) => put(leaf, coerceFileValue(value, leaf.meta), fileSource, value), (path, msg) => {
+          if (msg) issues.push({ key: path, source: fileSource, message: msg });
+          else warnings.push(`unknown configuration key "${path}" in ${file.path} (ignored)${suggestKey(path)}`);
+        });
+      }
+    }
+  }
+
+  // ---- env
+  for (const leaf of configLeaves()) {
+    for (const name of envNamesFor(leaf.key)) {
+      const raw = input.env[name];
+      if (raw === undefined || raw === '') continue;
+      if (leaf.meta.kind === 'int' && /^(tcp|udp):\/\//.test(raw)) {
+        // Kubernetes injects <SERVICE>_PORT=tcp://ip:port for every Service in the namespace.
+        warnings.push(`ignored env ${name}=${raw}: looks like a Kubernetes service link variable, not ${leaf.key}`);
+        continue;
+      }
+      put(leaf, coerceString(raw, leaf.meta), { kind: 'env', name }, raw);
+      break;
+    }
+  }
+
+  // ---- flags, then --set (both in command-line order)
+  for (const f of args.values) {
+    const leaf = leafByKey(f.key);
+    if (leaf) put(leaf, coerceString(f.raw, leaf.meta), { kind: 'flag', name: f.flag }, f.raw);
+  }
+  const mapEntries: { leaf: Leaf; entry: string; raw: string }[] = [];
+  for (const s of args.sets) {
+    const source: ConfigSource = { kind: 'flag', name: `--set ${s.path}` };
+    const leaf = leafByKey(s.path);
+    if (leaf) {
+      put(leaf, coerceString(s.raw, leaf.meta), source, s.raw);
+      continue;
+    }
+    const parent = leafForPath(s.path.split('.'));
+    if (parent && parent.meta.kind === 'string-map') {
+      mapEntries.push({ leaf: parent, entry: s.path.slice(parent.key.length + 1), raw: s.raw });
+      continue;
+    }
+    warnings.push(`unknown configuration key "${s.path}" in --set (ignored)${suggestKey(s.path)}`);
+  }
+  const sources: Record<string, ConfigSource> = {};
+  for (const { leaf, entry, raw } of mapEntries) {
+    const base = chosen.get(leaf.key);
+    const map = { ...(isPlainObject(base?.value) ? base.value : (leaf.defaultValue as Record<string, string>)) };
+    map[entry] = raw;
+    chosen.set(leaf.key, { value: map, source: base?.source ?? DEFAULT_SOURCE });
+    sources[`${leaf.key}.${entry}`] = { kind: 'flag', name: `--set ${leaf.key}.${entry}` };
+  }
+
+  // ---- validate everything at once
+  const raw: Record<string, unknown> = { agent: {}, pipeops: {} };
+  for (const [key, { value }] of chosen) setPath(raw, key.split('.'), value);
+  const parsed = AgentConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const zi of parsed.error.issues) {
+      const leaf = leafForPath(zi.path);
+      const key = formatPath(zi.path);
+      if (!leaf) {
+        issues.push({ key, source: DEFAULT_SOURCE, message: zi.message });
+        continue;
+      }
+      const params = (zi as { params?: { sourceKey?: string } }).params;
+      const sourceKey = params?.sourceKey ?? leaf.key;
+      const at = chosen.get(sourceKey) ?? chosen.get(leaf.key);
+      if (!at) {
+        issues.push({ key, source: NOT_SET, message: `${zi.message} (set ${setHint(leaf)})` });
+        continue;
+      }
+      const onLeaf = zi.path.length === leaf.path.length && !params?.sourceKey;
+      const got = onLeaf && !zi.message.includes(' got ') ? `, got ${showValue(at.value, leaf.meta.secret === true)}` : '';
+      issues.push({ key, source: at.source, message: `${zi.message}${got}` });
+    }
+  }
+
+  if (issues.length > 0) {
+    const errors = dedupe(issues);
+    const lines = errors.map((e) => {
+      const from = describeSource(e.source);
+      return `  - ${e.key}: ${e.message}${from ? ` (${from})` : ''}`;
+    });
+    const message = `invalid configuration (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+    return { ok: false, errors, message, warnings, actions: args.actions };
+  }
+
+  const config = parsed.data as AgentConfig;
+  for (const leaf of configLeaves()) sources[leaf.key] = chosen.get(leaf.key)?.source ?? DEFAULT_SOURCE;
+  applyHeartbeatAlias(config, sources, warnings);
+  return { ok: true, config, sources, file: file?.path ?? null, warnings, actions: args.actions };
+}
+
+/** `agent.heartbeat_interval`, when set, overrides `_connected`; otherwise it mirrors `_connected`. */
+function applyHeartbeatAlias(config: AgentConfig, sources: Record<string, ConfigSource>, warnings: string[]): void {
+  const a = config.agent;
+  const hb = sources['agent.heartbeat_interval']!;
+  const conn = sources['agent.heartbeat_interval_connected']!;
+  if (hb.kind !== 'default') {
+    if (conn.kind !== 'default' && a.heartbeat_interval_connected !== a.heartbeat_interval) {
+      warnings.push(
+        `agent.heartbeat_interval (${describeSource(hb)}) overrides agent.heartbeat_interval_connected (${describeSource(conn)})`,
+      );
+    }
+    a.heartbeat_interval_connected = a.heartbeat_interval;
+    sources['agent.heartbeat_interval_connected'] = hb;
+  } else {
+    a.heartbeat_interval = a.heartbeat_interval_connected;
+    sources['agent.heartbeat_interval'] = conn;
+  }
+}
+
+function locateFile(
+  input: LoadInput,
+  explicit: string | null,
+  readFile: (p: string) => string | null,
+  issues: ConfigIssue[],
+): { path: string; text: string } | null {
+  const read = (path: string, source: ConfigSource): string | null => {
+    try {
+      return readFile(path);
+    } catch (e) {
+      issues.push({ key: 'config file', source, message: `cannot read ${path}: ${(e as Error).message}` });
+      return null;
+    }
+  };
+  if (explicit !== null) {
+    const path = isAbsolute(explicit) ? explicit : resolve(input.cwd, explicit);
+    const source: ConfigSource = { kind: 'flag', name: '--config' };
+    const text = read(path, source);
+    if (text === null) {
+      if (!issues.some((i) => i.key === 'config file')) issues.push({ key: 'config file', source, message: `config file ${path} does not exist` });
+      return null;
+    }
+    return { path, text };
+  }
+  for (const path of input.searchPaths ?? defaultSearchPaths(input.cwd, input.home)) {
+    const text = read(path, { kind: 'file', name: path });
+    if (text !== null) return { path, text };
+  }
+  return null;
+}
+
+/** Visit the leaves present in a YAML tree; report unknown keys (msg undefined) and shape errors. */
+function walkFile(
+  node: Record<string, unknown>,
+  prefix: string[],
+  onLeaf: (leaf: Leaf, value: unknown) => void,
+  onProblem: (path: string, msg?: string) => void,
+): void {
+  const groups = configGroups();
+  for (const [rawKey, value] of Object.entries(node)) {
+    const path = [...prefix, rawKey];
+    let key = path.join('.');
+    if (!leafByKey(key) && !groups.has(key)) {
+      // viper keys are case-insensitive
+      const lower = [...prefix, rawKey.toLowerCase()].join('.');
+      if (leafByKey(lower) || groups.has(lower)) key = lower;
+    }
+    const leaf = leafByKey(key);
+    if (leaf) {
+      if (value !== null && value !== undefined) onLeaf(leaf, value);
+    } else if (groups.has(key)) {
+      if (isPlainObject(value)) walkFile(value, key.split('.'), onLeaf, onProblem);
+      else if (value !== null && value !== undefined) onProblem(key, `expected a mapping (a group of settings), got ${showValue(value, false)}`);
+    } else {
+      onProblem(key);
+    }
+  }
+}
+
+function suggestKey(path: string): string {
+  const candidates = [...configLeaves().map((l) => l.key), ...configGroups()];
+  let best = '';
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = editDistance(path, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  const last = path.split('.').pop() ?? path;
+  return bestD <= Math.max(2, Math.floor(last.length / 3)) ? `; did you mean "${best}"?` : '';
+}
+
+function setHint(leaf: Leaf): string {
+  const parts = [`env ${envNamesFor(leaf.key)[0]}`];
+  const flag = flagsFor(leaf.key)[0];
+  if (flag) parts.push(`flag ${flag}`);
+  parts.push(`"${leaf.key}" in the config file`);
+  return parts.join(', ');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) {
+    if (!isPlainObject(cur[p])) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? String(p) : `.${String(p)}`;
+  return s;
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.key}\u0000${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

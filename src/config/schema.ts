@@ -1,0 +1,418 @@
+// The one schema for every agent setting. `AgentConfig` (defaults applied, durations in milliseconds) is the
+// type the rest of the agent reads; loaders (load.ts), docs and --print-config are all derived from this tree.
+import { z } from 'zod';
+import {
+  autoBool,
+  bool,
+  bytes,
+  duration,
+  int,
+  leaf,
+  looseBlock,
+  objectList,
+  oneOf,
+  port,
+  requiredStr,
+  secretStr,
+  str,
+  stringList,
+  stringMap,
+} from './fields.ts';
+
+const NO_EFFECT = 'Accepted for compatibility with upstream config files; no effect.';
+
+const API_URL_SCHEMES = ['http:', 'https:', 'ws:', 'wss:'];
+
+const apiUrl = leaf(
+  z
+    .string({ error: 'required, but not set' })
+    .min(1, { error: 'required, must not be empty' })
+    .refine(
+      (v) => {
+        try {
+          return API_URL_SCHEMES.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected a URL with scheme http, https, ws or wss' },
+    ),
+  'Control-plane base URL. `https`→`wss` and `http`→`ws` for the WebSocket; `wss`/`ws` are kept (L3).',
+  { kind: 'string', docDefault: '(required)', type: 'URL (http, https, ws, wss)' },
+);
+
+// ---- agent -------------------------------------------------------------------------------------------------
+
+const heartbeatMin = 1000;
+
+const compatibility = z
+  .object({
+    mode: str('', NO_EFFECT),
+    ingress: z
+      .object({
+        auto_fix_configmaps: bool(
+          false,
+          'When the detected ingress controller is ingress-nginx, patch its ConfigMap for forwarded headers and WebSocket support (local cluster change).',
+        ),
+        switch_existing_to_traefik: bool(
+          false,
+          `${NO_EFFECT} Upstream rewrote the ingress class of every Ingress; this agent never touches Ingresses it does not manage (G4).`,
+        ),
+        require_annotation: bool(false, NO_EFFECT),
+        backup_before_modify: bool(false, NO_EFFECT),
+        websocket: z
+          .object({
+            ensure_upgrade_support: bool(false, 'With `auto_fix_configmaps`: enable WebSocket upgrades in the NGINX ConfigMap.'),
+            disable_buffering: bool(false, 'With `auto_fix_configmaps`: disable proxy buffering in the NGINX ConfigMap.'),
+            set_timeouts: bool(false, 'With `auto_fix_configmaps`: set proxy read/send timeouts to `timeout_seconds`.'),
+            timeout_seconds: int(3600, 'NGINX proxy read/send timeout written by `set_timeouts`, in seconds.', { min: 1 }),
+            verify_ingress_annotations: bool(false, NO_EFFECT),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    monitoring: z
+      .object({
+        reuse_existing: bool(false, NO_EFFECT),
+        install_if_missing: bool(false, NO_EFFECT),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const agent = z.object({
+  id: str('', 'Agent id. Empty: the persisted id, else one derived from host and pod identity, then persisted.'),
+  name: str('', 'Display name of this agent (informational).'),
+  cluster_name: requiredStr('Cluster name sent as `name` in `register`.'),
+  labels: stringMap('Labels sent in `register`. Env/flags: JSON object or `k=v,k2=v2`.'),
+  port: port(8080, 'Port of the agent\'s local HTTP server (health, readiness, metrics). 0 = ephemeral (tests).'),
+  host: str('0.0.0.0', 'Address the local HTTP server binds to.'),
+  debug: bool(false, 'Debug mode: verbose request logging on the local server.'),
+  version: str('', `${NO_EFFECT} The version of the build is always reported (L4).`),
+  grafana_sub_path: bool(true, 'Serve Grafana under the control-plane proxy sub-path when monitoring is present.'),
+  auto_install_components: bool(false, `${NO_EFFECT} This agent does not install monitoring or ingress components.`),
+  enable_ingress_sync: bool(false, 'Sync Ingress routes to the control plane route registry (gateway proxy, §6). Off by default (G6).'),
+  ingress_sync_scope: oneOf(
+    ['managed', 'all'] as const,
+    'managed',
+    '`managed`: only Ingresses labelled `pipeops.io/managed: "true"` or annotated `pipeops.io/managed-by: pipeops`; `all`: every Ingress (G6).',
+  ),
+  gateway_route_refresh_interval: duration('4h', 'Period of the full bulk route re-sync (keeps the control plane route TTL fresh). 0 = default.', {
+    unit: 'h',
+    min: 1000,
+    zeroMeansDefault: true,
+  }),
+  heartbeat_interval: duration(
+    '30s',
+    'Heartbeat period while connected. When set explicitly it overrides `heartbeat_interval_connected`; otherwise it mirrors it.',
+    { unit: 's', min: heartbeatMin },
+  ),
+  heartbeat_interval_connected: duration('30s', 'Heartbeat period while connected. 0 = default.', {
+    unit: 's',
+    min: heartbeatMin,
+    zeroMeansDefault: true,
+  }),
+  heartbeat_interval_reconnecting: duration('60s', 'Heartbeat period while reconnecting. 0 = default.', {
+    unit: 's',
+    min: heartbeatMin,
+    zeroMeansDefault: true,
+  }),
+  heartbeat_interval_disconnected: duration('15s', 'Heartbeat period while disconnected. 0 = default.', {
+    unit: 's',
+    min: heartbeatMin,
+    zeroMeansDefault: true,
+  }),
+  truthful_readiness_probe: bool(true, '`/ready` answers 503 until registered and connected (L1). false: always 200 once the server runs.'),
+  allowed_ws_origins: stringList('Origins allowed on the local `/ws` endpoint. Empty list or `*` = any. Env: comma-separated.'),
+  report_public_ip: bool(false, 'Look up the public IP (third-party service) for `register`. Off: region/cloud come from node labels only (L7).'),
+  report_worker_join: bool(false, 'Send k3s `worker_join` (contains the plaintext join token) in heartbeats (L10).'),
+  cluster_domain: str('', 'Cluster DNS domain. Empty: detected from /etc/resolv.conf, else `cluster.local` (T3).'),
+  state_file: str('', 'State file outside a cluster. Empty: first of /var/lib/pipeops, /etc/pipeops, ./tmp/agent-state.yaml (S1).'),
+  state_namespace: str('', 'Namespace of the state ConfigMap/Secret. Empty: the ServiceAccount namespace, else `pipeops-system`.'),
+  state_configmap_name: str('pipeops-agent-state', 'Name of the state ConfigMap (agent_id, cluster_id, gateway_ws_url).'),
+  state_secret_name: str('pipeops-agent-secrets', 'Name of the state Secret (cluster_token, cluster_cert_data).'),
+  compatibility,
+});
+
+// ---- pipeops -----------------------------------------------------------------------------------------------
+
+const tls = z
+  .object({
+    enabled: bool(true, 'Use the TLS settings below for every control-plane call, WebSocket and REST (L6).'),
+    insecure_skip_verify: bool(false, 'Skip verification of the control plane certificate. Never in production.'),
+    ca_file: str('', 'PEM file with extra CA certificates trusted for the control plane (added to the system roots).'),
+    cert_file: str('', 'Client certificate (PEM) for mTLS. Requires `key_file`.'),
+    key_file: str('', 'Client private key (PEM) for mTLS. Requires `cert_file`.'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.cert_file !== '' && v.key_file === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key_file'],
+        message: 'pipeops.tls.cert_file is set but pipeops.tls.key_file is not; set both or neither',
+        params: { sourceKey: 'pipeops.tls.cert_file' },
+      });
+    }
+    if (v.key_file !== '' && v.cert_file === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cert_file'],
+        message: 'pipeops.tls.key_file is set but pipeops.tls.cert_file is not; set both or neither',
+        params: { sourceKey: 'pipeops.tls.key_file' },
+      });
+    }
+  })
+  .prefault({});
+
+const pipeops = z.object({
+  api_url: apiUrl,
+  token: requiredStr('Agent token for every control-plane call (`Authorization: Bearer`). Secret.', { secret: true }),
+  timeout: duration('30s', 'Timeout of control-plane REST calls.', { min: 1 }),
+  tls,
+  reconnect: z
+    .object({
+      enabled: bool(true, 'Retry failed heartbeats within a tick.'),
+      max_attempts: int(10, 'Heartbeat attempts per tick.', { min: 1 }),
+      interval: duration('5s', 'Base delay between heartbeat attempts (doubles, capped at 30 s).', { min: 1 }),
+      backoff: duration('5s', NO_EFFECT),
+    })
+    .prefault({}),
+});
+
+// ---- tunnels -----------------------------------------------------------------------------------------------
+
+const tunnelForward = z.object({
+  name: z.string(),
+  local_addr: z.string(),
+  remote_port: z.number().int().min(0).max(65535),
+});
+
+const tunnel = z
+  .object({
+    enabled: bool(false, `${NO_EFFECT} (legacy chisel tunnel, never started upstream either).`),
+    inactivity_timeout: duration('5m', NO_EFFECT),
+    forwards: objectList(tunnelForward, `${NO_EFFECT} Items: {name, local_addr, remote_port}.`),
+  })
+  .prefault({});
+
+const discovery = (proto: string) =>
+  z
+    .object({
+      enabled: bool(true, `Discover ${proto} listeners on Gateway API Gateways.`),
+      gateway_label: str('pipeops.io/managed', `Label selecting the Gateways whose ${proto} listeners are registered.`),
+    })
+    .prefault({});
+
+const tunnels = z
+  .object({
+    enabled: bool(false, 'Enable L4 TCP/UDP tunnels (yamux and JSON tunnel messages, Gateway discovery, §5).'),
+    routing: z
+      .object({
+        force_tunnel_mode: bool(true, 'Skip cluster-type detection and route everything through the tunnel (§6.1).'),
+        dual_mode_enabled: bool(false, 'Register Gateway listeners for both direct and tunnel routing (§5.5).'),
+      })
+      .prefault({}),
+    discovery: z.object({ tcp: discovery('TCP'), udp: discovery('UDP') }).prefault({}),
+    tcp: z
+      .object({
+        buffer_size: bytes(32768, 'Read buffer per TCP tunnel connection, bytes.'),
+        keepalive: bool(true, 'TCP keep-alive on backend connections.'),
+        keepalive_period: duration('30s', 'TCP keep-alive period.', { min: 1 }),
+        connection_timeout: duration('30s', 'Backend dial timeout.', { min: 1 }),
+        idle_timeout: duration('5m', 'Close a TCP tunnel connection idle this long.', { min: 1 }),
+        max_connections: int(1000, 'Maximum concurrent TCP tunnel connections.', { min: 1 }),
+      })
+      .prefault({}),
+    udp: z
+      .object({
+        buffer_size: bytes(65507, 'Maximum UDP datagram size, bytes.'),
+        session_timeout: duration('5m', 'Drop a UDP session idle this long.', { min: 1 }),
+        max_sessions: int(1000, 'Maximum concurrent UDP sessions.', { min: 1 }),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+// ---- kubernetes --------------------------------------------------------------------------------------------
+
+const SERVICE_KEY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?:([0-9]{1,5}|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/;
+
+const kubernetes = z
+  .object({
+    kubeconfig: str('', 'Kubeconfig path used when not in a cluster (or when `in_cluster: false`).'),
+    in_cluster: autoBool('Use the in-cluster ServiceAccount config. `auto`: when KUBERNETES_SERVICE_HOST is set and the SA token exists.'),
+    namespace: str('pipeops-system', 'Namespace the agent runs in and installs into.'),
+    service_token: secretStr('ServiceAccount token offered to the control plane when no persisted token is valid (§9.6). Secret.'),
+    ca_cert_data: secretStr('Cluster CA (base64 PEM) overriding the persisted/mounted one (§9.6). Never logged.'),
+    service_account_dir: str('/var/run/secrets/kubernetes.io/serviceaccount', 'Directory of the mounted ServiceAccount token, ca.crt and namespace.'),
+    service_proxy: oneOf(
+      ['dns', 'apiserver', 'map'] as const,
+      'dns',
+      'How the agent reaches in-cluster Services: `dns` = cluster DNS (in a cluster); `apiserver` = the API server\'s services/proxy; `map` = `service_map` only.',
+    ),
+    service_map: leaf(
+      z
+        .record(
+          z.string().regex(SERVICE_KEY, { error: 'keys must look like "namespace/name:port"' }),
+          z.string().refine((v) => /^https?:\/\/[^/]+/.test(v), { error: 'values must be http(s)://host:port URLs' }),
+        )
+        .default({}),
+      'Explicit Service address map `"ns/name:port"` → `"http://host:port"` (used first in every mode; the only source in `map` mode).',
+      { kind: 'string-map', type: 'map "ns/name:port" → URL' },
+    ),
+  })
+  .prefault({});
+
+// ---- logging, timeouts, proxy ------------------------------------------------------------------------------
+
+const logging = z
+  .object({
+    level: oneOf(['trace', 'debug', 'info', 'warn', 'error'] as const, 'info', 'Minimum log level.'),
+    format: oneOf(['json', 'pretty'] as const, 'json', '`json`: one JSON event per line; `pretty`: human-readable lines.'),
+    output: oneOf(['stdout', 'stderr'] as const, 'stdout', 'Where log lines go.'),
+  })
+  .prefault({});
+
+const positive = { min: 1 };
+
+const timeouts = z
+  .object({
+    websocket_handshake: duration('30s', 'Control-plane WebSocket handshake timeout.', positive),
+    websocket_ping: duration('10s', 'Interval of WebSocket pings to the control plane.', positive),
+    websocket_read: duration('60s', 'Read deadline on the control-plane socket (refreshed by every message).', positive),
+    websocket_reconnect: duration('500ms', 'First reconnect delay (doubles each attempt, +0–25 % jitter).', positive),
+    websocket_reconnect_max: duration('60s', 'Reconnect delay cap.', positive),
+    registration: duration('30s', 'Wait for `register_success` per attempt.', positive),
+    registration_max_wait: duration('120s', 'Absolute cap on waiting for `register_success` (also while `register_in_progress`).', positive),
+    heartbeat: duration('10s', 'Send budget of one heartbeat.', positive),
+    k8s_operation: duration('30s', 'Timeout of the agent\'s own Kubernetes API calls.', positive),
+    proxy_request: duration('30s', 'Total bound of a buffered proxied request; streaming responses have none (P3).', positive),
+    proxy_dial: duration('30s', 'Dial timeout to a backend Service or the API server.', positive),
+    proxy_idle: duration('90s', 'Idle keep-alive connections to backends are closed after this.', positive),
+    shutdown: duration('10s', 'Graceful shutdown budget.', positive),
+  })
+  .superRefine((v, ctx) => {
+    if (v.websocket_reconnect > v.websocket_reconnect_max) {
+      ctx.addIssue({ code: 'custom', path: ['websocket_reconnect'], message: 'must not exceed timeouts.websocket_reconnect_max', params: { sourceKey: 'timeouts.websocket_reconnect' } });
+    }
+    if (v.registration > v.registration_max_wait) {
+      ctx.addIssue({ code: 'custom', path: ['registration'], message: 'must not exceed timeouts.registration_max_wait', params: { sourceKey: 'timeouts.registration' } });
+    }
+  })
+  .prefault({});
+
+const MiB = 1024 * 1024;
+
+const proxy = z
+  .object({
+    max_buffered_body_bytes: bytes(64 * MiB, 'Cap on a buffered proxied response body; larger ones fail with a clear error (P3).'),
+    max_request_body_bytes: bytes(64 * MiB, 'Cap on a proxied request body (P4).'),
+    stream_high_water_bytes: bytes(4 * MiB, 'Pause backend reads while the tunnel socket\'s bufferedAmount exceeds this.'),
+    binary_threshold_bytes: int(10240, 'Buffered responses at least this large use the binary response frame (§3.6).', { min: 0 }),
+    gzip_min_bytes: int(1024, 'Minimum body size for gzip (§3.7).', { min: 0 }),
+    ws_channel_capacity: int(100, 'Frames queued per application WebSocket relay before backpressure.', { min: 1 }),
+    ws_max_frame_bytes: bytes(MiB, 'Largest application WebSocket frame relayed.'),
+    ws_ping_interval: duration('30s', 'Ping interval towards backend WebSockets.', { unit: 's', min: 1 }),
+    ws_pong_timeout: duration('90s', 'Close a backend WebSocket with no pong for this long.', { unit: 's', min: 1 }),
+  })
+  .prefault({});
+
+// ---- gateway (optional TCP gateway Helm install) -----------------------------------------------------------
+
+const backendRef = z.looseObject({ name: z.string(), namespace: z.string().optional(), port: z.number().int().min(1).max(65535) });
+const destination = z.looseObject({ host: z.string(), port: z.number().int().min(1).max(65535) });
+
+const istioServer = z.looseObject({
+  port: z.looseObject({ number: z.number().int().min(1).max(65535), name: z.string(), protocol: z.string().optional() }),
+  hosts: z.array(z.string()).optional(),
+  tls: z.record(z.string(), z.unknown()).optional(),
+});
+const istioTcpRoute = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), destination });
+const istioTlsRoute = z.looseObject({
+  name: z.string(),
+  port: z.number().int().min(0).max(65535).optional(),
+  sni_hosts: z.array(z.string()),
+  destination,
+});
+const gwListener = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), protocol: z.string().optional() });
+const gwRoute = z.looseObject({ name: z.string(), section_name: z.string(), backend_refs: z.array(backendRef) });
+
+const gateway = z
+  .object({
+    enabled: bool(false, 'Install the optional TCP gateway Helm release (Istio or Gateway API).'),
+    release_name: str('pipeops-gateway', 'Helm release name of the TCP gateway.'),
+    namespace: str('pipeops-system', 'Namespace of the TCP gateway release.'),
+    environment: z
+      .object({
+        mode: str('', '`managed` or `single-vm`; empty = detect (k3s or one node ⇒ single-vm).'),
+        vm_ip: str('', 'Load-balancer IP in single-vm mode; empty = a node address.'),
+      })
+      .prefault({}),
+    istio: z
+      .object({
+        enabled: bool(false, 'Render Istio Gateway/VirtualService resources.'),
+        service: z
+          .object({
+            create: bool(false, 'Create a dedicated LoadBalancer Service in the Istio namespace.'),
+            namespace: str('istio-system', 'Namespace of the Istio ingress gateway.'),
+          })
+          .prefault({}),
+        gateway: z
+          .object({
+            selector: leaf(z.record(z.string(), z.string()).default({ istio: 'ingressgateway' }), 'Istio Gateway workload selector.', {
+              kind: 'string-map',
+              type: 'map string → string',
+            }),
+            servers: objectList(istioServer, 'Istio Gateway servers: {port: {number, name, protocol}, hosts, tls}.'),
+          })
+          .prefault({}),
+        virtual_service: z
+          .object({
+            tcp_routes: objectList(istioTcpRoute, 'Istio TCP routes: {name, port, destination: {host, port}}.'),
+            tls_routes: objectList(istioTlsRoute, 'Istio TLS routes: {name, port, sni_hosts, destination: {host, port}}.'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    gateway_api: z
+      .object({
+        enabled: bool(false, 'Render Gateway API Gateway/TCPRoute/UDPRoute resources.'),
+        gateway_class: str('istio', 'GatewayClass of the rendered Gateway.'),
+        listeners: objectList(gwListener, 'Gateway listeners: {name, port, protocol (TCP|UDP)}.'),
+        tcp_routes: objectList(gwRoute, 'TCPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
+        udp_routes: objectList(gwRoute, 'UDPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+// ---- the whole ---------------------------------------------------------------------------------------------
+
+export const AgentConfigSchema = z.object({
+  agent,
+  pipeops,
+  tunnel,
+  tunnels,
+  kubernetes,
+  logging,
+  timeouts,
+  proxy,
+  gateway,
+  upgrade: looseBlock(NO_EFFECT),
+  encryption: looseBlock(NO_EFFECT),
+});
+
+/** The effective configuration: defaults applied, every duration in milliseconds. */
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+/** What a config file (or a test) may write: durations as strings or numbers, defaults optional. */
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+/** Parse a config object (e.g. in tests) with defaults applied; throws a ZodError on invalid input. */
+export function parseAgentConfig(input: AgentConfigInput): AgentConfig {
+  return AgentConfigSchema.parse(input);
+}
+
+/** JSON Schema of what a config file may contain (input side), e.g. for a Helm values.schema.json. */
+export function agentConfigJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(AgentConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
