@@ -1,0 +1,44 @@
+// POST selfsubjectaccessreviews: evaluates the caller's own policy for the attributes asked about.
+// kubectl sends protobuf for `auth can-i`; client libraries send JSON. The answer is always JSON.
+import { type RequestAttributes, isAllowed, type TokenPolicy } from './access-policy.ts';
+import { type ApiError, badRequest } from './api-status.ts';
+import { isPlainObject, type KubeObject } from './kube-object.ts';
+import { type AccessReviewSpec, decodeAccessReview, isProtobufEnvelope } from './ssar-protobuf.ts';
+
+export function parseAccessReview(body: Buffer): AccessReviewSpec | ApiError {
+  if (isProtobufEnvelope(body)) {
+    const spec = decodeAccessReview(body);
+    return typeof spec === 'string' ? badRequest(`could not decode SelfSubjectAccessReview: ${spec}`) : spec;
+  }
+  try {
+    const obj = JSON.parse(body.toString('utf8')) as unknown;
+    const spec = isPlainObject(obj) && isPlainObject(obj.spec) ? obj.spec : {};
+    return spec as AccessReviewSpec;
+  } catch (e) {
+    return badRequest(`the request body could not be decoded: ${(e as Error).message}`);
+  }
+}
+
+/** `policy` undefined = no tokens configured: everything is allowed. */
+export function reviewAccess(spec: AccessReviewSpec, policy: TokenPolicy | undefined): KubeObject {
+  const ra = spec.resourceAttributes;
+  let allowed = true;
+  if (ra && policy) {
+    const attrs: RequestAttributes = {
+      verb: ra.verb ?? '',
+      group: ra.group ?? '',
+      resource: ra.resource ?? '',
+      ...(ra.subresource ? { subresource: ra.subresource } : {}),
+      ...(ra.namespace ? { namespace: ra.namespace } : {}),
+      ...(ra.name ? { name: ra.name } : {}),
+    };
+    allowed = isAllowed(policy, attrs);
+  }
+  return {
+    kind: 'SelfSubjectAccessReview',
+    apiVersion: 'authorization.k8s.io/v1',
+    metadata: { creationTimestamp: null },
+    spec,
+    status: { allowed, ...(allowed ? {} : { reason: 'no sandbox token policy rule allows this' }) },
+  };
+}

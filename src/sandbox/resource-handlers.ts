@@ -1,0 +1,247 @@
+// CRUD over HTTP for stored kinds: list/get (typed or Table), create, update (PUT with 409 on stale RV), patch
+// (JSON, merge, strategic, apply), delete, deletecollection; the `/status` subresource writes only status.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { type ApiError, apiError, badRequest, isApiError, notFound, unsupportedMediaType } from './api-status.ts';
+import type { ResourcePath } from './api-path.ts';
+import { type FieldRequirement, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
+import { readBody, sendError, sendJson } from './http-reply.ts';
+import { applyJsonPatch } from './json-patch.ts';
+import { jsonMergePatch } from './json-merge-patch.ts';
+import { cloneObject, isPlainObject, type KubeObject, metaOf } from './kube-object.ts';
+import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-selector.ts';
+import { wantsTable } from './media-type.ts';
+import type { ObjectStore } from './object-store.ts';
+import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
+import { strategicMergePatch } from './strategic-merge-patch.ts';
+import { parseIncludeObject, toTable } from './table.ts';
+import { serveWatch, type WatchSettings } from './watch-stream.ts';
+
+export interface FieldFilter {
+  reqs: FieldRequirement[];
+  paths: Map<string, string>;
+}
+
+export interface ResourceContext {
+  registry: ResourceRegistry;
+  store: ObjectStore;
+  watch: WatchSettings;
+}
+
+const BODY_TYPES = ['application/json', 'application/yaml'];
+const PATCH_TYPES = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+  'application/apply-patch+yaml',
+];
+
+function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** Parses a JSON (or YAML) body into an object, or the 400/415 the apiserver would answer. */
+async function readObject(req: IncomingMessage, allowed: string[]): Promise<unknown | ApiError> {
+  const type = mediaType(req);
+  if (type && !allowed.includes(type) && type !== '*/*') return unsupportedMediaType(type, allowed);
+  const body = await readBody(req);
+  if (!body) return apiError(413, 'RequestEntityTooLarge', 'the request body is larger than 8 MiB');
+  const text = body.toString('utf8');
+  try {
+    return type.includes('yaml') ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    return badRequest(`the request body could not be decoded: ${(e as Error).message}`);
+  }
+}
+
+export function parseSelectors(kind: ResourceKind, q: URLSearchParams): { labels: LabelSelector; fields: FieldFilter } | ApiError {
+  const labels = parseLabelSelector(q.get('labelSelector') ?? '');
+  if (isApiError(labels)) return labels;
+  const reqs = parseFieldSelector(q.get('fieldSelector') ?? '');
+  if (isApiError(reqs)) return reqs;
+  const paths = resolveFieldLabels(reqs, kind.kind, kind.fieldLabels ?? []);
+  if (isApiError(paths)) return paths;
+  return { labels, fields: { reqs, paths } };
+}
+
+function withoutTypeMeta(o: KubeObject): KubeObject {
+  const { kind: _k, apiVersion: _a, ...rest } = o;
+  return rest;
+}
+
+export async function handleResource(
+  ctx: ResourceContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  p: ResourcePath,
+  query: URLSearchParams,
+): Promise<void> {
+  const r = await dispatch(ctx, req, res, p, query);
+  if (r === undefined) return;
+  if (isApiError(r)) sendError(res, r);
+  else sendJson(res, r.code, r.body);
+}
+
+type Reply = { code: number; body: unknown } | ApiError | undefined;
+
+async function dispatch(
+  ctx: ResourceContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  p: ResourcePath,
+  q: URLSearchParams,
+): Promise<Reply> {
+  const k = p.kind;
+  const ns = p.namespace ?? '';
+  const dryRun = q.getAll('dryRun').includes('All');
+  const method = req.method ?? 'GET';
+  const table = wantsTable(req.headers.accept) ? parseIncludeObject(q.get('includeObject')) : undefined;
+
+  if (!p.name) {
+    if (method === 'GET') {
+      const sel = parseSelectors(k, q);
+      if (isApiError(sel)) return sel;
+      if (q.get('watch') === 'true' || q.get('watch') === '1') {
+        serveWatch(ctx.watch, res, { kind: k, namespace: p.namespace, query: q, table, ...sel });
+        return undefined;
+      }
+      const items = ctx.store
+        .list(k, p.namespace)
+        .filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
+      const rv = String(ctx.store.resourceVersion);
+      if (table) return { code: 200, body: toTable(k, items, { now: Date.now(), include: table, resourceVersion: rv }) };
+      return {
+        code: 200,
+        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: { resourceVersion: rv }, items: items.map(withoutTypeMeta) },
+      };
+    }
+    if (method === 'POST') return create(ctx, req, p, dryRun);
+    if (method === 'DELETE') {
+      const sel = parseSelectors(k, q);
+      if (isApiError(sel)) return sel;
+      const gone: KubeObject[] = [];
+      for (const o of ctx.store.list(k, p.namespace)) {
+        if (!matchesLabels(sel.labels, metaOf(o).labels) || !matchesFields(sel.fields.reqs, sel.fields.paths, o)) continue;
+        const d = ctx.store.delete(k, metaOf(o).namespace ?? '', metaOf(o).name ?? '', { dryRun });
+        if (!isApiError(d)) gone.push(withoutTypeMeta(d));
+      }
+      const rv = String(ctx.store.resourceVersion);
+      return { code: 200, body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: { resourceVersion: rv }, items: gone } };
+    }
+    return apiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
+  }
+
+  const current = ctx.store.get(k, ns, p.name);
+  if (method === 'GET') {
+    if (!current) return notFound(k.resource, k.group, p.name);
+    if (table) return { code: 200, body: toTable(k, [current], { now: Date.now(), include: table }) };
+    return { code: 200, body: current };
+  }
+  if (method === 'DELETE') {
+    const gone = ctx.store.delete(k, ns, p.name, { dryRun });
+    if (isApiError(gone)) return gone;
+    if (k.resource === 'namespaces' && k.group === '' && !dryRun) {
+      for (const o of ctx.store.namespacedKindsWithObjectsIn(p.name, ctx.registry.kinds)) ctx.store.delete(o.kind, p.name, o.name);
+    }
+    return { code: 200, body: gone };
+  }
+  if (method === 'PUT' || method === 'PATCH') {
+    const body = await readObject(req, method === 'PUT' ? BODY_TYPES : PATCH_TYPES);
+    if (isApiError(body)) return body;
+    const type = mediaType(req);
+    if (!current) {
+      if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);
+      return notFound(k.resource, k.group, p.name);
+    }
+    let next: KubeObject;
+    let expectRv: string | undefined;
+    if (method === 'PUT') {
+      if (!isPlainObject(body)) return badRequest('the request body must be a JSON object');
+      next = body;
+      expectRv = metaOf(next).resourceVersion;
+    } else {
+      const patched = applyPatch(type, current, body);
+      if (isApiError(patched)) return patched;
+      next = patched;
+      const rv = metaOf(next).resourceVersion;
+      // A resourceVersion set by the patch is a precondition, like on the real server.
+      if (rv !== metaOf(current).resourceVersion) expectRv = rv;
+    }
+    const m = metaOf(next);
+    m.name ??= p.name;
+    if (m.name !== p.name) return badRequest(`the name of the object (${m.name}) does not match the name on the URL (${p.name})`);
+    if (k.namespaced) {
+      if (m.namespace && m.namespace !== ns) {
+        return badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      m.namespace = ns;
+    }
+    next = scopeToSubresource(k, p.subresource, current, next);
+    const updated = ctx.store.update(k, next, { expectRv, dryRun });
+    if (isApiError(updated)) return updated;
+    return { code: 200, body: updated };
+  }
+  return apiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
+}
+
+/** `/status` writes only status; writes to the main resource keep status when the kind has a status subresource. */
+function scopeToSubresource(k: ResourceKind, sub: string | undefined, current: KubeObject, next: KubeObject): KubeObject {
+  if (sub === 'status') return { ...cloneObject(current), status: next.status, metadata: { ...metaOf(current), resourceVersion: metaOf(next).resourceVersion } };
+  if ((k.subresources ?? []).includes('status')) {
+    const out = { ...next };
+    if (current.status === undefined) delete out.status;
+    else out.status = cloneObject(current.status);
+    return out;
+  }
+  return next;
+}
+
+function applyPatch(type: string, current: KubeObject, patch: unknown): KubeObject | ApiError {
+  let out: unknown;
+  switch (type) {
+    case 'application/json-patch+json': {
+      const r = applyJsonPatch(current, patch);
+      if (!r.ok) return apiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${r.message}`);
+      out = r.value;
+      break;
+    }
+    case 'application/merge-patch+json':
+    case 'application/apply-patch+yaml':
+      out = jsonMergePatch(current, patch);
+      break;
+    case 'application/strategic-merge-patch+json':
+      out = strategicMergePatch(current, patch);
+      break;
+    default:
+      return unsupportedMediaType(type, PATCH_TYPES);
+  }
+  if (!isPlainObject(out)) return badRequest('the patch did not produce an object');
+  return out;
+}
+
+async function create(ctx: ResourceContext, req: IncomingMessage, p: ResourcePath, dryRun: boolean): Promise<Reply> {
+  const body = await readObject(req, BODY_TYPES);
+  if (isApiError(body)) return body;
+  if (!isPlainObject(body)) return badRequest('the request body must be a JSON object');
+  return createObject(ctx, p, body, dryRun);
+}
+
+function createObject(ctx: ResourceContext, p: ResourcePath, body: KubeObject, dryRun: boolean): Reply {
+  const k = p.kind;
+  if (typeof body.kind === 'string' && body.kind !== k.kind) {
+    return badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${k.kind})`);
+  }
+  const m = metaOf(body);
+  if (k.namespaced) {
+    if (m.namespace && p.namespace && m.namespace !== p.namespace) {
+      return badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    m.namespace = p.namespace ?? m.namespace ?? 'default';
+    const nsKind = ctx.registry.find('', 'v1', 'namespaces');
+    if (nsKind && !ctx.store.get(nsKind, '', m.namespace)) return notFound('namespaces', '', m.namespace);
+  }
+  if (p.name && !m.name) m.name = p.name;
+  const created = ctx.store.create(k, body, { dryRun });
+  if (isApiError(created)) return created;
+  return { code: 201, body: created };
+}
