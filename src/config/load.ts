@@ -81,7 +81,10 @@ export function loadConfig(input: LoadInput): LoadResult {
 
   // Each layer maps a leaf key to its coerced value; later layers win.
   const chosen = new Map<string, Layered>();
+  // Secret values from every source, so that a secret pasted into the wrong key is not echoed either.
+  const secretValues = new Set<string>();
   const put = (leaf: Leaf, c: Coerced, source: ConfigSource, raw: unknown) => {
+    if (leaf.meta.secret && typeof raw === 'string' && raw.length >= 6) secretValues.add(raw);
     if (c.ok) chosen.set(leaf.key, { value: c.value, source });
     else {
       chosen.delete(leaf.key);
@@ -91,14 +94,21 @@ export function loadConfig(input: LoadInput): LoadResult {
 
   // ---- file
   const file = locateFile(input, args.configPath, readFile, issues);
+  // When the file cannot be read, "required but not set" would only be noise: the keys may be in it.
+  let fileBroken = issues.some((i) => i.key === 'config file');
   if (file) {
     const fileSource: ConfigSource = { kind: 'file', name: file.path };
-    const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(file.text, { prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
+      fileBroken = true;
       for (const e of doc.errors) {
         const pos = e.linePos?.[0];
         const where = pos ? `${file.path}:${pos.line}:${pos.col}` : file.path;
-        issues.push({ key: 'config file', source: fileSource, message: `YAML syntax error at ${where}: ${e.message.split('\n')[0]}` });
+        issues.push({
+          key: 'config file',
+          source: fileSource,
+          message: `YAML syntax error at ${where}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+        });
       }
     } else {
       const data: unknown = doc.toJS();
@@ -173,6 +183,7 @@ export function loadConfig(input: LoadInput): LoadResult {
       const sourceKey = params?.sourceKey ?? leaf.key;
       const at = chosen.get(sourceKey) ?? chosen.get(leaf.key);
       if (!at) {
+        if (fileBroken) continue;
         issues.push({ key, source: NOT_SET, message: `${zi.message} (set ${setHint(leaf)})` });
         continue;
       }
@@ -183,7 +194,7 @@ export function loadConfig(input: LoadInput): LoadResult {
   }
 
   if (issues.length > 0) {
-    const errors = dedupe(issues);
+    const errors = dedupe(issues).map((e) => ({ ...e, message: scrub(e.message, secretValues) }));
     const lines = errors.map((e) => {
       const from = describeSource(e.source);
       return `  - ${e.key}: ${e.message}${from ? ` (${from})` : ''}`;
@@ -297,6 +308,12 @@ function setHint(leaf: Leaf): string {
   if (flag) parts.push(`flag ${flag}`);
   parts.push(`"${leaf.key}" in the config file`);
   return parts.join(', ');
+}
+
+function scrub(text: string, secrets: Set<string>): string {
+  let out = text;
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(`<redacted, ${s.length} chars>`);
+  return out;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
