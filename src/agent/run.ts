@@ -1,0 +1,414 @@
+// The agent's main thread: resolves identity, state and Kubernetes access, serves the local HTTP API,
+// supervises the three workers and routes their messages, and shuts everything down cleanly.
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/schema.ts';
+import { KubeClient } from '../kube/client.ts';
+import { nodeFacts } from '../kube/cluster-info.ts';
+import { hostFacts } from '../kube/host-facts.ts';
+import { readServiceAccount } from '../kube/service-account.ts';
+import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
+import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
+import { restBaseUrl } from '../protocol/session-urls.ts';
+import { spawnWorker } from '../runtime/workers.ts';
+import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
+import { BUILD_INFO } from '../version.ts';
+import { selectServiceToken } from './credentials.ts';
+import { startAgentServer } from './http-app.ts';
+import type { CheckResult } from './http-types.ts';
+import { toKubeAccess } from './kube-access.ts';
+import { AgentMetrics } from './metrics.ts';
+import { AgentStatus } from './status.ts';
+import { WorkerSupervisor } from './supervisor.ts';
+import type {
+  HeartbeatToMain,
+  IngressToMain,
+  KubeAccess,
+  MainToHeartbeat,
+  MainToIngress,
+  MainToTunnel,
+  RegisterFacts,
+  TunnelToMain,
+} from './thread-messages.ts';
+
+export interface RunningAgent {
+  url: string;
+  port: number;
+  status: AgentStatus;
+  metrics: AgentMetrics;
+  /** Resolves with the process exit code once the agent has stopped (shutdown or fatal error). */
+  done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A startup problem an operator must fix; the CLI prints `message` and exits with `exitCode`. */
+export class AgentStartupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunOptions {
+  env: Record<string, string | undefined>;
+  /** Where log lines go besides the in-memory ring (default stdout). */
+  logSink?: (line: string) => void;
+}
+
+export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
+  const ring = new LogRing();
+  const out = opts.logSink ?? ((line: string) => process.stdout.write(line));
+  const logLine = (line: string) => {
+    const l = secrets.scrub(line);
+    out(l);
+    ring.push(l);
+  };
+  secrets.add(cfg.pipeops.token);
+  secrets.add(cfg.kubernetes.service_token);
+  const log = createLogger({ level: cfg.logging.level as LogLevel, name: 'agent', sink: logLine });
+
+  // ---- Kubernetes access ----
+  let target: KubeTarget | null;
+  try {
+    target = resolveKubeTarget({
+      kubeconfig: cfg.kubernetes.kubeconfig || undefined,
+      inCluster: cfg.kubernetes.in_cluster,
+      serviceAccountDir: cfg.kubernetes.service_account_dir,
+      env: opts.env,
+    });
+  } catch (e) {
+    throw new AgentStartupError(`cannot configure Kubernetes access: ${(e as Error).message}`, 2);
+  }
+  const kube = target ? new KubeClient(target, { userAgent: `pipeops-agent/${BUILD_INFO.version}` }) : null;
+  if (!kube) log.warn('no Kubernetes API configured (not in a cluster, no kubeconfig): relaying to the cluster is unavailable');
+  else log.info({ server: target!.server, source: target!.source }, 'Kubernetes API configured');
+  const inCluster = target?.source === 'in-cluster';
+
+  // ---- state and identity ----
+  let store: StateStore;
+  let state: PersistedState;
+  try {
+    store = openStateStore({
+      inCluster,
+      kube: kube ?? undefined,
+      filePath: cfg.agent.state_file || undefined,
+      namespace: resolveStateNamespace({ configured: cfg.agent.state_namespace || undefined, serviceAccountNamespace: target?.namespace, env: opts.env }),
+      configMapName: cfg.agent.state_configmap_name,
+      secretName: cfg.agent.state_secret_name,
+    });
+    state = { ...(await store.load()) };
+  } catch (e) {
+    throw new AgentStartupError(`cannot load agent state: ${(e as Error).message}`, 1);
+  }
+  secrets.add(state.cluster_token);
+  const id = resolveAgentId({ configured: cfg.agent.id || undefined, persisted: state.agent_id || undefined, facts: gatherIdentityFacts(opts.env) });
+  log.info({ agent_id: id.id, source: id.source, state: store.describe() }, 'agent identity');
+
+  // Persisting is serialised: every change is saved in order, and shutdown waits for the last save.
+  let saving: Promise<void> = Promise.resolve();
+  const persist = (p: Partial<PersistedState>) => {
+    Object.assign(state, p);
+    const snapshot = { ...state };
+    saving = saving.then(() => store.save(snapshot)).catch((e) => log.error({ err: (e as Error).message, store: store.describe() }, 'saving agent state failed'));
+    return saving;
+  };
+  if (state.agent_id !== id.id) await persist({ agent_id: id.id });
+
+  // ---- register facts (cheap, bounded; failures degrade to "unknown") ----
+  const facts = await gatherRegisterFacts(cfg, kube, state, log);
+  const credentialsChanged = facts.serviceToken !== '' && facts.serviceToken !== state.cluster_token;
+  if (facts.serviceToken) {
+    secrets.add(facts.serviceToken);
+    if (credentialsChanged) await persist({ cluster_token: facts.serviceToken });
+  }
+
+  // ---- status, metrics, HTTP API ----
+  const status = new AgentStatus({
+    version: BUILD_INFO.version,
+    agentId: id.id,
+    clusterName: cfg.agent.cluster_name,
+    heartbeatIntervalMs: cfg.agent.heartbeat_interval,
+    ingressSync: cfg.agent.enable_ingress_sync,
+  });
+  status.update('identity', (s) => {
+    s.clusterId = state.cluster_id;
+    s.kubernetes.version = facts.k8sVersion === 'unknown' ? null : facts.k8sVersion;
+  });
+  const metrics = new AgentMetrics();
+  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: Bun.version });
+  const server = startAgentServer({
+    status,
+    metrics,
+    logs: ring,
+    logger: log,
+    version: BUILD_INFO,
+    allowedOrigins: cfg.agent.allowed_ws_origins,
+    checks: { controlPlane: () => checkControlPlane(cfg.pipeops.api_url, status), kubernetes: () => checkKubernetes(kube) },
+    port: cfg.agent.port,
+    host: cfg.agent.host,
+  });
+  log.info({ url: server.url }, 'local HTTP API listening');
+
+  // ---- workers ----
+  const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
+  const common = { status, metrics, log, logLine };
+  let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
+  let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let stopping: Promise<void> | null = null;
+
+  const tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
+    ...common,
+    name: 'tunnel',
+    spawn: () => spawnWorker('tunnel'),
+    init: () => ({
+      kind: 'init',
+      logLevel: cfg.logging.level,
+      kube: kubeAccess,
+      config: {
+        apiUrl: cfg.pipeops.api_url,
+        token: cfg.pipeops.token,
+        agentId: id.id,
+        clusterName: cfg.agent.cluster_name,
+        agentVersion: BUILD_INFO.version,
+        labels: cfg.agent.labels,
+        agentPort: server.port,
+        state: { ...state },
+        credentialsChanged,
+        tls: {
+          enabled: cfg.pipeops.tls.enabled,
+          insecureSkipVerify: cfg.pipeops.tls.insecure_skip_verify,
+          ca: readOptional(cfg.pipeops.tls.ca_file),
+          cert: readOptional(cfg.pipeops.tls.cert_file),
+          key: readOptional(cfg.pipeops.tls.key_file),
+        },
+        timeouts: {
+          handshakeMs: cfg.timeouts.websocket_handshake,
+          pingMs: cfg.timeouts.websocket_ping,
+          readMs: cfg.timeouts.websocket_read,
+          reconnectMs: cfg.timeouts.websocket_reconnect,
+          reconnectMaxMs: cfg.timeouts.websocket_reconnect_max,
+          registrationMs: cfg.timeouts.registration,
+          registrationMaxWaitMs: cfg.timeouts.registration_max_wait,
+          shutdownMs: cfg.timeouts.shutdown,
+        },
+        reportPublicIp: cfg.agent.report_public_ip,
+        facts,
+      },
+    }),
+    onMessage: (m) => {
+      switch (m.kind) {
+        case 'session':
+          status.update('session', (s) => {
+            if (m.reconnect && m.state === 'connected' && s.connection.state !== 'connected') s.connection.reconnects++;
+            if (s.connection.state !== m.state) s.connection.since = Date.now();
+            s.connection.state = m.state;
+            s.connection.registered = m.registered;
+            s.connection.mode = m.mode;
+            s.connection.endpoint = m.endpoint;
+            s.connection.lastError = m.error;
+            s.clusterId = m.clusterId;
+          });
+          heartbeatSup.post({ kind: 'session', state: m.state, registered: m.registered, clusterId: m.clusterId });
+          ingressSup.post({ kind: 'session', registered: m.registered, clusterId: m.clusterId });
+          return;
+        case 'persist':
+          void persist(m.state);
+          if (m.state.cluster_token) secrets.add(m.state.cluster_token);
+          return;
+        case 'heartbeat_result':
+          if (m.ok) metrics.inc('pipeops_heartbeat_total');
+          else metrics.inc('pipeops_heartbeat_errors_total', { reason: m.error ?? 'unknown' });
+          status.update('heartbeat', (s) => {
+            if (m.ok) {
+              s.heartbeat.last = Date.now();
+              s.heartbeat.sent++;
+              s.heartbeat.consecutiveFailures = 0;
+            } else {
+              s.heartbeat.errors++;
+              s.heartbeat.consecutiveFailures++;
+            }
+          });
+          heartbeatSup.post({ kind: 'heartbeat_result', seq: m.seq, ok: m.ok, error: m.error });
+          return;
+        case 'fatal':
+          log.fatal({ code: m.code }, m.message);
+          process.stderr.write(`pipeops-agent: ${m.message}\n`);
+          void shutdown(3);
+          return;
+      }
+    },
+  });
+
+  heartbeatSup = new WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>({
+    ...common,
+    name: 'heartbeat',
+    spawn: () => spawnWorker('heartbeat'),
+    init: () => ({
+      kind: 'init',
+      logLevel: cfg.logging.level,
+      kube: kubeAccess,
+      config: {
+        agentId: id.id,
+        agentVersion: BUILD_INFO.version,
+        intervalMs: cfg.agent.heartbeat_interval,
+        retry: { maxAttempts: cfg.pipeops.reconnect.max_attempts, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
+        reportUsage: true,
+      },
+    }),
+    onMessage: (m) => {
+      switch (m.kind) {
+        case 'heartbeat':
+          tunnelSup.post({ kind: 'send_heartbeat', seq: m.seq, payload: m.payload });
+          return;
+        case 'k8s_info':
+          status.update('kubernetes', (s) => {
+            s.kubernetes.reachable = m.reachable;
+            s.kubernetes.version = m.version ?? s.kubernetes.version;
+            s.kubernetes.error = m.error;
+            s.kubernetes.lastCheck = Date.now();
+          });
+          return;
+      }
+    },
+  });
+
+  ingressSup = new WorkerSupervisor<MainToIngress, IngressToMain>({
+    ...common,
+    name: 'ingress',
+    spawn: () => spawnWorker('ingress'),
+    init: () => ({
+      kind: 'init',
+      logLevel: cfg.logging.level,
+      kube: kubeAccess,
+      config: { enabled: cfg.agent.enable_ingress_sync, scope: cfg.agent.ingress_sync_scope },
+    }),
+    onMessage: (m) => {
+      switch (m.kind) {
+        case 'gateway_info':
+          status.update('gateway', (s) => {
+            s.gateway.isPrivate = m.isPrivate;
+            s.gateway.routes = m.routes;
+            s.gateway.routingMode = m.routingMode;
+          });
+          heartbeatSup.post({ kind: 'gateway_info', isPrivate: m.isPrivate, routes: m.routes, routingMode: m.routingMode });
+          return;
+        case 'route_hints':
+          tunnelSup.post({ kind: 'gateway_routes', routes: m.routes });
+          return;
+      }
+    },
+  });
+
+  heartbeatSup.start();
+  ingressSup.start();
+  tunnelSup.start();
+
+  const shutdown = (code: number): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ exit_code: code }, 'agent shutting down');
+      const budget = cfg.timeouts.shutdown;
+      const t0 = Date.now();
+      await server.stop();
+      // The tunnel closes its session with 1000 first; the others only need to stop.
+      await tunnelSup.stop(Math.max(500, budget - 2000));
+      await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
+      await Promise.race([saving, Bun.sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
+      resolveDone(code);
+    })();
+    return stopping;
+  };
+
+  return { url: server.url, port: server.port, status, metrics, done, stop: () => shutdown(0) };
+}
+
+function readOptional(path: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new AgentStartupError(`cannot read ${path}: ${(e as Error).message}`, 2);
+  }
+}
+
+async function gatherRegisterFacts(cfg: AgentConfig, kube: KubeClient | null, state: PersistedState, log: Logger): Promise<RegisterFacts> {
+  const host = hostFacts();
+  const facts: RegisterFacts = {
+    hostname: host.hostname,
+    serverSpecs: host.server_specs,
+    k8sVersion: 'unknown',
+    region: 'unknown-country',
+    cloudProvider: 'agent',
+    serverIp: '0.0.0.0',
+    serviceToken: '',
+  };
+  if (!kube) return facts;
+  const [v, n] = await Promise.allSettled([kube.version(), nodeFacts(kube)]);
+  if (v.status === 'fulfilled') facts.k8sVersion = v.value;
+  else log.warn({ err: (v.reason as Error).message }, 'Kubernetes version unavailable at startup');
+  if (n.status === 'fulfilled') {
+    if (n.value.region) facts.region = n.value.region;
+    if (n.value.cloudProvider) facts.cloudProvider = n.value.cloudProvider;
+  }
+  let saToken: string | undefined;
+  if (kube.target.source === 'in-cluster') {
+    try {
+      saToken = readServiceAccount(cfg.kubernetes.service_account_dir).token;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'ServiceAccount token unreadable');
+    }
+  }
+  facts.serviceToken = await selectServiceToken({
+    persisted: state.cluster_token,
+    configured: cfg.kubernetes.service_token,
+    serviceAccount: saToken,
+    validate: (token) => kube.selfSubjectAccessReview({ verb: 'create', resource: 'namespaces' }, token),
+    log,
+  });
+  return facts;
+}
+
+async function checkControlPlane(apiUrl: string, status: AgentStatus): Promise<CheckResult> {
+  const s = status.snapshot().connection;
+  const u = new URL(restBaseUrl(apiUrl));
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  const t0 = performance.now();
+  const reach = await new Promise<string | null>((resolve) => {
+    const sock = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    const t = setTimeout(() => {
+      sock.destroy();
+      resolve('timed out');
+    }, 4000);
+    sock.once('connect', () => {
+      clearTimeout(t);
+      sock.end();
+      resolve(null);
+    });
+    sock.once('error', (e) => {
+      clearTimeout(t);
+      resolve(e.message);
+    });
+  });
+  const latencyMs = Math.round(performance.now() - t0);
+  const session = `session ${s.state}${s.registered ? ', registered' : ', not registered'}${s.mode ? ` via ${s.mode}` : ''}`;
+  if (reach) return { ok: false, latencyMs, detail: `${u.host} unreachable (${reach}); ${session}` };
+  return { ok: s.state === 'connected' && s.registered, latencyMs, detail: `${u.host} reachable; ${session}` };
+}
+
+async function checkKubernetes(kube: KubeClient | null): Promise<CheckResult> {
+  if (!kube) return { ok: false, detail: 'no Kubernetes API configured' };
+  const t0 = performance.now();
+  try {
+    const v = await kube.version();
+    return { ok: true, latencyMs: Math.round(performance.now() - t0), detail: `API server ${kube.target.server} answered ${v}` };
+  } catch (e) {
+    return { ok: false, latencyMs: Math.round(performance.now() - t0), detail: (e as Error).message };
+  }
+}
