@@ -1,0 +1,42 @@
+#!/usr/bin/env bun
+// The single CLI: `agent` (default), `hub`, `demo`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
+// configuration, 3 rejected by the control plane (token, registration).
+import { homedir } from 'node:os';
+import { runAgentCommand } from './cli-agent.ts';
+import { runHubCommand } from './cli-hub.ts';
+import { runDemoCommand } from './cli-demo.ts';
+import { BUILD_INFO } from './version.ts';
+
+const USAGE = `pipeops-agent ${BUILD_INFO.version}
+
+Usage: pipeops-agent [agent] [flags]     run the Kubernetes agent (default)
+       pipeops-agent hub [flags]         run the self-hostable control plane
+       pipeops-agent demo [--dir D]      sandbox cluster + hub + agent, ready for kubectl and curl
+
+Each command has --help. --version prints the version.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  const env = process.env as Record<string, string | undefined>;
+  const io = { env, cwd: process.cwd(), home: homedir() };
+  if (first === 'hub') return runHubCommand(rest, io);
+  if (first === 'demo') return runDemoCommand(rest, io);
+  if (first === 'agent') return runAgentCommand(rest, io);
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (first === '--version' || first === 'version') {
+    process.stdout.write(`pipeops-agent ${BUILD_INFO.version} (commit ${BUILD_INFO.commit}, bun ${BUILD_INFO.bunVersion})\n`);
+    return 0;
+  }
+  if (first && !first.startsWith('-')) {
+    process.stderr.write(`unknown command "${first}"\n\n${USAGE}`);
+    return 2;
+  }
+  return runAgentCommand(argv, io);
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== -1) process.exit(code);

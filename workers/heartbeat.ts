@@ -1,0 +1,6 @@
+// Heartbeat worker entrypoint (src/heartbeat).
+import type { HeartbeatToMain, MainToHeartbeat } from '../src/agent/thread-messages.ts';
+import { runHeartbeatWorker } from '../src/heartbeat/worker-main.ts';
+import { workerPort } from '../src/runtime/worker-port.ts';
+
+runHeartbeatWorker(workerPort<MainToHeartbeat, HeartbeatToMain>());
