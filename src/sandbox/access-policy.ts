@@ -1,4 +1,5 @@
 // Bearer-token policies and the authorization decision, with the apiserver's exact 403 message shape.
+import { createHash } from 'node:crypto';
 import { type ApiError, apiError } from './api-status.ts';
 
 /** Omitted fields mean "any". Resources: `pods`, `pods/exec`, `pods/*`, `deployments.apps`, `*`. */
@@ -25,8 +26,8 @@ export interface AuditEntry extends RequestAttributes {
 
 export function policyUser(policy: TokenPolicy, token: string): string {
   if (!Array.isArray(policy) && 'rules' in policy) return policy.user;
-  // Not the token itself: user names end up in messages and the audit log.
-  return `sandbox:${token.length > 4 ? `${token.slice(0, 4)}…` : 'user'}`;
+  // Never the token itself: user names end up in messages and the audit log.
+  return `sandbox:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
 }
 
 function rulesOf(policy: TokenPolicy): PolicyRule[] {

@@ -15,7 +15,8 @@ import type { OpenApiDocs } from './openapi.ts';
 import type { LogBook } from './pod-logs.ts';
 import { handleResource, type ResourceContext } from './resource-handlers.ts';
 import type { ServiceProxy } from './service-proxy.ts';
-import type { PodStreamUpgrade, StreamHooks } from './streams/types.ts';
+import { handlePodStreamUpgrade } from './streams/index.ts';
+import type { StreamHooks } from './streams/types.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -46,18 +47,6 @@ export interface RouterContext {
   /** Sockets the server must destroy on cutConnections()/close() beyond its own connections (proxy upstreams). */
   track(s: Duplex): void;
   upgraded: Set<Duplex>;
-}
-
-type StreamModule = { handlePodStreamUpgrade(r: PodStreamUpgrade): void | Promise<void> };
-// Built by the streams engineer; loaded lazily so the API server works (and its tests run) without it.
-const STREAMS_MODULE = new URL('./streams/index.ts', import.meta.url).href;
-let streams: Promise<StreamModule | undefined> | undefined;
-function loadStreams(): Promise<StreamModule | undefined> {
-  streams ??= import(STREAMS_MODULE).then(
-    (m: StreamModule) => (typeof m.handlePodStreamUpgrade === 'function' ? m : undefined),
-    () => undefined,
-  );
-  return streams;
 }
 
 const HEALTH = new Set(['/healthz', '/livez', '/readyz']);
@@ -323,8 +312,6 @@ export async function routeUpgrade(ctx: RouterContext, req: IncomingMessage, soc
   if (ctx.hooks.rejectWebSockets && (req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
     return rejectUpgrade(socket, badRequest('unsupported upgrade: websocket'));
   }
-  const mod = await loadStreams();
-  if (!mod) return rejectUpgrade(socket, apiError(501, 'NotImplemented', 'pod streams are not available: src/sandbox/streams/index.ts is missing'));
   ctx.upgraded.add(socket);
   let closed = false;
   const onClosed = () => {
@@ -334,7 +321,7 @@ export async function routeUpgrade(ctx: RouterContext, req: IncomingMessage, soc
   };
   socket.on('close', onClosed);
   try {
-    await mod.handlePodStreamUpgrade({
+    await handlePodStreamUpgrade({
       kind: sub,
       req,
       socket,
