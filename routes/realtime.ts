@@ -11,6 +11,9 @@ import { readRuntimeNow } from '../src/agent/runtime-readings.ts';
 
 type ChangeDetail = { kind: string; at: number };
 
+/** Log lines waiting for one slow SSE client before further lines are dropped. */
+const MAX_QUEUED_LOG_LINES = 1000;
+
 /** Resolves after `ms` or as soon as `signal` aborts, leaving no timer behind. */
 function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -120,8 +123,24 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
         // Take the backlog and subscribe in the same tick, then write through one chain: no gap, no duplicate.
         const backlog = tail === 0 ? [] : logs.recent(tail);
         let chain: Promise<void> = Promise.resolve();
+        // Bounded: a client that cannot keep up loses lines (and is told how many), the agent never buffers without limit.
+        let queued = 0;
+        let dropped = 0;
         const write = (line: string) => {
-          chain = chain.then(() => sse.writeSSE({ event: 'log', data: line }));
+          if (queued >= MAX_QUEUED_LOG_LINES) {
+            dropped++;
+            return;
+          }
+          queued++;
+          chain = chain.then(async () => {
+            if (dropped > 0 && queued <= MAX_QUEUED_LOG_LINES / 2) {
+              const n = dropped;
+              dropped = 0;
+              await sse.writeSSE({ event: 'dropped', data: JSON.stringify({ lines: n }) });
+            }
+            await sse.writeSSE({ event: 'log', data: line });
+            queued--;
+          });
         };
         const onLine = (e: Event) => write((e as CustomEvent<string>).detail);
         logs.addEventListener('line', onLine);

@@ -23,7 +23,9 @@ class WsClient {
   readonly #waiters: Array<(m: Msg) => void> = [];
   closed: Promise<CloseEvent>;
   constructor(url: string, origin?: string) {
-    this.ws = new WebSocket(url, origin ? { headers: { Origin: origin } } : undefined);
+    // Bun's WebSocket takes { headers } as its second argument; the DOM lib typing only knows protocols.
+    const opts = origin ? ({ headers: { Origin: origin } } as unknown as string[]) : undefined;
+    this.ws = new WebSocket(url, opts);
     this.ws.onmessage = (e) => {
       const m = JSON.parse(String(e.data)) as Msg;
       const w = this.#waiters.shift();
