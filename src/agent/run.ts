@@ -150,7 +150,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     port: cfg.agent.port,
     host: cfg.agent.host,
   });
-  log.info({ url: server.url }, 'local HTTP API listening');
 
   // ---- workers ----
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;

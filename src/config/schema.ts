@@ -43,7 +43,7 @@ const apiUrl = leaf(
 
 // ---- agent -------------------------------------------------------------------------------------------------
 
-const heartbeatMin = 1000;
+const heartbeatMin = 100;
 
 const compatibility = z
   .object({

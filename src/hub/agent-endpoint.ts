@@ -30,6 +30,8 @@ export interface AgentSession {
   connectedAt: number;
   send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
+  /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
+  sendRaw(text: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -43,6 +45,7 @@ export class AgentEndpoint {
   readonly #messageListeners = new Set<AgentMessageListener>();
   readonly #binaryListeners = new Set<AgentBinaryListener>();
   readonly #sessionListeners = new Set<(clusterId: string, connected: boolean) => void>();
+  readonly #taps = new Set<(clusterId: string | null, m: InboundMessage) => void>();
 
   constructor(
     readonly store: ClusterStore,
@@ -61,6 +64,12 @@ export class AgentEndpoint {
   onSession(l: (clusterId: string, connected: boolean) => void): () => void {
     this.#sessionListeners.add(l);
     return () => this.#sessionListeners.delete(l);
+  }
+
+  /** Observe every decoded message from agents, including session messages (diagnostics, tests). */
+  tap(l: (clusterId: string | null, m: InboundMessage) => void): () => void {
+    this.#taps.add(l);
+    return () => this.#taps.delete(l);
   }
 
   isConnected(clusterId: string): boolean {
@@ -92,6 +101,7 @@ export class AgentEndpoint {
       return;
     }
     const m = d.message;
+    for (const t of this.#taps) t(ws.data.clusterId, m);
     switch (m.type) {
       case 'register':
         this.#register(ws, m);
@@ -143,6 +153,7 @@ export class AgentEndpoint {
       socket: ws,
       send: (type, payload, requestId) => send(ws, type, payload, requestId),
       sendBinary: (bytes) => ws.send(bytes),
+      sendRaw: (text) => ws.send(text),
       close: (code, reason) => ws.close(code, reason),
     };
     this.sessions.set(clusterId, session);

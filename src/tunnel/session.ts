@@ -264,7 +264,8 @@ export class ControlSession {
     if (Object.keys(changed).length) this.#h.persist(changed);
     this.#log.info({ cluster_id: clusterId, gateway: Boolean(result.gateway_ws_url) }, 'registered with control plane');
     this.#registered = true;
-    this.#preferController = false;
+    // Reconnects resume on the gateway when there is one; otherwise they register on the controller again.
+    this.#preferController = !result.gateway_ws_url;
 
     if (!result.gateway_ws_url) return this.#connectedPhase(ws, reg);
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.

@@ -185,12 +185,12 @@ describe('validation', () => {
     expect(t.message).toContain('<redacted, ');
   });
 
-  test('constraints: heartbeat ≥ 1s, reconnect ≤ reconnect_max, enums', () => {
+  test('constraints: heartbeat ≥ 100ms, reconnect ≤ reconnect_max, enums', () => {
     const r = fail(
       load({
         env: {
           ...REQUIRED_ENV,
-          PIPEOPS_HEARTBEAT_INTERVAL: '500ms',
+          PIPEOPS_HEARTBEAT_INTERVAL: '50ms',
           TIMEOUTS_WEBSOCKET_RECONNECT: '2m',
           PIPEOPS_INGRESS_SYNC_SCOPE: 'some',
         },
@@ -198,7 +198,7 @@ describe('validation', () => {
     );
     const keys = r.errors.map((e) => e.key).sort();
     expect(keys).toEqual(['agent.heartbeat_interval', 'agent.ingress_sync_scope', 'timeouts.websocket_reconnect']);
-    expect(r.message).toContain('must be at least 1s');
+    expect(r.message).toContain('must be at least 100ms');
     expect(r.message).toContain('expected one of managed, all');
   });
 
