@@ -59,3 +59,25 @@ export class OpenApiDocs {
     return this.#docs.get(path);
   }
 }
+
+/**
+ * kubectl ≤ 1.28 asks /openapi/v2 for `…spec.v2@v1.0+protobuf` (gnostic openapi_v2.Document); the apiserver answers
+ * with this spelling because Go's mime parser rejects the `@`.
+ */
+export const OPENAPI_V2_PROTOBUF_RESPONSE = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+
+function protoString(field: number, value: string): Uint8Array {
+  const bytes = new TextEncoder().encode(value);
+  return new Uint8Array([(field << 3) | 2, bytes.length, ...bytes]);
+}
+
+/**
+ * An OpenAPI v2 document with no paths or definitions. kubectl 1.27/1.28 `apply`/`create` refuse to run without
+ * /openapi/v2; an empty one makes them skip client-side schema checks and fall back to the struct-based
+ * strategic merge patch, which is what they do for kinds missing from a real document.
+ */
+export function emptyOpenApiV2(gitVersion: string, protobuf: boolean): Uint8Array | KubeObject {
+  if (!protobuf) return { swagger: '2.0', info: { title: 'Kubernetes', version: gitVersion }, paths: {}, definitions: {} };
+  const info = new Uint8Array([...protoString(1, 'Kubernetes'), ...protoString(2, gitVersion)]);
+  return new Uint8Array([...protoString(1, '2.0'), (2 << 3) | 2, info.length, ...info]);
+}

@@ -11,7 +11,7 @@ import type { Faults } from './faults.ts';
 import { readBody, sendError, sendJson, sendText } from './http-reply.ts';
 import { asArray, asRecord, asString, type KubeObject } from './kube-object.ts';
 import { aggregatedContentType, discoveryFlavour } from './media-type.ts';
-import type { OpenApiDocs } from './openapi.ts';
+import { emptyOpenApiV2, OPENAPI_V2_PROTOBUF_RESPONSE, type OpenApiDocs } from './openapi.ts';
 import type { LogBook } from './pod-logs.ts';
 import { handleResource, type ResourceContext } from './resource-handlers.ts';
 import type { ServiceProxy } from './service-proxy.ts';
@@ -200,6 +200,15 @@ function serveNonResource(ctx: RouterContext, req: IncomingMessage, res: ServerR
         : apiGroupDoc(reg, legacy[2] as string);
     if (doc) sendJson(res, 200, doc);
     else sendError(res, pathNotFound());
+    return true;
+  }
+  if (p === '/openapi/v2') {
+    const protobuf = (req.headers.accept ?? '').includes('proto-openapi.spec.v2');
+    const doc = emptyOpenApiV2(ctx.gitVersion, protobuf);
+    if (doc instanceof Uint8Array) {
+      res.writeHead(200, { 'Content-Type': OPENAPI_V2_PROTOBUF_RESPONSE, 'Content-Length': doc.length });
+      res.end(doc);
+    } else sendJson(res, 200, doc);
     return true;
   }
   if (p === '/openapi/v3') {
