@@ -105,11 +105,11 @@ for (const bin of kubectlBinaries()) {
       await writeFile(file, manifest('two'));
       const configured = await kubectl(path, env, ['apply', '-f', file]);
       expect(configured.stdout).toContain('configmap/settings configured');
-      expect((sb.get('configmaps', ns, 'settings')?.data as Record<string, string>).mode).toBe('two');
+      expect(sb.get('configmaps', ns, 'settings')?.data).toEqual({ mode: 'two' });
 
       const labelled = await kubectl(path, env, ['label', 'configmap', 'settings', 'tier=backend']);
       expect(labelled.stdout).toContain('labeled');
-      expect((sb.get('configmaps', ns, 'settings')?.metadata as { labels: Record<string, string> }).labels.tier).toBe('backend');
+      expect(sb.get('configmaps', ns, 'settings')?.metadata).toMatchObject({ labels: { tier: 'backend' } });
 
       const deleted = await kubectl(path, env, ['delete', 'configmap', 'settings']);
       expect(deleted.stdout).toContain('"settings" deleted');
