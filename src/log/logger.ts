@@ -57,7 +57,7 @@ export function createLogger(opts: { level?: LogLevel; name?: string; sink?: Lin
   return pino(
     {
       level: opts.level ?? 'info',
-      base: { ...(opts.name ? { component: opts.name } : {}), ...(opts.base ?? {}) },
+      base: { pid: process.pid, ...(opts.name ? { component: opts.name } : {}), ...(opts.base ?? {}) },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
       formatters: { level: (label) => ({ level: label }) },

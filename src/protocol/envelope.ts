@@ -43,6 +43,9 @@ export function decodeEnvelope(text: string): DecodeResult {
   const rec = raw as Record<string, unknown>;
   const requestId = typeof rec.request_id === 'string' ? rec.request_id : undefined;
   const type = typeof rec.type === 'string' ? rec.type : undefined;
+  // Checked first so the reason is precise: upstream cannot decode a non-RFC-3339 timestamp at all.
+  if ('timestamp' in rec && rec.timestamp !== null && rec.timestamp !== undefined && typeof rec.timestamp !== 'string')
+    return { ok: false, reason: 'invalid_timestamp', detail: 'timestamp must be an RFC 3339 string', requestId, type };
   const parsed = EnvelopeSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -53,8 +56,6 @@ export function decodeEnvelope(text: string): DecodeResult {
   // Upstream decodes `timestamp` into a time value: present-but-not-RFC-3339 makes the message undecodable.
   if (ts !== undefined && ts !== null && !RFC3339.test(ts))
     return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
-  if ('timestamp' in rec && rec.timestamp !== null && typeof rec.timestamp !== 'string')
-    return { ok: false, reason: 'invalid_timestamp', detail: 'timestamp must be an RFC 3339 string', requestId, type };
   return {
     ok: true,
     message: { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload: parsed.data.payload ?? {} },

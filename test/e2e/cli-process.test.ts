@@ -1,0 +1,116 @@
+// The agent as a process: exit codes and messages an operator sees, and signal handling (also as PID 1).
+import { afterEach, describe, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENT_TOKEN, tempDir, testHub } from '../support/hub-agent.ts';
+import { lineWatcher } from '../support/wait.ts';
+
+const BUN = process.execPath;
+const CLI = join(import.meta.dir, '../../src/cli.ts');
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function agentEnv(apiUrl: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    PIPEOPS_API_URL: apiUrl,
+    PIPEOPS_TOKEN: AGENT_TOKEN,
+    PIPEOPS_CLUSTER_NAME: 'proc-cluster',
+    PIPEOPS_PORT: '0',
+    PIPEOPS_STATE_FILE: join(dir, 'state.yaml'),
+    KUBERNETES_IN_CLUSTER: 'false',
+    ...extra,
+  };
+}
+
+describe('agent process', () => {
+  test('wrong token: exits non-zero and the message names the cause', async () => {
+    const hub = await testHub();
+    cleanups.push(() => hub.stop());
+    const dir = tempDir();
+    const p = Bun.spawn([BUN, CLI, 'agent'], { env: agentEnv(hub.url, dir, { PIPEOPS_TOKEN: 'definitely-wrong-token' }), stdout: 'pipe', stderr: 'pipe' });
+    const code = await p.exited;
+    const stderr = await new Response(p.stderr).text();
+    expect(code).toBe(3);
+    expect(stderr).toContain('rejected the agent token (HTTP 401)');
+    expect(stderr).toContain('PIPEOPS_TOKEN');
+    expect(stderr).not.toContain('definitely-wrong-token');
+  });
+
+  test('three invalid settings over file, env and flags: exit 2, all named with their sources', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, 'timeouts:\n  websocket_ping: soon\n');
+    const env = agentEnv('http://127.0.0.1:1', dir, { PIPEOPS_PORT: 'not-a-port' });
+    const p = Bun.spawn([BUN, CLI, 'agent', '--config', file, '--pipeops-url', 'ftp://nope'], { env, stdout: 'pipe', stderr: 'pipe' });
+    const code = await p.exited;
+    const stderr = await new Response(p.stderr).text();
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/timeouts\.websocket_ping.*from file .*config\.yaml/);
+    expect(stderr).toMatch(/agent\.port.*from env PIPEOPS_PORT/);
+    expect(stderr).toMatch(/pipeops\.api_url.*from flag --pipeops-url/);
+  });
+
+  test('--version and --help for every subcommand', async () => {
+    for (const args of [['--version'], ['agent', '--version'], ['hub', '--version'], ['demo', '--version'], ['--help'], ['agent', '--help'], ['hub', '--help'], ['demo', '--help']]) {
+      const p = Bun.spawn([BUN, CLI, ...args], { stdout: 'pipe', stderr: 'pipe', env: { PATH: process.env.PATH ?? '' } });
+      const out = await new Response(p.stdout).text();
+      expect(await p.exited).toBe(0);
+      expect(out.length).toBeGreaterThan(5);
+      if (args.includes('--version')) expect(out).toMatch(/\d+\.\d+\.\d+/);
+      else expect(out).toContain('Usage');
+    }
+  });
+
+  async function runAndTerminate(cmd: string[], env: Record<string, string>) {
+    const p = Bun.spawn(cmd, { env, stdout: 'pipe', stderr: 'pipe' });
+    cleanups.push(() => p.kill('SIGKILL'));
+    const out = lineWatcher(p.stdout);
+    await out.next(/"msg":"control-plane session established|registered with control plane"/, 15_000);
+    await out.next(/"msg":"registered with control plane"/, 15_000);
+    const t0 = Date.now();
+    p.kill('SIGTERM');
+    const code = await p.exited;
+    return { code, ms: Date.now() - t0, out };
+  }
+
+  test('SIGTERM: clean exit 0 within 10 s, the hub sees the session close', async () => {
+    const hub = await testHub();
+    cleanups.push(() => hub.stop());
+    const closes: number[] = [];
+    hub.agents.onSession((_id, connected) => !connected && closes.push(Date.now()));
+    const r = await runAndTerminate([BUN, CLI, 'agent'], agentEnv(hub.url, tempDir()));
+    expect(r.code).toBe(0);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(r.out.text).toContain('agent stopped');
+    expect(closes.length).toBe(1);
+  });
+
+  test('SIGTERM as PID 1 (own PID namespace): exit 0 within 10 s', async () => {
+    const probe = Bun.spawnSync(['unshare', '-p', '-f', '--mount-proc', 'true']);
+    if (probe.exitCode !== 0) {
+      console.log('skipped: unshare -p is not permitted here');
+      return;
+    }
+    const hub = await testHub();
+    cleanups.push(() => hub.stop());
+    // `unshare -f` forks the agent as PID 1 of the new namespace; SIGTERM goes to unshare, which does not forward
+    // it, so signal the child directly through its host PID.
+    const p = Bun.spawn(['unshare', '-p', '-f', '--mount-proc', BUN, CLI, 'agent'], { env: agentEnv(hub.url, tempDir()), stdout: 'pipe', stderr: 'pipe' });
+    cleanups.push(() => p.kill('SIGKILL'));
+    const out = lineWatcher(p.stdout);
+    const line = await out.next(/"msg":"registered with control plane"/, 15_000);
+    const pid = Number(JSON.parse(out.lines.find((l) => l.includes('"pid"')) ?? line).pid ?? 0);
+    expect(pid).toBe(1);
+    const children = Bun.spawnSync(['pgrep', '-P', String(p.pid)]).stdout.toString().trim().split('\n').filter(Boolean);
+    expect(children.length).toBe(1);
+    const t0 = Date.now();
+    process.kill(Number(children[0]), 'SIGTERM');
+    const code = await p.exited;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+import { describe, expect, test } from 'bun:test';
+import fc from 'fast-check';
+import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
+
+describe('envelope', () => {
+  test('encode → decode round-trips type, request id and payload', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined }), fc.dictionary(fc.string(), fc.jsonValue()), (type, id, payload) => {
+        const d = decodeEnvelope(encodeEnvelope(type, payload, id));
+        expect(d.ok).toBe(true);
+        if (!d.ok) return;
+        expect(d.message.type).toBe(type);
+        expect(d.message.requestId).toBe(id);
+        expect(d.message.payload).toEqual(JSON.parse(JSON.stringify(payload)));
+      }),
+    );
+  });
+
+  test('arbitrary input never throws and always yields a reason when rejected', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
+        const d = decodeEnvelope(text);
+        if (!d.ok) expect(d.reason.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('empty request_id is omitted, null payload allowed, timestamps RFC 3339', () => {
+    const s = JSON.parse(encodeEnvelope('heartbeat', null, ''));
+    expect('request_id' in s).toBe(false);
+    expect(s.payload).toBeNull();
+    expect(decodeEnvelope(JSON.stringify({ type: 'x', timestamp: '2024-11-21T19:00:00.123456789Z' })).ok).toBe(true);
+    expect(decodeEnvelope(JSON.stringify({ type: 'x', timestamp: '2024-11-21T19:00:00+02:00' })).ok).toBe(true);
+    expect(decodeEnvelope(JSON.stringify({ type: 'x', timestamp: null })).ok).toBe(true);
+    for (const ts of ['', 'yesterday', '2024-11-21', 17]) {
+      const d = decodeEnvelope(JSON.stringify({ type: 'x', timestamp: ts }));
+      expect(d.ok ? 'ok' : d.reason).toBe('invalid_timestamp');
+    }
+  });
+
+  test('rejections keep the request id and type when they are readable', () => {
+    const d = decodeEnvelope(JSON.stringify({ type: 'proxy_request', request_id: 'r1', payload: 3 }));
+    expect(d.ok).toBe(false);
+    if (!d.ok) {
+      expect(d.requestId).toBe('r1');
+      expect(d.type).toBe('proxy_request');
+      expect(d.reason).toBe('invalid_envelope');
+    }
+  });
+});
