@@ -1,0 +1,95 @@
+// Binary WebSocket frames of the HTTP proxy (protocol.md §3.2, §3.6). Big-endian lengths.
+//
+// Request body frame (CP → agent, the message right after a `proxy_request` with `body_binary: true`):
+//   [u16 L][request id, L bytes][body]
+// Response frame (agent → CP, buffered responses ≥ 10 KiB):
+//   [u16 L][request id][u32 status][u32 H][headers JSON, H bytes][body, raw or gzip]
+// The response frame has no encoding flag (P6): a gzip body is recognised by its magic bytes 1f 8b.
+
+export type FrameResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export interface RequestBodyFrame {
+  requestId: string;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+export function encodeRequestBodyFrame(requestId: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
+  const id = enc.encode(requestId);
+  if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
+  const out = new Uint8Array(2 + id.length + body.length);
+  new DataView(out.buffer).setUint16(0, id.length);
+  out.set(id, 2);
+  out.set(body, 2 + id.length);
+  return out;
+}
+
+export function decodeRequestBodyFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<RequestBodyFrame> {
+  if (frame.length < 2) return { ok: false, error: 'binary body frame shorter than its length prefix' };
+  const l = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(0);
+  if (frame.length < 2 + l) return { ok: false, error: `binary body frame truncated: id length ${l}, frame ${frame.length} bytes` };
+  let requestId: string;
+  try {
+    requestId = dec.decode(frame.subarray(2, 2 + l));
+  } catch {
+    return { ok: false, error: 'binary body frame request id is not UTF-8' };
+  }
+  return { ok: true, value: { requestId, body: frame.subarray(2 + l) } };
+}
+
+export interface ResponseFrame {
+  requestId: string;
+  status: number;
+  headers: Record<string, string[]> | null;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+export function encodeResponseFrame(requestId: string, status: number, headers: Record<string, string[]> | null, body: Uint8Array): Uint8Array<ArrayBuffer> {
+  const id = enc.encode(requestId);
+  if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
+  const h = enc.encode(JSON.stringify(headers && Object.keys(headers).length ? headers : null));
+  const out = new Uint8Array(2 + id.length + 8 + h.length + body.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, id.length);
+  out.set(id, 2);
+  v.setUint32(2 + id.length, status);
+  v.setUint32(6 + id.length, h.length);
+  out.set(h, 10 + id.length);
+  out.set(body, 10 + id.length + h.length);
+  return out;
+}
+
+export function decodeResponseFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<ResponseFrame> {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (frame.length < 2) return { ok: false, error: 'response frame too short' };
+  const l = v.getUint16(0);
+  if (frame.length < 10 + l) return { ok: false, error: 'response frame truncated before its header length' };
+  const hl = v.getUint32(6 + l);
+  if (frame.length < 10 + l + hl) return { ok: false, error: 'response frame truncated inside its headers' };
+  try {
+    const requestId = dec.decode(frame.subarray(2, 2 + l));
+    const headers = JSON.parse(dec.decode(frame.subarray(10 + l, 10 + l + hl))) as Record<string, string[]> | null;
+    if (headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return { ok: false, error: 'response frame headers are not an object' };
+    return { ok: true, value: { requestId, status: v.getUint32(2 + l), headers, body: frame.subarray(10 + l + hl) } };
+  } catch (e) {
+    return { ok: false, error: `response frame undecodable: ${(e as Error).message}` };
+  }
+}
+
+/** Peek the request id of a binary frame without decoding the rest (both layouts start the same way). */
+export function frameRequestId(frame: Uint8Array<ArrayBuffer>): string | null {
+  if (frame.length < 2) return null;
+  const l = (frame[0]! << 8) | frame[1]!;
+  if (frame.length < 2 + l) return null;
+  try {
+    return dec.decode(frame.subarray(2, 2 + l));
+  } catch {
+    return null;
+  }
+}
+
+export function isGzip(body: Uint8Array): boolean {
+  return body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b;
+}

@@ -1,0 +1,95 @@
+// Header rules of the proxy paths (protocol.md §3.4–3.5, deviation P7): the RFC 9110 hop-by-hop set,
+// applied on every path, plus every header named in `Connection`. Pure.
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the de-facto ones proxies also drop. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+export type HeaderMap = Record<string, string[]>;
+
+function connectionListed(h: HeaderMap): Set<string> {
+  const listed = new Set<string>();
+  for (const [k, vs] of Object.entries(h))
+    if (k.toLowerCase() === 'connection') for (const v of vs) for (const t of v.split(',')) if (t.trim()) listed.add(t.trim().toLowerCase());
+  return listed;
+}
+
+/**
+ * Headers to forward to a backend: hop-by-hop removed. With `keepUpgrade`, Connection/Upgrade survive
+ * (WebSocket upgrades through a raw relay need them).
+ */
+export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolean; drop?: string[] } = {}): HeaderMap {
+  const listed = connectionListed(h);
+  const drop = new Set((opts.drop ?? []).map((d) => d.toLowerCase()));
+  const out: HeaderMap = {};
+  for (const [k, vs] of Object.entries(h)) {
+    const l = k.toLowerCase();
+    if (drop.has(l)) continue;
+    if (opts.keepUpgrade && (l === 'connection' || l === 'upgrade')) {
+      out[k] = vs;
+      continue;
+    }
+    if (HOP_BY_HOP.has(l) || listed.has(l)) continue;
+    out[k] = vs;
+  }
+  return out;
+}
+
+/** Response headers for the control plane: hop-by-hop dropped, Connection/Upgrade kept only for 101. */
+export function sanitizeResponseHeaders(status: number, h: HeaderMap): HeaderMap | null {
+  const listed = connectionListed(h);
+  const out: HeaderMap = {};
+  for (const [k, vs] of Object.entries(h)) {
+    const l = k.toLowerCase();
+    if (status === 101 && (l === 'connection' || l === 'upgrade')) {
+      out[k] = vs;
+      continue;
+    }
+    if (HOP_BY_HOP.has(l) || listed.has(l)) continue;
+    out[k] = vs;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** Fetch `Headers` → map with canonical (Go-style) names, so control planes see `Content-Type`, not `content-type`. */
+export function headersToMap(h: Headers): HeaderMap {
+  const out: HeaderMap = {};
+  h.forEach((value, key) => {
+    const name = canonicalHeaderName(key);
+    if (key === 'set-cookie') return;
+    (out[name] ??= []).push(value);
+  });
+  const cookies = h.getSetCookie?.() ?? [];
+  if (cookies.length) out['Set-Cookie'] = cookies;
+  return out;
+}
+
+export function canonicalHeaderName(k: string): string {
+  return k
+    .split('-')
+    .map((p) => (p ? p[0]!.toUpperCase() + p.slice(1).toLowerCase() : p))
+    .join('-');
+}
+
+/** Case-insensitive first value of a header in a map. */
+export function headerValue(h: HeaderMap, name: string): string | undefined {
+  const n = name.toLowerCase();
+  for (const [k, vs] of Object.entries(h)) if (k.toLowerCase() === n && vs.length) return vs[0];
+  return undefined;
+}
+
+export function mapToHeaders(h: HeaderMap): Headers {
+  const out = new Headers();
+  for (const [k, vs] of Object.entries(h)) for (const v of vs) out.append(k, v);
+  return out;
+}

@@ -1,0 +1,190 @@
+// HTTP proxy messages (protocol.md §3): `proxy_request` with every field and alias upstream reads, the
+// streamed request body, cancel, and the agent's answers. Parsing is strict about types (P1: a wrong type is a
+// `proxy_error` with a reason, not a silent drop) and lenient about the aliases a control plane may use.
+import type { InboundMessage } from './envelope.ts';
+
+/** CP → agent `proxy_request`, normalised. */
+export interface ProxyRequest {
+  requestId: string;
+  method: string;
+  path: string;
+  /** Raw query string without `?`. */
+  query: string;
+  /** Header name (case preserved) → values. */
+  headers: Record<string, string[]>;
+  /** Decoded body, when it travelled inside the message. */
+  body: Uint8Array<ArrayBuffer> | null;
+  /** The body follows in the next binary frame (§3.2). */
+  bodyBinary: boolean;
+  bodySize: number | null;
+  /** The body arrives as `proxy_request_chunk` messages until `proxy_request_stream_end` (§3.3). */
+  streamingBody: boolean;
+  /** Answer with proxy_response_header/_chunk/_end instead of one buffered message (§3.5). */
+  responseStreaming: boolean;
+  scheme: string;
+  serviceName: string;
+  namespace: string;
+  servicePort: number;
+  isWebSocket: boolean;
+  protocol: string;
+  /** Absolute deadline (epoch ms) from `deadline` or `timeout`, if any. */
+  deadlineMs: number | null;
+  /**
+   * Negotiated extension (ours): relay WebSocket frames byte-exact instead of upstream's channel translation.
+   * Sent by our hub as `raw_frames: true`; a control plane that does not know it never sends it (W4).
+   */
+  rawFrames: boolean;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const GO_DURATION = /^(\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
+const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go `time.ParseDuration` subset: "30s", "1m30s", "250ms". Returns ms, or null when invalid. */
+export function parseGoDuration(s: string): number | null {
+  if (!GO_DURATION.test(s)) return null;
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * (GO_UNIT_MS[m[2]!] ?? 0);
+  return total;
+}
+
+class Fields {
+  readonly errors: string[] = [];
+  constructor(readonly p: Record<string, unknown>) {}
+
+  #get(keys: string[]): [string, unknown] | undefined {
+    for (const k of keys) if (this.p[k] !== undefined && this.p[k] !== null) return [k, this.p[k]];
+    return undefined;
+  }
+  str(...keys: string[]): string {
+    const f = this.#get(keys);
+    if (!f) return '';
+    if (typeof f[1] !== 'string') {
+      this.errors.push(`${f[0]} must be a string`);
+      return '';
+    }
+    return f[1];
+  }
+  bool(...keys: string[]): boolean {
+    const f = this.#get(keys);
+    if (!f) return false;
+    if (typeof f[1] !== 'boolean') {
+      this.errors.push(`${f[0]} must be a boolean`);
+      return false;
+    }
+    return f[1];
+  }
+  num(...keys: string[]): number | null {
+    const f = this.#get(keys);
+    if (!f) return null;
+    if (typeof f[1] !== 'number' || !Number.isFinite(f[1])) {
+      this.errors.push(`${f[0]} must be a number`);
+      return null;
+    }
+    return f[1];
+  }
+}
+
+/** Header maps arrive as `{name: [values]}` or `{name: value}`; non-string array items are dropped (upstream). */
+export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (raw === undefined || raw === null) return out;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    errors.push(`${field} must be an object`);
+    return out;
+  }
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = [v];
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+    else if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseResult<ProxyRequest> {
+  if (!m.requestId) return { ok: false, error: 'proxy_request without request_id' };
+  const f = new Fields(m.payload);
+  const errors = f.errors;
+  const headers = parseHeaderMap(m.payload.headers, errors);
+  const bodyEncoding = f.str('body_encoding').toLowerCase();
+  let body: Uint8Array<ArrayBuffer> | null = null;
+  const rawBody = m.payload.body;
+  if (typeof rawBody === 'string') {
+    if (bodyEncoding === 'base64') {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(rawBody) || rawBody.length % 4 === 1) errors.push('body is not valid base64');
+      else body = Uint8Array.from(Buffer.from(rawBody, 'base64'));
+    } else if (rawBody.length) body = encoder.encode(rawBody) as Uint8Array<ArrayBuffer>;
+  } else if (rawBody !== undefined && rawBody !== null) {
+    // A JSON object/array body is re-serialised compactly (upstream sorts keys via Go's json.Marshal).
+    if (typeof rawBody === 'object') body = encoder.encode(JSON.stringify(sortKeys(rawBody))) as Uint8Array<ArrayBuffer>;
+    else errors.push('body must be a string, an object or an array');
+  }
+  const protocol = f.str('protocol');
+  const hasProtoHeader = Object.keys(headers).some((k) => k.toLowerCase() === 'sec-websocket-protocol');
+  if (protocol && !hasProtoHeader) headers['Sec-WebSocket-Protocol'] = [protocol];
+
+  let deadlineMs: number | null = null;
+  const deadline = f.str('deadline');
+  if (deadline) {
+    const t = Date.parse(deadline);
+    if (Number.isNaN(t)) errors.push(`deadline ${JSON.stringify(deadline)} is not an RFC 3339 time`);
+    else deadlineMs = t;
+  }
+  if (deadlineMs === null && m.payload.timeout !== undefined && m.payload.timeout !== null) {
+    const t = m.payload.timeout;
+    const ms = typeof t === 'number' ? t : typeof t === 'string' ? parseGoDuration(t) : null;
+    if (ms === null || !(ms >= 0)) errors.push('timeout must be milliseconds or a Go duration string');
+    else if (ms > 0) deadlineMs = now + ms;
+  }
+  const servicePort = f.num('service_port') ?? 0;
+  if (servicePort && (!Number.isInteger(servicePort) || servicePort < 0 || servicePort > 65535)) errors.push('service_port must be 1–65535');
+  const req: ProxyRequest = {
+    requestId: m.requestId,
+    method: (f.str('method') || 'GET').toUpperCase(),
+    path: f.str('path'),
+    query: f.str('query'),
+    headers,
+    body,
+    bodyBinary: f.bool('body_binary'),
+    bodySize: f.num('body_size'),
+    streamingBody: f.bool('use_streaming') || f.bool('streaming'),
+    responseStreaming: f.bool('supports_response_streaming'),
+    scheme: f.str('scheme'),
+    serviceName: f.str('service_name'),
+    namespace: f.str('namespace'),
+    servicePort,
+    isWebSocket: f.bool('is_websocket') || f.bool('isWebSocket') || Boolean(protocol),
+    protocol,
+    deadlineMs,
+    rawFrames: f.bool('raw_frames'),
+  };
+  // Parsed for compatibility, no effect (protocol.md §11.20): supports_streaming, rate_limit_bps, use_zero_copy, head_data.
+  if (errors.length) return { ok: false, error: `invalid proxy_request: ${errors.join('; ')}` };
+  return { ok: true, value: req };
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+/** `proxy_request_chunk`: payload `data` or `chunk`, base64. */
+export function parseRequestChunk(m: InboundMessage): ParseResult<Uint8Array<ArrayBuffer>> {
+  if (!m.requestId) return { ok: false, error: 'proxy_request_chunk without request_id' };
+  const d = m.payload.data ?? m.payload.chunk;
+  if (typeof d !== 'string') return { ok: false, error: 'proxy_request_chunk needs a base64 string in data or chunk' };
+  return { ok: true, value: Uint8Array.from(Buffer.from(d, 'base64')) };
+}
+
+/** Streaming writer messages (agent → CP). All carry the request id at top level. */
+export const ProxyOut = {
+  header: (status: number, headers: Record<string, string[]> | null) => ({ status, headers }),
+  chunk: (bytes: Uint8Array) => ({ data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), encoding: 'base64', size: bytes.byteLength }),
+  end: () => ({}),
+  abort: (error: string) => ({ error }),
+  error: (error: string, requestId?: string) => (requestId ? { request_id: requestId, error } : { error }),
+} as const;
