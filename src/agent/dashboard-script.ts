@@ -58,6 +58,7 @@ export const DASHBOARD_JS = `'use strict';
     set('heartbeat-failures', d.connection_health.consecutive_failures);
     lastHeartbeat = d.connection_health.last_heartbeat; set('heartbeat-age', age(lastHeartbeat));
     set('m-heartbeats', d.connection_health.heartbeats_sent + ' / ' + d.connection_health.heartbeat_errors);
+    set('kubernetes', d.connectivity.kubernetes + (d.connectivity.kubernetes_version ? ' (' + d.connectivity.kubernetes_version + ')' : ''), d.connectivity.kubernetes === 'reachable' ? 'ok' : d.connectivity.kubernetes === 'unreachable' ? 'bad' : '');
     renderWorkers(d.runtime.workers); renderGateway(d.gateway);
   }
   async function loadRuntime() {

@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from 'bun:test';
 import { type AgentServer, createAgentApp, startAgentServer } from '../../src/agent/http-app.ts';
 import { makeDeps, makeReady } from '../agent/api-fixture.ts';
+import { HeadlessPage } from './cdp-client.ts';
 
 const SECTIONS = ['connection-state', 'registered', 'cluster-id', 'heartbeat-age', 'workers-body', 'gateway-routes', 'm-rss', 'event-feed', 'log-feed'];
 
@@ -50,24 +51,29 @@ test.skipIf(!chromium)(
     deps.status.update('registration', (s) => {
       s.clusterId = '<img src=x onerror=alert(1)>cluster-42';
     });
-    deps.logger.info('hello from the test <b>bold?</b>');
     const dir = `${process.env.TMPDIR ?? '/tmp'}/dash-${process.pid}`;
-    const proc = Bun.spawn(
-      [chromium as string, '--headless=new', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=3000', `--user-data-dir=${dir}`, '--dump-dom', `${srv.url}/dashboard`],
-      { stdout: 'pipe', stderr: 'pipe' },
-    );
-    const dom = await new Response(proc.stdout).text();
-    await proc.exited;
-    expect(dom).toContain('id="cluster-id">&lt;img src=x onerror=alert(1)&gt;cluster-42</dd>');
-    expect(dom).toContain('class="badge ok">ready</span>');
-    expect(dom).toContain('hello from the test &lt;b&gt;bold?&lt;/b&gt;');
-    expect(dom).not.toContain('<img src="x"');
-    const shot = Bun.spawn(
-      [chromium as string, '--headless=new', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=3000', `--user-data-dir=${dir}`, '--window-size=1280,1000', `--screenshot=${dir}/dashboard.png`, `${srv.url}/dashboard`],
-      { stdout: 'ignore', stderr: 'ignore' },
-    );
-    await shot.exited;
-    expect(await Bun.file(`${dir}/dashboard.png`).exists()).toBe(true);
+    const page = await HeadlessPage.open(chromium as string, `${srv.url}/dashboard`, dir);
+    try {
+      await page.waitFor("document.getElementById('cluster-id')?.textContent.includes('cluster-42')");
+      // A live log line and a live status change must reach the page through the SSE streams.
+      deps.logger.info('hello from the test <b>bold?</b>');
+      deps.status.update('gateway', (s) => {
+        s.gateway.routes = 7;
+      });
+      await page.waitFor("document.getElementById('log-feed')?.textContent.includes('hello from the test')");
+      await page.waitFor("document.getElementById('gateway-routes')?.textContent === '7'");
+      const dom = await page.evaluate<string>('document.documentElement.outerHTML');
+      expect(dom).toContain('id="cluster-id">&lt;img src=x onerror=alert(1)&gt;cluster-42</dd>');
+      expect(dom).toContain('class="badge ok">ready</span>');
+      expect(dom).toContain('hello from the test &lt;b&gt;bold?&lt;/b&gt;');
+      expect(dom).not.toContain('<img src="x"');
+      expect(await page.evaluate<number>("document.querySelectorAll('#workers-body tr').length")).toBe(1);
+      await page.screenshot(`${dir}/dashboard.png`);
+      console.log(`dashboard screenshot: ${dir}/dashboard.png`);
+      expect((await Bun.file(`${dir}/dashboard.png`).arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    } finally {
+      await page.close();
+    }
   },
   60_000,
 );
