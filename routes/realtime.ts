@@ -78,6 +78,8 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
           },
         };
       }),
+      // Reached only when the request was not a WebSocket upgrade.
+      (c) => c.json({ error: 'websocket upgrade required', path: c.req.path }, 426),
     )
     .get('/api/realtime/events', (c) => {
       keepRequestOpen(c);

@@ -72,6 +72,13 @@ test('disallowed origin is refused with 403 before the upgrade', async () => {
   expect(deps.logs.recent().some((l) => l.includes('origin not allowed'))).toBe(true);
 });
 
+test('a plain GET on /ws is told to upgrade (426)', async () => {
+  const { srv } = serve([]);
+  const res = await fetch(`${srv.url}/ws`);
+  expect(res.status).toBe(426);
+  expect(await res.json()).toMatchObject({ error: 'websocket upgrade required' });
+});
+
 test('missing Origin is allowed (non-browser clients)', async () => {
   const { srv } = serve(['http://dash.example']);
   const c = new WsClient(wsUrl(srv));
