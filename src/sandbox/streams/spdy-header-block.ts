@@ -78,7 +78,7 @@ export class HeaderDeflater {
       head.writeUInt32BE(adler32(SPDY3_DICTIONARY), 2);
       parts.push(head);
     }
-    // Stored blocks hold at most 65535 bytes; an empty block still gets one (empty) stored block.
+    // Stored blocks hold at most 65535 bytes.
     let off = 0;
     do {
       const piece = block.subarray(off, off + 0xffff);
@@ -89,6 +89,9 @@ export class HeaderDeflater {
       parts.push(h, piece);
       off += piece.length;
     } while (off < block.length);
+    // The empty stored block Z_SYNC_FLUSH ends with. Go's flate hands out a stored block's bytes only when the
+    // next block starts; without this marker it reads past the frame, hits EOF and fails every later block.
+    parts.push(Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]));
     return Buffer.concat(parts);
   }
 }
