@@ -29,6 +29,12 @@ export const METRICS = [
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },
+  { name: 'pipeops_proxy_requests_total', type: 'counter', help: 'Proxied requests by target kind, status and response encoding.', labels: ['target', 'status', 'encoding'] },
+  { name: 'pipeops_proxy_request_duration_seconds', type: 'histogram', help: 'Time from proxy_request to the last byte relayed.', labels: ['target'], buckets: LATENCY_BUCKETS },
+  { name: 'pipeops_proxy_bytes_total', type: 'counter', help: 'Body bytes relayed through the tunnel (uncompressed).', labels: ['direction'] },
+  { name: 'pipeops_proxy_wire_bytes_total', type: 'counter', help: 'Bytes put on the tunnel socket for buffered responses, by encoding (json, json_gzip, binary, binary_gzip).', labels: ['encoding'] },
+  { name: 'pipeops_proxy_gzip_saved_bytes_total', type: 'counter', help: 'Bytes saved by gzip on buffered responses.' },
+  { name: 'pipeops_proxy_gzip_ratio', type: 'histogram', help: 'Compressed/raw size of gzipped responses.', buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1] },
   { name: 'pipeops_bun_heap_bytes', type: 'gauge', help: 'JavaScriptCore heap size of the main thread (bun:jsc).' },
   { name: 'pipeops_bun_heap_objects', type: 'gauge', help: 'Live objects on the main thread heap (bun:jsc).' },
 ] as const satisfies readonly MetricDef[];

@@ -11,6 +11,7 @@ import { readServiceAccount } from '../kube/service-account.ts';
 import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
 import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
 import { restBaseUrl } from '../protocol/session-urls.ts';
+import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
 import { spawnWorker } from '../runtime/workers.ts';
 import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
 import { BUILD_INFO } from '../version.ts';
@@ -151,6 +152,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     host: cfg.agent.host,
   });
 
+  const clusterDomain = cfg.agent.cluster_domain || detectClusterDomain();
+
   // ---- workers ----
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
   const common = { status, metrics, log, logLine };
@@ -199,6 +202,17 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         },
         reportPublicIp: cfg.agent.report_public_ip,
         facts,
+        relay: {
+          serviceProxy: cfg.kubernetes.service_proxy,
+          serviceMap: cfg.kubernetes.service_map,
+          clusterDomain,
+          maxBufferedBodyBytes: cfg.proxy.max_buffered_body_bytes,
+          maxRequestBodyBytes: cfg.proxy.max_request_body_bytes,
+          bufferedTimeoutMs: cfg.timeouts.proxy_request,
+          binaryThreshold: cfg.proxy.binary_threshold_bytes,
+          gzipMinBytes: cfg.proxy.gzip_min_bytes,
+          highWaterBytes: cfg.proxy.stream_high_water_bytes,
+        },
       },
     }),
     onMessage: (m) => {
@@ -299,7 +313,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           heartbeatSup.post({ kind: 'gateway_info', isPrivate: m.isPrivate, routes: m.routes, routingMode: m.routingMode });
           return;
         case 'route_hints':
-          tunnelSup.post({ kind: 'gateway_routes', routes: m.routes });
+          tunnelSup.post({ kind: 'gateway_routes', routes: m.routes, ingressController: m.ingressController });
           return;
       }
     },
@@ -326,6 +340,14 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   };
 
   return { url: server.url, port: server.port, status, metrics, done, stop: () => shutdown(0) };
+}
+
+function detectClusterDomain(): string {
+  try {
+    return clusterDomainFromResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return 'cluster.local';
+  }
 }
 
 function readOptional(path: string): string | undefined {

@@ -43,7 +43,7 @@ export type CommonWorkerMessage =
 export type MainToTunnel =
   | WorkerInit<TunnelWorkerConfig>
   | { kind: 'send_heartbeat'; seq: number; payload: Record<string, unknown> }
-  | { kind: 'gateway_routes'; routes: RouteHint[] }
+  | { kind: 'gateway_routes'; routes: RouteHint[]; ingressController: ServiceTarget | null }
   | { kind: 'shutdown' };
 
 export type TunnelToMain =
@@ -61,6 +61,12 @@ export type TunnelToMain =
   | { kind: 'persist'; state: Partial<SessionState> }
   | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string; durationMs: number }
   | { kind: 'fatal'; code: string; message: string };
+
+export interface ServiceTarget {
+  namespace: string;
+  name: string;
+  port: number;
+}
 
 /** Host → backend hint kept by the tunnel for the Host-header fallback of §3.4. */
 export interface RouteHint {
@@ -94,6 +100,17 @@ export interface TunnelWorkerConfig {
   reportPublicIp: boolean;
   /** Register-time facts gathered by the main thread (hostname, specs, region, k8s version, SA token). */
   facts: RegisterFacts;
+  relay: {
+    serviceProxy: 'dns' | 'apiserver' | 'map';
+    serviceMap: Record<string, string>;
+    clusterDomain: string;
+    maxBufferedBodyBytes: number;
+    maxRequestBodyBytes: number;
+    bufferedTimeoutMs: number;
+    binaryThreshold: number;
+    gzipMinBytes: number;
+    highWaterBytes: number;
+  };
 }
 
 export interface RegisterFacts {
@@ -138,6 +155,6 @@ export type MainToIngress = WorkerInit<IngressWorkerConfig> | { kind: 'session';
 export type IngressToMain =
   | CommonWorkerMessage
   | { kind: 'gateway_info'; isPrivate: boolean | null; routes: number; routingMode: string | null }
-  | { kind: 'route_hints'; routes: RouteHint[] };
+  | { kind: 'route_hints'; routes: RouteHint[]; ingressController: ServiceTarget | null };
 
 export type WorkerName = 'tunnel' | 'heartbeat' | 'ingress';

@@ -48,7 +48,12 @@ export function isKubeError(e: unknown, status?: number): e is KubeError {
   return e instanceof KubeError && (status === undefined || e.status === status);
 }
 
-export type RequestInit2 = Omit<RequestInit, 'signal'> & { signal?: AbortSignal; timeoutMs?: number };
+export type RequestInit2 = Omit<RequestInit, 'signal'> & {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** false: never add the agent's own token (the tunnel's HTTP proxy forwards only the caller's credentials, §3.4). */
+  injectToken?: boolean;
+};
 export type ListOptions = { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; resourceVersion?: string };
 export type PatchType = 'merge' | 'strategic' | 'json';
 export type AccessAttributes = {
@@ -126,9 +131,9 @@ export class KubeClient {
    * An `Authorization` header in `init.headers` replaces the agent's token.
    */
   async request(path: string, init: RequestInit2 = {}): Promise<Response> {
-    const { timeoutMs, signal, headers: h, ...rest } = init;
+    const { timeoutMs, signal, headers: h, injectToken = true, ...rest } = init;
     const headers = new Headers(h);
-    if (!headers.has('authorization')) {
+    if (injectToken && !headers.has('authorization')) {
       const tok = this.target.token?.();
       if (tok) headers.set('authorization', `Bearer ${tok}`);
     }

@@ -2,41 +2,64 @@
 // Every message type of protocol.md §2.6 is either handled here or explicitly answered.
 import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint } from '../agent/thread-messages.ts';
+import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
+import { HttpRelay, type RelayConfig } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
 
 export interface DispatcherDeps {
   kube: KubeClient | null;
   log: Logger;
   metric(u: MetricUpdate): void;
+  relay: Omit<RelayConfig, 'ingressController'>;
 }
 
 export class TunnelDispatcher {
   readonly #d: DispatcherDeps;
-  #conn: SessionConnection | null = null;
   #routes = new Map<string, RouteHint>();
+  #ingressController: ServiceTarget | null = null;
+  readonly http: HttpRelay;
 
   constructor(deps: DispatcherDeps) {
     this.#d = deps;
+    const self = this;
+    this.http = new HttpRelay({
+      kube: deps.kube,
+      log: deps.log,
+      metric: deps.metric,
+      routes: () => this.#routes,
+      config: {
+        ...deps.relay,
+        get ingressController() {
+          return self.#ingressController;
+        },
+      },
+    });
   }
 
-  attach(conn: SessionConnection, _reconnect: boolean): void {
-    this.#conn = conn;
-  }
+  attach(_conn: SessionConnection, _reconnect: boolean): void {}
 
+  /** The session is gone: in-flight requests cannot be answered any more. */
   detach(): void {
-    this.#conn = null;
+    this.http.closeAll('tunnel connection lost');
   }
 
-  setRouteHints(routes: RouteHint[]): void {
+  setRouteHints(routes: RouteHint[], ingressController: ServiceTarget | null): void {
     this.#routes = new Map(routes.map((r) => [r.host, r]));
+    this.#ingressController = ingressController;
   }
 
-  closeAll(_reason: string): void {}
+  closeAll(reason: string): void {
+    this.http.closeAll(reason);
+  }
+
+  beforeText(): void {
+    this.http.textArrived();
+  }
 
   handleBinary(data: ArrayBuffer, _conn: SessionConnection): void {
+    if (this.http.binary(data)) return;
     this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unexpected_binary' } });
     this.#d.log.warn({ bytes: data.byteLength }, 'binary frame with no pending request; dropped');
   }
@@ -44,6 +67,36 @@ export class TunnelDispatcher {
   /** Returns false for types this agent does not know (the session then sends protocol_fallback). */
   handle(m: InboundMessage, conn: SessionConnection): boolean {
     switch (m.type) {
+      case 'proxy_request':
+        this.http.request(m, conn);
+        return true;
+      case 'proxy_request_chunk':
+        this.http.chunk(m);
+        return true;
+      case 'proxy_request_stream_end':
+        this.http.streamEnd(m);
+        return true;
+      case 'proxy_cancel':
+        this.http.cancel(m);
+        return true;
+      case 'proxy_stream_data':
+        // P5: upstream crashes here after a 101; we ignore it with a warning.
+        this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'proxy_stream_data_ignored' } });
+        this.#d.log.warn({ request_id: m.requestId }, 'proxy_stream_data is not used by this agent; ignored (use proxy_websocket_data)');
+        return true;
+      case 'proxy_websocket_start':
+      case 'ws_start': {
+        const id = typeof m.payload.stream_id === 'string' ? m.payload.stream_id : m.requestId;
+        conn.send('proxy_error', { request_id: id ?? '', error: 'WebSocket streams are not available on this agent' }, m.requestId ?? id);
+        conn.send('proxy_websocket_close', { stream_id: id ?? '' }, id);
+        return true;
+      }
+      case 'proxy_websocket_data':
+      case 'ws_data':
+      case 'proxy_websocket_close':
+      case 'ws_close':
+        this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_stream' } });
+        return true;
       // T1: L4 tunnels are not enabled in this agent build: answer instead of crashing like upstream.
       case 'tcp_tunnel_start':
       case 'tcp_tunnel_data':

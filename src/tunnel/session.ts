@@ -59,6 +59,8 @@ export interface SessionHandlers {
   /** Non-session messages (proxy, streams, tunnels). Return false if the type is unknown. */
   message(m: InboundMessage, conn: SessionConnection): boolean;
   binary(data: ArrayBuffer, conn: SessionConnection): void;
+  /** Every inbound text message, before dispatch (a pending binary body that did not come first fails). */
+  beforeText(): void;
   /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
   connected(conn: SessionConnection, reconnect: boolean): void;
   disconnected(): void;
@@ -360,6 +362,7 @@ export class ControlSession {
         this.#h.binary(ev.data as ArrayBuffer, conn);
         return;
       }
+      this.#h.beforeText();
       const d = decodeEnvelope(ev.data);
       if (!d.ok) {
         this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: d.reason } });

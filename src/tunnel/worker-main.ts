@@ -9,6 +9,7 @@ import { buildRegisterPayload } from './register-payload.ts';
 import { ControlSession } from './session.ts';
 import { fromKubeAccess } from '../agent/kube-access.ts';
 import { KubeClient } from '../kube/client.ts';
+import { MetricBatch } from '../agent/metric-batch.ts';
 
 export function runTunnelWorker(port: WorkerPort<MainToTunnel, TunnelToMain>): void {
   let session: ControlSession | null = null;
@@ -27,7 +28,7 @@ export function runTunnelWorker(port: WorkerPort<MainToTunnel, TunnelToMain>): v
         return;
       }
       case 'gateway_routes':
-        dispatcher?.setRouteHints(m.routes);
+        dispatcher?.setRouteHints(m.routes, m.ingressController);
         return;
       case 'shutdown':
         void (async () => {
@@ -45,8 +46,8 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
   const c = init.config;
   const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'tunnel', init.logLevel);
   const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}` }) : null;
-  const metric = (u: import('../agent/metrics.ts').MetricUpdate) => port.post({ kind: 'metric', update: u });
-  const dispatcher = new TunnelDispatcher({ kube, log, metric });
+  const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
+  const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay });
   const session = new ControlSession(
     {
       apiUrl: c.apiUrl,
@@ -75,6 +76,7 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       metric,
       message: (m, conn) => dispatcher.handle(m, conn),
       binary: (data, conn) => dispatcher.handleBinary(data, conn),
+      beforeText: () => dispatcher.beforeText(),
       connected: (conn, reconnect) => dispatcher.attach(conn, reconnect),
       disconnected: () => dispatcher.detach(),
     },

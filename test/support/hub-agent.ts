@@ -31,7 +31,9 @@ export async function testHub(over: Partial<HubConfig> = {}): Promise<Hub> {
 }
 
 /** Agent config with fast timeouts for tests; `apiUrl` is the hub's http URL. */
-export function agentConfig(apiUrl: string, dir: string, over: AgentConfigInput = {} as AgentConfigInput) {
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Record<string, unknown> ? DeepPartial<T[K]> : T[K] };
+
+export function agentConfig(apiUrl: string, dir: string, over: DeepPartial<AgentConfigInput> = {}) {
   const base = {
     agent: { cluster_name: 'test-cluster', port: 0, host: '127.0.0.1', heartbeat_interval: '300ms', state_file: join(dir, 'agent-state.yaml') },
     pipeops: { api_url: apiUrl, token: AGENT_TOKEN, reconnect: { interval: '100ms' } },
@@ -42,7 +44,7 @@ export function agentConfig(apiUrl: string, dir: string, over: AgentConfigInput 
   return parseAgentConfig(deepMerge(base, over as Record<string, unknown>) as AgentConfigInput);
 }
 
-export async function testAgent(apiUrl: string, dir: string, over: AgentConfigInput = {} as AgentConfigInput, env: Record<string, string | undefined> = {}): Promise<RunningAgent> {
+export async function testAgent(apiUrl: string, dir: string, over: DeepPartial<AgentConfigInput> = {}, env: Record<string, string | undefined> = {}): Promise<RunningAgent> {
   return runAgent(agentConfig(apiUrl, dir, over), { env, logSink: (l) => process.env.TEST_LOG_LEVEL && process.stderr.write(l) });
 }
 

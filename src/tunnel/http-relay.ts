@@ -1,0 +1,287 @@
+// The HTTP relay (protocol.md §3, deviations P1–P7): one `proxy_request` in, one backend call, one answer out.
+// Every request is independent: its own AbortController, deadline, bounded body buffer and writer, so a slow
+// or huge request never delays the others.
+import type { Logger } from 'pino';
+import type { MetricUpdate } from '../agent/metrics.ts';
+import type { RouteHint } from '../agent/thread-messages.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { decodeRequestBodyFrame } from '../protocol/binary-frame.ts';
+import type { InboundMessage } from '../protocol/envelope.ts';
+import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
+import { RequestBodyStream } from './request-body.ts';
+import { type ResponseEncoding, writeBuffered, writeStream } from './response-writer.ts';
+import { decideRoute, type ServiceRef } from './routing.ts';
+import { type ServiceProxyMode, serviceEndpoint } from './service-endpoint.ts';
+import type { SessionConnection } from './session.ts';
+
+export interface RelayConfig {
+  serviceProxy: ServiceProxyMode;
+  serviceMap: Record<string, string>;
+  clusterDomain: string;
+  ingressController: ServiceRef | null;
+  maxBufferedBodyBytes: number;
+  maxRequestBodyBytes: number;
+  /** Total bound of a buffered request (P3); streams have none. */
+  bufferedTimeoutMs: number;
+  binaryThreshold: number;
+  gzipMinBytes: number;
+  highWaterBytes: number;
+}
+
+export interface RelayDeps {
+  kube: KubeClient | null;
+  log: Logger;
+  metric(u: MetricUpdate): void;
+  routes(): ReadonlyMap<string, RouteHint>;
+  config: RelayConfig;
+  /** Upgrades are handed to the stream relay (kubectl streams, application WebSockets). */
+  upgrade?(req: ProxyRequest, decision: ReturnType<typeof decideRoute>, conn: SessionConnection): void;
+}
+
+interface Inflight {
+  abort: AbortController;
+  cancelled: boolean;
+  body: RequestBodyStream | null;
+}
+
+type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
+
+export class HttpRelay {
+  readonly #d: RelayDeps;
+  readonly #inflight = new Map<string, Inflight>();
+  /** A `body_binary` request waiting for the very next WebSocket message (§3.2). */
+  #awaitingBinary: { requestId: string; resolve: (r: Uint8Array<ArrayBuffer> | Error) => void } | null = null;
+
+  constructor(deps: RelayDeps) {
+    this.#d = deps;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Called for every inbound text message before dispatch: a pending binary body that did not come fails. */
+  textArrived(): void {
+    const w = this.#awaitingBinary;
+    if (!w) return;
+    this.#awaitingBinary = null;
+    w.resolve(new Error('expected the binary body frame as the next message, got a text message'));
+  }
+
+  /** A binary WebSocket message: the body of the request waiting for one. Returns false if nobody waits. */
+  binary(data: ArrayBuffer): boolean {
+    const w = this.#awaitingBinary;
+    if (!w) return false;
+    this.#awaitingBinary = null;
+    const f = decodeRequestBodyFrame(new Uint8Array(data));
+    if (!f.ok) w.resolve(new Error(f.error));
+    else if (f.value.requestId !== w.requestId) w.resolve(new Error(`binary body frame is for request ${JSON.stringify(f.value.requestId)}, expected ${JSON.stringify(w.requestId)}`));
+    else w.resolve(f.value.body);
+    return true;
+  }
+
+  request(m: InboundMessage, conn: SessionConnection): void {
+    const p = parseProxyRequest(m);
+    if (!p.ok) {
+      this.#protocolError('invalid_proxy_request', p.error, m.requestId, conn);
+      return;
+    }
+    const req = p.value;
+    if (this.#inflight.has(req.requestId)) {
+      this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
+      return;
+    }
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null };
+    // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
+    let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
+    if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
+    else if (req.streamingBody) inflight.body = new RequestBodyStream(this.#d.config.maxRequestBodyBytes);
+    this.#inflight.set(req.requestId, inflight);
+    this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
+    void this.#run(req, inflight, binaryBody, conn).finally(() => {
+      this.#inflight.delete(req.requestId);
+      this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
+    });
+  }
+
+  chunk(m: InboundMessage): void {
+    const c = parseRequestChunk(m);
+    const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
+    if (!c.ok || !f?.body) {
+      this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: c.ok ? 'chunk_for_unknown_request' : 'invalid_chunk' } });
+      this.#d.log.warn({ request_id: m.requestId, err: c.ok ? 'no streamed request with this id' : c.error }, 'proxy_request_chunk dropped');
+      if (!c.ok && f) f.abort.abort(new Error(c.error));
+      return;
+    }
+    f.body.push(c.value);
+  }
+
+  streamEnd(m: InboundMessage): void {
+    const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
+    f?.body?.end();
+  }
+
+  /** P2: abort the backend call; at most one cancelled answer follows. */
+  cancel(m: InboundMessage): void {
+    const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
+    if (!f) return;
+    f.cancelled = true;
+    f.body?.fail(new Error('request cancelled'));
+    f.abort.abort(new Error('cancelled'));
+  }
+
+  closeAll(reason: string): void {
+    for (const f of this.#inflight.values()) f.abort.abort(new Error(reason));
+  }
+
+  #protocolError(reason: string, error: string, requestId: string | undefined, conn: SessionConnection): void {
+    this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason } });
+    this.#d.log.warn({ request_id: requestId, reason, err: error }, 'proxy request rejected');
+    if (requestId) conn.send('proxy_error', ProxyOut.error(error), requestId);
+  }
+
+  async #run(req: ProxyRequest, f: Inflight, binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null, conn: SessionConnection): Promise<void> {
+    const t0 = performance.now();
+    const d = this.#d;
+    const cfg = d.config;
+    let target: TargetKind = 'error';
+    let status = 0;
+    let headerSent = false;
+    let encoding: ResponseEncoding | 'error' = 'error';
+    const deadline = req.deadlineMs ?? (req.responseStreaming ? null : Date.now() + cfg.bufferedTimeoutMs);
+    const timer = deadline ? setTimeout(() => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`)), Math.max(0, deadline - Date.now())) : null;
+    try {
+      let body: BodyInit | null = req.body;
+      if (binaryBody) {
+        const b = await binaryBody;
+        if (b instanceof Error) throw new RelayError('invalid_binary_body', b.message);
+        body = b;
+      } else if (f.body) body = f.body.stream;
+
+      const decision = decideRoute(req, { routes: d.routes(), ingressController: cfg.ingressController });
+      if (decision.kind === 'error') throw new RelayError('invalid_target', decision.error);
+      if (decision.kind === 'kube-stream' || decision.kind === 'app-websocket') {
+        if (!d.upgrade) throw new RelayError('unsupported', 'WebSocket upgrades are not available on this agent');
+        target = 'kubernetes';
+        d.upgrade(req, decision, conn);
+        return;
+      }
+      if (!d.kube && (decision.kind === 'kubernetes' || cfg.serviceProxy === 'apiserver')) throw new RelayError('no_kube', 'kubernetes client not initialized');
+      const query = req.query ? `?${req.query}` : '';
+      const method = req.method;
+      const hasBody = body !== null && method !== 'GET' && method !== 'HEAD';
+      let res: Response;
+      if (decision.kind === 'kubernetes') {
+        target = 'kubernetes';
+        res = await d.kube!.request(decision.path + query, {
+          method,
+          headers: mapToHeaders(forwardRequestHeaders(req.headers)),
+          body: hasBody ? body : undefined,
+          signal: f.abort.signal,
+          injectToken: false,
+          redirect: 'manual',
+          decompress: false,
+        } as Parameters<KubeClient['request']>[1]);
+      } else {
+        target = decision.via === 'explicit' ? 'service' : 'ingress';
+        const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
+        if (ep.kind === 'error') throw new RelayError('invalid_target', ep.error);
+        const headers = forwardRequestHeaders(req.headers);
+        if (decision.https) headers['X-Forwarded-Proto'] = ['https'];
+        const init = { method, body: hasBody ? body : undefined, signal: f.abort.signal, redirect: 'manual', decompress: false } as RequestInit;
+        if (ep.kind === 'kube') {
+          // Through the API server the agent authenticates as itself; the caller's Authorization is for the app.
+          delete headers.Authorization;
+          delete headers.authorization;
+          res = await d.kube!.request(ep.path, { ...init, headers: mapToHeaders(headers) } as Parameters<KubeClient['request']>[1]);
+        } else {
+          // The original Host travels as the HTTP Host, so ingress controllers route by it (§3.4).
+          res = await fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } } as RequestInit);
+        }
+      }
+      status = res.status || 200;
+      const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
+      if (req.responseStreaming) {
+        conn.send('proxy_response_header', ProxyOut.header(status, headers), req.requestId);
+        headerSent = true;
+        encoding = 'stream';
+        const bytes = res.body ? await writeStream(conn, req.requestId, res.body.getReader(), this.#limits(), f.abort.signal) : 0;
+        conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
+        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
+      } else {
+        const raw = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal);
+        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits());
+        encoding = r.encoding;
+        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
+        d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: { encoding: r.encoding } });
+        if (r.gzipSavedBytes > 0) {
+          d.metric({ name: 'pipeops_proxy_gzip_saved_bytes_total', op: 'inc', value: r.gzipSavedBytes });
+          d.metric({ name: 'pipeops_proxy_gzip_ratio', op: 'observe', value: (r.rawBytes - r.gzipSavedBytes) / r.rawBytes });
+        }
+      }
+    } catch (e) {
+      const err = e as Error;
+      const code = e instanceof RelayError ? e.code : f.cancelled ? 'cancelled' : f.abort.signal.aborted ? 'aborted' : 'backend_error';
+      const message = f.cancelled ? 'cancelled' : f.abort.signal.aborted ? String((f.abort.signal.reason as Error)?.message ?? 'aborted') : err.message;
+      if (code !== 'cancelled') d.log.warn({ request_id: req.requestId, code, err: message, path: req.path }, 'proxy request failed');
+      if (e instanceof RelayError && e.code !== 'no_kube') d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: e.code } });
+      // Exactly one terminal message per request.
+      if (headerSent) conn.send('proxy_response_abort', ProxyOut.abort(message), req.requestId);
+      else conn.send('proxy_error', ProxyOut.error(message), req.requestId);
+      status = status || (f.cancelled ? 499 : 502);
+    } finally {
+      if (timer) clearTimeout(timer);
+      d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
+      d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+    }
+  }
+
+  #limits() {
+    const c = this.#d.config;
+    return { binaryThreshold: c.binaryThreshold, gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes };
+  }
+}
+
+class RelayError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). */
+async function readLimited(res: Response, limit: number, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+  if (!res.body) return new Uint8Array(0);
+  const declared = Number(res.headers.get('content-length') ?? '-1');
+  if (declared > limit) {
+    await res.body.cancel();
+    throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
+  }
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    if (signal.aborted) throw signal.reason ?? new Error('aborted');
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw new RelayError('response_too_large', `response body exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export { headerValue };

@@ -1,0 +1,99 @@
+// The two ways an answer travels back (protocol.md §3.5–3.7): one buffered message (JSON, or a binary frame
+// at ≥ 10 KiB, gzip when it helps) or a stream of header/chunk/end messages. Both respect the socket's
+// bufferedAmount: above the high-water mark the writer waits, so the backend read pauses (TCP backpressure)
+// instead of queueing without limit, and other requests, pings and heartbeats keep flowing.
+import { encodeResponseFrame } from '../protocol/binary-frame.ts';
+import { shouldCompress } from '../protocol/compression.ts';
+import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
+import { ProxyOut } from '../protocol/proxy-messages.ts';
+import type { SessionConnection } from './session.ts';
+
+export interface WriterLimits {
+  binaryThreshold: number;
+  gzipMinBytes: number;
+  highWaterBytes: number;
+}
+
+export type ResponseEncoding = 'json' | 'json_gzip' | 'binary' | 'binary_gzip' | 'stream' | 'empty';
+
+export interface BufferedResult {
+  encoding: ResponseEncoding;
+  wireBytes: number;
+  rawBytes: number;
+  gzipSavedBytes: number;
+}
+
+/** Wait until the tunnel socket's send buffer is below the mark (or the socket is gone / the request aborted). */
+export async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
+  let wait = 1;
+  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) {
+    await Bun.sleep(wait);
+    wait = Math.min(wait * 2, 20);
+  }
+}
+
+export function gzip(body: Uint8Array): Uint8Array<ArrayBuffer> {
+  // Level 6 up to 4 MiB (best ratio where it matters most), level 1 above (3× faster, bun-notes §8).
+  return Bun.gzipSync(body as Uint8Array<ArrayBuffer>, { level: body.length > 4 << 20 ? 1 : 6 }) as Uint8Array<ArrayBuffer>;
+}
+
+export async function writeBuffered(
+  conn: SessionConnection,
+  requestId: string,
+  status: number,
+  headers: HeaderMap | null,
+  body: Uint8Array<ArrayBuffer>,
+  limits: WriterLimits,
+): Promise<BufferedResult> {
+  const rawBytes = body.length;
+  const compressible = headers ? shouldCompress(headerValue(headers, 'content-type'), headerValue(headers, 'content-encoding'), rawBytes, limits.gzipMinBytes) : false;
+  let payload = body;
+  let gzipped = false;
+  if (compressible) {
+    const z = gzip(body);
+    if (z.length < body.length) {
+      payload = z;
+      gzipped = true;
+    }
+  }
+  await drain(conn, limits.highWaterBytes);
+  const saved = gzipped ? rawBytes - payload.length : 0;
+  if (rawBytes >= limits.binaryThreshold) {
+    const frame = encodeResponseFrame(requestId, status, headers, payload);
+    if (conn.sendBinary(frame)) return { encoding: gzipped ? 'binary_gzip' : 'binary', wireBytes: frame.length, rawBytes, gzipSavedBytes: saved };
+    // Upstream falls back to JSON when the binary send fails.
+  }
+  const msg: Record<string, unknown> = { status, headers };
+  if (rawBytes > 0) {
+    msg.body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
+    msg.encoding = gzipped ? 'gzip' : 'base64';
+  }
+  conn.send('proxy_response', msg, requestId);
+  return { encoding: rawBytes === 0 ? 'empty' : gzipped ? 'json_gzip' : 'json', wireBytes: rawBytes ? (msg.body as string).length : 0, rawBytes, gzipSavedBytes: saved };
+}
+
+/** Max bytes per `proxy_response_chunk`, as upstream's 32 KiB read buffer. */
+export const STREAM_CHUNK_BYTES = 32 * 1024;
+
+/** Relay a body as proxy_response_chunk messages; returns bytes relayed. Throws when the read fails. */
+export async function writeStream(
+  conn: SessionConnection,
+  requestId: string,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limits: WriterLimits,
+  signal: AbortSignal,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    await drain(conn, limits.highWaterBytes, signal);
+    if (signal.aborted) throw signal.reason ?? new Error('cancelled');
+    const { value, done } = await reader.read();
+    if (done) return total;
+    if (!value?.length) continue;
+    for (let off = 0; off < value.length; off += STREAM_CHUNK_BYTES) {
+      const part = value.subarray(off, off + STREAM_CHUNK_BYTES);
+      if (!conn.send('proxy_response_chunk', ProxyOut.chunk(part), requestId)) throw new Error('tunnel connection lost');
+      total += part.length;
+    }
+  }
+}
