@@ -23,6 +23,7 @@ export interface Subscription {
   cancel(): void;
 }
 
+/** Storage identity: every served version of a group/resource shares one bucket and one event stream. */
 function gr(k: ResourceKind): string {
   return `${k.group}/${k.resource}`;
 }
@@ -81,7 +82,7 @@ export class ObjectStore {
 
   get(k: ResourceKind, namespace: string, name: string): KubeObject | undefined {
     const o = this.#bucket(k).get(objectKey(k.namespaced ? namespace : '', name));
-    return o ? cloneObject(o) : undefined;
+    return o ? { ...cloneObject(o), apiVersion: apiVersionOf(k) } : undefined;
   }
 
   /** Objects of a kind, optionally in one namespace, sorted by namespace then name like the apiserver. */
@@ -89,7 +90,7 @@ export class ObjectStore {
     const out: KubeObject[] = [];
     for (const o of this.#bucket(k).values()) {
       if (namespace && k.namespaced && metaOf(o).namespace !== namespace) continue;
-      out.push(cloneObject(o));
+      out.push({ ...cloneObject(o), apiVersion: apiVersionOf(k) });
     }
     return out.sort((a, b) => {
       const ka = objectKey(metaOf(a).namespace ?? '', metaOf(a).name ?? '');
@@ -206,7 +207,7 @@ export class ObjectStore {
    */
   watch(k: ResourceKind, sinceRv: number, cb: StoreListener): Subscription | ApiError {
     if (sinceRv < this.#compactedRv) return expired(sinceRv, this.#compactedRv);
-    for (const e of this.#history) if (e.rv > sinceRv && e.kind === k) cb(e);
+    for (const e of this.#history) if (e.rv > sinceRv && gr(e.kind) === gr(k)) cb(e);
     return this.subscribe(cb, k);
   }
 
@@ -229,6 +230,6 @@ export class ObjectStore {
       const dropped = this.#history.shift();
       if (dropped) this.#compactedRv = dropped.rv;
     }
-    for (const l of [...this.#listeners]) if (!l.kind || l.kind === e.kind) l.cb(e);
+    for (const l of [...this.#listeners]) if (!l.kind || gr(l.kind) === gr(e.kind)) l.cb(e);
   }
 }

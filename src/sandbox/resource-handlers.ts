@@ -14,6 +14,7 @@ import { wantsTable } from './media-type.ts';
 import type { ObjectStore } from './object-store.ts';
 import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
 import { strategicMergePatch } from './strategic-merge-patch.ts';
+import { decodeProtobufObject } from './protobuf-objects.ts';
 import { parseIncludeObject, toTable } from './table.ts';
 import { serveWatch, type WatchSettings } from './watch-stream.ts';
 
@@ -28,7 +29,8 @@ export interface ResourceContext {
   watch: WatchSettings;
 }
 
-const BODY_TYPES = ['application/json', 'application/yaml'];
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+const BODY_TYPES = ['application/json', 'application/yaml', PROTOBUF];
 const PATCH_TYPES = [
   'application/json-patch+json',
   'application/merge-patch+json',
@@ -46,6 +48,10 @@ async function readObject(req: IncomingMessage, allowed: string[]): Promise<unkn
   if (type && !allowed.includes(type) && type !== '*/*') return unsupportedMediaType(type, allowed);
   const body = await readBody(req);
   if (!body) return apiError(413, 'RequestEntityTooLarge', 'the request body is larger than 8 MiB');
+  if (type === PROTOBUF) {
+    const obj = decodeProtobufObject(body);
+    return 'error' in obj && typeof obj.error === 'string' ? unsupportedMediaType(`${type}: ${obj.error}`, allowed) : obj;
+  }
   const text = body.toString('utf8');
   try {
     return type.includes('yaml') ? parseYaml(text) : JSON.parse(text);

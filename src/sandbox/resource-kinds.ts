@@ -267,7 +267,27 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     categories: ['gateway-api'],
     subresources: ['status'],
   },
-  // Istio
+  // Istio serves v1 and v1beta1 of the same objects (one storage, see object-store).
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    resource: 'gateways',
+    kind: 'Gateway',
+    namespaced: true,
+    shortNames: ['gw'],
+    categories: ['istio-io', 'networking-istio-io'],
+    subresources: ['status'],
+  },
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    resource: 'virtualservices',
+    kind: 'VirtualService',
+    namespaced: true,
+    shortNames: ['vs'],
+    categories: ['istio-io', 'networking-istio-io'],
+    subresources: ['status'],
+  },
   {
     group: 'networking.istio.io',
     version: 'v1beta1',

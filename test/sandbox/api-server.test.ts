@@ -49,7 +49,7 @@ describe('discovery', () => {
     const core = await json('/api/v1');
     const names = core.body.resources.map((r: Json) => r.name);
     for (const n of ['pods/log', 'pods/exec', 'pods/attach', 'pods/portforward', 'services/proxy', 'pods/status']) expect(names).toContain(n);
-    expect((await json('/apis/networking.istio.io')).body.preferredVersion.version).toBe('v1beta1');
+    expect((await json('/apis/networking.istio.io')).body.preferredVersion.version).toBe('v1');
     expect((await json('/version')).body.gitVersion).toBe('v1.32.0');
     expect(await (await api('/healthz')).text()).toBe('ok');
     expect((await json('/openapi/v3')).body.paths['apis/apps/v1'].serverRelativeURL).toMatch(/^\/openapi\/v3\/apis\/apps\/v1\?hash=/);
@@ -134,6 +134,13 @@ describe('CRUD', () => {
     const cms = await json('/api/v1/namespaces/demo/configmaps', { headers: { Accept: TABLE } });
     expect(cms.body.columnDefinitions.map((c: Json) => c.name)).toEqual(['Name', 'Data', 'Age']);
     expect(cms.body.rows[0].cells.slice(0, 2)).toEqual(['hello-config', 1]);
+  });
+
+  test('Istio v1 and v1beta1 serve the same objects, each in its own apiVersion', async () => {
+    const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'both' }, spec: { hosts: ['a'] } };
+    expect((await send('POST', '/apis/networking.istio.io/v1/namespaces/demo/virtualservices', vs)).status).toBe(201);
+    const beta = await json('/apis/networking.istio.io/v1beta1/namespaces/demo/virtualservices/both');
+    expect(beta.body).toMatchObject({ apiVersion: 'networking.istio.io/v1beta1', spec: { hosts: ['a'] } });
   });
 
   test('deleting a namespace removes what is in it', async () => {

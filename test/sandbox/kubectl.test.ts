@@ -116,6 +116,23 @@ for (const bin of kubectlBinaries()) {
       expect(sb.get('configmaps', ns, 'settings')).toBeUndefined();
     });
 
+    test('typed create commands send protobuf bodies the sandbox decodes', async () => {
+      const env = await admin();
+      const cm = await kubectl(path, env, ['create', 'configmap', 'typed', '--from-literal=k=v']);
+      expect(cm.stdout).toContain('configmap/typed created');
+      expect(sb.get('configmaps', ns, 'typed')?.data).toEqual({ k: 'v' });
+      const secret = await kubectl(path, env, ['create', 'secret', 'generic', 'typed', '--from-literal=p=q']);
+      expect(secret.stdout).toContain('secret/typed created');
+      expect(sb.get('secrets', ns, 'typed')).toMatchObject({ type: 'Opaque', data: { p: Buffer.from('q').toString('base64') } });
+      const dep = await kubectl(path, env, ['create', 'deployment', 'typed', '--image=nginx:1.27', '--replicas=2', '--port=80']);
+      expect(dep.stdout).toContain('deployment.apps/typed created');
+      expect(sb.get('deployments', ns, 'typed')?.spec).toMatchObject({
+        replicas: 2,
+        selector: { matchLabels: { app: 'typed' } },
+        template: { spec: { containers: [{ name: 'nginx', image: 'nginx:1.27', ports: [{ containerPort: 80 }] }] } },
+      });
+    });
+
     test('auth can-i answers per token policy; a wrong token is Unauthorized', async () => {
       const reader = await kubectlEnv(sb.kubeconfig({ token: 'reader-token', namespace: ns }));
       const yes = await kubectl(path, reader, ['auth', 'can-i', 'list', 'pods']);
