@@ -7,6 +7,8 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { kubectl, kubectlBinaries, kubectlEnv, LiveKubectl, tlsFixture } from './kubectl-process.ts';
 
 let sb: Sandbox;
+// Each test spawns several kubectl processes, all versions at once on 2 cores: far above bun's 5 s default.
+const KUBECTL_TEST_TIMEOUT_MS = 30_000;
 
 beforeAll(async () => {
   sb = await startSandbox({
@@ -66,7 +68,7 @@ for (const bin of kubectlBinaries()) {
       const ing = await kubectl(path, env, ['get', 'ingress', '-n', 'demo']);
       expect(ing.stdout).toMatch(/NAME\s+CLASS\s+HOSTS\s+ADDRESS\s+PORTS\s+AGE/);
       expect(ing.stdout).toMatch(/hello\s+traefik\s+hello\.demo\.local/);
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
 
     test('get -w receives an event caused after it started', async () => {
       const env = await admin();
@@ -78,7 +80,7 @@ for (const bin of kubectlBinaries()) {
       } finally {
         w.kill();
       }
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
 
     test('logs and logs -f with a line appended after start', async () => {
       const env = await admin();
@@ -92,7 +94,7 @@ for (const bin of kubectlBinaries()) {
       await f.waitFor(`live line for ${bin.version}`);
       sb.endLogs(ns, 'app-0', 'web');
       expect(await f.exited).toBe(0);
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
 
     test('apply -f creates then modifies; label; delete', async () => {
       const env = await admin();
@@ -114,7 +116,7 @@ for (const bin of kubectlBinaries()) {
       const deleted = await kubectl(path, env, ['delete', 'configmap', 'settings']);
       expect(deleted.stdout).toContain('"settings" deleted');
       expect(sb.get('configmaps', ns, 'settings')).toBeUndefined();
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
 
     test('typed create commands send protobuf bodies the sandbox decodes', async () => {
       const env = await admin();
@@ -131,7 +133,7 @@ for (const bin of kubectlBinaries()) {
         selector: { matchLabels: { app: 'typed' } },
         template: { spec: { containers: [{ name: 'nginx', image: 'nginx:1.27', ports: [{ containerPort: 80 }] }] } },
       });
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
 
     test('auth can-i answers per token policy; a wrong token is Unauthorized', async () => {
       const reader = await kubectlEnv(sb.kubeconfig({ token: 'reader-token', namespace: ns }));
@@ -153,6 +155,6 @@ for (const bin of kubectlBinaries()) {
       const raw = await kubectl(path, wrong, ['get', '--raw', '/api/v1/namespaces/default/pods']);
       expect(raw.code).not.toBe(0);
       expect(raw.stderr).toContain('Unauthorized');
-    });
+    }, KUBECTL_TEST_TIMEOUT_MS);
   });
 }
