@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { tryParseDuration } from '../config/duration.ts';
 
 export const HubConfigSchema = z.object({
   host: z.string().default('127.0.0.1').describe('Address the hub listens on.'),
@@ -16,6 +17,19 @@ export const HubConfigSchema = z.object({
     .object({ cert_file: z.string(), key_file: z.string(), ca_file: z.string().optional() })
     .optional()
     .describe('Serve HTTPS/WSS with this certificate (kubectl only sends tokens over HTTPS).'),
+  kube_port: z.number().int().min(0).max(65535).default(6443).describe('HTTPS port of the Kubernetes API gateway (kubectl → /clusters/<id>/k8s/…; 0 = ephemeral).'),
+  proxy_timeout: z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const r = tryParseDuration(v, 'ms');
+      if (!r.ok || r.ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: r.ok ? 'must be positive' : r.message });
+        return z.NEVER;
+      }
+      return r.ms;
+    })
+    .default(60_000)
+    .describe('Kubernetes API gateway: how long to wait for an agent to answer a request (watch/follow: until the status arrives); "60s", or milliseconds.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;
@@ -23,6 +37,8 @@ export type HubConfig = z.infer<typeof HubConfigSchema>;
 const FLAGS: Record<string, { key: keyof HubConfig; list?: boolean; num?: boolean; bool?: boolean }> = {
   '--host': { key: 'host' },
   '--port': { key: 'port', num: true },
+  '--kube-port': { key: 'kube_port', num: true },
+  '--proxy-timeout': { key: 'proxy_timeout' },
   '--agent-token': { key: 'agent_tokens', list: true },
   '--admin-token': { key: 'admin_tokens', list: true },
   '--user-token': { key: 'user_tokens', list: true },
@@ -33,20 +49,27 @@ const FLAGS: Record<string, { key: keyof HubConfig; list?: boolean; num?: boolea
 };
 
 export const HUB_HELP = `Usage: pipeops-agent hub [flags]
+       pipeops-agent hub kubeconfig --cluster <name|id> [--state file] [--server url] [--user-token t]
 
-Runs the self-hostable control plane: agent registration and tunnel endpoint, admin API.
+Runs the self-hostable control plane: agent registration and tunnel endpoint, admin API, and the Kubernetes
+API gateway (kubectl reaches a cluster through its agent's tunnel at https://host:kube-port/clusters/<id>/k8s).
+"hub kubeconfig" prints a kubeconfig for one registered cluster.
 
 Flags:
   --config <file>        YAML file with the keys below (flags win)
   --host <addr>          listen address (default 127.0.0.1)
   --port <n>             listen port (default 8090; 0 = ephemeral)
+  --kube-port <n>        Kubernetes API gateway HTTPS port (default 6443; 0 = ephemeral)
+  --proxy-timeout <d>    gateway: wait this long for an agent's answer (default 60s)
   --agent-token <t>      token agents must present (repeatable)
   --admin-token <t>      token for the admin API (repeatable)
   --user-token <t>       token for the Kubernetes API gateway (repeatable)
   --state <file>         SQLite state file (default hub-state.db; ':memory:' keeps nothing)
   --public-url <url>     base URL agents use to reach the hub (gateway hand-off)
-  --tls-cert <file>      serve HTTPS with this certificate (needs --tls-key)
+  --tls-cert <file>      serve HTTPS with this certificate (needs --tls-key); without it the Kubernetes
+                         gateway mints a CA and certificate once and keeps them in <state>.tls/
   --tls-key <file>
+  --tls-ca <file>        CA of that certificate, put into kubeconfigs (omit for publicly trusted certs)
   --no-handoff           keep agents on the controller socket (no gateway hand-off)
   --log-level <level>    trace|debug|info|warn|error
   --help, --version
@@ -67,6 +90,7 @@ export function loadHubConfig(argv: string[], env: Record<string, string | undef
     if (flag === '--config') file = next();
     else if (flag === '--tls-cert') tls.cert_file = next() ?? '';
     else if (flag === '--tls-key') tls.key_file = next() ?? '';
+    else if (flag === '--tls-ca') tls.ca_file = next() ?? '';
     else if (FLAGS[flag]) {
       const f = FLAGS[flag]!;
       if (f.bool) fromFlags[f.key] = false;

@@ -1,6 +1,7 @@
 // The hub process: one Bun.serve for the agent endpoints and the admin API.
 // Later capabilities (Kubernetes API gateway, public gateway, route registry) mount on the same app.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Server, ServerWebSocket } from 'bun';
@@ -9,6 +10,8 @@ import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
 import type { HubConfig } from './config.ts';
+import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
+import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -19,6 +22,11 @@ export interface Hub {
   store: ClusterStore;
   agents: AgentEndpoint;
   app: Hono<HubEnv>;
+  /** Kubernetes API gateway base URL (https://host:kube_port); clusters live under /clusters/<id>/k8s. */
+  kubeUrl: string;
+  /** CA of the gateway's certificate (generated, or `tls.ca_file`); undefined for a publicly trusted certificate. */
+  kubeCaPem: string | undefined;
+  kubeGateway: KubeGateway;
   stop(): Promise<void>;
 }
 
@@ -93,23 +101,53 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
   const app = buildApp(cfg, agents, log);
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
 
+  // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
+  // startHub sees every agent message from the first one.
+  let kubeGateway: KubeGateway;
+  let kubeCaPem: string | undefined;
+  try {
+    const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: cfg.tls });
+    kubeGateway = await startKubeGateway({
+      host: cfg.host,
+      port: cfg.kube_port,
+      tls: gwTls,
+      userTokens: cfg.user_tokens,
+      proxyTimeoutMs: cfg.proxy_timeout,
+      agents,
+      log,
+    });
+    kubeCaPem = gwTls.caPem;
+    // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
+    writeFileSync(join(gwTls.dir, 'kube-url'), kubeGateway.url);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+
   type Data = SocketData;
-  const server: Server<Data> = Bun.serve<Data>({
-    hostname: cfg.host,
-    port: cfg.port,
-    // Agent sockets and streaming proxy responses are long-lived; liveness is the WebSocket ping/pong.
-    idleTimeout: 0,
-    ...(tls ? { tls } : {}),
-    fetch: (req, srv) => app.fetch(req, { server: srv }),
-    websocket: {
-      perMessageDeflate: false,
-      maxPayloadLength: 256 * 1024 * 1024,
-      idleTimeout: 120,
-      open: (ws: ServerWebSocket<Data>) => agents.open(ws as never, ws.data.clusterUuid),
-      message: (ws: ServerWebSocket<Data>, msg) => agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg)),
-      close: (ws: ServerWebSocket<Data>, code) => agents.close(ws as never, code),
-    },
-  });
+  let server: Server<Data>;
+  try {
+    server = Bun.serve<Data>({
+      hostname: cfg.host,
+      port: cfg.port,
+      // Agent sockets and streaming proxy responses are long-lived; liveness is the WebSocket ping/pong.
+      idleTimeout: 0,
+      ...(tls ? { tls } : {}),
+      fetch: (req, srv) => app.fetch(req, { server: srv }),
+      websocket: {
+        perMessageDeflate: false,
+        maxPayloadLength: 256 * 1024 * 1024,
+        idleTimeout: 120,
+        open: (ws: ServerWebSocket<Data>) => agents.open(ws as never, ws.data.clusterUuid),
+        message: (ws: ServerWebSocket<Data>, msg) => agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg)),
+        close: (ws: ServerWebSocket<Data>, code) => agents.close(ws as never, code),
+      },
+    });
+  } catch (e) {
+    await kubeGateway.stop();
+    store.close();
+    throw e;
+  }
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
   log.info({ url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
@@ -120,7 +158,11 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     store,
     agents,
     app,
+    kubeUrl: kubeGateway.url,
+    kubeCaPem,
+    kubeGateway,
     async stop() {
+      await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);
       store.close();

@@ -21,6 +21,7 @@ export function tempDir(prefix = 'pipeops-test-'): string {
 export async function testHub(over: Partial<HubConfig> = {}): Promise<Hub> {
   const cfg = HubConfigSchema.parse({
     port: 0,
+    kube_port: 0,
     agent_tokens: [AGENT_TOKEN],
     admin_tokens: [ADMIN_TOKEN],
     user_tokens: [USER_TOKEN],

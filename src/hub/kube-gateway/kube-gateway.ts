@@ -1,0 +1,234 @@
+// The hub's Kubernetes API gateway: an HTTPS server where `kubectl` (or client-node) talks to
+// /clusters/<id|name>/k8s/<Kubernetes path> with a hub user token; each request travels to the cluster's agent
+// as a `proxy_request` over its WebSocket session, carrying the cluster's ServiceAccount token, and the agent's
+// answer (buffered, binary frame or streamed) is written back (protocol.md §3).
+//
+// node:https rather than Bun.serve: the SPDY/WebSocket upgrades of exec/attach/port-forward need the raw socket
+// of the 'upgrade' event. Until those are relayed, upgrades get a 501 Status.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { frameRequestId } from '../../protocol/binary-frame.ts';
+import type { InboundMessage } from '../../protocol/envelope.ts';
+import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import { bearerToken, tokenMatches } from '../auth.ts';
+import { parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
+import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
+import { kubeStatusBody } from './kube-status.ts';
+import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
+import { ProxyExchange } from './proxy-exchange.ts';
+
+/** Default bound on what a slow client may leave unread on one stream before it is cut. */
+export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
+
+export interface KubeGatewayOptions {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  userTokens: readonly string[];
+  /** Time until the agent's first answer (buffered response or stream header). */
+  proxyTimeoutMs: number;
+  maxClientBacklog?: number;
+  agents: AgentEndpoint;
+  log: Logger;
+}
+
+export interface KubeGateway {
+  /** https://host:port, without the /clusters/… part. */
+  url: string;
+  port: number;
+  /** Requests waiting for or streaming an agent's answer. */
+  readonly inFlight: number;
+  stop(): Promise<void>;
+}
+
+interface Pending {
+  exchange: ProxyExchange;
+  session: AgentSession;
+}
+
+export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
+  const log = o.log.child({ component: 'kube-gateway' });
+  const pending = new Map<string, Pending>();
+  const sockets = new Set<Duplex>();
+  let counter = 0;
+  const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
+
+  const sendStatus = (res: ServerResponse, code: number, message: string, extra: Record<string, string> = {}) => {
+    const body = kubeStatusBody(code, message);
+    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...extra });
+    res.end(body);
+  };
+  const authorized = (req: IncomingMessage) => tokenMatches(bearerToken(req.headers.authorization), o.userTokens);
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (!authorized(req)) {
+      log.warn({ method: req.method, remote: req.socket.remoteAddress }, 'kube gateway: unauthorized request');
+      return sendStatus(res, 401, 'Unauthorized');
+    }
+    const target = parseGatewayTarget(req.url ?? '/');
+    if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
+    const rec = o.agents.store.find(target.cluster);
+    if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
+    const clusterId = rec.cluster_id;
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > MAX_REQUEST_BODY) {
+        tooLarge = true;
+        chunks.length = 0;
+        res.once('finish', () => req.destroy());
+        sendStatus(res, 413, `request body larger than ${MAX_REQUEST_BODY} bytes`, { Connection: 'close' });
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (tooLarge || res.destroyed) return;
+      // Checked after the body: the session may have gone while it arrived.
+      const session = o.agents.sessions.get(clusterId);
+      if (!session) return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
+      const requestId = nextId();
+      const streaming = wantsStreamingResponse(target.query);
+      const method = req.method ?? 'GET';
+      const out = buildProxyRequest({
+        requestId,
+        method,
+        path: target.path,
+        query: target.query,
+        rawHeaders: req.rawHeaders,
+        serviceToken: rec.k8s_service_token,
+        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+        streaming,
+      });
+      const exchange = new ProxyExchange({ requestId, clusterId, method, path: target.path, streaming }, res, {
+        answerTimeoutMs: o.proxyTimeoutMs,
+        maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
+        cancel: () => {
+          // Only the socket that carried the request knows the id; a replaced session has closed anyway.
+          if (o.agents.sessions.get(clusterId) === session) session.send('proxy_cancel', {}, requestId);
+        },
+        finish: () => pending.delete(requestId),
+        log,
+      });
+      pending.set(requestId, { exchange, session });
+      // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
+      session.send('proxy_request', out.payload, requestId);
+      if (out.frame) session.sendBinary(out.frame);
+    });
+    req.on('error', () => {
+      // The client vanished while sending its body; nothing was sent to the agent yet.
+      if (!res.headersSent) res.destroy();
+    });
+  };
+
+  const onAgentMessage = (clusterId: string, m: InboundMessage) => {
+    const p = m.requestId ? pending.get(m.requestId) : undefined;
+    // Other hub components (the public gateway) share these messages; ids they own are not ours.
+    if (!p || p.exchange.info.clusterId !== clusterId) return;
+    const ex = p.exchange;
+    const name = `cluster "${clusterId}"`;
+    switch (m.type) {
+      case 'proxy_response': {
+        const d = decodeBufferedResponse(m.payload);
+        return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
+      }
+      case 'proxy_error':
+        return ex.fail(502, `${name}: ${errorText(m.payload)}`);
+      case 'proxy_response_header': {
+        const d = decodeStreamHeader(m.payload);
+        if (d.ok) return ex.streamHeader(d.value.status, d.value.headers);
+        p.session.send('proxy_cancel', {}, ex.info.requestId);
+        return ex.fail(502, `${name}: ${d.error}`);
+      }
+      case 'proxy_response_chunk': {
+        const d = decodeStreamChunk(m.payload);
+        if (d.ok) return ex.streamChunk(d.value);
+        p.session.send('proxy_cancel', {}, ex.info.requestId);
+        return ex.fail(502, `${name}: ${d.error}`);
+      }
+      case 'proxy_response_end':
+        if (ex.state === 'waiting') return ex.fail(502, `${name}: the agent ended the response before sending a status`);
+        return ex.streamEnd();
+      case 'proxy_response_abort':
+        return ex.fail(502, `${name}: ${errorText(m.payload)}`);
+      default:
+        return;
+    }
+  };
+
+  const onAgentBinary = (clusterId: string, bytes: Uint8Array) => {
+    const frame = bytes as Uint8Array<ArrayBuffer>;
+    const id = frameRequestId(frame);
+    const p = id ? pending.get(id) : undefined;
+    if (!p || p.exchange.info.clusterId !== clusterId) return;
+    const d = decodeFrameResponse(frame);
+    if (d.ok) p.exchange.respond(d.value);
+    else p.exchange.fail(502, `cluster "${clusterId}": ${d.error}`);
+  };
+
+  const onSession = (clusterId: string) => {
+    // Lost, or replaced by a reconnect: requests written to the old socket will never be answered.
+    const current = o.agents.sessions.get(clusterId);
+    for (const p of [...pending.values()])
+      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
+  };
+
+  const offs = [o.agents.onMessage(onAgentMessage), o.agents.onBinary(onAgentBinary), o.agents.onSession(onSession)];
+
+  const server = https.createServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
+  // Watches and log follows are legitimately long and quiet; the only bounds are ours (proxy timeout, backlog).
+  server.requestTimeout = 0;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const [code, message] = authorized(req) ? [501, 'upgrade requests (exec, attach, port-forward) are not relayed by the hub yet'] : [401, 'Unauthorized'];
+    const body = kubeStatusBody(code, message);
+    socket.end(
+      `HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Not Implemented'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url }, 'kube gateway listening');
+
+  return {
+    url,
+    port,
+    get inFlight() {
+      return pending.size;
+    },
+    async stop() {
+      for (const off of offs) off();
+      for (const p of [...pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [...sockets]) s.destroy();
+      await closed;
+    },
+  };
+}
+
+function errorText(payload: Record<string, unknown>): string {
+  return typeof payload.error === 'string' && payload.error ? payload.error : 'the agent reported an error without a message';
+}

@@ -1,0 +1,170 @@
+// One kubectl request in flight through an agent: waits for the agent's answer (buffered or streamed) and
+// writes it to the client, or fails it. Every way out (answer, agent error, timeout, client gone, agent gone,
+// slow client) ends in exactly one `finish`, and tells the agent `proxy_cancel` when the agent may still be working.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { HeaderMap } from '../../protocol/http-headers.ts';
+import { clientHeaders, type DecodedResponse } from './inbound-response.ts';
+import { kubeStatusBody } from './kube-status.ts';
+
+export interface ExchangeInfo {
+  requestId: string;
+  clusterId: string;
+  method: string;
+  /** Kubernetes path without the query (logged; queries never carry secrets, but keep lines short). */
+  path: string;
+  streaming: boolean;
+}
+
+export interface ExchangeOptions {
+  /** Bound on the time until the agent's first answer (status known); 504 + proxy_cancel after it. */
+  answerTimeoutMs: number;
+  /** Bytes a client may leave unread on a stream before the stream is cut (the agent cannot be paused per stream). */
+  maxClientBacklog: number;
+  /** Send `proxy_cancel` for this request to the agent. */
+  cancel: () => void;
+  /** Called exactly once when the exchange is over (remove it from the pending table). */
+  finish: () => void;
+  log: Logger;
+}
+
+type State = 'waiting' | 'streaming' | 'done';
+
+export class ProxyExchange {
+  #state: State = 'waiting';
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #bytes = 0;
+  readonly #started = Date.now();
+
+  constructor(
+    readonly info: ExchangeInfo,
+    readonly res: ServerResponse,
+    readonly opts: ExchangeOptions,
+  ) {
+    this.#timer = setTimeout(() => {
+      opts.cancel();
+      this.fail(504, `timed out after ${opts.answerTimeoutMs} ms waiting for cluster "${info.clusterId}" to answer`, 'warn');
+    }, opts.answerTimeoutMs);
+    res.on('close', () => {
+      if (this.#state === 'done') return;
+      // The client went away before the response was complete.
+      opts.cancel();
+      this.#done(0, 'client disconnected', 'debug');
+    });
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** A complete buffered answer (`proxy_response` or a binary response frame). */
+  respond(r: DecodedResponse): void {
+    if (this.#state !== 'waiting') {
+      this.#unexpected('buffered response');
+      return;
+    }
+    const headers = clientHeaders(r.status, r.headers, r.body);
+    this.#bytes = r.body.length;
+    this.#state = 'done';
+    this.#clearTimer();
+    this.res.writeHead(r.status, { ...flat(headers), 'Content-Length': String(r.body.length) });
+    this.res.end(r.body);
+    this.#log(r.status, 'debug');
+    this.opts.finish();
+  }
+
+  /** `proxy_response_header`: status and headers now; the body follows chunked. */
+  streamHeader(status: number, headers: HeaderMap): void {
+    if (this.#state !== 'waiting') {
+      this.#unexpected('stream header');
+      return;
+    }
+    this.#state = 'streaming';
+    this.#clearTimer();
+    this.res.writeHead(status, flat(clientHeaders(status, headers)));
+    // Watches and follows may stay quiet for minutes: the client must see the status line now.
+    this.res.flushHeaders();
+    this.res.statusCode = status;
+  }
+
+  streamChunk(bytes: Uint8Array): void {
+    if (this.#state !== 'streaming') {
+      this.#unexpected('stream chunk');
+      return;
+    }
+    this.#bytes += bytes.length;
+    this.res.write(bytes);
+    if (this.res.writableLength > this.opts.maxClientBacklog) {
+      // The agent keeps sending at the backend's pace; buffering without bound here would let one slow client
+      // exhaust the hub. Cut the stream (the client sees an error, never a truncated success) and stop the agent.
+      this.opts.cancel();
+      this.#destroy(`client did not drain ${this.res.writableLength} buffered bytes`);
+    }
+  }
+
+  streamEnd(): void {
+    if (this.#state !== 'streaming') {
+      this.#unexpected('stream end');
+      return;
+    }
+    this.#state = 'done';
+    this.res.end();
+    this.#log(this.res.statusCode, 'debug');
+    this.opts.finish();
+  }
+
+  /**
+   * The request failed (agent error, abort, timeout, session lost). Before the status was sent: a Status JSON
+   * with `code`. Mid-stream: the client socket is destroyed without the terminating chunk.
+   */
+  fail(code: number, message: string, level: 'warn' | 'debug' = 'warn'): void {
+    if (this.#state === 'done') return;
+    if (this.#state === 'streaming') {
+      this.#destroy(message, level);
+      return;
+    }
+    this.#state = 'done';
+    this.#clearTimer();
+    const body = kubeStatusBody(code, message);
+    this.res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+    this.res.end(body);
+    this.#log(code, level, message);
+    this.opts.finish();
+  }
+
+  #destroy(reason: string, level: 'warn' | 'debug' = 'warn'): void {
+    this.#done(this.res.statusCode, reason, level);
+    this.res.destroy();
+  }
+
+  #done(status: number, reason: string, level: 'warn' | 'debug'): void {
+    this.#state = 'done';
+    this.#clearTimer();
+    this.#log(status, level, reason);
+    this.opts.finish();
+  }
+
+  #unexpected(what: string): void {
+    this.opts.log.warn({ request_id: this.info.requestId, cluster_id: this.info.clusterId, state: this.#state }, `kube gateway: unexpected ${what} from agent, ignored`);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #log(status: number, level: 'warn' | 'debug', error?: string): void {
+    const i = this.info;
+    this.opts.log[level](
+      { request_id: i.requestId, cluster_id: i.clusterId, method: i.method, path: i.path, streaming: i.streaming, status, bytes: this.#bytes, ms: Date.now() - this.#started, ...(error ? { error } : {}) },
+      error ? 'kube gateway request failed' : 'kube gateway request',
+    );
+  }
+}
+
+/** node's writeHead takes string | string[] per name. */
+function flat(h: HeaderMap): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, vs] of Object.entries(h)) out[k] = vs.length === 1 ? vs[0]! : vs;
+  return out;
+}
