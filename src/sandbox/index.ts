@@ -58,6 +58,8 @@ export interface Sandbox {
   faults: Faults;
   hooks: StreamHooks;
   bindService(namespace: string, name: string, port: number, target: BackendTarget): void;
+  /** Open watch and log-follow streams: drops to the expected count once a client (or a proxy) lets go. */
+  openStreams(): { watches: number; logFollowers: number };
   close(): Promise<void>;
 }
 
@@ -191,6 +193,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     get: (resource, namespace, name) => store.get(resolveKind(registry, resource), namespace, name),
     appendLog: (ns, pod, container, line) => logs.append(ns, pod, container, line),
+    openStreams: () => ({ watches: watches.size, logFollowers: logs.followerCount() }),
     endLogs: (ns, pod, container) => logs.end(ns, pod, container),
     kubeconfig: (o) => renderKubeconfig(url, tls?.ca, o),
     writeKubeconfig: (path, o) => writeFile(path, renderKubeconfig(url, tls?.ca, o), { mode: 0o600 }),

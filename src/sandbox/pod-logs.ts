@@ -34,6 +34,13 @@ function format(line: LogLine, timestamps: boolean): string {
 }
 
 export class LogBook {
+  /** Live `follow` streams across all pods (tests assert a proxy cancel really closed one). */
+  followerCount(): number {
+    let n = 0;
+    for (const l of this.#logs.values()) n += l.followers.size;
+    return n;
+  }
+
   readonly #logs = new Map<string, ContainerLog>();
 
   #log(ns: string, pod: string, container: string): ContainerLog {

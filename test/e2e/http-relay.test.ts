@@ -57,8 +57,9 @@ describe('HTTP relay', () => {
   });
 
   test('streaming writer: header, chunks, end for a watch; proxy_cancel closes the backend stream', async () => {
-    const r = s.proxy({ method: 'GET', path: '/api/v1/namespaces/default/configmaps', query: 'watch=true&resourceVersion=0', headers: auth, supports_response_streaming: true });
     const { waitFor } = await import('../support/wait.ts');
+    const baseline = s.sandbox.openStreams().watches;
+    const r = s.proxy({ method: 'GET', path: '/api/v1/namespaces/default/configmaps', query: 'watch=true&resourceVersion=0', headers: auth, supports_response_streaming: true });
     await waitFor(() => r.messages.some((m) => m.type === 'proxy_response_chunk'), { what: 'first watch chunk' });
     expect(r.messages[0]!.type).toBe('proxy_response_header');
     expect(r.messages[0]!.payload.status).toBe(200);
@@ -69,6 +70,24 @@ describe('HTTP relay', () => {
     const end = await r.done;
     expect(end.type).toBe('proxy_response_abort');
     expect((end as { payload: { error: string } }).payload.error).toBe('cancelled');
+    // P2: the backend connection really closed (the sandbox's watch is gone).
+    await waitFor(() => s.sandbox.openStreams().watches === baseline, { what: 'sandbox watch closed after proxy_cancel' });
+  });
+
+  test('logs -f through the streaming writer; proxy_cancel ends the sandbox follower', async () => {
+    const { waitFor } = await import('../support/wait.ts');
+    const pods = bodyOf(await s.proxy({ method: 'GET', path: '/api/v1/pods', headers: auth }).done);
+    const pod = JSON.parse(new TextDecoder().decode(pods.body)).items.find((p: { spec: { containers: unknown[] } }) => p.spec.containers.length === 1);
+    const { name, namespace } = pod.metadata;
+    const container = pod.spec.containers[0].name;
+    const before = s.sandbox.openStreams().logFollowers;
+    const r = s.proxy({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods/${name}/log`, query: 'follow=true', headers: auth, supports_response_streaming: true });
+    await waitFor(() => s.sandbox.openStreams().logFollowers === before + 1, { what: 'follower open' });
+    s.sandbox.appendLog(namespace, name, container, 'a line appended while following');
+    await waitFor(() => r.messages.some((m) => Buffer.from(String(m.payload.data ?? ''), 'base64').toString().includes('appended while following')), { what: 'appended line relayed' });
+    s.send('proxy_cancel', {}, r.id);
+    await r.done;
+    await waitFor(() => s.sandbox.openStreams().logFollowers === before, { what: 'follower closed' });
   });
 
   test('malformed requests get proxy_error and other requests in flight complete', async () => {
