@@ -35,8 +35,19 @@ export const METRICS = [
   { name: 'pipeops_proxy_wire_bytes_total', type: 'counter', help: 'Bytes put on the tunnel socket for buffered responses, by encoding (json, json_gzip, binary, binary_gzip).', labels: ['encoding'] },
   { name: 'pipeops_proxy_gzip_saved_bytes_total', type: 'counter', help: 'Bytes saved by gzip on buffered responses.' },
   { name: 'pipeops_proxy_gzip_ratio', type: 'histogram', help: 'Compressed/raw size of gzipped responses.', buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1] },
+  { name: 'pipeops_ws_sessions_active', type: 'gauge', help: 'Open WebSocket/stream sessions by kind (exec, attach, port-forward, kubernetes, application).', labels: ['kind'] },
+  { name: 'pipeops_ws_session_duration_seconds', type: 'histogram', help: 'Lifetime of stream sessions by kind.', labels: ['kind'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200] },
+  { name: 'pipeops_ws_bytes_total', type: 'counter', help: 'Stream payload bytes by kind and direction (to_backend, to_control_plane).', labels: ['kind', 'direction'] },
+  { name: 'pipeops_ws_backpressure_total', type: 'counter', help: 'Backpressure signals sent to the control plane for streams whose backend does not keep up.', labels: ['kind'] },
   { name: 'pipeops_bun_heap_bytes', type: 'gauge', help: 'JavaScriptCore heap size of the main thread (bun:jsc).' },
   { name: 'pipeops_bun_heap_objects', type: 'gauge', help: 'Live objects on the main thread heap (bun:jsc).' },
+  { name: 'gateway_routes_registered_total', type: 'counter', help: 'Routes acknowledged by the control plane route registry, by call (register, sync).', labels: ['via'] },
+  { name: 'gateway_routes_active', type: 'gauge', help: 'Managed routes the control plane route registry has acknowledged and holds now.' },
+  { name: 'gateway_cluster_type', type: 'gauge', help: 'Detected cluster type: 1 for the current type (label type=private|public), 0 for the other.', labels: ['type'] },
+  { name: 'gateway_route_sync_success_total', type: 'counter', help: 'Route registry calls that succeeded (HTTP 200), by operation (register, unregister, sync).', labels: ['operation'] },
+  { name: 'gateway_route_sync_failures_total', type: 'counter', help: 'Route registry calls that failed after all retries, by operation.', labels: ['operation'] },
+  { name: 'gateway_route_sync_retries_total', type: 'counter', help: 'Route registry call retries, by operation.', labels: ['operation'] },
+  { name: 'gateway_route_sync_duration_seconds', type: 'histogram', help: 'Duration of route registry calls including retries, by operation.', labels: ['operation'], buckets: LATENCY_BUCKETS },
 ] as const satisfies readonly MetricDef[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -213,6 +213,16 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           gzipMinBytes: cfg.proxy.gzip_min_bytes,
           highWaterBytes: cfg.proxy.stream_high_water_bytes,
         },
+        streams: {
+          highWaterBytes: cfg.proxy.stream_high_water_bytes,
+          maxBufferedBytes: cfg.proxy.ws_max_frame_bytes * cfg.proxy.ws_channel_capacity,
+          serviceProxy: cfg.kubernetes.service_proxy,
+          serviceMap: cfg.kubernetes.service_map,
+          clusterDomain,
+          pingMs: cfg.proxy.ws_ping_interval,
+          pongTimeoutMs: cfg.proxy.ws_pong_timeout,
+          dialTimeoutMs: cfg.timeouts.proxy_dial,
+        },
       },
     }),
     onMessage: (m) => {
@@ -229,7 +239,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
             s.clusterId = m.clusterId;
           });
           heartbeatSup.post({ kind: 'session', state: m.state, registered: m.registered, clusterId: m.clusterId });
-          ingressSup.post({ kind: 'session', registered: m.registered, clusterId: m.clusterId });
+          ingressSup.post({ kind: 'session', registered: m.registered, clusterId: m.clusterId, state: m.state, reconnect: m.reconnect });
           return;
         case 'persist':
           void persist(m.state);
@@ -300,7 +310,22 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       kind: 'init',
       logLevel: cfg.logging.level,
       kube: kubeAccess,
-      config: { enabled: cfg.agent.enable_ingress_sync, scope: cfg.agent.ingress_sync_scope },
+      config: {
+        enabled: cfg.agent.enable_ingress_sync,
+        scope: cfg.agent.ingress_sync_scope,
+        apiUrl: cfg.pipeops.api_url,
+        token: cfg.pipeops.token,
+        tls: cfg.pipeops.tls.enabled
+          ? {
+              insecureSkipVerify: cfg.pipeops.tls.insecure_skip_verify,
+              ca: readOptional(cfg.pipeops.tls.ca_file),
+              cert: readOptional(cfg.pipeops.tls.cert_file),
+              key: readOptional(cfg.pipeops.tls.key_file),
+            }
+          : { insecureSkipVerify: false },
+        refreshIntervalMs: cfg.agent.gateway_route_refresh_interval,
+        forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
+      },
     }),
     onMessage: (m) => {
       switch (m.kind) {

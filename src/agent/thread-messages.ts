@@ -111,6 +111,16 @@ export interface TunnelWorkerConfig {
     gzipMinBytes: number;
     highWaterBytes: number;
   };
+  streams: {
+    highWaterBytes: number;
+    maxBufferedBytes: number;
+    serviceProxy: 'dns' | 'apiserver' | 'map';
+    serviceMap: Record<string, string>;
+    clusterDomain: string;
+    pingMs: number;
+    pongTimeoutMs: number;
+    dialTimeoutMs: number;
+  };
 }
 
 export interface RegisterFacts {
@@ -148,9 +158,24 @@ export type HeartbeatToMain =
 export interface IngressWorkerConfig {
   enabled: boolean;
   scope: 'managed' | 'all';
+  /** pipeops.api_url and pipeops.token: the route registry REST API (§1.1). */
+  apiUrl: string;
+  token: string;
+  /** pipeops.tls, applied to the REST calls too (L6). */
+  tls: { insecureSkipVerify: boolean; ca?: string; cert?: string; key?: string };
+  /** agent.gateway_route_refresh_interval (ms): period of the bulk re-sync. */
+  refreshIntervalMs: number;
+  /** tunnels.routing.force_tunnel_mode */
+  forceTunnelMode: boolean;
+  /** Wait for a LoadBalancer address before calling the cluster private (§6.1); default 2 min. */
+  detectionWaitMs?: number;
 }
 
-export type MainToIngress = WorkerInit<IngressWorkerConfig> | { kind: 'session'; registered: boolean; clusterId: string } | { kind: 'shutdown' };
+/** `session`: the tunnel's session state; `reconnect` is true once a session has been usable before. */
+export type MainToIngress =
+  | WorkerInit<IngressWorkerConfig>
+  | { kind: 'session'; registered: boolean; clusterId: string; state?: ConnectionState; reconnect?: boolean }
+  | { kind: 'shutdown' };
 
 export type IngressToMain =
   | CommonWorkerMessage

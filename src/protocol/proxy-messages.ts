@@ -34,6 +34,8 @@ export interface ProxyRequest {
    * Sent by our hub as `raw_frames: true`; a control plane that does not know it never sends it (W4).
    */
   rawFrames: boolean;
+  /** Negotiated extension (ours): replay the upgrade verbatim and relay bytes (see stream-messages.ts). */
+  rawUpgrade: boolean;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -160,6 +162,7 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
     protocol,
     deadlineMs,
     rawFrames: f.bool('raw_frames'),
+    rawUpgrade: f.bool('raw_upgrade'),
   };
   // Parsed for compatibility, no effect (protocol.md §11.20): supports_streaming, rate_limit_bps, use_zero_copy, head_data.
   if (errors.length) return { ok: false, error: `invalid proxy_request: ${errors.join('; ')}` };

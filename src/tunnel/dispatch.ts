@@ -7,12 +7,14 @@ import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { HttpRelay, type RelayConfig } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
+import { type StreamConfig, StreamRelay } from './stream-relay.ts';
 
 export interface DispatcherDeps {
   kube: KubeClient | null;
   log: Logger;
   metric(u: MetricUpdate): void;
   relay: Omit<RelayConfig, 'ingressController'>;
+  streams: StreamConfig;
 }
 
 export class TunnelDispatcher {
@@ -20,11 +22,14 @@ export class TunnelDispatcher {
   #routes = new Map<string, RouteHint>();
   #ingressController: ServiceTarget | null = null;
   readonly http: HttpRelay;
+  readonly streams: StreamRelay;
 
   constructor(deps: DispatcherDeps) {
     this.#d = deps;
     const self = this;
+    this.streams = new StreamRelay({ kube: deps.kube, log: deps.log, metric: deps.metric, config: deps.streams });
     this.http = new HttpRelay({
+      upgrade: (req, decision, conn) => this.streams.upgrade(req, decision, conn, req.rawUpgrade),
       kube: deps.kube,
       log: deps.log,
       metric: deps.metric,
@@ -40,9 +45,10 @@ export class TunnelDispatcher {
 
   attach(_conn: SessionConnection, _reconnect: boolean): void {}
 
-  /** The session is gone: in-flight requests cannot be answered any more. */
+  /** The session is gone: in-flight requests and streams cannot be answered any more. */
   detach(): void {
     this.http.closeAll('tunnel connection lost');
+    this.streams.closeAll();
   }
 
   setRouteHints(routes: RouteHint[], ingressController: ServiceTarget | null): void {
@@ -52,6 +58,7 @@ export class TunnelDispatcher {
 
   closeAll(reason: string): void {
     this.http.closeAll(reason);
+    this.streams.closeAll();
   }
 
   beforeText(): void {
@@ -85,17 +92,16 @@ export class TunnelDispatcher {
         this.#d.log.warn({ request_id: m.requestId }, 'proxy_stream_data is not used by this agent; ignored (use proxy_websocket_data)');
         return true;
       case 'proxy_websocket_start':
-      case 'ws_start': {
-        const id = typeof m.payload.stream_id === 'string' ? m.payload.stream_id : m.requestId;
-        conn.send('proxy_error', { request_id: id ?? '', error: 'WebSocket streams are not available on this agent' }, m.requestId ?? id);
-        conn.send('proxy_websocket_close', { stream_id: id ?? '' }, id);
+      case 'ws_start':
+        this.streams.start(m, conn);
         return true;
-      }
       case 'proxy_websocket_data':
       case 'ws_data':
+        this.streams.data(m);
+        return true;
       case 'proxy_websocket_close':
       case 'ws_close':
-        this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_stream' } });
+        this.streams.close(m, conn);
         return true;
       // T1: L4 tunnels are not enabled in this agent build: answer instead of crashing like upstream.
       case 'tcp_tunnel_start':

@@ -69,7 +69,7 @@ describe('HTTP relay', () => {
     s.send('proxy_cancel', {}, r.id);
     const end = await r.done;
     expect(end.type).toBe('proxy_response_abort');
-    expect((end as { payload: { error: string } }).payload.error).toBe('cancelled');
+    expect((end as unknown as { payload: { error: string } }).payload.error).toBe('cancelled');
     // P2: the backend connection really closed (the sandbox's watch is gone).
     await waitFor(() => s.sandbox.openStreams().watches === baseline, { what: 'sandbox watch closed after proxy_cancel' });
   });

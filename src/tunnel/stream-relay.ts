@@ -1,0 +1,525 @@
+// WebSocket streams through the tunnel (protocol.md §3.8, §4; deviations W1–W5): kubectl-style streams
+// started with `proxy_websocket_start` (upstream channel translation by default, byte-exact frames when
+// `raw_frames` is negotiated), raw upgrades (`raw_upgrade`, any protocol incl. SPDY), and application
+// WebSockets behind Services. Each stream has bounded buffers; producers are paused, never silently dropped.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { MetricUpdate } from '../agent/metrics.ts';
+import type { KubeClient } from '../kube/client.ts';
+import type { InboundMessage } from '../protocol/envelope.ts';
+import { forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
+import {
+  DEFAULT_STREAM_PROTOCOLS,
+  decodeFrameData,
+  encodeFrameData,
+  type Frame,
+  isChannelProtocol,
+  OPCODE,
+  sanitiseStreamPath,
+  streamIdOf,
+} from '../protocol/stream-messages.ts';
+import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
+import type { RouteDecision } from './routing.ts';
+import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';
+import type { SessionConnection } from './session.ts';
+
+export interface StreamConfig {
+  highWaterBytes: number;
+  /** Bytes a stream may hold toward a slow backend before the control plane is told to back off (and, past 8×, the stream fails). */
+  maxBufferedBytes: number;
+  serviceProxy: ServiceProxyMode;
+  serviceMap: Record<string, string>;
+  clusterDomain: string;
+  pingMs: number;
+  pongTimeoutMs: number;
+  dialTimeoutMs: number;
+}
+
+export interface StreamDeps {
+  kube: KubeClient | null;
+  log: Logger;
+  metric(u: MetricUpdate): void;
+  config: StreamConfig;
+}
+
+type StreamKind = 'exec' | 'attach' | 'port-forward' | 'kubernetes' | 'application';
+
+interface Stream {
+  id: string;
+  kind: StreamKind;
+  started: number;
+  /** A frame from the control plane for the backend. */
+  toBackend(f: Frame): void;
+  /** The control plane closed the stream (or the session ended). */
+  shutdown(): void;
+}
+
+const HOP_WS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'host'];
+
+export function streamKind(path: string): StreamKind {
+  if (/\/exec(\?|$)/.test(path)) return 'exec';
+  if (/\/attach(\?|$)/.test(path)) return 'attach';
+  if (/\/portforward(\?|$)/.test(path)) return 'port-forward';
+  return 'kubernetes';
+}
+
+export class StreamRelay {
+  readonly #d: StreamDeps;
+  readonly #streams = new Map<string, Stream>();
+
+  constructor(deps: StreamDeps) {
+    this.#d = deps;
+  }
+
+  get active(): number {
+    return this.#streams.size;
+  }
+
+  has(id: string): boolean {
+    return this.#streams.has(id);
+  }
+
+  // ---------------------------------------------------------------- control-plane messages
+
+  /** `proxy_websocket_start` / `ws_start` (§4.1). */
+  start(m: InboundMessage, conn: SessionConnection): void {
+    const p = m.payload;
+    const id = typeof p.stream_id === 'string' ? p.stream_id : '';
+    const fail = (error: string, reason: string) => {
+      this.#metric('pipeops_protocol_errors_total', { reason });
+      this.#d.log.warn({ stream_id: id || undefined, request_id: m.requestId, err: error }, 'stream start rejected');
+      conn.send('proxy_error', ProxyOut.error(error, m.requestId ?? id), m.requestId ?? id);
+    };
+    if (!id) return fail('missing stream_id', 'stream_missing_id');
+    if (this.#streams.has(id)) return fail(`stream ${id} already exists`, 'stream_duplicate_id');
+    const path = sanitiseStreamPath(typeof p.path === 'string' ? p.path : '');
+    if (!path) return fail('invalid path: must be a Kubernetes API path', 'stream_invalid_path');
+    if (!this.#d.kube) return fail('kubernetes client not initialized', 'no_kube');
+    const errors: string[] = [];
+    const headers = parseHeaderMap(p.headers, errors);
+    if (errors.length) return fail(`invalid headers: ${errors.join('; ')}`, 'stream_invalid_headers');
+    const query = typeof p.query === 'string' ? p.query.replace(/[\r\n\0]/g, '') : '';
+    const offered = offeredProtocols(typeof p.protocol === 'string' ? p.protocol : '', headers, path);
+    this.#kubeWebSocket(id, path, query, headers, offered, p.raw_frames === true, conn);
+  }
+
+  /** `proxy_websocket_data` / `ws_data`: a frame for an existing stream. */
+  data(m: InboundMessage): boolean {
+    const id = streamIdOf(m);
+    const s = id ? this.#streams.get(id) ?? (typeof m.payload.stream_id === 'string' ? this.#streams.get(m.payload.stream_id) : undefined) : undefined;
+    if (!s) {
+      this.#metric('pipeops_protocol_errors_total', { reason: 'unknown_stream' });
+      this.#d.log.debug({ stream_id: id }, 'data for an unknown stream dropped');
+      return false;
+    }
+    const f = decodeFrameData(m.payload, s.kind === 'application');
+    if (typeof f === 'string') {
+      this.#metric('pipeops_protocol_errors_total', { reason: 'invalid_stream_data' });
+      this.#d.log.warn({ stream_id: s.id, err: f }, 'invalid stream data dropped');
+      return true;
+    }
+    this.#metric('pipeops_ws_bytes_total', { kind: s.kind, direction: 'to_backend' }, f.payload.length);
+    s.toBackend(f);
+    return true;
+  }
+
+  /** `proxy_websocket_close` / `ws_close`: tear down and echo the close (§4.4). */
+  close(m: InboundMessage, conn: SessionConnection): void {
+    const id = streamIdOf(m);
+    const s = id ? this.#streams.get(id) ?? (typeof m.payload.stream_id === 'string' ? this.#streams.get(m.payload.stream_id) : undefined) : undefined;
+    if (!s) return;
+    this.#end(s, conn, { echo: true });
+  }
+
+  closeAll(): void {
+    for (const s of [...this.#streams.values()]) {
+      s.shutdown();
+      this.#forget(s);
+    }
+  }
+
+  /** An upgrade that arrived as `proxy_request` (§3.4 step 2, §4.5, W2). */
+  upgrade(req: ProxyRequest, decision: RouteDecision, conn: SessionConnection, raw: boolean): void {
+    if (decision.kind !== 'kube-stream' && decision.kind !== 'app-websocket') return;
+    if (raw) {
+      void this.#rawUpgrade(req, decision, conn);
+      return;
+    }
+    if (decision.kind === 'kube-stream') {
+      // W2: keep the request's headers; answer 101 only after the API server accepted.
+      const offered = offeredProtocols(req.protocol, req.headers, decision.path);
+      this.#kubeWebSocket(req.requestId, decision.path, req.query, req.headers, offered, req.rawFrames, conn, req);
+      return;
+    }
+    void this.#appWebSocket(req, decision, conn);
+  }
+
+  // ---------------------------------------------------------------- stream kinds
+
+  #kubeWebSocket(id: string, path: string, query: string, headers: HeaderMap, offered: string[], rawFrames: boolean, conn: SessionConnection, viaRequest?: ProxyRequest): void {
+    const kube = this.#d.kube!;
+    const t = kube.target;
+    const url = `${t.server.replace(/^http/, 'ws')}${path}${query ? `?${query}` : ''}`;
+    const fwd = forwardRequestHeaders(headers, { drop: [...HOP_WS, 'sec-websocket-protocol'] });
+    // Upstream: the agent's own token only when the control plane sent no `Authorization` (exact key).
+    if (!('Authorization' in fwd)) {
+      const tok = t.token?.();
+      if (tok) fwd.Authorization = [`Bearer ${tok}`];
+    }
+    const flat: Record<string, string> = {};
+    for (const [k, vs] of Object.entries(fwd)) flat[k] = vs.join(', ');
+    const kind = streamKind(path);
+    const queue: Frame[] = [];
+    let ws: WebSocket | null = null;
+    let translate = false;
+    const stream: Stream = {
+      id,
+      kind,
+      started: Date.now(),
+      toBackend: (f) => {
+        if (!ws || ws.readyState !== WebSocket.OPEN) {
+          queue.push(f);
+          return;
+        }
+        sendToWebSocket(ws, f, translate);
+        if (ws.bufferedAmount > this.#d.config.maxBufferedBytes) this.#backpressure(stream, conn);
+      },
+      shutdown: () => ws?.close(1000),
+    };
+    this.#register(stream);
+    try {
+      ws = new WebSocket(url, {
+        headers: flat,
+        protocols: offered,
+        perMessageDeflate: false,
+        tls: { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true },
+      } as unknown as string[]);
+    } catch (e) {
+      this.#dialFailed(stream, conn, (e as Error).message, viaRequest);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    let opened = false;
+    ws.addEventListener('open', () => {
+      opened = true;
+      translate = !rawFrames && isChannelProtocol(ws!.protocol);
+      if (viaRequest) {
+        const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
+        if (ws!.protocol) h['Sec-WebSocket-Protocol'] = [ws!.protocol];
+        answerUpgrade(conn, viaRequest, h);
+      }
+      for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
+    });
+    ws.addEventListener('message', (ev: MessageEvent) => {
+      const data = ev.data;
+      let opcode: number = OPCODE.binary;
+      let payload: Uint8Array;
+      if (typeof data === 'string') {
+        opcode = OPCODE.text;
+        payload = Buffer.from(data);
+      } else {
+        payload = new Uint8Array(data as ArrayBuffer);
+        // Translation (upstream default): stdout/stderr/status channels become text without the channel byte.
+        if (translate && payload.length > 0 && payload[0]! <= 3) {
+          opcode = OPCODE.text;
+          payload = payload.subarray(1);
+        }
+      }
+      this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
+      conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
+    });
+    ws.addEventListener('error', (ev: Event) => {
+      if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', viaRequest);
+    });
+    ws.addEventListener('close', (ev: CloseEvent) => {
+      if (!opened) {
+        if (this.#streams.has(id)) this.#dialFailed(stream, conn, `closed during handshake (${ev.code})`, viaRequest);
+        return;
+      }
+      this.#end(stream, conn, { code: ev.code, reason: ev.reason });
+    });
+  }
+
+  async #appWebSocket(req: ProxyRequest, decision: Extract<RouteDecision, { kind: 'app-websocket' }>, conn: SessionConnection): Promise<void> {
+    const cfg = this.#d.config;
+    const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
+    const id = req.requestId;
+    if (ep.kind === 'error') {
+      conn.send('proxy_error', ProxyOut.error(ep.error), id);
+      return;
+    }
+    const kube = this.#d.kube;
+    const url = ep.kind === 'url' ? ep.url.replace(/^http/, 'ws') : `${kube!.target.server.replace(/^http/, 'ws')}${ep.path}`;
+    const fwd = forwardRequestHeaders(req.headers, { drop: [...HOP_WS, 'sec-websocket-protocol'] });
+    const host = headerValue(req.headers, 'host') ?? headerValue(req.headers, 'x-forwarded-host');
+    const flat: Record<string, string> = {};
+    for (const [k, vs] of Object.entries(fwd)) flat[k] = vs.join(', ');
+    if (host) flat.Host = host;
+    if (ep.kind === 'kube') {
+      const tok = kube!.target.token?.();
+      if (tok) flat.Authorization = `Bearer ${tok}`;
+    }
+    const offered = (headerValue(req.headers, 'sec-websocket-protocol') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const stream: Stream = {
+      id,
+      kind: 'application',
+      started: Date.now(),
+      toBackend: (f) => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        sendToWebSocket(ws, f, false);
+        if (ws.bufferedAmount > cfg.maxBufferedBytes) this.#backpressure(stream, conn);
+      },
+      shutdown: () => ws.close(1000),
+    };
+    this.#register(stream);
+    const t = kube?.target;
+    const ws = new WebSocket(url, {
+      headers: flat,
+      protocols: offered,
+      perMessageDeflate: false,
+      tls: ep.kind === 'kube' && t ? { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true } : { rejectUnauthorized: false },
+    } as unknown as string[]);
+    ws.binaryType = 'arraybuffer';
+    let opened = false;
+    let lastPong = Date.now();
+    const pinger = setInterval(() => {
+      if (Date.now() - lastPong > cfg.pongTimeoutMs) ws.close(1001, 'ping timeout');
+      else (ws as unknown as { ping(): void }).ping();
+    }, cfg.pingMs);
+    ws.addEventListener('pong', () => {
+      lastPong = Date.now();
+    });
+    ws.addEventListener('open', () => {
+      opened = true;
+      const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
+      if (ws.protocol) h['Sec-WebSocket-Protocol'] = [ws.protocol];
+      answerUpgrade(conn, req, h);
+    });
+    ws.addEventListener('message', (ev: MessageEvent) => {
+      const text = typeof ev.data === 'string';
+      const payload = text ? Buffer.from(ev.data as string) : new Uint8Array(ev.data as ArrayBuffer);
+      const opcode = text ? OPCODE.text : OPCODE.binary;
+      this.#metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
+      conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
+    });
+    ws.addEventListener('error', (ev: Event) => {
+      if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', req);
+    });
+    ws.addEventListener('close', (ev: CloseEvent) => {
+      clearInterval(pinger);
+      if (!opened) {
+        if (this.#streams.has(id)) this.#dialFailed(stream, conn, `backend closed during handshake (${ev.code})`, req);
+        return;
+      }
+      // W1: report the backend's close, with its code and reason.
+      this.#end(stream, conn, { code: ev.code, reason: ev.reason, app: true });
+    });
+  }
+
+  async #rawUpgrade(req: ProxyRequest, decision: Extract<RouteDecision, { kind: 'kube-stream' | 'app-websocket' }>, conn: SessionConnection): Promise<void> {
+    const cfg = this.#d.config;
+    const id = req.requestId;
+    const kube = this.#d.kube;
+    let target: UpgradeTarget;
+    let pathAndQuery: string;
+    let hostHeader: string;
+    const headers = forwardRequestHeaders(req.headers, { keepUpgrade: true, drop: ['host'] });
+    if (decision.kind === 'kube-stream' || (decision.kind === 'app-websocket' && cfg.serviceProxy === 'apiserver')) {
+      if (!kube) {
+        conn.send('proxy_error', ProxyOut.error('kubernetes client not initialized'), id);
+        return;
+      }
+      const t = kube.target;
+      target = targetFromUrl(t.server, { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true });
+      const base = new URL(t.server);
+      hostHeader = base.host;
+      if (decision.kind === 'kube-stream') pathAndQuery = `${base.pathname.replace(/\/$/, '')}${decision.path}${req.query ? `?${req.query}` : ''}`;
+      else {
+        const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: 'apiserver', https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
+        pathAndQuery = `${base.pathname.replace(/\/$/, '')}${ep.kind === 'kube' ? ep.path : '/'}`;
+      }
+      const hasAuth = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+      if (!hasAuth || decision.kind === 'app-websocket') {
+        for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
+        const tok = t.token?.();
+        if (tok) headers.Authorization = [`Bearer ${tok}`];
+      }
+    } else {
+      const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
+      if (ep.kind !== 'url') {
+        conn.send('proxy_error', ProxyOut.error(ep.kind === 'error' ? ep.error : 'unsupported service endpoint'), id);
+        return;
+      }
+      const u = new URL(ep.url);
+      target = targetFromUrl(ep.url, { rejectUnauthorized: false });
+      pathAndQuery = `${u.pathname}${u.search}`;
+      hostHeader = headerValue(req.headers, 'host') ?? u.host;
+    }
+    const kind: StreamKind = decision.kind === 'kube-stream' ? streamKind(decision.path) : 'application';
+    const abort = new AbortController();
+    let socket: Socket | null = null;
+    const pending: Uint8Array[] = [];
+    let backpressured = false;
+    const stream: Stream = {
+      id,
+      kind,
+      started: Date.now(),
+      toBackend: (f) => {
+        if (f.opcode === OPCODE.close) {
+          socket?.end();
+          return;
+        }
+        if (!socket) {
+          pending.push(f.payload);
+          return;
+        }
+        const ok = socket.write(f.payload);
+        if (!ok && socket.writableLength > cfg.maxBufferedBytes) {
+          if (!backpressured) this.#backpressure(stream, conn);
+          backpressured = true;
+          if (socket.writableLength > cfg.maxBufferedBytes * 8) socket.destroy(new Error('backend is not reading; stream buffer exceeded'));
+        }
+      },
+      shutdown: () => {
+        abort.abort();
+        socket?.destroy();
+      },
+    };
+    this.#register(stream);
+    try {
+      const r = await openUpgrade(target, requestHead(req.method, pathAndQuery, hostHeader, headers), abort.signal, cfg.dialTimeoutMs);
+      const h = sanitizeResponseHeaders(r.status, r.headers);
+      if (r.status !== 101 || !r.socket) {
+        // W2: the target's own answer (e.g. a 403 Status or "unsupported upgrade") reaches the client.
+        const payload: Record<string, unknown> = { status: r.status, headers: h };
+        if (r.body.length) {
+          payload.body = Buffer.from(r.body).toString('base64');
+          payload.encoding = 'base64';
+        }
+        conn.send('proxy_response', payload, id);
+        this.#forget(stream);
+        return;
+      }
+      socket = r.socket;
+      socket.on('drain', () => {
+        backpressured = false;
+      });
+      conn.send('proxy_response', { status: 101, headers: h }, id);
+      for (const p of pending.splice(0)) socket.write(p);
+      const s = socket;
+      s.on('data', (chunk: Buffer) => {
+        this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, chunk.length);
+        conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, id);
+        if (conn.bufferedAmount > cfg.highWaterBytes) {
+          // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
+          s.pause();
+          const wait = setInterval(() => {
+            if (!conn.open || conn.bufferedAmount <= cfg.highWaterBytes / 2) {
+              clearInterval(wait);
+              s.resume();
+            }
+          }, 2);
+        }
+      });
+      s.on('close', () => this.#end(stream, conn, {}));
+      s.on('error', (e) => this.#d.log.debug({ stream_id: id, err: e.message }, 'stream backend error'));
+      s.resume();
+    } catch (e) {
+      this.#dialFailed(stream, conn, (e as Error).message, req);
+    }
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  #register(s: Stream): void {
+    this.#streams.set(s.id, s);
+    this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, 1);
+    this.#metric('pipeops_tunnel_forwards_active', undefined, 1);
+  }
+
+  #forget(s: Stream): boolean {
+    if (this.#streams.get(s.id) !== s) return false;
+    this.#streams.delete(s.id);
+    this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, -1);
+    this.#metric('pipeops_tunnel_forwards_active', undefined, -1);
+    this.#d.metric({ name: 'pipeops_ws_session_duration_seconds', op: 'observe', value: (Date.now() - s.started) / 1000, labels: { kind: s.kind } });
+    return true;
+  }
+
+  #end(s: Stream, conn: SessionConnection, o: { echo?: boolean; code?: number; reason?: string; app?: boolean }): void {
+    if (!this.#forget(s)) return;
+    s.shutdown();
+    const payload: Record<string, unknown> = { stream_id: s.id };
+    if (o.app) payload.request_id = s.id;
+    if (o.code !== undefined) payload.code = o.code;
+    if (o.reason) payload.reason = o.reason;
+    conn.send('proxy_websocket_close', payload, s.id);
+  }
+
+  #dialFailed(s: Stream, conn: SessionConnection, message: string, viaRequest?: ProxyRequest): void {
+    if (!this.#forget(s)) return;
+    this.#metric('pipeops_protocol_errors_total', { reason: 'stream_dial_failed' });
+    this.#d.log.warn({ stream_id: s.id, err: message }, 'stream backend unreachable');
+    const status = /(\d{3})/.exec(message)?.[1];
+    const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
+    conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
+    if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+  }
+
+  #backpressure(s: Stream, conn: SessionConnection): void {
+    this.#metric('pipeops_ws_backpressure_total', { kind: s.kind });
+    conn.send('backpressure', { request_id: s.id, reason: 'channel_full' }, s.id);
+  }
+
+  #metric(name: string, labels?: Record<string, string>, value = 1): void {
+    this.#d.metric({ name, op: 'inc', labels, value });
+  }
+}
+
+/** Subprotocols to offer the API server (§4.2): `protocol` entries, then header values; W3 default list. */
+export function offeredProtocols(protocol: string, headers: HeaderMap, path: string): string[] {
+  const out: string[] = [];
+  const add = (s: string) => {
+    for (const p of s.split(',').map((x) => x.trim()).filter(Boolean)) if (!out.includes(p)) out.push(p);
+  };
+  add(protocol);
+  for (const [k, vs] of Object.entries(headers)) if (k.toLowerCase() === 'sec-websocket-protocol') for (const v of vs) add(v);
+  if (!out.length && /\/(exec|attach|portforward)(\?|\/|$)/.test(path)) out.push(...DEFAULT_STREAM_PROTOCOLS);
+  return out;
+}
+
+function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
+  switch (f.opcode) {
+    case OPCODE.text:
+      // Translation: console keystrokes arrive as text and are stdin (channel 0) for the API server.
+      if (translate) {
+        const b = new Uint8Array(f.payload.length + 1);
+        b.set(f.payload, 1);
+        ws.send(b);
+      } else ws.send(Buffer.from(f.payload).toString());
+      return;
+    case OPCODE.binary:
+      ws.send(f.payload as Uint8Array<ArrayBuffer>);
+      return;
+    case OPCODE.close: {
+      const code = f.payload.length >= 2 ? (f.payload[0]! << 8) | f.payload[1]! : 1000;
+      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, Buffer.from(f.payload.subarray(2)).toString());
+      return;
+    }
+    case OPCODE.ping:
+      (ws as unknown as { ping(d?: Uint8Array): void }).ping(f.payload);
+      return;
+    case OPCODE.pong:
+      (ws as unknown as { pong(d?: Uint8Array): void }).pong(f.payload);
+      return;
+  }
+}
+
+/** The 101 answer to an upgrade `proxy_request`, in the writer the request asked for (§3.8 step 4). */
+function answerUpgrade(conn: SessionConnection, req: ProxyRequest, headers: HeaderMap): void {
+  if (req.responseStreaming) {
+    conn.send('proxy_response_header', ProxyOut.header(101, headers), req.requestId);
+    conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
+  } else conn.send('proxy_response', { status: 101, headers }, req.requestId);
+}
