@@ -325,6 +325,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           : { insecureSkipVerify: false },
         refreshIntervalMs: cfg.agent.gateway_route_refresh_interval,
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
+        // A restarted worker learns the current session here (session messages only come on changes).
+        session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },
     }),
     onMessage: (m) => {

@@ -169,6 +169,8 @@ export interface IngressWorkerConfig {
   forceTunnelMode: boolean;
   /** Wait for a LoadBalancer address before calling the cluster private (§6.1); default 2 min. */
   detectionWaitMs?: number;
+  /** The session as the main thread knows it at (re)start. */
+  session?: { registered: boolean; clusterId: string; state: ConnectionState };
 }
 
 /** `session`: the tunnel's session state; `reconnect` is true once a session has been usable before. */

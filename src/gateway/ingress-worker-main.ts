@@ -1,54 +1,110 @@
-// The ingress worker: watches Ingresses (when ingress sync is enabled) and reports the managed route count
-// for heartbeats. Route registration with the control plane builds on this informer.
+// The ingress worker: runs IngressSync (informers → route registry) once the cluster id is known, re-syncs after
+// reconnects, and reports gateway_info (heartbeat metadata) and route_hints (tunnel Host fallback) to the main thread.
 import type { Logger } from 'pino';
 import { fromKubeAccess } from '../agent/kube-access.ts';
+import { MetricBatch } from '../agent/metric-batch.ts';
 import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } from '../agent/thread-messages.ts';
-import { KubeClient, type KubeObject } from '../kube/client.ts';
-import { listWatch } from '../kube/watch.ts';
+import { KubeClient } from '../kube/client.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';
-import { isManaged, routeCount } from './managed.ts';
+import { DEFAULT_DETECTION_WAIT_MS } from './cluster-detection.ts';
+import { IngressSync } from './ingress-sync.ts';
+import { RouteRegistryClient } from './route-registry-client.ts';
 
 export function runIngressWorker(port: WorkerPort<MainToIngress, IngressToMain>): void {
-  let abort: AbortController | null = null;
+  let worker: IngressWorker | null = null;
   port.onMessage((m) => {
     switch (m.kind) {
       case 'init':
-        abort = start(port, m);
+        worker = new IngressWorker(port, m);
         port.post({ kind: 'ready' });
         return;
       case 'session':
+        worker?.session(m);
         return;
       case 'shutdown':
-        abort?.abort();
-        port.post({ kind: 'stopped' });
+        void (async () => {
+          await worker?.stop();
+          port.post({ kind: 'stopped' });
+        })();
         return;
     }
   });
 }
 
-function start(port: WorkerPort<MainToIngress, IngressToMain>, init: WorkerInit<IngressWorkerConfig>): AbortController {
-  const log: Logger = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'ingress', init.logLevel);
-  const abort = new AbortController();
-  if (!init.config.enabled) {
-    log.info('ingress sync disabled (agent.enable_ingress_sync=false)');
-    return abort;
+class IngressWorker {
+  readonly #port: WorkerPort<MainToIngress, IngressToMain>;
+  readonly #cfg: IngressWorkerConfig;
+  readonly #log: Logger;
+  readonly #metrics: MetricBatch;
+  #sync: IngressSync | null = null;
+  #connected = false;
+  #clusterId = '';
+  readonly #kube: KubeClient | null = null;
+
+  constructor(port: WorkerPort<MainToIngress, IngressToMain>, init: WorkerInit<IngressWorkerConfig>) {
+    this.#port = port;
+    this.#cfg = init.config;
+    this.#log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'ingress', init.logLevel);
+    this.#metrics = new MetricBatch((updates) => port.post({ kind: 'metrics', updates }));
+    if (!this.#cfg.enabled) {
+      this.#log.info('ingress sync disabled (agent.enable_ingress_sync=false)');
+      return;
+    }
+    if (!init.kube) {
+      this.#log.warn('ingress sync enabled but no Kubernetes API is configured; nothing to watch');
+      return;
+    }
+    this.#kube = new KubeClient(fromKubeAccess(init.kube));
+    if (this.#cfg.session) this.session({ kind: 'session', ...this.#cfg.session, reconnect: false });
   }
-  if (!init.kube) {
-    log.warn('ingress sync enabled but no Kubernetes API is configured; nothing to watch');
-    return abort;
+
+  session(m: Extract<MainToIngress, { kind: 'session' }>): void {
+    if (!this.#kube) return;
+    const usable = m.registered && m.clusterId !== '' && (m.state === undefined || m.state === 'connected');
+    const cameBack = usable && !this.#connected && m.reconnect === true;
+    this.#connected = usable;
+    if (!usable) return;
+    if (!this.#sync) return this.#start(m.clusterId);
+    if (m.clusterId !== this.#clusterId) {
+      this.#clusterId = m.clusterId;
+      this.#sync.setClusterId(m.clusterId);
+    } else if (cameBack) this.#sync.reconnected();
   }
-  const kube = new KubeClient(fromKubeAccess(init.kube));
-  const scope = init.config.scope;
-  const report = () => {
-    let routes = 0;
-    for (const ing of informer.cache().values()) if (isManaged(ing, scope)) routes += routeCount(ing);
-    port.post({ kind: 'gateway_info', isPrivate: null, routes, routingMode: null });
-  };
-  const informer = listWatch<KubeObject>(
-    kube,
-    '/apis/networking.k8s.io/v1/ingresses',
-    { onAdd: report, onUpdate: report, onDelete: report, onSynced: report, onError: (e) => log.warn({ err: e.message }, 'ingress watch error') },
-    { signal: abort.signal },
-  );
-  return abort;
+
+  #start(clusterId: string): void {
+    this.#clusterId = clusterId;
+    const metric = this.#metrics.add;
+    const registry = new RouteRegistryClient({
+      apiUrl: this.#cfg.apiUrl,
+      token: this.#cfg.token,
+      tls: this.#cfg.tls,
+      observe: (o) => {
+        const labels = { operation: o.operation };
+        metric({ name: o.ok ? 'gateway_route_sync_success_total' : 'gateway_route_sync_failures_total', op: 'inc', labels });
+        if (o.retries > 0) metric({ name: 'gateway_route_sync_retries_total', op: 'inc', value: o.retries, labels });
+        metric({ name: 'gateway_route_sync_duration_seconds', op: 'observe', value: o.seconds, labels });
+      },
+    });
+    this.#log.info({ scope: this.#cfg.scope, force_tunnel_mode: this.#cfg.forceTunnelMode }, 'ingress sync starting');
+    this.#sync = new IngressSync({
+      kube: this.#kube!,
+      registry,
+      scope: this.#cfg.scope,
+      forceTunnel: this.#cfg.forceTunnelMode,
+      detectionWaitMs: this.#cfg.detectionWaitMs ?? DEFAULT_DETECTION_WAIT_MS,
+      refreshIntervalMs: this.#cfg.refreshIntervalMs,
+      log: this.#log,
+      metric,
+      clusterId,
+      onInfo: (i) => {
+        this.#port.post({ kind: 'gateway_info', isPrivate: i.isPrivate, routes: i.routes, routingMode: i.routingMode });
+        this.#port.post({ kind: 'route_hints', routes: i.hints, ingressController: i.ingressController });
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#sync?.stop();
+    this.#metrics.flush();
+  }
 }

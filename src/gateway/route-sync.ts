@@ -1,0 +1,306 @@
+// The convergence engine (deviations G1–G3): keeps the control plane's route registry equal to the routes of the
+// managed Ingresses. Desired state = what the informers say; acknowledged state = what the registry confirmed.
+// One bulk `sync` first (also when empty), then `register`/`unregister` per changed host; a bulk `sync` again
+// periodically, on request (reconnect) and to repair after any failed call. One call in flight; bursts coalesce
+// because work is "hosts whose desired routes differ from the acknowledged ones", computed when the call is made.
+import type { MetricUpdate } from '../agent/metrics.ts';
+import { registerBody, type SyncTarget, syncBody } from './route-payloads.ts';
+import { compareRoutes, type IngressRoutes, type Route } from './route-extraction.ts';
+import type { RouteRegistry } from './route-registry-client.ts';
+
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+interface SyncLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface RouteSyncOptions {
+  registry: RouteRegistry;
+  /** Period of the bulk re-sync (agent.gateway_route_refresh_interval, default 4 h). */
+  refreshIntervalMs: number;
+  /** Bulk re-sync after a failed call: base delay doubling up to max. Defaults 5 s … 5 min. */
+  repair?: { baseMs: number; maxMs: number };
+  timers?: Timers;
+  log?: SyncLog;
+  metric?: (u: MetricUpdate) => void;
+}
+
+/** A host whose acknowledged state is unknown (a call for it failed): it differs from anything desired. */
+const UNKNOWN = Symbol('unknown');
+type Acked = Map<string, string[] | typeof UNKNOWN>;
+
+export interface SyncCounters {
+  syncs: number;
+  registers: number;
+  unregisters: number;
+  failures: number;
+}
+
+export class RouteSync {
+  readonly #o: RouteSyncOptions;
+  readonly #timers: Timers;
+  readonly #desired = new Map<string, IngressRoutes>();
+  /** host → keys of the Ingresses with a route for it. */
+  readonly #hosts = new Map<string, Set<string>>();
+  /** null: nothing acknowledged yet, or the last bulk sync failed — only a bulk sync can proceed. */
+  #acked: Acked | null = null;
+  readonly #dirty = new Set<string>();
+  #needBulk = true;
+  #bulkReason = 'startup';
+  #target: SyncTarget | null = null;
+  #started = false;
+  #stopped = false;
+  #running = false;
+  #repairTimer: unknown = null;
+  #repairAttempt = 0;
+  #refreshTimer: unknown = null;
+  #idleWaiters: (() => void)[] = [];
+  readonly counters: SyncCounters = { syncs: 0, registers: 0, unregisters: 0, failures: 0 };
+
+  constructor(o: RouteSyncOptions) {
+    this.#o = o;
+    this.#timers = o.timers ?? realTimers;
+  }
+
+  // ---- inputs ----
+
+  /** The Ingress's current routes (a managed Ingress was added or changed). */
+  setIngress(rec: IngressRoutes): void {
+    const old = this.#desired.get(rec.key);
+    if (old && sameRoutes(old, rec)) {
+      this.#desired.set(rec.key, rec);
+      return;
+    }
+    this.#desired.set(rec.key, rec);
+    this.#reindex(rec.key, old, rec);
+    this.#kick();
+  }
+
+  /** The Ingress is gone or no longer managed. */
+  removeIngress(key: string): void {
+    const old = this.#desired.get(key);
+    if (!old) return;
+    this.#desired.delete(key);
+    this.#reindex(key, old, undefined);
+    this.#kick();
+  }
+
+  /** Who we are and where routes point; null while unknown (nothing is sent). A change re-syncs in bulk. */
+  setTarget(t: SyncTarget | null): void {
+    const changed = JSON.stringify(t) !== JSON.stringify(this.#target);
+    this.#target = t;
+    if (changed && t && this.#acked !== null) this.resync('target changed');
+    else this.#kick();
+  }
+
+  /** Ask for a bulk sync (reconnect, periodic refresh, repair). */
+  resync(reason: string): void {
+    this.#needBulk = true;
+    this.#bulkReason = reason;
+    this.#kick();
+  }
+
+  /** The informers are synced: work may start. Starts the periodic refresh. */
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#scheduleRefresh();
+    this.#kick();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#timers.clear(this.#refreshTimer);
+    this.#timers.clear(this.#repairTimer);
+    this.#repairTimer = null;
+    this.#wakeIdle();
+  }
+
+  // ---- outputs ----
+
+  /** Every desired route, in canonical order. */
+  routes(): Route[] {
+    const out: Route[] = [];
+    for (const rec of this.#desired.values()) out.push(...rec.routes);
+    return out.sort(compareRoutes);
+  }
+
+  get routeCount(): number {
+    let n = 0;
+    for (const rec of this.#desired.values()) n += rec.routes.length;
+    return n;
+  }
+
+  /** Nothing to send, nothing in flight, nothing awaiting repair: the registry holds the desired routes. */
+  get idle(): boolean {
+    if (!this.#started || !this.#target || this.#running || this.#needBulk || this.#repairTimer !== null || this.#acked === null) return false;
+    for (const h of this.#dirty) if (!this.#hostInSync(h)) return false;
+    for (const v of this.#acked.values()) if (v === UNKNOWN) return false;
+    return true;
+  }
+
+  /** Resolves the next time the engine is idle (or stopped). */
+  whenIdle(): Promise<void> {
+    if (this.idle || this.#stopped) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  // ---- internals ----
+
+  #reindex(key: string, old: IngressRoutes | undefined, cur: IngressRoutes | undefined): void {
+    const before = new Set(old?.routes.map((r) => r.host));
+    const after = new Set(cur?.routes.map((r) => r.host));
+    for (const h of before) {
+      this.#dirty.add(h);
+      if (!after.has(h)) {
+        const s = this.#hosts.get(h);
+        s?.delete(key);
+        if (s?.size === 0) this.#hosts.delete(h);
+      }
+    }
+    for (const h of after) {
+      this.#dirty.add(h);
+      let s = this.#hosts.get(h);
+      if (!s) this.#hosts.set(h, (s = new Set()));
+      s.add(key);
+    }
+  }
+
+  /** Register bodies of a host's routes in canonical order (the last one is what a hostname-keyed registry keeps). */
+  #bodiesFor(host: string, t: SyncTarget): string[] {
+    const routes: Route[] = [];
+    for (const k of this.#hosts.get(host) ?? []) for (const r of this.#desired.get(k)?.routes ?? []) if (r.host === host) routes.push(r);
+    return routes.sort(compareRoutes).map((r) => JSON.stringify(registerBody(r, t)));
+  }
+
+  #hostInSync(host: string): boolean {
+    const t = this.#target;
+    if (!t || !this.#acked) return false;
+    const have = this.#acked.get(host);
+    if (have === UNKNOWN) return false;
+    const want = this.#bodiesFor(host, t);
+    return have === undefined ? want.length === 0 : have.length === want.length && have.every((b, i) => b === want[i]);
+  }
+
+  #kick(): void {
+    if (this.#running || this.#stopped) return;
+    queueMicrotask(() => void this.#pump());
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    try {
+      while (!this.#stopped && this.#started && this.#target) {
+        if (this.#needBulk && this.#repairTimer === null) {
+          await this.#bulk(this.#target);
+          continue;
+        }
+        if (this.#acked === null || this.#dirty.size === 0) break;
+        const host = this.#dirty.values().next().value as string;
+        this.#dirty.delete(host);
+        if (!this.#hostInSync(host)) await this.#syncHost(host, this.#target);
+      }
+    } finally {
+      this.#running = false;
+    }
+    if (this.idle || this.#stopped) this.#wakeIdle();
+  }
+
+  async #bulk(t: SyncTarget): Promise<void> {
+    this.#needBulk = false;
+    const reason = this.#bulkReason;
+    this.#dirty.clear();
+    const snapshot: Acked = new Map();
+    for (const host of this.#hosts.keys()) snapshot.set(host, this.#bodiesFor(host, t));
+    const body = syncBody(this.#desired.values(), t);
+    const routes = [...snapshot.values()].reduce((n, v) => n + (v === UNKNOWN ? 0 : v.length), 0);
+    try {
+      await this.#o.registry.sync(body);
+      this.#acked = snapshot;
+      this.counters.syncs++;
+      this.#repairAttempt = 0;
+      this.#o.metric?.({ name: 'gateway_routes_registered_total', op: 'inc', value: routes, labels: { via: 'sync' } });
+      this.#o.log?.info({ reason, ingresses: body.ingresses.length, routes, routing_mode: t.routing.routingMode }, 'route registry synced');
+      this.#reportActive();
+    } catch (e) {
+      this.#acked = null;
+      this.#failed(e, { operation: 'sync', reason });
+    }
+  }
+
+  async #syncHost(host: string, t: SyncTarget): Promise<void> {
+    const want = this.#bodiesFor(host, t);
+    const acked = this.#acked!;
+    try {
+      if (want.length === 0) {
+        await this.#o.registry.unregister(host);
+        this.counters.unregisters++;
+        acked.delete(host);
+        this.#o.log?.debug({ hostname: host }, 'route unregistered');
+      } else {
+        // Mark unknown first: if a later register of this host fails, the earlier ones were applied.
+        acked.set(host, UNKNOWN);
+        for (const b of want) await this.#o.registry.register(JSON.parse(b));
+        this.counters.registers += want.length;
+        acked.set(host, want);
+        this.#o.metric?.({ name: 'gateway_routes_registered_total', op: 'inc', value: want.length, labels: { via: 'register' } });
+        this.#o.log?.debug({ hostname: host, routes: want.length }, 'routes registered');
+      }
+      this.#reportActive();
+    } catch (e) {
+      if (this.#acked === acked) acked.set(host, UNKNOWN);
+      this.#failed(e, { operation: want.length === 0 ? 'unregister' : 'register', hostname: host });
+    }
+  }
+
+  /** A call failed after its retries: repair with a bulk sync after a growing delay. */
+  #failed(e: unknown, ctx: Record<string, unknown>): void {
+    this.counters.failures++;
+    const repair = this.#o.repair ?? { baseMs: 5000, maxMs: 300_000 };
+    const delay = Math.min(repair.maxMs, repair.baseMs * 2 ** Math.min(this.#repairAttempt++, 20));
+    this.#o.log?.warn({ ...ctx, err: (e as Error).message, repair_in_ms: delay }, 'route registry call failed; a bulk sync will repair');
+    this.#needBulk = true;
+    this.#bulkReason = 'repair';
+    if (this.#repairTimer === null) {
+      this.#repairTimer = this.#timers.set(() => {
+        this.#repairTimer = null;
+        this.#kick();
+      }, delay);
+    }
+  }
+
+  #scheduleRefresh(): void {
+    if (!(this.#o.refreshIntervalMs > 0)) return;
+    this.#refreshTimer = this.#timers.set(() => {
+      this.resync('periodic refresh');
+      this.#scheduleRefresh();
+    }, this.#o.refreshIntervalMs);
+  }
+
+  #reportActive(): void {
+    let n = 0;
+    for (const v of this.#acked?.values() ?? []) if (v !== UNKNOWN) n += v.length;
+    this.#o.metric?.({ name: 'gateway_routes_active', op: 'set', value: n });
+  }
+
+  #wakeIdle(): void {
+    const w = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const r of w) r();
+  }
+}
+
+function sameRoutes(a: IngressRoutes, b: IngressRoutes): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
