@@ -101,11 +101,15 @@ export class HeaderInflater {
   readonly #inflate = zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
   #out: Buffer[] = [];
   #error: Error | null = null;
+  /** On a corrupt stream zlib emits 'error' and never calls the flush callback; this settles the caller. */
+  #rejectPending: ((e: Error) => void) | null = null;
 
   constructor() {
     this.#inflate.on('data', (c: Buffer) => this.#out.push(c));
     this.#inflate.on('error', (e: Error) => {
       this.#error = e;
+      this.#rejectPending?.(e);
+      this.#rejectPending = null;
     });
   }
 
@@ -116,8 +120,10 @@ export class HeaderInflater {
         reject(this.#error);
         return;
       }
+      this.#rejectPending = reject;
       this.#inflate.write(compressed);
       this.#inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        this.#rejectPending = null;
         if (this.#error) {
           reject(this.#error);
           return;
