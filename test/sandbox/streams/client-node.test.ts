@@ -16,16 +16,21 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-function collector(): { stream: Writable; text(): string } {
+function collector(): { stream: Writable; text(): string; until(s: string): Promise<void> } {
   const chunks: Buffer[] = [];
+  const waiters: { s: string; resolve(): void }[] = [];
+  const text = () => Buffer.concat(chunks).toString('utf8');
   return {
     stream: new Writable({
       write(chunk: Buffer, _enc, cb) {
         chunks.push(Buffer.from(chunk));
+        for (const w of waiters.filter((x) => text().includes(x.s))) w.resolve();
         cb();
       },
     }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
+    text,
+    /** Resolves when the collected output contains `s` (the test's own timeout bounds the wait). */
+    until: (s) => (text().includes(s) ? Promise.resolve() : new Promise((resolve) => waiters.push({ s, resolve }))),
   };
 }
 
@@ -59,8 +64,7 @@ describe('client-node', () => {
     const input = new PassThrough();
     const ws = await new PortForward(kc).portForward('default', 'web-0', [80], out.stream, null, input);
     input.write('hello pf\n');
-    const deadline = Date.now() + 5000;
-    while (!out.text().includes('HELLO PF') && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    await out.until('HELLO PF');
     expect(out.text()).toBe('HELLO PF\n');
     (ws as { close(): void }).close();
     const upgrade = sandbox.requests.find((r) => r.url.includes('/pods/web-0/portforward'));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { pipeToTcp } from '../../../src/sandbox/streams/index.ts';
+import { type PortForwardHandler, pipeToTcp } from '../../../src/sandbox/streams/index.ts';
 import {
   kubectlPath,
   randomPayload,
@@ -18,7 +18,7 @@ import {
 } from './kubectl-run.ts';
 import { kubectlEnv, startStreamSandbox, testPod } from './sandbox-fixture.ts';
 
-const CASES = ['exec', 'stdin-1MiB', 'exit-code', 'tty-resize', 'attach', 'port-forward'] as const;
+const CASES = ['exec', 'stdin-1MiB', 'exit-code', 'tty-resize', 'attach', 'port-forward', 'pf-error'] as const;
 const FALLBACK_CASES = ['spdy-exec', 'spdy-exit-code', 'spdy-port-forward'] as const;
 type Cell = { ok: boolean; detail: string; wire: string; ms: number };
 
@@ -87,6 +87,18 @@ async function runVersion(version: string, bin: string, sandbox: Sandbox, fallba
   }
   tasks.push(execCase('exec'), exitCase('exit-code'), portForwardCase('port-forward'));
   tasks.push(
+    cell(`${prefix}/pf-error`, sandbox, 'portforward', async (pod) => {
+      // Port 81 is refused by the hook: kubectl must report the kubelet's message and give up (not hang).
+      const pf = await startPortForward(bin, [pod, ':81'], env);
+      const back = await roundTrip(pf.localPort, Buffer.from('x'));
+      const r = await pf.exited();
+      if (back.length !== 0) return `got ${back.length} bytes from a refused port`;
+      if (r.code !== 1) return `kubectl exit ${r.code}, expected 1: ${r.stderr.slice(-300)}`;
+      if (!r.stderr.includes('error forwarding port 81 to pod')) return `stderr: ${r.stderr.slice(-300)}`;
+      return null;
+    }),
+  );
+  tasks.push(
     cell(`${prefix}/stdin-1MiB`, sandbox, 'exec', async (pod) => {
       const payload = randomPayload(1024 * 1024);
       const r = await k(['exec', '-i', pod, '--', 'cat'], payload);
@@ -132,18 +144,20 @@ for (const v of missing) console.log(`kubectl ${v} not found in the image; its r
 beforeAll(async () => {
   const echo = await startEchoServer();
   cleanups.push(echo.close);
+  const toEcho = pipeToTcp('127.0.0.1', echo.port);
+  const forward: PortForwardHandler = (c) => (c.port === 80 ? toEcho(c) : c.error(`dial tcp4 127.0.0.1:${c.port}: connect: connection refused`));
   const jobs: Promise<void>[] = [];
   for (const v of present) {
     // One sandbox per version keeps request logs (the "wire" column) and hooks separate.
     const sandbox = await startStreamSandbox();
-    sandbox.hooks.portForward = pipeToTcp('127.0.0.1', echo.port);
+    sandbox.hooks.portForward = forward;
     cleanups.push(() => sandbox.close());
     jobs.push(runVersion(v, kubectlPath(v) as string, sandbox, false));
   }
   const fbBin = kubectlPath('1.32');
   if (fbBin) {
     const sandbox = await startStreamSandbox();
-    sandbox.hooks.portForward = pipeToTcp('127.0.0.1', echo.port);
+    sandbox.hooks.portForward = forward;
     sandbox.hooks.rejectWebSockets = true;
     cleanups.push(() => sandbox.close());
     jobs.push(runVersion('1.32', fbBin, sandbox, true));

@@ -92,7 +92,7 @@ export async function startPortForward(
   bin: string,
   args: string[],
   env: Record<string, string>,
-): Promise<{ localPort: number; stop(): Promise<RunResult> }> {
+): Promise<{ localPort: number; stop(): Promise<RunResult>; exited(): Promise<RunResult> }> {
   const proc = Bun.spawn([bin, 'port-forward', ...args], {
     env: { ...process.env, ...env },
     stdin: 'ignore',
@@ -121,14 +121,19 @@ export async function startPortForward(
           tail += decoder.decode(r.value);
         }
       })();
+      const exited = async (): Promise<RunResult> => {
+        const code = await proc.exited;
+        clearTimeout(deadline);
+        return { code, stdout: Buffer.from(seen + (await rest)), stderr: await stderrText };
+      };
       return {
         localPort: Number(m[1]),
-        async stop() {
+        stop() {
           proc.kill('SIGTERM');
-          const code = await proc.exited;
-          clearTimeout(deadline);
-          return { code, stdout: Buffer.from(seen + (await rest)), stderr: await stderrText };
+          return exited();
         },
+        /** Waits for kubectl to exit on its own (e.g. after "lost connection to pod"). */
+        exited,
       };
     }
   }
