@@ -25,10 +25,19 @@ export async function runAgentCommand(argv: string[], io: { env: Record<string, 
     process.stdout.write(formatEffectiveConfig(r.config, r.sources));
     return 0;
   }
+  // Installed before anything starts, so an early SIGTERM still shuts down cleanly.
+  let agent: Awaited<ReturnType<typeof runAgent>> | null = null;
+  let early: ((code: number) => void) | null = null;
+  const earlyExit = new Promise<number>((resolve) => {
+    early = resolve;
+  });
+  onTerminate(async () => {
+    if (agent) await agent.stop();
+    else early?.(0);
+  }, r.config.timeouts.shutdown);
   try {
-    const agent = await runAgent(r.config, { env: io.env });
-    onTerminate(() => agent.stop(), r.config.timeouts.shutdown);
-    return await agent.done;
+    agent = await runAgent(r.config, { env: io.env });
+    return await Promise.race([agent.done, earlyExit]);
   } catch (e) {
     if (e instanceof AgentStartupError) {
       process.stderr.write(`pipeops-agent: ${e.message}\n`);
