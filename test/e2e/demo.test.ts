@@ -26,12 +26,13 @@ test('npm run demo: kubeconfig and endpoints.json written; kubectl get pods -A w
     const readyRes = await fetch(`${endpoints.agent_url}/ready`);
     expect(readyRes.status).toBe(200);
   } finally {
-    // npm forwards the signal to the demo process (npm itself then reports 143: that is npm, not us).
+    // Stop the demo process itself (npm's own signal handling is npm's business), then npm ends.
+    const pids = Bun.spawnSync(['pgrep', '-f', `cli.ts demo --dir ${dir}`]).stdout.toString().trim().split('\n').filter(Boolean);
+    for (const pid of pids) process.kill(Number(pid), 'SIGTERM');
+    await waitFor(() => Bun.spawnSync(['pgrep', '-f', `cli.ts demo --dir ${dir}`]).stdout.toString().trim() === '', { what: 'demo process gone', timeoutMs: 10_000 });
     p.kill('SIGTERM');
   }
   await p.exited;
-  // npm does not wait for its child; the demo process finishes its own shutdown and goes away.
-  await waitFor(() => Bun.spawnSync(['pgrep', '-f', `demo --dir ${dir}`]).stdout.toString().trim() === '', { what: 'demo process gone', timeoutMs: 10_000 });
 }, 90_000);
 
 test('demo: SIGTERM makes the demo process itself exit 0', async () => {
