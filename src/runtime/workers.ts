@@ -1,13 +1,19 @@
 // Spawning worker threads. Every worker file must also be a build entrypoint of the compiled binary
-// (bun-notes §3); the URL form below is the one Bun resolves both from source and inside the binary.
+// (bun-notes §3). From source, this module sits in src/runtime/, so the workers are at ../../workers/. Inside the
+// compiled binary every module is bundled into the root entry (`/$bunfs/root/<outfile>`), so `import.meta.url` is that
+// file and the embedded workers are at ./workers/ beside it (`/$bunfs/root/workers/<name>.js`, reachable by the .ts
+// name). Resolving ../../workers/ there gives `/workers/<name>.ts`, which fails at runtime with ModuleNotFound.
 import type { WorkerName } from '../agent/thread-messages.ts';
 
-const URLS: Record<WorkerName, URL> = {
-  tunnel: new URL('../../workers/tunnel.ts', import.meta.url),
-  heartbeat: new URL('../../workers/heartbeat.ts', import.meta.url),
-  ingress: new URL('../../workers/ingress.ts', import.meta.url),
-};
+/** True inside a `bun build --compile` binary (its modules live in the embedded `/$bunfs/` file system). */
+export const COMPILED = import.meta.url.includes('/$bunfs/');
+
+const WORKERS_DIR = COMPILED ? './workers/' : '../../workers/';
+
+export function workerUrl(name: WorkerName): URL {
+  return new URL(`${WORKERS_DIR}${name}.ts`, import.meta.url);
+}
 
 export function spawnWorker(name: WorkerName): Worker {
-  return new Worker(URLS[name].href, { name });
+  return new Worker(workerUrl(name).href, { name });
 }

@@ -308,6 +308,13 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     categories: ['istio-io', 'networking-istio-io'],
     subresources: ['status'],
   },
+  // RBAC and the Prometheus Operator's ServiceMonitor: stored only (no authorizer uses them), so that the Helm
+  // chart's rendered manifest can be applied with kubectl (test/packaging).
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', namespaced: true },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', namespaced: true },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', namespaced: false },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false },
+  { group: 'monitoring.coreos.com', version: 'v1', resource: 'servicemonitors', kind: 'ServiceMonitor', namespaced: true, shortNames: ['smon'] },
   // Reviews answered by the server, never stored.
   {
     group: 'authorization.k8s.io',
