@@ -1,11 +1,13 @@
 // `pipeops-agent hub`: the self-hostable control plane.
 import { HUB_HELP, loadHubConfig } from './hub/config.ts';
+import { runHubKubeconfigCommand } from './hub/kube-gateway/kubeconfig-command.ts';
 import { startHub } from './hub/server.ts';
 import { createLogger, secrets } from './log/logger.ts';
 import { onTerminate } from './cli-signals.ts';
 import { BUILD_INFO } from './version.ts';
 
 export async function runHubCommand(argv: string[], io: { env: Record<string, string | undefined> }): Promise<number> {
+  if (argv[0] === 'kubeconfig') return runHubKubeconfigCommand(argv.slice(1), io);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HUB_HELP);
     return 0;

@@ -1,0 +1,108 @@
+// `pipeops-agent hub kubeconfig --cluster <name|id>`: prints a kubeconfig that reaches one registered cluster
+// through the hub's Kubernetes API gateway. Reads the hub's state file (clusters) and `<state>.tls/` (CA and the
+// gateway URL the running hub wrote there); runs beside a live hub.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ClusterStore } from '../cluster-store.ts';
+import { gatewayDir, persistedCaPem } from './gateway-tls.ts';
+import { renderGatewayKubeconfig } from './kubeconfig.ts';
+
+export const HUB_KUBECONFIG_HELP = `Usage: pipeops-agent hub kubeconfig --cluster <name|id> [flags]
+
+Prints a kubeconfig for one registered cluster: server https://<hub>:<kube-port>/clusters/<id>/k8s, the hub's
+gateway CA, and a hub user token.
+
+Flags:
+  --cluster <name|id>    the cluster (required)
+  --state <file>         the hub's state file (default hub-state.db, or state: in --config)
+  --server <url>         gateway base URL (default: the URL the running hub recorded, else https://<host>:<kube_port>)
+  --user-token <t>       hub user token to embed (default PIPEOPS_HUB_USER_TOKEN, else the first user_tokens entry of --config)
+  --namespace <ns>       default namespace of the context
+  --config <file>        the hub's YAML config (state, host, kube_port, user_tokens, tls.ca_file)
+`;
+
+interface Options {
+  cluster?: string;
+  state?: string;
+  server?: string;
+  token?: string;
+  namespace?: string;
+  config?: string;
+}
+
+const FLAGS: Record<string, keyof Options> = {
+  '--cluster': 'cluster',
+  '--state': 'state',
+  '--server': 'server',
+  '--user-token': 'token',
+  '--namespace': 'namespace',
+  '--config': 'config',
+};
+
+export type KubeconfigCommandResult = { ok: true; kubeconfig: string } | { ok: false; message: string };
+
+/** The command without process I/O (tests call it directly). */
+export function buildKubeconfigFromState(argv: string[], env: Record<string, string | undefined>): KubeconfigCommandResult {
+  const o: Options = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const key = FLAGS[flag];
+    if (!key) return { ok: false, message: `unknown flag ${flag}\n\n${HUB_KUBECONFIG_HELP}` };
+    const v = inline ?? argv[++i];
+    if (v === undefined) return { ok: false, message: `${flag} needs a value` };
+    o[key] = v;
+  }
+  if (!o.cluster) return { ok: false, message: `--cluster is required\n\n${HUB_KUBECONFIG_HELP}` };
+  let file: Record<string, unknown> = {};
+  const configPath = o.config ?? env.PIPEOPS_HUB_CONFIG;
+  if (configPath) {
+    try {
+      const doc = parseYaml(readFileSync(configPath, 'utf8')) ?? {};
+      if (typeof doc === 'object' && !Array.isArray(doc)) file = doc as Record<string, unknown>;
+    } catch (e) {
+      return { ok: false, message: `${configPath}: ${(e as Error).message}` };
+    }
+  }
+  const state = o.state ?? (typeof file.state === 'string' ? file.state : 'hub-state.db');
+  if (state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
+  if (!existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
+  const userTokens = Array.isArray(file.user_tokens) ? file.user_tokens.filter((t): t is string => typeof t === 'string') : [];
+  const token = o.token ?? env.PIPEOPS_HUB_USER_TOKEN ?? userTokens[0];
+  if (!token) return { ok: false, message: 'no user token: pass --user-token, set PIPEOPS_HUB_USER_TOKEN, or list user_tokens in --config' };
+
+  const store = new ClusterStore(state);
+  let rec: ReturnType<ClusterStore['find']>;
+  try {
+    rec = store.find(o.cluster);
+  } finally {
+    store.close();
+  }
+  if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${state})` };
+
+  const recorded = join(gatewayDir(state), 'kube-url');
+  const host = typeof file.host === 'string' ? file.host : '127.0.0.1';
+  const port = typeof file.kube_port === 'number' ? file.kube_port : 6443;
+  const server = o.server ?? (existsSync(recorded) ? readFileSync(recorded, 'utf8').trim() : `https://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const tls = file.tls as { ca_file?: unknown } | undefined;
+  let caPem = persistedCaPem(state);
+  if (!caPem && typeof tls?.ca_file === 'string') caPem = readFileSync(tls.ca_file, 'utf8');
+  return {
+    ok: true,
+    kubeconfig: renderGatewayKubeconfig({ gatewayUrl: server, clusterId: rec.cluster_id, clusterName: rec.name, caPem, userToken: token, ...(o.namespace ? { namespace: o.namespace } : {}) }),
+  };
+}
+
+export function runHubKubeconfigCommand(argv: string[], io: { env: Record<string, string | undefined> }): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HUB_KUBECONFIG_HELP);
+    return 0;
+  }
+  const r = buildKubeconfigFromState(argv, io.env);
+  if (!r.ok) {
+    process.stderr.write(`hub kubeconfig: ${r.message}\n`);
+    return 2;
+  }
+  process.stdout.write(r.kubeconfig);
+  return 0;
+}
