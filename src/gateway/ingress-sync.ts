@@ -56,6 +56,8 @@ export interface IngressSyncOptions {
 
 export class IngressSync {
   readonly engine: RouteSync;
+  /** Deletions inferred from a relist (the watch missed them). */
+  readonly stats = { tombstones: 0 };
   readonly #o: IngressSyncOptions;
   readonly #abort = new AbortController();
   readonly #ingresses: Informer<KubeIngress>;
@@ -108,7 +110,10 @@ export class IngressSync {
       {
         onAdd: (i) => this.#ingressChanged(i),
         onUpdate: (i) => this.#ingressChanged(i),
-        onDelete: (i) => this.#ingressGone(objectKey(i)),
+        onDelete: (i, { tombstone }) => {
+          if (tombstone) this.stats.tombstones++;
+          this.#ingressGone(objectKey(i));
+        },
         onSynced: () => this.#informerSynced('ingresses'),
         onError: onError('ingress'),
       },
@@ -143,7 +148,7 @@ export class IngressSync {
 
   async stop(): Promise<void> {
     this.#abort.abort();
-    this.engine.stop();
+    await this.engine.stop();
     this.#timers.clear(this.#waitTimer);
     if (this.#infoTimer) clearTimeout(this.#infoTimer);
     await Promise.all([this.#ingresses.done, this.#services.done]);

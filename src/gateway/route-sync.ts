@@ -61,6 +61,7 @@ export class RouteSync {
   #started = false;
   #stopped = false;
   #running = false;
+  #pumping: Promise<void> | null = null;
   #repairTimer: unknown = null;
   #repairAttempt = 0;
   #refreshTimer: unknown = null;
@@ -118,12 +119,14 @@ export class RouteSync {
     this.#kick();
   }
 
-  stop(): void {
+  /** Stops; resolves once the call in flight (if any) has ended, so nothing is sent afterwards. */
+  stop(): Promise<void> {
     this.#stopped = true;
     this.#timers.clear(this.#refreshTimer);
     this.#timers.clear(this.#repairTimer);
     this.#repairTimer = null;
     this.#wakeIdle();
+    return this.#pumping ?? Promise.resolve();
   }
 
   // ---- outputs ----
@@ -194,12 +197,11 @@ export class RouteSync {
 
   #kick(): void {
     if (this.#running || this.#stopped) return;
-    queueMicrotask(() => void this.#pump());
+    this.#running = true;
+    this.#pumping = Promise.resolve().then(() => this.#pump());
   }
 
   async #pump(): Promise<void> {
-    if (this.#running || this.#stopped) return;
-    this.#running = true;
     try {
       while (!this.#stopped && this.#started && this.#target) {
         if (this.#needBulk && this.#repairTimer === null) {
