@@ -1,8 +1,7 @@
 // State outside a cluster (deviation S1): one YAML file, mode 0600, replaced atomically (temp file, fsync, rename,
 // fsync of the directory), so a crash leaves the old or the new file and never a partial one.
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { accessSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { EMPTY_STATE, type PersistedState, PersistedStateSchema, StateError, type StateStore } from './agent-state.ts';
 
@@ -39,7 +38,7 @@ export function parseStateFile(text: string, path: string): PersistedState {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line;
+    const line = e.pos[0] >= 0 ? text.slice(0, e.pos[0]).split('\n').length : undefined;
     throw new StateError(
       'state_file_corrupt',
       `state file ${path} is not valid YAML${line ? ` (line ${line})` : ''}: ${e.message.split('\n')[0]}; fix or remove it`,
@@ -61,7 +60,7 @@ export function parseStateFile(text: string, path: string): PersistedState {
 export function writeFileAtomic(path: string, text: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${STATE_FILE_NAME}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     const buf = Buffer.from(text, 'utf8');
@@ -107,7 +106,21 @@ export class FileStateStore implements StateStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ...EMPTY_STATE };
       throw new StateError('state_file_unreadable', `state file ${this.path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    this.#removeStaleTemps();
     return parseStateFile(text, this.path);
+  }
+
+  /** Temp files of a save that was killed before its rename are garbage: the real file is intact. */
+  #removeStaleTemps(): void {
+    const dir = dirname(this.path);
+    const prefix = `.${basename(this.path)}.`;
+    try {
+      for (const f of readdirSync(dir)) {
+        if (f.startsWith(prefix) && f.endsWith('.tmp') && !f.startsWith(`${prefix}${process.pid}.`)) unlinkSync(join(dir, f));
+      }
+    } catch {
+      // best effort: a leftover temp file costs disk space, nothing else
+    }
   }
 
   async save(s: PersistedState): Promise<void> {
