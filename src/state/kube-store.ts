@@ -107,6 +107,9 @@ export class KubeStateStore implements StateStore {
         return;
       } catch (e) {
         if (isKubeError(e, 409) && attempt === 0) continue;
+        if (isKubeError(e, 404)) {
+          throw new StateError('state_namespace_missing', `cannot save agent state: namespace ${this.namespace} does not exist (${e.message}); create it or set agent.state_namespace`);
+        }
         throw this.#wrap(e);
       }
     }
