@@ -11,11 +11,15 @@ const outfile = join(root, 'dist/pipeops-agent');
 const args = new Set(process.argv.slice(2));
 
 function gitCommit(): string {
-  const r = Bun.spawnSync(['git', 'rev-parse', '--short=12', 'HEAD'], { cwd: root, stdout: 'pipe', stderr: 'ignore' });
-  const sha = r.exitCode === 0 ? r.stdout.toString().trim() : '';
-  if (!sha) return process.env.PIPEOPS_BUILD_COMMIT || 'unknown';
-  const dirty = Bun.spawnSync(['git', 'status', '--porcelain', '--untracked-files=no'], { cwd: root, stdout: 'pipe' }).stdout.toString().trim();
-  return dirty ? `${sha}-dirty` : sha;
+  try {
+    const r = Bun.spawnSync(['git', 'rev-parse', '--short=12', 'HEAD'], { cwd: root, stdout: 'pipe', stderr: 'ignore' });
+    const sha = r.exitCode === 0 ? r.stdout.toString().trim() : '';
+    if (!sha) return 'unknown';
+    const dirty = Bun.spawnSync(['git', 'status', '--porcelain', '--untracked-files=no'], { cwd: root, stdout: 'pipe' }).stdout.toString().trim();
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return 'unknown'; // no git (e.g. the container build context excludes .git)
+  }
 }
 
 async function build(): Promise<void> {
