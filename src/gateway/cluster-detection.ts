@@ -76,7 +76,7 @@ export function endpointFor(svc: KubeService, address: string): string {
 export function publicEndpoint(lookup: ServiceLookup): string {
   for (const [ns, name] of CLUSTER_TYPE_CANDIDATES) {
     const svc = lookup(ns, name);
-    if (!svc || svc.spec?.type !== 'LoadBalancer') continue;
+    if (svc?.spec?.type !== 'LoadBalancer') continue;
     const addr = loadBalancerAddress(svc);
     const ep = addr ? endpointFor(svc, addr) : '';
     if (ep) return ep;

@@ -160,7 +160,10 @@ export class IngressSync {
 
   #ingressChanged(ing: KubeIngress): void {
     const key = objectKey(ing);
-    if (!isManaged(ing, this.#o.scope)) return this.#ingressGone(key);
+    if (!isManaged(ing, this.#o.scope)) {
+      this.#ingressGone(key);
+      return;
+    }
     this.#index(key, referencedServices(ing));
     // Before the Services are listed every backend would look missing; the first Service sync extracts them all.
     if (this.#synced.services) this.engine.setIngress(extractRoutes(ing, this.#lookup));
@@ -205,8 +208,8 @@ export class IngressSync {
     if (svcs.length === 0) this.#svcOf.delete(key);
     else this.#svcOf.set(key, svcs);
     for (const s of svcs) {
-      let set = this.#bySvc.get(s);
-      if (!set) this.#bySvc.set(s, (set = new Set()));
+      const set = this.#bySvc.get(s) ?? new Set<string>();
+      this.#bySvc.set(s, set);
       set.add(key);
     }
   }

@@ -64,7 +64,10 @@ class IngressWorker {
     const cameBack = usable && !this.#connected && m.reconnect === true;
     this.#connected = usable;
     if (!usable) return;
-    if (!this.#sync) return this.#start(m.clusterId);
+    if (!this.#sync) {
+      this.#start(m.clusterId);
+      return;
+    }
     if (m.clusterId !== this.#clusterId) {
       this.#clusterId = m.clusterId;
       this.#sync.setClusterId(m.clusterId);

@@ -173,8 +173,8 @@ export class RouteSync {
     }
     for (const h of after) {
       this.#dirty.add(h);
-      let s = this.#hosts.get(h);
-      if (!s) this.#hosts.set(h, (s = new Set()));
+      const s = this.#hosts.get(h) ?? new Set<string>();
+      this.#hosts.set(h, s);
       s.add(key);
     }
   }

@@ -150,8 +150,8 @@ describe('changes', () => {
     env.sandbox.apply(ingress('app', 'a', { rules: [web('a.example.com')] }));
     const s = env.start();
     await env.settle(s);
-    const a = env.sandbox.get('ingresses', 'app', 'a')!;
-    env.sandbox.apply({ ...a, metadata: { ...a.metadata, labels: { ...(a.metadata as { labels: Record<string, string> }).labels, unrelated: 'x' } } });
+    const a = env.sandbox.get('ingresses', 'app', 'a') as { metadata: { labels: Record<string, string> } };
+    env.sandbox.apply({ ...a, metadata: { ...a.metadata, labels: { ...a.metadata.labels, unrelated: 'x' } } });
     await env.settle(s);
     expect(ops()).toEqual(['sync']);
   });
