@@ -49,7 +49,10 @@ export function helmConfigSchema(): Json {
     if (Array.isArray(node.required) && node.required.length === 0) delete node.required;
   }
   const close = (n: unknown): void => {
-    if (Array.isArray(n)) return n.forEach(close);
+    if (Array.isArray(n)) {
+      for (const x of n) close(x);
+      return;
+    }
     if (!n || typeof n !== 'object') return;
     const o = n as Json;
     if (isObjectNode(o) && !('additionalProperties' in o)) o.additionalProperties = false;

@@ -12,6 +12,9 @@ import { MANIFEST_HEADER } from '../../scripts/gen-manifest.ts';
 import { tempDir } from '../support/hub-agent.ts';
 import { CHART, EXAMPLES, examplePath, find, HELM, helm, type K8sObject, MANIFEST, MANIFEST_ARGS, parseManifest, render } from './chart-support.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped JSON; the assertions check their shape.
+type Loose = any;
+
 const valuesText = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8');
 
 describe('generated chart files', () => {
@@ -92,7 +95,7 @@ describe.skipIf(skip)('helm lint and template', () => {
 
   test('defaults: Deployment with Recreate, probes, hardened security context, env, resources, volumes', () => {
     const objs = render({ set: { token: 't' } });
-    const d = find(objs, 'Deployment', 'pipeops-agent') as K8sObject & { spec: any };
+    const d = find(objs, 'Deployment', 'pipeops-agent') as K8sObject & { spec: Loose };
     expect(d.spec.replicas).toBe(1);
     expect(d.spec.strategy).toEqual({ type: 'Recreate' });
     const pod = d.spec.template.spec;
@@ -125,8 +128,8 @@ describe.skipIf(skip)('helm lint and template', () => {
       { name: 'config', mountPath: '/etc/pipeops', readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
     ]);
-    expect(pod.volumes.find((v: any) => v.name === 'tmp').emptyDir).toBeDefined();
-    expect(pod.volumes.find((v: any) => v.name === 'config').configMap.name).toBe('pipeops-agent-config');
+    expect(pod.volumes.find((v: Loose) => v.name === 'tmp').emptyDir).toBeDefined();
+    expect(pod.volumes.find((v: Loose) => v.name === 'config').configMap.name).toBe('pipeops-agent-config');
     for (const o of objs) {
       expect(o.metadata.labels?.['app.kubernetes.io/name']).toBe('pipeops-agent');
       expect(o.metadata.labels?.['app.kubernetes.io/instance']).toBe('pipeops-agent');
@@ -144,17 +147,17 @@ describe.skipIf(skip)('helm lint and template', () => {
     expect(cm.data['config.yaml']).not.toContain('the-agent-token');
     const secret = find(objs, 'Secret', 'pipeops-agent') as K8sObject & { stringData: Record<string, string> };
     expect(secret.stringData).toEqual({ token: 'the-agent-token' });
-    const svc = find(objs, 'Service', 'pipeops-agent') as K8sObject & { spec: any };
+    const svc = find(objs, 'Service', 'pipeops-agent') as K8sObject & { spec: Loose };
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
     expect(objs.some((o) => o.kind === 'ServiceMonitor')).toBe(false);
   });
 
   test('defaults: agent RBAC is narrow, state Role is name-restricted, control-plane identity is separate', () => {
     const objs = render({ set: { token: 't' } });
-    const cr = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: any[] };
+    const cr = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: Loose[] };
     const flat = cr.rules.flatMap((r) => r.resources.map((res: string) => `${r.apiGroups[0] || 'core'}/${res}:${r.verbs.join(',')}`));
     expect(flat).toEqual(['core/nodes:list', 'core/pods:list', 'core/services:list', 'metrics.k8s.io/nodes:list', 'authorization.k8s.io/selfsubjectaccessreviews:create']);
-    const role = find(objs, 'Role', 'pipeops-agent-state') as K8sObject & { rules: any[] };
+    const role = find(objs, 'Role', 'pipeops-agent-state') as K8sObject & { rules: Loose[] };
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['pipeops-agent-state'], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pipeops-agent-secrets'], verbs: ['get', 'update'] },
@@ -165,17 +168,17 @@ describe.skipIf(skip)('helm lint and template', () => {
     const tokenSecret = find(objs, 'Secret', 'pipeops-agent-control-plane-token');
     expect(tokenSecret.type).toBe('kubernetes.io/service-account-token');
     expect(tokenSecret.metadata.annotations).toEqual({ 'kubernetes.io/service-account.name': 'pipeops-agent-control-plane' });
-    const cpBinding = find(objs, 'ClusterRoleBinding', 'pipeops-agent-control-plane') as K8sObject & { roleRef: any; subjects: any[] };
+    const cpBinding = find(objs, 'ClusterRoleBinding', 'pipeops-agent-control-plane') as K8sObject & { roleRef: Loose; subjects: Loose[] };
     expect(cpBinding.roleRef.name).toBe('pipeops-agent-control-plane');
     expect(cpBinding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'pipeops-agent-control-plane', namespace: 'pipeops-system' }]);
   });
 
   test('example gateway-enabled: ingress rules, services watch, ServiceMonitor', () => {
     const objs = render({ values: [examplePath('gateway-enabled')] });
-    const cr = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: any[] };
+    const cr = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: Loose[] };
     expect(cr.rules).toContainEqual({ apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['list', 'watch'] });
     expect(cr.rules).toContainEqual({ apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] });
-    const sm = find(objs, 'ServiceMonitor', 'pipeops-agent') as K8sObject & { spec: any };
+    const sm = find(objs, 'ServiceMonitor', 'pipeops-agent') as K8sObject & { spec: Loose };
     expect(sm.metadata.labels?.release).toBe('kube-prometheus-stack');
     expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
     const cm = find(objs, 'ConfigMap', 'pipeops-agent-config') as K8sObject & { data: Record<string, string> };
@@ -185,18 +188,18 @@ describe.skipIf(skip)('helm lint and template', () => {
   test('example existing-secret: no token Secret, env from the named Secret and key', () => {
     const objs = render({ values: [examplePath('existing-secret')] });
     expect(objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'pipeops-agent')).toBe(false);
-    const d = find(objs, 'Deployment') as K8sObject & { spec: any };
-    const env = d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'PIPEOPS_TOKEN');
+    const d = find(objs, 'Deployment') as K8sObject & { spec: Loose };
+    const env = d.spec.template.spec.containers[0].env.find((e: Loose) => e.name === 'PIPEOPS_TOKEN');
     expect(env.valueFrom).toEqual({ secretKeyRef: { name: 'pipeops-agent-token', key: 'agent-token' } });
   });
 
   test('example custom-rbac: overridden control-plane ClusterRole, services/proxy for apiserver mode, extra rules', () => {
     const objs = render({ values: [examplePath('custom-rbac')] });
-    const cp = find(objs, 'ClusterRole', 'pipeops-deployer') as K8sObject & { rules: any[] };
+    const cp = find(objs, 'ClusterRole', 'pipeops-deployer') as K8sObject & { rules: Loose[] };
     expect(cp.rules).toHaveLength(3);
     expect(JSON.stringify(cp.rules)).not.toContain('"*"');
     expect(find(objs, 'ServiceAccount', 'pipeops-deployer')).toBeDefined();
-    const agentRole = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: any[] };
+    const agentRole = find(objs, 'ClusterRole', 'pipeops-agent') as K8sObject & { rules: Loose[] };
     expect(agentRole.rules).toContainEqual({ apiGroups: [''], resources: ['services/proxy'], verbs: ['get', 'create', 'update', 'patch', 'delete'] });
     expect(agentRole.rules).toContainEqual({ apiGroups: [''], resources: ['events'], verbs: ['list'] });
   });
@@ -204,13 +207,13 @@ describe.skipIf(skip)('helm lint and template', () => {
   test('controlPlaneAccess.enabled=false: no control-plane identity, no service token env', () => {
     const objs = render({ set: { token: 't', 'controlPlaneAccess.enabled': 'false' } });
     expect(objs.filter((o) => o.metadata.name.includes('control-plane'))).toEqual([]);
-    const d = find(objs, 'Deployment') as K8sObject & { spec: any };
-    expect(d.spec.template.spec.containers[0].env.some((e: any) => e.name === 'PIPEOPS_K8S_SERVICE_TOKEN')).toBe(false);
+    const d = find(objs, 'Deployment') as K8sObject & { spec: Loose };
+    expect(d.spec.template.spec.containers[0].env.some((e: Loose) => e.name === 'PIPEOPS_K8S_SERVICE_TOKEN')).toBe(false);
   });
 
   test('state in another namespace or with other names: the Role follows', () => {
     const objs = render({ set: { token: 't', 'config.agent.state_namespace': 'pipeops-state', 'config.agent.state_configmap_name': 'cm1', 'config.agent.state_secret_name': 's1' } });
-    const role = find(objs, 'Role') as K8sObject & { rules: any[] };
+    const role = find(objs, 'Role') as K8sObject & { rules: Loose[] };
     expect(role.metadata.namespace).toBe('pipeops-state');
     expect(role.rules.map((r) => r.resourceNames)).toEqual([['cm1'], ['s1'], undefined]);
   });

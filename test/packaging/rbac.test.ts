@@ -95,11 +95,11 @@ describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () =
     const agentAudit = () => sandbox.audit.filter((a) => a.user === AGENT_USER);
     await waitFor(async () => (await adminClusters(hub)).find((c) => c.connected && c.last_heartbeat), { what: 'registered with a heartbeat', timeoutMs: 20_000 });
     // State: created with the agent id at start, updated with the cluster id after registration.
-    await waitFor(() => sandbox.get('configmaps', NS, 'pipeops-agent-state')?.data && (sandbox.get('configmaps', NS, 'pipeops-agent-state')?.data as Record<string, string>).cluster_id, {
+    await waitFor(() => (sandbox.get('configmaps', NS, 'pipeops-agent-state')?.data as Record<string, string> | undefined)?.cluster_id, {
       what: 'cluster_id saved in the state ConfigMap',
     });
     const secret = sandbox.get('secrets', NS, 'pipeops-agent-secrets');
-    expect(Buffer.from((secret?.data as Record<string, string>).cluster_token ?? '', 'base64').toString()).toBe(CP_TOKEN);
+    expect(Buffer.from((secret?.data as Record<string, string> | undefined)?.cluster_token ?? '', 'base64').toString()).toBe(CP_TOKEN);
     // Several heartbeats (each lists nodes, pods, services), and the ingress informer watching.
     await waitFor(() => agentAudit().filter((a) => a.verb === 'list' && a.resource === 'pods').length >= 3, { what: 'three heartbeats' });
     await waitFor(() => agentAudit().some((a) => a.verb === 'watch' && a.resource === 'ingresses'), { what: 'ingress watch' });
