@@ -1,6 +1,6 @@
 // State outside a cluster (deviation S1): one YAML file, mode 0600, replaced atomically (temp file, fsync, rename,
 // fsync of the directory), so a crash leaves the old or the new file and never a partial one.
-import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { EMPTY_STATE, type PersistedState, PersistedStateSchema, StateError, type StateStore } from './agent-state.ts';
@@ -14,7 +14,7 @@ function writableDir(dir: string): boolean {
       accessSync(dir, constants.W_OK);
       return true;
     }
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makePrivateDir(dir);
     return true;
   } catch {
     return false;
@@ -56,10 +56,16 @@ export function parseStateFile(text: string, path: string): PersistedState {
   return r.data;
 }
 
+/** Create a directory (and parents) with mode 0700. The mode is set explicitly: Bun's recursive mkdirSync was seen ignoring it. */
+function makePrivateDir(dir: string): void {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (created) chmodSync(dir, 0o700);
+}
+
 /** Writes `text` to `path` atomically with mode 0600. */
 export function writeFileAtomic(path: string, text: string): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {

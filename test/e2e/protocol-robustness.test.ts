@@ -45,6 +45,8 @@ describe('inbound protocol robustness', () => {
     expect(fromAgent.some((m) => m.requestId === 'ts-number' || m.requestId === 'ts-bad')).toBe(false);
     // P1: a malformed proxy_request with a known id gets a proxy_error.
     expect(fromAgent.some((m) => m.type === 'proxy_error' && m.requestId === 'bad-proxy')).toBe(true);
+    // Worker metrics arrive in batches: wait for the last of them.
+    await waitFor(async () => (await metric(/pipeops_protocol_errors_total\{reason="invalid_timestamp"\}/)) === 2, { what: 'metrics flushed' });
     expect(await metric(/pipeops_protocol_errors_total\{reason="invalid_json"\}/)).toBe(1);
     expect(await metric(/pipeops_protocol_errors_total\{reason="not_an_object"\}/)).toBe(1);
     expect(await metric(/pipeops_protocol_errors_total\{reason="invalid_envelope"\}/)).toBe(4);
