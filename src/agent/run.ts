@@ -405,7 +405,8 @@ async function gatherRegisterFacts(cfg: AgentConfig, kube: KubeClient | null, st
     if (n.value.region) facts.region = n.value.region;
     if (n.value.cloudProvider) facts.cloudProvider = n.value.cloudProvider;
   }
-  let saToken: string | undefined;
+  // Outside a cluster the credential the agent itself uses (the kubeconfig's token) is the candidate.
+  let saToken: string | undefined = kube.target.source === 'in-cluster' ? undefined : kube.target.token?.();
   if (kube.target.source === 'in-cluster') {
     try {
       saToken = readServiceAccount(cfg.kubernetes.service_account_dir).token;

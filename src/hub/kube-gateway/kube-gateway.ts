@@ -4,7 +4,7 @@
 // answer (buffered, binary frame or streamed) is written back (protocol.md §3).
 //
 // node:https rather than Bun.serve: the SPDY/WebSocket upgrades of exec/attach/port-forward need the raw socket
-// of the 'upgrade' event. Until those are relayed, upgrades get a 501 Status.
+// of the 'upgrade' event; they are relayed byte-exact by upgrade-relay.ts.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -20,6 +20,7 @@ import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeS
 import { kubeStatusBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
+import { UpgradeRelay } from './upgrade-relay.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -53,6 +54,7 @@ interface Pending {
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
   const pending = new Map<string, Pending>();
+  const upgrades = new Map<string, { relay: UpgradeRelay; clusterId: string; session: AgentSession }>();
   const sockets = new Set<Duplex>();
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
@@ -130,6 +132,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   };
 
   const onAgentMessage = (clusterId: string, m: InboundMessage) => {
+    const u = m.requestId ? upgrades.get(m.requestId) : undefined;
+    if (u && u.clusterId === clusterId) return u.relay.message(m);
     const p = m.requestId ? pending.get(m.requestId) : undefined;
     // Other hub components (the public gateway) share these messages; ids they own are not ours.
     if (!p || p.exchange.info.clusterId !== clusterId) return;
@@ -177,6 +181,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const onSession = (clusterId: string) => {
     // Lost, or replaced by a reconnect: requests written to the old socket will never be answered.
     const current = o.agents.sessions.get(clusterId);
+    for (const u of [...upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
     for (const p of [...pending.values()])
       if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
   };
@@ -190,15 +195,30 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const [code, message] = authorized(req) ? [501, 'upgrade requests (exec, attach, port-forward) are not relayed by the hub yet'] : [401, 'Unauthorized'];
-    const body = kubeStatusBody(code, message);
-    socket.end(
-      `HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Not Implemented'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    const refuse = (code: number, message: string) => {
+      const body = kubeStatusBody(code, message);
+      socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
+    };
+    if (!authorized(req)) return refuse(401, 'Unauthorized');
+    const target = parseGatewayTarget(req.url ?? '/');
+    if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
+    const rec = o.agents.store.find(target.cluster);
+    if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
+    const session = o.agents.sessions.get(rec.cluster_id);
+    if (!session) return refuse(503, `cluster "${target.cluster}" is not connected to the hub`);
+    const requestId = nextId();
+    const relay = new UpgradeRelay(
+      { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
+      socket,
+      head,
     );
-    log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
+    upgrades.set(requestId, { relay, clusterId: rec.cluster_id, session });
+    log.debug({ request_id: requestId, path: target.path, upgrade: req.headers.upgrade }, 'kube gateway: upgrade relayed');
+    relay.start(req);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -222,6 +242,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     async stop() {
       for (const off of offs) off();
       for (const p of [...pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
+      for (const u of [...upgrades.values()]) u.relay.lost();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of [...sockets]) s.destroy();
       await closed;

@@ -1,0 +1,134 @@
+// kubectl's upgrades (exec, attach, port-forward; WebSocket or SPDY/3.1) through the tunnel, using the
+// negotiated raw upgrade (src/protocol/stream-messages.ts): the client's upgrade request travels unchanged
+// except for credentials, the API server answers it, and the upgraded connection's bytes are relayed as-is.
+// Every kubectl from 1.27 (SPDY) to 1.33 (WebSocket v5, SPDY-in-WebSocket port-forward) works the same way.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { InboundMessage } from '../../protocol/envelope.ts';
+import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
+import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
+import type { AgentSession } from '../agent-endpoint.ts';
+import { rawHeadersToMap } from './outbound-request.ts';
+
+/** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
+const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;
+
+export interface UpgradeContext {
+  requestId: string;
+  clusterId: string;
+  session: AgentSession;
+  path: string;
+  query: string;
+  serviceToken: string;
+  log: Logger;
+  /** Called once when the relay is over, whatever the reason. */
+  done(): void;
+}
+
+/** Headers for the agent: the client's upgrade headers kept, credentials replaced, Host dropped. */
+export function upgradeHeaders(req: IncomingMessage, serviceToken: string): HeaderMap {
+  const all = rawHeadersToMap(req.rawHeaders);
+  const out: HeaderMap = {};
+  for (const [k, vs] of Object.entries(all)) {
+    const l = k.toLowerCase();
+    if (l === 'authorization' || l === 'host' || l === 'content-length') continue;
+    if (HOP_BY_HOP.has(l) && l !== 'connection' && l !== 'upgrade') continue;
+    out[k] = vs;
+  }
+  if (serviceToken) out.Authorization = [`Bearer ${serviceToken}`];
+  return out;
+}
+
+export class UpgradeRelay {
+  #state: 'waiting' | 'open' | 'closed' = 'waiting';
+
+  constructor(
+    private readonly c: UpgradeContext,
+    private readonly socket: Duplex,
+    private readonly head: Buffer,
+  ) {
+    socket.on('error', (e) => c.log.debug({ request_id: c.requestId, err: e.message }, 'upgrade client socket error'));
+    socket.on('close', () => this.#close(true));
+  }
+
+  start(req: IncomingMessage): void {
+    this.c.session.send(
+      'proxy_request',
+      { method: req.method ?? 'GET', path: this.c.path, query: this.c.query, headers: upgradeHeaders(req, this.c.serviceToken), is_websocket: true, raw_upgrade: true },
+      this.c.requestId,
+    );
+  }
+
+  /** A message from the agent for this relay's id. */
+  message(m: InboundMessage): void {
+    switch (m.type) {
+      case 'proxy_response':
+        return this.#response(m.payload);
+      case 'proxy_error':
+        return this.#fail(502, typeof m.payload.error === 'string' ? m.payload.error : 'the agent could not open the stream');
+      case 'proxy_websocket_data': {
+        if (this.#state !== 'open') return;
+        const f = decodeFrameData(m.payload, false);
+        if (typeof f === 'string' || f.opcode !== OPCODE.binary) return;
+        this.socket.write(f.payload);
+        if (this.socket.writableLength > MAX_CLIENT_BACKLOG) {
+          this.c.log.warn({ request_id: this.c.requestId }, 'upgrade client is not reading; stream cut');
+          this.socket.destroy();
+        }
+        return;
+      }
+      case 'proxy_websocket_close':
+        this.socket.end();
+        this.#close(false);
+        return;
+    }
+  }
+
+  /** The agent's session went away. */
+  lost(): void {
+    if (this.#state === 'waiting') this.#fail(502, `cluster "${this.c.clusterId}" disconnected from the hub`);
+    else this.socket.destroy();
+    this.#close(false);
+  }
+
+  #response(p: Record<string, unknown>): void {
+    if (this.#state !== 'waiting') return;
+    const status = typeof p.status === 'number' ? p.status : 502;
+    const headers = (p.headers && typeof p.headers === 'object' ? p.headers : {}) as HeaderMap;
+    const body = typeof p.body === 'string' ? Buffer.from(p.body, 'base64') : Buffer.alloc(0);
+    const lines = [`HTTP/1.1 ${status} ${status === 101 ? 'Switching Protocols' : 'Upgrade Refused'}`];
+    for (const [k, vs] of Object.entries(headers)) {
+      if (status !== 101 && /^(connection|upgrade|content-length|transfer-encoding)$/i.test(k)) continue;
+      for (const v of Array.isArray(vs) ? vs : [String(vs)]) lines.push(`${k}: ${v}`);
+    }
+    if (status !== 101) {
+      lines.push(`Content-Length: ${body.length}`, 'Connection: close');
+      this.socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+      this.#close(false);
+      return;
+    }
+    this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    this.#state = 'open';
+    const send = (chunk: Buffer) =>
+      this.c.session.send('proxy_websocket_data', { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk) }, this.c.requestId);
+    if (this.head.length) send(this.head);
+    this.socket.on('data', send);
+    this.socket.on('end', () => this.#close(true));
+  }
+
+  #fail(status: number, message: string): void {
+    if (this.#state !== 'waiting') return;
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'BadGateway', code: status });
+    this.socket.end(`HTTP/1.1 ${status} Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    this.#close(false);
+  }
+
+  #close(tellAgent: boolean): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    // The agent registered the stream as soon as the request arrived, so a close ends it in either phase.
+    if (tellAgent) this.c.session.send('proxy_websocket_close', { stream_id: this.c.requestId }, this.c.requestId);
+    this.c.done();
+  }
+}
