@@ -36,6 +36,16 @@ export interface ProxyRequest {
   rawFrames: boolean;
   /** Negotiated extension (ours): replay the upgrade verbatim and relay bytes (see stream-messages.ts). */
   rawUpgrade: boolean;
+  /**
+   * Negotiated extension (ours, `binary_chunks: true`): response bodies may travel as binary chunk frames —
+   * the §3.2 layout `[u16 L][request id][bytes]` — after a `proxy_response_header`, ended by `proxy_response_end`.
+   * A buffered request whose body grows past the agent's threshold switches to this streamed form, so one large
+   * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
+   * The receiver tells chunk frames from response frames by state: chunks only follow a header.
+   * Flow control: at most 8 MiB of chunks per request are in flight; the receiver returns credit with
+   * `proxy_window {increment: <bytes>}` (request id at top level) as its own client drains.
+   */
+  binaryChunks: boolean;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -163,6 +173,7 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
     deadlineMs,
     rawFrames: f.bool('raw_frames'),
     rawUpgrade: f.bool('raw_upgrade'),
+    binaryChunks: f.bool('binary_chunks'),
   };
   // Parsed for compatibility, no effect (protocol.md §11.20): supports_streaming, rate_limit_bps, use_zero_copy, head_data.
   if (errors.length) return { ok: false, error: `invalid proxy_request: ${errors.join('; ')}` };

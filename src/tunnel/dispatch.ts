@@ -86,6 +86,9 @@ export class TunnelDispatcher {
       case 'proxy_cancel':
         this.http.cancel(m);
         return true;
+      case 'proxy_window':
+        this.http.window(m);
+        return true;
       case 'proxy_stream_data':
         // P5: upstream crashes here after a 101; we ignore it with a warning.
         this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'proxy_stream_data_ignored' } });

@@ -9,8 +9,12 @@ import { decodeRequestBodyFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
+import { CreditWindow } from './credit-window.ts';
 import { RequestBodyStream } from './request-body.ts';
-import { type ResponseEncoding, writeBuffered, writeStream } from './response-writer.ts';
+import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
+
+/** With `binary_chunks`, a buffered answer larger than this is streamed instead (no huge single message). */
+export const CHUNK_SWITCH_BYTES = 4 << 20;
 import { decideRoute, type ServiceRef } from './routing.ts';
 import { type ServiceProxyMode, serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
@@ -43,6 +47,8 @@ interface Inflight {
   abort: AbortController;
   cancelled: boolean;
   body: RequestBodyStream | null;
+  /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
+  window: CreditWindow;
 }
 
 type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
@@ -92,7 +98,7 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, window: new CreditWindow() };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
@@ -120,6 +126,17 @@ export class HttpRelay {
   streamEnd(m: InboundMessage): void {
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
     f?.body?.end();
+  }
+
+  /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
+  window(m: InboundMessage): void {
+    const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
+    const inc = m.payload.increment;
+    if (typeof inc !== 'number' || !(inc > 0)) {
+      this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'invalid_window' } });
+      return;
+    }
+    f?.window.grant(inc);
   }
 
   /** P2: abort the backend call; at most one cancelled answer follows. */
@@ -202,15 +219,27 @@ export class HttpRelay {
       }
       status = res.status || 200;
       const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
-      if (req.responseStreaming) {
+      const streamBody = async (first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) => {
         conn.send('proxy_response_header', ProxyOut.header(status, headers), req.requestId);
         headerSent = true;
         encoding = 'stream';
-        const bytes = res.body ? await writeStream(conn, req.requestId, res.body.getReader(), this.#limits(), f.abort.signal) : 0;
+        const bytes = req.binaryChunks
+          ? await writeBinaryChunks(conn, req.requestId, first, reader, this.#limits(), f.abort.signal, f.window)
+          : reader
+            ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
+            : 0;
         conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
+      };
+      if (req.responseStreaming) {
+        await streamBody([], res.body?.getReader() ?? null);
       } else {
-        const raw = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal);
+        const read = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal, req.binaryChunks ? CHUNK_SWITCH_BYTES : Number.POSITIVE_INFINITY);
+        if (read.kind === 'switch') {
+          await streamBody(read.parts, read.reader);
+          return;
+        }
+        const raw = read.body;
         const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits());
         encoding = r.encoding;
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
@@ -252,10 +281,16 @@ class RelayError extends Error {
   }
 }
 
+type ReadResult =
+  | { kind: 'body'; body: Uint8Array<ArrayBuffer> }
+  /** Past `switchAt`: the parts read so far and the rest of the stream, to be relayed as chunks. */
+  | { kind: 'switch'; parts: Uint8Array[]; reader: ReadableStreamDefaultReader<Uint8Array> | null };
+
 /** Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). */
-async function readLimited(res: Response, limit: number, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-  if (!res.body) return new Uint8Array(0);
+async function readLimited(res: Response, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
+  if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   const declared = Number(res.headers.get('content-length') ?? '-1');
+  if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };
   if (declared > limit) {
     await res.body.cancel();
     throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
@@ -268,20 +303,24 @@ async function readLimited(res: Response, limit: number, signal: AbortSignal): P
     const { value, done } = await reader.read();
     if (done) break;
     total += value.length;
+    if (total > switchAt) {
+      parts.push(value);
+      return { kind: 'switch', parts, reader };
+    }
     if (total > limit) {
       await reader.cancel();
       throw new RelayError('response_too_large', `response body exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
     }
     parts.push(value);
   }
-  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
+  if (parts.length === 1) return { kind: 'body', body: parts[0] as Uint8Array<ArrayBuffer> };
   const out = new Uint8Array(total);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
   }
-  return out;
+  return { kind: 'body', body: out };
 }
 
 export { headerValue };

@@ -11,7 +11,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { frameRequestId } from '../../protocol/binary-frame.ts';
+import { decodeRequestBodyFrame, frameRequestId } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
@@ -49,7 +49,14 @@ export interface KubeGateway {
 interface Pending {
   exchange: ProxyExchange;
   session: AgentSession;
+  res: ServerResponse;
+  /** Chunk bytes written to the client but not yet returned to the agent as `proxy_window` credit. */
+  owed: number;
+  waitingDrain: boolean;
 }
+
+/** Credit is returned in steps of this size, once the client has taken the bytes (res below its high-water mark). */
+const WINDOW_STEP = 1 << 20;
 
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
@@ -120,7 +127,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         finish: () => pending.delete(requestId),
         log,
       });
-      pending.set(requestId, { exchange, session });
+      pending.set(requestId, { exchange, session, res, owed: 0, waitingDrain: false });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send('proxy_request', out.payload, requestId);
       if (out.frame) session.sendBinary(out.frame);
@@ -173,9 +180,34 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const id = frameRequestId(frame);
     const p = id ? pending.get(id) : undefined;
     if (!p || p.exchange.info.clusterId !== clusterId) return;
+    // After a stream header, binary frames of this request are body chunks (negotiated `binary_chunks`).
+    if (p.exchange.state === 'streaming') {
+      const c = decodeRequestBodyFrame(frame);
+      if (!c.ok) return p.exchange.fail(502, `cluster "${clusterId}": ${c.error}`);
+      p.exchange.streamChunk(c.value.body);
+      p.owed += c.value.body.length;
+      returnCredit(id!, p);
+      return;
+    }
     const d = decodeFrameResponse(frame);
     if (d.ok) p.exchange.respond(d.value);
     else p.exchange.fail(502, `cluster "${clusterId}": ${d.error}`);
+  };
+
+  /** Give the agent credit back once the client drained what it was sent (flow control per request). */
+  const returnCredit = (id: string, p: Pending) => {
+    if (p.owed < WINDOW_STEP || p.waitingDrain) return;
+    if (p.res.writableLength > WINDOW_STEP) {
+      p.waitingDrain = true;
+      p.res.once('drain', () => {
+        p.waitingDrain = false;
+        returnCredit(id, p);
+      });
+      return;
+    }
+    if (pending.get(id) !== p) return;
+    p.session.send('proxy_window', { increment: p.owed }, id);
+    p.owed = 0;
   };
 
   const onSession = (clusterId: string) => {

@@ -62,6 +62,8 @@ export function buildProxyRequest(i: OutboundInput): OutboundRequest {
     query: i.query,
     headers,
     supports_response_streaming: i.streaming,
+    // Our extension (src/protocol/proxy-messages.ts): large answers come as binary chunk frames.
+    binary_chunks: true,
   };
   let frame: Uint8Array<ArrayBuffer> | null = null;
   if (i.body.length > INLINE_BODY_MAX) {
