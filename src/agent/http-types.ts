@@ -47,6 +47,8 @@ export interface AgentApiDeps {
   allowedOrigins: string[];
   checks: ConnectivityChecks;
   timing?: Partial<ApiTiming>;
+  /** `agent.truthful_readiness_probe` (default true): false restores upstream's always-200 /ready. */
+  truthfulReadiness?: boolean;
 }
 
 export function apiTiming(deps: Pick<AgentApiDeps, 'timing'>): ApiTiming {

@@ -84,6 +84,19 @@ export function readyResponse(s: AgentSnapshot, r: Readiness, now: number): { co
   };
 }
 
+/** `agent.truthful_readiness_probe: false`: upstream's backward-compatible /ready, always 200 once serving. */
+export function compatReadyBody(s: AgentSnapshot, now: number): Record<string, unknown> {
+  return {
+    status: 'ready',
+    timestamp: new Date(now).toISOString(),
+    mode: 'backward_compatible',
+    connected: s.connection.state === 'connected',
+    registered: s.connection.registered,
+    connection_state: s.connection.state,
+    note: 'Set agent.truthful_readiness_probe=true (PIPEOPS_TRUTHFUL_READINESS_PROBE) for readiness that reflects the control-plane session',
+  };
+}
+
 export function versionBody(v: BuildInfo, now: number) {
   return {
     version: v.version,

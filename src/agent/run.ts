@@ -10,6 +10,7 @@ import { hostFacts } from '../kube/host-facts.ts';
 import { readServiceAccount } from '../kube/service-account.ts';
 import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
 import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
+import { prettyLine } from '../log/pretty.ts';
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
 import { spawnWorker } from '../runtime/workers.ts';
@@ -61,7 +62,8 @@ export interface RunOptions {
 
 export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const ring = new LogRing();
-  const out = opts.logSink ?? ((line: string) => process.stdout.write(line));
+  const stream = cfg.logging.output === 'stderr' ? process.stderr : process.stdout;
+  const out = opts.logSink ?? (cfg.logging.format === 'pretty' ? (line: string) => stream.write(prettyLine(line)) : (line: string) => stream.write(line));
   const logLine = (line: string) => {
     const l = secrets.scrub(line);
     out(l);
@@ -83,7 +85,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   } catch (e) {
     throw new AgentStartupError(`cannot configure Kubernetes access: ${(e as Error).message}`, 2);
   }
-  const kube = target ? new KubeClient(target, { userAgent: `pipeops-agent/${BUILD_INFO.version}` }) : null;
+  const kube = target ? new KubeClient(target, { userAgent: `pipeops-agent/${BUILD_INFO.version}`, defaultTimeoutMs: cfg.timeouts.k8s_operation }) : null;
   if (!kube) log.warn('no Kubernetes API configured (not in a cluster, no kubeconfig): relaying to the cluster is unavailable');
   else log.info({ server: target!.server, source: target!.source }, 'Kubernetes API configured');
   const inCluster = target?.source === 'in-cluster';
@@ -147,6 +149,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     logger: log,
     version: BUILD_INFO,
     allowedOrigins: cfg.agent.allowed_ws_origins,
+    truthfulReadiness: cfg.agent.truthful_readiness_probe,
     checks: { controlPlane: () => checkControlPlane(cfg.pipeops.api_url, status), kubernetes: () => checkKubernetes(kube) },
     port: cfg.agent.port,
     host: cfg.agent.host,
@@ -281,6 +284,13 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         agentId: id.id,
         agentVersion: BUILD_INFO.version,
         intervalMs: cfg.agent.heartbeat_interval,
+        intervals: {
+          connected: cfg.agent.heartbeat_interval,
+          reconnecting: cfg.agent.heartbeat_interval_reconnecting,
+          disconnected: cfg.agent.heartbeat_interval_disconnected,
+        },
+        sendBudgetMs: cfg.timeouts.heartbeat,
+        k8sTimeoutMs: cfg.timeouts.k8s_operation,
         retry: { maxAttempts: cfg.pipeops.reconnect.max_attempts, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
         reportUsage: true,
       },
@@ -325,6 +335,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           : { insecureSkipVerify: false },
         refreshIntervalMs: cfg.agent.gateway_route_refresh_interval,
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
+        detectionWaitMs: cfg.agent.gateway_detection_wait,
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },

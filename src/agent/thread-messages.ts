@@ -138,6 +138,12 @@ export interface HeartbeatWorkerConfig {
   agentId: string;
   agentVersion: string;
   intervalMs: number;
+  /** Tick period by connection state (upstream: connected 30 s, reconnecting 60 s, disconnected 15 s). */
+  intervals: { connected: number; reconnecting: number; disconnected: number };
+  /** How long one heartbeat may take to be written (timeouts.heartbeat). */
+  sendBudgetMs: number;
+  /** Budget of each Kubernetes read for the payload (timeouts.k8s_operation, capped at 5 s as upstream). */
+  k8sTimeoutMs: number;
   retry: { maxAttempts: number; baseMs: number; capMs: number };
   reportUsage: boolean;
 }

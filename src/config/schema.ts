@@ -102,6 +102,10 @@ const agent = z.object({
     min: 1000,
     zeroMeansDefault: true,
   }),
+  gateway_detection_wait: duration('2m', 'How long cluster detection waits for the ingress controller LoadBalancer to get an address before deciding the cluster is private (§6.1).', {
+    unit: 's',
+    min: 0,
+  }),
   heartbeat_interval: duration(
     '30s',
     'Heartbeat period while connected. When set explicitly it overrides `heartbeat_interval_connected`; otherwise it mirrors it.',

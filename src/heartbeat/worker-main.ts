@@ -19,7 +19,7 @@ export function runHeartbeatWorker(port: WorkerPort<MainToHeartbeat, HeartbeatTo
     switch (m.kind) {
       case 'init': {
         const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'heartbeat', m.logLevel);
-        const kube = m.kube ? new KubeClient(fromKubeAccess(m.kube), { defaultTimeoutMs: K8S_BUDGET_MS }) : null;
+        const kube = m.kube ? new KubeClient(fromKubeAccess(m.kube), { defaultTimeoutMs: Math.min(K8S_BUDGET_MS, m.config.k8sTimeoutMs) }) : null;
         hb = new Heartbeater(m.config, kube, port, log);
         port.post({ kind: 'ready' });
         return;
@@ -121,8 +121,16 @@ class Heartbeater {
       this.log.error({ err: (e as Error).message }, 'heartbeat tick failed');
     } finally {
       this.#inTick = false;
-      this.#schedule(this.cfg.intervalMs);
+      this.#schedule(this.#interval());
     }
+  }
+
+  /** The tick period for the current connection state (re-evaluated at every tick, as upstream). */
+  #interval(): number {
+    const i = this.cfg.intervals;
+    if (this.#state === 'connected') return i.connected;
+    if (this.#state === 'disconnected') return i.disconnected;
+    return i.reconnecting;
   }
 
   #send(payload: Record<string, unknown>): Promise<{ ok: boolean; error?: string }> {
@@ -130,8 +138,8 @@ class Heartbeater {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.#pending.delete(seq);
-        resolve({ ok: false, error: 'no answer from tunnel worker within 10s' });
-      }, 10_000);
+        resolve({ ok: false, error: `no answer from tunnel worker within ${this.cfg.sendBudgetMs} ms` });
+      }, this.cfg.sendBudgetMs);
       this.#pending.set(seq, (r) => {
         clearTimeout(t);
         resolve(r);
