@@ -41,6 +41,8 @@ export interface RunningAgent {
   metrics: AgentMetrics;
   /** Resolves with the process exit code once the agent has stopped (shutdown or fatal error). */
   done: Promise<number>;
+  /** The worker threads (diagnostics and tests). */
+  workers: Record<'tunnel' | 'heartbeat' | 'ingress', { readonly worker: Worker | null }>;
   stop(): Promise<void>;
 }
 
@@ -377,7 +379,15 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     return stopping;
   };
 
-  return { url: server.url, port: server.port, status, metrics, done, stop: () => shutdown(0) };
+  return {
+    url: server.url,
+    port: server.port,
+    status,
+    metrics,
+    done,
+    workers: { tunnel: tunnelSup, heartbeat: heartbeatSup, ingress: ingressSup },
+    stop: () => shutdown(0),
+  };
 }
 
 function detectClusterDomain(): string {
