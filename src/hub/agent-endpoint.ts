@@ -12,6 +12,8 @@ export interface AgentSocket {
   send(data: string | Uint8Array<ArrayBuffer>): unknown;
   close(code?: number, reason?: string): void;
   readonly data: AgentSocketData;
+  /** Bytes queued for sending (Bun's ServerWebSocket has it; doubles may not). */
+  getBufferedAmount?(): number;
 }
 
 export interface AgentSocketData {
@@ -21,6 +23,8 @@ export interface AgentSocketData {
   /** ws(s)://host:port as the agent reached us; the gateway URL handed out points back here. */
   origin: string;
   remote: string;
+  /** sha256 hex of the token the socket authenticated with (tokenDigest); binds route registry calls to clusters. */
+  tokenDigest?: string;
 }
 
 /** A live agent session as the rest of the hub sees it (the Kubernetes and public gateways use it later). */
@@ -32,6 +36,8 @@ export interface AgentSession {
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
   sendRaw(text: string): void;
+  /** Bytes queued on the socket and not yet sent: senders of bulk data pause above a bound. */
+  bufferedAmount(): number;
   close(code: number, reason: string): void;
 }
 
@@ -154,6 +160,7 @@ export class AgentEndpoint {
       send: (type, payload, requestId) => send(ws, type, payload, requestId),
       sendBinary: (bytes) => ws.send(bytes),
       sendRaw: (text) => ws.send(text),
+      bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
       close: (code, reason) => ws.close(code, reason),
     };
     this.sessions.set(clusterId, session);
@@ -184,6 +191,7 @@ export class AgentEndpoint {
       k8sVersion: r.k8s_version,
       agentVersion: r.agent_version,
       serviceToken: k8s_service_token,
+      tokenDigest: ws.data.tokenDigest,
       metadata: { ...(r.metadata ?? {}), labels: r.labels, region: r.region, cloud_provider: r.cloud_provider },
       registration,
     });

@@ -12,6 +12,11 @@ export function tokenMatches(presented: string | undefined, accepted: readonly s
   return ok;
 }
 
+/** sha256 hex of a token: what the hub stores to recognise a token later (never the token itself). */
+export function tokenDigest(token: string): string {
+  return digest(token).toString('hex');
+}
+
 /** The token from an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | null | undefined): string | undefined {
   if (!header) return undefined;

@@ -1,4 +1,4 @@
-// The hub's durable state: registered clusters (and, later, routes), in SQLite.
+// The hub's durable state: registered clusters, in SQLite (the route registry shares the database: route-store.ts).
 // Why SQLite and not a state file: writes are transactional and crash-safe in WAL mode without our own
 // temp-file dance, the heartbeat path updates one row instead of rewriting a file, and the route registry's
 // "one hostname belongs to one cluster" rule becomes a UNIQUE index instead of code.
@@ -18,6 +18,8 @@ export interface ClusterRecord {
   registered_at: string;
   last_heartbeat: string | null;
   last_heartbeat_payload: Record<string, unknown> | null;
+  /** sha256 (hex) of the agent token the cluster registered with; '' when unknown. Binds route registry calls. */
+  token_sha256: string;
 }
 
 interface Row {
@@ -32,6 +34,7 @@ interface Row {
   registered_at: string;
   last_heartbeat: string | null;
   last_heartbeat_payload: string | null;
+  token_sha256: string;
 }
 
 const toRecord = (r: Row): ClusterRecord => ({
@@ -62,6 +65,13 @@ export class ClusterStore {
       last_heartbeat_payload TEXT
     );
     CREATE UNIQUE INDEX IF NOT EXISTS clusters_agent_name ON clusters(agent_id, name);`);
+    const cols = this.#db.query<{ name: string }, []>('PRAGMA table_info(clusters)').all();
+    if (!cols.some((c) => c.name === 'token_sha256')) this.#db.exec("ALTER TABLE clusters ADD COLUMN token_sha256 TEXT NOT NULL DEFAULT ''");
+  }
+
+  /** The database, shared with the route registry (one file, one transaction log). */
+  get database(): Database {
+    return this.#db;
   }
 
   get(clusterId: string): ClusterRecord | null {
@@ -92,6 +102,8 @@ export class ClusterStore {
     k8sVersion: string;
     agentVersion: string;
     serviceToken?: string;
+    /** sha256 hex of the agent token used (tokenDigest in auth.ts); never the token itself. */
+    tokenDigest?: string;
     metadata: Record<string, unknown>;
     registration: Record<string, unknown>;
   }): ClusterRecord {
@@ -101,12 +113,13 @@ export class ClusterStore {
       const id = existing?.cluster_id ?? (p.requestedId && !this.get(p.requestedId) ? p.requestedId : randomUUID());
       this.#db
         .query(
-          `INSERT INTO clusters (cluster_id, name, agent_id, k8s_version, agent_version, k8s_service_token, metadata, registration, registered_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+          `INSERT INTO clusters (cluster_id, name, agent_id, k8s_version, agent_version, k8s_service_token, metadata, registration, registered_at, token_sha256)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
            ON CONFLICT(cluster_id) DO UPDATE SET k8s_version = ?4, agent_version = ?5,
-             k8s_service_token = CASE WHEN ?6 = '' THEN k8s_service_token ELSE ?6 END, metadata = ?7, registration = ?8`,
+             k8s_service_token = CASE WHEN ?6 = '' THEN k8s_service_token ELSE ?6 END, metadata = ?7, registration = ?8,
+             token_sha256 = CASE WHEN ?10 = '' THEN token_sha256 ELSE ?10 END`,
         )
-        .run(id, p.name, p.agentId, p.k8sVersion, p.agentVersion, p.serviceToken ?? '', JSON.stringify(p.metadata), JSON.stringify(p.registration), existing?.registered_at ?? now);
+        .run(id, p.name, p.agentId, p.k8sVersion, p.agentVersion, p.serviceToken ?? '', JSON.stringify(p.metadata), JSON.stringify(p.registration), existing?.registered_at ?? now, p.tokenDigest ?? '');
       return this.get(id)!;
     })();
   }

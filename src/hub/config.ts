@@ -30,14 +30,59 @@ export const HubConfigSchema = z.object({
     })
     .default(60_000)
     .describe('Kubernetes API gateway: how long to wait for an agent to answer a request (watch/follow: until the status arrives); "60s", or milliseconds.'),
+  gateway_port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Public HTTP gateway port (apps by Host + path, through the tunnel or directly). Default 8088; 0 = ephemeral, also the default when `port` is 0.'),
+  gateway_tls_port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Public HTTPS gateway port, served when `gateway_tls` has certificates. Default 8443; 0 = ephemeral, also the default when `port` is 0.'),
+  gateway_tls: z
+    .array(z.object({ hosts: z.array(z.string().min(1)).min(1), cert_file: z.string(), key_file: z.string() }))
+    .default([])
+    .describe('Certificates for custom domains on the HTTPS gateway, chosen by SNI (`*.example.com` allowed); the first is the default.'),
+  path_routes: z
+    .array(
+      z.object({
+        host: z.string().optional(),
+        path_prefix: z.string().startsWith('/'),
+        cluster: z.string().min(1),
+        namespace: z.string().min(1),
+        service: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        strip_prefix: z.boolean().default(false),
+      }),
+    )
+    .default([])
+    .describe('Path routes to in-cluster Services through the agent (webhook gateways): host (optional) + path prefix → cluster id or name, namespace/service:port.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;
+export type PathRouteConfig = HubConfig['path_routes'][number];
+
+/** The public gateway's port: `gateway_port`, else 8088 — or ephemeral when the hub itself is (port 0). */
+export function gatewayPort(cfg: HubConfig): number {
+  return cfg.gateway_port ?? (cfg.port === 0 ? 0 : 8088);
+}
+
+/** The HTTPS gateway's port (only served with `gateway_tls`): default 8443, ephemeral when the hub is. */
+export function gatewayTlsPort(cfg: HubConfig): number {
+  return cfg.gateway_tls_port ?? (cfg.port === 0 ? 0 : 8443);
+}
 
 const FLAGS: Record<string, { key: keyof HubConfig; list?: boolean; num?: boolean; bool?: boolean }> = {
   '--host': { key: 'host' },
   '--port': { key: 'port', num: true },
   '--kube-port': { key: 'kube_port', num: true },
+  '--gateway-port': { key: 'gateway_port', num: true },
+  '--gateway-tls-port': { key: 'gateway_tls_port', num: true },
   '--proxy-timeout': { key: 'proxy_timeout' },
   '--agent-token': { key: 'agent_tokens', list: true },
   '--admin-token': { key: 'admin_tokens', list: true },
@@ -51,8 +96,10 @@ const FLAGS: Record<string, { key: keyof HubConfig; list?: boolean; num?: boolea
 export const HUB_HELP = `Usage: pipeops-agent hub [flags]
        pipeops-agent hub kubeconfig --cluster <name|id> [--state file] [--server url] [--user-token t]
 
-Runs the self-hostable control plane: agent registration and tunnel endpoint, admin API, and the Kubernetes
-API gateway (kubectl reaches a cluster through its agent's tunnel at https://host:kube-port/clusters/<id>/k8s).
+Runs the self-hostable control plane: agent registration and tunnel endpoint, admin API, the Kubernetes
+API gateway (kubectl reaches a cluster through its agent's tunnel at https://host:kube-port/clusters/<id>/k8s),
+the route registry (POST /api/v1/gateway/routes/{register,sync,unregister}) and the public gateway (apps by
+Host + path on --gateway-port, through the tunnel or directly; path routes and TLS certificates: --config).
 "hub kubeconfig" prints a kubeconfig for one registered cluster.
 
 Flags:
@@ -60,7 +107,9 @@ Flags:
   --host <addr>          listen address (default 127.0.0.1)
   --port <n>             listen port (default 8090; 0 = ephemeral)
   --kube-port <n>        Kubernetes API gateway HTTPS port (default 6443; 0 = ephemeral)
-  --proxy-timeout <d>    gateway: wait this long for an agent's answer (default 60s)
+  --gateway-port <n>     public HTTP gateway port (default 8088; 0 = ephemeral, default when --port is 0)
+  --gateway-tls-port <n> public HTTPS gateway port when gateway_tls is configured (default 8443)
+  --proxy-timeout <d>    gateways: wait this long for an agent's answer (default 60s)
   --agent-token <t>      token agents must present (repeatable)
   --admin-token <t>      token for the admin API (repeatable)
   --user-token <t>       token for the Kubernetes API gateway (repeatable)

@@ -1,5 +1,5 @@
-// The hub process: one Bun.serve for the agent endpoints and the admin API.
-// Later capabilities (Kubernetes API gateway, public gateway, route registry) mount on the same app.
+// The hub process: one Bun.serve for the agent endpoints, the admin API and the route registry; the
+// Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
@@ -7,11 +7,15 @@ import type { Logger } from 'pino';
 import type { Server, ServerWebSocket } from 'bun';
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
-import { bearerToken, tokenMatches } from './auth.ts';
+import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
-import type { HubConfig } from './config.ts';
+import { gatewayPort, gatewayTlsPort, type HubConfig } from './config.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
+import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-routes.ts';
+import { type PublicGateway, startPublicGateway } from './public-gateway/public-gateway.ts';
+import { RouteStore } from './routes/route-store.ts';
+import { mountRoutesApi } from './routes/routes-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -27,6 +31,12 @@ export interface Hub {
   /** CA of the gateway's certificate (generated, or `tls.ca_file`); undefined for a publicly trusted certificate. */
   kubeCaPem: string | undefined;
   kubeGateway: KubeGateway;
+  /** Route registry (routes agents registered through /api/v1/gateway/routes/*). */
+  routes: RouteStore;
+  /** Public HTTP gateway base URL (apps by Host + path); `gatewayTlsUrl` when certificates are configured. */
+  gatewayUrl: string;
+  gatewayTlsUrl: string | null;
+  publicGateway: PublicGateway;
   stop(): Promise<void>;
 }
 
@@ -52,7 +62,7 @@ export function clusterView(agents: AgentEndpoint, id: string) {
   };
 }
 
-function buildApp(cfg: HubConfig, agents: AgentEndpoint, log: Logger): Hono<HubEnv> {
+function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log: Logger): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const agentAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.agent_tokens);
   const adminAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.admin_tokens);
@@ -68,7 +78,7 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, log: Logger): Hono<HubE
     const url = new URL(req.url);
     const origin = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${req.headers.get('host') ?? url.host}`;
     const remote = c.env.server.requestIP(req)?.address ?? 'unknown';
-    const data: SocketData = { kind, clusterId: null, origin, remote };
+    const data: SocketData = { kind, clusterId: null, origin, remote, tokenDigest: tokenDigest(bearerToken(req.headers.get('authorization')) ?? '') };
     if (kind === 'gateway') data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
     if (c.env.server.upgrade(req, { data })) return new Response(null);
     return c.json({ error: 'upgrade failed' }, 400);
@@ -87,6 +97,14 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, log: Logger): Hono<HubE
     const r = agents.store.find(c.req.param('id'));
     return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
   });
+  mountRoutesApi(app, {
+    routes,
+    clusters: agents.store,
+    agentTokens: cfg.agent_tokens,
+    adminTokens: cfg.admin_tokens,
+    log,
+    pathRoutes: () => cfg.path_routes.map(describePathRoute),
+  });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
     log.error({ err: e.message, path: c.req.path }, 'hub request failed');
@@ -96,9 +114,13 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, log: Logger): Hono<HubE
 }
 
 export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
+  const badRoutes = checkPathRoutes(cfg.path_routes);
+  if (badRoutes.length) throw new Error(`invalid hub configuration:\n${badRoutes.map((p) => `  - ${p}`).join('\n')}`);
+  const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
   const store = new ClusterStore(cfg.state);
+  const routes = new RouteStore(store.database);
   const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
-  const app = buildApp(cfg, agents, log);
+  const app = buildApp(cfg, agents, routes, log);
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
@@ -124,6 +146,25 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     throw e;
   }
 
+  let publicGateway: PublicGateway;
+  try {
+    publicGateway = await startPublicGateway({
+      host: cfg.host,
+      port: gatewayPort(cfg),
+      tls: gatewayCerts.length ? { port: gatewayTlsPort(cfg), certs: gatewayCerts } : null,
+      agents,
+      clusters: store,
+      routes,
+      pathRoutes: cfg.path_routes,
+      answerTimeoutMs: cfg.proxy_timeout,
+      log,
+    });
+  } catch (e) {
+    await kubeGateway.stop();
+    store.close();
+    throw e;
+  }
+
   type Data = SocketData;
   let server: Server<Data>;
   try {
@@ -144,13 +185,14 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       },
     });
   } catch (e) {
+    await publicGateway.stop();
     await kubeGateway.stop();
     store.close();
     throw e;
   }
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
-  log.info({ url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
+  log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
@@ -161,7 +203,12 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     kubeUrl: kubeGateway.url,
     kubeCaPem,
     kubeGateway,
+    routes,
+    gatewayUrl: publicGateway.url,
+    gatewayTlsUrl: publicGateway.tlsUrl,
+    publicGateway,
     async stop() {
+      await publicGateway.stop();
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);

@@ -1,5 +1,5 @@
-// One kubectl request in flight through an agent: waits for the agent's answer (buffered or streamed) and
-// writes it to the client, or fails it. Every way out (answer, agent error, timeout, client gone, agent gone,
+// One request in flight through an agent (kubectl's, or an app's on the public gateway): waits for the agent's
+// answer (buffered or streamed) and writes it to the client, or fails it. Every way out (answer, agent error, timeout, client gone, agent gone,
 // slow client) ends in exactly one `finish`, and tells the agent `proxy_cancel` when the agent may still be working.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -26,6 +26,10 @@ export interface ExchangeOptions {
   /** Called exactly once when the exchange is over (remove it from the pending table). */
   finish: () => void;
   log: Logger;
+  /** Body of an error answered before the status was sent; default a Kubernetes Status JSON (kubectl). */
+  errorBody?: (code: number, message: string) => { contentType: string; body: string };
+  /** Log message of the one line per request (default "kube gateway request"). */
+  label?: string;
 }
 
 type State = 'waiting' | 'streaming' | 'done';
@@ -125,9 +129,9 @@ export class ProxyExchange {
     }
     this.#state = 'done';
     this.#clearTimer();
-    const body = kubeStatusBody(code, message);
-    this.res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
-    this.res.end(body);
+    const e = this.opts.errorBody?.(code, message) ?? { contentType: 'application/json', body: kubeStatusBody(code, message) };
+    this.res.writeHead(code, { 'Content-Type': e.contentType, 'Content-Length': String(Buffer.byteLength(e.body)) });
+    this.res.end(e.body);
     this.#log(code, level, message);
     this.opts.finish();
   }
@@ -145,7 +149,7 @@ export class ProxyExchange {
   }
 
   #unexpected(what: string): void {
-    this.opts.log.warn({ request_id: this.info.requestId, cluster_id: this.info.clusterId, state: this.#state }, `kube gateway: unexpected ${what} from agent, ignored`);
+    this.opts.log.warn({ request_id: this.info.requestId, cluster_id: this.info.clusterId, state: this.#state }, `${this.opts.label ?? 'kube gateway request'}: unexpected ${what} from agent, ignored`);
   }
 
   #clearTimer(): void {
@@ -157,7 +161,7 @@ export class ProxyExchange {
     const i = this.info;
     this.opts.log[level](
       { request_id: i.requestId, cluster_id: i.clusterId, method: i.method, path: i.path, streaming: i.streaming, status, bytes: this.#bytes, ms: Date.now() - this.#started, ...(error ? { error } : {}) },
-      error ? 'kube gateway request failed' : 'kube gateway request',
+      error ? `${this.opts.label ?? 'kube gateway request'} failed` : (this.opts.label ?? 'kube gateway request'),
     );
   }
 }

@@ -24,6 +24,12 @@ export interface UpgradeContext {
   log: Logger;
   /** Called once when the relay is over, whatever the reason. */
   done(): void;
+  /**
+   * The public gateway's app upgrades: headers to send instead of `upgradeHeaders` (Host and the app's own
+   * Authorization kept), and payload fields to add (`service_name`/`namespace`/`service_port`).
+   */
+  headers?: HeaderMap;
+  extra?: Record<string, unknown>;
 }
 
 /** Headers for the agent: the client's upgrade headers kept, credentials replaced, Host dropped. */
@@ -55,7 +61,15 @@ export class UpgradeRelay {
   start(req: IncomingMessage): void {
     this.c.session.send(
       'proxy_request',
-      { method: req.method ?? 'GET', path: this.c.path, query: this.c.query, headers: upgradeHeaders(req, this.c.serviceToken), is_websocket: true, raw_upgrade: true },
+      {
+        method: req.method ?? 'GET',
+        path: this.c.path,
+        query: this.c.query,
+        headers: this.c.headers ?? upgradeHeaders(req, this.c.serviceToken),
+        is_websocket: true,
+        raw_upgrade: true,
+        ...this.c.extra,
+      },
       this.c.requestId,
     );
   }
@@ -79,7 +93,12 @@ export class UpgradeRelay {
         return;
       }
       case 'proxy_websocket_close':
-        this.socket.end();
+        // The target's connection is gone: flush what it sent, then close the client's connection fully, as a
+        // TCP proxy does. A half-close alone leaves a WebSocket client that already answered the server's close
+        // frame waiting in CLOSING for a TCP close that only the proxy can give it.
+        console.log('DBG hub relay close: writable', this.socket.writableLength, 'destroyed', this.socket.destroyed);
+        this.socket.once('close', () => console.log('DBG hub client socket closed'));
+        this.socket.end(() => { console.log('DBG end cb'); this.socket.destroy(); });
         this.#close(false);
         return;
     }

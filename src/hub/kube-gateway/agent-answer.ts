@@ -1,0 +1,59 @@
+// Applies an agent's answer messages (protocol.md §3.5, §3.6) to the ProxyExchange of the request they belong
+// to. Shared by the gateways that send `proxy_request`s: the caller finds the exchange by request id.
+import { decodeRequestBodyFrame } from '../../protocol/binary-frame.ts';
+import type { InboundMessage } from '../../protocol/envelope.ts';
+import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
+import type { ProxyExchange } from './proxy-exchange.ts';
+
+/** A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). */
+export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: () => void): void {
+  const name = `cluster "${ex.info.clusterId}"`;
+  switch (m.type) {
+    case 'proxy_response': {
+      const d = decodeBufferedResponse(m.payload);
+      return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
+    }
+    case 'proxy_error':
+      return ex.fail(502, `${name}: ${agentErrorText(m.payload)}`);
+    case 'proxy_response_header': {
+      const d = decodeStreamHeader(m.payload);
+      if (d.ok) return ex.streamHeader(d.value.status, d.value.headers);
+      cancel();
+      return ex.fail(502, `${name}: ${d.error}`);
+    }
+    case 'proxy_response_chunk': {
+      const d = decodeStreamChunk(m.payload);
+      if (d.ok) return ex.streamChunk(d.value);
+      cancel();
+      return ex.fail(502, `${name}: ${d.error}`);
+    }
+    case 'proxy_response_end':
+      if (ex.state === 'waiting') return ex.fail(502, `${name}: the agent ended the response before sending a status`);
+      return ex.streamEnd();
+    case 'proxy_response_abort':
+      return ex.fail(502, `${name}: ${agentErrorText(m.payload)}`);
+    default:
+      return;
+  }
+}
+
+/**
+ * A binary frame: a buffered response frame (§3.6) while waiting, a body chunk frame after a stream header
+ * (negotiated `binary_chunks`, src/protocol/proxy-messages.ts).
+ */
+export function applyAgentFrame(ex: ProxyExchange, frame: Uint8Array<ArrayBuffer>): void {
+  const name = `cluster "${ex.info.clusterId}"`;
+  if (ex.state === 'streaming') {
+    const c = decodeRequestBodyFrame(frame);
+    if (c.ok) ex.streamChunk(c.value.body);
+    else ex.fail(502, `${name}: ${c.error}`);
+    return;
+  }
+  const d = decodeFrameResponse(frame);
+  if (d.ok) ex.respond(d.value);
+  else ex.fail(502, `${name}: ${d.error}`);
+}
+
+export function agentErrorText(payload: Record<string, unknown>): string {
+  return typeof payload.error === 'string' && payload.error ? payload.error : 'the agent reported an error without a message';
+}

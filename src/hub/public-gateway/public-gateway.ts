@@ -1,0 +1,353 @@
+// The hub's public HTTP(S) gateway: apps reached by Host + path. A matched route goes through the cluster's
+// agent (tunnel mode: `proxy_request` to the route's ingress controller or path-route Service, original Host,
+// bodies streamed both ways, upgrades relayed raw) or straight to the cluster's load balancer (direct mode).
+// Unknown hosts get a plain 404; agent or backend failures 502, timeouts 504, each with a short reason.
+//
+// node:http rather than Bun.serve: upgrades need the raw socket of the 'upgrade' event. TLS is terminated by
+// a node:tls server choosing the certificate by SNI (Bun's node:https ignores SNICallback) and handed to a
+// second http.Server.
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { frameRequestId } from '../../protocol/binary-frame.ts';
+import type { InboundMessage } from '../../protocol/envelope.ts';
+import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import type { ClusterStore } from '../cluster-store.ts';
+import type { PathRouteConfig } from '../config.ts';
+import { applyAgentFrame, applyAgentMessage } from '../kube-gateway/agent-answer.ts';
+import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
+import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
+import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
+import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
+import type { RouteStore } from '../routes/route-store.ts';
+import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
+import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
+import { buildRouteTable, type GatewayRoute, type GatewayTarget, targetFor } from './gateway-routes.ts';
+
+export interface GatewayCert {
+  hosts: string[];
+  cert: string;
+  key: string;
+}
+
+export interface PublicGatewayOptions {
+  host: string;
+  port: number;
+  /** HTTPS listener with certificates by SNI; null: HTTP only. */
+  tls: { port: number; certs: GatewayCert[] } | null;
+  agents: AgentEndpoint;
+  clusters: ClusterStore;
+  routes: RouteStore;
+  pathRoutes: readonly PathRouteConfig[];
+  /** Time until the agent's or backend's status arrives. */
+  answerTimeoutMs: number;
+  maxClientBacklog?: number;
+  log: Logger;
+}
+
+export interface PublicGateway {
+  url: string;
+  port: number;
+  tlsUrl: string | null;
+  tlsPort: number | null;
+  readonly inFlight: number;
+  stop(): Promise<void>;
+}
+
+interface Pending {
+  exchange: ProxyExchange;
+  session: AgentSession;
+  res: ServerResponse;
+  /** Chunk bytes written to the client, not yet returned to the agent as `proxy_window` credit. */
+  owed: number;
+  waitingDrain: boolean;
+}
+
+/** Credit is returned in steps of this size once the client has taken the bytes. */
+const WINDOW_STEP = 1 << 20;
+/** Streamed request bodies pause while the agent's socket holds more than this unsent. */
+const UPLOAD_HIGH_WATER = 4 << 20;
+const DEFAULT_MAX_CLIENT_BACKLOG = 16 << 20;
+
+const plainError = (code: number, message: string) => ({ contentType: 'text/plain; charset=utf-8', body: `${code} ${http.STATUS_CODES[code] ?? 'Error'}: ${message}\n` });
+
+export async function startPublicGateway(o: PublicGatewayOptions): Promise<PublicGateway> {
+  const log = o.log.child({ component: 'public-gateway' });
+  const pending = new Map<string, Pending>();
+  const upgrades = new Map<string, { relay: UpgradeRelay; clusterId: string; session: AgentSession }>();
+  const sockets = new Set<Duplex>();
+  let counter = 0;
+  const nextId = () => `gw-${++counter}-${randomBytes(6).toString('hex')}`;
+  let table: RouteTable<GatewayRoute> = buildRouteTable(o.routes.list(), o.pathRoutes);
+  const offRoutes = o.routes.onChange(() => {
+    table = buildRouteTable(o.routes.list(), o.pathRoutes);
+  });
+  const findCluster = (idOrName: string) => o.clusters.find(idOrName)?.cluster_id ?? null;
+
+  const sendError = (res: ServerResponse, code: number, reason: string) => {
+    const e = plainError(code, reason);
+    res.writeHead(code, { 'Content-Type': e.contentType, 'Content-Length': String(Buffer.byteLength(e.body)) });
+    res.end(e.body);
+  };
+
+  /** Route a request; null when nothing matches (404 already decided by the caller). */
+  const resolve = (hostHeader: string | undefined, url: string): { host: string; path: string; query: string; target: GatewayTarget | null } => {
+    const host = normaliseRequestHost(hostHeader);
+    const { path, query } = splitTarget(url);
+    const route = host ? table.match(host, path) : null;
+    return { host, path, query, target: route ? targetFor(route, path, findCluster) : null };
+  };
+
+  const onRequest = (proto: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
+    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
+    if (!target) {
+      log.debug({ host, path, method: req.method, status: 404 }, 'public gateway: no route');
+      req.resume();
+      return sendError(res, 404, `no route for ${host || '(no Host header)'}${path}`);
+    }
+    if (target.kind === 'error') {
+      log.warn({ host, path, method: req.method, status: target.status, error: target.reason }, 'public gateway request failed');
+      req.resume();
+      return sendError(res, target.status, target.reason);
+    }
+    const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
+    if (target.kind === 'direct') {
+      const declared = declaredBodyLength(req.rawHeaders);
+      void forwardDirect(req, res, { endpoint: target.endpoint, pathAndQuery, headers: appHeaders(req.rawHeaders, client), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError).then((r) => {
+        const line = { mode: 'direct', cluster_id: target.clusterId, host, path, method: req.method, status: r.status, bytes: r.bytes, ms: Math.round(performance.now() - t0), ...(r.error ? { error: r.error } : {}) };
+        if (r.error) log.warn(line, 'public gateway request failed');
+        else log.debug(line, 'public gateway request');
+      });
+      return;
+    }
+    forwardTunnel(req, res, target, host, query, client);
+  };
+
+  const forwardTunnel = (req: IncomingMessage, res: ServerResponse, target: Extract<GatewayTarget, { kind: 'tunnel' }>, host: string, query: string, client: ClientFacts) => {
+    const clusterId = target.clusterId;
+    const session = o.agents.sessions.get(clusterId);
+    if (!session) {
+      log.warn({ mode: 'tunnel', cluster_id: clusterId, host, path: target.path, method: req.method, status: 502, error: 'cluster not connected' }, 'public gateway request failed');
+      req.resume();
+      return sendError(res, 502, `cluster "${clusterId}" is not connected to the hub`);
+    }
+    const requestId = nextId();
+    const method = req.method ?? 'GET';
+    const exchange = new ProxyExchange({ requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res, {
+      answerTimeoutMs: o.answerTimeoutMs,
+      maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
+      cancel: () => {
+        if (o.agents.sessions.get(clusterId) === session) session.send('proxy_cancel', {}, requestId);
+      },
+      finish: () => pending.delete(requestId),
+      log,
+      errorBody: plainError,
+      label: 'public gateway request',
+    });
+    pending.set(requestId, { exchange, session, res, owed: 0, waitingDrain: false });
+    const headers = appHeaders(req.rawHeaders, client);
+    const send = (body: AppBody) =>
+      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body }), requestId);
+    const live = () => pending.has(requestId) && o.agents.sessions.get(clusterId) === session;
+    const declared = declaredBodyLength(req.rawHeaders);
+    if (declared === 0) {
+      req.resume();
+      return send({ kind: 'none' });
+    }
+    if (declared !== null && declared <= INLINE_BODY_MAX) {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        if (live()) send({ kind: 'inline', bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
+      });
+      return;
+    }
+    // Large or unknown length: start the request now and stream the body as chunks (§3.3).
+    send({ kind: 'stream' });
+    req.on('data', (c: Buffer) => {
+      if (!live()) return;
+      session.send('proxy_request_chunk', { data: c.toString('base64') }, requestId);
+      if (session.bufferedAmount() > UPLOAD_HIGH_WATER) {
+        req.pause();
+        const check = () => {
+          if (!live() || session.bufferedAmount() <= UPLOAD_HIGH_WATER / 4) req.resume();
+          else setTimeout(check, 2);
+        };
+        setTimeout(check, 2);
+      }
+    });
+    req.on('end', () => {
+      if (live()) session.send('proxy_request_stream_end', {}, requestId);
+    });
+  };
+
+  const onUpgrade = (proto: 'http' | 'https') => (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
+    const refuse = (code: number, reason: string) => {
+      const e = plainError(code, reason);
+      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
+      log[code === 404 ? 'debug' : 'warn']({ host, path, upgrade: req.headers.upgrade, status: code, error: reason }, 'public gateway: upgrade refused');
+    };
+    if (!target) return refuse(404, `no route for ${host || '(no Host header)'}${path}`);
+    if (target.kind === 'error') return refuse(target.status, target.reason);
+    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
+    const headers = appHeaders(req.rawHeaders, client, { upgrade: true });
+    const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
+    if (target.kind === 'direct') {
+      log.debug({ mode: 'direct', host, path, upgrade: req.headers.upgrade }, 'public gateway: upgrade relayed');
+      return relayDirectUpgrade(req, socket, head, { endpoint: target.endpoint, pathAndQuery, headers, host: req.headers.host ?? host }, (reason) => refuse(502, reason));
+    }
+    const session = o.agents.sessions.get(target.clusterId);
+    if (!session) return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`);
+    const requestId = nextId();
+    const relay = new UpgradeRelay(
+      {
+        requestId,
+        clusterId: target.clusterId,
+        session,
+        path: target.path,
+        query,
+        serviceToken: '',
+        log,
+        done: () => upgrades.delete(requestId),
+        headers,
+        extra: { service_name: target.service.name, namespace: target.service.namespace, service_port: target.service.port },
+      },
+      socket,
+      head,
+    );
+    upgrades.set(requestId, { relay, clusterId: target.clusterId, session });
+    log.debug({ mode: 'tunnel', request_id: requestId, cluster_id: target.clusterId, host, path, upgrade: req.headers.upgrade }, 'public gateway: upgrade relayed');
+    relay.start(req);
+  };
+
+  const onAgentMessage = (clusterId: string, m: InboundMessage) => {
+    if (!m.requestId) return;
+    const u = upgrades.get(m.requestId);
+    if (u && u.clusterId === clusterId) return u.relay.message(m);
+    const p = pending.get(m.requestId);
+    if (!p || p.exchange.info.clusterId !== clusterId) return;
+    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
+  };
+
+  const onAgentBinary = (clusterId: string, bytes: Uint8Array) => {
+    const frame = bytes as Uint8Array<ArrayBuffer>;
+    const id = frameRequestId(frame);
+    const p = id ? pending.get(id) : undefined;
+    if (!p || p.exchange.info.clusterId !== clusterId) return;
+    const wasStreaming = p.exchange.state === 'streaming';
+    applyAgentFrame(p.exchange, frame);
+    if (wasStreaming) {
+      p.owed += frame.length - 2 - Buffer.byteLength(id!);
+      returnCredit(id!, p);
+    }
+  };
+
+  /** Give the agent credit back once the client drained what it was sent (flow control per request). */
+  const returnCredit = (id: string, p: Pending) => {
+    if (p.owed < WINDOW_STEP || p.waitingDrain) return;
+    if (p.res.writableLength > WINDOW_STEP) {
+      p.waitingDrain = true;
+      p.res.once('drain', () => {
+        p.waitingDrain = false;
+        returnCredit(id, p);
+      });
+      return;
+    }
+    if (pending.get(id) !== p) return;
+    p.session.send('proxy_window', { increment: p.owed }, id);
+    p.owed = 0;
+  };
+
+  const onSession = (clusterId: string) => {
+    const current = o.agents.sessions.get(clusterId);
+    for (const u of [...upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
+    for (const p of [...pending.values()])
+      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
+  };
+
+  const offs = [o.agents.onMessage(onAgentMessage), o.agents.onBinary(onAgentBinary), o.agents.onSession(onSession), offRoutes];
+
+  const track = (s: Duplex) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  };
+  const plain = http.createServer(onRequest('http'));
+  plain.requestTimeout = 0;
+  plain.on('connection', track);
+  plain.on('upgrade', onUpgrade('http'));
+
+  let secure: { tlsServer: tls.Server; http: http.Server } | null = null;
+  if (o.tls && o.tls.certs.length) {
+    const contexts = o.tls.certs.map((c) => ({ hosts: c.hosts.map((h) => h.toLowerCase()), ctx: tls.createSecureContext({ cert: c.cert, key: c.key }) }));
+    const pick = (name: string) => {
+      const n = name.toLowerCase();
+      const exact = contexts.find((c) => c.hosts.includes(n));
+      if (exact) return exact.ctx;
+      const dot = n.indexOf('.');
+      const wc = dot > 0 ? `*${n.slice(dot)}` : null;
+      return (wc && contexts.find((c) => c.hosts.includes(wc))?.ctx) || contexts[0]!.ctx;
+    };
+    const inner = http.createServer(onRequest('https'));
+    inner.requestTimeout = 0;
+    inner.on('upgrade', onUpgrade('https'));
+    const first = o.tls.certs[0]!;
+    const tlsServer = tls.createServer({ cert: first.cert, key: first.key, SNICallback: (name, cb) => cb(null, pick(name)) }, (s) => {
+      track(s);
+      inner.emit('connection', s);
+    });
+    tlsServer.on('tlsClientError', (e) => log.debug({ err: e.message }, 'public gateway: TLS handshake failed'));
+    secure = { tlsServer, http: inner };
+  }
+
+  const listen = (server: http.Server | tls.Server, port: number) =>
+    new Promise<number>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, o.host, () => {
+        server.off('error', reject);
+        resolveListen((server.address() as AddressInfo).port);
+      });
+    });
+  const port = await listen(plain, o.port);
+  let tlsPort: number | null = null;
+  if (secure && o.tls) {
+    try {
+      tlsPort = await listen(secure.tlsServer, o.tls.port);
+    } catch (e) {
+      plain.close();
+      throw e;
+    }
+  }
+  const h = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
+  const base = h.includes(':') ? `[${h}]` : h;
+  const url = `http://${base}:${port}`;
+  const tlsUrl = tlsPort !== null ? `https://${base}:${tlsPort}` : null;
+  log.info({ url, tls_url: tlsUrl, routes: table.size, path_routes: o.pathRoutes.length }, 'public gateway listening');
+
+  return {
+    url,
+    port,
+    tlsUrl,
+    tlsPort,
+    get inFlight() {
+      return pending.size + upgrades.size;
+    },
+    async stop() {
+      for (const off of offs) off();
+      for (const p of [...pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
+      for (const u of [...upgrades.values()]) u.relay.lost();
+      const closed = [new Promise<void>((r) => plain.close(() => r()))];
+      if (secure) closed.push(new Promise<void>((r) => secure.tlsServer.close(() => r())));
+      for (const s of [...sockets]) s.destroy();
+      await Promise.all(closed);
+    },
+  };
+}
