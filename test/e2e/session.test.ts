@@ -1,7 +1,6 @@
 // Whole-system session tests: a real hub and a real agent (workers and all) on loopback.
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { RunningAgent } from '../../src/agent/run.ts';
-import type { Hub } from '../../src/hub/server.ts';
 import { adminClusters, AGENT_TOKEN, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { join } from 'node:path';

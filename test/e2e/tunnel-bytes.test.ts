@@ -29,11 +29,11 @@ beforeAll(async () => {
       const key = new URL(req.url).pathname.split('/').pop() ?? '';
       const b = bodies.get(key);
       if (!b) return new Response('no such body', { status: 404 });
-      return new Response(b, { headers: { 'Content-Type': key.startsWith('text') ? 'application/json' : 'application/octet-stream' } });
+      return new Response(b as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': key.startsWith('text') ? 'application/json' : 'application/octet-stream' } });
     },
   });
   s = await startStack();
-  s.sandbox.bindService('demo', 'bytes', 80, { host: '127.0.0.1', port: backend.port });
+  s.sandbox.bindService('demo', 'bytes', 80, { host: '127.0.0.1', port: backend.port ?? 0 });
 });
 afterAll(async () => {
   await s?.stop();
