@@ -14,7 +14,15 @@ test('npm run demo: kubeconfig and endpoints.json written; kubectl get pods -A w
     const out = lineWatcher(p.stdout);
     const ready = JSON.parse(await out.next(/"event":"demo_ready"/, 45_000));
     const endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8'));
-    for (const k of ['hub_url', 'agent_url', 'cluster_id', 'kube_url']) expect(endpoints[k]).toBeTruthy();
+    for (const k of ['hub_url', 'agent_url', 'cluster_id', 'kube_url', 'gateway_url']) expect(endpoints[k]).toBeTruthy();
+    // The README's curl: the public gateway answers for hello.demo.local through the tunnel (the agent's
+    // ingress sync registered the route), and for shop.demo.local in direct mode.
+    const hello = await fetch(`${endpoints.gateway_url}/`, { headers: { Host: 'hello.demo.local' } });
+    expect(hello.status).toBe(200);
+    expect(await hello.text()).toStartWith('Hello from hello.demo.local (through the tunnel)');
+    const shop = await fetch(`${endpoints.gateway_url}/cart`, { headers: { Host: 'shop.demo.local' } });
+    expect(await shop.text()).toStartWith('Hello from shop.demo.local (direct to the load balancer, no tunnel)');
+    expect((await fetch(`${endpoints.gateway_url}/`, { headers: { Host: 'nobody.demo.local' } })).status).toBe(404);
     expect(endpoints.cluster_id).toBe(ready.cluster_id);
     expect(existsSync(join(dir, 'kubeconfig'))).toBe(true);
     const kubectl = Bun.spawn(['kubectl', '--kubeconfig', join(dir, 'kubeconfig'), 'get', 'pods', '-A'], { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, KUBECACHEDIR: join(dir, 'kcache'), HOME: dir } });
