@@ -24,7 +24,7 @@ export async function runHubCommand(argv: string[], io: { env: Record<string, st
   for (const t of [...r.config.agent_tokens, ...r.config.admin_tokens, ...r.config.user_tokens]) secrets.add(t);
   const log = createLogger({ name: 'hub', level: r.config.log_level });
   const hub = await startHub(r.config, log);
-  process.stdout.write(`${JSON.stringify({ event: 'hub_ready', url: hub.url, port: hub.port, kube_url: hub.kubeUrl })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'hub_ready', url: hub.url, port: hub.port, kube_url: hub.kubeUrl, gateway_url: hub.gatewayUrl, gateway_tls_url: hub.gatewayTlsUrl })}\n`);
   let resolve: (code: number) => void = () => {};
   const done = new Promise<number>((r2) => {
     resolve = r2;

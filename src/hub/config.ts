@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { tryParseDuration } from '../config/duration.ts';
+import { checkPathRoutes } from './public-gateway/gateway-routes.ts';
 
 export const HubConfigSchema = z.object({
   host: z.string().default('127.0.0.1').describe('Address the hub listens on.'),
@@ -167,6 +168,7 @@ export function loadHubConfig(argv: string[], env: Record<string, string | undef
   if (env.PIPEOPS_HUB_ADMIN_TOKEN && !raw.admin_tokens) raw.admin_tokens = [env.PIPEOPS_HUB_ADMIN_TOKEN];
   const parsed = HubConfigSchema.safeParse(raw);
   if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${i.path.join('.') || 'config'}: ${i.message}`);
+  else problems.push(...checkPathRoutes(parsed.data.path_routes));
   if (problems.length || !parsed.success) return { ok: false, message: `invalid hub configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}` };
   return { ok: true, config: parsed.data };
 }
