@@ -28,6 +28,8 @@ export interface StreamConfig {
   highWaterBytes: number;
   /** Bytes a stream may hold toward a slow backend before the control plane is told to back off (and, past 8×, the stream fails). */
   maxBufferedBytes: number;
+  /** Largest frame accepted from the control plane (`proxy.ws_max_frame_bytes`); larger ones end their stream with 1009. */
+  maxFrameBytes?: number;
   serviceProxy: ServiceProxyMode;
   serviceMap: Record<string, string>;
   clusterDomain: string;
@@ -49,11 +51,16 @@ interface Stream {
   id: string;
   kind: StreamKind;
   started: number;
+  /** The session the stream belongs to (answers about it go there). */
+  conn: SessionConnection;
   /** A frame from the control plane for the backend. */
   toBackend(f: Frame): void;
   /** The control plane closed the stream (or the session ended). */
   shutdown(): void;
 }
+
+/** The documented default of `proxy.ws_max_frame_bytes`, used when the caller passes no `maxFrameBytes`. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
 const HOP_WS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'host'];
 
@@ -119,6 +126,16 @@ export class StreamRelay {
       this.#d.log.warn({ stream_id: s.id, err: f }, 'invalid stream data dropped');
       return true;
     }
+    const max = this.#d.config.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (f.payload.length > max) {
+      // Dropping it would corrupt a byte stream and relaying it would defeat the bound: end this stream only,
+      // with 1009 (message too big), and tell the control plane why.
+      this.#metric('pipeops_protocol_errors_total', { reason: 'stream_frame_too_large' });
+      const reason = `frame of ${f.payload.length} bytes exceeds the limit of ${max}`;
+      this.#d.log.warn({ stream_id: s.id, err: reason }, 'oversized stream frame: stream closed');
+      this.#end(s, s.conn, { code: 1009, reason, app: s.kind === 'application' });
+      return true;
+    }
     this.#metric('pipeops_ws_bytes_total', { kind: s.kind, direction: 'to_backend' }, f.payload.length);
     s.toBackend(f);
     return true;
@@ -177,6 +194,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      conn,
       toBackend: (f) => {
         if (!ws || ws.readyState !== WebSocket.OPEN) {
           queue.push(f);
@@ -265,6 +283,7 @@ export class StreamRelay {
       id,
       kind: 'application',
       started: Date.now(),
+      conn,
       toBackend: (f) => {
         if (ws.readyState !== WebSocket.OPEN) return;
         sendToWebSocket(ws, f, false);
@@ -365,6 +384,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      conn,
       toBackend: (f) => {
         if (f.opcode === OPCODE.close) {
           socket?.end();
@@ -461,7 +481,9 @@ export class StreamRelay {
     if (!this.#forget(s)) return;
     this.#metric('pipeops_protocol_errors_total', { reason: 'stream_dial_failed' });
     this.#d.log.warn({ stream_id: s.id, err: message }, 'stream backend unreachable');
-    const status = /(\d{3})/.exec(message)?.[1];
+    // The API server's answer, e.g. Bun's "Expected 101 status code: 404" — not the first three digits of the
+    // message, which may well be the "127" of the URL's host.
+    const status = /status(?: code)?:?\s*(\d{3})\b/i.exec(message)?.[1];
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
     conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
     if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);

@@ -14,6 +14,9 @@ import { rawHeadersToMap } from './outbound-request.ts';
 /** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
 const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;
 
+/** Largest chunk sent as one `proxy_websocket_data`. */
+const MAX_FRAME = 256 * 1024;
+
 export interface UpgradeContext {
   requestId: string;
   clusterId: string;
@@ -93,12 +96,7 @@ export class UpgradeRelay {
         return;
       }
       case 'proxy_websocket_close':
-        // The target's connection is gone: flush what it sent, then close the client's connection fully, as a
-        // TCP proxy does. A half-close alone leaves a WebSocket client that already answered the server's close
-        // frame waiting in CLOSING for a TCP close that only the proxy can give it.
-        console.log('DBG hub relay close: writable', this.socket.writableLength, 'destroyed', this.socket.destroyed);
-        this.socket.once('close', () => console.log('DBG hub client socket closed'));
-        this.socket.end(() => { console.log('DBG end cb'); this.socket.destroy(); });
+        this.socket.end();
         this.#close(false);
         return;
     }
@@ -129,11 +127,20 @@ export class UpgradeRelay {
     }
     this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     this.#state = 'open';
-    const send = (chunk: Buffer) =>
-      this.c.session.send('proxy_websocket_data', { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk) }, this.c.requestId);
+    const send = (chunk: Buffer) => {
+      // However large a read is, no frame exceeds what the agent accepts (`proxy.ws_max_frame_bytes`, 1 MiB by default).
+      for (let at = 0; at < chunk.length; at += MAX_FRAME)
+        this.c.session.send('proxy_websocket_data', { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk.subarray(at, at + MAX_FRAME)) }, this.c.requestId);
+    };
     if (this.head.length) send(this.head);
     this.socket.on('data', send);
-    this.socket.on('end', () => this.#close(true));
+    this.socket.on('end', () => {
+      // The client finished its side (a WebSocket client does so after answering the server's close frame). The
+      // gateway's sockets allow half-open connections, so end ours too, or that client waits for a TCP close
+      // that never comes (it sits in CLOSING, and the relay is already forgotten).
+      this.socket.end();
+      this.#close(true);
+    });
   }
 
   #fail(status: number, message: string): void {
