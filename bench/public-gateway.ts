@@ -1,0 +1,162 @@
+// Public gateway benchmark (issue 6): a 1 KiB page from the same backend, reached directly and through the hub's
+// public gateway in tunnel mode (client → gateway → agent session → agent → backend), in one run, at
+// concurrency 1 and 32. Backend, hub and agent are separate processes; the agent reaches the ingress
+// controller Service through `service_proxy: map` (the backend), so the numbers are the gateway and tunnel only.
+//   bun bench/public-gateway.ts [--quick]
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dir, '..');
+const BUN = process.execPath;
+const quick = process.argv.includes('--quick');
+const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-gw-'));
+const procs: ReturnType<typeof Bun.spawn>[] = [];
+const AGENT_TOKEN = 'bench-agent-token-0123456789';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const HOST = 'app.bench.local';
+
+async function lineOf(p: ReturnType<typeof Bun.spawn>, re: RegExp, timeoutMs = 20_000): Promise<string> {
+  const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    const line = buf.split('\n').find((l) => re.test(l));
+    if (line) {
+      reader.releaseLock();
+      void (async () => {
+        for await (const _ of p.stdout as ReadableStream<Uint8Array>);
+      })();
+      return line;
+    }
+  }
+  throw new Error(`no line matching ${re}`);
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+interface Run {
+  p50: number;
+  p99: number;
+  rps: number;
+  n: number;
+  errors: number;
+}
+
+async function load(get: () => Promise<Response>, concurrency: number, o: { durationMs?: number; count?: number }): Promise<Run> {
+  const lat: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const t0 = performance.now();
+  const end = o.durationMs ? t0 + o.durationMs : Number.POSITIVE_INFINITY;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end && (o.count === undefined || issued < o.count)) {
+        issued++;
+        const s = performance.now();
+        try {
+          const r = await get();
+          const b = await r.arrayBuffer();
+          if (!r.ok || b.byteLength < 900) errors++;
+        } catch {
+          errors++;
+        }
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p99: pct(lat, 99), rps: lat.length / secs, n: lat.length, errors };
+}
+
+const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function main() {
+  const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts')], { stdout: 'pipe', stderr: 'inherit' });
+  procs.push(backend);
+  const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
+
+  const hub = Bun.spawn(
+    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--gateway-port', '0', '--agent-token', AGENT_TOKEN, '--admin-token', ADMIN_TOKEN, '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    { stdout: 'pipe', stderr: 'inherit' },
+  );
+  procs.push(hub);
+  const ready = JSON.parse(await lineOf(hub, /"hub_ready"/)) as { url: string; gateway_url: string };
+
+  const config = join(dir, 'agent.yaml');
+  writeFileSync(
+    config,
+    [
+      'agent: { cluster_name: bench, port: 0, host: 127.0.0.1 }',
+      `pipeops: { api_url: "${ready.url}", token: "${AGENT_TOKEN}" }`,
+      'logging: { level: warn }',
+      `kubernetes: { in_cluster: false, kubeconfig: "", service_proxy: map, service_map: { "pipeops-system/traefik:80": "${backendUrl}" } }`,
+    ].join('\n'),
+  );
+  const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent', '--config', config], {
+    stdout: 'pipe',
+    stderr: 'inherit',
+    env: { PATH: process.env.PATH ?? '', HOME: dir, PIPEOPS_STATE_FILE: join(dir, 'agent-state.yaml') },
+  });
+  procs.push(agent);
+  let clusterId = '';
+  for (let i = 0; i < 200 && !clusterId; i++) {
+    const r = await fetch(`${ready.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const c = ((await r.json()) as { clusters: { cluster_id: string; connected: boolean }[] }).clusters.find((x) => x.connected);
+    if (c) clusterId = c.cluster_id;
+    else await Bun.sleep(50);
+  }
+  if (!clusterId) throw new Error('agent did not register');
+  // The route as the agent's ingress sync would register it: the host → the ingress controller Service.
+  const reg = await fetch(`${ready.url}/api/v1/gateway/routes/register`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ hostname: HOST, cluster_uuid: clusterId, namespace: 'pipeops-system', service_name: 'traefik', service_port: 80, ingress_name: 'app', path: '/', path_type: 'Prefix', tls: false, routing_mode: 'tunnel' }),
+  });
+  if (reg.status !== 200) throw new Error(`route registration failed: ${reg.status} ${await reg.text()}`);
+
+  const tunnel = () => fetch(`${ready.gateway_url}/bench/small`, { headers: { host: HOST } });
+  const direct = () => fetch(`${backendUrl}/bench/small`, { headers: { host: HOST } });
+  const probe = await tunnel();
+  const body = await probe.text();
+  if (probe.status !== 200 || body.length < 900) throw new Error(`tunnel probe failed: ${probe.status} ${body.slice(0, 200)}`);
+
+  await load(tunnel, 8, { count: 500 });
+  await load(direct, 8, { count: 500 });
+  const dur = quick ? 2000 : 5000;
+  const rows: string[] = [];
+  const all: Run[] = [];
+  for (const c of [1, 32]) {
+    const d = await load(direct, c, { durationMs: dur });
+    const t = await load(tunnel, c, { durationMs: dur });
+    all.push(d, t);
+    rows.push(`| c=${c}: requests/s | ${fmt(d.rps, 0)} | ${fmt(t.rps, 0)} | ${fmt(t.rps / d.rps)}× |`);
+    rows.push(`| c=${c}: p50 ms | ${fmt(d.p50)} | ${fmt(t.p50)} | +${fmt(t.p50 - d.p50)} ms |`);
+    rows.push(`| c=${c}: p99 ms | ${fmt(d.p99)} | ${fmt(t.p99)} | +${fmt(t.p99 - d.p99)} ms |`);
+  }
+  const errors = all.reduce((a, r) => a + r.errors, 0);
+  console.log(
+    [
+      `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback, ${dur / 1000} s per row; 1 KiB JSON page (${body.length} bytes).`,
+      'Direct: client → backend. Tunnel: client → hub public gateway (HTTP) → agent session → agent → backend. Separate processes.',
+      '',
+      '| measurement | direct | public gateway (tunnel) | ratio / overhead |',
+      '|---|---|---|---|',
+      ...rows,
+      '',
+      `Requests: ${all.reduce((a, r) => a + r.n, 0)}, with errors: ${errors}.`,
+    ].join('\n'),
+  );
+}
+
+try {
+  await main();
+} finally {
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => p.exited));
+}
