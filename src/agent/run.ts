@@ -227,6 +227,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           pingMs: cfg.proxy.ws_ping_interval,
           pongTimeoutMs: cfg.proxy.ws_pong_timeout,
           dialTimeoutMs: cfg.timeouts.proxy_dial,
+          maxFrameBytes: cfg.proxy.ws_max_frame_bytes,
         },
       },
     }),

@@ -120,6 +120,7 @@ export interface TunnelWorkerConfig {
     pingMs: number;
     pongTimeoutMs: number;
     dialTimeoutMs: number;
+    maxFrameBytes: number;
   };
 }
 

@@ -278,12 +278,33 @@ describe('failures', () => {
     await waitFor(() => hub.kubeGateway.inFlight === 0, { what: 'pending table empty' });
   });
 
-  test('exec/attach/port-forward upgrades are refused with 501 for now', async () => {
+  test('upgrades travel to the agent as a raw upgrade with the cluster token; the agent\'s refusal reaches the client', async () => {
+    agent.handler = (r, a) => {
+      // An agent that cannot open the stream answers with the API server's status (W2).
+      a.respondJson(r.message.requestId!, 403, { 'Content-Type': ['application/json'] }, new TextEncoder().encode('{"kind":"Status","code":403}'), 'base64');
+    };
     const reply = await rawRequest(
-      `GET /clusters/${agent.clusterId}/k8s/api/v1/namespaces/default/pods/web-0/exec?command=sh HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`,
+      `POST /clusters/${agent.clusterId}/k8s/api/v1/namespaces/default/pods/web-0/exec?command=sh HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n`,
     );
-    expect(reply).toStartWith('HTTP/1.1 501');
+    expect(reply).toStartWith('HTTP/1.1 403');
     expect(reply).toContain('"kind":"Status"');
+    const sent = agent.requests.at(-1)!.message.payload;
+    expect(sent.raw_upgrade).toBe(true);
+    expect(sent.is_websocket).toBe(true);
+    expect(sent.path).toBe('/api/v1/namespaces/default/pods/web-0/exec');
+    const headers = sent.headers as Record<string, string[]>;
+    expect(headers.Upgrade).toEqual(['SPDY/3.1']);
+    expect(headers['X-Stream-Protocol-Version']).toEqual(['v4.channel.k8s.io']);
+    expect(headers.Authorization).toEqual([`Bearer ${SA_TOKEN}`]);
+  });
+
+  test('an upgrade with a bad token is refused with 401 before anything reaches the agent', async () => {
+    const before = agent.requests.length;
+    const reply = await rawRequest(
+      `GET /clusters/${agent.clusterId}/k8s/api/v1/namespaces/default/pods/web-0/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong-token-123\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    expect(reply).toStartWith('HTTP/1.1 401');
+    expect(agent.requests.length).toBe(before);
   });
 
   test('a client that stops reading is cut at the backlog bound: proxy_cancel, no terminating chunk', async () => {
