@@ -6,6 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fmt, lineOf, load, type Run } from './support/load.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -15,66 +16,6 @@ const procs: ReturnType<typeof Bun.spawn>[] = [];
 const AGENT_TOKEN = 'bench-agent-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const HOST = 'app.bench.local';
-
-async function lineOf(p: ReturnType<typeof Bun.spawn>, re: RegExp, timeoutMs = 20_000): Promise<string> {
-  const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    const line = buf.split('\n').find((l) => re.test(l));
-    if (line) {
-      reader.releaseLock();
-      void (async () => {
-        for await (const _ of p.stdout as ReadableStream<Uint8Array>);
-      })();
-      return line;
-    }
-  }
-  throw new Error(`no line matching ${re}`);
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-
-interface Run {
-  p50: number;
-  p99: number;
-  rps: number;
-  n: number;
-  errors: number;
-}
-
-async function load(get: () => Promise<Response>, concurrency: number, o: { durationMs?: number; count?: number }): Promise<Run> {
-  const lat: number[] = [];
-  let errors = 0;
-  let issued = 0;
-  const t0 = performance.now();
-  const end = o.durationMs ? t0 + o.durationMs : Number.POSITIVE_INFINITY;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end && (o.count === undefined || issued < o.count)) {
-        issued++;
-        const s = performance.now();
-        try {
-          const r = await get();
-          const b = await r.arrayBuffer();
-          if (!r.ok || b.byteLength < 900) errors++;
-        } catch {
-          errors++;
-        }
-        lat.push(performance.now() - s);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), rps: lat.length / secs, n: lat.length, errors };
-}
-
-const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main() {
   const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts')], { stdout: 'pipe', stderr: 'inherit' });
@@ -126,14 +67,14 @@ async function main() {
   const body = await probe.text();
   if (probe.status !== 200 || body.length < 900) throw new Error(`tunnel probe failed: ${probe.status} ${body.slice(0, 200)}`);
 
-  await load(tunnel, 8, { count: 500 });
-  await load(direct, 8, { count: 500 });
+  await load(tunnel, 8, { count: 500, minBytes: 900 });
+  await load(direct, 8, { count: 500, minBytes: 900 });
   const dur = quick ? 2000 : 5000;
   const rows: string[] = [];
   const all: Run[] = [];
   for (const c of [1, 32]) {
-    const d = await load(direct, c, { durationMs: dur });
-    const t = await load(tunnel, c, { durationMs: dur });
+    const d = await load(direct, c, { durationMs: dur, minBytes: 900 });
+    const t = await load(tunnel, c, { durationMs: dur, minBytes: 900 });
     all.push(d, t);
     rows.push(`| c=${c}: requests/s | ${fmt(d.rps, 0)} | ${fmt(t.rps, 0)} | ${fmt(t.rps / d.rps)}× |`);
     rows.push(`| c=${c}: p50 ms | ${fmt(d.p50)} | ${fmt(t.p50)} | +${fmt(t.p50 - d.p50)} ms |`);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
+import { fmt, lineOf, load } from './support/load.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -15,74 +16,10 @@ const AGENT_TOKEN = 'bench-agent-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const USER_TOKEN = 'bench-user-token-0123456789';
 
-async function lineOf(p: ReturnType<typeof Bun.spawn>, re: RegExp, timeoutMs = 20_000): Promise<string> {
-  const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    const line = buf.split('\n').find((l) => re.test(l));
-    if (line) {
-      reader.releaseLock();
-      // Keep draining so the child never blocks on a full pipe.
-      void (async () => {
-        for await (const _ of p.stdout as ReadableStream<Uint8Array>);
-      })();
-      return line;
-    }
-  }
-  throw new Error(`no line matching ${re}`);
-}
-
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-interface Run {
-  p50: number;
-  p99: number;
-  rps: number;
-  n: number;
-  errors: number;
-}
-
-/** `concurrency` workers issuing requests for `durationMs` (or `count` requests in total). */
-async function load(get: () => Promise<Response>, concurrency: number, o: { durationMs?: number; count?: number }): Promise<Run> {
-  const lat: number[] = [];
-  let errors = 0;
-  let issued = 0;
-  const t0 = performance.now();
-  const end = o.durationMs ? t0 + o.durationMs : Number.POSITIVE_INFINITY;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end && (o.count === undefined || issued < o.count)) {
-        issued++;
-        const s = performance.now();
-        try {
-          const r = await get();
-          await r.arrayBuffer();
-          if (!r.ok) errors++;
-        } catch {
-          errors++;
-        }
-        lat.push(performance.now() - s);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), rps: lat.length / secs, n: lat.length, errors };
-}
-
-const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main() {
   // ---- backend: a stand-in API server with fixed payloads ----

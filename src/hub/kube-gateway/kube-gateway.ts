@@ -11,12 +11,12 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { decodeRequestBodyFrame, frameRequestId } from '../../protocol/binary-frame.ts';
+import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
-import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
+import { applyAgentFrame, applyAgentMessage, ChunkCredit } from './agent-answer.ts';
 import { kubeStatusBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
@@ -49,14 +49,8 @@ export interface KubeGateway {
 interface Pending {
   exchange: ProxyExchange;
   session: AgentSession;
-  res: ServerResponse;
-  /** Chunk bytes written to the client but not yet returned to the agent as `proxy_window` credit. */
-  owed: number;
-  waitingDrain: boolean;
+  credit: ChunkCredit;
 }
-
-/** Credit is returned in steps of this size, once the client has taken the bytes (res below its high-water mark). */
-const WINDOW_STEP = 1 << 20;
 
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
@@ -127,7 +121,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         finish: () => pending.delete(requestId),
         log,
       });
-      pending.set(requestId, { exchange, session, res, owed: 0, waitingDrain: false });
+      const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
+      pending.set(requestId, { exchange, session, credit });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send('proxy_request', out.payload, requestId);
       if (out.frame) session.sendBinary(out.frame);
@@ -144,35 +139,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const p = m.requestId ? pending.get(m.requestId) : undefined;
     // Other hub components (the public gateway) share these messages; ids they own are not ours.
     if (!p || p.exchange.info.clusterId !== clusterId) return;
-    const ex = p.exchange;
-    const name = `cluster "${clusterId}"`;
-    switch (m.type) {
-      case 'proxy_response': {
-        const d = decodeBufferedResponse(m.payload);
-        return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
-      }
-      case 'proxy_error':
-        return ex.fail(502, `${name}: ${errorText(m.payload)}`);
-      case 'proxy_response_header': {
-        const d = decodeStreamHeader(m.payload);
-        if (d.ok) return ex.streamHeader(d.value.status, d.value.headers);
-        p.session.send('proxy_cancel', {}, ex.info.requestId);
-        return ex.fail(502, `${name}: ${d.error}`);
-      }
-      case 'proxy_response_chunk': {
-        const d = decodeStreamChunk(m.payload);
-        if (d.ok) return ex.streamChunk(d.value);
-        p.session.send('proxy_cancel', {}, ex.info.requestId);
-        return ex.fail(502, `${name}: ${d.error}`);
-      }
-      case 'proxy_response_end':
-        if (ex.state === 'waiting') return ex.fail(502, `${name}: the agent ended the response before sending a status`);
-        return ex.streamEnd();
-      case 'proxy_response_abort':
-        return ex.fail(502, `${name}: ${errorText(m.payload)}`);
-      default:
-        return;
-    }
+    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
   };
 
   const onAgentBinary = (clusterId: string, bytes: Uint8Array) => {
@@ -181,33 +148,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const p = id ? pending.get(id) : undefined;
     if (!p || p.exchange.info.clusterId !== clusterId) return;
     // After a stream header, binary frames of this request are body chunks (negotiated `binary_chunks`).
-    if (p.exchange.state === 'streaming') {
-      const c = decodeRequestBodyFrame(frame);
-      if (!c.ok) return p.exchange.fail(502, `cluster "${clusterId}": ${c.error}`);
-      p.exchange.streamChunk(c.value.body);
-      p.owed += c.value.body.length;
-      returnCredit(id!, p);
-      return;
-    }
-    const d = decodeFrameResponse(frame);
-    if (d.ok) p.exchange.respond(d.value);
-    else p.exchange.fail(502, `cluster "${clusterId}": ${d.error}`);
-  };
-
-  /** Give the agent credit back once the client drained what it was sent (flow control per request). */
-  const returnCredit = (id: string, p: Pending) => {
-    if (p.owed < WINDOW_STEP || p.waitingDrain) return;
-    if (p.res.writableLength > WINDOW_STEP) {
-      p.waitingDrain = true;
-      p.res.once('drain', () => {
-        p.waitingDrain = false;
-        returnCredit(id, p);
-      });
-      return;
-    }
-    if (pending.get(id) !== p) return;
-    p.session.send('proxy_window', { increment: p.owed }, id);
-    p.owed = 0;
+    const chunk = applyAgentFrame(p.exchange, frame);
+    if (chunk) p.credit.add(chunk);
   };
 
   const onSession = (clusterId: string) => {
@@ -280,8 +222,4 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       await closed;
     },
   };
-}
-
-function errorText(payload: Record<string, unknown>): string {
-  return typeof payload.error === 'string' && payload.error ? payload.error : 'the agent reported an error without a message';
 }

@@ -17,7 +17,7 @@ import type { InboundMessage } from '../../protocol/envelope.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import type { ClusterStore } from '../cluster-store.ts';
 import type { PathRouteConfig } from '../config.ts';
-import { applyAgentFrame, applyAgentMessage } from '../kube-gateway/agent-answer.ts';
+import { applyAgentFrame, applyAgentMessage, ChunkCredit } from '../kube-gateway/agent-answer.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
@@ -60,14 +60,8 @@ export interface PublicGateway {
 interface Pending {
   exchange: ProxyExchange;
   session: AgentSession;
-  res: ServerResponse;
-  /** Chunk bytes written to the client, not yet returned to the agent as `proxy_window` credit. */
-  owed: number;
-  waitingDrain: boolean;
+  credit: ChunkCredit;
 }
-
-/** Credit is returned in steps of this size once the client has taken the bytes. */
-const WINDOW_STEP = 1 << 20;
 /** Streamed request bodies pause while the agent's socket holds more than this unsent. */
 const UPLOAD_HIGH_WATER = 4 << 20;
 const DEFAULT_MAX_CLIENT_BACKLOG = 16 << 20;
@@ -149,7 +143,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       errorBody: plainError,
       label: 'public gateway request',
     });
-    pending.set(requestId, { exchange, session, res, owed: 0, waitingDrain: false });
+    const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
+    pending.set(requestId, { exchange, session, credit });
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
       session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body }), requestId);
@@ -243,28 +238,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const id = frameRequestId(frame);
     const p = id ? pending.get(id) : undefined;
     if (!p || p.exchange.info.clusterId !== clusterId) return;
-    const wasStreaming = p.exchange.state === 'streaming';
-    applyAgentFrame(p.exchange, frame);
-    if (wasStreaming) {
-      p.owed += frame.length - 2 - Buffer.byteLength(id!);
-      returnCredit(id!, p);
-    }
-  };
-
-  /** Give the agent credit back once the client drained what it was sent (flow control per request). */
-  const returnCredit = (id: string, p: Pending) => {
-    if (p.owed < WINDOW_STEP || p.waitingDrain) return;
-    if (p.res.writableLength > WINDOW_STEP) {
-      p.waitingDrain = true;
-      p.res.once('drain', () => {
-        p.waitingDrain = false;
-        returnCredit(id, p);
-      });
-      return;
-    }
-    if (pending.get(id) !== p) return;
-    p.session.send('proxy_window', { increment: p.owed }, id);
-    p.owed = 0;
+    const chunk = applyAgentFrame(p.exchange, frame);
+    if (chunk) p.credit.add(chunk);
   };
 
   const onSession = (clusterId: string) => {
