@@ -64,6 +64,30 @@ const ingressObj = (name: string, host: string, service: string) => ({
   spec: { ingressClassName: 'traefik', rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } }] } }] },
 });
 
+/** Text, a 200 kB binary message and text through the gateway's WebSocket relay; what came back. */
+async function wsEcho(host: string): Promise<(string | number)[]> {
+  const ws = new WebSocket(`${hub.gatewayUrl.replace('http', 'ws')}/ws`, { headers: { host } } as never);
+  ws.binaryType = 'arraybuffer';
+  const got: (string | number)[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    ws.onerror = () => reject(new Error('websocket error'));
+    ws.onclose = (e) => (got.length < 3 ? reject(new Error(`closed early: ${e.code} ${e.reason}`)) : resolve());
+    ws.onmessage = (e) => {
+      got.push(typeof e.data === 'string' ? e.data : (e.data as ArrayBuffer).byteLength);
+      if (got.length === 3) ws.close(1000);
+    };
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    setTimeout(() => reject(new Error('no open')), 10_000);
+  });
+  ws.send('hello');
+  ws.send(new Uint8Array(200_000));
+  ws.send('bye');
+  await done;
+  return got;
+}
+
 const get = (path: string, host: string, init: RequestInit = {}) => fetch(`${hub.gatewayUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), host } });
 
 beforeAll(async () => {
@@ -168,26 +192,11 @@ describe('public gateway', () => {
   }, 60_000);
 
   test('tunnel mode: WebSocket echo', async () => {
-    const ws = new WebSocket(`${hub.gatewayUrl.replace('http', 'ws')}/ws`, { headers: { host: 'app.test.local' } } as never);
-    ws.binaryType = 'arraybuffer';
-    const got: (string | number)[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      ws.onerror = () => reject(new Error('websocket error'));
-      ws.onclose = (e) => (got.length < 3 ? reject(new Error(`closed early: ${e.code} ${e.reason}`)) : resolve());
-      ws.onmessage = (e) => {
-        got.push(typeof e.data === 'string' ? e.data : (e.data as ArrayBuffer).byteLength);
-        if (got.length === 3) ws.close(1000);
-      };
-    });
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      setTimeout(() => reject(new Error('no open')), 10_000);
-    });
-    ws.send('hello');
-    ws.send(new Uint8Array(200_000));
-    ws.send('bye');
-    await done;
-    expect(got).toEqual(['hello', 200_000, 'bye']);
+    expect(await wsEcho('app.test.local')).toEqual(['hello', 200_000, 'bye']);
+  }, 20_000);
+
+  test('direct mode: WebSocket echo', async () => {
+    expect(await wsEcho('direct.test.local')).toEqual(['hello', 200_000, 'bye']);
   }, 20_000);
 
   test('direct mode: forwarded to public_endpoint with Host and X-Forwarded-*; 10 MiB both ways', async () => {
