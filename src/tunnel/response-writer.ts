@@ -88,8 +88,9 @@ export const STREAM_CHUNK_BYTES = 32 * 1024;
 export const BINARY_CHUNK_BYTES = 256 * 1024;
 
 /**
- * Relay body parts as binary chunk frames (negotiated `binary_chunks`), coalescing small reads up to
- * BINARY_CHUNK_BYTES. `first` are parts already read (a buffered response that switched to streaming).
+ * Relay body parts as binary chunk frames (negotiated `binary_chunks`): each read is sent as soon as it
+ * arrives (split at BINARY_CHUNK_BYTES). `first` are parts already read (a buffered response that switched to
+ * streaming); they are coalesced into full chunks.
  */
 export async function writeBinaryChunks(
   conn: SessionConnection,
@@ -128,7 +129,10 @@ export async function writeBinaryChunks(
       if (signal.aborted) throw signal.reason ?? new Error('cancelled');
       const { value, done } = await reader.read();
       if (done) break;
-      if (value?.length) await add(value);
+      if (!value?.length) continue;
+      // Whatever a read returns goes out now: a watch event must not wait for the next one to fill a chunk.
+      await add(value);
+      await flush();
     }
   await flush();
   return total;

@@ -73,3 +73,24 @@ test('the hub kubeconfig works for client-node through the tunnel', async () => 
   const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'demo' });
   expect(pods.items.map((p) => p.metadata?.name)).toContain('hello-6d9f7c8b5-abcde');
 });
+
+test('watch events through the hub arrive as they happen (no coalescing into larger chunks)', async () => {
+  const ac = new AbortController();
+  const url = `${s.hub.kubeUrl}/clusters/${s.clusterId}/k8s/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: s.hub.kubeCaPem }, signal: ac.signal } as RequestInit);
+  const reader = res.body!.getReader();
+  let text = '';
+  const readUntil = async (needle: string) => {
+    while (!text.includes(needle)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${needle}`);
+      text += new TextDecoder().decode(value);
+    }
+  };
+  s.sandbox.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'prompt-event', namespace: 'default' }, data: {} });
+  const t0 = performance.now();
+  await readUntil('prompt-event');
+  // Generous bound: the event is a few hundred bytes; anything waiting for 256 KiB would never arrive.
+  expect(performance.now() - t0).toBeLessThan(5000);
+  ac.abort();
+});
