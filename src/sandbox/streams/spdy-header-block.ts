@@ -31,7 +31,8 @@ export function decodeHeaderBlock(block: Buffer): SpdyHeaders {
   };
   if (block.length < 4) fail('shorter than its count');
   const count = block.readUInt32BE(0);
-  const headers: SpdyHeaders = {};
+  // No prototype: a header named `__proto__` (or `constructor`) is just a header, never an object property.
+  const headers: SpdyHeaders = Object.create(null) as SpdyHeaders;
   let off = 4;
   const str = (): string => {
     if (off + 4 > block.length) fail('truncated length');

@@ -97,6 +97,11 @@ describe('SPDY header blocks', () => {
       }),
     );
     expect(decodeHeaderBlock(encodeHeaderBlock({ StreamType: 'error' }))).toEqual({ streamtype: 'error' });
+    // Found by the property above: names that are Object.prototype members are plain headers too.
+    const tricky = Object.fromEntries([['__proto__', ''], ['constructor', 'x'], ['port', '80']]);
+    const back = decodeHeaderBlock(encodeHeaderBlock(tricky));
+    expect(Object.keys(back).sort()).toEqual(['__proto__', 'constructor', 'port']);
+    expect(back.port).toBe('80');
   });
 
   test('our compressed blocks inflate with a dictionary-primed zlib stream, block after block', async () => {
