@@ -56,10 +56,10 @@ export function decodeEnvelope(text: string): DecodeResult {
   // Upstream decodes `timestamp` into a time value: present-but-not-RFC-3339 makes the message undecodable.
   if (ts !== undefined && ts !== null && !RFC3339.test(ts))
     return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
-  return {
-    ok: true,
-    message: { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload: parsed.data.payload ?? {} },
-  };
+  // The payload is the object JSON.parse built (validated above), not zod's rebuilt copy: rebuilding by
+  // assignment turns a key named `__proto__` into the object's prototype instead of keeping it as data.
+  const payload = (rec.payload ?? {}) as Record<string, unknown>;
+  return { ok: true, message: { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload } };
 }
 
 /** Serialise an outbound message. `request_id` is omitted when empty, like upstream's `omitempty`. */

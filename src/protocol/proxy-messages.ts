@@ -107,6 +107,11 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
     return out;
   }
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    // Assigning `__proto__` would set the map's prototype instead of adding a header.
+    if (k === '__proto__') {
+      errors.push(`${field} has a header named __proto__`);
+      continue;
+    }
     if (typeof v === 'string') out[k] = [v];
     else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
     else if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);

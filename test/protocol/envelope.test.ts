@@ -26,6 +26,14 @@ describe('envelope', () => {
     );
   });
 
+  test('a payload key named __proto__ stays data (no prototype games from the wire)', () => {
+    const d = decodeEnvelope('{"type":"x","payload":{"__proto__":{"polluted":true},"a":1}}');
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    expect(Object.keys(d.message.payload).sort()).toEqual(['__proto__', 'a']);
+    expect((d.message.payload as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
   test('empty request_id is omitted, null payload allowed, timestamps RFC 3339', () => {
     const s = JSON.parse(encodeEnvelope('heartbeat', null, ''));
     expect('request_id' in s).toBe(false);
