@@ -16,6 +16,12 @@ const AGENT_TOKEN = 'bench-agent-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const USER_TOKEN = 'bench-user-token-0123456789';
 
+/** user + system clock ticks (1/100 s) of a process. */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -111,6 +117,13 @@ async function main() {
     dBig = Math.max(dBig, await big(direct('/bench/big')));
     tBig = Math.max(tBig, await big(tunnel('/bench/big')));
   }
+  // Where the CPU goes while 64 MiB bodies cross the tunnel (100 % = one core).
+  const who = { client: process.pid, hub: hub.pid, agent: agent.pid, backend: backend.pid };
+  const t0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuTicks(pid)]));
+  const w0 = performance.now();
+  for (let i = 0; i < bigRuns; i++) await big(tunnel('/bench/big'));
+  const secs = (performance.now() - w0) / 1000;
+  const cpu = Object.entries(who).map(([k, pid]) => `${k} ${fmt((cpuTicks(pid) - (t0[k] ?? 0)) / secs, 0)} %`).join(', ');
   rows.push(`| 64 MiB body: throughput MiB/s (best of ${bigRuns}) | ${fmt(dBig, 0)} | ${fmt(tBig, 0)} | ${fmt((100 * tBig) / dBig, 0)} % | ≥ 50 % of direct |`);
 
   // 3. bytes on the WebSocket for a 1 MiB JSON pod list
@@ -165,6 +178,7 @@ async function main() {
     ...rows,
     '',
     `Requests with errors: ${errors}.`,
+    `CPU during 64 MiB tunnel transfers (100 % = one core of ${navigator.hardwareConcurrency}): ${cpu}.`,
   ].join('\n');
   console.log(table);
 }
