@@ -2,6 +2,9 @@
 // Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
 import type { MetricUpdate } from './metrics.ts';
 import type { ConnectionState, SessionMode } from './status.ts';
+import type { RelayConfig } from '../tunnel/http-relay.ts';
+import type { SessionOptions } from '../tunnel/session.ts';
+import type { StreamConfig } from '../tunnel/stream-relay.ts';
 
 /** The persisted identity/session state (same shape as src/state's PersistedState). */
 export interface SessionState {
@@ -87,41 +90,12 @@ export interface TunnelWorkerConfig {
   state: SessionState;
   credentialsChanged: boolean;
   tls: { enabled: boolean; insecureSkipVerify: boolean; ca?: string; cert?: string; key?: string };
-  timeouts: {
-    handshakeMs: number;
-    pingMs: number;
-    readMs: number;
-    reconnectMs: number;
-    reconnectMaxMs: number;
-    registrationMs: number;
-    registrationMaxWaitMs: number;
-    shutdownMs: number;
-  };
+  timeouts: SessionOptions['timeouts'];
   reportPublicIp: boolean;
   /** Register-time facts gathered by the main thread (hostname, specs, region, k8s version, SA token). */
   facts: RegisterFacts;
-  relay: {
-    serviceProxy: 'dns' | 'apiserver' | 'map';
-    serviceMap: Record<string, string>;
-    clusterDomain: string;
-    maxBufferedBodyBytes: number;
-    maxRequestBodyBytes: number;
-    bufferedTimeoutMs: number;
-    binaryThreshold: number;
-    gzipMinBytes: number;
-    highWaterBytes: number;
-  };
-  streams: {
-    highWaterBytes: number;
-    maxBufferedBytes: number;
-    serviceProxy: 'dns' | 'apiserver' | 'map';
-    serviceMap: Record<string, string>;
-    clusterDomain: string;
-    pingMs: number;
-    pongTimeoutMs: number;
-    dialTimeoutMs: number;
-    maxFrameBytes: number;
-  };
+  relay: Omit<RelayConfig, 'ingressController'>;
+  streams: StreamConfig;
 }
 
 export interface RegisterFacts {
