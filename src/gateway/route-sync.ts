@@ -1,6 +1,7 @@
 // The convergence engine (deviations G1–G3): keeps the control plane's route registry equal to the routes of the
 // managed Ingresses. Desired state = what the informers say; acknowledged state = what the registry confirmed.
-// One bulk `sync` first (also when empty), then `register`/`unregister` per changed host; a bulk `sync` again
+// One bulk `sync` first (also when empty), then `register`/`unregister` per changed host (a host that lost a path is
+// unregistered and registered again, so registries keyed by host and path drop it too); a bulk `sync` again
 // periodically, on request (reconnect) and to repair after any failed call. One call in flight; bursts coalesce
 // because work is "hosts whose desired routes differ from the acknowledged ones", computed when the call is made.
 import type { MetricUpdate } from '../agent/metrics.ts';
@@ -179,7 +180,7 @@ export class RouteSync {
     }
   }
 
-  /** Register bodies of a host's routes in canonical order (the last one is what a hostname-keyed registry keeps). */
+  /** Register bodies of a host's routes in canonical order (a registry keeps the last one of a host, or of a host and path). */
   #bodiesFor(host: string, t: SyncTarget): string[] {
     const routes: Route[] = [];
     for (const k of this.#hosts.get(host) ?? []) for (const r of this.#desired.get(k)?.routes ?? []) if (r.host === host) routes.push(r);
@@ -251,8 +252,18 @@ export class RouteSync {
         acked.delete(host);
         this.#o.log?.debug({ hostname: host }, 'route unregistered');
       } else {
-        // Mark unknown first: if a later register of this host fails, the earlier ones were applied.
+        // A registry keyed by (hostname, path) — the hub — keeps a path that is no longer wanted: `register` only
+        // adds or replaces, and `unregister` names only the host. So when a path may be left over (acknowledged but
+        // not wanted, or unknown after a failure), clear the host first and register its routes again.
+        const had = acked.get(host);
+        const wantPaths = new Set(want.map((b) => (JSON.parse(b) as { path: string }).path));
+        const stale = had === UNKNOWN || (had?.some((b) => !wantPaths.has((JSON.parse(b) as { path: string }).path)) ?? false);
+        // Mark unknown first: if a later call for this host fails, the earlier ones were applied.
         acked.set(host, UNKNOWN);
+        if (stale) {
+          await this.#o.registry.unregister(host);
+          this.counters.unregisters++;
+        }
         for (const b of want) await this.#o.registry.register(JSON.parse(b));
         this.counters.registers += want.length;
         acked.set(host, want);

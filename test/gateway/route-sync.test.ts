@@ -110,12 +110,37 @@ describe('changes', () => {
     expect(hosts()).toEqual(['shared.example.com']);
     env.sandbox.remove('ingresses', 'app', 'b');
     await env.settle(s);
-    // The remaining route of the host is re-registered: the registry keys by hostname.
+    // The host lost path /b: it is cleared and its remaining route registered again.
     expect(env.registry.routes.get('shared.example.com')).toMatchObject({ ingress_name: 'a', path: '/a' });
     env.sandbox.remove('ingresses', 'app', 'a');
     await env.settle(s);
     expect(hosts()).toEqual([]);
-    expect(env.registry.calls.filter((c) => c.op === 'unregister').map((c) => c.body)).toEqual([{ hostname: 'a.example.com' }, { hostname: 'shared.example.com' }]);
+    expect(env.registry.calls.filter((c) => c.op === 'unregister').map((c) => c.body)).toEqual([{ hostname: 'a.example.com' }, { hostname: 'shared.example.com' }, { hostname: 'shared.example.com' }]);
+  });
+
+  test('a host that loses a path is unregistered, then its other routes registered (registries keyed by host and path)', async () => {
+    env.sandbox.apply(ingress('app', 'a', { rules: [{ host: 'a.example.com', paths: [{ path: '/', service: 'web', port: 8080 }, { path: '/api', service: 'web', port: 8080 }] }] }));
+    const s = env.start();
+    await env.settle(s);
+    const from = env.registry.calls.length;
+    const tail = () => env.registry.calls.slice(from).map((c) => [c.op, (c.body as { hostname?: string; path?: string }).hostname, (c.body as { path?: string }).path]);
+    // A path added: only registers (nothing can be left over).
+    env.sandbox.apply(ingress('app', 'a', { rules: [{ host: 'a.example.com', paths: [{ path: '/', service: 'web', port: 8080 }, { path: '/api', service: 'web', port: 8080 }, { path: '/v2', service: 'web', port: 8080 }] }] }));
+    await env.settle(s);
+    expect(tail()).toEqual([
+      ['register', 'a.example.com', '/'],
+      ['register', 'a.example.com', '/api'],
+      ['register', 'a.example.com', '/v2'],
+    ]);
+    // Paths removed while the host keeps a route: unregister the host first, then register what remains.
+    const mid = env.registry.calls.length;
+    env.sandbox.apply(ingress('app', 'a', { rules: [web('a.example.com', '/api')] }));
+    await env.settle(s);
+    expect(tail().slice(mid - from)).toEqual([
+      ['unregister', 'a.example.com', undefined],
+      ['register', 'a.example.com', '/api'],
+    ]);
+    expect(env.registry.routes.get('a.example.com')).toMatchObject({ path: '/api' });
   });
 
   test('an Ingress deleted after its Service is still unregistered (G2)', async () => {
