@@ -57,7 +57,8 @@ export function ingress(namespace: string, name: string, o: { managed?: 'label' 
 
 const quiet = { info() {}, warn() {}, debug() {} };
 
-export async function makeEnv(opts: { seedController?: boolean } = {}): Promise<Env> {
+/** `registryTarget`: where the engine's RouteRegistryClient points instead of the fake registry (e.g. a real hub). */
+export async function makeEnv(opts: { seedController?: boolean; registryTarget?: { url: string; token: string } } = {}): Promise<Env> {
   const sandbox = await startSandbox({ seed: 'minimal' });
   for (const n of ['app', 'shop', 'pipeops-system', 'ingress-nginx', 'traefik']) sandbox.apply(ns(n));
   if (opts.seedController !== false) sandbox.apply(controllerSvc());
@@ -71,7 +72,7 @@ export async function makeEnv(opts: { seedController?: boolean } = {}): Promise<
     start(over = {}) {
       const s = new IngressSync({
         kube,
-        registry: new RouteRegistryClient({ apiUrl: registry.url, token: registry.token, sleep: async () => {} }),
+        registry: new RouteRegistryClient({ apiUrl: opts.registryTarget?.url ?? registry.url, token: opts.registryTarget?.token ?? registry.token, sleep: async () => {} }),
         scope: 'managed',
         forceTunnel: true,
         detectionWaitMs: 60_000,
