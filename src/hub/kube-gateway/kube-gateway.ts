@@ -11,12 +11,11 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { frameRequestId } from '../../protocol/binary-frame.ts';
-import type { InboundMessage } from '../../protocol/envelope.ts';
-import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
-import { applyAgentFrame, applyAgentMessage, ChunkCredit } from './agent-answer.ts';
+import { ChunkCredit } from './agent-answer.ts';
+import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeStatusBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
@@ -46,16 +45,10 @@ export interface KubeGateway {
   stop(): Promise<void>;
 }
 
-interface Pending {
-  exchange: ProxyExchange;
-  session: AgentSession;
-  credit: ChunkCredit;
-}
-
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
-  const pending = new Map<string, Pending>();
-  const upgrades = new Map<string, { relay: UpgradeRelay; clusterId: string; session: AgentSession }>();
+  const tables = new AgentExchanges(o.agents);
+  const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
@@ -133,35 +126,6 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     });
   };
 
-  const onAgentMessage = (clusterId: string, m: InboundMessage) => {
-    const u = m.requestId ? upgrades.get(m.requestId) : undefined;
-    if (u && u.clusterId === clusterId) return u.relay.message(m);
-    const p = m.requestId ? pending.get(m.requestId) : undefined;
-    // Other hub components (the public gateway) share these messages; ids they own are not ours.
-    if (!p || p.exchange.info.clusterId !== clusterId) return;
-    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
-  };
-
-  const onAgentBinary = (clusterId: string, bytes: Uint8Array) => {
-    const frame = bytes as Uint8Array<ArrayBuffer>;
-    const id = frameRequestId(frame);
-    const p = id ? pending.get(id) : undefined;
-    if (!p || p.exchange.info.clusterId !== clusterId) return;
-    // After a stream header, binary frames of this request are body chunks (negotiated `binary_chunks`).
-    const chunk = applyAgentFrame(p.exchange, frame);
-    if (chunk) p.credit.add(chunk);
-  };
-
-  const onSession = (clusterId: string) => {
-    // Lost, or replaced by a reconnect: requests written to the old socket will never be answered.
-    const current = o.agents.sessions.get(clusterId);
-    for (const u of [...upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
-    for (const p of [...pending.values()])
-      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
-  };
-
-  const offs = [o.agents.onMessage(onAgentMessage), o.agents.onBinary(onAgentBinary), o.agents.onSession(onSession)];
-
   const server = https.createServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
   // Watches and log follows are legitimately long and quiet; the only bounds are ours (proxy timeout, backlog).
   server.requestTimeout = 0;
@@ -214,9 +178,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       return pending.size;
     },
     async stop() {
-      for (const off of offs) off();
-      for (const p of [...pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
-      for (const u of [...upgrades.values()]) u.relay.lost();
+      tables.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of [...sockets]) s.destroy();
       await closed;

@@ -12,12 +12,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { frameRequestId } from '../../protocol/binary-frame.ts';
-import type { InboundMessage } from '../../protocol/envelope.ts';
-import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import type { AgentEndpoint } from '../agent-endpoint.ts';
 import type { ClusterStore } from '../cluster-store.ts';
 import type { PathRouteConfig } from '../config.ts';
-import { applyAgentFrame, applyAgentMessage, ChunkCredit } from '../kube-gateway/agent-answer.ts';
+import { ChunkCredit } from '../kube-gateway/agent-answer.ts';
+import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
@@ -57,11 +56,6 @@ export interface PublicGateway {
   stop(): Promise<void>;
 }
 
-interface Pending {
-  exchange: ProxyExchange;
-  session: AgentSession;
-  credit: ChunkCredit;
-}
 /** Streamed request bodies pause while the agent's socket holds more than this unsent. */
 const UPLOAD_HIGH_WATER = 4 << 20;
 const DEFAULT_MAX_CLIENT_BACKLOG = 16 << 20;
@@ -70,8 +64,8 @@ const plainError = (code: number, message: string) => ({ contentType: 'text/plai
 
 export async function startPublicGateway(o: PublicGatewayOptions): Promise<PublicGateway> {
   const log = o.log.child({ component: 'public-gateway' });
-  const pending = new Map<string, Pending>();
-  const upgrades = new Map<string, { relay: UpgradeRelay; clusterId: string; session: AgentSession }>();
+  const tables = new AgentExchanges(o.agents);
+  const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   let counter = 0;
   const nextId = () => `gw-${++counter}-${randomBytes(6).toString('hex')}`;
@@ -224,32 +218,6 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     relay.start(req);
   };
 
-  const onAgentMessage = (clusterId: string, m: InboundMessage) => {
-    if (!m.requestId) return;
-    const u = upgrades.get(m.requestId);
-    if (u && u.clusterId === clusterId) return u.relay.message(m);
-    const p = pending.get(m.requestId);
-    if (!p || p.exchange.info.clusterId !== clusterId) return;
-    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
-  };
-
-  const onAgentBinary = (clusterId: string, bytes: Uint8Array) => {
-    const frame = bytes as Uint8Array<ArrayBuffer>;
-    const id = frameRequestId(frame);
-    const p = id ? pending.get(id) : undefined;
-    if (!p || p.exchange.info.clusterId !== clusterId) return;
-    const chunk = applyAgentFrame(p.exchange, frame);
-    if (chunk) p.credit.add(chunk);
-  };
-
-  const onSession = (clusterId: string) => {
-    const current = o.agents.sessions.get(clusterId);
-    for (const u of [...upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
-    for (const p of [...pending.values()])
-      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
-  };
-
-  const offs = [o.agents.onMessage(onAgentMessage), o.agents.onBinary(onAgentBinary), o.agents.onSession(onSession), offRoutes];
 
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -316,9 +284,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       return pending.size + upgrades.size;
     },
     async stop() {
-      for (const off of offs) off();
-      for (const p of [...pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
-      for (const u of [...upgrades.values()]) u.relay.lost();
+      offRoutes();
+      tables.close();
       const closed = [new Promise<void>((r) => plain.close(() => r()))];
       if (secure) closed.push(new Promise<void>((r) => secure.tlsServer.close(() => r())));
       for (const s of [...sockets]) s.destroy();
