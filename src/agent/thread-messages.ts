@@ -1,9 +1,9 @@
 // Every message between the main thread and the worker threads, as one discriminated union per direction.
 // Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
 import type { MetricUpdate } from './metrics.ts';
-import type { ConnectionState, SessionMode } from './status.ts';
+import type { ConnectionState } from './status.ts';
 import type { RelayConfig } from '../tunnel/http-relay.ts';
-import type { SessionOptions } from '../tunnel/session.ts';
+import type { SessionOptions, SessionStatus } from '../tunnel/session.ts';
 import type { StreamConfig } from '../tunnel/stream-relay.ts';
 
 /** The persisted identity/session state (same shape as src/state's PersistedState). */
@@ -51,16 +51,7 @@ export type MainToTunnel =
 
 export type TunnelToMain =
   | CommonWorkerMessage
-  | {
-      kind: 'session';
-      state: ConnectionState;
-      registered: boolean;
-      mode: SessionMode | null;
-      endpoint: string | null;
-      clusterId: string;
-      error: string | null;
-      reconnect: boolean;
-    }
+  | ({ kind: 'session' } & SessionStatus)
   | { kind: 'persist'; state: Partial<SessionState> }
   | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string; durationMs: number }
   | { kind: 'fatal'; code: string; message: string };

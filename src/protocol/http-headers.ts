@@ -88,6 +88,11 @@ export function headerValue(h: HeaderMap, name: string): string | undefined {
   return undefined;
 }
 
+/** One value per name, comma-joined (for clients that take a plain record, like Bun's WebSocket). */
+export function flattenHeaders(h: HeaderMap): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, vs]) => [k, vs.join(', ')]));
+}
+
 export function mapToHeaders(h: HeaderMap): Headers {
   const out = new Headers();
   for (const [k, vs] of Object.entries(h)) for (const v of vs) out.append(k, v);

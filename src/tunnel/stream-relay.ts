@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { flattenHeaders, forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import {
   DEFAULT_STREAM_PROTOCOLS,
@@ -184,8 +184,7 @@ export class StreamRelay {
       const tok = t.token?.();
       if (tok) fwd.Authorization = [`Bearer ${tok}`];
     }
-    const flat: Record<string, string> = {};
-    for (const [k, vs] of Object.entries(fwd)) flat[k] = vs.join(', ');
+    const flat = flattenHeaders(fwd);
     const kind = streamKind(path);
     const queue: Frame[] = [];
     let ws: WebSocket | null = null;
@@ -271,8 +270,7 @@ export class StreamRelay {
     const url = ep.kind === 'url' ? ep.url.replace(/^http/, 'ws') : `${kube!.target.server.replace(/^http/, 'ws')}${ep.path}`;
     const fwd = forwardRequestHeaders(req.headers, { drop: [...HOP_WS, 'sec-websocket-protocol'] });
     const host = headerValue(req.headers, 'host') ?? headerValue(req.headers, 'x-forwarded-host');
-    const flat: Record<string, string> = {};
-    for (const [k, vs] of Object.entries(fwd)) flat[k] = vs.join(', ');
+    const flat = flattenHeaders(fwd);
     if (host) flat.Host = host;
     if (ep.kind === 'kube') {
       const tok = kube!.target.token?.();
