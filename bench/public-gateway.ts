@@ -6,7 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, lineOf, load, type Run } from './support/load.ts';
+import { connectedClusterId, fmt, lineOf, load, type Run } from './support/load.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -45,14 +45,7 @@ async function main() {
     env: { PATH: process.env.PATH ?? '', HOME: dir, PIPEOPS_STATE_FILE: join(dir, 'agent-state.yaml') },
   });
   procs.push(agent);
-  let clusterId = '';
-  for (let i = 0; i < 200 && !clusterId; i++) {
-    const r = await fetch(`${ready.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const c = ((await r.json()) as { clusters: { cluster_id: string; connected: boolean }[] }).clusters.find((x) => x.connected);
-    if (c) clusterId = c.cluster_id;
-    else await Bun.sleep(50);
-  }
-  if (!clusterId) throw new Error('agent did not register');
+  const clusterId = await connectedClusterId(ready.url, ADMIN_TOKEN);
   // The route as the agent's ingress sync would register it: the host → the ingress controller Service.
   const reg = await fetch(`${ready.url}/api/v1/gateway/routes/register`, {
     method: 'POST',

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
-import { fmt, lineOf, load } from './support/load.ts';
+import { connectedClusterId, fmt, lineOf, load } from './support/load.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -66,14 +66,7 @@ async function main() {
     },
   });
   procs.push(agent);
-  let clusterId = '';
-  for (let i = 0; i < 200 && !clusterId; i++) {
-    const r = await fetch(`${ready.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const c = ((await r.json()) as { clusters: { cluster_id: string; connected: boolean }[] }).clusters.find((x) => x.connected);
-    if (c) clusterId = c.cluster_id;
-    else await Bun.sleep(50);
-  }
-  if (!clusterId) throw new Error('agent did not register');
+  const clusterId = await connectedClusterId(ready.url, ADMIN_TOKEN);
   const via = `${ready.kube_url}/clusters/${clusterId}/k8s`;
   const tls = { ca };
   const hdr = { authorization: `Bearer ${USER_TOKEN}` };

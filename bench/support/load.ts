@@ -61,3 +61,14 @@ export async function load(get: () => Promise<Response>, concurrency: number, o:
 }
 
 export const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+/** Poll the hub's admin API until an agent is connected; its cluster id. */
+export async function connectedClusterId(hubUrl: string, adminToken: string, attempts = 200): Promise<string> {
+  for (let i = 0; i < attempts; i++) {
+    const r = await fetch(`${hubUrl}/api/v1/clusters`, { headers: { authorization: `Bearer ${adminToken}` } });
+    const c = ((await r.json()) as { clusters: { cluster_id: string; connected: boolean }[] }).clusters.find((x) => x.connected);
+    if (c) return c.cluster_id;
+    await Bun.sleep(50);
+  }
+  throw new Error('agent did not register');
+}
