@@ -133,6 +133,7 @@ describe.concurrent('long streams through the hub', () => {
   const newest = versions()
     .filter((b) => b.path)
     .at(-1);
+  if (!newest) console.log('skipped: the 60 s stream tests need a kubectl 1.30+ and none is installed on this machine');
   const t = newest ? test : test.skip;
 
   t(
