@@ -42,10 +42,17 @@ def main():
         raise TimeoutError("waiting for %r; got %r" % (pattern, buf[-300:]))
 
     try:
-        wait_for(rb"# ")
-        os.write(master, b"stty size\r")
-        m = wait_for(rb"(\d+) (\d+)\r\n")
-        result["sizes"].append([int(m.group(1)), int(m.group(2))])
+        # The initial size travels on its own stream too (SPDY's resize stream, channel 4 over WebSocket), so
+        # the shell can print its first prompt before it arrives and report "0 0"; a real kubelet has the
+        # same race. Ask until the shell has a size, bounded by the deadline.
+        while True:
+            wait_for(rb"# ")
+            os.write(master, b"stty size\r")
+            m = wait_for(rb"(\d+) (\d+)\r\n")
+            size = [int(m.group(1)), int(m.group(2))]
+            if size != [0, 0]:
+                result["sizes"].append(size)
+                break
         set_size(master, 40, 120)
         os.kill(pid, signal.SIGWINCH)
         # The resize travels asynchronously; ask until the shell has seen it (bounded by the deadline).
