@@ -10,6 +10,8 @@ import { connectedClusterId, fmt, lineOf, load } from './support/load.ts';
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
 const quick = process.argv.includes('--quick');
+/** `--binary PATH`: run the agent from the compiled binary (what ships) instead of `bun run` from source. */
+const agentBinary = process.argv.includes('--binary') ? process.argv[process.argv.indexOf('--binary') + 1] : undefined;
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
 const AGENT_TOKEN = 'bench-agent-token-0123456789';
@@ -48,7 +50,7 @@ async function main() {
     kubeconfig,
     `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
   );
-  const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], {
+  const agent = Bun.spawn(agentBinary ? [agentBinary, 'agent'] : [BUN, join(ROOT, 'src/cli.ts'), 'agent'], {
     stdout: 'pipe',
     stderr: 'inherit',
     env: {

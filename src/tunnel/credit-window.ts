@@ -1,7 +1,10 @@
 // Per-request flow control for negotiated binary chunks: the agent may have at most `window` bytes of a
 // response in flight toward the control plane; `proxy_window` messages return credit as the receiver's
 // client drains (like HTTP/2 WINDOW_UPDATE). One slow client then slows only its own response.
-export const INITIAL_CHUNK_WINDOW = 8 << 20;
+// 2 MiB: enough to keep the pipe full on loopback (the credit round trip is well under the time 2 MiB takes to
+// cross), and it bounds what a small answer queues behind: measured with bench/tunnel.ts, the p99 of small
+// requests during a 64 MiB transfer fell from 84–88 ms (8 MiB window) to 47–57 ms, throughput unchanged.
+export const INITIAL_CHUNK_WINDOW = 2 << 20;
 
 export class CreditWindow {
   #available: number;
