@@ -11,6 +11,8 @@ const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
 const quick = process.argv.includes('--quick');
 /** `--binary PATH`: run the agent from the compiled binary (what ships) instead of `bun run` from source. */
+/** `--tls-backend`: the stand-in API server speaks HTTPS (as a real one does) for both the direct and the tunnel path. */
+const tlsBackend = process.argv.includes('--tls-backend');
 const agentBinary = process.argv.includes('--binary') ? process.argv[process.argv.indexOf('--binary') + 1] : undefined;
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
@@ -31,7 +33,7 @@ function rssMiB(pid: number): number {
 
 async function main() {
   // ---- backend: a stand-in API server with fixed payloads ----
-  const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts')], { stdout: 'pipe', stderr: 'inherit' });
+  const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts'), ...(tlsBackend ? ['--tls'] : [])], { stdout: 'pipe', stderr: 'inherit' });
   procs.push(backend);
   const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
 
@@ -48,7 +50,7 @@ async function main() {
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", ${tlsBackend ? `certificate-authority: "${join(ROOT, 'test/fixtures/tls/ca.crt')}"` : 'insecure-skip-tls-verify: true'}}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
   );
   const agent = Bun.spawn(agentBinary ? [agentBinary, 'agent'] : [BUN, join(ROOT, 'src/cli.ts'), 'agent'], {
     stdout: 'pipe',
@@ -73,7 +75,8 @@ async function main() {
   const tls = { ca };
   const hdr = { authorization: `Bearer ${USER_TOKEN}` };
   const tunnel = (path: string) => () => fetch(`${via}${path}`, { headers: hdr, tls } as RequestInit);
-  const direct = (path: string) => () => fetch(`${backendUrl}${path}`);
+  const backendTls = tlsBackend ? { tls: { ca: readFileSync(join(ROOT, 'test/fixtures/tls/ca.crt'), 'utf8') } } : {};
+  const direct = (path: string) => () => fetch(`${backendUrl}${path}`, backendTls as RequestInit);
 
   let peakRss = rssMiB(agent.pid);
   const rssTimer = setInterval(() => {
@@ -166,7 +169,7 @@ async function main() {
   const errors = [d1, t1, d64, t64, baseline, during].reduce((a, r) => a + r.errors, 0);
 
   const table = [
-    `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback; backend, hub and agent are separate processes; client → hub over HTTPS.`,
+    `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback; backend, hub and agent are separate processes; client → hub over HTTPS; backend over ${tlsBackend ? "HTTPS (--tls-backend)" : "plain HTTP"}; agent ${agentBinary ? "compiled binary" : "bun run from source"}.`,
     '',
     '| measurement | direct | through the tunnel | ratio | target |',
     '|---|---|---|---|---|',

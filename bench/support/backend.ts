@@ -43,10 +43,14 @@ function podList(): string {
 }
 const pods = podList();
 
+// `--tls`: serve HTTPS with the test fixtures' certificate, as a real kube-apiserver always does.
+const useTls = process.argv.includes('--tls');
+const fixtures = new URL('../../test/fixtures/tls/', import.meta.url);
 const server = Bun.serve({
   hostname: '127.0.0.1',
   port: 0,
   idleTimeout: 0,
+  ...(useTls ? { tls: { cert: Bun.file(new URL('server.crt', fixtures)), key: Bun.file(new URL('server.key', fixtures)) } } : {}),
   fetch(req) {
     const path = new URL(req.url).pathname;
     if (path === '/bench/small') return new Response(small, { headers: { 'Content-Type': 'application/json' } });
@@ -56,4 +60,4 @@ const server = Bun.serve({
     return new Response('not found', { status: 404 });
   },
 });
-console.log(JSON.stringify({ event: 'backend_ready', url: `http://127.0.0.1:${server.port}` }));
+console.log(JSON.stringify({ event: 'backend_ready', url: `${useTls ? 'https' : 'http'}://127.0.0.1:${server.port}` }));
