@@ -338,6 +338,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           : { insecureSkipVerify: false },
         refreshIntervalMs: cfg.agent.gateway_route_refresh_interval,
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
+        directCidrs: cfg.tunnels.routing.direct_cidrs,
         detectionWaitMs: cfg.agent.gateway_detection_wait,
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },

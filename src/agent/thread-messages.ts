@@ -139,6 +139,8 @@ export interface IngressWorkerConfig {
   refreshIntervalMs: number;
   /** tunnels.routing.force_tunnel_mode */
   forceTunnelMode: boolean;
+  /** tunnels.routing.direct_cidrs */
+  directCidrs?: string[];
   /** Wait for a LoadBalancer address before calling the cluster private (§6.1); default 2 min. */
   detectionWaitMs?: number;
   /** The session as the main thread knows it at (re)start. */

@@ -36,6 +36,7 @@ export const ENV_BINDINGS: readonly { env: string; key: string }[] = [
   { env: 'PIPEOPS_SERVICE_PROXY', key: 'kubernetes.service_proxy' },
   { env: 'PIPEOPS_SERVICE_MAP', key: 'kubernetes.service_map' },
   { env: 'PIPEOPS_FORCE_TUNNEL_MODE', key: 'tunnels.routing.force_tunnel_mode' },
+  { env: 'PIPEOPS_DIRECT_CIDRS', key: 'tunnels.routing.direct_cidrs' },
   { env: 'AGENT_WS_CHANNEL_CAPACITY', key: 'proxy.ws_channel_capacity' },
   { env: 'AGENT_MAX_WS_FRAME_BYTES', key: 'proxy.ws_max_frame_bytes' },
   { env: 'AGENT_WS_PING_INTERVAL_SECONDS', key: 'proxy.ws_ping_interval' },

@@ -44,6 +44,7 @@ const apiUrl = leaf(
 // ---- agent -------------------------------------------------------------------------------------------------
 
 const heartbeatMin = 100;
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
 
 const compatibility = z
   .object({
@@ -214,6 +215,11 @@ const tunnels = z
       .object({
         force_tunnel_mode: bool(true, 'Skip cluster-type detection and route everything through the tunnel (§6.1).'),
         dual_mode_enabled: bool(false, 'Register Gateway listeners for both direct and tunnel routing (§5.5).'),
+        direct_cidrs: leaf(
+          z.array(z.string().regex(IPV4_CIDR, 'expected an IPv4 CIDR such as 10.20.0.0/16')).default([]),
+          'IPv4 CIDRs of LoadBalancer addresses the control plane reaches directly although they are private (for example a self-hosted hub on the same network as MetalLB): such an address makes the cluster public, routed directly (§6.1). Env: comma-separated.',
+          { kind: 'string-list', type: 'list of IPv4 CIDRs' },
+        ),
       })
       .prefault({}),
     discovery: z.object({ tcp: discovery('TCP'), udp: discovery('UDP') }).prefault({}),

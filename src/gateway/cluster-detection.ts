@@ -40,6 +40,29 @@ export function isPrivateAddress(addr: string): boolean {
   return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }
 
+function ipv4ToInt(addr: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
+  if (!m) return null;
+  const o = m.slice(1, 5).map(Number);
+  if (o.some((x) => x > 255)) return null;
+  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
+}
+
+/** True when `addr` is a dotted IPv4 address inside one of the `a.b.c.d/n` CIDRs. */
+export function inCidrs(addr: string, cidrs: readonly string[]): boolean {
+  const ip = ipv4ToInt(addr);
+  if (ip === null) return false;
+  for (const c of cidrs) {
+    const [base, bits] = c.split('/');
+    const b = ipv4ToInt(base ?? '');
+    const n = Number(bits);
+    if (b === null || !Number.isInteger(n) || n < 0 || n > 32) continue;
+    const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
+    if ((ip & mask) >>> 0 === (b & mask) >>> 0) return true;
+  }
+  return false;
+}
+
 /** The first LoadBalancer ingress address: IP, else hostname; "" when none yet. */
 export function loadBalancerAddress(svc: KubeService): string {
   for (const i of svc.status?.loadBalancer?.ingress ?? []) {
@@ -49,8 +72,11 @@ export function loadBalancerAddress(svc: KubeService): string {
   return '';
 }
 
-/** Classifies by the first existing candidate Service. */
-export function classifyCluster(lookup: ServiceLookup): ClusterClass {
+/**
+ * Classifies by the first existing candidate Service. A private address inside `directCidrs`
+ * (tunnels.routing.direct_cidrs) counts as reachable by the control plane, i.e. public.
+ */
+export function classifyCluster(lookup: ServiceLookup, directCidrs: readonly string[] = []): ClusterClass {
   for (const [ns, name] of CLUSTER_TYPE_CANDIDATES) {
     const svc = lookup(ns, name);
     if (!svc) continue;
@@ -58,7 +84,7 @@ export function classifyCluster(lookup: ServiceLookup): ClusterClass {
     if (svc.spec?.type !== 'LoadBalancer') return { kind: 'private', reason: `${id} is of type ${svc.spec?.type ?? 'ClusterIP'}, not LoadBalancer` };
     const addr = loadBalancerAddress(svc);
     if (!addr) return { kind: 'pending', service: id };
-    if (isPrivateAddress(addr)) return { kind: 'private', reason: `${id} has the private LoadBalancer address ${addr}` };
+    if (isPrivateAddress(addr) && !inCidrs(addr, directCidrs)) return { kind: 'private', reason: `${id} has the private LoadBalancer address ${addr}` };
     return { kind: 'public', address: addr, service: id };
   }
   return { kind: 'private', reason: 'no ingress controller Service found' };
@@ -90,9 +116,10 @@ const TUNNEL_PRIVATE = (reason: string): RoutingDecision => ({ isPrivate: true, 
  * The routing decision, or null while a LoadBalancer address is awaited and `waitExpired` is false.
  * `forceTunnel` (tunnels.routing.force_tunnel_mode) skips detection.
  */
-export function decideRouting(opts: { forceTunnel: boolean; lookup: ServiceLookup; waitExpired: boolean }): RoutingDecision | null {
+export function decideRouting(opts: { forceTunnel: boolean; lookup: ServiceLookup; waitExpired: boolean; directCidrs?: readonly string[] }): RoutingDecision | null {
   if (opts.forceTunnel) return TUNNEL_PRIVATE('tunnels.routing.force_tunnel_mode is set');
-  const c = classifyCluster(opts.lookup);
+  const cidrs = opts.directCidrs ?? [];
+  const c = classifyCluster(opts.lookup, cidrs);
   switch (c.kind) {
     case 'private':
       return TUNNEL_PRIVATE(c.reason);
@@ -101,7 +128,12 @@ export function decideRouting(opts: { forceTunnel: boolean; lookup: ServiceLooku
     case 'public': {
       const ep = publicEndpoint(opts.lookup);
       return ep
-        ? { isPrivate: false, routingMode: 'direct', publicEndpoint: ep, reason: `${c.service} has the public address ${c.address}` }
+        ? {
+            isPrivate: false,
+            routingMode: 'direct',
+            publicEndpoint: ep,
+            reason: isPrivateAddress(c.address) ? `${c.service} has the address ${c.address}, inside tunnels.routing.direct_cidrs` : `${c.service} has the public address ${c.address}`,
+          }
         : { isPrivate: false, routingMode: 'tunnel', publicEndpoint: '', reason: `${c.service} is public but has no usable port` };
     }
   }

@@ -40,6 +40,8 @@ export interface IngressSyncOptions {
   scope: IngressScope;
   /** tunnels.routing.force_tunnel_mode */
   forceTunnel: boolean;
+  /** tunnels.routing.direct_cidrs: private LoadBalancer addresses the control plane reaches directly. */
+  directCidrs?: readonly string[];
   /** How long a LoadBalancer without address is waited for before the cluster counts as private (default 2 min). */
   detectionWaitMs: number;
   refreshIntervalMs: number;
@@ -219,7 +221,7 @@ export class IngressSync {
   #detect(): void {
     if (!this.#synced.services) return;
     const controller = detectController(this.#lookup, this.#services.cache().values());
-    const routing = decideRouting({ forceTunnel: this.#o.forceTunnel, lookup: this.#lookup, waitExpired: this.#waitExpired });
+    const routing = decideRouting({ forceTunnel: this.#o.forceTunnel, lookup: this.#lookup, waitExpired: this.#waitExpired, directCidrs: this.#o.directCidrs ?? [] });
     if (JSON.stringify(controller) !== JSON.stringify(this.#controller)) {
       this.#o.log?.info({ controller }, controller ? 'ingress controller detected' : 'no ingress controller Service found');
       this.#controller = controller;

@@ -94,6 +94,7 @@ class IngressWorker {
       registry,
       scope: this.#cfg.scope,
       forceTunnel: this.#cfg.forceTunnelMode,
+      directCidrs: this.#cfg.directCidrs ?? [],
       detectionWaitMs: this.#cfg.detectionWaitMs ?? DEFAULT_DETECTION_WAIT_MS,
       refreshIntervalMs: this.#cfg.refreshIntervalMs,
       log: this.#log,

@@ -279,6 +279,15 @@ describe('env parsing', () => {
     expect(r.config.kubernetes.in_cluster).toBe(false);
   });
 
+  test('tunnels.routing.direct_cidrs: comma-separated in env; a malformed CIDR is named with its source', () => {
+    const r = ok(load({ env: { ...REQUIRED_ENV, PIPEOPS_DIRECT_CIDRS: '10.20.0.0/16, 127.0.0.0/8' } }));
+    expect(r.config.tunnels.routing.direct_cidrs).toEqual(['10.20.0.0/16', '127.0.0.0/8']);
+    const bad = fail(load({ env: { ...REQUIRED_ENV, PIPEOPS_DIRECT_CIDRS: '10.20.0.0/33,10.1.2.3' } }));
+    expect(bad.message).toContain('tunnels.routing.direct_cidrs');
+    expect(bad.message).toContain('PIPEOPS_DIRECT_CIDRS');
+    expect(bad.message).toContain('expected an IPv4 CIDR such as 10.20.0.0/16');
+  });
+
   test('heartbeat_interval overrides _connected; otherwise mirrors it; 0 means the default', () => {
     const a = ok(load({ env: { ...REQUIRED_ENV, PIPEOPS_HEARTBEAT_INTERVAL: '12', PIPEOPS_HEARTBEAT_INTERVAL_CONNECTED: '40' } }));
     expect(a.config.agent.heartbeat_interval_connected).toBe(12_000);

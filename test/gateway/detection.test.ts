@@ -1,7 +1,7 @@
 // Cluster type / routing mode (§6.1) and ingress controller detection (§6.2): pure functions, then scenarios
 // against the sandbox through IngressSync (what the startup bulk sync says).
 import { afterEach, describe, expect, test } from 'bun:test';
-import { classifyCluster, decideRouting, endpointFor, isPrivateAddress } from '../../src/gateway/cluster-detection.ts';
+import { classifyCluster, decideRouting, endpointFor, inCidrs, isPrivateAddress } from '../../src/gateway/cluster-detection.ts';
 import { controllerPort, detectController } from '../../src/gateway/controller-detection.ts';
 import type { KubeService } from '../../src/gateway/kube-shapes.ts';
 import { waitFor } from '../support/wait.ts';
@@ -53,6 +53,29 @@ describe('classification', () => {
     const l = lookupOf([svc('pipeops-system', 'traefik', { type: 'LoadBalancer' }, lb({ ip: '8.8.8.8' }))]);
     expect(decideRouting({ forceTunnel: true, lookup: l, waitExpired: false })).toMatchObject({ isPrivate: true, routingMode: 'tunnel', publicEndpoint: '' });
   });
+  test('direct_cidrs: a private address inside them is reached directly; outside them it stays private', () => {
+    const l = lookupOf([svc('pipeops-system', 'traefik', { type: 'LoadBalancer', ports: [{ name: 'lb', port: 31080 }] }, lb({ ip: '10.20.3.4' }))]);
+    expect(decideRouting({ forceTunnel: false, lookup: l, waitExpired: false })).toMatchObject({ isPrivate: true, routingMode: 'tunnel', publicEndpoint: '' });
+    expect(decideRouting({ forceTunnel: false, lookup: l, waitExpired: false, directCidrs: ['10.20.0.0/16'] })).toEqual({
+      isPrivate: false,
+      routingMode: 'direct',
+      publicEndpoint: '10.20.3.4:31080',
+      reason: 'pipeops-system/traefik has the address 10.20.3.4, inside tunnels.routing.direct_cidrs',
+    });
+    expect(decideRouting({ forceTunnel: false, lookup: l, waitExpired: false, directCidrs: ['10.21.0.0/16', '192.168.0.0/16'] })).toMatchObject({ routingMode: 'tunnel' });
+    // force_tunnel_mode still wins.
+    expect(decideRouting({ forceTunnel: true, lookup: l, waitExpired: false, directCidrs: ['10.0.0.0/8'] })).toMatchObject({ routingMode: 'tunnel' });
+  });
+  test.each([
+    ['10.20.3.4', ['10.20.0.0/16'], true],
+    ['10.21.0.1', ['10.20.0.0/16'], false],
+    ['127.0.0.1', ['127.0.0.0/8'], true],
+    ['192.168.7.9', ['192.168.7.9/32'], true],
+    ['192.168.7.10', ['192.168.7.9/32'], false],
+    ['8.8.8.8', ['0.0.0.0/0'], true],
+    ['lb.example.com', ['0.0.0.0/0'], false],
+    ['10.0.0.1', [], false],
+  ] as const)('inCidrs(%s, %p) = %p', (a, c, want) => expect(inCidrs(a, c)).toBe(want));
   test('public endpoint port: 443 for https/websecure/443, else 80 for http/web/80, else the first port', () => {
     const e = (ports: { name?: string; port: number }[]) => endpointFor(svc('a', 'b', { type: 'LoadBalancer', ports }), '1.2.3.4');
     expect(e([{ name: 'web', port: 8000 }, { name: 'websecure', port: 8443 }])).toBe('1.2.3.4:443');
