@@ -1,13 +1,15 @@
 // The one-command demo: a sandbox cluster, a hub and an agent on loopback, wired like production
 // (the agent dials the hub; kubectl talks to the hub's Kubernetes API gateway, through the tunnel). The
 // public gateway serves `hello.demo.local` through the tunnel (the agent's ingress sync registers it; the
-// sandbox's ingress controller stand-in routes it to the hello app) and `shop.demo.local` in direct mode.
+// sandbox's ingress controller stand-in routes it to the hello app) and `shop.demo.local` in direct mode: a second
+// sandbox cluster ("demo-public") whose ingress controller is a LoadBalancer on a loopback address, with its own
+// agent (tunnels.routing.direct_cidrs makes 127.0.0.0/8 count as reachable), whose ingress sync registers the route
+// with `routing_mode: direct`, so the hub forwards to the load balancer without the tunnel.
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type RunningAgent, runAgent } from '../agent/run.ts';
 import { parseAgentConfig } from '../config/schema.ts';
-import { tokenDigest } from '../hub/auth.ts';
 import { kubeconfigFor } from '../hub/kube-gateway/kubeconfig.ts';
 import { HubConfigSchema } from '../hub/config.ts';
 import { type Hub, startHub } from '../hub/server.ts';
@@ -32,6 +34,8 @@ export interface RunningDemo {
   sandbox: Sandbox;
   hub: Hub;
   agent: RunningAgent;
+  /** The public cluster's agent (direct mode). */
+  publicAgent: RunningAgent;
   stop(): Promise<void>;
 }
 
@@ -49,19 +53,17 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
   const sandboxKubeconfig = join(dir, 'sandbox-kubeconfig');
   await sandbox.writeKubeconfig(sandboxKubeconfig, { token: tokens.sandboxSa });
   // The pods behind the demo Services: hello (Ingress hello.demo.local, via the ingress controller stand-in
-  // bound as pipeops-system/traefik:80) and shop (a LoadBalancer Service on loopback: direct mode).
+  // bound as pipeops-system/traefik:80).
   const ingress = await startIngressController(sandbox);
   const hello = await startDemoApp({ directLabel: 'directly' });
-  const shop = await startDemoApp({ directLabel: 'direct to the load balancer, no tunnel' });
   ingress.bind('demo', 'hello', 80, { host: '127.0.0.1', port: hello.port });
-  sandbox.apply({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'shop', namespace: 'demo', labels: { app: 'shop' } },
-    spec: { type: 'LoadBalancer', clusterIP: '10.96.130.9', selector: { app: 'shop' }, ports: [{ name: 'http', port: shop.port, protocol: 'TCP' }] },
-    status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } },
-  });
-  ingress.bind('demo', 'shop', shop.port, { host: '127.0.0.1', port: shop.port });
+  // The public cluster: its ingress controller is a LoadBalancer whose address (127.0.0.1, the shop app's port)
+  // the hub reaches directly.
+  const shop = await startDemoApp({ directLabel: 'direct to the load balancer, no tunnel' });
+  const publicSandbox = await startSandbox({ tls: 'generate', tokens: { [tokens.sandboxSa]: { verbs: '*', resources: '*', namespaces: '*' } }, seed: 'minimal' });
+  const publicKubeconfig = join(dir, 'sandbox-public-kubeconfig');
+  await publicSandbox.writeKubeconfig(publicKubeconfig, { token: tokens.sandboxSa });
+  applyPublicCluster(publicSandbox, shop.port);
 
   const hub = await startHub(
     HubConfigSchema.parse({
@@ -98,9 +100,28 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
     check();
   });
 
-  // The agent's ingress sync registers hello.demo.local with the hub's route registry (through the REST API).
+  // The public cluster's agent: same hub, its own cluster record; detection decides direct mode.
+  const publicAgent = await runAgent(
+    parseAgentConfig({
+      agent: {
+        cluster_name: 'demo-public',
+        port: 0,
+        host: '127.0.0.1',
+        state_file: join(dir, 'agent-public-state.yaml'),
+        heartbeat_interval: '10s',
+        enable_ingress_sync: true,
+        gateway_detection_wait: '10s',
+      },
+      pipeops: { api_url: hub.url, token: tokens.agent },
+      kubernetes: { in_cluster: false, kubeconfig: publicKubeconfig, service_token: tokens.sandboxSa, service_proxy: 'apiserver' },
+      tunnels: { routing: { force_tunnel_mode: false, direct_cidrs: ['127.0.0.0/8'] } },
+    }),
+    { env: {}, logSink: sink },
+  );
+
+  // Each agent's ingress sync registers its routes with the hub's route registry (through the REST API).
   await waitForRoute(hub, 'hello.demo.local', 20_000);
-  await registerDirectRoute(hub, tokens.agent, shop.port);
+  await waitForRoute(hub, 'shop.demo.local', 20_000);
 
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
@@ -121,12 +142,13 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
     sandbox,
     hub,
     agent,
+    publicAgent,
     async stop() {
-      await agent.stop();
+      await Promise.all([agent.stop(), publicAgent.stop()]);
       await hub.stop();
       await ingress.stop();
       await Promise.all([hello, shop].map((a: DemoApp) => a.stop()));
-      await sandbox.close();
+      await Promise.all([sandbox.close(), publicSandbox.close()]);
     },
   };
 }
@@ -149,31 +171,33 @@ function waitForRoute(hub: Hub, hostname: string, timeoutMs: number): Promise<vo
 }
 
 /**
- * Direct mode as a public cluster's agent reports it: its ingress controller has a public LoadBalancer address,
- * so the hub forwards to `public_endpoint` instead of the tunnel. The sandbox's agent is private (its
- * controller is ClusterIP), so the demo registers this route itself, for a second cluster record
- * ("demo-public") that a bulk sync of the demo agent never clears.
+ * The public cluster's objects: the ingress controller Service `pipeops-system/traefik` of type LoadBalancer with
+ * the address 127.0.0.1 and the shop app's port (the agent's §6.1 detection picks it as `public_endpoint`), and a
+ * managed Ingress for shop.demo.local.
  */
-async function registerDirectRoute(hub: Hub, agentToken: string, port: number): Promise<void> {
-  const rec = hub.store.register({ agentId: 'demo-public', name: 'demo-public', k8sVersion: '', agentVersion: '', tokenDigest: tokenDigest(agentToken), metadata: { note: 'direct-mode demo route' }, registration: {} });
-  const res = await fetch(`${hub.url}/api/v1/gateway/routes/register`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      hostname: 'shop.demo.local',
-      cluster_uuid: rec.cluster_id,
-      namespace: 'demo',
-      service_name: 'shop',
-      service_port: port,
-      ingress_name: 'shop',
-      path: '/',
-      path_type: 'Prefix',
-      tls: false,
-      routing_mode: 'direct',
-      public_endpoint: `127.0.0.1:${port}`,
-    }),
+function applyPublicCluster(sb: Sandbox, lbPort: number): void {
+  const at = '2026-01-01T00:00:00Z';
+  for (const ns of ['pipeops-system', 'demo']) sb.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, creationTimestamp: at }, status: { phase: 'Active' } });
+  sb.apply({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'traefik', namespace: 'pipeops-system', labels: { 'app.kubernetes.io/name': 'traefik' }, creationTimestamp: at },
+    spec: { type: 'LoadBalancer', clusterIP: '10.96.120.7', selector: { 'app.kubernetes.io/name': 'traefik' }, ports: [{ name: 'lb', port: lbPort, protocol: 'TCP' }] },
+    status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } },
   });
-  if (res.status !== 200) throw new Error(`registering the direct-mode demo route failed: ${res.status} ${await res.text()}`);
+  sb.apply({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'shop', namespace: 'demo', labels: { app: 'shop' }, creationTimestamp: at },
+    spec: { type: 'ClusterIP', clusterIP: '10.96.130.9', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  });
+  sb.apply({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'shop', namespace: 'demo', labels: { 'pipeops.io/managed': 'true' }, creationTimestamp: at },
+    spec: { ingressClassName: 'traefik', rules: [{ host: 'shop.demo.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'shop', port: { number: 80 } } } }] } }] },
+    status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } },
+  });
 }
 
 export function demoInstructions(e: DemoEndpoints, dir: string): string {

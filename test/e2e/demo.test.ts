@@ -23,6 +23,16 @@ test('npm run demo: kubeconfig and endpoints.json written; kubectl get pods -A w
     const shop = await fetch(`${endpoints.gateway_url}/cart`, { headers: { Host: 'shop.demo.local' } });
     expect(await shop.text()).toStartWith('Hello from shop.demo.local (direct to the load balancer, no tunnel)');
     expect((await fetch(`${endpoints.gateway_url}/`, { headers: { Host: 'nobody.demo.local' } })).status).toBe(404);
+    // Both routes came from agents' ingress sync: hello from the private cluster (tunnel), shop from the public
+    // cluster's agent, whose detection chose direct mode with the LoadBalancer's address as public_endpoint.
+    const { admin_token } = JSON.parse(readFileSync(join(dir, 'tokens.json'), 'utf8'));
+    const reg = (await (await fetch(`${endpoints.hub_url}/api/v1/gateway/routes`, { headers: { authorization: `Bearer ${admin_token}` } })).json()) as {
+      routes: { hostname: string; cluster_name: string; routing_mode: string; public_endpoint: string | null; ingress: string | null }[];
+    };
+    const byHost = Object.fromEntries(reg.routes.map((r) => [r.hostname, r]));
+    expect(byHost['hello.demo.local']).toMatchObject({ cluster_name: 'demo', routing_mode: 'tunnel', public_endpoint: null, ingress: 'demo/hello' });
+    expect(byHost['shop.demo.local']).toMatchObject({ cluster_name: 'demo-public', routing_mode: 'direct', ingress: 'demo/shop' });
+    expect(byHost['shop.demo.local']?.public_endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(endpoints.cluster_id).toBe(ready.cluster_id);
     expect(existsSync(join(dir, 'kubeconfig'))).toBe(true);
     const kubectl = Bun.spawn(['kubectl', '--kubeconfig', join(dir, 'kubeconfig'), 'get', 'pods', '-A'], { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, KUBECACHEDIR: join(dir, 'kcache'), HOME: dir } });
