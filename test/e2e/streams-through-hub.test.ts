@@ -15,6 +15,7 @@ import type { Stack } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
 import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { testPod } from '../sandbox/streams/sandbox-fixture.ts';
+import { RACE_FOOTNOTE, runWithRaceRetry } from '../support/kubectl-race.ts';
 
 const CASES = ['exec', 'stdin-1MiB', 'exit-7', 'tty-resize', 'attach', 'pf-4MiB-x20'] as const;
 type Cell = { ok: boolean; detail: string; wire: string; ms: number; raced: boolean };
@@ -37,21 +38,7 @@ async function cell(key: string, sub: string, fn: (pod: string) => Promise<strin
   const started = Date.now();
   const pod = key.replace(/[./]/g, '-').toLowerCase();
   s.sandbox.apply(testPod(pod));
-  const attempt = async () => {
-    try {
-      return await fn(pod);
-    } catch (err) {
-      return `threw: ${(err as Error).message}`;
-    }
-  };
-  let detail = await attempt();
-  // client-go's WebSocket executor starts reading before it has created its streams, so a message from a server
-  // that answers at once (the sandbox's `exit 7` does) can arrive first and be dropped by kubectl itself — it logs
-  // "Unknown stream id N, discarding message" (remotecommand/websocket.go), which proves the relay delivered it.
-  // (The pty driver itself waits for kubectl's initial size to reach the shell, which travels on its own stream.)
-  // Only this client-side race is retried, once, and the table marks the cell.
-  const raced = detail?.includes('Unknown stream id') ?? false;
-  if (raced) detail = await attempt();
+  const { detail, raced } = await runWithRaceRetry(() => fn(pod));
   results.set(key, { ok: detail === null, detail: detail ?? '', wire: wireOf(pod, sub), ms: Date.now() - started, raced });
 }
 
@@ -140,7 +127,7 @@ function printMatrix(totalMs: number): void {
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
   const raced = [...results.entries()].filter(([, c]) => c.raced).map(([k]) => k);
-  if (raced.length) out.push(`* retried once after kubectl's own start-up race ("Unknown stream id"): ${raced.join(', ')}`);
+  if (raced.length) out.push(`${RACE_FOOTNOTE}: ${raced.join(', ')}`);
   console.log(`\nkubectl through hub → agent → sandbox (all versions concurrently, ${totalMs} ms):\n${out.join('\n')}\n`);
 }
 

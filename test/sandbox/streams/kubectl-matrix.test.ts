@@ -17,6 +17,7 @@ import {
   VERSIONS,
 } from './kubectl-run.ts';
 import { kubectlEnv, startStreamSandbox, testPod } from './sandbox-fixture.ts';
+import { RACE_FOOTNOTE, runWithRaceRetry } from '../../support/kubectl-race.ts';
 
 const CASES = ['exec', 'stdin-1MiB', 'exit-code', 'tty-resize', 'attach', 'port-forward', 'pf-error'] as const;
 const FALLBACK_CASES = ['spdy-exec', 'spdy-exit-code', 'spdy-port-forward'] as const;
@@ -36,20 +37,7 @@ async function cell(key: string, sandbox: Sandbox, sub: string, fn: (pod: string
   const started = Date.now();
   const pod = (key.split('/')[1] as string).toLowerCase();
   sandbox.apply(testPod(pod));
-  const attempt = async () => {
-    try {
-      return await fn(pod);
-    } catch (err) {
-      return `threw: ${(err as Error).message}`;
-    }
-  };
-  let detail = await attempt();
-  // client-go's WebSocket executor (kubectl 1.30+) starts reading before it has created its streams, so the
-  // status of a command that exits at once (`exit 7` here) can arrive first and be dropped by kubectl itself: it
-  // logs "Unknown stream id 3, discarding message" (remotecommand/websocket.go) and exits 1. Seen once in CI runs
-  // on kubectl 1.31. Only that client-side race is retried, once, and the table marks the cell with '*'.
-  const raced = detail?.includes('Unknown stream id') ?? false;
-  if (raced) detail = await attempt();
+  const { detail, raced } = await runWithRaceRetry(() => fn(pod));
   results.set(key, { ok: detail === null, detail: detail ?? '', wire: wireOf(sandbox, pod, sub), ms: Date.now() - started, raced });
 }
 
@@ -194,7 +182,7 @@ function printMatrix(): void {
     for (const c of FALLBACK_CASES) out.push(`  ${c}: ${fmt(results.get(`1.32-fallback/${c}`))}`);
   }
   const raced = [...results.entries()].filter(([, c]) => c.raced).map(([k]) => k);
-  if (raced.length) out.push('', `* retried once after kubectl's own start-up race ("Unknown stream id"): ${raced.join(', ')}`);
+  if (raced.length) out.push('', `${RACE_FOOTNOTE}: ${raced.join(', ')}`);
   console.log(`\n${out.join('\n')}\n`);
 }
 
