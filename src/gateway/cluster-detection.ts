@@ -30,16 +30,6 @@ export interface RoutingDecision {
   reason: string;
 }
 
-/** True for dotted IPv4 addresses in 10/8, 172.16/12, 192.168/16 or 127/8. Host names and IPv6 are not private. */
-export function isPrivateAddress(addr: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
-  if (!m) return false;
-  const o = m.slice(1, 5).map(Number);
-  if (o.some((x) => x > 255)) return false;
-  const [a, b] = o as [number, number, number, number];
-  return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
-}
-
 function ipv4ToInt(addr: string): number | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
   if (!m) return null;
@@ -61,6 +51,14 @@ export function inCidrs(addr: string, cidrs: readonly string[]): boolean {
     if ((ip & mask) >>> 0 === (b & mask) >>> 0) return true;
   }
   return false;
+}
+
+/** §6.1's private ranges. */
+const PRIVATE_CIDRS = ['10.0.0.0/8', '127.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+/** True for dotted IPv4 addresses in 10/8, 172.16/12, 192.168/16 or 127/8. Host names and IPv6 are not private. */
+export function isPrivateAddress(addr: string): boolean {
+  return inCidrs(addr, PRIVATE_CIDRS);
 }
 
 /** The first LoadBalancer ingress address: IP, else hostname; "" when none yet. */
