@@ -14,16 +14,8 @@ export interface ExecWire {
   finish(status: Buffer | null): void;
 }
 
-export interface ExecOptions {
-  namespace: string;
-  pod: string;
-  container: string;
-  command: string[];
-  tty: boolean;
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
+/** The session's data fields, as the request named them. */
+export type ExecOptions = Pick<ExecSession, 'namespace' | 'pod' | 'container' | 'command' | 'tty' | 'stdin' | 'stdout' | 'stderr'>;
 
 function toBuffer(data: Uint8Array | string): Buffer {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
