@@ -201,25 +201,48 @@ describe('streamed answers', () => {
     await expect(res.text()).rejects.toThrow();
   });
 
-  test('proxy_response_abort before the header: 502 Status with the error text', async () => {
+  test('proxy_response_abort before the header: 502 with the error text (text/plain, so kubectl shows it in discovery too)', async () => {
     agent.handler = (r, a) => a.send('proxy_response_abort', { error: 'dial tcp: connection refused' }, r.message.requestId!);
     const res = await kget('/api/v1/pods?watch=true');
     expect(res.status).toBe(502);
-    const s = (await res.json()) as { kind: string; code: number; message: string; reason: string };
-    expect(s).toMatchObject({ kind: 'Status', code: 502, reason: 'BadGateway' });
-    expect(s.message).toContain('dial tcp: connection refused');
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe(`cluster "${agent.clusterId}": dial tcp: connection refused\n`);
   });
 });
 
 describe('failures', () => {
-  test('proxy_error → 502 Status carrying the error', async () => {
+  test('proxy_error → 502 carrying the error', async () => {
     agent.handler = (r, a) => a.send('proxy_error', { error: 'kubernetes API timeout' }, r.message.requestId!);
     const res = await kget('/api/v1/nodes');
     expect(res.status).toBe(502);
-    const s = (await res.json()) as { kind: string; status: string; message: string };
-    expect(s.kind).toBe('Status');
-    expect(s.status).toBe('Failure');
-    expect(s.message).toContain('kubernetes API timeout');
+    expect(await res.text()).toContain('kubernetes API timeout');
+  });
+
+  test('proxy_error of an agent without a Kubernetes API → 503 ServiceUnavailable; a refused path → 400 BadRequest', async () => {
+    for (const [error, code, reason] of [
+      ['kubernetes client not initialized', 503, 'ServiceUnavailable'],
+      ['invalid path: must be a Kubernetes API path', 400, 'BadRequest'],
+    ] as const) {
+      agent.handler = (r, a) => a.send('proxy_error', { error }, r.message.requestId!);
+      const res = await kget('/api/v1/nodes');
+      expect(res.status).toBe(code);
+      expect(await res.json()).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `cluster "${agent.clusterId}": ${error}`, reason, code });
+    }
+  });
+
+  test('dot segments, raw or percent-encoded, and encoded slashes → 400 BadRequest before anything reaches the agent', async () => {
+    const before = agent.requests.length;
+    for (const p of ['/api/v1/../../x', '/api/v1/namespaces/%2e%2E/secrets', '/api/./v1', '/api/v1/namespaces/a%2fb', '/api/v1/namespaces/%ZZ']) {
+      const reply = await rawRequest(`GET /clusters/${agent.clusterId}/k8s${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nConnection: close\r\n\r\n`);
+      expect(reply).toStartWith('HTTP/1.1 400');
+      expect(reply).toContain('"reason":"BadRequest"');
+      expect(reply).toMatch(/"message":"invalid path: [a-z -]+"/);
+    }
+    const upgrade = await rawRequest(
+      `GET /clusters/${agent.clusterId}/k8s/api/v1/namespaces/%2e%2e/pods/x/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    expect(upgrade).toStartWith('HTTP/1.1 400');
+    expect(agent.requests.length).toBe(before);
   });
 
   test('bad or missing token → 401 Unauthorized Status; nothing reaches the agent', async () => {
@@ -341,7 +364,7 @@ describe('failures', () => {
 });
 
 describe('agent session loss', () => {
-  test('agent disconnect mid-stream → client error; while waiting → 502; afterwards → 503 not connected', async () => {
+  test('agent disconnect mid-stream → client error; while waiting → 503; afterwards → 503 not connected', async () => {
     const second = await connectFakeAgent(hub, 'fake-two', 'second-sa-token-0987654321');
     const url = (p: string) => `${hub.kubeUrl}/clusters/${second.clusterId}/k8s${p}`;
     const opts = { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: hub.kubeCaPem } } as RequestInit;
@@ -358,8 +381,8 @@ describe('agent session loss', () => {
     await waitFor(() => second.requests.length === 2, { what: 'both requests at the agent' });
     await second.close();
     const w = await waiting;
-    expect(w.status).toBe(502);
-    expect(((await w.json()) as { message: string }).message).toContain('disconnected');
+    expect(w.status).toBe(503);
+    expect(await w.json()).toMatchObject({ reason: 'ServiceUnavailable', message: `cluster "${second.clusterId}" disconnected from the hub` });
     await expect(
       (async () => {
         for (;;) if ((await reader.read()).done) return 'clean end';

@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { decodeRequestBodyFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
+import { agentErrorStatus } from './kube-status.ts';
 import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 
@@ -15,8 +16,10 @@ export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: 
       const d = decodeBufferedResponse(m.payload);
       return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
     }
-    case 'proxy_error':
-      return ex.fail(502, `${name}: ${agentErrorText(m.payload)}`);
+    case 'proxy_error': {
+      const text = agentErrorText(m.payload);
+      return ex.fail(agentErrorStatus(text), `${name}: ${text}`);
+    }
     case 'proxy_response_header': {
       const d = decodeStreamHeader(m.payload);
       if (d.ok) return ex.streamHeader(d.value.status, d.value.headers);

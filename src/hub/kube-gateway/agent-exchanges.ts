@@ -57,7 +57,7 @@ export class AgentExchanges {
     const current = this.agents.sessions.get(clusterId);
     for (const u of [...this.upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
     for (const p of [...this.pending.values()])
-      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(502, `cluster "${clusterId}" disconnected from the hub`);
+      if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(503, `cluster "${clusterId}" disconnected from the hub`);
   }
 
   /** Stop listening and fail everything still in flight (hub shutdown). */

@@ -30,6 +30,28 @@ export function parseGatewayTarget(url: string): GatewayTarget | null {
   return { cluster, path: m[2] || '/', query };
 }
 
+const CONTROL_OR_BACKSLASH = new RegExp('[\\u0000-\\u001f\\u007f\\\\]');
+
+/**
+ * Why a Kubernetes path is refused (400 before anything reaches the agent), or null. Kubernetes paths never need
+ * dot segments, encoded slashes or backslashes; forwarding them would let `/clusters/a/k8s/api/../…` mean one
+ * thing here and another behind the agent (both agents refuse `..` too, but only after a round trip).
+ */
+export function checkKubePath(path: string): string | null {
+  for (const raw of path.split('/').slice(1)) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      return 'invalid path: malformed percent-encoding';
+    }
+    if (seg === '.' || seg === '..') return 'invalid path: dot segments are not allowed';
+    if (seg.includes('/')) return 'invalid path: encoded slashes are not allowed';
+    if (CONTROL_OR_BACKSLASH.test(seg)) return 'invalid path: control characters and backslashes are not allowed';
+  }
+  return null;
+}
+
 /**
  * Ask the agent for a streamed response (proxy_response_header/_chunk/_end) for watches and log follows, as the
  * PipeOps controller does; everything else is buffered (one message, gzip and binary frames allowed).

@@ -13,10 +13,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
-import { parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
+import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { ChunkCredit } from './agent-answer.ts';
 import { AgentExchanges } from './agent-exchanges.ts';
-import { kubeStatusBody } from './kube-status.ts';
+import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
 import { UpgradeRelay } from './upgrade-relay.ts';
@@ -54,9 +54,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
 
   const sendStatus = (res: ServerResponse, code: number, message: string, extra: Record<string, string> = {}) => {
-    const body = kubeStatusBody(code, message);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...extra });
-    res.end(body);
+    const e = kubeErrorBody(code, message);
+    res.writeHead(code, { 'Content-Type': e.contentType, 'Content-Length': String(Buffer.byteLength(e.body)), ...extra });
+    res.end(e.body);
   };
   const authorized = (req: IncomingMessage) => tokenMatches(bearerToken(req.headers.authorization), o.userTokens);
 
@@ -70,6 +70,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const rec = o.agents.store.find(target.cluster);
     if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
     const clusterId = rec.cluster_id;
+    const badPath = checkKubePath(target.path);
+    if (badPath) {
+      log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
+      return sendStatus(res, 400, badPath);
+    }
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -137,8 +142,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const refuse = (code: number, message: string) => {
-      const body = kubeStatusBody(code, message);
-      socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const e = kubeErrorBody(code, message);
+      socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
       log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
     };
     if (!authorized(req)) return refuse(401, 'Unauthorized');
@@ -146,6 +151,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
     const rec = o.agents.store.find(target.cluster);
     if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
+    const badPath = checkKubePath(target.path);
+    if (badPath) return refuse(400, badPath);
     const session = o.agents.sessions.get(rec.cluster_id);
     if (!session) return refuse(503, `cluster "${target.cluster}" is not connected to the hub`);
     const requestId = nextId();

@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
 import { clientHeaders, type DecodedResponse } from './inbound-response.ts';
-import { kubeStatusBody } from './kube-status.ts';
+import { kubeErrorBody } from './kube-status.ts';
 
 export interface ExchangeInfo {
   requestId: string;
@@ -26,7 +26,7 @@ export interface ExchangeOptions {
   /** Called exactly once when the exchange is over (remove it from the pending table). */
   finish: () => void;
   log: Logger;
-  /** Body of an error answered before the status was sent; default a Kubernetes Status JSON (kubectl). */
+  /** Body of an error answered before the status was sent; default kubeErrorBody (kubectl). */
   errorBody?: (code: number, message: string) => { contentType: string; body: string };
   /** Log message of the one line per request (default "kube gateway request"). */
   label?: string;
@@ -129,7 +129,7 @@ export class ProxyExchange {
     }
     this.#state = 'done';
     this.#clearTimer();
-    const e = this.opts.errorBody?.(code, message) ?? { contentType: 'application/json', body: kubeStatusBody(code, message) };
+    const e = (this.opts.errorBody ?? kubeErrorBody)(code, message);
     this.res.writeHead(code, { 'Content-Type': e.contentType, 'Content-Length': String(Buffer.byteLength(e.body)) });
     this.res.end(e.body);
     this.#log(code, level, message);

@@ -2,13 +2,14 @@
 // negotiated raw upgrade (src/protocol/stream-messages.ts): the client's upgrade request travels unchanged
 // except for credentials, the API server answers it, and the upgraded connection's bytes are relayed as-is.
 // Every kubectl from 1.27 (SPDY) to 1.33 (WebSocket v5, SPDY-in-WebSocket port-forward) works the same way.
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
+import { agentErrorStatus, kubeErrorBody } from './kube-status.ts';
 import { rawHeadersToMap } from './outbound-request.ts';
 
 /** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
@@ -82,8 +83,10 @@ export class UpgradeRelay {
     switch (m.type) {
       case 'proxy_response':
         return this.#response(m.payload);
-      case 'proxy_error':
-        return this.#fail(502, typeof m.payload.error === 'string' ? m.payload.error : 'the agent could not open the stream');
+      case 'proxy_error': {
+        const text = typeof m.payload.error === 'string' && m.payload.error ? m.payload.error : 'the agent could not open the stream';
+        return this.#fail(agentErrorStatus(text), text);
+      }
       case 'proxy_websocket_data': {
         if (this.#state !== 'open') return;
         const f = decodeFrameData(m.payload, false);
@@ -104,7 +107,7 @@ export class UpgradeRelay {
 
   /** The agent's session went away. */
   lost(): void {
-    if (this.#state === 'waiting') this.#fail(502, `cluster "${this.c.clusterId}" disconnected from the hub`);
+    if (this.#state === 'waiting') this.#fail(503, `cluster "${this.c.clusterId}" disconnected from the hub`);
     else this.socket.destroy();
     this.#close(false);
   }
@@ -145,8 +148,8 @@ export class UpgradeRelay {
 
   #fail(status: number, message: string): void {
     if (this.#state !== 'waiting') return;
-    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'BadGateway', code: status });
-    this.socket.end(`HTTP/1.1 ${status} Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const e = kubeErrorBody(status, message);
+    this.socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
     this.#close(false);
   }
 
