@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { decodeRequestBodyFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
+import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus } from './kube-status.ts';
 import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
@@ -101,5 +102,5 @@ export class ChunkCredit {
 }
 
 export function agentErrorText(payload: Record<string, unknown>): string {
-  return typeof payload.error === 'string' && payload.error ? payload.error : 'the agent reported an error without a message';
+  return typeof payload.error === 'string' && payload.error ? withoutRuntimeHints(payload.error) : 'the agent reported an error without a message';
 }

@@ -19,6 +19,7 @@ import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
+import { RepeatedWarning } from '../repeated-warning.ts';
 import { UpgradeRelay } from './upgrade-relay.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
@@ -34,6 +35,8 @@ export interface KubeGatewayOptions {
   maxClientBacklog?: number;
   agents: AgentEndpoint;
   log: Logger;
+  /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
+  repeatLogIntervalMs?: number;
 }
 
 export interface KubeGateway {
@@ -52,6 +55,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const sockets = new Set<Duplex>();
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
+  // kubectl retries discovery several times per command: one line per cluster per interval while it is away.
+  const outage = new RepeatedWarning(log, o.repeatLogIntervalMs);
+  const notConnected = (clusterId: string, method: string | undefined) =>
+    outage.note(clusterId, 'kube gateway: cluster not connected', { cluster_id: clusterId, method, status: 503 });
 
   const sendStatus = (res: ServerResponse, code: number, message: string, extra: Record<string, string> = {}) => {
     const e = kubeErrorBody(code, message);
@@ -95,7 +102,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       if (tooLarge || res.destroyed) return;
       // Checked after the body: the session may have gone while it arrived.
       const session = o.agents.sessions.get(clusterId);
-      if (!session) return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
+      if (!session) {
+        notConnected(clusterId, req.method);
+        return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
+      }
       const requestId = nextId();
       const streaming = wantsStreamingResponse(target.query);
       const method = req.method ?? 'GET';
@@ -141,10 +151,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const refuse = (code: number, message: string) => {
+    const refuse = (code: number, message: string, logIt = true) => {
       const e = kubeErrorBody(code, message);
       socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
-      log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
+      if (logIt) log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
     };
     if (!authorized(req)) return refuse(401, 'Unauthorized');
     const target = parseGatewayTarget(req.url ?? '/');
@@ -154,7 +164,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const badPath = checkKubePath(target.path);
     if (badPath) return refuse(400, badPath);
     const session = o.agents.sessions.get(rec.cluster_id);
-    if (!session) return refuse(503, `cluster "${target.cluster}" is not connected to the hub`);
+    if (!session) {
+      notConnected(rec.cluster_id, req.method);
+      return refuse(503, `cluster "${target.cluster}" is not connected to the hub`, false);
+    }
     const requestId = nextId();
     const relay = new UpgradeRelay(
       { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
@@ -186,6 +199,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     },
     async stop() {
       tables.close();
+      outage.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of [...sockets]) s.destroy();
       await closed;

@@ -9,6 +9,7 @@ import type { InboundMessage } from '../../protocol/envelope.ts';
 import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
+import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus, kubeErrorBody } from './kube-status.ts';
 import { rawHeadersToMap } from './outbound-request.ts';
 
@@ -84,7 +85,7 @@ export class UpgradeRelay {
       case 'proxy_response':
         return this.#response(m.payload);
       case 'proxy_error': {
-        const text = typeof m.payload.error === 'string' && m.payload.error ? m.payload.error : 'the agent could not open the stream';
+        const text = typeof m.payload.error === 'string' && m.payload.error ? withoutRuntimeHints(m.payload.error) : 'the agent could not open the stream';
         return this.#fail(agentErrorStatus(text), text);
       }
       case 'proxy_websocket_data': {

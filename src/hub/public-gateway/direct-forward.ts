@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { headersToMap, mapToHeaders, sanitizeResponseHeaders, type HeaderMap } from '../../protocol/http-headers.ts';
 import { requestHead } from '../../tunnel/raw-upgrade.ts';
+import { backendErrorText } from '../runtime-error-text.ts';
 
 export interface DirectOutcome {
   status: number;
@@ -47,7 +48,7 @@ export async function forwardDirect(
     } as RequestInit);
   } catch (e) {
     clearTimeout(timer);
-    const reason = timedOut ? `backend ${t.endpoint} did not answer within ${t.timeoutMs} ms` : `backend ${t.endpoint} failed: ${(e as Error).message}`;
+    const reason = timedOut ? `backend ${t.endpoint} did not answer within ${t.timeoutMs} ms` : `backend ${t.endpoint} failed: ${backendErrorText(e)}`;
     const code = timedOut ? 504 : 502;
     if (!res.headersSent && !res.destroyed) fail(res, code, reason);
     return { status: code, bytes: 0, error: reason };
@@ -77,7 +78,7 @@ export async function forwardDirect(
   } catch (e) {
     // Mid-body: the client must see a broken response, never a truncated success.
     res.destroy();
-    return { status: up.status, bytes, error: (e as Error).message };
+    return { status: up.status, bytes, error: backendErrorText(e) };
   }
 }
 
@@ -95,7 +96,7 @@ export function relayDirectUpgrade(req: IncomingMessage, socket: Duplex, head: B
     socket.pipe(backend);
   });
   backend.on('error', (e) => {
-    if (!connected) onError(`backend ${t.endpoint} failed: ${e.message}`);
+    if (!connected) onError(`backend ${t.endpoint} failed: ${backendErrorText(e)}`);
     else socket.destroy();
   });
   socket.on('error', () => backend.destroy());

@@ -23,6 +23,7 @@ import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
 import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
 import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
+import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
 import { buildRouteTable, type GatewayRoute, type GatewayTarget, targetFor } from './gateway-routes.ts';
 
@@ -45,6 +46,8 @@ export interface PublicGatewayOptions {
   answerTimeoutMs: number;
   maxClientBacklog?: number;
   log: Logger;
+  /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
+  repeatLogIntervalMs?: number;
 }
 
 export interface PublicGateway {
@@ -74,6 +77,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     table = buildRouteTable(o.routes.list(), o.pathRoutes);
   });
   const findCluster = (idOrName: string) => o.clusters.find(idOrName)?.cluster_id ?? null;
+  // One line per cluster per interval while a cluster is away, however many requests it is asked for.
+  const outage = new RepeatedWarning(log, o.repeatLogIntervalMs);
 
   const sendError = (res: ServerResponse, code: number, reason: string) => {
     const e = plainError(code, reason);
@@ -99,7 +104,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       return sendError(res, 404, `no route for ${host || '(no Host header)'}${path}`);
     }
     if (target.kind === 'error') {
-      log.warn({ host, path, method: req.method, status: target.status, error: target.reason }, 'public gateway request failed');
+      outage.note(`route:${target.reason}`, 'public gateway request failed', { host, path, method: req.method, status: target.status, error: target.reason });
       req.resume();
       return sendError(res, target.status, target.reason);
     }
@@ -120,7 +125,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const clusterId = target.clusterId;
     const session = o.agents.sessions.get(clusterId);
     if (!session) {
-      log.warn({ mode: 'tunnel', cluster_id: clusterId, host, path: target.path, method: req.method, status: 502, error: 'cluster not connected' }, 'public gateway request failed');
+      outage.note(clusterId, 'public gateway request failed', { mode: 'tunnel', cluster_id: clusterId, host, path: target.path, method: req.method, status: 502, error: 'cluster not connected' });
       req.resume();
       return sendError(res, 502, `cluster "${clusterId}" is not connected to the hub`);
     }
@@ -180,10 +185,10 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
-    const refuse = (code: number, reason: string) => {
+    const refuse = (code: number, reason: string, logIt = true) => {
       const e = plainError(code, reason);
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
-      log[code === 404 ? 'debug' : 'warn']({ host, path, upgrade: req.headers.upgrade, status: code, error: reason }, 'public gateway: upgrade refused');
+      if (logIt) log[code === 404 ? 'debug' : 'warn']({ host, path, upgrade: req.headers.upgrade, status: code, error: reason }, 'public gateway: upgrade refused');
     };
     if (!target) return refuse(404, `no route for ${host || '(no Host header)'}${path}`);
     if (target.kind === 'error') return refuse(target.status, target.reason);
@@ -195,7 +200,10 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       return relayDirectUpgrade(req, socket, head, { endpoint: target.endpoint, pathAndQuery, headers, host: req.headers.host ?? host }, (reason) => refuse(502, reason));
     }
     const session = o.agents.sessions.get(target.clusterId);
-    if (!session) return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`);
+    if (!session) {
+      outage.note(target.clusterId, 'public gateway: upgrade refused', { cluster_id: target.clusterId, host, path, status: 502, error: 'cluster not connected' });
+      return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`, false);
+    }
     const requestId = nextId();
     const relay = new UpgradeRelay(
       {
@@ -286,6 +294,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     async stop() {
       offRoutes();
       tables.close();
+      outage.close();
       const closed = [new Promise<void>((r) => plain.close(() => r()))];
       if (secure) closed.push(new Promise<void>((r) => secure.tlsServer.close(() => r())));
       for (const s of [...sockets]) s.destroy();
