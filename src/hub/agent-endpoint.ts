@@ -25,6 +25,16 @@ export interface AgentSocketData {
   remote: string;
   /** sha256 hex of the token the socket authenticated with (tokenDigest); binds route registry calls to clusters. */
   tokenDigest?: string;
+  /** Message bytes sent to and received from the agent on this socket (pipeops_hub_tunnel_bytes_total). */
+  bytesOut?: number;
+  bytesIn?: number;
+}
+
+/** Agent events the hub counts (hub-metrics.ts); every method optional so tests and tools may omit it. */
+export interface AgentEvents {
+  registration?(result: 'accepted' | 'rejected', reason?: string): void;
+  refused?(reason: string): void;
+  heartbeat?(result: 'ok' | 'unknown_cluster'): void;
 }
 
 /** A live agent session as the rest of the hub sees it (the Kubernetes and public gateways use it later). */
@@ -52,12 +62,37 @@ export class AgentEndpoint {
   readonly #binaryListeners = new Set<AgentBinaryListener>();
   readonly #sessionListeners = new Set<(clusterId: string, connected: boolean) => void>();
   readonly #taps = new Set<(clusterId: string | null, m: InboundMessage) => void>();
+  /** Bytes of sockets already closed; live sockets keep their own (trafficBytes sums both). */
+  #closedBytes = { toAgent: 0, fromAgent: 0 };
 
   constructor(
     readonly store: ClusterStore,
     readonly log: Logger,
-    readonly opts: { handoff: boolean; publicUrl: string },
+    readonly opts: { handoff: boolean; publicUrl: string; events?: AgentEvents },
   ) {}
+
+  /** Open agent sockets by kind and state (pending: not bound to a cluster yet). */
+  socketCounts(): { kind: AgentSocketKind; state: 'pending' | 'bound'; count: number }[] {
+    const n = new Map<string, number>();
+    for (const ws of this.#sockets) {
+      const k = `${ws.data.kind}/${ws.data.clusterId ? 'bound' : 'pending'}`;
+      n.set(k, (n.get(k) ?? 0) + 1);
+    }
+    return [...n].map(([k, count]) => {
+      const [kind, state] = k.split('/') as [AgentSocketKind, 'pending' | 'bound'];
+      return { kind, state, count };
+    });
+  }
+
+  /** Message bytes exchanged with agents since the hub started. */
+  trafficBytes(): { toAgent: number; fromAgent: number } {
+    let { toAgent, fromAgent } = this.#closedBytes;
+    for (const ws of this.#sockets) {
+      toAgent += ws.data.bytesOut ?? 0;
+      fromAgent += ws.data.bytesIn ?? 0;
+    }
+    return { toAgent, fromAgent };
+  }
 
   onMessage(l: AgentMessageListener): () => void {
     this.#messageListeners.add(l);
@@ -89,6 +124,7 @@ export class AgentEndpoint {
     const rec = clusterUuid ? this.store.get(clusterUuid) : null;
     if (!rec) {
       this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
+      this.opts.events?.refused?.('unknown_cluster');
       send(ws, 'error', { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' });
       ws.close(1008, 'cluster not found');
       return;
@@ -97,6 +133,7 @@ export class AgentEndpoint {
   }
 
   message(ws: AgentSocket, data: string | Uint8Array): void {
+    ws.data.bytesIn = (ws.data.bytesIn ?? 0) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     if (typeof data !== 'string') {
       if (ws.data.clusterId) for (const l of this.#binaryListeners) l(ws.data.clusterId, data);
       return;
@@ -133,7 +170,10 @@ export class AgentEndpoint {
   }
 
   close(ws: AgentSocket, code: number): void {
-    this.#sockets.delete(ws);
+    if (this.#sockets.delete(ws)) {
+      this.#closedBytes.toAgent += ws.data.bytesOut ?? 0;
+      this.#closedBytes.fromAgent += ws.data.bytesIn ?? 0;
+    }
     const id = ws.data.clusterId;
     if (!id) return;
     const s = this.sessions.get(id);
@@ -158,8 +198,14 @@ export class AgentEndpoint {
       connectedAt: Date.now(),
       socket: ws,
       send: (type, payload, requestId) => send(ws, type, payload, requestId),
-      sendBinary: (bytes) => ws.send(bytes),
-      sendRaw: (text) => ws.send(text),
+      sendBinary: (bytes) => {
+        ws.data.bytesOut = (ws.data.bytesOut ?? 0) + bytes.byteLength;
+        ws.send(bytes);
+      },
+      sendRaw: (text) => {
+        ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
+        ws.send(text);
+      },
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
       close: (code, reason) => ws.close(code, reason),
     };
@@ -173,6 +219,7 @@ export class AgentEndpoint {
   #register(ws: AgentSocket, m: InboundMessage): void {
     if (ws.data.kind !== 'controller') {
       send(ws, 'error', { error: 'register is only accepted on the controller endpoint' }, m.requestId);
+      this.#rejected('wrong_endpoint');
       return;
     }
     const p = RegisterPayloadSchema.safeParse(m.payload);
@@ -180,6 +227,7 @@ export class AgentEndpoint {
       const why = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       this.log.warn({ why }, 'invalid register payload');
       send(ws, 'error', { error: `invalid register payload: ${why}` }, m.requestId);
+      this.#rejected('invalid_payload');
       return;
     }
     const r = p.data;
@@ -199,20 +247,30 @@ export class AgentEndpoint {
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
     send(ws, 'register_success', payload, m.requestId);
+    this.opts.events?.registration?.('accepted');
     // Without a hand-off the controller socket is the session.
     if (!this.opts.handoff) this.#bind(ws, rec.cluster_id);
+  }
+
+  #rejected(reason: string): void {
+    this.opts.events?.registration?.('rejected', reason);
+    this.opts.events?.refused?.(reason);
   }
 
   #heartbeat(ws: AgentSocket, m: InboundMessage): void {
     const id = ws.data.clusterId;
     if (!id || !this.store.recordHeartbeat(id, m.payload)) {
       send(ws, 'error', { error: 'cluster not found' }, m.requestId);
+      this.opts.events?.heartbeat?.('unknown_cluster');
       return;
     }
+    this.opts.events?.heartbeat?.('ok');
     send(ws, 'heartbeat_ack', { cluster_id: id, received_at: new Date().toISOString() }, m.requestId);
   }
 }
 
 function send(ws: AgentSocket, type: string, payload: Record<string, unknown> | null, requestId?: string): void {
-  ws.send(encodeEnvelope(type, payload, requestId));
+  const text = encodeEnvelope(type, payload, requestId);
+  ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
+  ws.send(text);
 }

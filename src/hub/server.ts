@@ -1,5 +1,5 @@
-// The hub process: one Bun.serve for the agent endpoints, the admin API and the route registry; the
-// Kubernetes API gateway and the public gateway listen on their own ports.
+// The hub process: one Bun.serve for the agent endpoints, the admin API, the route registry and /healthz,
+// /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
@@ -10,6 +10,7 @@ import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
 import { gatewayPort, gatewayTlsPort, type HubConfig } from './config.ts';
+import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
 import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-routes.ts';
@@ -37,6 +38,8 @@ export interface Hub {
   gatewayUrl: string;
   gatewayTlsUrl: string | null;
   publicGateway: PublicGateway;
+  /** The hub's Prometheus registry, served at GET /metrics. */
+  metrics: HubMetrics;
   stop(): Promise<void>;
 }
 
@@ -62,7 +65,13 @@ export function clusterView(agents: AgentEndpoint, id: string) {
   };
 }
 
-function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log: Logger): Hono<HubEnv> {
+interface AppParts {
+  metrics: HubMetrics;
+  /** False until every listener is up and again once shutdown began. */
+  ready: () => boolean;
+}
+
+function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log: Logger, parts: AppParts): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const agentAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.agent_tokens);
   const adminAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.admin_tokens);
@@ -72,9 +81,13 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
     const req = c.req.raw;
     if (!agentAuth(req)) {
       log.warn({ kind, remote: c.env.server.requestIP(req)?.address }, 'agent connection refused: bad token');
+      parts.metrics.inc('pipeops_hub_registrations_rejected_total', { reason: 'bad_token' });
       return c.json(unauthorized, 401);
     }
-    if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') return c.json({ error: 'expected a WebSocket upgrade' }, 400);
+    if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      parts.metrics.inc('pipeops_hub_registrations_rejected_total', { reason: 'not_websocket' });
+      return c.json({ error: 'expected a WebSocket upgrade' }, 400);
+    }
     const url = new URL(req.url);
     const origin = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${req.headers.get('host') ?? url.host}`;
     const remote = c.env.server.requestIP(req)?.address ?? 'unknown';
@@ -86,7 +99,18 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
 
   app.get(CONTROLLER_WS_PATH, agentSocket('controller'));
   app.get(GATEWAY_WS_PATH, agentSocket('gateway'));
+  // Liveness: the process answers. Readiness: every listener is up, the state database answers, not shutting down.
   app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', (c) => {
+    if (!parts.ready()) return c.text('not ready: starting or shutting down', 503);
+    try {
+      agents.store.list();
+    } catch (e) {
+      return c.text(`not ready: state database: ${(e as Error).message}`, 503);
+    }
+    return c.text('ok');
+  });
+  app.get('/metrics', async (c) => c.body(await parts.metrics.text(), 200, { 'Content-Type': parts.metrics.contentType }));
 
   app.get('/api/v1/clusters', (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
@@ -104,6 +128,7 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
     adminTokens: cfg.admin_tokens,
     log,
     pathRoutes: () => cfg.path_routes.map(describePathRoute),
+    rejected: (reason) => parts.metrics.inc('pipeops_hub_route_registrations_rejected_total', { reason }),
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
@@ -119,8 +144,18 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
   const store = new ClusterStore(cfg.state);
   const routes = new RouteStore(store.database);
-  const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
-  const app = buildApp(cfg, agents, routes, log);
+  const metrics = new HubMetrics();
+  const agents = new AgentEndpoint(store, log, {
+    handoff: cfg.handoff,
+    publicUrl: cfg.public_url.replace(/\/$/, ''),
+    events: {
+      registration: (result) => metrics.inc('pipeops_hub_registrations_total', { result }),
+      refused: (reason) => metrics.inc('pipeops_hub_registrations_rejected_total', { reason }),
+      heartbeat: (result) => metrics.inc('pipeops_hub_heartbeats_total', { result }),
+    },
+  });
+  let ready = false;
+  const app = buildApp(cfg, agents, routes, log, { metrics, ready: () => ready });
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
@@ -137,6 +172,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       proxyTimeoutMs: cfg.proxy_timeout,
       agents,
       log,
+      metrics,
     });
     kubeCaPem = gwTls.caPem;
     // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
@@ -158,6 +194,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
       log,
+      metrics,
     });
   } catch (e) {
     await kubeGateway.stop();
@@ -190,6 +227,19 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     store.close();
     throw e;
   }
+  metrics.attach({
+    sockets: () => agents.socketCounts(),
+    clusters: () => {
+      const all = store.list();
+      const connected = all.filter((r) => agents.isConnected(r.cluster_id)).length;
+      return { connected, disconnected: all.length - connected };
+    },
+    tunnelBytes: () => agents.trafficBytes(),
+    routes: () => ({ registry: routes.list().length, config: cfg.path_routes.length }),
+    inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
+    upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
+  });
+  ready = true;
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
   log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
@@ -207,7 +257,9 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     gatewayUrl: publicGateway.url,
     gatewayTlsUrl: publicGateway.tlsUrl,
     publicGateway,
+    metrics,
     async stop() {
+      ready = false;
       await publicGateway.stop();
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');

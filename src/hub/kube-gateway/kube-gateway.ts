@@ -19,6 +19,7 @@ import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
+import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { UpgradeRelay } from './upgrade-relay.ts';
 
@@ -37,6 +38,7 @@ export interface KubeGatewayOptions {
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
+  metrics?: HubMetrics;
 }
 
 export interface KubeGateway {
@@ -45,6 +47,8 @@ export interface KubeGateway {
   port: number;
   /** Requests waiting for or streaming an agent's answer. */
   readonly inFlight: number;
+  /** Upgraded connections relayed through an agent now. */
+  readonly upgradesActive: number;
   stop(): Promise<void>;
 }
 
@@ -68,6 +72,14 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const authorized = (req: IncomingMessage) => tokenMatches(bearerToken(req.headers.authorization), o.userTokens);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    const url = req.url ?? '/';
+    const labels = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') };
+    let observeDuration = true;
+    res.once('close', () => {
+      o.metrics?.inc('pipeops_hub_kube_requests_total', { ...labels, code: String(res.headersSent ? res.statusCode : 0) });
+      if (observeDuration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', labels, (performance.now() - t0) / 1000);
+    });
     if (!authorized(req)) {
       log.warn({ method: req.method, remote: req.socket.remoteAddress }, 'kube gateway: unauthorized request');
       return sendStatus(res, 401, 'Unauthorized');
@@ -77,6 +89,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const rec = o.agents.store.find(target.cluster);
     if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
     const clusterId = rec.cluster_id;
+    labels.cluster = clusterId;
     const badPath = checkKubePath(target.path);
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
@@ -108,6 +121,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       }
       const requestId = nextId();
       const streaming = wantsStreamingResponse(target.query);
+      observeDuration = !streaming;
       const method = req.method ?? 'GET';
       const out = buildProxyRequest({
         requestId,
@@ -151,7 +165,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    let refusedCluster = '';
     const refuse = (code: number, message: string, logIt = true) => {
+      o.metrics?.inc('pipeops_hub_kube_requests_total', { cluster: refusedCluster, verb: 'CONNECT', code: String(code) });
       const e = kubeErrorBody(code, message);
       socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
       if (logIt) log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
@@ -161,6 +177,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
     const rec = o.agents.store.find(target.cluster);
     if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
+    refusedCluster = rec.cluster_id;
     const badPath = checkKubePath(target.path);
     if (badPath) return refuse(400, badPath);
     const session = o.agents.sessions.get(rec.cluster_id);
@@ -175,6 +192,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       head,
     );
     upgrades.set(requestId, { relay, clusterId: rec.cluster_id, session });
+    o.metrics?.inc('pipeops_hub_upgrades_total', { gateway: 'kube' });
     log.debug({ request_id: requestId, path: target.path, upgrade: req.headers.upgrade }, 'kube gateway: upgrade relayed');
     relay.start(req);
   });
@@ -196,6 +214,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     port,
     get inFlight() {
       return pending.size;
+    },
+    get upgradesActive() {
+      return upgrades.size;
     },
     async stop() {
       tables.close();

@@ -23,6 +23,7 @@ import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
 import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
 import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
+import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
 import { buildRouteTable, type GatewayRoute, type GatewayTarget, targetFor } from './gateway-routes.ts';
@@ -48,6 +49,7 @@ export interface PublicGatewayOptions {
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
+  metrics?: HubMetrics;
 }
 
 export interface PublicGateway {
@@ -56,6 +58,8 @@ export interface PublicGateway {
   tlsUrl: string | null;
   tlsPort: number | null;
   readonly inFlight: number;
+  /** Upgraded connections relayed through an agent now. */
+  readonly upgradesActive: number;
   stop(): Promise<void>;
 }
 
@@ -87,16 +91,21 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
   };
 
   /** Route a request; null when nothing matches (404 already decided by the caller). */
-  const resolve = (hostHeader: string | undefined, url: string): { host: string; path: string; query: string; target: GatewayTarget | null } => {
+  const resolve = (hostHeader: string | undefined, url: string): { host: string; path: string; query: string; target: GatewayTarget | null; route: string } => {
     const host = normaliseRequestHost(hostHeader);
     const { path, query } = splitTarget(url);
     const route = host ? table.match(host, path) : null;
-    return { host, path, query, target: route ? targetFor(route, path, findCluster) : null };
+    return { host, path, query, target: route ? targetFor(route, path, findCluster) : null, route: route ? `${route.host || '*'}${route.path}` : '' };
   };
 
   const onRequest = (proto: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
-    const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
+    const { host, path, query, target, route } = resolve(req.headers.host, req.url ?? '/');
+    res.once('close', () => {
+      const mode = target?.kind === 'tunnel' || target?.kind === 'direct' ? target.kind : 'none';
+      o.metrics?.inc('pipeops_hub_public_requests_total', { route, mode, code: String(res.headersSent ? res.statusCode : 0) });
+      o.metrics?.observe('pipeops_hub_public_request_duration_seconds', { route }, (performance.now() - t0) / 1000);
+    });
     const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
     if (!target) {
       log.debug({ host, path, method: req.method, status: 404 }, 'public gateway: no route');
@@ -222,6 +231,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       head,
     );
     upgrades.set(requestId, { relay, clusterId: target.clusterId, session });
+    o.metrics?.inc('pipeops_hub_upgrades_total', { gateway: 'public' });
     log.debug({ mode: 'tunnel', request_id: requestId, cluster_id: target.clusterId, host, path, upgrade: req.headers.upgrade }, 'public gateway: upgrade relayed');
     relay.start(req);
   };
@@ -290,6 +300,9 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     tlsPort,
     get inFlight() {
       return pending.size + upgrades.size;
+    },
+    get upgradesActive() {
+      return upgrades.size;
     },
     async stop() {
       offRoutes();

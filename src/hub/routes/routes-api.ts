@@ -21,6 +21,8 @@ export interface RoutesApiDeps {
   log: Logger;
   /** Configured path routes, shown by the admin listing. */
   pathRoutes?: () => unknown[];
+  /** A registry call (register, sync, unregister) was refused with this error code (metrics). */
+  rejected?: (reason: string) => void;
 }
 
 const HOSTLESS = 'host-less rules are not routed by the public gateway';
@@ -29,7 +31,10 @@ type Fail = { status: 400 | 401 | 403 | 404 | 409; error: string; message: strin
 
 export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): void {
   const log = d.log.child({ component: 'route-registry' });
-  const fail = (c: Context, f: Fail) => c.json({ error: f.error, message: f.message, ...(f.owner_cluster ? { owner_cluster: f.owner_cluster } : {}) }, f.status);
+  const fail = (c: Context, f: Fail) => {
+    if (c.req.method === 'POST') d.rejected?.(f.error);
+    return c.json({ error: f.error, message: f.message, ...(f.owner_cluster ? { owner_cluster: f.owner_cluster } : {}) }, f.status);
+  };
 
   /** The caller's token digest, or a 401. */
   const caller = (c: Context): string | Fail => {

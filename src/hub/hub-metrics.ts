@@ -1,0 +1,171 @@
+// Every Prometheus metric the hub exposes at GET /metrics on its main listener, declared once in HUB_METRICS
+// (docs/hub-metrics.md is generated from it). The hub's own registry: nothing is shared with an agent in the same
+// process. Counters are incremented where things happen; gauges of live state are read at scrape time.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BUILD_INFO } from '../version.ts';
+
+export interface HubMetricDef {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  labels?: readonly string[];
+  buckets?: readonly number[];
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const HUB_METRICS = [
+  { name: 'pipeops_hub_info', type: 'gauge', help: 'Build information (always 1).', labels: ['version', 'bun_version'] },
+  { name: 'pipeops_hub_agents_connected', type: 'gauge', help: 'Registered clusters whose agent has a live session now.' },
+  { name: 'pipeops_hub_clusters', type: 'gauge', help: 'Registered clusters by state (connected, disconnected).', labels: ['state'] },
+  {
+    name: 'pipeops_hub_agent_sockets',
+    type: 'gauge',
+    help: 'Open agent WebSockets by endpoint kind (controller, gateway) and state (pending: not bound to a cluster yet; bound: carries a cluster session).',
+    labels: ['kind', 'state'],
+  },
+  { name: 'pipeops_hub_registrations_total', type: 'counter', help: 'Agent `register` messages by result (accepted, rejected).', labels: ['result'] },
+  {
+    name: 'pipeops_hub_registrations_rejected_total',
+    type: 'counter',
+    help: 'Agents refused, by reason: bad_token and not_websocket (connection refused), invalid_payload and wrong_endpoint (`register` refused), unknown_cluster (gateway session for a cluster the hub does not know).',
+    labels: ['reason'],
+  },
+  { name: 'pipeops_hub_heartbeats_total', type: 'counter', help: 'Agent heartbeats by result (ok, unknown_cluster).', labels: ['result'] },
+  {
+    name: 'pipeops_hub_kube_requests_total',
+    type: 'counter',
+    help: 'Kubernetes API gateway requests by cluster id, verb and HTTP status code. `cluster` is empty until a request is authenticated and names a registered cluster; `verb` is the HTTP method, WATCH for watch=true, CONNECT for upgrades refused before reaching an agent (upgrades handed to an agent: pipeops_hub_upgrades_total); `code` 0 means the client left before a status was sent.',
+    labels: ['cluster', 'verb', 'code'],
+  },
+  {
+    name: 'pipeops_hub_kube_request_duration_seconds',
+    type: 'histogram',
+    help: 'Kubernetes API gateway request duration, from the request to the last byte of the answer, by cluster and verb. Watches and log follows are not observed (their length is the client\'s choice).',
+    labels: ['cluster', 'verb'],
+    buckets: LATENCY_BUCKETS,
+  },
+  { name: 'pipeops_hub_requests_in_flight', type: 'gauge', help: 'Requests waiting for or streaming an agent\'s answer, by gateway (kube, public).', labels: ['gateway'] },
+  { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
+  { name: 'pipeops_hub_upgrades_active', type: 'gauge', help: 'Upgraded connections relayed through an agent now, by gateway (kube, public).', labels: ['gateway'] },
+  {
+    name: 'pipeops_hub_public_requests_total',
+    type: 'counter',
+    help: 'Public gateway requests by route, mode (tunnel, direct, none) and HTTP status code. `route` is the matched route as host + path (`*` for any host); empty when nothing matched. `code` 0 means the client left before a status was sent.',
+    labels: ['route', 'mode', 'code'],
+  },
+  {
+    name: 'pipeops_hub_public_request_duration_seconds',
+    type: 'histogram',
+    help: 'Public gateway request duration, from the request to the last byte of the answer, by route.',
+    labels: ['route'],
+    buckets: LATENCY_BUCKETS,
+  },
+  {
+    name: 'pipeops_hub_tunnel_bytes_total',
+    type: 'counter',
+    help: 'Bytes of WebSocket messages between the hub and agents (text and binary payloads), by direction (to_agent, from_agent).',
+    labels: ['direction'],
+  },
+  { name: 'pipeops_hub_routes', type: 'gauge', help: 'Routes the public gateway serves, by source (registry: registered by agents; config: path_routes).', labels: ['source'] },
+  {
+    name: 'pipeops_hub_route_registrations_rejected_total',
+    type: 'counter',
+    help: 'Route registry calls (register, sync, unregister) refused, by reason: the `error` code of the answer (unauthorized, invalid_json, invalid_route, cluster_not_found, forbidden, host_conflict, …).',
+    labels: ['reason'],
+  },
+] as const satisfies readonly HubMetricDef[];
+
+export type HubMetricName = (typeof HUB_METRICS)[number]['name'];
+
+/** Live state read at scrape time. */
+export interface HubState {
+  sockets(): { kind: string; state: string; count: number }[];
+  clusters(): { connected: number; disconnected: number };
+  tunnelBytes(): { toAgent: number; fromAgent: number };
+  routes(): { registry: number; config: number };
+  inFlight(): { kube: number; public: number };
+  upgradesActive(): { kube: number; public: number };
+}
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly #byName = new Map<string, AnyMetric>();
+  #state: HubState | null = null;
+  #bytesSeen = { toAgent: 0, fromAgent: 0 };
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    for (const d of HUB_METRICS as readonly HubMetricDef[]) {
+      const base = { name: d.name, help: d.help, labelNames: [...(d.labels ?? [])], registers: [this.registry] };
+      const m = d.type === 'counter' ? new Counter(base) : d.type === 'gauge' ? new Gauge(base) : new Histogram({ ...base, buckets: [...(d.buckets ?? LATENCY_BUCKETS)] });
+      this.#byName.set(d.name, m);
+    }
+    this.#gauge('pipeops_hub_info').set({ version: BUILD_INFO.version, bun_version: BUILD_INFO.bunVersion }, 1);
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** Where the scrape-time gauges come from (set once the hub's parts exist). */
+  attach(state: HubState): void {
+    this.#state = state;
+  }
+
+  inc(name: HubMetricName, labels: Record<string, string> = {}, value = 1): void {
+    (this.#byName.get(name) as Counter<string>).inc(labels, value);
+  }
+
+  observe(name: HubMetricName, labels: Record<string, string>, seconds: number): void {
+    (this.#byName.get(name) as Histogram<string>).observe(labels, seconds);
+  }
+
+  async text(): Promise<string> {
+    this.#refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  #gauge(name: HubMetricName): Gauge<string> {
+    return this.#byName.get(name) as Gauge<string>;
+  }
+
+  #refresh(): void {
+    const s = this.#state;
+    if (!s) return;
+    const sockets = this.#gauge('pipeops_hub_agent_sockets');
+    sockets.reset();
+    for (const k of ['controller', 'gateway']) for (const st of ['pending', 'bound']) sockets.set({ kind: k, state: st }, 0);
+    for (const x of s.sockets()) sockets.set({ kind: x.kind, state: x.state }, x.count);
+    const c = s.clusters();
+    this.#gauge('pipeops_hub_agents_connected').set(c.connected);
+    this.#gauge('pipeops_hub_clusters').set({ state: 'connected' }, c.connected);
+    this.#gauge('pipeops_hub_clusters').set({ state: 'disconnected' }, c.disconnected);
+    const r = s.routes();
+    this.#gauge('pipeops_hub_routes').set({ source: 'registry' }, r.registry);
+    this.#gauge('pipeops_hub_routes').set({ source: 'config' }, r.config);
+    const f = s.inFlight();
+    this.#gauge('pipeops_hub_requests_in_flight').set({ gateway: 'kube' }, f.kube);
+    this.#gauge('pipeops_hub_requests_in_flight').set({ gateway: 'public' }, f.public);
+    const u = s.upgradesActive();
+    this.#gauge('pipeops_hub_upgrades_active').set({ gateway: 'kube' }, u.kube);
+    this.#gauge('pipeops_hub_upgrades_active').set({ gateway: 'public' }, u.public);
+    // Byte totals are kept by the agent endpoint (per socket, summed); the counter follows them.
+    const b = s.tunnelBytes();
+    this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' }, Math.max(0, b.toAgent - this.#bytesSeen.toAgent));
+    this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'from_agent' }, Math.max(0, b.fromAgent - this.#bytesSeen.fromAgent));
+    this.#bytesSeen = { ...b };
+  }
+}
+
+/** The verb label of a Kubernetes API gateway request. */
+export function kubeVerb(method: string | undefined, query: string): string {
+  const m = (method ?? 'GET').toUpperCase();
+  if (m === 'GET' && query) {
+    const w = new URLSearchParams(query).get('watch');
+    if (w === 'true' || w === '1') return 'WATCH';
+  }
+  return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].includes(m) ? m : 'OTHER';
+}
