@@ -13,14 +13,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
+import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
+import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { ChunkCredit } from './agent-answer.ts';
 import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
-import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
-import { RepeatedWarning } from '../repeated-warning.ts';
 import { UpgradeRelay } from './upgrade-relay.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
