@@ -74,6 +74,8 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
       admin_tokens: [tokens.admin],
       user_tokens: [tokens.user],
       state: join(dir, 'hub.db'),
+      // The public cluster's load balancer is the shop app on loopback: allowed by name, as an operator would.
+      direct_allowed_cidrs: ['127.0.0.0/8'],
     }),
     createLogger({ name: 'hub', sink }),
   );

@@ -63,6 +63,7 @@ export const HubConfigSchema = z.object({
     )
     .default([])
     .describe('Path routes to in-cluster Services through the agent (webhook gateways): host (optional) + path prefix → cluster id or name, namespace/service:port.'),
+  direct_allowed_cidrs: z.array(z.string()).default([]),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -1,6 +1,7 @@
 // The hub process: one Bun.serve for the agent endpoints, the admin API and the route registry; the
 // Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -14,6 +15,8 @@ import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
 import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-routes.ts';
 import { type PublicGateway, startPublicGateway } from './public-gateway/public-gateway.ts';
+import { EndpointPolicy } from './routes/endpoint-policy.ts';
+import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
 
@@ -62,7 +65,13 @@ export function clusterView(agents: AgentEndpoint, id: string) {
   };
 }
 
-function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log: Logger): Hono<HubEnv> {
+/** What tests may substitute. */
+export interface HubDeps {
+  /** Name resolution for direct route endpoints. */
+  lookup?: LookupFn;
+}
+
+function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, policy: EndpointPolicy, deps: HubDeps, log: Logger): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const agentAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.agent_tokens);
   const adminAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.admin_tokens);
@@ -104,6 +113,8 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
     adminTokens: cfg.admin_tokens,
     log,
     pathRoutes: () => cfg.path_routes.map(describePathRoute),
+    endpointPolicy: policy,
+    lookup: deps.lookup,
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
@@ -113,14 +124,20 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
   return app;
 }
 
-export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
+/** Addresses of this machine's interfaces: a direct endpoint there on a hub port is the hub itself. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
+
+export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const badRoutes = checkPathRoutes(cfg.path_routes);
   if (badRoutes.length) throw new Error(`invalid hub configuration:\n${badRoutes.map((p) => `  - ${p}`).join('\n')}`);
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
   const store = new ClusterStore(cfg.state);
   const routes = new RouteStore(store.database);
   const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
-  const app = buildApp(cfg, agents, routes, log);
+  const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
+  const app = buildApp(cfg, agents, routes, policy, deps, log);
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
@@ -139,6 +156,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       log,
     });
     kubeCaPem = gwTls.caPem;
+    policy.listeners.push({ host: cfg.host, port: kubeGateway.port });
     // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
     writeFileSync(join(gwTls.dir, 'kube-url'), kubeGateway.url);
   } catch (e) {
@@ -157,8 +175,12 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       routes,
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
+      endpointPolicy: policy,
+      lookup: deps.lookup,
       log,
     });
+    policy.listeners.push({ host: cfg.host, port: publicGateway.port });
+    if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });
   } catch (e) {
     await kubeGateway.stop();
     store.close();
@@ -190,6 +212,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     store.close();
     throw e;
   }
+  policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
   log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');

@@ -11,7 +11,7 @@ export type GatewayRoute = MatchCandidate & ({ source: 'registry'; record: Route
 export type GatewayTarget =
   | { kind: 'tunnel'; clusterId: string; service: ServiceTarget; path: string }
   | { kind: 'direct'; endpoint: string; clusterId: string; path: string }
-  | { kind: 'error'; status: 502; reason: string };
+  | { kind: 'error'; status: 400 | 502; reason: string };
 
 /** Problems of configured path routes, all at once (the hub refuses to start with any). */
 export function checkPathRoutes(routes: readonly PathRouteConfig[]): string[] {
