@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { type RunningAgent, runAgent } from '../agent/run.ts';
 import { parseAgentConfig } from '../config/schema.ts';
 import { kubeconfigFor } from '../hub/kube-gateway/kubeconfig.ts';
-import { HubConfigSchema } from '../hub/config.ts';
+import { HubConfigSchema } from '../hub/config/schema.ts';
 import { type Hub, startHub } from '../hub/server.ts';
 import { createLogger, secrets } from '../log/logger.ts';
 import { type Sandbox, startSandbox } from '../sandbox/index.ts';

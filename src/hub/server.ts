@@ -10,7 +10,7 @@ import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
-import { gatewayPort, gatewayTlsPort, type HubConfig } from './config.ts';
+import { gatewayPort, gatewayTlsPort, type HubConfig } from './config/schema.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
 import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-routes.ts';
@@ -138,14 +138,15 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   const app = buildApp(cfg, agents, routes, policy, deps, log);
-  const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
+  const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
+  const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
   let kubeGateway: KubeGateway;
   let kubeCaPem: string | undefined;
   try {
-    const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: cfg.tls });
+    const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: userTls });
     kubeGateway = await startKubeGateway({
       host: cfg.host,
       port: cfg.kube_port,

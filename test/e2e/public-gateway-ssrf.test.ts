@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
 import { tokenDigest } from '../../src/hub/auth.ts';
-import { HubConfigSchema } from '../../src/hub/config.ts';
+import { HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { type Hub, startHub } from '../../src/hub/server.ts';
 import { AGENT_TOKEN, quietLog } from '../support/hub-agent.ts';
 import { rawRequest } from '../support/raw-http.ts';

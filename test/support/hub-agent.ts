@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningAgent, runAgent } from '../../src/agent/run.ts';
 import { type AgentConfigInput, parseAgentConfig } from '../../src/config/schema.ts';
-import { type HubConfig, HubConfigSchema } from '../../src/hub/config.ts';
+import { type HubConfigInput, HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { type Hub, startHub } from '../../src/hub/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 
@@ -18,7 +18,7 @@ export function tempDir(prefix = 'pipeops-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function testHub(over: Partial<HubConfig> = {}): Promise<Hub> {
+export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> {
   const cfg = HubConfigSchema.parse({
     port: 0,
     kube_port: 0,

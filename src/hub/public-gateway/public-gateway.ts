@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import type { ClusterStore } from '../cluster-store.ts';
-import type { PathRouteConfig } from '../config.ts';
+import type { PathRouteConfig } from '../config/schema.ts';
 import { ChunkCredit } from '../kube-gateway/agent-answer.ts';
 import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
