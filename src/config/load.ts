@@ -403,7 +403,9 @@ function suggestKey(leaves: LeafIndex, path: string): string {
 function setHint(model: ConfigModel, leaf: Leaf): string {
   const env = model.envNamesFor(leaf.key)[0];
   const parts = [`env ${env}${model.secretFiles && leaf.meta.secret ? ` or ${env}_FILE` : ''}`];
-  const flag = model.flags.find((f) => f.key === leaf.key && !f.file);
+  // A secret is best set from a file: name that flag first.
+  const fileFirst = model.secretFiles && leaf.meta.secret;
+  const flag = model.flags.find((f) => f.key === leaf.key && Boolean(f.file) === Boolean(fileFirst)) ?? model.flags.find((f) => f.key === leaf.key);
   if (flag) parts.push(`flag --${flag.name}`);
   parts.push(`"${leaf.key}" in the config file`);
   return parts.join(', ');

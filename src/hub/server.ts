@@ -18,6 +18,7 @@ import { type PublicGateway, startPublicGateway } from './public-gateway/public-
 import { EndpointPolicy } from './routes/endpoint-policy.ts';
 import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
+import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
@@ -133,13 +134,16 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const badRoutes = checkPathRoutes(cfg.path_routes);
   if (badRoutes.length) throw new Error(`invalid hub configuration:\n${badRoutes.map((p) => `  - ${p}`).join('\n')}`);
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
-  const store = new ClusterStore(cfg.state);
+  const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
+  const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
+  for (const w of prepareStateFiles(cfg.state)) log.warn(w);
+  const cipher = await openCredentialCipher(cfg.state, { key: cfg.credentials.key, previous: cfg.credentials.previous_keys }, (w) => log.warn(w));
+  const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
+  if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
   const routes = new RouteStore(store.database);
   const agents = new AgentEndpoint(store, log, { handoff: cfg.handoff, publicUrl: cfg.public_url.replace(/\/$/, '') });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   const app = buildApp(cfg, agents, routes, policy, deps, log);
-  const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
-  const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -236,6 +240,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);
+      await store.flush();
       store.close();
     },
   };
