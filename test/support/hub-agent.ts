@@ -22,6 +22,8 @@ export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> 
   const cfg = HubConfigSchema.parse({
     port: 0,
     kube_port: 0,
+    // Ephemeral even when a test pins `port` (a restarted hub on the same port), so a shared machine's 8088 is no matter.
+    gateway_port: 0,
     agent_tokens: [AGENT_TOKEN],
     admin_tokens: [ADMIN_TOKEN],
     user_tokens: [USER_TOKEN],
