@@ -182,12 +182,14 @@ export function loadWithModel<C>(model: ConfigModel, input: LoadInput): LoadResu
     try {
       text = readFile(isAbsolute(path) ? path : resolve(input.cwd, path));
     } catch (e) {
-      text = null;
       issues.push({ key: leaf.key, source, message: `cannot read ${path}: ${(e as Error).message}` });
       return null;
     }
-    if (text === null) issues.push({ key: leaf.key, source, message: `cannot read ${path}: no such file` });
-    return text === null ? null : fileValue(text, leaf);
+    if (text === null) {
+      issues.push({ key: leaf.key, source, message: `cannot read ${path}: no such file` });
+      return null;
+    }
+    return fileValue(text, leaf);
   };
 
   // ---- env
