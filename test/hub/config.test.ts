@@ -79,6 +79,9 @@ describe('hub configuration', () => {
     expect(r.config.user_tokens).toEqual([USER, `${USER}-2`]);
     expect(r.config.credentials.key).toBe('ab'.repeat(32));
     expect(r.warnings).toEqual([]);
+    // Rotation as the README describes it: the new key and the old key, each from its file.
+    const rot = ok(loadHubConfig([], { PIPEOPS_HUB_AGENT_TOKENS: AGENT, PIPEOPS_HUB_CREDENTIALS_KEY_FILE: f('new.key', `${'cd'.repeat(32)}\n`), PIPEOPS_HUB_CREDENTIALS_PREVIOUS_KEYS_FILE: join(dir, 'key') }));
+    expect(rot.config.credentials).toEqual({ key: 'cd'.repeat(32), previous_keys: ['ab'.repeat(32)] });
     // The single-token names of earlier releases still work.
     expect(ok(loadHubConfig([], { PIPEOPS_HUB_AGENT_TOKEN: AGENT })).config.agent_tokens).toEqual([AGENT]);
     // Flag files, repeatable.
