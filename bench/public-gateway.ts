@@ -23,8 +23,8 @@ async function main() {
   const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
 
   const hub = Bun.spawn(
-    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--gateway-port', '0', '--agent-token', AGENT_TOKEN, '--admin-token', ADMIN_TOKEN, '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
-    { stdout: 'pipe', stderr: 'inherit' },
+    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--gateway-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: AGENT_TOKEN, PIPEOPS_HUB_ADMIN_TOKENS: ADMIN_TOKEN } },
   );
   procs.push(hub);
   const ready = JSON.parse(await lineOf(hub, /"hub_ready"/)) as { url: string; gateway_url: string };

@@ -39,8 +39,8 @@ async function main() {
 
   // ---- hub ----
   const hub = Bun.spawn(
-    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--agent-token', AGENT_TOKEN, '--admin-token', ADMIN_TOKEN, '--user-token', USER_TOKEN, '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
-    { stdout: 'pipe', stderr: 'inherit' },
+    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: AGENT_TOKEN, PIPEOPS_HUB_ADMIN_TOKENS: ADMIN_TOKEN, PIPEOPS_HUB_USER_TOKENS: USER_TOKEN } },
   );
   procs.push(hub);
   const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));

@@ -1,5 +1,5 @@
 // `pipeops-agent hub`: the self-hostable control plane.
-import { HUB_HELP, loadHubConfig } from './hub/config.ts';
+import { hubHelpText, hubPrintConfig, loadHubConfig } from './hub/config/load.ts';
 import { runHubKubeconfigCommand } from './hub/kube-gateway/kubeconfig-command.ts';
 import { startHub } from './hub/server.ts';
 import { createLogger, secrets } from './log/logger.ts';
@@ -8,22 +8,35 @@ import { BUILD_INFO } from './version.ts';
 
 export async function runHubCommand(argv: string[], io: { env: Record<string, string | undefined> }): Promise<number> {
   if (argv[0] === 'kubeconfig') return runHubKubeconfigCommand(argv.slice(1), io);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(HUB_HELP);
+  const r = loadHubConfig(argv, io.env);
+  if (r.actions.help) {
+    process.stdout.write(hubHelpText());
     return 0;
   }
-  if (argv.includes('--version')) {
+  if (r.actions.version) {
     process.stdout.write(`pipeops-agent hub ${BUILD_INFO.version}\n`);
     return 0;
   }
-  const r = loadHubConfig(argv, io.env);
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   if (!r.ok) {
     process.stderr.write(`${r.message}\n`);
     return 2;
   }
-  for (const t of [...r.config.agent_tokens, ...r.config.admin_tokens, ...r.config.user_tokens]) secrets.add(t);
-  const log = createLogger({ name: 'hub', level: r.config.log_level });
-  const hub = await startHub(r.config, log);
+  const c = r.config;
+  for (const t of [...c.agent_tokens, ...c.admin_tokens, ...c.user_tokens, ...c.credentials.previous_keys, c.credentials.key]) if (t) secrets.add(t);
+  if (r.actions.printConfig) {
+    process.stdout.write(hubPrintConfig(r));
+    return 0;
+  }
+  const log = createLogger({ name: 'hub', level: c.log_level });
+  let hub: Awaited<ReturnType<typeof startHub>>;
+  try {
+    hub = await startHub(c, log);
+  } catch (e) {
+    // Operational problems (state directory, ports, certificates): one line an operator can act on.
+    process.stderr.write(`hub: cannot start: ${(e as Error).message.split('\n')[0]}\n`);
+    return 1;
+  }
   process.stdout.write(`${JSON.stringify({ event: 'hub_ready', url: hub.url, port: hub.port, kube_url: hub.kubeUrl, gateway_url: hub.gatewayUrl, gateway_tls_url: hub.gatewayTlsUrl })}\n`);
   let resolve: (code: number) => void = () => {};
   const done = new Promise<number>((r2) => {

@@ -1,4 +1,4 @@
-// Command-line flags of `agent`: pflag-style `--name value` / `--name=value`, boolean flags without a value,
+// Command-line flags of `agent` and `hub`: pflag-style `--name value` / `--name=value`, boolean flags without a value,
 // `--set key=value` for any key. Pure; unknown flags come back as issues, not exceptions.
 import { type FlagSpec, KEY_FLAGS, OTHER_FLAGS } from './bindings.ts';
 
@@ -9,8 +9,8 @@ export interface CliActions {
 }
 
 export interface ParsedArgs {
-  /** Key flags in command-line order (later ones win). */
-  values: { key: string; raw: string; flag: string }[];
+  /** Key flags in command-line order (later ones win; `spec.repeatable` ones add up). */
+  values: { key: string; raw: string; flag: string; spec: FlagSpec }[];
   /** `--set` assignments in order. */
   sets: { path: string; raw: string }[];
   configPath: string | null;
@@ -18,9 +18,21 @@ export interface ParsedArgs {
   issues: { flag: string; message: string }[];
 }
 
-const BY_NAME = new Map<string, FlagSpec>([...KEY_FLAGS, ...OTHER_FLAGS].map((f) => [f.name, f]));
+const AGENT_FLAGS: readonly FlagSpec[] = [...KEY_FLAGS, ...OTHER_FLAGS];
+const indexes = new WeakMap<readonly FlagSpec[], Map<string, FlagSpec>>();
 
-export function parseArgs(argv: readonly string[]): ParsedArgs {
+function index(flags: readonly FlagSpec[]): Map<string, FlagSpec> {
+  let m = indexes.get(flags);
+  if (!m) {
+    m = new Map(flags.map((f) => [f.name, f]));
+    indexes.set(flags, m);
+  }
+  return m;
+}
+
+/** `flags`: every flag the command accepts (default: the agent's). */
+export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[] = AGENT_FLAGS): ParsedArgs {
+  const BY_NAME = index(flags);
   const out: ParsedArgs = {
     values: [],
     sets: [],
@@ -42,7 +54,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = BY_NAME.get(name);
     if (!spec) {
-      out.issues.push({ flag: `--${name}`, message: `unknown flag --${name}${suggestFlag(name)}` });
+      out.issues.push({ flag: `--${name}`, message: `unknown flag --${name}${suggestFlag(name, BY_NAME)}` });
       continue;
     }
     let raw: string;
@@ -54,7 +66,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       continue;
     }
     if (spec.key) {
-      out.values.push({ key: spec.key, raw, flag: `--${name}` });
+      if (spec.negate) raw = raw === 'false' || raw === '0' ? 'true' : 'false';
+      out.values.push({ key: spec.key, raw, flag: `--${name}`, spec });
     } else if (name === 'config') {
       out.configPath = raw;
     } else if (name === 'set') {
@@ -71,7 +84,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
-function suggestFlag(name: string): string {
+function suggestFlag(name: string, BY_NAME: ReadonlyMap<string, FlagSpec>): string {
   let best = '';
   let bestD = Number.POSITIVE_INFINITY;
   for (const f of BY_NAME.keys()) {

@@ -74,6 +74,12 @@ export interface FlagSpec {
   /** Placeholder for the value in --help. */
   arg?: string;
   help: string;
+  /** A list key: each occurrence adds to the list instead of replacing it. */
+  repeatable?: boolean;
+  /** A boolean flag that sets its key to false (`--no-handoff`). */
+  negate?: boolean;
+  /** The value is a file to read the key's value from (secrets: `--agent-token-file`). */
+  file?: boolean;
 }
 
 /** Flags that set a config key (upstream §9.2 names). */

@@ -5,7 +5,7 @@ import { formatDuration } from './duration.ts';
 import { configLeaves, type Leaf } from './leaves.ts';
 
 export function formatDefault(leaf: Leaf): string {
-  if (leaf.required) return leaf.meta.docDefault ?? '(required)';
+  if (leaf.required || leaf.meta.docDefault !== undefined) return leaf.meta.docDefault ?? '(required)';
   const v = leaf.defaultValue;
   if (leaf.meta.kind === 'duration' && typeof v === 'number') return formatDuration(v);
   if (typeof v === 'string') return v === '' ? '""' : v;
@@ -29,13 +29,33 @@ function typeOf(leaf: Leaf): string {
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (s: string) => `\`${s}\``;
 
-export function renderConfigDocs(): string {
+/** One table per group of leaves: key, type, default, env names, flags, description. */
+export function renderKeyTables(
+  leaves: readonly Leaf[],
+  o: { groupOf: (leaf: Leaf) => string; envNamesFor: (key: string) => string[]; flagsFor: (key: string) => string[] },
+): string[] {
   const groups = new Map<string, Leaf[]>();
-  for (const leaf of configLeaves()) {
-    const g = leaf.path[0]!;
+  for (const leaf of leaves) {
+    const g = o.groupOf(leaf);
     if (!groups.has(g)) groups.set(g, []);
     groups.get(g)!.push(leaf);
   }
+  const out: string[] = [];
+  for (const [group, list] of groups) {
+    out.push(`## ${group}`, '', '| key | type | default | env | flag | description |', '|---|---|---|---|---|---|');
+    for (const leaf of list) {
+      const env = o.envNamesFor(leaf.key).map(code).join('<br>');
+      const flag = o.flagsFor(leaf.key).map(code).join('<br>');
+      out.push(
+        `| ${code(leaf.key)} | ${typeOf(leaf)} | ${cell(code(formatDefault(leaf)))} | ${env} | ${flag} | ${cell(leaf.description)} |`,
+      );
+    }
+    out.push('');
+  }
+  return out;
+}
+
+export function renderConfigDocs(): string {
   const out: string[] = [
     '# Configuration reference',
     '',
@@ -60,17 +80,7 @@ export function renderConfigDocs(): string {
     '* `agent --print-config` prints the effective configuration with the source of every non-default value.',
     '',
   ];
-  for (const [group, leaves] of groups) {
-    out.push(`## \`${group}\``, '', '| key | type | default | env | flag | description |', '|---|---|---|---|---|---|');
-    for (const leaf of leaves) {
-      const env = envNamesFor(leaf.key).map(code).join('<br>');
-      const flag = flagsFor(leaf.key).map(code).join('<br>');
-      out.push(
-        `| ${code(leaf.key)} | ${typeOf(leaf)} | ${cell(code(formatDefault(leaf)))} | ${env} | ${flag} | ${cell(leaf.description)} |`,
-      );
-    }
-    out.push('');
-  }
+  out.push(...renderKeyTables(configLeaves(), { groupOf: (l) => `\`${l.path[0]!}\``, envNamesFor, flagsFor }));
   out.push(
     '## Explicit environment bindings',
     '',

@@ -1,4 +1,4 @@
-// The config schema flattened into its leaves ("agent.port", "timeouts.websocket_ping", ...), each with its
+// A config schema flattened into its leaves ("agent.port", "timeouts.websocket_ping", ...), each with its
 // schema, metadata, description and default. Loaders, docs and --print-config iterate over this list.
 import type { z } from 'zod';
 import { type LeafMeta, leafRegistry } from './fields.ts';
@@ -57,38 +57,60 @@ function walk(schema: z.ZodType, path: string[], out: Leaf[]): void {
   for (const [name, child] of Object.entries(shape)) walk(child, [...path, name], out);
 }
 
-let cache: { list: Leaf[]; byKey: Map<string, Leaf>; groups: Set<string> } | null = null;
+/** The leaves of one config schema (the agent's, the hub's), indexed for the loaders. */
+export class LeafIndex {
+  /** Every leaf, in schema order. */
+  readonly list: readonly Leaf[];
+  /** Dotted paths of the groups ("agent", "agent.compatibility", ...). */
+  readonly groups: ReadonlySet<string>;
+  readonly #byKey: Map<string, Leaf>;
 
-function build() {
-  if (!cache) {
+  constructor(schema: z.ZodType) {
     const list: Leaf[] = [];
-    walk(AgentConfigSchema, [], list);
+    walk(schema, [], list);
     const groups = new Set<string>();
     for (const l of list) for (let i = 1; i < l.path.length; i++) groups.add(l.path.slice(0, i).join('.'));
-    cache = { list, byKey: new Map(list.map((l) => [l.key, l])), groups };
+    this.list = list;
+    this.groups = groups;
+    this.#byKey = new Map(list.map((l) => [l.key, l]));
   }
-  return cache;
+
+  byKey(key: string): Leaf | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /** The leaf a (possibly deeper) path belongs to: ["gateway","gateway_api","listeners",0,"port"] → that list's leaf. */
+  forPath(path: readonly PropertyKey[]): Leaf | undefined {
+    for (let n = path.length; n > 0; n--) {
+      const l = this.byKey(path.slice(0, n).map(String).join('.'));
+      if (l) return l;
+    }
+    return undefined;
+  }
 }
 
-/** Every leaf, in schema order. */
+let agentIndex: LeafIndex | null = null;
+
+/** The agent's leaves. */
+export function agentLeaves(): LeafIndex {
+  agentIndex ??= new LeafIndex(AgentConfigSchema);
+  return agentIndex;
+}
+
+/** Every leaf of the agent's schema, in schema order. */
 export function configLeaves(): readonly Leaf[] {
-  return build().list;
+  return agentLeaves().list;
 }
 
 export function leafByKey(key: string): Leaf | undefined {
-  return build().byKey.get(key);
+  return agentLeaves().byKey(key);
 }
 
-/** Dotted paths of the groups ("agent", "agent.compatibility", ...). */
+/** Dotted paths of the agent's groups ("agent", "agent.compatibility", ...). */
 export function configGroups(): ReadonlySet<string> {
-  return build().groups;
+  return agentLeaves().groups;
 }
 
-/** The leaf a (possibly deeper) path belongs to: ["gateway","gateway_api","listeners",0,"port"] → that list's leaf. */
 export function leafForPath(path: readonly PropertyKey[]): Leaf | undefined {
-  for (let n = path.length; n > 0; n--) {
-    const l = leafByKey(path.slice(0, n).map(String).join('.'));
-    if (l) return l;
-  }
-  return undefined;
+  return agentLeaves().forPath(path);
 }

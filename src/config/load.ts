@@ -1,21 +1,44 @@
 // Builds the effective config from defaults < YAML file < env < flags, remembering where every value came
 // from, and reports every problem at once (never just the first) with the key, the source and the reason.
+// One loader for two schemas: the agent's (loadConfig) and the hub's (src/hub/config/load.ts), each a ConfigModel.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import type { z } from 'zod';
 import { type CliActions, editDistance, parseArgs } from './argv.ts';
-import { envNamesFor, flagsFor } from './bindings.ts';
+import { envNamesFor, type FlagSpec, KEY_FLAGS, OTHER_FLAGS } from './bindings.ts';
 import { type Coerced, coerceFileValue, coerceString } from './coerce.ts';
-import { configGroups, configLeaves, type Leaf, leafByKey, leafForPath } from './leaves.ts';
+import { agentLeaves, type Leaf, type LeafIndex } from './leaves.ts';
 import { type AgentConfig, AgentConfigSchema } from './schema.ts';
 
 export type ConfigSource = { kind: 'default' | 'file' | 'env' | 'flag'; name: string };
 export type ConfigIssue = { key: string; source: ConfigSource; message: string };
 
-export type LoadResult =
+/** What the loader needs to know about one program's configuration. */
+export interface ConfigModel {
+  schema: z.ZodType;
+  leaves: LeafIndex;
+  /** Every flag the program accepts (key flags and actions). */
+  flags: readonly FlagSpec[];
+  /** Env names read for a key, highest priority first. */
+  envNamesFor(key: string): string[];
+  /** Files tried in order when --config is not given. */
+  searchPaths(cwd: string, home: string): string[];
+  /** An env variable that names the config file when --config is not given. */
+  configEnv?: string;
+  /**
+   * Secrets can also be read from files: `<ENV>_FILE` for every env name of a secret key, and flags marked
+   * `file`. A secret given on the command line itself is a warning.
+   */
+  secretFiles?: boolean;
+  /** Groups created before validation so that missing required keys are reported per key. */
+  skeleton?: () => Record<string, unknown>;
+}
+
+export type LoadResultOf<C> =
   | {
       ok: true;
-      config: AgentConfig;
+      config: C;
       /** Source of every leaf key ("agent.port" → {kind:'env', name:'PIPEOPS_PORT'}). */
       sources: Record<string, ConfigSource>;
       file: string | null;
@@ -23,6 +46,8 @@ export type LoadResult =
       actions: CliActions;
     }
   | { ok: false; errors: ConfigIssue[]; message: string; warnings: string[]; actions: CliActions };
+
+export type LoadResult = LoadResultOf<AgentConfig>;
 
 export interface LoadInput {
   /** Arguments after the `agent` sub-command. */
@@ -71,8 +96,33 @@ interface Layered {
   source: ConfigSource;
 }
 
+const AGENT_MODEL: ConfigModel = {
+  schema: AgentConfigSchema,
+  get leaves() {
+    return agentLeaves();
+  },
+  flags: [...KEY_FLAGS, ...OTHER_FLAGS],
+  envNamesFor,
+  searchPaths: defaultSearchPaths,
+  skeleton: () => ({ agent: {}, pipeops: {} }),
+};
+
+/** The agent's configuration. */
 export function loadConfig(input: LoadInput): LoadResult {
-  const args = parseArgs(input.argv);
+  const r = loadWithModel<AgentConfig>(AGENT_MODEL, input);
+  if (r.ok) applyHeartbeatAlias(r.config, r.sources, r.warnings);
+  return r;
+}
+
+/** A file's text as a value: trimmed; for lists one item per line (commas work too). */
+function fileValue(text: string, leaf: Leaf): string {
+  const t = text.trim();
+  return leaf.meta.kind === 'string-list' && !t.startsWith('[') ? t.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join(',') : t;
+}
+
+export function loadWithModel<C>(model: ConfigModel, input: LoadInput): LoadResultOf<C> {
+  const leaves = model.leaves;
+  const args = parseArgs(input.argv, model.flags);
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const readFile = input.readFile ?? readFileDefault;
@@ -93,7 +143,10 @@ export function loadConfig(input: LoadInput): LoadResult {
   };
 
   // ---- file
-  const file = locateFile(input, args.configPath, readFile, issues);
+  const fromEnv = model.configEnv ? input.env[model.configEnv] : undefined;
+  const explicit = args.configPath ?? (fromEnv ? fromEnv : null);
+  const explicitSource: ConfigSource = args.configPath !== null ? { kind: 'flag', name: '--config' } : { kind: 'env', name: model.configEnv ?? '' };
+  const file = locateFile(input, explicit, explicitSource, input.searchPaths ?? model.searchPaths(input.cwd, input.home), readFile, issues);
   // When the file cannot be read, "required but not set" would only be noise: the keys may be in it.
   let fileBroken = issues.some((i) => i.key === 'config file');
   if (file) {
@@ -115,48 +168,94 @@ export function loadConfig(input: LoadInput): LoadResult {
       if (data !== null && data !== undefined && !isPlainObject(data)) {
         issues.push({ key: 'config file', source: fileSource, message: `expected a mapping at the top of ${file.path}` });
       } else if (isPlainObject(data)) {
-        walkFile(data, [], (leaf, value) => put(leaf, coerceFileValue(value, leaf.meta), fileSource, value), (path, msg) => {
+        walkFile(leaves, data, [], (leaf, value) => put(leaf, coerceFileValue(value, leaf.meta), fileSource, value), (path, msg) => {
           if (msg) issues.push({ key: path, source: fileSource, message: msg });
-          else warnings.push(`unknown configuration key "${path}" in ${file.path} (ignored)${suggestKey(path)}`);
+          else warnings.push(`unknown configuration key "${path}" in ${file.path} (ignored)${suggestKey(leaves, path)}`);
         });
       }
     }
   }
 
+  /** A secret's file (`<ENV>_FILE`, `--x-file`): its value, or null with the problem recorded. */
+  const readSecret = (leaf: Leaf, path: string, source: ConfigSource): string | null => {
+    let text: string | null;
+    try {
+      text = readFile(isAbsolute(path) ? path : resolve(input.cwd, path));
+    } catch (e) {
+      issues.push({ key: leaf.key, source, message: `cannot read ${path}: ${(e as Error).message}` });
+      return null;
+    }
+    if (text === null) {
+      issues.push({ key: leaf.key, source, message: `cannot read ${path}: no such file` });
+      return null;
+    }
+    return fileValue(text, leaf);
+  };
+
   // ---- env
-  for (const leaf of configLeaves()) {
-    for (const name of envNamesFor(leaf.key)) {
-      const raw = input.env[name];
+  for (const leaf of leaves.list) {
+    for (const name of model.envNamesFor(leaf.key)) {
+      let raw = input.env[name];
+      let source: ConfigSource = { kind: 'env', name };
+      const fileVar = model.secretFiles && leaf.meta.secret ? `${name}_FILE` : null;
+      const path = fileVar ? input.env[fileVar] : undefined;
+      if (path && raw) {
+        issues.push({ key: leaf.key, source, message: `set ${name} or ${fileVar}, not both` });
+        break;
+      }
+      if (path && fileVar) {
+        source = { kind: 'env', name: fileVar };
+        const v = readSecret(leaf, path, source);
+        if (v === null) break;
+        raw = v;
+      }
       if (raw === undefined || raw === '') continue;
       if (leaf.meta.kind === 'int' && /^(tcp|udp):\/\//.test(raw)) {
         // Kubernetes injects <SERVICE>_PORT=tcp://ip:port for every Service in the namespace.
         warnings.push(`ignored env ${name}=${raw}: looks like a Kubernetes service link variable, not ${leaf.key}`);
         continue;
       }
-      put(leaf, coerceString(raw, leaf.meta), { kind: 'env', name }, raw);
+      put(leaf, coerceString(raw, leaf.meta), source, raw);
       break;
     }
   }
 
   // ---- flags, then --set (both in command-line order)
+  const repeated = new Set<string>();
   for (const f of args.values) {
-    const leaf = leafByKey(f.key);
-    if (leaf) put(leaf, coerceString(f.raw, leaf.meta), { kind: 'flag', name: f.flag }, f.raw);
+    const leaf = leaves.byKey(f.key);
+    if (!leaf) continue;
+    const source: ConfigSource = { kind: 'flag', name: f.flag };
+    let raw = f.raw;
+    if (f.spec.file) {
+      const v = readSecret(leaf, f.raw, source);
+      if (v === null) continue;
+      raw = v;
+    } else if (model.secretFiles && leaf.meta.secret) {
+      const env = model.envNamesFor(leaf.key)[0]!;
+      warnings.push(`${f.flag} puts a secret on the command line, where ps and shell history show it; use ${env}_FILE or ${env}`);
+    }
+    const c = coerceString(raw, leaf.meta);
+    const prev = chosen.get(leaf.key);
+    if (f.spec.repeatable && c.ok && repeated.has(leaf.key) && Array.isArray(prev?.value) && Array.isArray(c.value)) {
+      put(leaf, { ok: true, value: [...prev.value, ...c.value] }, source, raw);
+    } else put(leaf, c, source, raw);
+    if (f.spec.repeatable) repeated.add(leaf.key);
   }
   const mapEntries: { leaf: Leaf; entry: string; raw: string }[] = [];
   for (const s of args.sets) {
     const source: ConfigSource = { kind: 'flag', name: `--set ${s.path}` };
-    const leaf = leafByKey(s.path);
+    const leaf = leaves.byKey(s.path);
     if (leaf) {
       put(leaf, coerceString(s.raw, leaf.meta), source, s.raw);
       continue;
     }
-    const parent = leafForPath(s.path.split('.'));
+    const parent = leaves.forPath(s.path.split('.'));
     if (parent && parent.meta.kind === 'string-map') {
       mapEntries.push({ leaf: parent, entry: s.path.slice(parent.key.length + 1), raw: s.raw });
       continue;
     }
-    warnings.push(`unknown configuration key "${s.path}" in --set (ignored)${suggestKey(s.path)}`);
+    warnings.push(`unknown configuration key "${s.path}" in --set (ignored)${suggestKey(leaves, s.path)}`);
   }
   const sources: Record<string, ConfigSource> = {};
   for (const { leaf, entry, raw } of mapEntries) {
@@ -168,12 +267,12 @@ export function loadConfig(input: LoadInput): LoadResult {
   }
 
   // ---- validate everything at once
-  const raw: Record<string, unknown> = { agent: {}, pipeops: {} };
+  const raw: Record<string, unknown> = model.skeleton?.() ?? {};
   for (const [key, { value }] of chosen) setPath(raw, key.split('.'), value);
-  const parsed = AgentConfigSchema.safeParse(raw);
+  const parsed = model.schema.safeParse(raw);
   if (!parsed.success) {
     for (const zi of parsed.error.issues) {
-      const leaf = leafForPath(zi.path);
+      const leaf = leaves.forPath(zi.path);
       const key = formatPath(zi.path);
       if (!leaf) {
         issues.push({ key, source: DEFAULT_SOURCE, message: zi.message });
@@ -184,7 +283,7 @@ export function loadConfig(input: LoadInput): LoadResult {
       const at = chosen.get(sourceKey) ?? chosen.get(leaf.key);
       if (!at) {
         if (fileBroken) continue;
-        issues.push({ key, source: NOT_SET, message: `${zi.message} (set ${setHint(leaf)})` });
+        issues.push({ key, source: NOT_SET, message: `${zi.message} (set ${setHint(model, leaf)})` });
         continue;
       }
       const onLeaf = zi.path.length === leaf.path.length && !params?.sourceKey;
@@ -203,9 +302,8 @@ export function loadConfig(input: LoadInput): LoadResult {
     return { ok: false, errors, message, warnings, actions: args.actions };
   }
 
-  const config = parsed.data as AgentConfig;
-  for (const leaf of configLeaves()) sources[leaf.key] = chosen.get(leaf.key)?.source ?? DEFAULT_SOURCE;
-  applyHeartbeatAlias(config, sources, warnings);
+  const config = parsed.data as C;
+  for (const leaf of leaves.list) sources[leaf.key] = chosen.get(leaf.key)?.source ?? DEFAULT_SOURCE;
   return { ok: true, config, sources, file: file?.path ?? null, warnings, actions: args.actions };
 }
 
@@ -231,6 +329,8 @@ function applyHeartbeatAlias(config: AgentConfig, sources: Record<string, Config
 function locateFile(
   input: LoadInput,
   explicit: string | null,
+  source: ConfigSource,
+  searchPaths: readonly string[],
   readFile: (p: string) => string | null,
   issues: ConfigIssue[],
 ): { path: string; text: string } | null {
@@ -244,7 +344,6 @@ function locateFile(
   };
   if (explicit !== null) {
     const path = isAbsolute(explicit) ? explicit : resolve(input.cwd, explicit);
-    const source: ConfigSource = { kind: 'flag', name: '--config' };
     const text = read(path, source);
     if (text === null) {
       if (!issues.some((i) => i.key === 'config file')) issues.push({ key: 'config file', source, message: `config file ${path} does not exist` });
@@ -252,7 +351,7 @@ function locateFile(
     }
     return { path, text };
   }
-  for (const path of input.searchPaths ?? defaultSearchPaths(input.cwd, input.home)) {
+  for (const path of searchPaths) {
     const text = read(path, { kind: 'file', name: path });
     if (text !== null) return { path, text };
   }
@@ -261,25 +360,26 @@ function locateFile(
 
 /** Visit the leaves present in a YAML tree; report unknown keys (msg undefined) and shape errors. */
 function walkFile(
+  leaves: LeafIndex,
   node: Record<string, unknown>,
   prefix: string[],
   onLeaf: (leaf: Leaf, value: unknown) => void,
   onProblem: (path: string, msg?: string) => void,
 ): void {
-  const groups = configGroups();
+  const groups = leaves.groups;
   for (const [rawKey, value] of Object.entries(node)) {
     const path = [...prefix, rawKey];
     let key = path.join('.');
-    if (!leafByKey(key) && !groups.has(key)) {
+    if (!leaves.byKey(key) && !groups.has(key)) {
       // viper keys are case-insensitive
       const lower = [...prefix, rawKey.toLowerCase()].join('.');
-      if (leafByKey(lower) || groups.has(lower)) key = lower;
+      if (leaves.byKey(lower) || groups.has(lower)) key = lower;
     }
-    const leaf = leafByKey(key);
+    const leaf = leaves.byKey(key);
     if (leaf) {
       if (value !== null && value !== undefined) onLeaf(leaf, value);
     } else if (groups.has(key)) {
-      if (isPlainObject(value)) walkFile(value, key.split('.'), onLeaf, onProblem);
+      if (isPlainObject(value)) walkFile(leaves, value, key.split('.'), onLeaf, onProblem);
       else if (value !== null && value !== undefined) onProblem(key, `expected a mapping (a group of settings), got ${showValue(value, false)}`);
     } else {
       onProblem(key);
@@ -287,8 +387,8 @@ function walkFile(
   }
 }
 
-function suggestKey(path: string): string {
-  const candidates = [...configLeaves().map((l) => l.key), ...configGroups()];
+function suggestKey(leaves: LeafIndex, path: string): string {
+  const candidates = [...leaves.list.map((l) => l.key), ...leaves.groups];
   let best = '';
   let bestD = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
@@ -302,10 +402,13 @@ function suggestKey(path: string): string {
   return bestD <= Math.max(2, Math.floor(last.length / 3)) ? `; did you mean "${best}"?` : '';
 }
 
-function setHint(leaf: Leaf): string {
-  const parts = [`env ${envNamesFor(leaf.key)[0]}`];
-  const flag = flagsFor(leaf.key)[0];
-  if (flag) parts.push(`flag ${flag}`);
+function setHint(model: ConfigModel, leaf: Leaf): string {
+  const env = model.envNamesFor(leaf.key)[0];
+  const parts = [`env ${env}${model.secretFiles && leaf.meta.secret ? ` or ${env}_FILE` : ''}`];
+  // A secret is best set from a file: name that flag first.
+  const fileFirst = model.secretFiles && leaf.meta.secret;
+  const flag = model.flags.find((f) => f.key === leaf.key && Boolean(f.file) === Boolean(fileFirst)) ?? model.flags.find((f) => f.key === leaf.key);
+  if (flag) parts.push(`flag --${flag.name}`);
   parts.push(`"${leaf.key}" in the config file`);
   return parts.join(', ');
 }

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { type RunningAgent, runAgent } from '../agent/run.ts';
 import { parseAgentConfig } from '../config/schema.ts';
 import { kubeconfigFor } from '../hub/kube-gateway/kubeconfig.ts';
-import { HubConfigSchema } from '../hub/config.ts';
+import { HubConfigSchema } from '../hub/config/schema.ts';
 import { type Hub, startHub } from '../hub/server.ts';
 import { createLogger, secrets } from '../log/logger.ts';
 import { type Sandbox, startSandbox } from '../sandbox/index.ts';
@@ -74,6 +74,8 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
       admin_tokens: [tokens.admin],
       user_tokens: [tokens.user],
       state: join(dir, 'hub.db'),
+      // The public cluster's load balancer is the shop app on loopback: allowed by name, as an operator would.
+      direct_allowed_cidrs: ['127.0.0.0/8'],
     }),
     createLogger({ name: 'hub', sink }),
   );

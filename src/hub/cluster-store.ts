@@ -2,8 +2,14 @@
 // Why SQLite and not a state file: writes are transactional and crash-safe in WAL mode without our own
 // temp-file dance, the heartbeat path updates one row instead of rewriting a file, and the route registry's
 // "one hostname belongs to one cluster" rule becomes a UNIQUE index instead of code.
+//
+// Cluster credentials (the ServiceAccount token) are stored only encrypted (credential-cipher.ts). WebCrypto is
+// asynchronous and registration is not, so the store keeps the decrypted tokens in memory and writes each new
+// token's ciphertext behind the registration (milliseconds; the agent sends its token again on every register).
+// secure_delete zeroes what an update leaves behind, and a checkpoint after re-encryption empties the WAL.
 import { randomUUID } from 'node:crypto';
 import { Database } from '../runtime/sqlite.ts';
+import { type CredentialCipher, isEncrypted } from './credential-cipher.ts';
 
 export interface ClusterRecord {
   cluster_id: string;
@@ -37,8 +43,9 @@ interface Row {
   token_sha256: string;
 }
 
-const toRecord = (r: Row): ClusterRecord => ({
+const toRecord = (r: Row, token: string): ClusterRecord => ({
   ...r,
+  k8s_service_token: token,
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
   registration: JSON.parse(r.registration) as Record<string, unknown>,
   last_heartbeat_payload: r.last_heartbeat_payload ? (JSON.parse(r.last_heartbeat_payload) as Record<string, unknown>) : null,
@@ -46,11 +53,20 @@ const toRecord = (r: Row): ClusterRecord => ({
 
 export class ClusterStore {
   readonly #db: Database;
+  readonly #cipher: CredentialCipher | null;
+  /** Decrypted credentials by cluster id. */
+  readonly #tokens = new Map<string, string>();
+  #writes: Promise<void> = Promise.resolve();
+  #closed = false;
 
-  /** `path` ':memory:' keeps nothing across restarts (tests); a file path survives them. */
-  constructor(path: string) {
+  /**
+   * `path` ':memory:' keeps nothing across restarts (tests); a file path survives them. Without a cipher the
+   * store reads clusters but holds no credentials (`hub kubeconfig`); the hub uses `ClusterStore.open`.
+   */
+  constructor(path: string, cipher: CredentialCipher | null = null) {
+    this.#cipher = cipher;
     this.#db = new Database(path, { create: true });
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 2000;');
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 2000; PRAGMA secure_delete = ON;');
     this.#db.exec(`CREATE TABLE IF NOT EXISTS clusters (
       cluster_id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
@@ -69,6 +85,62 @@ export class ClusterStore {
     if (!cols.some((c) => c.name === 'token_sha256')) this.#db.exec("ALTER TABLE clusters ADD COLUMN token_sha256 TEXT NOT NULL DEFAULT ''");
   }
 
+  /** A store with credentials: every stored one decrypted, and plaintext or old-key ones re-encrypted now. */
+  static async open(path: string, cipher: CredentialCipher): Promise<{ store: ClusterStore; reencrypted: number }> {
+    const store = new ClusterStore(path, cipher);
+    try {
+      return { store, reencrypted: await store.#loadCredentials(cipher) };
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  async #loadCredentials(cipher: CredentialCipher): Promise<number> {
+    const rows = this.#db.query<{ cluster_id: string; k8s_service_token: string }, []>("SELECT cluster_id, k8s_service_token FROM clusters WHERE k8s_service_token != ''").all();
+    const rewrite: [string, string][] = [];
+    for (const r of rows) {
+      let plain = r.k8s_service_token;
+      if (isEncrypted(plain)) {
+        try {
+          plain = await cipher.decrypt(plain, r.cluster_id);
+        } catch (e) {
+          throw new Error(`the credentials of cluster ${r.cluster_id} cannot be read: ${(e as Error).message}`);
+        }
+      }
+      this.#tokens.set(r.cluster_id, plain);
+      if (!cipher.isCurrent(r.k8s_service_token)) rewrite.push([r.cluster_id, await cipher.encrypt(plain, r.cluster_id)]);
+    }
+    if (rewrite.length) {
+      this.#db.transaction(() => {
+        for (const [id, ct] of rewrite) this.#db.query('UPDATE clusters SET k8s_service_token = ? WHERE cluster_id = ?').run(ct, id);
+      })();
+      this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE);');
+    }
+    return rewrite.length;
+  }
+
+  /** Encrypt and store a new credential behind the registration; only the latest one for a cluster is written. */
+  #persistToken(clusterId: string, token: string): void {
+    const cipher = this.#cipher;
+    if (!cipher) throw new Error('this cluster store holds no credentials (opened without a cipher)');
+    this.#writes = this.#writes.then(async () => {
+      const ct = await cipher.encrypt(token, clusterId);
+      if (!this.#closed && this.#tokens.get(clusterId) === token) {
+        this.#db.query('UPDATE clusters SET k8s_service_token = ? WHERE cluster_id = ?').run(ct, clusterId);
+      }
+    });
+  }
+
+  /** Resolves when every credential registered so far is on disk. */
+  flush(): Promise<void> {
+    return this.#writes;
+  }
+
+  #record(r: Row): ClusterRecord {
+    return toRecord(r, this.#tokens.get(r.cluster_id) ?? '');
+  }
+
   /** The database, shared with the route registry (one file, one transaction log). */
   get database(): Database {
     return this.#db;
@@ -76,11 +148,11 @@ export class ClusterStore {
 
   get(clusterId: string): ClusterRecord | null {
     const r = this.#db.query<Row, [string]>('SELECT * FROM clusters WHERE cluster_id = ?').get(clusterId);
-    return r ? toRecord(r) : null;
+    return r ? this.#record(r) : null;
   }
 
   list(): ClusterRecord[] {
-    return this.#db.query<Row, []>('SELECT * FROM clusters ORDER BY registered_at').all().map(toRecord);
+    return this.#db.query<Row, []>('SELECT * FROM clusters ORDER BY registered_at').all().map((r) => this.#record(r));
   }
 
   /** Find by id or by name (names are unique per agent, not globally: the first match wins). */
@@ -88,7 +160,7 @@ export class ClusterStore {
     const byId = this.get(idOrName);
     if (byId) return byId;
     const r = this.#db.query<Row, [string]>('SELECT * FROM clusters WHERE name = ? ORDER BY registered_at').get(idOrName);
-    return r ? toRecord(r) : null;
+    return r ? this.#record(r) : null;
   }
 
   /**
@@ -108,7 +180,8 @@ export class ClusterStore {
     registration: Record<string, unknown>;
   }): ClusterRecord {
     const now = new Date().toISOString();
-    return this.#db.transaction(() => {
+    if (p.serviceToken && !this.#cipher) throw new Error('this cluster store holds no credentials (opened without a cipher)');
+    const rec = this.#db.transaction(() => {
       const existing = this.#db.query<Row, [string, string]>('SELECT * FROM clusters WHERE agent_id = ? AND name = ?').get(p.agentId, p.name);
       const id = existing?.cluster_id ?? (p.requestedId && !this.get(p.requestedId) ? p.requestedId : randomUUID());
       this.#db
@@ -119,9 +192,15 @@ export class ClusterStore {
              k8s_service_token = CASE WHEN ?6 = '' THEN k8s_service_token ELSE ?6 END, metadata = ?7, registration = ?8,
              token_sha256 = CASE WHEN ?10 = '' THEN token_sha256 ELSE ?10 END`,
         )
-        .run(id, p.name, p.agentId, p.k8sVersion, p.agentVersion, p.serviceToken ?? '', JSON.stringify(p.metadata), JSON.stringify(p.registration), existing?.registered_at ?? now, p.tokenDigest ?? '');
-      return this.get(id)!;
+        // The credential column is written only by #persistToken (ciphertext); '' keeps what is there.
+        .run(id, p.name, p.agentId, p.k8sVersion, p.agentVersion, '', JSON.stringify(p.metadata), JSON.stringify(p.registration), existing?.registered_at ?? now, p.tokenDigest ?? '');
+      return id;
     })();
+    if (p.serviceToken && this.#tokens.get(rec) !== p.serviceToken) {
+      this.#tokens.set(rec, p.serviceToken);
+      this.#persistToken(rec, p.serviceToken);
+    }
+    return this.get(rec)!;
   }
 
   recordHeartbeat(clusterId: string, payload: Record<string, unknown>, at = new Date()): boolean {
@@ -132,6 +211,7 @@ export class ClusterStore {
   }
 
   close(): void {
+    this.#closed = true;
     this.#db.close();
   }
 }

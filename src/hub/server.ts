@@ -1,6 +1,7 @@
 // The hub process: one Bun.serve for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -9,13 +10,16 @@ import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
-import { gatewayPort, gatewayTlsPort, type HubConfig } from './config.ts';
+import { gatewayPort, gatewayTlsPort, type HubConfig } from './config/schema.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
 import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-routes.ts';
 import { type PublicGateway, startPublicGateway } from './public-gateway/public-gateway.ts';
+import { EndpointPolicy } from './routes/endpoint-policy.ts';
+import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
+import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
@@ -71,7 +75,21 @@ interface AppParts {
   ready: () => boolean;
 }
 
-function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log: Logger, parts: AppParts): Hono<HubEnv> {
+/** What tests may substitute. */
+export interface HubDeps {
+  /** Name resolution for direct route endpoints. */
+  lookup?: LookupFn;
+}
+
+function buildApp(
+  cfg: HubConfig,
+  agents: AgentEndpoint,
+  routes: RouteStore,
+  policy: EndpointPolicy,
+  deps: HubDeps,
+  log: Logger,
+  parts: AppParts,
+): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const agentAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.agent_tokens);
   const adminAuth = (req: Request) => tokenMatches(bearerToken(req.headers.get('authorization')), cfg.admin_tokens);
@@ -129,6 +147,8 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
     log,
     pathRoutes: () => cfg.path_routes.map(describePathRoute),
     rejected: (reason) => parts.metrics.inc('pipeops_hub_route_registrations_rejected_total', { reason }),
+    endpointPolicy: policy,
+    lookup: deps.lookup,
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
@@ -138,11 +158,21 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
   return app;
 }
 
-export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
+/** Addresses of this machine's interfaces: a direct endpoint there on a hub port is the hub itself. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
+
+export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const badRoutes = checkPathRoutes(cfg.path_routes);
   if (badRoutes.length) throw new Error(`invalid hub configuration:\n${badRoutes.map((p) => `  - ${p}`).join('\n')}`);
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
-  const store = new ClusterStore(cfg.state);
+  const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
+  const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
+  for (const w of prepareStateFiles(cfg.state)) log.warn(w);
+  const cipher = await openCredentialCipher(cfg.state, { key: cfg.credentials.key, previous: cfg.credentials.previous_keys }, (w) => log.warn(w));
+  const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
+  if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
   const routes = new RouteStore(store.database);
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
@@ -154,16 +184,16 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       heartbeat: (result) => metrics.inc('pipeops_hub_heartbeats_total', { result }),
     },
   });
+  const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
-  const app = buildApp(cfg, agents, routes, log, { metrics, ready: () => ready });
-  const tls = cfg.tls ? { cert: readFileSync(cfg.tls.cert_file, 'utf8'), key: readFileSync(cfg.tls.key_file, 'utf8') } : undefined;
+  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
   let kubeGateway: KubeGateway;
   let kubeCaPem: string | undefined;
   try {
-    const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: cfg.tls });
+    const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: userTls });
     kubeGateway = await startKubeGateway({
       host: cfg.host,
       port: cfg.kube_port,
@@ -175,6 +205,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       metrics,
     });
     kubeCaPem = gwTls.caPem;
+    policy.listeners.push({ host: cfg.host, port: kubeGateway.port });
     // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
     writeFileSync(join(gwTls.dir, 'kube-url'), kubeGateway.url);
   } catch (e) {
@@ -193,9 +224,13 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       routes,
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
+      endpointPolicy: policy,
+      lookup: deps.lookup,
       log,
       metrics,
     });
+    policy.listeners.push({ host: cfg.host, port: publicGateway.port });
+    if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });
   } catch (e) {
     await kubeGateway.stop();
     store.close();
@@ -227,6 +262,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
     store.close();
     throw e;
   }
+  policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
   metrics.attach({
     sockets: () => agents.socketCounts(),
     clusters: () => {
@@ -264,6 +300,7 @@ export async function startHub(cfg: HubConfig, log: Logger): Promise<Hub> {
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);
+      await store.flush();
       store.close();
     },
   };

@@ -1,6 +1,6 @@
 // The agent as a process: exit codes and messages an operator sees, and signal handling (also as PID 1).
 import { afterEach, describe, expect, test } from 'bun:test';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_TOKEN, tempDir, testHub } from '../support/hub-agent.ts';
 import { lineWatcher } from '../support/wait.ts';
@@ -112,5 +112,77 @@ describe('agent process', () => {
     const code = await p.exited;
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(code).toBe(0);
+  });
+});
+
+describe('hub process', () => {
+  const HUB_AGENT = 'hub-agent-token-from-a-file';
+  const HUB_ADMIN = 'hub-admin-token-from-a-file';
+  const baseEnv = () => ({ PATH: process.env.PATH ?? '' });
+  const run = async (args: string[], env: Record<string, string>) => {
+    const p = Bun.spawn([BUN, CLI, 'hub', ...args], { env, stdout: 'pipe', stderr: 'pipe' });
+    cleanups.push(() => p.kill('SIGKILL'));
+    const [code, stdout, stderr] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    return { code, stdout, stderr };
+  };
+
+  test('three invalid settings over file, env and flags: exit 2, all named with their sources', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'hub.yaml');
+    writeFileSync(file, 'proxy_timeout: soon\n');
+    const r = await run(['--config', file, '--direct-allowed-cidrs', 'not-a-cidr'], { ...baseEnv(), PIPEOPS_HUB_PORT: 'abc', PIPEOPS_HUB_AGENT_TOKENS: HUB_AGENT });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid hub configuration (3 problems)');
+    expect(r.stderr).toMatch(/proxy_timeout: .*\(from file .*hub\.yaml\)/);
+    expect(r.stderr).toContain('port: expected a port 0–65535, got "abc" (from env PIPEOPS_HUB_PORT)');
+    expect(r.stderr).toContain('direct_allowed_cidrs[0]: expected a CIDR such as 10.20.0.0/16 or fd00::/8 (from flag --direct-allowed-cidrs)');
+    const none = await run([], baseEnv());
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('agent_tokens: required, but not set (set env PIPEOPS_HUB_AGENT_TOKENS or PIPEOPS_HUB_AGENT_TOKENS_FILE');
+  });
+
+  test('an unusable --state is one actionable line and exit 1, not a stack trace', async () => {
+    const dir = tempDir();
+    const notADir = join(dir, 'file');
+    writeFileSync(notADir, 'x');
+    for (const state of [join(dir, 'missing', 'deeper', 'hub.db'), join(notADir, 'sub', 'hub.db')]) {
+      const r = await run(['--port', '0', '--kube-port', '0', '--state', state], { ...baseEnv(), PIPEOPS_HUB_AGENT_TOKENS: HUB_AGENT });
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^hub: cannot start: cannot create the state directory .* \((its parent directory does not exist|a parent is not a directory)\); create it \(mode 0700\) or choose another --state$/);
+    }
+  });
+
+  test('secrets from files (none in argv), a typo warned with a suggestion, --print-config redacted', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'agent-tokens'), `${HUB_AGENT}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'admin-tokens'), `${HUB_ADMIN}\n`, { mode: 0o600 });
+    const file = join(dir, 'hub.yaml');
+    writeFileSync(file, `admin_token: ${HUB_ADMIN}\nkube_port: 0\n`);
+    const env = { ...baseEnv(), PIPEOPS_HUB_AGENT_TOKENS_FILE: join(dir, 'agent-tokens'), PIPEOPS_HUB_ADMIN_TOKENS_FILE: join(dir, 'admin-tokens'), PIPEOPS_HUB_STATE: join(dir, 'state', 'hub.db') };
+    const printed = await run(['--config', file, '--port', '0', '--print-config'], env);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('port: 0 # from flag --port');
+    expect(printed.stdout).toContain('# from env PIPEOPS_HUB_AGENT_TOKENS_FILE');
+    expect(printed.stdout).toContain('<redacted>');
+    for (const out of [printed.stdout, printed.stderr]) {
+      expect(out).not.toContain(HUB_AGENT);
+      expect(out).not.toContain(HUB_ADMIN);
+    }
+    expect(printed.stderr).toContain('unknown configuration key "admin_token"');
+    expect(printed.stderr).toContain('did you mean "admin_tokens"?');
+
+    const args = [BUN, CLI, 'hub', '--config', file, '--port', '0', '--gateway-port', '0'];
+    const p = Bun.spawn(args, { env, stdout: 'pipe', stderr: 'pipe' });
+    cleanups.push(() => p.kill('SIGKILL'));
+    const out = lineWatcher(p.stdout);
+    const ready = JSON.parse(await out.next(/"event":"hub_ready"/, 15_000)) as { url: string };
+    expect(readFileSync(`/proc/${p.pid}/cmdline`, 'utf8')).not.toContain('token-from-a-file');
+    expect((await fetch(`${ready.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${HUB_ADMIN}` } })).status).toBe(200);
+    expect((await fetch(`${ready.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${HUB_AGENT}` } })).status).toBe(401);
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(out.text).not.toContain(HUB_ADMIN);
   });
 });

@@ -10,6 +10,7 @@ import type { Hub } from '../../src/hub/server.ts';
 import { type IngressControllerStandIn, startIngressController } from '../../src/sandbox/ingress-controller.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { AGENT_TOKEN, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
+import { rawRequest } from '../support/raw-http.ts';
 import { SA_TOKEN, TLS } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -111,6 +112,8 @@ beforeAll(async () => {
 
   hub = await testHub({
     proxy_timeout: 4000,
+    // The "load balancer" of the direct route is the app on loopback.
+    direct_allowed_cidrs: ['127.0.0.1/32'],
     gateway_tls: [{ hosts: ['localhost'], cert_file: join(FIX, 'server.crt'), key_file: join(FIX, 'server.key') }],
     path_routes: [{ path_prefix: '/pac', cluster: 'test-cluster', namespace: 'openshift-pipelines', service: 'el-pipelines-as-code-interceptor', port: 8080, strip_prefix: true }],
   } as never);
@@ -168,6 +171,18 @@ describe('public gateway', () => {
     expect(body.headers['x-app']).toBe('kept');
     // It went through the API server's service proxy to the controller Service, i.e. through the agent.
     expect(sandbox.requests.slice(before).some((q) => q.url.includes('/services/traefik:80/proxy/hello/world'))).toBe(true);
+  });
+
+  test('tunnel mode: the path is normalised once and the app receives exactly the matched form; unsafe paths are 400', async () => {
+    const r = await rawRequest(hub.gatewayUrl, '//hello/./a//b/%2e%2e/c?x=1', { host: 'app.test.local' });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body.slice(r.body.indexOf('{'), r.body.lastIndexOf('}') + 1))).toMatchObject({ path: '/hello/a/c', query: '?x=1' });
+    const before = sandbox.requests.length;
+    for (const target of ['/hello/..%2f..%2fsecret', '/hello/..;/x', '/..', '/a\\..\\b']) {
+      const bad = await rawRequest(hub.gatewayUrl, target, { host: 'app.test.local' });
+      expect({ target, status: bad.status }).toEqual({ target, status: 400 });
+    }
+    expect(sandbox.requests.length).toBe(before);
   });
 
   test('tunnel mode: 10 MiB upload (known length and chunked) and 10 MiB download, byte-exact', async () => {

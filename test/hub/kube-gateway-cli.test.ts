@@ -2,7 +2,7 @@
 import { afterAll, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadHubConfig } from '../../src/hub/config.ts';
+import { loadHubConfig } from '../../src/hub/config/load.ts';
 import { buildKubeconfigFromState } from '../../src/hub/kube-gateway/kubeconfig-command.ts';
 import type { Hub } from '../../src/hub/server.ts';
 import { tempDir, testHub, USER_TOKEN } from '../support/hub-agent.ts';
@@ -56,7 +56,7 @@ test('one debug line per gateway request, failures at warn, and no token in any 
   const lines: string[] = [];
   const { createLogger } = await import('../../src/log/logger.ts');
   const { startHub } = await import('../../src/hub/server.ts');
-  const { HubConfigSchema } = await import('../../src/hub/config.ts');
+  const { HubConfigSchema } = await import('../../src/hub/config/schema.ts');
   const { AGENT_TOKEN } = await import('../support/hub-agent.ts');
   const log = createLogger({ level: 'debug', name: 'hub', sink: (l) => lines.push(l) });
   const hub = await startHub(HubConfigSchema.parse({ port: 0, kube_port: 0, agent_tokens: [AGENT_TOKEN], user_tokens: [USER_TOKEN], state: ':memory:' }), log);

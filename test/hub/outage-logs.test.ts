@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { HubConfigSchema } from '../../src/hub/config.ts';
+import { HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { forwardDirect } from '../../src/hub/public-gateway/direct-forward.ts';
 import { RepeatedWarning } from '../../src/hub/repeated-warning.ts';
 import { type Hub, startHub } from '../../src/hub/server.ts';
@@ -92,10 +92,12 @@ describe('error bodies carry no runtime internals', () => {
   test('direct mode: a backend that resets the connection → 502 naming the failure, not Bun\'s fetch advice', async () => {
     const backend = net.createServer((s) => s.destroy());
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
-    const endpoint = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    const port = (backend.address() as AddressInfo).port;
+    const endpoint = `127.0.0.1:${port}`;
+    const connect = { host: '127.0.0.1', port, address: '127.0.0.1' };
     const outcomes: { error?: string }[] = [];
     const front = http.createServer((req: IncomingMessage, res: ServerResponse) => {
-      void forwardDirect(req, res, { endpoint, pathAndQuery: '/x', headers: {}, hasBody: false, timeoutMs: 10_000 }, (r, code, reason) => {
+      void forwardDirect(req, res, { endpoint, connect, pathAndQuery: '/x', headers: {}, hasBody: false, timeoutMs: 10_000 }, (r, code, reason) => {
         r.writeHead(code, { 'Content-Type': 'text/plain' });
         r.end(reason);
       }).then((o) => outcomes.push(o));

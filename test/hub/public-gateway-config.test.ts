@@ -1,7 +1,8 @@
 import { expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { gatewayPort, gatewayTlsPort, HubConfigSchema, loadHubConfig } from '../../src/hub/config.ts';
+import { loadHubConfig } from '../../src/hub/config/load.ts';
+import { gatewayPort, gatewayTlsPort, HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { tempDir } from '../support/hub-agent.ts';
 
 test('gateway ports: flags, default 8088/8443, ephemeral by default when the hub port is 0', () => {
@@ -50,5 +51,5 @@ path_routes:
   const msg = b.ok ? '' : b.message;
   expect(msg).toContain('path_routes[0].host');
   expect(msg).toContain('path_routes[0].path_prefix');
-  expect(msg).toContain('path_routes[1]: namespace');
+  expect(msg).toContain('path_routes[1].namespace: namespace "Bad_NS"');
 });

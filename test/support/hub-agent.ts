@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningAgent, runAgent } from '../../src/agent/run.ts';
 import { type AgentConfigInput, parseAgentConfig } from '../../src/config/schema.ts';
-import { type HubConfig, HubConfigSchema } from '../../src/hub/config.ts';
+import { type HubConfigInput, HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { type Hub, startHub } from '../../src/hub/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 
@@ -18,10 +18,12 @@ export function tempDir(prefix = 'pipeops-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function testHub(over: Partial<HubConfig> = {}): Promise<Hub> {
+export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> {
   const cfg = HubConfigSchema.parse({
     port: 0,
     kube_port: 0,
+    // Ephemeral even when a test pins `port` (a restarted hub on the same port), so a shared machine's 8088 is no matter.
+    gateway_port: 0,
     agent_tokens: [AGENT_TOKEN],
     admin_tokens: [ADMIN_TOKEN],
     user_tokens: [USER_TOKEN],

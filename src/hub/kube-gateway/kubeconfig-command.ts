@@ -5,6 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ClusterStore } from '../cluster-store.ts';
+import { hubEnvNamesFor } from '../config/bindings.ts';
+import { DEFAULT_STATE } from '../config/schema.ts';
 import { gatewayDir, persistedCaPem } from './gateway-tls.ts';
 import { renderGatewayKubeconfig } from './kubeconfig.ts';
 
@@ -15,9 +17,10 @@ gateway CA, and a hub user token.
 
 Flags:
   --cluster <name|id>    the cluster (required)
-  --state <file>         the hub's state file (default hub-state.db, or state: in --config)
+  --state <file>         the hub's state file (default $PIPEOPS_HUB_STATE, state: in --config, else ${DEFAULT_STATE})
   --server <url>         gateway base URL (default: the URL the running hub recorded, else https://<host>:<kube_port>)
-  --user-token <t>       hub user token to embed (default PIPEOPS_HUB_USER_TOKEN, else the first user_tokens entry of --config)
+  --user-token <t>       hub user token to embed (default: the first of $PIPEOPS_HUB_USER_TOKENS_FILE,
+                         $PIPEOPS_HUB_USER_TOKENS, the first user_tokens entry of --config; visible in ps)
   --namespace <ns>       default namespace of the context
   --config <file>        the hub's YAML config (state, host, kube_port, user_tokens, tls.ca_file)
 `;
@@ -64,12 +67,12 @@ export function buildKubeconfigFromState(argv: string[], env: Record<string, str
       return { ok: false, message: `${configPath}: ${(e as Error).message}` };
     }
   }
-  const state = o.state ?? (typeof file.state === 'string' ? file.state : 'hub-state.db');
+  const state = o.state ?? env.PIPEOPS_HUB_STATE ?? (typeof file.state === 'string' ? file.state : DEFAULT_STATE);
   if (state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
   if (!existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
   const userTokens = Array.isArray(file.user_tokens) ? file.user_tokens.filter((t): t is string => typeof t === 'string') : [];
-  const token = o.token ?? env.PIPEOPS_HUB_USER_TOKEN ?? userTokens[0];
-  if (!token) return { ok: false, message: 'no user token: pass --user-token, set PIPEOPS_HUB_USER_TOKEN, or list user_tokens in --config' };
+  const token = o.token ?? userTokenFromEnv(env) ?? userTokens[0];
+  if (!token) return { ok: false, message: 'no user token: set PIPEOPS_HUB_USER_TOKENS_FILE or PIPEOPS_HUB_USER_TOKENS, pass --user-token, or list user_tokens in --config' };
 
   const store = new ClusterStore(state);
   let rec: ReturnType<ClusterStore['find']>;
@@ -105,4 +108,15 @@ export function runHubKubeconfigCommand(argv: string[], io: { env: Record<string
   }
   process.stdout.write(r.kubeconfig);
   return 0;
+}
+
+/** The first user token from the hub's variables (the same names the hub reads, `_FILE` twins included). */
+function userTokenFromEnv(env: Record<string, string | undefined>): string | undefined {
+  for (const name of hubEnvNamesFor('user_tokens')) {
+    const file = env[`${name}_FILE`];
+    const raw = file && existsSync(file) ? readFileSync(file, 'utf8') : env[name];
+    const first = raw?.split(/[\n,]/).map((t) => t.trim()).find(Boolean);
+    if (first) return first;
+  }
+  return undefined;
 }

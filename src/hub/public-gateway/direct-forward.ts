@@ -1,5 +1,6 @@
 // Direct mode: a public cluster's route is served by its load balancer (`public_endpoint`), not through the
-// tunnel. HTTP (HTTPS for port 443) with the client's Host and X-Forwarded-*, bodies streamed both ways.
+// tunnel. HTTP (HTTPS for port 443) with the client's Host and X-Forwarded-*, bodies streamed both ways. The
+// caller resolved and checked the endpoint (routes/endpoint-resolve.ts): we connect to that address only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -14,16 +15,23 @@ export interface DirectOutcome {
   error?: string;
 }
 
-export function endpointUrl(endpoint: string, pathAndQuery: string): string {
-  const port = endpoint.slice(endpoint.lastIndexOf(':') + 1);
-  return `${port === '443' ? 'https' : 'http'}://${endpoint}${pathAndQuery}`;
+/** Where the checked endpoint is: its name (for TLS) and the address it resolved to (what we connect to). */
+export interface DirectAddress {
+  host: string;
+  port: number;
+  address: string;
+}
+
+export function endpointUrl(ep: DirectAddress, pathAndQuery: string): string {
+  const a = ep.address.includes(':') ? `[${ep.address}]` : ep.address;
+  return `${ep.port === 443 ? 'https' : 'http'}://${a}:${ep.port}${pathAndQuery}`;
 }
 
 /** Forward one request; answers 502/504 itself when the backend fails before its status. */
 export async function forwardDirect(
   req: IncomingMessage,
   res: ServerResponse,
-  t: { endpoint: string; pathAndQuery: string; headers: HeaderMap; hasBody: boolean; timeoutMs: number },
+  t: { endpoint: string; connect: DirectAddress; pathAndQuery: string; headers: HeaderMap; hasBody: boolean; timeoutMs: number },
   fail: (res: ServerResponse, code: number, reason: string) => void,
 ): Promise<DirectOutcome> {
   const abort = new AbortController();
@@ -37,7 +45,7 @@ export async function forwardDirect(
   }, t.timeoutMs);
   let up: Response;
   try {
-    up = await fetch(endpointUrl(t.endpoint, t.pathAndQuery), {
+    up = await fetch(endpointUrl(t.connect, t.pathAndQuery), {
       method: req.method,
       headers: mapToHeaders(t.headers),
       body: t.hasBody ? (Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>) : undefined,
@@ -45,6 +53,8 @@ export async function forwardDirect(
       redirect: 'manual',
       decompress: false,
       signal: abort.signal,
+      // The certificate is checked against the endpoint's name, not the address we pinned.
+      ...(t.connect.port === 443 ? { tls: { serverName: t.connect.host } } : {}),
     } as RequestInit);
   } catch (e) {
     clearTimeout(timer);
@@ -83,9 +93,8 @@ export async function forwardDirect(
 }
 
 /** Direct-mode WebSocket (any upgrade): replay the request head to the endpoint and pipe the bytes. */
-export function relayDirectUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: { endpoint: string; pathAndQuery: string; headers: HeaderMap; host: string }, onError: (reason: string) => void): void {
-  const i = t.endpoint.lastIndexOf(':');
-  const backend: Socket = connect({ host: t.endpoint.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(t.endpoint.slice(i + 1)) });
+export function relayDirectUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: { endpoint: string; connect: DirectAddress; pathAndQuery: string; headers: HeaderMap; host: string }, onError: (reason: string) => void): void {
+  const backend: Socket = connect({ host: t.connect.address, port: t.connect.port });
   backend.setNoDelay(true);
   let connected = false;
   backend.once('connect', () => {

@@ -1,6 +1,6 @@
 // The public gateway's route table: registry routes (from agents) and configured path routes (webhook
 // gateways: host? + path prefix → a cluster's Service), and where a matched request goes. Pure.
-import type { PathRouteConfig } from '../config.ts';
+import type { PathRouteConfig } from '../config/schema.ts';
 import { type MatchCandidate, RouteTable } from '../routes/route-match.ts';
 import type { RouteRecord } from '../routes/route-store.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
@@ -11,7 +11,7 @@ export type GatewayRoute = MatchCandidate & ({ source: 'registry'; record: Route
 export type GatewayTarget =
   | { kind: 'tunnel'; clusterId: string; service: ServiceTarget; path: string }
   | { kind: 'direct'; endpoint: string; clusterId: string; path: string }
-  | { kind: 'error'; status: 502; reason: string };
+  | { kind: 'error'; status: 400 | 502; reason: string };
 
 /** Problems of configured path routes, all at once (the hub refuses to start with any). */
 export function checkPathRoutes(routes: readonly PathRouteConfig[]): string[] {

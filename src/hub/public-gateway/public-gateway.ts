@@ -1,7 +1,10 @@
 // The hub's public HTTP(S) gateway: apps reached by Host + path. A matched route goes through the cluster's
 // agent (tunnel mode: `proxy_request` to the route's ingress controller or path-route Service, original Host,
 // bodies streamed both ways, upgrades relayed raw) or straight to the cluster's load balancer (direct mode).
-// Unknown hosts get a plain 404; agent or backend failures 502, timeouts 504, each with a short reason.
+// Unknown hosts get a plain 404; agent or backend failures 502, timeouts 504, each with a short reason. The
+// path is normalised once (routes/request-path.ts) and that form is both matched and forwarded; a path that
+// cannot be normalised safely is refused with 400. A direct endpoint is resolved and checked against the
+// address policy before every connection (routes/endpoint-resolve.ts).
 //
 // node:http rather than Bun.serve: upgrades need the raw socket of the 'upgrade' event. TLS is terminated by
 // a node:tls server choosing the certificate by SNI (Bun's node:https ignores SNICallback) and handed to a
@@ -14,12 +17,15 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import type { ClusterStore } from '../cluster-store.ts';
-import type { PathRouteConfig } from '../config.ts';
+import type { PathRouteConfig } from '../config/schema.ts';
 import { ChunkCredit } from '../kube-gateway/agent-answer.ts';
 import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
+import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
+import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
+import { normaliseRequestPath } from '../routes/request-path.ts';
 import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
 import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
@@ -46,6 +52,10 @@ export interface PublicGatewayOptions {
   /** Time until the agent's or backend's status arrives. */
   answerTimeoutMs: number;
   maxClientBacklog?: number;
+  /** Which addresses direct routes may reach. */
+  endpointPolicy: EndpointPolicy;
+  /** Name resolution for direct endpoints (tests inject one). */
+  lookup?: LookupFn;
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
@@ -90,12 +100,24 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     res.end(e.body);
   };
 
-  /** Route a request; null when nothing matches (404 already decided by the caller). */
+  /** Route a request; target null when nothing matches (404 decided by the caller). */
   const resolve = (hostHeader: string | undefined, url: string): { host: string; path: string; query: string; target: GatewayTarget | null; route: string } => {
     const host = normaliseRequestHost(hostHeader);
-    const { path, query } = splitTarget(url);
+    const { path: rawPath, query } = splitTarget(url);
+    const norm = normaliseRequestPath(rawPath);
+    if (!norm.ok) return { host, path: rawPath, query, target: { kind: 'error', status: 400, reason: norm.reason }, route: '' };
+    const path = norm.path;
     const route = host ? table.match(host, path) : null;
     return { host, path, query, target: route ? targetFor(route, path, findCluster) : null, route: route ? `${route.host || '*'}${route.path}` : '' };
+  };
+
+  /** Name → checked address, or the refusal logged and answered 502 by `refuse`. */
+  const checkDirect = async (target: Extract<GatewayTarget, { kind: 'direct' }>, line: Record<string, unknown>, refuse: (code: number, reason: string) => void) => {
+    const ep = await resolveEndpoint(target.endpoint, o.endpointPolicy, o.lookup);
+    if (ep.ok) return ep;
+    log.warn({ ...line, mode: 'direct', cluster_id: target.clusterId, status: 502, error: ep.reason }, 'public gateway: direct endpoint refused by the address policy');
+    refuse(502, "this route's direct endpoint is refused by the hub's address policy");
+    return null;
   };
 
   const onRequest = (proto: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
@@ -120,11 +142,17 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
     if (target.kind === 'direct') {
       const declared = declaredBodyLength(req.rawHeaders);
-      void forwardDirect(req, res, { endpoint: target.endpoint, pathAndQuery, headers: appHeaders(req.rawHeaders, client), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError).then((r) => {
+      void (async () => {
+        const connect = await checkDirect(target, { host, path, method: req.method }, (code, reason) => {
+          req.resume();
+          sendError(res, code, reason);
+        });
+        if (!connect) return;
+        const r = await forwardDirect(req, res, { endpoint: target.endpoint, connect, pathAndQuery, headers: appHeaders(req.rawHeaders, client), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError);
         const line = { mode: 'direct', cluster_id: target.clusterId, host, path, method: req.method, status: r.status, bytes: r.bytes, ms: Math.round(performance.now() - t0), ...(r.error ? { error: r.error } : {}) };
         if (r.error) log.warn(line, 'public gateway request failed');
         else log.debug(line, 'public gateway request');
-      });
+      })();
       return;
     }
     forwardTunnel(req, res, target, host, query, client);
@@ -194,9 +222,12 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
-    const refuse = (code: number, reason: string, logIt = true) => {
+    const answer = (code: number, reason: string) => {
       const e = plainError(code, reason);
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
+    };
+    const refuse = (code: number, reason: string, logIt = true) => {
+      answer(code, reason);
       if (logIt) log[code === 404 ? 'debug' : 'warn']({ host, path, upgrade: req.headers.upgrade, status: code, error: reason }, 'public gateway: upgrade refused');
     };
     if (!target) return refuse(404, `no route for ${host || '(no Host header)'}${path}`);
@@ -205,8 +236,12 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const headers = appHeaders(req.rawHeaders, client, { upgrade: true });
     const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
     if (target.kind === 'direct') {
-      log.debug({ mode: 'direct', host, path, upgrade: req.headers.upgrade }, 'public gateway: upgrade relayed');
-      return relayDirectUpgrade(req, socket, head, { endpoint: target.endpoint, pathAndQuery, headers, host: req.headers.host ?? host }, (reason) => refuse(502, reason));
+      void checkDirect(target, { host, path, upgrade: req.headers.upgrade }, answer).then((connect) => {
+        if (!connect || socket.destroyed) return;
+        log.debug({ mode: 'direct', host, path, upgrade: req.headers.upgrade }, 'public gateway: upgrade relayed');
+        relayDirectUpgrade(req, socket, head, { endpoint: target.endpoint, connect, pathAndQuery, headers, host: req.headers.host ?? host }, (reason) => refuse(502, reason));
+      });
+      return;
     }
     const session = o.agents.sessions.get(target.clusterId);
     if (!session) {

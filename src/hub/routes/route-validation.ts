@@ -1,5 +1,6 @@
 // What the route registry accepts (protocol.md §1.1): hostnames, paths, path types, routing modes and
 // direct-mode endpoints. Pure; each check returns null when valid, else a message a person can act on.
+import { splitEndpoint } from './endpoint-policy.ts';
 
 export const PATH_TYPES = ['Prefix', 'Exact', 'ImplementationSpecific'] as const;
 export type PathType = (typeof PATH_TYPES)[number];
@@ -51,11 +52,7 @@ export function normaliseRoutingMode(m: string | undefined): 'tunnel' | 'direct'
 
 /** `public_endpoint` of a direct route: `host:port` (IPv6 in brackets), port 1-65535. */
 export function checkPublicEndpoint(ep: string): string | null {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(ep);
-  if (!m) return `public_endpoint ${JSON.stringify(ep)} must be host:port`;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return `public_endpoint port ${port} is out of range`;
-  return null;
+  return splitEndpoint(ep) ? null : `public_endpoint ${JSON.stringify(ep)} must be host:port with a port 1-65535`;
 }
 
 /** Kubernetes object names as the agent validates them (namespace, Service). */

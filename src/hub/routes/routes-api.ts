@@ -1,13 +1,16 @@
 // The route registry REST API (protocol.md §1.1) agents call, and the admin listing. Success is exactly 200
 // with a small JSON body (the agent reads only the status). Agents authenticate with an agent token; a
 // cluster that registered with a token can be changed only with that token. One hostname belongs to one
-// cluster: another cluster's claim is answered 409 with the owner's name.
+// cluster: another cluster's claim is answered 409 with the owner's name. A direct route's public_endpoint must
+// resolve to addresses the hub's EndpointPolicy allows (else 400 endpoint_refused).
 import type { Context, Env, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../gateway/route-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
 import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
+import type { EndpointPolicy } from './endpoint-policy.ts';
+import { type LookupFn, resolveEndpoint } from './endpoint-resolve.ts';
 import type { HostConflict, NewRoute, RouteStore } from './route-store.ts';
 import { checkHostname, checkPath, checkPublicEndpoint, checkServiceRef, normalisePathType, normaliseRoutingMode } from './route-validation.ts';
 
@@ -23,6 +26,9 @@ export interface RoutesApiDeps {
   pathRoutes?: () => unknown[];
   /** A registry call (register, sync, unregister) was refused with this error code (metrics). */
   rejected?: (reason: string) => void;
+  /** Which addresses direct routes may reach. */
+  endpointPolicy: EndpointPolicy;
+  lookup?: LookupFn;
 }
 
 const HOSTLESS = 'host-less rules are not routed by the public gateway';
@@ -59,6 +65,14 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     return { status: 409, error: 'host_conflict', message: `hostname ${JSON.stringify(x.conflict.hostname)} belongs to cluster ${who}`, owner_cluster: x.conflict.owner };
   };
 
+  /** Null when a direct route's endpoint passes the address policy, else the 400 (logged once). */
+  const endpointRefused = async (endpoint: string, clusterId: string): Promise<Fail | null> => {
+    const ep = await resolveEndpoint(endpoint, d.endpointPolicy, d.lookup);
+    if (ep.ok) return null;
+    log.warn({ cluster_id: clusterId, public_endpoint: endpoint, reason: ep.reason }, 'route registry: direct endpoint refused');
+    return { status: 400, error: 'endpoint_refused', message: ep.reason };
+  };
+
   const body = async <T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T> | Fail> => {
     let raw: unknown;
     try {
@@ -84,6 +98,8 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
       { cluster_id: rec.cluster_id, ingress_namespace: '', ingress_name: b.ingress_name, annotations: b.annotations, public_endpoint: b.public_endpoint, routing_mode: b.routing_mode, deployment_id: b.deployment_id, deployment_name: b.deployment_name },
     );
     if (typeof r === 'string') return fail(c, { status: 400, error: 'invalid_route', message: r });
+    const refused = r.routing_mode === 'direct' ? await endpointRefused(r.public_endpoint, rec.cluster_id) : null;
+    if (refused) return fail(c, refused);
     const out = d.routes.register(r);
     if ('conflict' in out) return fail(c, conflict(out, rec.cluster_id));
     if (out.change !== 'unchanged')
@@ -124,6 +140,9 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
         }
       }
     }
+    const direct = routes.find((r) => r.routing_mode === 'direct');
+    const refused = direct ? await endpointRefused(direct.public_endpoint, rec.cluster_id) : null;
+    if (refused) return fail(c, refused);
     const out = d.routes.sync(rec.cluster_id, routes);
     if ('conflict' in out) return fail(c, conflict(out, rec.cluster_id));
     const level = out.added || out.removed || out.updated ? 'info' : 'debug';
