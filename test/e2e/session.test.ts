@@ -55,7 +55,7 @@ describe('control-plane session', () => {
     hub = await testHub({ state, port });
     cleanups.push(() => hub.stop());
     await waitFor(async () => (await ready(agent)) === 200, { what: '/ready 200 after hub restart', timeoutMs: 10_000 });
-    // Backoff max is 1 s (+25 % jitter) in the test config; allow handshake and a heartbeat on top.
+    // Backoff max is 1 s (jitter included) in the test config; allow handshake and a heartbeat on top.
     expect(Date.now() - down).toBeLessThan(4000);
     expect(agent.status.snapshot().clusterId).toBe(id);
     const cs = await adminClusters(hub);
