@@ -137,6 +137,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     clusterName: cfg.agent.cluster_name,
     heartbeatIntervalMs: cfg.agent.heartbeat_interval,
     ingressSync: cfg.agent.enable_ingress_sync,
+    kubernetesConfigured: kube !== null,
   });
   status.update('identity', (s) => {
     s.clusterId = state.cluster_id;

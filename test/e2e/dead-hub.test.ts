@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RunningAgent, runAgent } from '../../src/agent/run.ts';
-import { AGENT_TOKEN, agentConfig, tempDir } from '../support/hub-agent.ts';
+import { AGENT_TOKEN, agentConfig, tempDir, withCluster } from '../support/hub-agent.ts';
 import { lineWatcher, waitFor } from '../support/wait.ts';
 
 const BUN = process.execPath;
@@ -58,7 +58,7 @@ async function startHubProcess(dir: string, port = 0): Promise<HubProcess> {
 /** An in-process agent whose log lines are kept with the time they were written. */
 async function startAgent(hubUrl: string, dir: string): Promise<{ agent: RunningAgent; logs: { at: number; line: Record<string, unknown> }[] }> {
   const logs: { at: number; line: Record<string, unknown> }[] = [];
-  const cfg = agentConfig(hubUrl, dir, {
+  const cfg = agentConfig(hubUrl, dir, await withCluster(dir, {
     logging: { level: 'info' },
     agent: { heartbeat_interval: '300ms' },
     timeouts: {
@@ -69,7 +69,7 @@ async function startAgent(hubUrl: string, dir: string): Promise<{ agent: Running
       websocket_reconnect_max: `${RECONNECT_MAX_MS}ms`,
       heartbeat: `${HEARTBEAT_MS}ms`,
     },
-  });
+  }));
   const agent = await runAgent(cfg, {
     env: {},
     logSink: (l) => {

@@ -134,8 +134,9 @@ describe('control-plane session', () => {
     const hub = track(await testHub());
     const lines: string[] = [];
     const { runAgent } = await import('../../src/agent/run.ts');
-    const { agentConfig } = await import('../support/hub-agent.ts');
-    const cfg = agentConfig(hub.url, tempDir(), { logging: { level: 'debug' } });
+    const { agentConfig, withCluster } = await import('../support/hub-agent.ts');
+    const dir = tempDir();
+    const cfg = agentConfig(hub.url, dir, await withCluster(dir, { logging: { level: 'debug' } }));
     const agent = track(await runAgent(cfg, { env: {}, logSink: (l) => lines.push(l) }));
     await waitFor(async () => (await ready(agent)) === 200, { what: 'ready' });
     expect(lines.length).toBeGreaterThan(5);
