@@ -77,9 +77,11 @@ describe('agent process', () => {
     expect(ready.kubeconfig).toBe(kubeconfig);
     expect(ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(statSync(kubeconfig).mode & 0o077).toBe(0);
-    const kubectl = Bun.spawnSync(['kubectl', '--kubeconfig', kubeconfig, 'get', 'namespaces', '-o', 'name']);
-    expect(kubectl.stderr.toString()).toBe('');
-    expect(kubectl.stdout.toString()).toContain('namespace/default');
+    const kubectl = Bun.spawn(['kubectl', '--kubeconfig', kubeconfig, 'get', 'namespaces', '-o', 'name'], { stdout: 'pipe', stderr: 'pipe' });
+    const [kOut, kErr] = await Promise.all([new Response(kubectl.stdout).text(), new Response(kubectl.stderr).text()]);
+    expect(kErr).toBe('');
+    expect(await kubectl.exited).toBe(0);
+    expect(kOut).toContain('namespace/default');
 
     const cfg = join(dir, 'agent.yaml');
     writeFileSync(cfg, 'agent:\n  host: 127.0.0.1\n');
