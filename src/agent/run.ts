@@ -73,6 +73,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   };
   secrets.add(cfg.pipeops.token);
   secrets.add(cfg.kubernetes.service_token);
+  secrets.add(cfg.agent.api_token);
   const log = createLogger({ level: cfg.logging.level as LogLevel, name: 'agent', sink: logLine });
 
   // ---- Kubernetes access ----
@@ -152,6 +153,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     logger: log,
     version: BUILD_INFO,
     allowedOrigins: cfg.agent.allowed_ws_origins,
+    apiToken: cfg.agent.api_token,
     truthfulReadiness: cfg.agent.truthful_readiness_probe,
     checks: { controlPlane: () => checkControlPlane(cfg.pipeops.api_url, status), kubernetes: () => checkKubernetes(kube) },
     port: cfg.agent.port,

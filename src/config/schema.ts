@@ -128,6 +128,9 @@ const agent = z.object({
     zeroMeansDefault: true,
   }),
   truthful_readiness_probe: bool(true, '`/ready` answers 503 until registered and connected (L1). false: always 200 once the server runs.'),
+  api_token: secretStr(
+    'Token that lets clients other than loopback use the local dashboard, `/ws`, `/api/realtime/*` and `/api/*` (`Authorization: Bearer`, or `/dashboard?token=` once in a browser). Empty: those are served to loopback clients only (`kubectl port-forward`); `/health`, `/ready`, `/version` and `/metrics` are always open. Secret.',
+  ),
   allowed_ws_origins: stringList('Origins allowed on the local `/ws` endpoint. Empty list or `*` = any. Env: comma-separated.'),
   report_public_ip: bool(false, 'Look up the public IP (third-party service) for `register`. Off: region/cloud come from node labels only (L7).'),
   report_worker_join: bool(false, 'Send k3s `worker_join` (contains the plaintext join token) in heartbeats (L10).'),
