@@ -56,13 +56,18 @@ async function startHubProcess(dir: string, port = 0): Promise<HubProcess> {
 }
 
 /** An in-process agent whose log lines are kept with the time they were written. */
-async function startAgent(hubUrl: string, dir: string): Promise<{ agent: RunningAgent; logs: { at: number; line: Record<string, unknown> }[] }> {
+async function startAgent(
+  hubUrl: string,
+  dir: string,
+  over: { readMs?: number; reconnect?: { enabled?: boolean; max_attempts?: number; interval?: string } } = {},
+): Promise<{ agent: RunningAgent; logs: { at: number; line: Record<string, unknown> }[] }> {
   const logs: { at: number; line: Record<string, unknown> }[] = [];
   const cfg = agentConfig(hubUrl, dir, await withCluster(dir, {
     logging: { level: 'info' },
     agent: { heartbeat_interval: '300ms' },
+    ...(over.reconnect ? { pipeops: { reconnect: over.reconnect } } : {}),
     timeouts: {
-      websocket_read: `${READ_MS}ms`,
+      websocket_read: `${over.readMs ?? READ_MS}ms`,
       websocket_ping: `${PING_MS}ms`,
       websocket_handshake: `${HANDSHAKE_MS}ms`,
       websocket_reconnect: `${RECONNECT_MS}ms`,
@@ -137,6 +142,33 @@ describe('dead control plane', () => {
     hub.proc.kill('SIGCONT');
     await waitFor(async () => (await readyStatus(agent)) === 200, { what: '/ready 200 after SIGCONT', timeoutMs: 20_000 });
   }, 90_000);
+
+  // pipeops.reconnect.* keeps upstream's meaning (protocol.md §7): heartbeat attempts within one tick. A frozen hub
+  // fails every heartbeat (no acknowledgement within timeouts.heartbeat) while the read deadline is still far away.
+  for (const [label, reconnect, most] of [
+    ['max_attempts 3: attempts 1, 2, 3, then the next tick starts again at 1', { enabled: true, max_attempts: 3, interval: '50ms' }, 3],
+    ['enabled false: one attempt per tick', { enabled: false, max_attempts: 3, interval: '50ms' }, 1],
+  ] as const) {
+    test(`pipeops.reconnect (heartbeat retries), hub frozen: ${label}`, async () => {
+      const dir = tempDir();
+      const hub = await startHubProcess(dir);
+      const { agent, logs } = await startAgent(hub.url, dir, { readMs: 60_000, reconnect });
+      await waitFor(async () => (await readyStatus(agent)) === 200, { what: 'agent ready', timeoutMs: 20_000 });
+      hub.proc.kill('SIGSTOP');
+      const stoppedAt = Date.now();
+      const attempts = () => logged(logs, 'heartbeat not sent', stoppedAt).map((l) => Number(l.line.attempt));
+      // Two whole ticks: the attempt count falls back to 1 after the last attempt of a tick.
+      await waitFor(() => attempts().lastIndexOf(1) > attempts().indexOf(most) && attempts().indexOf(most) >= 0, {
+        what: `a tick ending at attempt ${most} followed by a new tick`,
+        timeoutMs: 30_000,
+      });
+      const seen = attempts();
+      expect(Math.max(...seen)).toBe(most);
+      // Attempts count up by one within a tick and restart at 1: never past `most`.
+      for (let i = 1; i < seen.length; i++) expect(seen[i] === 1 || seen[i] === seen[i - 1]! + 1).toBe(true);
+      hub.proc.kill('SIGCONT');
+    }, 90_000);
+  }
 
   test('hub killed (SIGKILL): /ready 503 at once, every reconnect wait within timeouts.websocket_reconnect_max, back when the hub returns', async () => {
     const dir = tempDir();
