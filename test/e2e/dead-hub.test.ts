@@ -137,6 +137,9 @@ describe('dead control plane', () => {
     const dialAt = dials.at(-1)!.at;
     expect(failure.at - dialAt).toBeGreaterThanOrEqual(HANDSHAKE_MS - 50);
     expect(failure.at - dialAt).toBeLessThanOrEqual(HANDSHAKE_MS + SCHEDULING_SLACK_MS);
+    console.log(
+      `frozen hub (read deadline ${READ_MS} ms, handshake ${HANDSHAKE_MS} ms): torn down ${tornDownAt - stoppedAt} ms after SIGSTOP, /ready 503 ${notReadyAt - tornDownAt} ms after that; heartbeats counted while frozen: ${agent.status.snapshot().heartbeat.sent - sentAtStop}; redial gave up after ${failure.at - dialAt} ms`,
+    );
 
     // Thawed, the hub takes the agent back.
     hub.proc.kill('SIGCONT');
@@ -191,6 +194,7 @@ describe('dead control plane', () => {
     const dials = logged(logs, 'dialing control plane', killedAt).map((l) => l.at);
     const gaps = dials.slice(1).map((t, i) => t - dials[i]!);
     for (const g of gaps) expect(g).toBeLessThanOrEqual(RECONNECT_MAX_MS + SCHEDULING_SLACK_MS);
+    console.log(`killed hub (reconnect ${RECONNECT_MS} ms, max ${RECONNECT_MAX_MS} ms): waits ${waits.join(', ')} ms; dial-to-dial gaps ${gaps.join(', ')} ms`);
 
     const back = await startHubProcess(dir, hub.port);
     expect(back.port).toBe(hub.port);
