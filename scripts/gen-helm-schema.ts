@@ -1,7 +1,7 @@
 // Generates the Helm chart's values.schema.json and the `config:` block of values.yaml from the zod config schema
 // (src/config/schema.ts), so a key the agent does not know fails `helm lint`/`helm template` instead of being
 // silently ignored. Run: node_modules/.bin/bun scripts/gen-helm-schema.ts  (also part of `npm run docs`).
-// Secret keys (pipeops.token, kubernetes.service_token, kubernetes.ca_cert_data) are left out of `config:`: the
+// Secret keys (pipeops.token, kubernetes.service_token, kubernetes.ca_cert_data, agent.api_token) are left out of `config:`: the
 // chart passes them from Secrets as environment variables, never through the ConfigMap.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ export const SECRET_KEYS: Record<string, string> = {
   'pipeops.token': '`token` / `existingSecret` (env PIPEOPS_TOKEN)',
   'kubernetes.service_token': '`controlPlaneAccess` (env PIPEOPS_K8S_SERVICE_TOKEN from a service-account-token Secret)',
   'kubernetes.ca_cert_data': '`kubernetesCaCertData` (env PIPEOPS_K8S_CERT_DATA)',
+  'agent.api_token': '`apiToken` / `existingApiTokenSecret` (env AGENT_API_TOKEN)',
 };
 
 function isObjectNode(n: Json): boolean {
@@ -101,6 +102,11 @@ export function helmValuesSchema(): Json {
       imagePullSecrets: anyList,
       token: { type: 'string', description: 'Agent token; stored in a Secret created by the chart. Ignored when existingSecret.name is set.' },
       existingSecret: obj({ name: str, key: { type: 'string', minLength: 1 } }),
+      apiToken: {
+        type: 'string',
+        description: 'agent.api_token: lets clients other than loopback use the dashboard, /ws, the event streams and /api/*; stored in the chart\'s Secret. Empty: loopback only (kubectl port-forward). Ignored when existingApiTokenSecret.name is set.',
+      },
+      existingApiTokenSecret: obj({ name: str, key: { type: 'string', minLength: 1 } }),
       kubernetesCaCertData: { type: 'string', description: 'kubernetes.ca_cert_data (base64 PEM); empty: the mounted ServiceAccount ca.crt.' },
       serviceAccount: obj({ create: bool, name: str, annotations: map, automount: bool }),
       rbac: obj({ create: bool, serviceProxy: bool, extraRules: { type: 'array', items: rbacRule } }),

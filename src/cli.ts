@@ -1,10 +1,11 @@
 #!/usr/bin/env bun
-// The single CLI: `agent` (default), `hub`, `demo`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
+// The single CLI: `agent` (default), `hub`, `demo`, `sandbox`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
 // configuration, 3 rejected by the control plane (token, registration).
 import { homedir } from 'node:os';
 import { runAgentCommand } from './cli-agent.ts';
 import { runHubCommand } from './cli-hub.ts';
 import { runDemoCommand } from './cli-demo.ts';
+import { runSandboxCommand } from './cli-sandbox.ts';
 import { BUILD_INFO } from './version.ts';
 
 const USAGE = `pipeops-agent ${BUILD_INFO.version}
@@ -12,6 +13,7 @@ const USAGE = `pipeops-agent ${BUILD_INFO.version}
 Usage: pipeops-agent [agent] [flags]     run the Kubernetes agent (default)
        pipeops-agent hub [flags]         run the self-hostable control plane
        pipeops-agent demo [--dir D]      sandbox cluster + hub + agent, ready for kubectl and curl
+       pipeops-agent sandbox [--kubeconfig F]  the sandbox cluster alone; writes a kubeconfig for the agent
 
 Each command has --help. --version prints the version.
 `;
@@ -22,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const io = { env, cwd: process.cwd(), home: homedir() };
   if (first === 'hub') return runHubCommand(rest, io);
   if (first === 'demo') return runDemoCommand(rest, io);
+  if (first === 'sandbox') return runSandboxCommand(rest, io);
   if (first === 'agent') return runAgentCommand(rest, io);
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(USAGE);

@@ -1,5 +1,6 @@
 // The agent's local HTTP API: one Hono app assembled from the route modules in routes/, served by Bun.serve.
-// No Kubernetes pass-through on this port (S2); SSE and /ws stay open (S4).
+// No Kubernetes pass-through on this port (S2). Probes and /metrics are open; the dashboard, /ws, the SSE
+// streams and /api/* only for loopback clients or holders of agent.api_token (local-access.ts).
 import { Hono } from 'hono';
 import { websocket } from 'hono/bun';
 import { routePath } from 'hono/route';
@@ -9,11 +10,14 @@ import { metricsRoutes } from '../../routes/metrics.ts';
 import { realtimeRoutes } from '../../routes/realtime.ts';
 import { statusRoutes } from '../../routes/status.ts';
 import type { AgentApiDeps } from './http-types.ts';
+import { localAccess } from './local-access.ts';
 
 export type { AgentApiDeps, CheckResult, ConnectivityChecks } from './http-types.ts';
 
 /** Label for requests no route matched: raw paths would let any client create unbounded label values. */
 export const UNMATCHED_ROUTE = 'unmatched';
+/** Label for requests refused by the access check (local-access.ts), whatever path they asked for. */
+export const REFUSED_ROUTE = 'refused';
 
 /**
  * Idle timeout (seconds) for ordinary keep-alive connections. Long-lived SSE responses opt out per request
@@ -24,8 +28,14 @@ export const HTTP_IDLE_TIMEOUT_S = 120;
 export function createAgentApp(deps: AgentApiDeps): Hono {
   const app = new Hono();
 
+  const refuse = localAccess({ apiToken: deps.apiToken ?? '', logger: deps.logger });
   app.use('*', async (c, next) => {
     const own = c.req.routeIndex;
+    const refused = refuse(c);
+    if (refused) {
+      deps.metrics.inc('pipeops_http_requests_total', { method: c.req.method, route: REFUSED_ROUTE, status: String(refused.status) });
+      return refused;
+    }
     await next();
     // After next(), routeIndex points at the handler that answered; still ours means nothing matched.
     const route = c.req.routeIndex === own ? UNMATCHED_ROUTE : routePath(c) || UNMATCHED_ROUTE;

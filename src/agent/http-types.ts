@@ -47,6 +47,8 @@ export interface AgentApiDeps {
   allowedOrigins: string[];
   checks: ConnectivityChecks;
   timing?: Partial<ApiTiming>;
+  /** `agent.api_token`: lets non-loopback clients use the dashboard, /ws, the streams and /api/* (empty: nobody). */
+  apiToken?: string;
   /** `agent.truthful_readiness_probe` (default true): false restores upstream's always-200 /ready. */
   truthfulReadiness?: boolean;
 }

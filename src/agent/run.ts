@@ -73,6 +73,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   };
   secrets.add(cfg.pipeops.token);
   secrets.add(cfg.kubernetes.service_token);
+  secrets.add(cfg.agent.api_token);
   const log = createLogger({ level: cfg.logging.level as LogLevel, name: 'agent', sink: logLine });
 
   // ---- Kubernetes access ----
@@ -137,6 +138,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     clusterName: cfg.agent.cluster_name,
     heartbeatIntervalMs: cfg.agent.heartbeat_interval,
     ingressSync: cfg.agent.enable_ingress_sync,
+    kubernetesConfigured: kube !== null,
   });
   status.update('identity', (s) => {
     s.clusterId = state.cluster_id;
@@ -151,6 +153,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     logger: log,
     version: BUILD_INFO,
     allowedOrigins: cfg.agent.allowed_ws_origins,
+    apiToken: cfg.agent.api_token,
     truthfulReadiness: cfg.agent.truthful_readiness_probe,
     checks: { controlPlane: () => checkControlPlane(cfg.pipeops.api_url, status), kubernetes: () => checkKubernetes(kube) },
     port: cfg.agent.port,
@@ -204,6 +207,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           registrationMs: cfg.timeouts.registration,
           registrationMaxWaitMs: cfg.timeouts.registration_max_wait,
           shutdownMs: cfg.timeouts.shutdown,
+          heartbeatMs: cfg.timeouts.heartbeat,
         },
         reportPublicIp: cfg.agent.report_public_ip,
         facts,
@@ -294,7 +298,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         },
         sendBudgetMs: cfg.timeouts.heartbeat,
         k8sTimeoutMs: cfg.timeouts.k8s_operation,
-        retry: { maxAttempts: cfg.pipeops.reconnect.max_attempts, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
+        retry: { maxAttempts: cfg.pipeops.reconnect.enabled ? cfg.pipeops.reconnect.max_attempts : 1, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
         reportUsage: true,
       },
     }),

@@ -36,7 +36,8 @@ export interface AgentSnapshot {
   };
   workers: Record<string, WorkerStatus>;
   gateway: { enabled: boolean; isPrivate: boolean | null; routingMode: string | null; routes: number };
-  kubernetes: { reachable: boolean | null; version: string | null; lastCheck: number | null; error: string | null };
+  /** `configured` false: no in-cluster credentials and no kubeconfig, so nothing can be relayed (not ready). */
+  kubernetes: { configured: boolean; reachable: boolean | null; version: string | null; lastCheck: number | null; error: string | null };
   features: Record<string, boolean>;
 }
 
@@ -48,10 +49,14 @@ export interface Readiness {
 /** Heartbeats older than this make the agent not ready (upstream's 90 s "healthy" threshold). */
 export const HEARTBEAT_STALE_MS = 90_000;
 
+/** The /ready reason of an agent started without a cluster (every relayed request would fail). */
+export const NO_KUBERNETES_REASON =
+  'no Kubernetes API configured (not in a cluster, no kubeconfig): set kubernetes.kubeconfig (KUBECONFIG, --kubeconfig) or run in a pod';
+
 export class AgentStatus extends EventTarget {
   #s: AgentSnapshot;
 
-  constructor(init: { version: string; agentId: string; clusterName: string; heartbeatIntervalMs: number; ingressSync: boolean }) {
+  constructor(init: { version: string; agentId: string; clusterName: string; heartbeatIntervalMs: number; ingressSync: boolean; kubernetesConfigured: boolean }) {
     super();
     const now = Date.now();
     this.#s = {
@@ -64,7 +69,7 @@ export class AgentStatus extends EventTarget {
       heartbeat: { last: null, intervalMs: init.heartbeatIntervalMs, consecutiveFailures: 0, sent: 0, errors: 0 },
       workers: {},
       gateway: { enabled: init.ingressSync, isPrivate: null, routingMode: null, routes: 0 },
-      kubernetes: { reachable: null, version: null, lastCheck: null, error: null },
+      kubernetes: { configured: init.kubernetesConfigured, reachable: null, version: null, lastCheck: null, error: null },
       features: {
         tunnel: true,
         kubernetes_proxy: true,
@@ -90,10 +95,11 @@ export class AgentStatus extends EventTarget {
     this.dispatchEvent(new CustomEvent('change', { detail: { kind, at: Date.now() } }));
   }
 
-  /** Truthful readiness: registered, session connected, heartbeat fresh, every worker alive. */
+  /** Truthful readiness: a Kubernetes API configured, registered, session connected, heartbeat fresh, every worker alive. */
   readiness(now = Date.now()): Readiness {
     const s = this.#s;
     const reasons: string[] = [];
+    if (!s.kubernetes.configured) reasons.push(NO_KUBERNETES_REASON);
     if (!s.connection.registered) reasons.push('not registered with the control plane');
     if (s.connection.state !== 'connected') reasons.push(`control-plane session ${s.connection.state}`);
     if (s.connection.state === 'connected' && s.heartbeat.last !== null && now - s.heartbeat.last > HEARTBEAT_STALE_MS)

@@ -106,7 +106,7 @@ export interface HeartbeatWorkerConfig {
   intervalMs: number;
   /** Tick period by connection state (upstream: connected 30 s, reconnecting 60 s, disconnected 15 s). */
   intervals: { connected: number; reconnecting: number; disconnected: number };
-  /** How long one heartbeat may take to be written (timeouts.heartbeat). */
+  /** How long one heartbeat may take to be written and answered by the control plane (timeouts.heartbeat). */
   sendBudgetMs: number;
   /** Budget of each Kubernetes read for the payload (timeouts.k8s_operation, capped at 5 s as upstream). */
   k8sTimeoutMs: number;

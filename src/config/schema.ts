@@ -128,6 +128,9 @@ const agent = z.object({
     zeroMeansDefault: true,
   }),
   truthful_readiness_probe: bool(true, '`/ready` answers 503 until registered and connected (L1). false: always 200 once the server runs.'),
+  api_token: secretStr(
+    'Token that lets clients other than loopback use the local dashboard, `/ws`, `/api/realtime/*` and `/api/*` (`Authorization: Bearer`, or `/dashboard?token=` once in a browser). Empty: those are served to loopback clients only (`kubectl port-forward`); `/health`, `/ready`, `/version` and `/metrics` are always open. Secret.',
+  ),
   allowed_ws_origins: stringList('Origins allowed on the local `/ws` endpoint. Empty list or `*` = any. Env: comma-separated.'),
   report_public_ip: bool(false, 'Look up the public IP (third-party service) for `register`. Off: region/cloud come from node labels only (L7).'),
   report_worker_join: bool(false, 'Send k3s `worker_join` (contains the plaintext join token) in heartbeats (L10).'),
@@ -176,8 +179,12 @@ const pipeops = z.object({
   tls,
   reconnect: z
     .object({
-      enabled: bool(true, 'Retry failed heartbeats within a tick.'),
-      max_attempts: int(10, 'Heartbeat attempts per tick.', { min: 1 }),
+      enabled: bool(true, 'Retry failed heartbeats within a tick (false: one attempt per tick).'),
+      max_attempts: int(
+        10,
+        'Heartbeat attempts per tick (upstream meaning, protocol.md §7). It does not limit control-plane reconnects: the session redials without limit, waiting `timeouts.websocket_reconnect` doubling up to `timeouts.websocket_reconnect_max` (§2.8, L1).',
+        { min: 1 },
+      ),
       interval: duration('5s', 'Base delay between heartbeat attempts (doubles, capped at 30 s).', { min: 1 }),
       backoff: duration('5s', NO_EFFECT),
     })
@@ -287,11 +294,11 @@ const positive = { min: 1 };
 
 const timeouts = z
   .object({
-    websocket_handshake: duration('30s', 'Control-plane WebSocket handshake timeout.', positive),
+    websocket_handshake: duration('30s', 'Control-plane WebSocket dial and handshake timeout (TCP connect, TLS, HTTP 101).', positive),
     websocket_ping: duration('10s', 'Interval of WebSocket pings to the control plane.', positive),
-    websocket_read: duration('60s', 'Read deadline on the control-plane socket (refreshed by every message).', positive),
+    websocket_read: duration('60s', 'Read deadline on the control-plane socket (refreshed by every message and pong). On expiry the socket is dropped at once, without a close handshake, and the agent is not ready.', positive),
     websocket_reconnect: duration('500ms', 'First reconnect delay (doubles each attempt, +0–25 % jitter).', positive),
-    websocket_reconnect_max: duration('60s', 'Reconnect delay cap.', positive),
+    websocket_reconnect_max: duration('60s', 'Reconnect delay cap, jitter included: at the cap each wait is uniform in [cap / 1.25, cap].', positive),
     registration: duration('30s', 'Wait for `register_success` per attempt.', positive),
     registration_max_wait: duration('120s', 'Absolute cap on waiting for `register_success` (also while `register_in_progress`).', positive),
     heartbeat: duration('10s', 'Send budget of one heartbeat.', positive),

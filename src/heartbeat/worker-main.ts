@@ -12,6 +12,7 @@ import { buildHeartbeat } from './payload.ts';
 import { clusterUsage } from './usage.ts';
 
 const K8S_BUDGET_MS = 5000;
+const TUNNEL_ANSWER_MARGIN_MS = 2000;
 
 export function runHeartbeatWorker(port: WorkerPort<MainToHeartbeat, HeartbeatToMain>): void {
   let hb: Heartbeater | null = null;
@@ -135,11 +136,13 @@ class Heartbeater {
 
   #send(payload: Record<string, unknown>): Promise<{ ok: boolean; error?: string }> {
     const seq = ++this.#seq;
+    // The tunnel worker answers within the budget itself (confirmed or not); the margin covers the thread hops.
+    const waitMs = this.cfg.sendBudgetMs + TUNNEL_ANSWER_MARGIN_MS;
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.#pending.delete(seq);
-        resolve({ ok: false, error: `no answer from tunnel worker within ${this.cfg.sendBudgetMs} ms` });
-      }, this.cfg.sendBudgetMs);
+        resolve({ ok: false, error: `no answer from tunnel worker within ${waitMs} ms` });
+      }, waitMs);
       this.#pending.set(seq, (r) => {
         clearTimeout(t);
         resolve(r);

@@ -61,13 +61,19 @@ export function dialWebSocket(url: string, o: { token: string; tls: TlsOptions; 
     const timer = setTimeout(() => {
       finish({ ok: false, message: `handshake timed out after ${o.handshakeMs} ms` });
       try {
-        ws.close();
+        // No close handshake: the peer did not even finish the opening one.
+        dropSocket(ws);
       } catch {
-        // closing a socket that never opened can throw; it is being discarded anyway
+        // tearing down a socket that never opened can throw; it is being discarded anyway
       }
     }, o.handshakeMs);
     ws.addEventListener('open', onOpen);
     ws.addEventListener('error', onError);
     ws.addEventListener('close', onClose);
   });
+}
+
+/** Tear the socket down at once, without a close handshake (Bun's client has terminate(); the DOM typings do not). */
+export function dropSocket(ws: WebSocket): void {
+  (ws as unknown as { terminate(): void }).terminate();
 }

@@ -18,7 +18,7 @@ import {
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
-import { type DialFailure, dialWebSocket, type TlsOptions } from './dial.ts';
+import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
 
 export interface SessionOptions {
   apiUrl: string;
@@ -36,6 +36,8 @@ export interface SessionOptions {
     registrationMs: number;
     registrationMaxWaitMs: number;
     shutdownMs: number;
+    /** How long a heartbeat may wait for proof that the peer is alive (timeouts.heartbeat). */
+    heartbeatMs: number;
   };
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
 }
@@ -90,7 +92,10 @@ type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'r
 
 /** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
 interface Attachment {
+  ws: WebSocket;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
+  /** Resolves ok at the next inbound traffic (message or pong) on this socket; fails on close or after `ms`. */
+  peerAlive(ms: number): Promise<{ ok: boolean; error?: string }>;
   closed: Promise<CloseReason>;
   detach(): void;
 }
@@ -101,6 +106,8 @@ export class ControlSession {
   readonly #log: Logger;
   #state: SessionState;
   #ws: WebSocket | null = null;
+  /** The attachment of `#ws` (heartbeats wait on it for proof of a live peer). */
+  #att: Attachment | null = null;
   #stopping = false;
   #stopWake: (() => void) | null = null;
   #everConnected = false;
@@ -341,12 +348,19 @@ export class ControlSession {
     const waiters = new Map<string, { resolve: (r: RegisterSuccess) => void; reject: (e: Error) => void; extend: () => void }>();
     let readTimer: ReturnType<typeof setTimeout> | undefined;
     let detached = false;
+    // Heartbeats waiting for the peer to show it is alive (any inbound message or pong after they were sent).
+    const alive = new Set<(r: { ok: boolean; error?: string }) => void>();
+    const peerActive = () => {
+      for (const a of [...alive]) a({ ok: true });
+    };
     let reregister: string | null = null;
     const armRead = () => {
       clearTimeout(readTimer);
       readTimer = setTimeout(() => {
         this.#log.warn({ read_timeout_ms: this.#o.timeouts.readMs }, 'no traffic from control plane within the read deadline; reconnecting');
-        ws.close(4000, 'read deadline exceeded');
+        // The peer is silent (frozen, partitioned): a close handshake would wait for it too. Drop the socket now;
+        // the 'close' event follows at once and the session reports itself not connected.
+        dropSocket(ws);
       }, this.#o.timeouts.readMs);
     };
     armRead();
@@ -358,6 +372,7 @@ export class ControlSession {
     const onMessage = (ev: MessageEvent) => {
       if (detached) return;
       armRead();
+      peerActive();
       if (typeof ev.data !== 'string') {
         this.#h.binary(ev.data as ArrayBuffer, conn);
         return;
@@ -439,7 +454,10 @@ export class ControlSession {
           }
       }
     };
-    const onPong = () => armRead();
+    const onPong = () => {
+      armRead();
+      peerActive();
+    };
     ws.addEventListener('message', onMessage);
     ws.addEventListener('pong', onPong as EventListener);
 
@@ -449,6 +467,7 @@ export class ControlSession {
         (ev) => {
           clearTimeout(readTimer);
           clearInterval(pingTimer);
+          for (const a of [...alive]) a({ ok: false, error: `connection closed (${ev.code}) before the control plane answered` });
           for (const w of waiters.values()) w.reject(new Error(`connection closed during registration (${ev.code})`));
           waiters.clear();
           if (reregister) resolve({ kind: 'reregister', detail: reregister });
@@ -488,8 +507,21 @@ export class ControlSession {
         });
       });
 
-    return {
+    const peerAlive = (ms: number) =>
+      new Promise<{ ok: boolean; error?: string }>((resolve) => {
+        const t = setTimeout(() => done({ ok: false, error: `no traffic from the control plane within ${ms} ms of the heartbeat` }), ms);
+        function done(r: { ok: boolean; error?: string }) {
+          clearTimeout(t);
+          alive.delete(done);
+          resolve(r);
+        }
+        alive.add(done);
+      });
+
+    const att: Attachment = {
+      ws,
       awaitRegistration,
+      peerAlive,
       closed,
       detach: () => {
         detached = true;
@@ -498,6 +530,8 @@ export class ControlSession {
         ws.removeEventListener('message', onMessage);
       },
     };
+    this.#att = att;
+    return att;
   }
 
   /** The session is usable: announce it and wait for its end. */
@@ -515,12 +549,20 @@ export class ControlSession {
     });
   }
 
-  /** Send a heartbeat if the session is registered and open. */
-  sendHeartbeat(payload: Record<string, unknown>): { ok: boolean; error?: string } {
+  /**
+   * Send a heartbeat if the session is registered and open. It counts as delivered only when the peer shows it
+   * is alive afterwards (a heartbeat_ack or any other message, or the pong to the ping sent right behind it):
+   * a local write to a frozen peer succeeds too.
+   */
+  async sendHeartbeat(payload: Record<string, unknown>): Promise<{ ok: boolean; error?: string }> {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered) return { ok: false, error: 'session not connected' };
-    const ok = this.#conn(ws).send('heartbeat', payload);
-    return ok ? { ok } : { ok, error: 'send failed' };
+    const att = this.#att;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
+    const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
+    if (!this.#conn(ws).send('heartbeat', payload)) return { ok: false, error: 'send failed' };
+    // Bun's client has ping(); the DOM typings do not know it. The pong comes after the peer read the heartbeat.
+    (ws as unknown as { ping(): void }).ping();
+    return alive;
   }
 }
 

@@ -23,8 +23,10 @@ export function runTunnelWorker(port: WorkerPort<MainToTunnel, TunnelToMain>): v
         return;
       case 'send_heartbeat': {
         const t0 = performance.now();
-        const r = session ? session.sendHeartbeat(m.payload) : { ok: false, error: 'session not started' };
-        port.post({ kind: 'heartbeat_result', seq: m.seq, ok: r.ok, error: r.error, durationMs: performance.now() - t0 });
+        const s = session;
+        void (s ? s.sendHeartbeat(m.payload) : Promise.resolve({ ok: false, error: 'session not started' })).then((r) =>
+          port.post({ kind: 'heartbeat_result', seq: m.seq, ok: r.ok, error: r.error, durationMs: performance.now() - t0 }),
+        );
         return;
       }
       case 'gateway_routes':

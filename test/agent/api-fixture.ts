@@ -5,7 +5,7 @@ import type { AgentApiDeps, CheckResult } from '../../src/agent/http-types.ts';
 import { LogRing, createLogger } from '../../src/log/logger.ts';
 
 export function makeDeps(over: Partial<AgentApiDeps> = {}): AgentApiDeps & { logs: LogRing; status: AgentStatus } {
-  const status = new AgentStatus({ version: '1.2.3', agentId: 'agent-test', clusterName: 'demo', heartbeatIntervalMs: 30_000, ingressSync: false });
+  const status = new AgentStatus({ version: '1.2.3', agentId: 'agent-test', clusterName: 'demo', heartbeatIntervalMs: 30_000, ingressSync: false, kubernetesConfigured: true });
   const logs = new LogRing(50);
   const logger = createLogger({ level: 'info', name: 'api-test', sink: (l) => logs.push(l) });
   const ok = async (): Promise<CheckResult> => ({ ok: true, latencyMs: 1, detail: 'ok' });

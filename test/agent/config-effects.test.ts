@@ -1,5 +1,6 @@
 // Settings that change behaviour are exercised end to end (L5: every documented key has an effect).
 import { afterEach, describe, expect, test } from 'bun:test';
+import { NO_KUBERNETES_REASON } from '../../src/agent/status.ts';
 import { prettyLine } from '../../src/log/pretty.ts';
 import { tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
@@ -18,6 +19,21 @@ describe('configuration effects', () => {
     const r = await fetch(`${agent.url}/ready`);
     expect(r.status).toBe(200);
     expect(((await r.json()) as { mode: string }).mode).toBe('backward_compatible');
+  });
+
+  test('no Kubernetes API (no kubeconfig, not in a cluster): registered and connected, yet /ready 503 naming the cause', async () => {
+    const hub = await testHub();
+    cleanups.push(() => hub.stop());
+    const agent = await testAgent(hub.url, tempDir(), { kubernetes: { kubeconfig: '' } });
+    cleanups.push(() => agent.stop());
+    await waitFor(() => agent.status.snapshot().connection.state === 'connected' && agent.status.snapshot().connection.registered, { what: 'session up' });
+    const r = await fetch(`${agent.url}/ready`);
+    expect(r.status).toBe(503);
+    const body = (await r.json()) as { reason: string; reasons: string[]; registered: boolean };
+    expect(body.registered).toBe(true);
+    expect(body.reasons).toEqual([NO_KUBERNETES_REASON]);
+    expect(body.reason).toContain('no Kubernetes API configured');
+    expect(body.reason).toContain('kubeconfig');
   });
 
   test('heartbeat interval is the configured one while connected', async () => {

@@ -11,7 +11,7 @@ test('origin policy: empty or * allows all, missing Origin allowed, else exact m
   expect(originAllowed('http://ok.example.evil', ['http://ok.example'])).toBe(false);
 });
 
-const s = new AgentStatus({ version: '1', agentId: 'a1', clusterName: 'c', heartbeatIntervalMs: 1, ingressSync: false });
+const s = new AgentStatus({ version: '1', agentId: 'a1', clusterName: 'c', heartbeatIntervalMs: 1, ingressSync: false, kubernetesConfigured: true });
 const ctx = { now: 0, snapshot: () => s.snapshot(), ready: () => false, metrics: () => ({ m: 1 }) };
 
 test('replies by message type; bad input gets an error reply', () => {

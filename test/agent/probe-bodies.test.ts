@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { connectionStateCode, goDuration, healthBody, readyResponse, versionBody } from '../../src/agent/probe-bodies.ts';
 import { AgentStatus } from '../../src/agent/status.ts';
 
-const status = () => new AgentStatus({ version: '9.9.9', agentId: 'a1', clusterName: 'c', heartbeatIntervalMs: 30_000, ingressSync: false });
+const status = () => new AgentStatus({ version: '9.9.9', agentId: 'a1', clusterName: 'c', heartbeatIntervalMs: 30_000, ingressSync: false, kubernetesConfigured: true });
 
 describe('goDuration', () => {
   test('formats like Go time.Duration.String()', () => {

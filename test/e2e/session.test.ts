@@ -55,7 +55,7 @@ describe('control-plane session', () => {
     hub = await testHub({ state, port });
     cleanups.push(() => hub.stop());
     await waitFor(async () => (await ready(agent)) === 200, { what: '/ready 200 after hub restart', timeoutMs: 10_000 });
-    // Backoff max is 1 s (+25 % jitter) in the test config; allow handshake and a heartbeat on top.
+    // Backoff max is 1 s (jitter included) in the test config; allow handshake and a heartbeat on top.
     expect(Date.now() - down).toBeLessThan(4000);
     expect(agent.status.snapshot().clusterId).toBe(id);
     const cs = await adminClusters(hub);
@@ -134,8 +134,9 @@ describe('control-plane session', () => {
     const hub = track(await testHub());
     const lines: string[] = [];
     const { runAgent } = await import('../../src/agent/run.ts');
-    const { agentConfig } = await import('../support/hub-agent.ts');
-    const cfg = agentConfig(hub.url, tempDir(), { logging: { level: 'debug' } });
+    const { agentConfig, withCluster } = await import('../support/hub-agent.ts');
+    const dir = tempDir();
+    const cfg = agentConfig(hub.url, dir, await withCluster(dir, { logging: { level: 'debug' } }));
     const agent = track(await runAgent(cfg, { env: {}, logSink: (l) => lines.push(l) }));
     await waitFor(async () => (await ready(agent)) === 200, { what: 'ready' });
     expect(lines.length).toBeGreaterThan(5);

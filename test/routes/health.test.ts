@@ -56,7 +56,7 @@ test('a throwing handler yields JSON 500 and a log line, and the app keeps servi
       throw new Error('snapshot exploded');
     }
   }
-  const deps = makeDeps({ status: new Broken({ version: '1', agentId: 'a', clusterName: 'c', heartbeatIntervalMs: 1, ingressSync: false }) });
+  const deps = makeDeps({ status: new Broken({ version: '1', agentId: 'a', clusterName: 'c', heartbeatIntervalMs: 1, ingressSync: false, kubernetesConfigured: true }) });
   const app = createAgentApp(deps);
   const res = await app.request('/health');
   expect(res.status).toBe(500);

@@ -7,6 +7,7 @@ import { type AgentConfigInput, parseAgentConfig } from '../../src/config/schema
 import { type HubConfigInput, HubConfigSchema } from '../../src/hub/config/schema.ts';
 import { type Hub, startHub } from '../../src/hub/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 
 export const AGENT_TOKEN = 'agent-token-for-tests';
 export const ADMIN_TOKEN = 'admin-token-for-tests';
@@ -22,8 +23,9 @@ export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> 
   const cfg = HubConfigSchema.parse({
     port: 0,
     kube_port: 0,
-    // Ephemeral even when a test pins `port` (a restarted hub on the same port), so a shared machine's 8088 is no matter.
+    // Ephemeral even when a test restarts the hub on a fixed `port` (the defaults would then be 8088/8443).
     gateway_port: 0,
+    gateway_tls_port: 0,
     agent_tokens: [AGENT_TOKEN],
     admin_tokens: [ADMIN_TOKEN],
     user_tokens: [USER_TOKEN],
@@ -48,7 +50,25 @@ export function agentConfig(apiUrl: string, dir: string, over: DeepPartial<Agent
 }
 
 export async function testAgent(apiUrl: string, dir: string, over: DeepPartial<AgentConfigInput> = {}, env: Record<string, string | undefined> = {}): Promise<RunningAgent> {
-  return runAgent(agentConfig(apiUrl, dir, over), { env, logSink: (l) => process.env.TEST_LOG_LEVEL && process.stderr.write(l) });
+  return runAgent(agentConfig(apiUrl, dir, await withCluster(dir, over)), { env, logSink: (l) => process.env.TEST_LOG_LEVEL && process.stderr.write(l) });
+}
+
+let shared: Promise<Sandbox> | null = null;
+
+/**
+ * An agent without a Kubernetes API is not ready (issue 10, item 12). Test agents that do not bring their own
+ * cluster (a kubeconfig or in-cluster credentials) get one: an empty sandbox API server shared by the test
+ * process (loopback, plain HTTP, anonymous), started on first use; pass `kubernetes.kubeconfig: ''` explicitly
+ * for an agent with no cluster at all.
+ */
+export async function withCluster(dir: string, over: DeepPartial<AgentConfigInput>): Promise<DeepPartial<AgentConfigInput>> {
+  const k = (over.kubernetes ?? {}) as { kubeconfig?: string; in_cluster?: boolean };
+  if (k.kubeconfig !== undefined || k.in_cluster) return over;
+  shared ??= startSandbox({ host: '127.0.0.1', seed: false });
+  const sandbox = await shared;
+  const kubeconfig = join(dir, 'shared-sandbox.kubeconfig');
+  await sandbox.writeKubeconfig(kubeconfig);
+  return { ...over, kubernetes: { ...(over.kubernetes ?? {}), kubeconfig } } as DeepPartial<AgentConfigInput>;
 }
 
 export async function adminClusters(hub: Hub): Promise<Record<string, unknown>[]> {
