@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
 import type { ClusterStore } from './cluster-store.ts';
 
 export type AgentSocketKind = 'controller' | 'gateway';
@@ -25,6 +26,8 @@ export interface AgentSocketData {
   remote: string;
   /** sha256 hex of the token the socket authenticated with (tokenDigest); binds route registry calls to clusters. */
   tokenDigest?: string;
+  /** Extensions the agent advertised (gateway query, or register metadata on a controller session); none: upstream. */
+  extensions?: ReadonlySet<Extension>;
 }
 
 /** A live agent session as the rest of the hub sees it (the Kubernetes and public gateways use it later). */
@@ -32,6 +35,8 @@ export interface AgentSession {
   clusterId: string;
   kind: AgentSocketKind;
   connectedAt: number;
+  /** What this session's agent advertised (src/protocol/extensions.ts); the hub uses nothing else. */
+  extensions: ReadonlySet<Extension>;
   send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
@@ -156,6 +161,7 @@ export class AgentEndpoint {
       clusterId,
       kind: ws.data.kind,
       connectedAt: Date.now(),
+      extensions: ws.data.extensions ?? new Set(),
       socket: ws,
       send: (type, payload, requestId) => send(ws, type, payload, requestId),
       sendBinary: (bytes) => ws.send(bytes),
@@ -166,7 +172,7 @@ export class AgentEndpoint {
     this.sessions.set(clusterId, session);
     // An agent that reconnects before its old socket timed out replaces it.
     if (prev?.socket && prev.socket !== ws) prev.socket.close(1000, 'session replaced');
-    this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote }, 'agent session established');
+    this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote, extensions: [...session.extensions] }, 'agent session established');
     for (const l of this.#sessionListeners) l(clusterId, true);
   }
 
@@ -199,8 +205,11 @@ export class AgentEndpoint {
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
     send(ws, 'register_success', payload, m.requestId);
-    // Without a hand-off the controller socket is the session.
-    if (!this.opts.handoff) this.#bind(ws, rec.cluster_id);
+    // Without a hand-off the controller socket is the session, with what the register payload advertised.
+    if (!this.opts.handoff) {
+      ws.data.extensions = parseExtensions(r.metadata?.[EXTENSIONS_METADATA_KEY]);
+      this.#bind(ws, rec.cluster_id);
+    }
   }
 
   #heartbeat(ws: AgentSocket, m: InboundMessage): void {

@@ -103,6 +103,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         serviceToken: rec.k8s_service_token,
         body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         streaming,
+        binaryChunks: session.extensions.has('binary_chunks'),
       });
       const exchange = new ProxyExchange({ requestId, clusterId, method, path: target.path, streaming }, res, {
         answerTimeoutMs: o.proxyTimeoutMs,

@@ -141,7 +141,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     pending.set(requestId, { exchange, session, credit });
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
-      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body }), requestId);
+      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }), requestId);
     const live = () => pending.has(requestId) && o.agents.sessions.get(clusterId) === session;
     const declared = declaredBodyLength(req.rawHeaders);
     if (declared === 0) {
@@ -196,6 +196,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     }
     const session = o.agents.sessions.get(target.clusterId);
     if (!session) return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`);
+    // Application upgrades are replayed verbatim (`raw_upgrade`); the upstream Go agent cannot do that.
+    if (!session.extensions.has('raw_upgrade')) return refuse(502, `the agent of cluster "${target.clusterId}" does not support WebSocket upgrades through the public gateway (it does not advertise raw_upgrade)`);
     const requestId = nextId();
     const relay = new UpgradeRelay(
       {
