@@ -27,7 +27,7 @@ describe('our agent advertises its extensions; the hub keeps them per session', 
       await waitFor(() => hub.agents.sessions.size === 1, { what: 'agent session' });
       const session = [...hub.agents.sessions.values()][0]!;
       expect(session.kind).toBe(handoff ? 'gateway' : 'controller');
-      expect([...session.extensions].sort()).toEqual(ALL);
+      expect([...session.extensions].sort() as string[]).toEqual(ALL);
       const [view] = await adminClusters(hub);
       expect(view!.extensions).toEqual(ALL);
     });
@@ -60,6 +60,6 @@ describe('an agent that advertises nothing (the upstream Go agent) gets no exten
     const hub = await hubWith();
     const a = await connectFakeAgent(hub, 'newer', 'sa-newer-1234567', 'raw_upgrade,teleport, binary_chunks');
     stops.push(() => a.close());
-    expect([...hub.agents.sessions.get(a.clusterId)!.extensions].sort()).toEqual(['binary_chunks', 'raw_upgrade']);
+    expect([...hub.agents.sessions.get(a.clusterId)!.extensions].sort() as string[]).toEqual(['binary_chunks', 'raw_upgrade']);
   });
 });
