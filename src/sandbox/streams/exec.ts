@@ -17,8 +17,8 @@ import type { SpdyStream } from './spdy.ts';
 import { spdyOverSocket } from './spdy-transport.ts';
 import { streamLog } from './stream-log.ts';
 import type { ExecHandler, PodStreamUpgrade } from './types.ts';
-import { rejectUpgrade, writeSwitchingProtocols } from './upgrade-response.ts';
-import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from './websocket-server.ts';
+import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
+import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from '../../kube/websocket-server.ts';
 
 /** What the kubelet's SPDY path accepts (v5 is WebSocket-only; client-go offers v4 next). */
 export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];

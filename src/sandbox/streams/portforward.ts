@@ -10,8 +10,8 @@ import type { SpdyStream } from './spdy.ts';
 import { spdyOverSocket, spdyOverWebSocket } from './spdy-transport.ts';
 import { streamLog } from './stream-log.ts';
 import type { PodStreamUpgrade, PortForwardHandler } from './types.ts';
-import { rejectUpgrade, writeSwitchingProtocols } from './upgrade-response.ts';
-import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from './websocket-server.ts';
+import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
+import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from '../../kube/websocket-server.ts';
 
 export const PORTFORWARD_SPDY_PROTOCOL = 'portforward.k8s.io';
 export const PORTFORWARD_TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';

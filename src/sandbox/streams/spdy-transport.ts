@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import { SpdySession, type SpdyStream } from './spdy.ts';
 import { streamLog } from './stream-log.ts';
-import type { WebSocketConnection } from './websocket-server.ts';
+import type { WebSocketConnection } from '../../kube/websocket-server.ts';
 
 export function spdyOverSocket(socket: Duplex, head: Buffer, onStream: (s: SpdyStream) => void): SpdySession {
   const session = new SpdySession(
