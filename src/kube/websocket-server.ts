@@ -1,6 +1,7 @@
 // Server side of RFC 6455 on a raw upgraded socket, shared by the sandbox API server and the hub's Kubernetes
-// gateway: handshake, message reassembly, ping/pong, close, and backpressure through the socket's write() result. kubectl pings every 5 s during exec and treats a missing
-// pong as a dead connection, so control frames are answered even while a fragmented message is open.
+// gateway: handshake, message reassembly, ping/pong, close, and backpressure through the socket's write() result.
+// kubectl pings every 5 s during exec and treats a missing pong as a dead connection, so control frames are
+// answered even while a fragmented message is open.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
