@@ -4,7 +4,8 @@
 // answer (buffered, binary frame or streamed) is written back (protocol.md §3).
 //
 // node:https rather than Bun.serve: the SPDY/WebSocket upgrades of exec/attach/port-forward need the raw socket
-// of the 'upgrade' event; they are relayed byte-exact by upgrade-relay.ts.
+// of the 'upgrade' event; they are relayed byte-exact by upgrade-relay.ts, or, for an agent without
+// `raw_upgrade` (the upstream Go agent), carried over its channel translation by channel-relay.ts.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -15,6 +16,8 @@ import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { ChunkCredit } from './agent-answer.ts';
+import { startChannelRelay } from './channel-relay.ts';
+import { OncePerCluster } from './once-per-cluster.ts';
 import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeStatusBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
@@ -50,6 +53,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const tables = new AgentExchanges(o.agents);
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
+  const notices = new OncePerCluster();
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
 
@@ -93,6 +97,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       if (!session) return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
       const requestId = nextId();
       const streaming = wantsStreamingResponse(target.query);
+      if (streaming && !session.extensions.has('long_streams') && notices.first(clusterId, 'long_streams'))
+        log.warn(
+          { cluster_id: clusterId, agent_version: rec.agent_version, path: target.path },
+          'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
+        );
       const method = req.method ?? 'GET';
       const out = buildProxyRequest({
         requestId,
@@ -150,6 +159,22 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const session = o.agents.sessions.get(rec.cluster_id);
     if (!session) return refuse(503, `cluster "${target.cluster}" is not connected to the hub`);
     const requestId = nextId();
+    if (!session.extensions.has('raw_upgrade')) {
+      // The upstream Go agent: kubectl's stream goes through its channel translation (channel-translation.ts).
+      if (notices.first(rec.cluster_id, 'raw_upgrade'))
+        log.info(
+          { cluster_id: rec.cluster_id, agent_version: rec.agent_version },
+          'kube gateway: this cluster\'s agent does not advertise raw_upgrade: exec/attach/port-forward use its channel translation (stdout and stderr merged; SPDY exec refused)',
+        );
+      const translated = startChannelRelay(
+        { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
+        req,
+        socket,
+        head,
+      );
+      if (translated) upgrades.set(requestId, { relay: translated, clusterId: rec.cluster_id, session });
+      return;
+    }
     const relay = new UpgradeRelay(
       { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
       socket,
