@@ -16,14 +16,15 @@ import { pipeToTcp } from '../../src/sandbox/streams/index.ts';
 import { HubConfigSchema } from '../../src/hub/config.ts';
 import { startHub } from '../../src/hub/server.ts';
 import { AGENT_TOKEN, ADMIN_TOKEN, USER_TOKEN } from '../support/hub-agent.ts';
+import { RawWsClient } from '../support/hub-streams.ts';
 import { RACE_FOOTNOTE, runWithRaceRetry } from '../support/kubectl-race.ts';
-import { SA_TOKEN, TLS } from '../support/stack.ts';
+import { SA_TOKEN, type Stack, TLS } from '../support/stack.ts';
 import { UpstreamAgentDouble } from '../support/upstream-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { testPod } from '../sandbox/streams/sandbox-fixture.ts';
 
-const CASES = ['exec', 'exit-7', 'stdin-256KiB', 'stderr-merged', 'pf-1MiB-x3'] as const;
+const CASES = ['exec', 'exit-7', 'stdin-256KiB', 'stderr-merged', 'attach', 'pf-1MiB-x3'] as const;
 type Cell = { ok: boolean; detail: string; ms: number; raced: boolean };
 
 let sandbox: Sandbox;
@@ -89,6 +90,12 @@ async function runVersion(version: string, bin: string): Promise<void> {
       if (r.stderr.includes('nosuch: not found')) return `stderr kept apart, which upstream's translation cannot do: ${r.stderr}`;
       return null;
     }),
+    cell(`${version}/attach`, async (pod) => {
+      const r = await k(['attach', '-i', pod, '-c', 'web'], Buffer.from('attached-line\n'));
+      if (!websocketExec) return r.code !== 0 && r.stderr.includes(SPDY_REFUSAL) ? null : `expected the SPDY refusal, got code ${r.code} err ${r.stderr.slice(-300)}`;
+      if (r.code !== 0 || !r.stdout.toString().includes('attached-line')) return `code ${r.code} out ${JSON.stringify(r.stdout.toString())} err ${r.stderr.slice(-300)}`;
+      return null;
+    }),
     cell(`${version}/pf-1MiB-x3`, async (pod) => {
       const pf = await startPortForward(bin, [pod, ':80'], env);
       try {
@@ -140,7 +147,7 @@ function printMatrix(totalMs: number): void {
 function fmt(v: string, c: string): string {
   const r = results.get(`${v}/${c}`);
   if (!r) return '-';
-  const refused = minorOf(v) < 30 && c === 'exec' ? ' (SPDY refused)' : minorOf(v) < 30 && c !== 'pf-1MiB-x3' ? ' (n/a)' : '';
+  const refused = minorOf(v) < 30 && (c === 'exec' || c === 'attach') ? ' (SPDY refused)' : minorOf(v) < 30 && c !== 'pf-1MiB-x3' ? ' (n/a)' : '';
   return `${r.ok ? 'ok' : 'FAIL'}${r.raced ? '*' : ''}${refused} ${r.ms}ms`;
 }
 
@@ -185,5 +192,30 @@ describe('watch and logs -f with an upstream agent (deviation P3)', () => {
     }
     expect(notices().length).toBe(1);
     expect(notices()[0]!.cluster_id).toBe(agent.clusterId);
+  });
+});
+
+describe('what upstream cannot carry, and stream failures, reach the client readably', () => {
+  const stackView = () => ({ hub, clusterId: agent.clusterId }) as unknown as Stack;
+
+  test('the kubelet-style v4.channel.k8s.io port-forward (client-node) is refused with a Status naming what works', async () => {
+    const err = await RawWsClient.open(stackView(), '/api/v1/namespaces/default/pods/web-0/portforward?ports=80', ['v4.channel.k8s.io']).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    expect(err).toContain('HTTP/1.1 400');
+    expect(err).toContain('port-forward needs SPDY/3.1+portforward.k8s.io');
+    expect(err).toContain('"kind":"Status"');
+  });
+
+  test('when the agent cannot open the stream (the API server refused it), kubectl gets a Failure status on channel 3', async () => {
+    const c = await RawWsClient.open(stackView(), '/api/v1/namespaces/default/pods/no-such-pod/exec?command=echo&stdout=true', ['v5.channel.k8s.io']);
+    expect(c.protocol).toBe('v5.channel.k8s.io');
+    await c.until(() => c.channel(3).length > 0 && c.closeCode !== null, 'status and close');
+    const status = JSON.parse(c.channel(3).toString());
+    expect(status.status).toBe('Failure');
+    expect(status.message).toContain('failed to connect to K8s API');
+    expect(c.closeCode).toBe(1000);
+    c.destroy();
   });
 });

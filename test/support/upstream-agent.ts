@@ -325,8 +325,9 @@ export class UpstreamAgentDouble {
       framed.set(payload, 1);
       this.#send('proxy_websocket_data', { stream_id: streamId, data: framed.toString('base64') }, streamId);
     });
-    ws.addEventListener('close', (e) => {
-      if (!opened) this.#send('proxy_error', { request_id: streamId, error: `failed to connect to K8s API: websocket: bad handshake (status: ${e.code})` }, streamId);
+    // Bun's client does not expose the refused handshake's HTTP status, which upstream appends as `(status: N)`.
+    ws.addEventListener('close', () => {
+      if (!opened) this.#send('proxy_error', { request_id: streamId, error: 'failed to connect to K8s API: websocket: bad handshake' }, streamId);
       this.#closeStream(streamId, false);
     });
   }
