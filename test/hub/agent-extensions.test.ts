@@ -1,6 +1,7 @@
 // Issue 11 item 9: our agent names its protocol extensions (gateway query `pipeops_extensions`, register
 // `metadata.pipeops_extensions`); the hub keeps each session's set and uses an extension only when advertised.
 import { afterAll, describe, expect, test } from 'bun:test';
+import { connect } from 'node:net';
 import type { Hub } from '../../src/hub/server.ts';
 import { adminClusters, tempDir, testAgent, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
@@ -62,4 +63,56 @@ describe('an agent that advertises nothing (the upstream Go agent) gets no exten
     stops.push(() => a.close());
     expect([...hub.agents.sessions.get(a.clusterId)!.extensions].sort() as string[]).toEqual(['binary_chunks', 'raw_upgrade']);
   });
+});
+
+/** One raw HTTP/1.1 exchange with the public gateway; the first response head and body text. */
+function rawUpgrade(url: string, host: string): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: u.hostname, port: Number(u.port) }, () =>
+      sock.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+    );
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    sock.on('end', () => resolve(got));
+    sock.on('error', reject);
+  });
+}
+
+test('public gateway: an application WebSocket upgrade needs raw_upgrade; the upstream agent gets a 502 with the reason, ours the raw upgrade', async () => {
+  const hub = await hubWith();
+  const upstream = await connectFakeAgent(hub, 'upstream-app', 'sa-upstream-app-1', '');
+  const ours = await connectFakeAgent(hub, 'ours-app', 'sa-ours-app-12345');
+  stops.push(
+    () => upstream.close(),
+    () => ours.close(),
+  );
+  const route = (cluster_id: string, hostname: string) => ({
+    cluster_id,
+    hostname,
+    path: '/',
+    path_type: 'Prefix' as const,
+    namespace: 'default',
+    service_name: 'web',
+    service_port: 80,
+    ingress_namespace: 'default',
+    ingress_name: 'web',
+    tls: false,
+    annotations: {},
+    public_endpoint: '',
+    routing_mode: 'tunnel' as const,
+    deployment_id: '',
+    deployment_name: '',
+  });
+  hub.routes.sync(upstream.clusterId, [route(upstream.clusterId, 'up.example.test')]);
+  hub.routes.sync(ours.clusterId, [route(ours.clusterId, 'ours.example.test')]);
+  const reply = await rawUpgrade(hub.gatewayUrl, 'up.example.test');
+  expect(reply).toStartWith('HTTP/1.1 502');
+  expect(reply).toContain('does not advertise raw_upgrade');
+  expect(upstream.requests.length).toBe(0);
+
+  ours.handler = (r, a) => a.respondJson(r.message.requestId!, 404, null, new Uint8Array(0), 'base64');
+  const answered = await rawUpgrade(hub.gatewayUrl, 'ours.example.test');
+  expect(answered).toStartWith('HTTP/1.1 404');
+  expect(ours.requests.at(-1)!.message.payload.raw_upgrade).toBe(true);
 });
