@@ -30,6 +30,9 @@ type Cell = { ok: boolean; detail: string; ms: number; raced: boolean };
 let sandbox: Sandbox;
 let hub: Hub;
 let agent: UpstreamAgentDouble;
+/** The application behind the public gateway's route (a WebSocket echo); its connections' close times. */
+let appServer: ReturnType<typeof Bun.serve>;
+const appClosed: number[] = [];
 const logLines: Record<string, unknown>[] = [];
 const results = new Map<string, Cell>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -115,7 +118,27 @@ beforeAll(async () => {
   sandbox = await startSandbox({ host: '127.0.0.1', tls: TLS, tokens: { [SA_TOKEN]: { verbs: '*', resources: '*', namespaces: '*' } }, seed: 'demo' });
   const log = createLogger({ level: 'info', name: 'hub', sink: (l) => logLines.push(JSON.parse(l)) });
   hub = await startHub(HubConfigSchema.parse({ port: 0, kube_port: 0, agent_tokens: [AGENT_TOKEN], admin_tokens: [ADMIN_TOKEN], user_tokens: [USER_TOKEN], state: ':memory:' }), log);
-  agent = await UpstreamAgentDouble.connect({ hubUrl: hub.url, token: AGENT_TOKEN, clusterName: 'upstream', serviceToken: SA_TOKEN, apiServer: { url: sandbox.url, ca: TLS.ca } });
+  appServer = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch(req, srv) {
+      const offered = req.headers.get('sec-websocket-protocol') ?? '';
+      if (srv.upgrade(req, { headers: offered.includes('chat') ? { 'Sec-WebSocket-Protocol': 'chat' } : {}, data: undefined })) return;
+      return new Response('not a websocket', { status: 400 });
+    },
+    websocket: {
+      message: (ws, msg) => void ws.send(msg),
+      close: () => void appClosed.push(Date.now()),
+    },
+  });
+  agent = await UpstreamAgentDouble.connect({
+    hubUrl: hub.url,
+    token: AGENT_TOKEN,
+    clusterName: 'upstream',
+    serviceToken: SA_TOKEN,
+    apiServer: { url: sandbox.url, ca: TLS.ca },
+    serviceAddress: () => `127.0.0.1:${appServer.port}`,
+  });
   await waitFor(() => hub.agents.isConnected(agent.clusterId), { what: 'upstream double connected' });
   const echo = await startEchoServer();
   cleanups.push(echo.close);
@@ -131,6 +154,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
   await hub?.stop();
   await sandbox?.close();
+  await appServer?.stop(true);
 });
 
 function printMatrix(totalMs: number): void {
@@ -217,5 +241,55 @@ describe('what upstream cannot carry, and stream failures, reach the client read
     expect(status.message).toContain('failed to connect to K8s API');
     expect(c.closeCode).toBe(1000);
     c.destroy();
+  });
+});
+
+describe('public gateway: application WebSockets over the upstream agent\'s relay (protocol.md §3.8)', () => {
+  test('the subprotocol, text and a 100 kB binary message echo back; the client close reaches the app', async () => {
+    hub.routes.sync(agent.clusterId, [
+      {
+        cluster_id: agent.clusterId,
+        hostname: 'app.example.test',
+        path: '/',
+        path_type: 'Prefix',
+        namespace: 'default',
+        service_name: 'web',
+        service_port: 80,
+        ingress_namespace: 'default',
+        ingress_name: 'web',
+        tls: false,
+        annotations: {},
+        public_endpoint: '',
+        routing_mode: 'tunnel',
+        deployment_id: '',
+        deployment_name: '',
+      },
+    ]);
+    const ws = new WebSocket(`${hub.gatewayUrl.replace('http', 'ws')}/socket`, { headers: { host: 'app.example.test' }, protocols: ['chat'] } as never);
+    ws.binaryType = 'arraybuffer';
+    const got: (string | ArrayBuffer)[] = [];
+    const big = randomPayload(100_000);
+    await new Promise<void>((resolve, reject) => {
+      ws.onerror = () => reject(new Error('websocket error'));
+      ws.onclose = (e) => reject(new Error(`closed early: ${e.code} ${e.reason}`));
+      ws.onopen = () => {
+        ws.send('hello');
+        ws.send(Uint8Array.from(big));
+      };
+      ws.onmessage = (e) => {
+        got.push(e.data as string | ArrayBuffer);
+        if (got.length === 2) resolve();
+      };
+    });
+    expect(ws.protocol).toBe('chat');
+    expect(got[0]).toBe('hello');
+    expect(sha256(new Uint8Array(got[1] as ArrayBuffer))).toBe(sha256(big));
+    const closedBefore = appClosed.length;
+    ws.onclose = null;
+    ws.close(1000);
+    await waitFor(() => appClosed.length > closedBefore, { what: 'the app saw the close' });
+    const req = agent.received.find((m) => m.type === 'proxy_request' && m.payload.service_name === 'web')!;
+    expect(req.payload.is_websocket).toBe(true);
+    expect(req.payload.raw_upgrade).toBeUndefined();
   });
 });

@@ -79,7 +79,7 @@ function rawUpgrade(url: string, host: string): Promise<string> {
   });
 }
 
-test('public gateway: an application WebSocket upgrade needs raw_upgrade; the upstream agent gets a 502 with the reason, ours the raw upgrade', async () => {
+test('public gateway: ours gets the raw upgrade, the upstream agent its application relay request without extensions', async () => {
   const hub = await hubWith();
   const upstream = await connectFakeAgent(hub, 'upstream-app', 'sa-upstream-app-1', '');
   const ours = await connectFakeAgent(hub, 'ours-app', 'sa-ours-app-12345');
@@ -106,10 +106,15 @@ test('public gateway: an application WebSocket upgrade needs raw_upgrade; the up
   });
   hub.routes.sync(upstream.clusterId, [route(upstream.clusterId, 'up.example.test')]);
   hub.routes.sync(ours.clusterId, [route(ours.clusterId, 'ours.example.test')]);
+  // The upstream agent gets upstream's application relay request (§3.8); its dial failure is the client's 502.
+  upstream.handler = (r, a) => a.send('proxy_error', { error: 'dial tcp 10.0.0.9:80: connect: connection refused' }, r.message.requestId!);
   const reply = await rawUpgrade(hub.gatewayUrl, 'up.example.test');
   expect(reply).toStartWith('HTTP/1.1 502');
-  expect(reply).toContain('does not advertise raw_upgrade');
-  expect(upstream.requests.length).toBe(0);
+  expect(reply).toContain('connection refused');
+  const sent = upstream.requests.at(-1)!.message.payload;
+  expect(sent.raw_upgrade).toBeUndefined();
+  expect(sent.is_websocket).toBe(true);
+  expect(sent).toMatchObject({ service_name: 'web', namespace: 'default', service_port: 80 });
 
   ours.handler = (r, a) => a.respondJson(r.message.requestId!, 404, null, new Uint8Array(0), 'base64');
   const answered = await rawUpgrade(hub.gatewayUrl, 'ours.example.test');

@@ -2,8 +2,9 @@
 // from the spec and not from our agent: it registers on the controller socket (§2.5.1: no extensions, agent
 // version 1.0.0-dev), follows the hand-off to the gateway with upstream's query (§2.1), answers ping, sends a
 // heartbeat (§7), proxies HTTP to the API server with the caller's headers and a 30 s total timeout that cuts
-// watches (§3.4, §3.5, §11.21), treats an upgrade `proxy_request` as §4.5 does (headers lost, answer 200), and
-// serves `proxy_websocket_start` by dialling the API server itself with channel translation (§4.1–§4.4).
+// watches (§3.4, §3.5, §11.21), treats an upgrade `proxy_request` for the API as §4.5 does (headers lost, answer
+// 200) and one for a Service as the application relay of §3.8 (backend close never reported), and serves
+// `proxy_websocket_start` by dialling the API server itself with channel translation (§4.1–§4.4).
 // Not modelled: yamux (the hub never sends gateway_hello), gzip of buffered answers (§3.7; the hub accepts
 // both), the 100-message per-stream buffer that drops on overflow (§4.3; JavaScript's send never blocks).
 import { decodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
@@ -24,6 +25,8 @@ export interface UpstreamAgentOptions {
   apiServer: { url: string; ca?: string };
   /** Backend client timeout, body included (§3.4: 30 s). */
   httpTimeoutMs?: number;
+  /** Where `<name>.<namespace>.svc:<port>` is reachable (host:port) for the application relay (§3.8). */
+  serviceAddress?: (namespace: string, name: string, port: number) => string;
 }
 
 interface Stream {
@@ -38,6 +41,8 @@ export class UpstreamAgentDouble {
   /** Every message the double received (for assertions). */
   readonly received: InboundMessage[] = [];
   readonly #streams = new Map<string, Stream>();
+  /** Application WebSocket relays (§3.8), by proxy request id. */
+  readonly #apps = new Map<string, WebSocket>();
   #gw: WebSocket | null = null;
   #fallbackSent = false;
   #awaitingBody: { m: InboundMessage } | null = null;
@@ -171,10 +176,17 @@ export class UpstreamAgentDouble {
         return this.#startStream(m.requestId, p);
       case 'proxy_websocket_data':
       case 'ws_data':
-        return this.#streamData(p);
+        // §2.6: a kubectl stream when stream_id names one, else the application relay.
+        if (typeof p.stream_id === 'string' && this.#streams.has(p.stream_id)) return this.#streamData(p);
+        return this.#appData(m);
       case 'proxy_websocket_close':
-      case 'ws_close':
-        return this.#closeStream(typeof p.stream_id === 'string' ? p.stream_id : '', true);
+      case 'ws_close': {
+        this.#closeStream(typeof p.stream_id === 'string' ? p.stream_id : '', true);
+        const app = this.#apps.get(appId(m));
+        this.#apps.delete(appId(m));
+        app?.close(1000);
+        return;
+      }
       default:
         if (this.#fallbackSent) return;
         this.#fallbackSent = true;
@@ -205,7 +217,60 @@ export class UpstreamAgentDouble {
       else this.#send('proxy_response', { status: 200, headers: null }, m.requestId);
       return;
     }
+    if (isWs) return this.#appWebSocket(m, headers);
     await this.#proxyHttp(m, body);
+  }
+
+  /** §3.8: dial the Service, answer 101 (buffered), relay frames with the opcode prefix; backend close unreported (W1). */
+  #appWebSocket(m: InboundMessage, headers: Record<string, string[]>): void {
+    const p = m.payload;
+    const id = m.requestId!;
+    const name = String(p.service_name ?? '');
+    const ns = String(p.namespace ?? '');
+    const port = Number(p.service_port ?? 0);
+    if (!name || !ns || !port || !this.o.serviceAddress) return this.#send('proxy_error', { error: 'missing service routing information for WebSocket' }, id);
+    const out: Record<string, string> = {};
+    for (const [k, vs] of Object.entries(headers)) {
+      const l = k.toLowerCase();
+      if (HOP_BY_HOP.includes(l) || l === 'host' || l === 'proxy-connection' || (l.startsWith('sec-websocket-') && l !== 'sec-websocket-protocol')) continue;
+      out[k] = vs.join(', ');
+    }
+    const ws = new WebSocket(`ws://${this.o.serviceAddress(ns, name, port)}${String(p.path ?? '/')}${p.query ? `?${String(p.query)}` : ''}`, { headers: out } as unknown as string[]);
+    ws.binaryType = 'arraybuffer';
+    let opened = false;
+    ws.addEventListener('open', () => {
+      opened = true;
+      this.#apps.set(id, ws);
+      const h: Record<string, string[]> = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
+      if (ws.protocol) h['Sec-Websocket-Protocol'] = [ws.protocol];
+      this.#send('proxy_response', { status: 101, headers: h }, id);
+    });
+    ws.addEventListener('message', (e) => {
+      const text = typeof e.data === 'string';
+      const payload = text ? Buffer.from(e.data as string) : new Uint8Array(e.data as ArrayBuffer);
+      const framed = Buffer.allocUnsafe(payload.length + 1);
+      framed[0] = text ? 1 : 2;
+      framed.set(payload, 1);
+      this.#send('proxy_websocket_data', { request_id: id, stream_id: id, data: framed.toString('base64'), message_type: text ? 1 : 2 }, id);
+    });
+    ws.addEventListener('close', () => {
+      if (!opened) this.#send('proxy_error', { error: 'websocket: bad handshake' }, id);
+      this.#apps.delete(id);
+    });
+  }
+
+  /** §3.8 step 6: [opcode][payload], or a raw payload with `message_type`. */
+  #appData(m: InboundMessage): void {
+    const ws = this.#apps.get(appId(m));
+    const p = m.payload;
+    if (!ws || typeof p.data !== 'string') return;
+    let b = new Uint8Array(Buffer.from(p.data, 'base64'));
+    const mt = typeof p.message_type === 'number' ? p.message_type : 0;
+    if (![1, 2, 8, 9, 10].includes(b[0] ?? -1) && [1, 2, 8, 9, 10].includes(mt)) b = Uint8Array.from([mt, ...b]);
+    const opcode = b[0];
+    if (opcode === 1) ws.send(Buffer.from(b.subarray(1)).toString());
+    else if (opcode === 2) ws.send(Uint8Array.from(b.subarray(1)));
+    else if (opcode === 8) ws.close(1000);
   }
 
   /** §3.4 Kubernetes API proxy: the caller's headers verbatim, no token injected, 30 s including the body. */
@@ -374,6 +439,12 @@ export class UpstreamAgentDouble {
     gw.close(1000);
     await closed;
   }
+}
+
+/** §3.8: the application relay's id is payload.request_id ▸ payload.stream_id ▸ the top-level request_id. */
+function appId(m: InboundMessage): string {
+  const p = m.payload;
+  return (typeof p.request_id === 'string' && p.request_id) || (typeof p.stream_id === 'string' && p.stream_id) || m.requestId || '';
 }
 
 function open(url: string, token: string): Promise<WebSocket> {

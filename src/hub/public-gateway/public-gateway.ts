@@ -20,6 +20,7 @@ import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
+import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
 import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
@@ -196,9 +197,22 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     }
     const session = o.agents.sessions.get(target.clusterId);
     if (!session) return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`);
-    // Application upgrades are replayed verbatim (`raw_upgrade`); the upstream Go agent cannot do that.
-    if (!session.extensions.has('raw_upgrade')) return refuse(502, `the agent of cluster "${target.clusterId}" does not support WebSocket upgrades through the public gateway (it does not advertise raw_upgrade)`);
     const requestId = nextId();
+    // Application upgrades are replayed verbatim (`raw_upgrade`); an agent without it (the upstream Go agent) gets
+    // WebSocket upgrades over its application relay (§3.8), and nothing else.
+    if (!session.extensions.has('raw_upgrade')) {
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+        return refuse(502, `the agent of cluster "${target.clusterId}" carries only WebSocket upgrades (it does not advertise raw_upgrade)`);
+      const ws = new AppWebSocketRelay(
+        { requestId, clusterId: target.clusterId, session, path: target.path, query, headers, service: target.service, log, refuse, done: () => upgrades.delete(requestId) },
+        req,
+        socket,
+        head,
+      );
+      upgrades.set(requestId, { relay: ws, clusterId: target.clusterId, session });
+      if (!ws.start()) upgrades.delete(requestId);
+      return;
+    }
     const relay = new UpgradeRelay(
       {
         requestId,
