@@ -14,13 +14,28 @@ describe('planTranslation', () => {
     expect(planTranslation(facts({ query: 'command=x&stderr=true', offered: ['v4.channel.k8s.io'] }))).toMatchObject({ outputChannel: 2 });
   });
 
-  test('exec without v4/v5, and exec over SPDY, are refused with 400 and a reason', () => {
+  test('exec without v4/v5 is refused with 400 and a reason, over WebSocket and over SPDY', () => {
     const old = planTranslation(facts({ offered: ['v3.channel.k8s.io', 'channel.k8s.io'] }));
     expect(old).toMatchObject({ ok: false, status: 400 });
     expect(!old.ok && old.message).toContain('requested protocol(s) are not supported: [v3.channel.k8s.io channel.k8s.io]');
-    const spdy = planTranslation(facts({ method: 'POST', upgrade: 'spdy/3.1', streamVersions: ['v4.channel.k8s.io'] }));
-    expect(!spdy.ok && spdy.message).toContain('exec over SPDY is not supported');
-    expect(!spdy.ok && spdy.message).toContain('kubectl 1.30 or newer');
+    const spdy = planTranslation(facts({ method: 'POST', upgrade: 'spdy/3.1', streamVersions: ['v3.channel.k8s.io', 'channel.k8s.io'] }));
+    expect(!spdy.ok && spdy.message).toContain('exec over SPDY needs stream protocol v4.channel.k8s.io or v5.channel.k8s.io');
+  });
+
+  test('exec over SPDY: v4 answered to the client (v5 only when v4 is not offered), v5 asked of the API server, the streams the client opens', () => {
+    const versions = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
+    expect(planTranslation(facts({ method: 'POST', upgrade: 'spdy/3.1', streamVersions: versions, query: 'command=cat&stdin=true&stdout=true&stderr=true' }))).toEqual({
+      ok: true,
+      kind: 'spdy-exec',
+      clientProtocol: 'v4.channel.k8s.io',
+      protocol: 'v5.channel.k8s.io',
+      outputChannel: 1,
+      streams: ['error', 'stdin', 'stdout', 'stderr'],
+    });
+    expect(planTranslation(facts({ method: 'POST', upgrade: 'spdy/3.1', streamVersions: ['v5.channel.k8s.io'], query: 'command=sh&stdin=true&stdout=true&tty=true' }))).toMatchObject({
+      clientProtocol: 'v5.channel.k8s.io',
+      streams: ['error', 'stdin', 'stdout', 'resize'],
+    });
   });
 
   test('port-forward: the SPDY tunnel over WebSocket, or raw SPDY; the kubelet v4 protocol is refused', () => {

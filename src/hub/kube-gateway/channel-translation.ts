@@ -14,9 +14,12 @@
 //  - port-forward as SPDY tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl ≥ 1.31): not a channel
 //    protocol, so the agent relays binary messages unchanged, byte-exact. kubectl's raw SPDY port-forward (≤ 1.30,
 //    or the SPDY fallback) is carried the same way: its bytes are the same SPDY stream, relayed into the tunnel.
-//  - Not supported (refused with a Status kubectl prints): exec/attach over SPDY (kubectl ≤ 1.29, or
-//    `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`), the kubelet-style `v4.channel.k8s.io` port-forward (client-node:
-//    the agent would merge its data and error channels), other subprotocols and other upgrade paths.
+//  - exec/attach over SPDY (kubectl ≤ 1.29, or `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`): the hub is the SPDY
+//    server (stream protocol v4, or v5 when only that is offered) and speaks v5 to the API server through the
+//    agent, so stdin's end (the SPDY FIN) travels as the v5 stdin close; the API server must speak v5
+//    (Kubernetes ≥ 1.30). Output and status as above, on the stdout (or stderr) and error streams.
+//  - Not supported (refused with a Status kubectl prints): the kubelet-style `v4.channel.k8s.io` port-forward
+//    (client-node: the agent would merge its data and error channels), other subprotocols and other upgrade paths.
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
 export const PORTFORWARD_TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
@@ -43,8 +46,21 @@ export type TranslationPlan =
       /** Where merged output goes: 1 (stdout) unless the client asked for stderr only. */
       outputChannel: 1 | 2;
     }
+  | {
+      ok: true;
+      kind: 'spdy-exec';
+      /** Answered to the client in X-Stream-Protocol-Version. */
+      clientProtocol: (typeof EXEC_PROTOCOLS)[number];
+      /** Asked of the API server: v5, whose stdin close carries the SPDY stdin FIN. */
+      protocol: 'v5.channel.k8s.io';
+      outputChannel: 1 | 2;
+      /** The SPDY streams the client opens before anything starts (the kubelet waits for them too). */
+      streams: readonly SpdyStreamType[];
+    }
   | { ok: true; kind: 'tunnel'; client: 'websocket' | 'spdy'; protocol: typeof PORTFORWARD_TUNNEL_PROTOCOL }
   | { ok: false; status: number; message: string };
+
+export type SpdyStreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 
 const WHY = "this cluster's agent does not advertise raw_upgrade (the upstream PipeOps agent), so streams go through its channel translation";
 
@@ -62,10 +78,21 @@ export function planTranslation(f: UpgradeFacts): TranslationPlan {
   const ws = f.upgrade === 'websocket';
   const spdy = f.upgrade.startsWith('spdy/');
   if (sub === 'exec' || sub === 'attach') {
-    if (spdy) return { ok: false, status: 400, message: `${sub} over SPDY is not supported: ${WHY}; use kubectl 1.30 or newer (WebSocket)` };
+    const outputChannel = !queryFlag(f.query, 'stdout') && queryFlag(f.query, 'stderr') ? 2 : 1;
+    if (spdy) {
+      const clientProtocol = (['v4.channel.k8s.io', 'v5.channel.k8s.io'] as const).find((p) => f.streamVersions.includes(p));
+      if (!clientProtocol)
+        return { ok: false, status: 400, message: `${sub} over SPDY needs stream protocol v4.channel.k8s.io or v5.channel.k8s.io, the client offered [${f.streamVersions.join(' ')}]; ${WHY}` };
+      const tty = queryFlag(f.query, 'tty');
+      const streams: SpdyStreamType[] = ['error'];
+      if (queryFlag(f.query, 'stdin')) streams.push('stdin');
+      if (queryFlag(f.query, 'stdout')) streams.push('stdout');
+      if (queryFlag(f.query, 'stderr') && !tty) streams.push('stderr');
+      if (tty) streams.push('resize');
+      return { ok: true, kind: 'spdy-exec', clientProtocol, protocol: 'v5.channel.k8s.io', outputChannel, streams };
+    }
     const protocol = f.offered.find((p): p is (typeof EXEC_PROTOCOLS)[number] => (EXEC_PROTOCOLS as readonly string[]).includes(p));
     if (!ws || !protocol) return { ok: false, status: 400, message: `requested protocol(s) are not supported: [${f.offered.join(' ')}]; ${WHY}, which carries ${EXEC_PROTOCOLS.join(' and ')}` };
-    const outputChannel = !queryFlag(f.query, 'stdout') && queryFlag(f.query, 'stderr') ? 2 : 1;
     return { ok: true, kind: 'exec', protocol, outputChannel };
   }
   if (sub === 'portforward') {
