@@ -164,7 +164,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       if (notices.first(rec.cluster_id, 'raw_upgrade'))
         log.info(
           { cluster_id: rec.cluster_id, agent_version: rec.agent_version },
-          'kube gateway: this cluster\'s agent does not advertise raw_upgrade: exec/attach/port-forward use its channel translation (stdout and stderr merged; SPDY exec refused)',
+          'kube gateway: this cluster\'s agent does not advertise raw_upgrade: exec/attach/port-forward use its channel translation (stdout and stderr merged)',
         );
       const translated = startChannelRelay(
         { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
