@@ -2,8 +2,10 @@
 // `metadata.pipeops_extensions`); the hub keeps each session's set and uses an extension only when advertised.
 import { afterAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import type { Hub } from '../../src/hub/server.ts';
-import { adminClusters, tempDir, testAgent, testHub, USER_TOKEN } from '../support/hub-agent.ts';
+import { HubConfigSchema } from '../../src/hub/config.ts';
+import { type Hub, startHub } from '../../src/hub/server.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { ADMIN_TOKEN, AGENT_TOKEN, adminClusters, tempDir, testAgent, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { connectFakeAgent } from './fake-agent.ts';
 
@@ -120,4 +122,32 @@ test('public gateway: ours gets the raw upgrade, the upstream agent its applicat
   const answered = await rawUpgrade(hub.gatewayUrl, 'ours.example.test');
   expect(answered).toStartWith('HTTP/1.1 404');
   expect(ours.requests.at(-1)!.message.payload.raw_upgrade).toBe(true);
+});
+
+test('watch/follow: the 30 s cut of an agent without long_streams is logged once per cluster; an advertising agent never triggers it', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: 'info', name: 'hub', sink: (l) => lines.push(JSON.parse(l)) });
+  const hub = await startHub(HubConfigSchema.parse({ port: 0, kube_port: 0, agent_tokens: [AGENT_TOKEN], admin_tokens: [ADMIN_TOKEN], user_tokens: [USER_TOKEN], state: ':memory:' }), log);
+  stops.push(() => hub.stop());
+  const upstream = await connectFakeAgent(hub, 'upstream-watch', 'sa-upstream-watch-1', '');
+  const ours = await connectFakeAgent(hub, 'ours-watch', 'sa-ours-watch-12345');
+  stops.push(
+    () => upstream.close(),
+    () => ours.close(),
+  );
+  for (const a of [upstream, ours])
+    a.handler = (r, self) => {
+      const id = r.message.requestId!;
+      self.header(id, 200, { 'Content-Type': ['application/json'] });
+      self.send('proxy_response_end', {}, id);
+    };
+  for (const a of [upstream, ours])
+    for (const q of ['watch=true', 'follow=true', 'watch=1']) {
+      const r = await fetch(`${hub.kubeUrl}/clusters/${a.clusterId}/k8s/api/v1/namespaces/default/pods?${q}`, { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: hub.kubeCaPem } } as RequestInit);
+      expect(r.status).toBe(200);
+      await r.text();
+    }
+  const notices = lines.filter((l) => String(l.msg).includes('does not advertise long_streams'));
+  expect(notices.map((l) => l.cluster_id)).toEqual([upstream.clusterId]);
+  expect(notices[0]!.level).toBe('warn');
 });
