@@ -128,10 +128,11 @@ export class ChannelRelay {
       abort: (reason) => ws.close(1011, reason.slice(0, 120)),
       backlog: () => this.socket.writableLength,
     };
+    // The start goes first: the agent registers the stream before any data for it.
+    this.#start();
     // Channel messages keep their channel byte (binary passes the agent unchanged); text would become stdin.
     ws.onMessage((data, binary) => this.#toAgent(binary ? OPCODE.binary : OPCODE.text, data));
     ws.onClose(() => this.#close(true));
-    this.#start();
   }
 
   /** kubectl's raw SPDY port-forward: the same SPDY bytes the WebSocket tunnel carries. */
@@ -148,6 +149,7 @@ export class ChannelRelay {
     const send = (chunk: Buffer) => {
       for (let at = 0; at < chunk.length; at += MAX_TUNNEL_MESSAGE) this.#toAgent(OPCODE.binary, chunk.subarray(at, at + MAX_TUNNEL_MESSAGE));
     };
+    this.#start();
     if (head.length) send(head);
     socket.on('data', send);
     socket.on('end', () => {
@@ -155,7 +157,6 @@ export class ChannelRelay {
       this.#close(true);
     });
     socket.on('close', () => this.#close(true));
-    this.#start();
   }
 
   /** SPDY exec/attach: the hub is the SPDY server; the stream starts once the client opened its streams. */
@@ -164,6 +165,7 @@ export class ChannelRelay {
     const streams = new Map<SpdyStreamType, SpdyStream>();
     const byChannel: Record<number, SpdyStreamType> = { 1: 'stdout', 2: 'stderr', 3: 'error' };
     let started = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const spdy: SpdySession = spdyOverSocket(
       this.socket,
       head,
@@ -178,12 +180,13 @@ export class ChannelRelay {
         if (started || !plan.streams.every((t) => streams.has(t))) return;
         started = true;
         clearTimeout(timer);
-        this.#wireSpdyInput(streams);
+        // The stream exists at the agent before the first stdin bytes (kept by the SPDY streams until now) follow.
         this.#start();
+        this.#wireSpdyInput(streams);
       },
       this.c.log,
     );
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       if (started) return;
       this.c.log.warn({ request_id: this.c.requestId, got: [...streams.keys()] }, 'kube gateway: SPDY exec client did not open its streams');
       spdy.close();
