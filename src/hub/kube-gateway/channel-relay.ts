@@ -302,7 +302,7 @@ export class ChannelRelay {
     }
     if (this.#held) this.#sink?.output(this.#outputChannel(), this.#held);
     this.#held = null;
-    // kubectl prints a Failure Status without an exit code as `Error from server: <message>`.
+    // A Failure status without an exit code: kubectl reports it as an error carrying the message.
     this.#sink?.output(3, Buffer.from(failureStatus(message)));
     this.#sink?.end();
   }
