@@ -25,7 +25,8 @@ import { waitFor } from '../support/wait.ts';
 import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { testPod } from '../sandbox/streams/sandbox-fixture.ts';
 
-const CASES = ['exec', 'exit-7', 'stdin-256KiB', 'stderr-merged', 'attach', 'pf-1MiB-x3'] as const;
+const CASES = ['exec', 'exit-7', 'stdin-256KiB', 'stderr-merged', 'tty-resize', 'attach', 'pf-1MiB-x3'] as const;
+const PTY_DRIVER = join(import.meta.dir, '../sandbox/streams/pty-driver.py');
 type Cell = { ok: boolean; detail: string; ms: number; raced: boolean; wire: string };
 
 let sandbox: Sandbox;
@@ -92,6 +93,21 @@ async function runVersion(version: string, bin: string): Promise<void> {
       if (r.code !== 127) return `expected exit 127, got ${r.code}: ${r.stderr.slice(-300)}`;
       if (!out.includes('out\n') || !out.includes('sh: nosuch: not found')) return `stdout ${JSON.stringify(out)}`;
       if (r.stderr.includes('nosuch: not found')) return `stderr kept apart, which upstream's translation cannot do: ${r.stderr}`;
+      return null;
+    }),
+    cell(`${version}/tty-resize`, async (pod) => {
+      // `exec -it sh` under a pty: two window sizes reach the shell (stty size), then `exit 3` (pty-driver.py).
+      const proc = Bun.spawn(['python3', PTY_DRIVER, bin, 'exec', '-it', pod, '--', 'sh'], { env: { ...process.env, ...env, PTY_DEADLINE: '40' }, stdout: 'pipe', stderr: 'pipe' });
+      const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
+      try {
+        obs = JSON.parse(out);
+      } catch {
+        return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
+      }
+      if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
+      if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
+      if (obs.exit !== 3) return `kubectl exit ${obs.exit}, expected 3`;
       return null;
     }),
     cell(`${version}/attach`, async (pod) => {
