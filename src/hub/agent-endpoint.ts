@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
 import type { ClusterStore } from './cluster-store.ts';
 
 export type AgentSocketKind = 'controller' | 'gateway';
@@ -28,6 +29,8 @@ export interface AgentSocketData {
   /** Message bytes sent to and received from the agent on this socket (pipeops_hub_tunnel_bytes_total). */
   bytesOut?: number;
   bytesIn?: number;
+  /** Extensions the agent advertised (gateway query, or register metadata on a controller session); none: upstream. */
+  extensions?: ReadonlySet<Extension>;
 }
 
 /** Agent events the hub counts (hub-metrics.ts); every method optional so tests and tools may omit it. */
@@ -42,6 +45,8 @@ export interface AgentSession {
   clusterId: string;
   kind: AgentSocketKind;
   connectedAt: number;
+  /** What this session's agent advertised (src/protocol/extensions.ts); the hub uses nothing else. */
+  extensions: ReadonlySet<Extension>;
   send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
@@ -196,6 +201,7 @@ export class AgentEndpoint {
       clusterId,
       kind: ws.data.kind,
       connectedAt: Date.now(),
+      extensions: ws.data.extensions ?? new Set(),
       socket: ws,
       send: (type, payload, requestId) => send(ws, type, payload, requestId),
       sendBinary: (bytes) => {
@@ -212,7 +218,7 @@ export class AgentEndpoint {
     this.sessions.set(clusterId, session);
     // An agent that reconnects before its old socket timed out replaces it.
     if (prev?.socket && prev.socket !== ws) prev.socket.close(1000, 'session replaced');
-    this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote }, 'agent session established');
+    this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote, extensions: [...session.extensions] }, 'agent session established');
     for (const l of this.#sessionListeners) l(clusterId, true);
   }
 
@@ -248,8 +254,11 @@ export class AgentEndpoint {
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
     send(ws, 'register_success', payload, m.requestId);
     this.opts.events?.registration?.('accepted');
-    // Without a hand-off the controller socket is the session.
-    if (!this.opts.handoff) this.#bind(ws, rec.cluster_id);
+    // Without a hand-off the controller socket is the session, with what the register payload advertised.
+    if (!this.opts.handoff) {
+      ws.data.extensions = parseExtensions(r.metadata?.[EXTENSIONS_METADATA_KEY]);
+      this.#bind(ws, rec.cluster_id);
+    }
   }
 
   #rejected(reason: string): void {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Server, ServerWebSocket } from 'bun';
+import { EXTENSIONS_QUERY_PARAM, parseExtensions } from '../protocol/extensions.ts';
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
@@ -66,6 +67,8 @@ export function clusterView(agents: AgentEndpoint, id: string) {
     agent_version: r.agent_version,
     registered_at: r.registered_at,
     metadata: { ...r.metadata, heartbeat: r.last_heartbeat_payload?.metadata ?? null },
+    // What the connected agent advertised (src/protocol/extensions.ts); empty for the upstream Go agent.
+    extensions: [...(agents.sessions.get(r.cluster_id)?.extensions ?? [])].sort(),
   };
 }
 
@@ -110,7 +113,10 @@ function buildApp(
     const origin = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${req.headers.get('host') ?? url.host}`;
     const remote = c.env.server.requestIP(req)?.address ?? 'unknown';
     const data: SocketData = { kind, clusterId: null, origin, remote, tokenDigest: tokenDigest(bearerToken(req.headers.get('authorization')) ?? '') };
-    if (kind === 'gateway') data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
+    if (kind === 'gateway') {
+      data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
+      data.extensions = parseExtensions(url.searchParams.get(EXTENSIONS_QUERY_PARAM));
+    }
     if (c.env.server.upgrade(req, { data })) return new Response(null);
     return c.json({ error: 'upgrade failed' }, 400);
   };

@@ -1,5 +1,6 @@
 // Control-plane URL derivation (protocol.md §2.1 with deviation L3).
 import { z } from 'zod';
+import { EXTENSIONS_QUERY_PARAM, formatExtensions } from './extensions.ts';
 
 export const CONTROLLER_WS_PATH = '/api/v1/clusters/agent/ws';
 
@@ -30,11 +31,13 @@ export const GatewayQuerySchema = z.object({
   supports_streaming: z.literal('true').optional(),
   supports_websocket: z.literal('true').optional(),
   supports_yamux: z.literal('true').optional(),
+  /** Ours (src/protocol/extensions.ts); absent from the Go agent's dial. */
+  pipeops_extensions: z.string().optional(),
 });
 
 /**
  * Gateway URL: `https`→`wss`, `http`→`ws`; path `/ws` when empty; our parameters merged into its query,
- * keys sorted as Go's url.Values.Encode does.
+ * keys sorted as Go's url.Values.Encode does. Adds `pipeops_extensions`, which the Go agent does not send.
  */
 export function gatewayUrl(gatewayWsUrl: string, clusterUuid: string, agentVersion: string, opts: { yamux: boolean }): string {
   const u = new URL(gatewayWsUrl);
@@ -50,6 +53,8 @@ export function gatewayUrl(gatewayWsUrl: string, clusterUuid: string, agentVersi
   params.set('supports_websocket', 'true');
   // We do not speak yamux yet; advertising it would invite a gateway_hello we must refuse.
   if (opts.yamux) params.set('supports_yamux', 'true');
+  // The extensions this session speaks (src/protocol/extensions.ts); an upstream gateway ignores the parameter.
+  params.set(EXTENSIONS_QUERY_PARAM, formatExtensions());
   params.sort();
   u.search = params.toString();
   return u.toString();

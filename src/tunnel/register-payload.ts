@@ -1,6 +1,7 @@
 // The `register` payload (protocol.md §2.5.1 with L4 real version and L7 cluster-derived region/cloud).
 import type { RegisterFacts } from '../agent/thread-messages.ts';
 import type { RegisterPayload } from '../protocol/control-messages.ts';
+import { EXTENSIONS_METADATA_KEY, formatExtensions } from '../protocol/extensions.ts';
 
 export const AGENT_FEATURES = {
   supports_streaming: true,
@@ -42,6 +43,8 @@ export function buildRegisterPayload(i: RegisterInputs): RegisterPayload {
       agent_mode: 'vm-agent',
       registration_timestamp: (i.now ?? new Date()).toISOString(),
       registration_mode: i.mode,
+      // Ours (src/protocol/extensions.ts): what a controller socket that stays the session may use.
+      [EXTENSIONS_METADATA_KEY]: formatExtensions(),
     },
   };
   if (i.clusterId) p.cluster_id = i.clusterId;

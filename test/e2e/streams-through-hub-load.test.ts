@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
-import { OPCODE } from '../../src/sandbox/streams/websocket-frame.ts';
+import { OPCODE } from '../../src/protocol/websocket-frame.ts';
 import { USER_TOKEN } from '../support/hub-agent.ts';
 import { agentMetric, RawWsClient, startHubStreamStack } from '../support/hub-streams.ts';
 import { CP_TOKEN, type Stack } from '../support/stack.ts';

@@ -2,6 +2,7 @@
 // socket like a handed-off agent, and answers proxy_requests in whatever wire shape a test asks for.
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeResponseFrame } from '../../src/protocol/binary-frame.ts';
+import { EXTENSIONS_QUERY_PARAM, formatExtensions } from '../../src/protocol/extensions.ts';
 import { CONTROLLER_WS_PATH } from '../../src/protocol/session-urls.ts';
 import type { Hub } from '../../src/hub/server.ts';
 import { AGENT_TOKEN } from '../support/hub-agent.ts';
@@ -111,8 +112,11 @@ function openSocket(url: string): Promise<WebSocket> {
   });
 }
 
-/** Register `name` (with a ServiceAccount token) and open its gateway session, as a handed-off agent does. */
-export async function connectFakeAgent(hub: Hub, name: string, serviceToken: string): Promise<FakeAgent> {
+/**
+ * Register `name` (with a ServiceAccount token) and open its gateway session, as a handed-off agent does. It
+ * advertises every extension of ours, as our agent does, unless `extensions` says otherwise ('' = none).
+ */
+export async function connectFakeAgent(hub: Hub, name: string, serviceToken: string, extensions = formatExtensions()): Promise<FakeAgent> {
   const ctl = await openSocket(`${hub.wsUrl}${CONTROLLER_WS_PATH}`);
   const success = new Promise<Record<string, unknown>>((resolve) =>
     ctl.addEventListener('message', (e) => {
@@ -144,7 +148,8 @@ export async function connectFakeAgent(hub: Hub, name: string, serviceToken: str
   const p = await success;
   ctl.close();
   const clusterId = String(p.cluster_id);
-  const gw = await openSocket(`${String(p.gateway_ws_url)}?cluster_uuid=${encodeURIComponent(clusterId)}`);
+  const ext = extensions ? `&${EXTENSIONS_QUERY_PARAM}=${encodeURIComponent(extensions)}` : '';
+  const gw = await openSocket(`${String(p.gateway_ws_url)}?cluster_uuid=${encodeURIComponent(clusterId)}${ext}`);
   const agent = new FakeAgent(gw, clusterId);
   await waitFor(() => hub.agents.isConnected(clusterId), { what: `fake agent ${name} connected` });
   return agent;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { kubeconfigFor } from '../../src/hub/kube-gateway/kubeconfig.ts';
-import { encodeFrame, OPCODE } from '../../src/sandbox/streams/websocket-frame.ts';
+import { encodeFrame, OPCODE } from '../../src/protocol/websocket-frame.ts';
 import type { AgentConfigInput } from '../../src/config/schema.ts';
 import { USER_TOKEN, type DeepPartial } from './hub-agent.ts';
 import { SA_TOKEN, type Stack, startStack } from './stack.ts';

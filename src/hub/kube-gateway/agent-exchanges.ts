@@ -5,7 +5,6 @@ import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { applyAgentFrame, applyAgentMessage, type ChunkCredit } from './agent-answer.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
-import type { UpgradeRelay } from './upgrade-relay.ts';
 
 export interface PendingExchange {
   exchange: ProxyExchange;
@@ -13,8 +12,14 @@ export interface PendingExchange {
   credit: ChunkCredit;
 }
 
+/** An upgraded stream in flight: the raw upgrade relay, or channel translation for agents without `raw_upgrade`. */
+export interface UpgradeHandler {
+  message(m: InboundMessage): void;
+  lost(): void;
+}
+
 export interface PendingUpgrade {
-  relay: UpgradeRelay;
+  relay: UpgradeHandler;
   clusterId: string;
   session: AgentSession;
 }

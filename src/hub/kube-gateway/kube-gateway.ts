@@ -4,7 +4,8 @@
 // answer (buffered, binary frame or streamed) is written back (protocol.md §3).
 //
 // node:https rather than Bun.serve: the SPDY/WebSocket upgrades of exec/attach/port-forward need the raw socket
-// of the 'upgrade' event; they are relayed byte-exact by upgrade-relay.ts.
+// of the 'upgrade' event; they are relayed byte-exact by upgrade-relay.ts, or, for an agent without
+// `raw_upgrade` (the upstream Go agent), carried over its channel translation by channel-relay.ts.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -17,6 +18,8 @@ import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { ChunkCredit } from './agent-answer.ts';
+import { startChannelRelay } from './channel-relay.ts';
+import { OncePerCluster } from './once-per-cluster.ts';
 import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
@@ -57,6 +60,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const tables = new AgentExchanges(o.agents);
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
+  const notices = new OncePerCluster();
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
   // kubectl retries discovery several times per command: one line per cluster per interval while it is away.
@@ -122,6 +126,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       const requestId = nextId();
       const streaming = wantsStreamingResponse(target.query);
       observeDuration = !streaming;
+      if (streaming && !session.extensions.has('long_streams') && notices.first(clusterId, 'long_streams'))
+        log.warn(
+          { cluster_id: clusterId, agent_version: rec.agent_version, path: target.path },
+          'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
+        );
       const method = req.method ?? 'GET';
       const out = buildProxyRequest({
         requestId,
@@ -132,6 +141,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         serviceToken: rec.k8s_service_token,
         body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         streaming,
+        binaryChunks: session.extensions.has('binary_chunks'),
       });
       const exchange = new ProxyExchange({ requestId, clusterId, method, path: target.path, streaming }, res, {
         answerTimeoutMs: o.proxyTimeoutMs,
@@ -186,6 +196,22 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       return refuse(503, `cluster "${target.cluster}" is not connected to the hub`, false);
     }
     const requestId = nextId();
+    if (!session.extensions.has('raw_upgrade')) {
+      // The upstream Go agent: kubectl's stream goes through its channel translation (channel-translation.ts).
+      if (notices.first(rec.cluster_id, 'raw_upgrade'))
+        log.info(
+          { cluster_id: rec.cluster_id, agent_version: rec.agent_version },
+          'kube gateway: this cluster\'s agent does not advertise raw_upgrade: exec/attach/port-forward use its channel translation (stdout and stderr merged)',
+        );
+      const translated = startChannelRelay(
+        { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
+        req,
+        socket,
+        head,
+      );
+      if (translated) upgrades.set(requestId, { relay: translated, clusterId: rec.cluster_id, session });
+      return;
+    }
     const relay = new UpgradeRelay(
       { requestId, clusterId: rec.cluster_id, session, path: target.path, query: target.query, serviceToken: rec.k8s_service_token, log, done: () => upgrades.delete(requestId) },
       socket,

@@ -33,6 +33,8 @@ export interface OutboundInput {
   serviceToken: string;
   body: Uint8Array;
   streaming: boolean;
+  /** The session's agent advertised `binary_chunks` (src/protocol/extensions.ts). */
+  binaryChunks: boolean;
 }
 
 export interface OutboundRequest {
@@ -62,9 +64,10 @@ export function buildProxyRequest(i: OutboundInput): OutboundRequest {
     query: i.query,
     headers,
     supports_response_streaming: i.streaming,
-    // Our extension (src/protocol/proxy-messages.ts): large answers come as binary chunk frames.
-    binary_chunks: true,
   };
+  // Our extension (src/protocol/proxy-messages.ts), only for an agent that advertised it: large answers come as
+  // binary chunk frames.
+  if (i.binaryChunks) payload.binary_chunks = true;
   let frame: Uint8Array<ArrayBuffer> | null = null;
   if (i.body.length > INLINE_BODY_MAX) {
     payload.body_binary = true;

@@ -42,7 +42,16 @@ export type AppBody = { kind: 'none' } | { kind: 'inline'; bytes: Uint8Array } |
  * binary chunk frames with credit (`binary_chunks`, src/protocol/proxy-messages.ts); request bodies travel
  * inline when small and known, else as `proxy_request_chunk`s (`use_streaming`).
  */
-export function appProxyRequest(r: { method: string; path: string; query: string; headers: HeaderMap; service: ServiceTarget; body: AppBody }): Record<string, unknown> {
+export function appProxyRequest(r: {
+  method: string;
+  path: string;
+  query: string;
+  headers: HeaderMap;
+  service: ServiceTarget;
+  body: AppBody;
+  /** The session's agent advertised `binary_chunks` (src/protocol/extensions.ts). */
+  binaryChunks: boolean;
+}): Record<string, unknown> {
   const payload: Record<string, unknown> = {
     method: r.method.toUpperCase(),
     path: r.path,
@@ -52,8 +61,8 @@ export function appProxyRequest(r: { method: string; path: string; query: string
     namespace: r.service.namespace,
     service_port: r.service.port,
     supports_response_streaming: true,
-    binary_chunks: true,
   };
+  if (r.binaryChunks) payload.binary_chunks = true;
   if (r.body.kind === 'inline' && r.body.bytes.length > 0) {
     payload.body = Buffer.from(r.body.bytes.buffer, r.body.bytes.byteOffset, r.body.bytes.byteLength).toString('base64');
     payload.body_encoding = 'base64';

@@ -23,6 +23,7 @@ import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
+import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { normaliseRequestPath } from '../routes/request-path.ts';
@@ -183,7 +184,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     pending.set(requestId, { exchange, session, credit });
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
-      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body }), requestId);
+      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }), requestId);
     const live = () => pending.has(requestId) && o.agents.sessions.get(clusterId) === session;
     const declared = declaredBodyLength(req.rawHeaders);
     if (declared === 0) {
@@ -249,6 +250,21 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`, false);
     }
     const requestId = nextId();
+    // Application upgrades are replayed verbatim (`raw_upgrade`); an agent without it (the upstream Go agent) gets
+    // WebSocket upgrades over its application relay (§3.8), and nothing else.
+    if (!session.extensions.has('raw_upgrade')) {
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+        return refuse(502, `the agent of cluster "${target.clusterId}" carries only WebSocket upgrades (it does not advertise raw_upgrade)`);
+      const ws = new AppWebSocketRelay(
+        { requestId, clusterId: target.clusterId, session, path: target.path, query, headers, service: target.service, log, refuse, done: () => upgrades.delete(requestId) },
+        req,
+        socket,
+        head,
+      );
+      upgrades.set(requestId, { relay: ws, clusterId: target.clusterId, session });
+      if (!ws.start()) upgrades.delete(requestId);
+      return;
+    }
     const relay = new UpgradeRelay(
       {
         requestId,

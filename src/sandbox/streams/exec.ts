@@ -13,12 +13,12 @@ import {
 import { parseExecOptions } from './exec-options.ts';
 import { type ExecOptions, WireExecSession } from './exec-session.ts';
 import { defaultAttachProgram, defaultExecProgram } from './programs.ts';
-import type { SpdyStream } from './spdy.ts';
-import { spdyOverSocket } from './spdy-transport.ts';
+import type { SpdyStream } from '../../kube/spdy.ts';
+import { spdyOverSocket } from '../../kube/spdy-transport.ts';
 import { streamLog } from './stream-log.ts';
 import type { ExecHandler, PodStreamUpgrade } from './types.ts';
-import { rejectUpgrade, writeSwitchingProtocols } from './upgrade-response.ts';
-import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from './websocket-server.ts';
+import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
+import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from '../../kube/websocket-server.ts';
 
 /** What the kubelet's SPDY path accepts (v5 is WebSocket-only; client-go offers v4 next). */
 export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
@@ -213,7 +213,7 @@ function execOverSpdy(r: PodStreamUpgrade, opts: ExecOptions, handler: ExecHandl
     }
     streams.set(type, stream);
     if (!session && [...expected].every((t) => streams.has(t))) start();
-  });
+  }, streamLog);
   const timer = setTimeout(() => {
     if (session) return;
     streamLog.warn({ pod: r.podName, got: [...streams.keys()] }, 'exec spdy: timed out waiting for client to create streams');

@@ -4,7 +4,7 @@ import { handleExecUpgrade } from './exec.ts';
 import { handlePortForwardUpgrade } from './portforward.ts';
 import { streamLog } from './stream-log.ts';
 import type { PodStreamUpgrade } from './types.ts';
-import { rejectUpgrade } from './upgrade-response.ts';
+import { rejectUpgrade } from '../../kube/upgrade-response.ts';
 
 export { defaultAttachProgram, defaultExecProgram, defaultPortForward, pipeToTcp, upperCaseEcho } from './programs.ts';
 export type * from './types.ts';

@@ -5,13 +5,13 @@ import { encodeChannelMessage, decodeChannelMessage, negotiateSubprotocol } from
 import { headerList } from './exec.ts';
 import { type PortForwardWire, WirePortForwardConnection } from './portforward-connection.ts';
 import { defaultPortForward } from './programs.ts';
-import { RST } from './spdy-frame.ts';
-import type { SpdyStream } from './spdy.ts';
-import { spdyOverSocket, spdyOverWebSocket } from './spdy-transport.ts';
+import { RST } from '../../kube/spdy-frame.ts';
+import type { SpdyStream } from '../../kube/spdy.ts';
+import { spdyOverSocket, spdyOverWebSocket } from '../../kube/spdy-transport.ts';
 import { streamLog } from './stream-log.ts';
 import type { PodStreamUpgrade, PortForwardHandler } from './types.ts';
-import { rejectUpgrade, writeSwitchingProtocols } from './upgrade-response.ts';
-import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from './websocket-server.ts';
+import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
+import { acceptWebSocket, handshakeProblem, isWebSocketUpgrade, offeredSubprotocols } from '../../kube/websocket-server.ts';
 
 export const PORTFORWARD_SPDY_PROTOCOL = 'portforward.k8s.io';
 export const PORTFORWARD_TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
@@ -71,7 +71,7 @@ export function handlePortForwardUpgrade(r: PodStreamUpgrade): void {
     }
     if (chosen === PORTFORWARD_TUNNEL_PROTOCOL) {
       const ws = acceptWebSocket(r.req, r.socket, r.head, chosen);
-      spdyOverWebSocket(ws, spdyStreamPairer(r, handler));
+      spdyOverWebSocket(ws, spdyStreamPairer(r, handler), streamLog);
       ws.onClose(() => r.onClosed());
       return;
     }
@@ -95,7 +95,7 @@ export function handlePortForwardUpgrade(r: PodStreamUpgrade): void {
       Upgrade: 'SPDY/3.1',
       'X-Stream-Protocol-Version': PORTFORWARD_SPDY_PROTOCOL,
     });
-    const session = spdyOverSocket(r.socket, r.head, spdyStreamPairer(r, handler));
+    const session = spdyOverSocket(r.socket, r.head, spdyStreamPairer(r, handler), streamLog);
     session.onClose(() => r.onClosed());
     return;
   }

@@ -3,14 +3,14 @@
 import { describe, expect, test } from 'bun:test';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { SPDY3_DICTIONARY } from '../../../src/sandbox/streams/spdy-dictionary.ts';
-import { encodeSpdyFrame, SpdyFrameParser, SpdyProtocolError, type SpdyFrame } from '../../../src/sandbox/streams/spdy-frame.ts';
+import { SPDY3_DICTIONARY } from '../../../src/kube/spdy-dictionary.ts';
+import { encodeSpdyFrame, SpdyFrameParser, SpdyProtocolError, type SpdyFrame } from '../../../src/kube/spdy-frame.ts';
 import {
   decodeHeaderBlock,
   encodeHeaderBlock,
   HeaderDeflater,
   HeaderInflater,
-} from '../../../src/sandbox/streams/spdy-header-block.ts';
+} from '../../../src/kube/spdy-header-block.ts';
 
 const id31 = fc.integer({ min: 1, max: 0x7fffffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });

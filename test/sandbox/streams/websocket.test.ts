@@ -4,8 +4,8 @@ import { describe, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import { encodeFrame, OPCODE, WebSocketFrameParser, WebSocketProtocolError } from '../../../src/sandbox/streams/websocket-frame.ts';
-import { WebSocketConnection, webSocketAccept } from '../../../src/sandbox/streams/websocket-server.ts';
+import { encodeFrame, OPCODE, WebSocketFrameParser, WebSocketProtocolError } from '../../../src/protocol/websocket-frame.ts';
+import { WebSocketConnection, webSocketAccept } from '../../../src/kube/websocket-server.ts';
 
 /** A socket whose peer is the test: `feed` what the client sends, read back what the server wrote. */
 class FakeSocket extends Duplex {

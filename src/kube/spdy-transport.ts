@@ -2,11 +2,10 @@
 // binary messages of a `SPDY/3.1+portforward.k8s.io` WebSocket, where each message is an arbitrary slice of
 // the SPDY byte stream (client-go tunneling_connection.go).
 import type { Duplex } from 'node:stream';
-import { SpdySession, type SpdyStream } from './spdy.ts';
-import { streamLog } from './stream-log.ts';
+import { type SpdyLog, SpdySession, type SpdyStream } from './spdy.ts';
 import type { WebSocketConnection } from './websocket-server.ts';
 
-export function spdyOverSocket(socket: Duplex, head: Buffer, onStream: (s: SpdyStream) => void): SpdySession {
+export function spdyOverSocket(socket: Duplex, head: Buffer, onStream: (s: SpdyStream) => void, log: SpdyLog): SpdySession {
   const session = new SpdySession(
     {
       write: (b) => {
@@ -15,23 +14,24 @@ export function spdyOverSocket(socket: Duplex, head: Buffer, onStream: (s: SpdyS
       end: () => socket.end(),
     },
     onStream,
+    log,
   );
   socket.on('data', (chunk: Buffer) => session.receive(chunk));
   socket.on('close', () => session.transportClosed());
   socket.on('error', (err: Error) => {
-    streamLog.debug({ err: err.message }, 'spdy: socket error');
+    log.debug({ err: err.message }, 'spdy: socket error');
     session.transportClosed();
   });
   if (head.length > 0) session.receive(head);
   return session;
 }
 
-export function spdyOverWebSocket(ws: WebSocketConnection, onStream: (s: SpdyStream) => void): SpdySession {
-  const session = new SpdySession({ write: (b) => ws.send(b, true), end: () => ws.close(1000) }, onStream);
+export function spdyOverWebSocket(ws: WebSocketConnection, onStream: (s: SpdyStream) => void, log: SpdyLog): SpdySession {
+  const session = new SpdySession({ write: (b) => ws.send(b, true), end: () => ws.close(1000) }, onStream, log);
   ws.onMessage((data, binary) => {
     if (!binary) {
       // client-go rejects non-binary messages in a tunnel; so do we, loudly.
-      streamLog.warn('spdy tunnel: text WebSocket message, closing');
+      log.warn('spdy tunnel: text WebSocket message, closing');
       ws.close(1003, 'SPDY tunnel carries binary messages only');
       return;
     }

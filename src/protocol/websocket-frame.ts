@@ -1,5 +1,5 @@
 // RFC 6455 frame codec, pure: encode server frames (or masked client frames for tests) and incrementally
-// parse a byte stream into frames. Message reassembly and connection rules live in websocket-server.ts.
+// parse a byte stream into frames. Message reassembly and connection rules live in src/kube/websocket-server.ts.
 
 export const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 

@@ -1,10 +1,11 @@
-// Server side of RFC 6455 on a raw upgraded socket: handshake, message reassembly, ping/pong, close, and
-// backpressure through the socket's write() result. kubectl pings every 5 s during exec and treats a missing
-// pong as a dead connection, so control frames are answered even while a fragmented message is open.
+// Server side of RFC 6455 on a raw upgraded socket, shared by the sandbox API server and the hub's Kubernetes
+// gateway: handshake, message reassembly, ping/pong, close, and backpressure through the socket's write() result.
+// kubectl pings every 5 s during exec and treats a missing pong as a dead connection, so control frames are
+// answered even while a fragmented message is open.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { encodeFrame, OPCODE, WebSocketFrameParser, WebSocketProtocolError } from './websocket-frame.ts';
+import { encodeFrame, OPCODE, WebSocketFrameParser, WebSocketProtocolError } from '../protocol/websocket-frame.ts';
 import { writeSwitchingProtocols } from './upgrade-response.ts';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

@@ -4,7 +4,12 @@
 // The transport is any ordered byte pipe: a raw upgraded socket, or the binary messages of a WebSocket tunnel.
 import { encodeSpdyFrame, RST, SpdyFrameParser, type SpdyFrame } from './spdy-frame.ts';
 import { decodeHeaderBlock, encodeHeaderBlock, HeaderDeflater, HeaderInflater, type SpdyHeaders } from './spdy-header-block.ts';
-import { streamLog } from './stream-log.ts';
+
+/** Where a session reports protocol trouble (the sandbox's stream log, the hub's logger). */
+export interface SpdyLog {
+  warn(obj: Record<string, unknown> | string, msg?: string): void;
+  debug(obj: Record<string, unknown> | string, msg?: string): void;
+}
 
 export interface SpdyTransport {
   write(bytes: Buffer): void;
@@ -115,6 +120,7 @@ export class SpdySession {
   constructor(
     private readonly transport: SpdyTransport,
     private readonly onStream: (s: SpdyStream) => void,
+    private readonly log: SpdyLog,
   ) {}
 
   get closed(): boolean {
@@ -173,7 +179,7 @@ export class SpdySession {
         const headers = decodeHeaderBlock(await this.#inflater.decompress(f.headerBlock));
         if (f.streamId % 2 === 0 || f.streamId <= this.#lastStreamId) {
           this.send({ kind: 'rstStream', streamId: f.streamId, status: RST.protocolError });
-          streamLog.warn({ streamId: f.streamId }, 'spdy: SYN_STREAM with an even or non-increasing stream id');
+          this.log.warn({ streamId: f.streamId }, 'spdy: SYN_STREAM with an even or non-increasing stream id');
           return;
         }
         this.#lastStreamId = f.streamId;
@@ -194,7 +200,7 @@ export class SpdySession {
       case 'data': {
         const stream = this.#streams.get(f.streamId);
         if (stream) stream.receiveData(f.data, f.fin);
-        else if (f.data.length > 0) streamLog.debug({ streamId: f.streamId }, 'spdy: data for an unknown or closed stream dropped');
+        else if (f.data.length > 0) this.log.debug({ streamId: f.streamId }, 'spdy: data for an unknown or closed stream dropped');
         return;
       }
       case 'rstStream':
@@ -210,14 +216,14 @@ export class SpdySession {
       case 'windowUpdate':
         return;
       case 'unknown':
-        streamLog.debug({ type: f.type }, 'spdy: unknown control frame ignored');
+        this.log.debug({ type: f.type }, 'spdy: unknown control frame ignored');
         return;
     }
   }
 
   #fail(err: Error): void {
     if (this.#closed) return;
-    streamLog.warn({ err: err.message }, 'spdy: protocol error, closing the connection');
+    this.log.warn({ err: err.message }, 'spdy: protocol error, closing the connection');
     this.send({ kind: 'goaway', lastGoodStreamId: this.#lastStreamId, status: 1 });
     this.transport.end();
     this.transportClosed();
