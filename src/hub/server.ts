@@ -87,6 +87,15 @@ function buildApp(cfg: HubConfig, agents: AgentEndpoint, routes: RouteStore, log
   app.get(CONTROLLER_WS_PATH, agentSocket('controller'));
   app.get(GATEWAY_WS_PATH, agentSocket('gateway'));
   app.get('/healthz', (c) => c.text('ok'));
+  // Ready: the state database answers (every registration, heartbeat and route call goes through it).
+  app.get('/readyz', (c) => {
+    try {
+      agents.store.database.query('SELECT 1').get();
+      return c.json({ status: 'ready' });
+    } catch (e) {
+      return c.json({ status: 'not ready', reason: `state database: ${(e as Error).message}` }, 503);
+    }
+  });
 
   app.get('/api/v1/clusters', (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
