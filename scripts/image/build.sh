@@ -145,10 +145,12 @@ cp dist/pipeops-agent "$WORK/binary/src/dist/pipeops-agent"
   --build-context build="$WORK/binary" --build-arg VERSION="$VERSION" \
   -f "$ROOT/Containerfile" -t "$IMAGE_NAME:$VERSION" "$WORK/context" >/dev/null
 
-# ---- 6. the OCI archive ----
+# ---- 6. the OCI archive: an OCI layout, tarred with fixed metadata so that the archive's bytes repeat too ----
+"${B[@]}" push --quiet "$IMAGE_NAME:$VERSION" "oci:$WORK/layout:$IMAGE_NAME:$VERSION"
 mkdir -p "$(dirname "$OUTPUT")"
-rm -f "$OUTPUT"
-"${B[@]}" push --quiet "$IMAGE_NAME:$VERSION" "oci-archive:$OUTPUT:$IMAGE_NAME:$VERSION"
-digest=$(tar -xOf "$OUTPUT" index.json | sed -nE 's/.*"digest":"(sha256:[0-9a-f]{64})".*/\1/p')
+tar --sort=name --numeric-owner --owner=0 --group=0 --mtime="@$SOURCE_DATE_EPOCH" --mode=a+rX,u+w,go-w \
+  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -C "$WORK/layout" -cf "$OUTPUT.tmp" .
+mv "$OUTPUT.tmp" "$OUTPUT"
+digest=$(sed -nE 's/.*"digest":"(sha256:[0-9a-f]{64})".*/\1/p' "$WORK/layout/index.json")
 size=$(stat -c %s "$OUTPUT")
 echo "image: $IMAGE_NAME:$VERSION → $OUTPUT ($((size / 1024 / 1024)) MiB), manifest digest $digest, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
