@@ -31,6 +31,7 @@ const netns = `pipeops-img-${process.pid}`;
 const socket = join(work, 'netns.sock');
 let rootfs = '';
 let baseSpec: Loose;
+let imageConfig: Loose;
 let peer: Bun.Subprocess<'ignore', 'pipe', 'pipe'> | undefined;
 let sandbox: { sandboxPort: number; caPem: string };
 const running = new Map<string, Container>();
@@ -150,6 +151,9 @@ beforeAll(async () => {
   sh(['umoci', 'unpack', '--image', `${layout}:${IMAGE}`, join(work, 'bundle')]);
   rootfs = join(work, 'bundle', 'rootfs');
   baseSpec = JSON.parse(readFileSync(join(work, 'bundle', 'config.json'), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = blob(layout, index.manifests[0]!.digest) as { config: { digest: string } };
+  imageConfig = (blob(layout, manifest.config.digest) as { config: Loose }).config;
   sh(['ip', 'netns', 'add', netns]);
   sh(['ip', '-n', netns, 'link', 'set', 'lo', 'up']);
   peer = Bun.spawn(['ip', 'netns', 'exec', netns, process.execPath, join(import.meta.dir, 'netns-peer.ts'), socket, SA_TOKEN], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
@@ -185,7 +189,7 @@ describe('the image, inspected', () => {
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Json }[] };
     expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual([IMAGE]);
     const manifest = blob(layout, index.manifests[0]!.digest) as { config: { digest: string }; layers: unknown[] };
-    const config = (blob(layout, manifest.config.digest) as { config: Loose }).config;
+    const config = imageConfig;
     expect(config.User).toBe('65532:65532');
     expect(config.Entrypoint).toEqual(['/pipeops-agent']);
     expect(config.Cmd).toEqual(['agent']);
@@ -272,6 +276,8 @@ describe('the image, run under runc as the chart runs it', () => {
     const sc = ctr.securityContext;
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(sc.runAsNonRoot).toBe(true);
+    expect(`${sc.runAsUser}:${sc.runAsGroup}`).toBe(imageConfig.User); // the chart's user is the image's user
+    expect(sc.readOnlyRootFilesystem).toBe(true);
     const caps: string[] = sc.capabilities.drop.includes('ALL') ? (sc.capabilities.add ?? []) : ['(chart keeps default capabilities)'];
     // Volumes: emptyDir → tmpfs of its sizeLimit; configMap → its items in a read-only directory; plus the
     // ServiceAccount token projection every pod gets (automountServiceAccountToken).
