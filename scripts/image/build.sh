@@ -33,7 +33,7 @@ update_pins() {
     local v sha
     v=$(apt-cache policy "$name" | awk '/Candidate:/ { print $2 }')
     sha=$(apt-cache show "$name=$v" | awk '/^SHA256:/ { print $2; exit }')
-    [ -n "$v" ] && [ -n "$sha" ] || die "apt knows no candidate for $name (run apt-get update)"
+    if [ -z "$v" ] || [ -z "$sha" ]; then die "apt knows no candidate for $name (run apt-get update)"; fi
     echo "$name $v $sha"
   done >> "$tmp"
   mv "$tmp" "$LOCK"
@@ -78,7 +78,9 @@ while read -r name version sha; do
   deb="$DEB_CACHE/${name}_${version//:/%3a}.deb"
   if [ ! -f "$deb" ] || [ "$(sha256sum < "$deb" | cut -d' ' -f1)" != "$sha" ]; then
     rm -f "$WORK"/download/*.deb
-    (cd "$WORK/download" && apt-get download -q "$name=$version" >/dev/null 2>&1) ||
+    # A fresh machine may have no package lists yet: one apt-get update, then the same download again.
+    (cd "$WORK/download" && { apt-get download -q "$name=$version" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get download -q "$name=$version" >/dev/null 2>&1; }; }) ||
       die "pinned $name=$version is not on the apt mirror (Debian keeps only the newest point release; try apt-get update): run $0 --update-pins and commit $LOCK"
     mv "$WORK"/download/*.deb "$deb"
   fi
@@ -109,7 +111,7 @@ find "$R/usr/share/doc" -depth -type d -empty -delete
 rm -rf "$R/usr/share/man" "$R/usr/share/info" "$R/usr/share/lintian" "$R/usr/sbin" "$R/etc/ca-certificates"
 # update-ca-certificates' bundle, built the way it builds it (sorted certificate files, each ending in a newline).
 mkdir -p "$R/etc/ssl/certs"
-(cd "$R/usr/share/ca-certificates" && find . -name '*.crt' | LC_ALL=C sort | while read -r c; do sed -e '$a\' "$c"; done) > "$R/etc/ssl/certs/ca-certificates.crt"
+(cd "$R/usr/share/ca-certificates" && find . -name '*.crt' | LC_ALL=C sort | while read -r c; do cat "$c"; [ -z "$(tail -c 1 "$c")" ] || echo; done) > "$R/etc/ssl/certs/ca-certificates.crt"
 cat > "$R/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin

@@ -5,7 +5,7 @@
 # agent under runc as uid 65532 with a read-only root and no capabilities, in a network namespace of its own).
 # Prints the time the tier took; exits non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 t0=$(date +%s)
 fail() { echo "image tier: $*"; echo "image tier: FAILED after $(( $(date +%s) - t0 )) s"; exit 1; }
 

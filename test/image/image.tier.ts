@@ -73,8 +73,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 type RunOptions = { args: string[]; env?: string[]; uid: number; gid: number; readonlyRoot: boolean; noNewPrivileges: boolean; caps: string[]; mounts: Loose[] };
 
 /** A runc bundle: the image's runtime config (umoci) with the pod's settings, root = the shared unpacked rootfs. */
-function spec(o: RunOptions): Loose {
+function spec(id: string, o: RunOptions): Loose {
   const s = structuredClone(baseSpec);
+  s.linux.cgroupsPath = `/pipeops-image-test-${process.pid}-${id}`; // runc's default (/<id>) could collide across runs
   s.process.terminal = false;
   s.process.args = o.args;
   s.process.env = [...s.process.env, ...(o.env ?? [])];
@@ -90,7 +91,7 @@ function spec(o: RunOptions): Loose {
 function start(id: string, o: RunOptions): Container {
   const bundle = join(work, 'bundles', id);
   mkdirSync(bundle, { recursive: true });
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec(o)));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec(id, o)));
   const proc = Bun.spawn(['runc', '--root', runcRoot, 'run', '--bundle', bundle, id], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
   const c: Container = { id, proc, out: [] };
   const pump = async (s: ReadableStream<Uint8Array>) => {
@@ -255,7 +256,10 @@ describe('the image, run under runc as the chart runs it', () => {
     await until('hub /healthz', async () => (await fetchIn(HUB_PORT, '/healthz')).status === 200, hub);
     const ready = await fetchIn(HUB_PORT, '/readyz');
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
-    const facts = processFacts(containerPid(hub));
+    const pid = containerPid(hub);
+    // The certificate minted in-process (the image has no openssl), seen through the container's root.
+    for (const f of ['ca.crt', 'ca.key', 'server.crt', 'server.key']) expect(existsSync(`/proc/${pid}/root/tmp/hub.db.tls/${f}`)).toBe(true);
+    const facts = processFacts(pid);
     expect(facts.uid).toEqual(['65532', '65532', '65532', '65532']);
     expect(facts.gid).toEqual(['65532', '65532', '65532', '65532']);
     expect(facts.caps).toEqual(Array(5).fill('0000000000000000'));
