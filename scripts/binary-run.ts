@@ -79,11 +79,11 @@ function watchLines(p: Bun.Subprocess<'ignore', 'pipe', 'pipe'>): Proc {
 
 export type HubProc = Proc & { url: string };
 
-/** `pipeops-agent hub` on 127.0.0.1, ephemeral ports, state in memory. */
-export async function startBinaryHub(bin: string, cwd: string): Promise<HubProc> {
+/** `pipeops-agent hub` on 127.0.0.1, ephemeral ports, state in memory (or `state`); `env` replaces PATH/HOME. */
+export async function startBinaryHub(bin: string, cwd: string, o: { env?: Record<string, string>; state?: string } = {}): Promise<HubProc> {
   const p = Bun.spawn(
-    [bin, 'hub', '--host', '127.0.0.1', '--port', '0', '--kube-port', '0', '--state', ':memory:', '--agent-token', SMOKE_AGENT_TOKEN, '--admin-token', SMOKE_ADMIN_TOKEN, '--log-level', 'warn'],
-    { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
+    [bin, 'hub', '--host', '127.0.0.1', '--port', '0', '--kube-port', '0', '--state', o.state ?? ':memory:', '--agent-token', SMOKE_AGENT_TOKEN, '--admin-token', SMOKE_ADMIN_TOKEN, '--log-level', 'warn'],
+    { cwd, env: o.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
   );
   const w = watchLines(p);
   const ready = JSON.parse(await w.next(/"event":"hub_ready"/)) as { url: string };

@@ -28,7 +28,7 @@ export type { TlsMaterial } from './tls.ts';
 export interface SandboxOptions {
   port?: number;
   host?: string;
-  /** Certificate material, 'generate' (mint with openssl), or false/omitted for plain HTTP. */
+  /** Certificate material, 'generate' (mint a CA and a server certificate), or false/omitted for plain HTTP. */
   tls?: TlsMaterial | 'generate' | false;
   /** Bearer token → policy. No tokens: anonymous requests are allowed everything. */
   tokens?: Record<string, TokenPolicy>;

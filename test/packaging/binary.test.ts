@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentProc, emptyDir, type HubProc, listClusters, startBinaryAgent, startBinaryHub, waitRegistered } from '../../scripts/binary-run.ts';
+import { noProgramsEnv } from '../support/without-path.ts';
 
 const BIN = join(import.meta.dir, '..', '..', 'dist', 'pipeops-agent');
 const present = existsSync(BIN);
@@ -55,6 +56,17 @@ describe.skipIf(!present)('compiled binary, from an empty directory', () => {
     expect(agent.lines.join('\n')).toContain('agent stopped');
     expect(await hub.stop()).toBe(0);
     expect(await listClusters(hub.url).then(() => 'up', () => 'down')).toBe('down');
+  }, 60_000);
+
+  test('hub with no programs on PATH (as in the distroless image): gateway TLS minted in-process, /healthz answers', async () => {
+    const dir = emptyDir();
+    const hub = await startBinaryHub(BIN, dir, { env: { ...noProgramsEnv(), HOME: dir }, state: join(dir, 'hub.db') });
+    procs.push(hub);
+    const r = await fetch(`${hub.url}/healthz`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('ok');
+    for (const f of ['ca.crt', 'ca.key', 'server.crt', 'server.key']) expect(existsSync(join(dir, 'hub.db.tls', f))).toBe(true);
+    expect(await hub.stop()).toBe(0);
   }, 60_000);
 
   const root = process.getuid?.() === 0;

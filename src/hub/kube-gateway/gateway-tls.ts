@@ -1,13 +1,10 @@
 // TLS for the Kubernetes API gateway (kubectl only sends bearer tokens over HTTPS). The operator's certificate
-// when configured; otherwise a CA and a server certificate minted with openssl and kept in `<state>.tls/`, so a
-// restarted hub presents the same CA and kubeconfigs handed out earlier keep working.
-import { execFile } from 'node:child_process';
+// when configured; otherwise a CA and a server certificate minted in-process (no openssl: the image has none) and
+// kept in `<state>.tls/`, so a restarted hub presents the same CA and kubeconfigs handed out earlier keep working.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { mintCa, mintServerCert } from '../../tls/mint-certificates.ts';
 
 export interface GatewayTls {
   cert: string;
@@ -46,14 +43,12 @@ export async function ensureGatewayTls(i: GatewayTlsInput): Promise<GatewayTls> 
   }
   const f = (n: string) => join(dir, n);
   try {
-    if (!existsSync(f('ca.crt')) || !existsSync(f('ca.key'))) await mintCa(dir);
+    if (!existsSync(f('ca.crt')) || !existsSync(f('ca.key'))) await writeCa(dir);
     const sans = subjectAltNames(i.host, i.publicUrl);
     const current = existsSync(f('server.sans')) ? readFileSync(f('server.sans'), 'utf8') : '';
-    if (current !== sans || !existsSync(f('server.crt')) || !existsSync(f('server.key'))) await mintServerCert(dir, sans);
+    if (current !== sans || !existsSync(f('server.crt')) || !existsSync(f('server.key'))) await writeServerCert(dir, sans);
   } catch (e) {
-    throw new Error(
-      `kube gateway: could not create its TLS certificate in ${dir} with openssl (${(e as Error).message}); install openssl or pass --tls-cert/--tls-key`,
-    );
+    throw new Error(`kube gateway: could not create its TLS certificate in ${dir} (${(e as Error).message}); fix the directory or pass --tls-cert/--tls-key`);
   }
   return { cert: readFileSync(f('server.crt'), 'utf8'), key: readFileSync(f('server.key'), 'utf8'), caPem: readFileSync(f('ca.crt'), 'utf8'), dir };
 }
@@ -64,18 +59,19 @@ export function persistedCaPem(state: string): string | undefined {
   return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
 }
 
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-
-async function mintCa(dir: string): Promise<void> {
-  const f = (n: string) => join(dir, n);
-  await run('openssl', ['req', '-x509', ...EC, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '3650', '-subj', '/CN=pipeops-hub-kube-gateway-ca']);
+// Lifetimes: the CA ten years, the server certificate 825 days (the longest that Apple's TLS clients accept).
+async function writeCa(dir: string): Promise<void> {
+  const ca = await mintCa('pipeops-hub-kube-gateway-ca', 3650);
+  writeFileSync(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
 }
 
-async function mintServerCert(dir: string, sans: string): Promise<void> {
+async function writeServerCert(dir: string, sans: string): Promise<void> {
   const f = (n: string) => join(dir, n);
-  await run('openssl', ['req', ...EC, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=pipeops-hub-kube-gateway']);
-  writeFileSync(f('ext.cnf'), ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', `subjectAltName=${sans}`].join('\n'));
-  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '825', '-extfile', f('ext.cnf')]);
+  const ca = { certPem: readFileSync(f('ca.crt'), 'utf8'), keyPem: readFileSync(f('ca.key'), 'utf8') };
+  const server = await mintServerCert(ca, 'pipeops-hub-kube-gateway', sans.split(','), 825);
+  writeFileSync(f('server.key'), server.keyPem, { mode: 0o600 });
+  writeFileSync(f('server.crt'), server.certPem);
   writeFileSync(f('server.sans'), sans);
 }
 
