@@ -26,6 +26,7 @@ export const METRICS = [
   { name: 'pipeops_http_requests_total', type: 'counter', help: 'Requests served by the local HTTP API.', labels: ['method', 'route', 'status'] },
   { name: 'pipeops_tunnel_forwards_active', type: 'gauge', help: 'Requests and streams currently relayed through the tunnel.' },
   { name: 'pipeops_protocol_errors_total', type: 'counter', help: 'Inbound control messages rejected as malformed or unknown.', labels: ['reason'] },
+  { name: 'pipeops_late_arrivals_total', type: 'counter', help: 'Messages for a request or stream that had just finished (kind request_chunk, stream_data): a normal race, not a protocol error.', labels: ['kind'] },
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },

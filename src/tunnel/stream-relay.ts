@@ -20,6 +20,7 @@ import {
   streamIdOf,
 } from '../protocol/stream-messages.ts';
 import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
+import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
 import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
@@ -74,6 +75,8 @@ export function streamKind(path: string): StreamKind {
 export class StreamRelay {
   readonly #d: StreamDeps;
   readonly #streams = new Map<string, Stream>();
+  /** Streams that ended recently: frames still in flight for them are late arrivals, not errors. */
+  readonly #finished = new RecentIds();
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
@@ -115,6 +118,11 @@ export class StreamRelay {
   data(m: InboundMessage): boolean {
     const id = streamIdOf(m);
     const s = id ? this.#streams.get(id) ?? (typeof m.payload.stream_id === 'string' ? this.#streams.get(m.payload.stream_id) : undefined) : undefined;
+    if (!s && id && this.#finished.has(id)) {
+      this.#metric('pipeops_late_arrivals_total', { kind: 'stream_data' });
+      this.#d.log.debug({ stream_id: id }, 'data for a stream that just ended dropped');
+      return false;
+    }
     if (!s) {
       this.#metric('pipeops_protocol_errors_total', { reason: 'unknown_stream' });
       this.#d.log.debug({ stream_id: id }, 'data for an unknown stream dropped');
@@ -459,6 +467,7 @@ export class StreamRelay {
   #forget(s: Stream): boolean {
     if (this.#streams.get(s.id) !== s) return false;
     this.#streams.delete(s.id);
+    this.#finished.add(s.id);
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, -1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, -1);
     this.#d.metric({ name: 'pipeops_ws_session_duration_seconds', op: 'observe', value: (Date.now() - s.started) / 1000, labels: { kind: s.kind } });

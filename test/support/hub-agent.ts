@@ -26,6 +26,9 @@ export async function testHub(over: Partial<HubConfig> = {}): Promise<Hub> {
     admin_tokens: [ADMIN_TOKEN],
     user_tokens: [USER_TOKEN],
     state: ':memory:',
+    // Ephemeral public-gateway ports even when a test pins the hub's port (8088/8443 may be taken on a shared machine).
+    gateway_port: 0,
+    gateway_tls_port: 0,
     ...over,
   });
   return startHub(cfg, quietLog);
