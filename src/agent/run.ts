@@ -109,7 +109,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     throw new AgentStartupError(`cannot load agent state: ${(e as Error).message}`, 1);
   }
   secrets.add(state.cluster_token);
-  const id = resolveAgentId({ configured: cfg.agent.id || undefined, persisted: state.agent_id || undefined, facts: gatherIdentityFacts(opts.env) });
+  // Outside a Pod: cluster name, API server and state location tell agents on one host apart (issue 10 item 15).
+  const instance = [cfg.agent.cluster_name, target?.server ?? '', store.describe()];
+  const id = resolveAgentId({ configured: cfg.agent.id || undefined, persisted: state.agent_id || undefined, facts: gatherIdentityFacts(opts.env, instance) });
   log.info({ agent_id: id.id, source: id.source, state: store.describe() }, 'agent identity');
 
   // Persisting is serialised: every change is saved in order, and shutdown waits for the last save.

@@ -180,4 +180,19 @@ describe('wire replay against the agent process', () => {
     await waitFor(async () => (await metricValue(agent, /^pipeops_late_arrivals_total\{kind="request_chunk"\}/)) === 1, { what: 'late request chunk' });
     expect(await metricValue(agent, /^pipeops_protocol_errors_total\{reason="chunk_for_unknown_request"\}/)).toBe(0);
   });
+
+  test('item 15: two agents on one host, for different clusters, register with different agent ids', async () => {
+    const cp = await fakeControlPlane();
+    cleanups.push(() => cp.stop());
+    const a = await spawnAgent(cp.url, tempDir('pipeops-replay-a-'), { kubeconfig: '' });
+    cleanups.push(() => a.stop());
+    const b = await spawnAgent(cp.url, tempDir('pipeops-replay-b-'), { kubeconfig: '', env: { PIPEOPS_CLUSTER_NAME: 'replay-cluster-2' } });
+    cleanups.push(() => b.stop());
+    await waitFor(() => cp.of('register').length >= 2, { what: 'two registers', timeoutMs: 30_000 });
+    const ids = cp.of('register').map((m) => (m.payload as { agent_id: string; name: string }).agent_id);
+    expect(new Set(cp.of('register').map((m) => (m.payload as { name: string }).name)).size).toBe(2);
+    expect(ids[0]).toMatch(/^agent-[0-9a-f]{16}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
 });
+
