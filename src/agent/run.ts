@@ -236,6 +236,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     onMessage: (m) => {
       switch (m.kind) {
         case 'session':
+          // Upstream's names (§8.1): every state change by target state; every wait before a redial.
+          if (status.snapshot().connection.state !== m.state) metrics.inc('pipeops_agent_connection_state_changes_total', { state: m.state });
+          if (m.state === 'reconnecting') metrics.inc('pipeops_agent_websocket_reconnections_total');
           status.update('session', (s) => {
             if (m.reconnect && m.state === 'connected' && s.connection.state !== 'connected') s.connection.reconnects++;
             if (s.connection.state !== m.state) s.connection.since = Date.now();

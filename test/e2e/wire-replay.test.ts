@@ -194,5 +194,43 @@ describe('wire replay against the agent process', () => {
     expect(ids[0]).toMatch(/^agent-[0-9a-f]{16}$/);
     expect(ids[0]).not.toBe(ids[1]);
   });
+
+  test("item 6: upstream's metric names, types and labels (protocol.md §8.1) are exposed beside ours, with real values", async () => {
+    const { cp, agent } = await start({ kube: false });
+    const gw = await cp.waitForConn('gateway');
+    await cp.next((r) => r.json?.type === 'heartbeat', 'a heartbeat');
+    gw.close(1000, 'bye');
+    await cp.waitForConn('gateway', 2);
+    await cp.next((r) => r.conn !== gw.id && r.kind === 'gateway' && r.json?.type === 'heartbeat', 'a heartbeat after the redial');
+    const types: Record<string, string> = {
+      pipeops_agent_heartbeat_success_total: 'counter',
+      pipeops_agent_heartbeat_failures_total: 'counter',
+      pipeops_agent_heartbeat_skip_reconnecting_total: 'counter',
+      pipeops_agent_heartbeat_duration_seconds: 'histogram',
+      pipeops_agent_connection_state: 'gauge',
+      pipeops_agent_connection_state_changes_total: 'counter',
+      pipeops_agent_websocket_reconnections_total: 'counter',
+      pipeops_agent_unhealthy_duration_seconds: 'gauge',
+      pipeops_agent_websocket_active_connections: 'gauge',
+      pipeops_agent_websocket_proxy_active_streams: 'gauge',
+      pipeops_agent_websocket_proxy_streams_total: 'counter',
+      pipeops_agent_websocket_bytes_sent_total: 'counter',
+      pipeops_agent_websocket_bytes_received_total: 'counter',
+    };
+    const text = await waitFor(async () => {
+      const t = await (await fetch(`${agent.url}/metrics`)).text();
+      return /^pipeops_agent_heartbeat_success_total [1-9]/m.test(t) && /^pipeops_agent_websocket_reconnections_total [1-9]/m.test(t) ? t : null;
+    }, { what: 'heartbeats and a reconnection counted under upstream names' });
+    for (const [name, type] of Object.entries(types)) expect(text).toContain(`# TYPE ${name} ${type}`);
+    const value = (re: RegExp) => Number(text.split('\n').find((l) => re.test(l))?.split(' ').pop());
+    expect(value(/^pipeops_agent_heartbeat_success_total /)).toBe(value(/^pipeops_heartbeat_total /));
+    expect(value(/^pipeops_agent_connection_state /)).toBe(2);
+    expect(value(/^pipeops_agent_unhealthy_duration_seconds /)).toBe(0);
+    expect(value(/^pipeops_agent_connection_state_changes_total\{state="connected"\}/)).toBeGreaterThanOrEqual(2);
+    expect(value(/^pipeops_agent_connection_state_changes_total\{state="reconnecting"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^pipeops_agent_heartbeat_duration_seconds_bucket\{le="0.005"\}/)).toBeGreaterThanOrEqual(0);
+    // Families this agent cannot fill truthfully are absent, not zero.
+    for (const absent of ['pipeops_agent_yamux_', 'pipeops_agent_tcp_tunnel_', 'pipeops_agent_websocket_frames_sent_total']) expect(text).not.toContain(absent);
+  });
 });
 
