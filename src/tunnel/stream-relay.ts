@@ -262,7 +262,8 @@ export class StreamRelay {
         if (this.#streams.has(id)) this.#dialFailed(stream, conn, `closed during handshake (${ev.code})`, viaRequest);
         return;
       }
-      this.#end(stream, conn, { code: ev.code, reason: ev.reason });
+      // §4.4: a kubectl stream's close is `{stream_id}` only (code and reason are W1's, for application WebSockets).
+      this.#end(stream, conn, {});
     });
   }
 
