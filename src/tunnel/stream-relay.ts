@@ -231,7 +231,8 @@ export class StreamRelay {
       translate = !rawFrames && isChannelProtocol(ws!.protocol);
       if (viaRequest) {
         const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-        if (ws!.protocol) h['Sec-WebSocket-Protocol'] = [ws!.protocol];
+        // Go's canonical spelling, as every upstream `headers` map (protocol.md §3.8: `Sec-Websocket-Accept`).
+        if (ws!.protocol) h['Sec-Websocket-Protocol'] = [ws!.protocol];
         answerUpgrade(conn, viaRequest, h);
       }
       for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
@@ -319,7 +320,7 @@ export class StreamRelay {
     ws.addEventListener('open', () => {
       opened = true;
       const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-      if (ws.protocol) h['Sec-WebSocket-Protocol'] = [ws.protocol];
+      if (ws.protocol) h['Sec-Websocket-Protocol'] = [ws.protocol];
       answerUpgrade(conn, req, h);
     });
     ws.addEventListener('message', (ev: MessageEvent) => {

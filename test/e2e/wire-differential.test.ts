@@ -259,6 +259,18 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
     's-exec',
   );
   gw.send('tcp_tunnel_start', { tunnel_id: 't', gateway_port: 1 }, 'tcp-1');
+  // exec as a proxy_request upgrade (§4.5 with W2: 101 only after the API server accepted).
+  gw.send(
+    'proxy_request',
+    {
+      method: 'GET',
+      path: '/api/v1/namespaces/demo/pods/hello-6d9f7c8b5-abcde/exec',
+      query: 'command=echo&command=via-request&stdout=true',
+      headers: { ...auth, Upgrade: ['websocket'], Connection: ['Upgrade'], 'Sec-WebSocket-Version': ['13'], 'Sec-WebSocket-Key': ['dGhlIHNhbXBsZSBub25jZQ=='], 'Sec-WebSocket-Protocol': ['v4.channel.k8s.io'] },
+      is_websocket: true,
+    },
+    'r-exec',
+  );
 
   // ---- wait for every answer ----
   await answered('p-1', ['pong']);
@@ -274,6 +286,8 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   await answered('s-404', ['proxy_websocket_close']);
   await answered('s-exec', ['proxy_websocket_close']);
   await answered('tcp-1', ['tcp_tunnel_close']);
+  await answered('r-exec', ['proxy_response', 'proxy_error']);
+  await answered('r-exec', ['proxy_websocket_close']);
   await cp.next((r) => r.json?.type === 'heartbeat' && r.kind === 'gateway', 'a heartbeat on the gateway');
 
   // ---- dials (§2.1, §2.2) ----
@@ -355,6 +369,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
     'protocol_fallback',
     'proxy_response:json',
     'proxy_response:gzip',
+    'proxy_response:101',
     'proxy_error',
     'proxy_error:stream',
     'proxy_response_header',
@@ -373,7 +388,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
 
 function variant(type: string, payload: unknown): string {
   const p = (payload ?? {}) as Json;
-  if (type === 'proxy_response') return `proxy_response:${p.encoding === 'gzip' ? 'gzip' : 'json'}`;
+  if (type === 'proxy_response') return `proxy_response:${p.status === 101 ? '101' : p.encoding === 'gzip' ? 'gzip' : 'json'}`;
   if (type === 'proxy_error' && 'request_id' in p) return 'proxy_error:stream';
   return type;
 }
