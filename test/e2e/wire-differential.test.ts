@@ -59,7 +59,6 @@ function typeOk(v: unknown, r: Rule): string | null {
 
 const lit = (...vals: unknown[]) => (v: unknown) => (vals.includes(v) ? null : `expected one of ${JSON.stringify(vals)}`);
 const match = (re: RegExp) => (v: unknown) => (typeof v === 'string' && re.test(v) ? null : `expected a string matching ${re}`);
-const prefix = (p: string) => (v: unknown) => (typeof v === 'string' && v.startsWith(p) ? null : `expected a string starting with ${JSON.stringify(p)}`);
 
 /** Go's CanonicalMIMEHeaderKey: what upstream's `http.Header` maps carry (`Content-Type`, `X-Kubernetes-Pf-Flowschema-Uid`). */
 function goCanonical(k: string): string {
@@ -222,7 +221,7 @@ afterAll(async () => {
 });
 
 const auth = { Authorization: [`Bearer ${SA_TOKEN}`] };
-const answered = (id: string, types: string[]) => cp.next((r) => r.json?.request_id === id && types.includes(r.json.type), `${types.join('/')} for ${id}`, 15_000);
+const answered = (id: string, types: string[]) => cp.next((r) => r.json?.request_id === id && types.includes(r.json.type), `${types.join('/')} for ${id}`);
 const END = ['proxy_response', 'proxy_error', 'proxy_response_end', 'proxy_response_abort'];
 
 test('every message the agent emits matches protocol.md §2–§5 (differential replay, issue 10 item 8)', async () => {
@@ -242,7 +241,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   gw.send('proxy_request', { method: 'GET', path: '/api/v1/pods', headers: auth }, 'r-gzip');
   const big = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'diff-big' }, data: { blob: 'x'.repeat(20_000) } });
   gw.send('proxy_request', { method: 'POST', path: '/api/v1/namespaces/demo/configmaps', headers: { ...auth, 'Content-Type': ['application/json'] }, body: Buffer.from(big).toString('base64'), body_encoding: 'base64' }, 'r-big');
-  await cp.next((r) => (r.json?.request_id === 'r-big' && END.includes(r.json.type)) || (r.binary !== undefined && frameRequestId(r.binary as Uint8Array<ArrayBuffer>) === 'r-big'), 'answer to r-big', 15_000);
+  await cp.next((r) => (r.json?.request_id === 'r-big' && END.includes(r.json.type)) || (r.binary !== undefined && frameRequestId(r.binary as Uint8Array<ArrayBuffer>) === 'r-big'), 'answer to r-big');
   gw.send('proxy_request', { method: 'GET', path: '/api/v1/namespaces/demo/configmaps/diff-big', headers: auth, body_binary: true, body_size: 0 }, 'r-binbody');
   gw.sendRaw(encodeRequestBodyFrame('r-binbody', new Uint8Array(0)));
   gw.send('proxy_request', { method: 'GET', path: '/version', headers: auth, supports_response_streaming: true }, 'r-stream');
@@ -277,7 +276,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   await answered('p-bin', ['pong']);
   await cp.next((r) => r.json?.type === 'protocol_fallback', 'protocol_fallback');
   for (const id of ['r-small', 'r-gzip', 'r-stream', 'r-badsvc', 'r-null', 'r-badtype']) await answered(id, END);
-  await cp.next((r) => (r.json?.request_id === 'r-binbody' && END.includes(r.json.type)) || (r.binary !== undefined && frameRequestId(r.binary as Uint8Array<ArrayBuffer>) === 'r-binbody'), 'answer to r-binbody', 15_000);
+  await cp.next((r) => (r.json?.request_id === 'r-binbody' && END.includes(r.json.type)) || (r.binary !== undefined && frameRequestId(r.binary as Uint8Array<ArrayBuffer>) === 'r-binbody'), 'answer to r-binbody');
   await answered('r-watch', ['proxy_response_header']);
   gw.send('proxy_cancel', {}, 'r-watch');
   await answered('r-watch', ['proxy_response_abort', 'proxy_error']);

@@ -175,9 +175,9 @@ describe('wire replay against the agent process', () => {
     gw.send('proxy_websocket_data', { stream_id: 'gone', data: 'AGhp' }, 'gone');
     // Data for a stream that never existed stays a protocol error.
     gw.send('proxy_websocket_data', { stream_id: 'never', data: 'AGhp' }, 'never');
-    await waitFor(async () => (await metricValue(agent, /^pipeops_protocol_errors_total\{reason="unknown_stream"\}/)) === 1, { what: 'unknown_stream counted once' });
-    await waitFor(async () => (await metricValue(agent, /^pipeops_late_arrivals_total\{kind="stream_data"\}/)) === 1, { what: 'late stream data' });
-    await waitFor(async () => (await metricValue(agent, /^pipeops_late_arrivals_total\{kind="request_chunk"\}/)) === 1, { what: 'late request chunk' });
+    await waitFor(async () => (await metricValue(agent, /^pipeops_protocol_errors_total\{reason="unknown_stream"\}/)) === 1, { what: 'unknown_stream counted once', timeoutMs: 30_000 });
+    await waitFor(async () => (await metricValue(agent, /^pipeops_late_arrivals_total\{kind="stream_data"\}/)) === 1, { what: 'late stream data', timeoutMs: 30_000 });
+    await waitFor(async () => (await metricValue(agent, /^pipeops_late_arrivals_total\{kind="request_chunk"\}/)) === 1, { what: 'late request chunk', timeoutMs: 30_000 });
     expect(await metricValue(agent, /^pipeops_protocol_errors_total\{reason="chunk_for_unknown_request"\}/)).toBe(0);
   });
 
@@ -220,7 +220,7 @@ describe('wire replay against the agent process', () => {
     const text = await waitFor(async () => {
       const t = await (await fetch(`${agent.url}/metrics`)).text();
       return /^pipeops_agent_heartbeat_success_total [1-9]/m.test(t) && /^pipeops_agent_websocket_reconnections_total [1-9]/m.test(t) ? t : null;
-    }, { what: 'heartbeats and a reconnection counted under upstream names' });
+    }, { what: 'heartbeats and a reconnection counted under upstream names', timeoutMs: 30_000 });
     for (const [name, type] of Object.entries(types)) expect(text).toContain(`# TYPE ${name} ${type}`);
     const value = (re: RegExp) => Number(text.split('\n').find((l) => re.test(l))?.split(' ').pop());
     expect(value(/^pipeops_agent_heartbeat_success_total /)).toBe(value(/^pipeops_heartbeat_total /));

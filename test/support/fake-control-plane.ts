@@ -136,11 +136,12 @@ export async function fakeControlPlane(opts: FakeControlPlaneOptions = {}): Prom
     async waitForConn(kind, n = 1) {
       await waitFor(() => dials.filter((d) => d.kind === kind).length >= n && [...sockets.values()].some((s) => s.data.kind === kind), {
         what: `${n} ${kind} connection(s)`,
-        timeoutMs: 15_000,
+        // Generous: a spawned agent starts in seconds, but the shared test machine is often heavily loaded.
+        timeoutMs: 30_000,
       });
       return cp.latest(kind);
     },
-    async next(pred, what, timeoutMs = 10_000) {
+    async next(pred, what, timeoutMs = 30_000) {
       return waitFor(() => received.find(pred), { what, timeoutMs });
     },
     async stop() {
