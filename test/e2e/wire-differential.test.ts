@@ -196,8 +196,17 @@ const SHAPES: Record<string, Shape> = {
   proxy_response_abort: { requestId: 'required', payload: (p) => check('proxy_response_abort', p, { error: 'string' }) },
   // §4.3: kubectl streams carry stream_id and data only
   proxy_websocket_data: { requestId: 'required', payload: (p) => check('proxy_websocket_data', p, { stream_id: 'string', data: match(BASE64) }) },
+  // §3.8 step 5: application WebSocket frames carry both ids and the opcode as a number
+  'proxy_websocket_data:application': {
+    requestId: 'required',
+    payload: (p) => check('proxy_websocket_data', p, { request_id: 'string', stream_id: 'string', data: match(BASE64), message_type: lit(1, 2) }),
+  },
   // §4.4 (W1 adds request_id/code/reason for application WebSockets only)
   proxy_websocket_close: { requestId: 'required', payload: (p) => check('proxy_websocket_close', p, { stream_id: 'string' }) },
+  'proxy_websocket_close:application': {
+    requestId: 'required',
+    payload: (p) => check('proxy_websocket_close', p, { stream_id: 'string', request_id: 'string', 'code?': 'int', 'reason?': 'string' }),
+  },
   // §5.4 / T1
   tcp_tunnel_close: { requestId: 'required', payload: (p) => check('tcp_tunnel_close', p, { reason: 'string', 'error?': 'string' }) },
 };
@@ -205,6 +214,7 @@ const SHAPES: Record<string, Shape> = {
 let sandbox: Sandbox;
 let cp: FakeControlPlane;
 let agent: AgentProcess;
+let echo: ReturnType<typeof Bun.serve>;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ tls: TLS, tokens: { [SA_TOKEN]: { verbs: '*', resources: '*', namespaces: '*' } }, seed: 'demo' });
@@ -212,12 +222,25 @@ beforeAll(async () => {
   const kubeconfig = join(dir, 'kubeconfig');
   await sandbox.writeKubeconfig(kubeconfig, { token: SA_TOKEN });
   cp = await fakeControlPlane();
-  agent = await spawnAgent(`${cp.url}/base?tenant=t1`, dir, { kubeconfig });
+  // An application WebSocket behind a Service (§3.8): echoes, and closes with 4000 when asked.
+  echo = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response('upgrade required', { status: 426 })),
+    websocket: {
+      message(ws, m) {
+        if (m === 'close-me') ws.close(4000, 'bye');
+        else ws.send(m);
+      },
+    },
+  });
+  agent = await spawnAgent(`${cp.url}/base?tenant=t1`, dir, { kubeconfig, env: { PIPEOPS_SERVICE_PROXY: 'map', PIPEOPS_SERVICE_MAP: JSON.stringify({ 'demo/echo:80': `http://127.0.0.1:${echo.port}` }) } });
 });
 afterAll(async () => {
   await agent?.stop();
   await cp?.stop();
   await sandbox?.close();
+  echo?.stop(true);
 });
 
 const auth = { Authorization: [`Bearer ${SA_TOKEN}`] };
@@ -271,6 +294,20 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
     'r-exec',
   );
 
+  gw.send(
+    'proxy_request',
+    {
+      method: 'GET',
+      path: '/chat',
+      service_name: 'echo',
+      namespace: 'demo',
+      service_port: 80,
+      is_websocket: true,
+      headers: { Upgrade: ['websocket'], Connection: ['Upgrade'], 'Sec-WebSocket-Version': ['13'], 'Sec-WebSocket-Key': ['dGhlIHNhbXBsZSBub25jZQ=='] },
+    },
+    'app-1',
+  );
+
   // ---- wait for every answer ----
   await answered('p-1', ['pong']);
   await answered('p-bin', ['pong']);
@@ -288,6 +325,12 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   await answered('r-exec', ['proxy_response', 'proxy_error']);
   await answered('r-exec', ['proxy_websocket_close']);
   await cp.next((r) => r.json?.type === 'heartbeat' && r.kind === 'gateway', 'a heartbeat on the gateway');
+  await answered('app-1', ['proxy_response', 'proxy_error']);
+  const frame = (text: string) => Buffer.concat([Buffer.from([1]), Buffer.from(text)]).toString('base64');
+  gw.send('proxy_websocket_data', { request_id: 'app-1', stream_id: 'app-1', data: frame('hello app') }, 'app-1');
+  await answered('app-1', ['proxy_websocket_data']);
+  gw.send('proxy_websocket_data', { request_id: 'app-1', stream_id: 'app-1', data: frame('close-me') }, 'app-1');
+  await answered('app-1', ['proxy_websocket_close']);
 
   // ---- dials (§2.1, §2.2) ----
   const [ctl, gwd] = [cp.dials.find((d) => d.kind === 'controller')!, cp.dials.find((d) => d.kind === 'gateway')!];
@@ -322,7 +365,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
     if (typeof m.timestamp !== 'string' || !RFC3339.test(m.timestamp)) diffs.push(`${m.type}: timestamp ${m.timestamp} is not RFC 3339`);
     if ('request_id' in m && (typeof m.request_id !== 'string' || m.request_id === '')) diffs.push(`${m.type}: request_id present but empty or not a string`);
     if (!('payload' in m) || (m.payload !== null && (typeof m.payload !== 'object' || Array.isArray(m.payload)))) diffs.push(`${m.type}: payload must be an object or null`);
-    const shape = SHAPES[m.type];
+    const shape = SHAPES[variant(m.type, m.payload)] ?? SHAPES[m.type];
     if (!shape) {
       diffs.push(`${m.type}: a message type protocol.md does not list`);
       continue;
@@ -348,6 +391,10 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   const viaGzip = cp.received.find((r) => r.json?.request_id === 'r-gzip')?.json?.payload as Json | undefined;
   if (viaGzip?.encoding !== 'gzip') diffs.push(`a 6 KB JSON answer must be gzip-encoded (§3.7), got ${viaGzip?.encoding}`);
   if (!cp.received.some((r) => r.binary)) diffs.push('no binary response frame for a ≥ 10 KiB answer (§3.5)');
+  const appEcho = cp.received.find((r) => r.json?.type === 'proxy_websocket_data' && r.json.request_id === 'app-1')?.json?.payload as Json | undefined;
+  if (Buffer.from(String(appEcho?.data), 'base64').subarray(1).toString() !== 'hello app' || appEcho?.message_type !== 1) diffs.push(`application echo: ${JSON.stringify(appEcho)}`);
+  const appClose = cp.received.find((r) => r.json?.type === 'proxy_websocket_close' && r.json.request_id === 'app-1')?.json?.payload as Json | undefined;
+  if (appClose?.code !== 4000 || appClose?.reason !== 'bye') diffs.push(`application close (W1) must carry the backend's code and reason: ${JSON.stringify(appClose)}`);
 
   // ---- the agent's own log lines: one key once (item 14) ----
   compared.add('log_line');
@@ -377,6 +424,9 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
     'proxy_response_abort',
     'proxy_websocket_data',
     'proxy_websocket_close',
+    'proxy_websocket_data:application',
+    'proxy_websocket_close:application',
+    'proxy_response:101',
     'tcp_tunnel_close',
   ];
   console.log(`differential replay: ${compared.size} message shapes compared (${[...compared].sort().join(', ')}); ${cp.received.length} frames checked; ${diffs.length} differences`);
@@ -389,6 +439,7 @@ function variant(type: string, payload: unknown): string {
   const p = (payload ?? {}) as Json;
   if (type === 'proxy_response') return `proxy_response:${p.status === 101 ? '101' : p.encoding === 'gzip' ? 'gzip' : 'json'}`;
   if (type === 'proxy_error' && 'request_id' in p) return 'proxy_error:stream';
+  if ((type === 'proxy_websocket_data' || type === 'proxy_websocket_close') && 'request_id' in p) return `${type}:application`;
   return type;
 }
 
