@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
-import { type AgentProcess, type FakeControlPlaneOptions, fakeControlPlane, spawnAgent } from '../support/fake-control-plane.ts';
+import { type AgentProcess, CP_AGENT_TOKEN, type FakeControlPlaneOptions, fakeControlPlane, spawnAgent } from '../support/fake-control-plane.ts';
 import { tempDir } from '../support/hub-agent.ts';
 import { SA_TOKEN, TLS } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
@@ -135,7 +135,7 @@ describe('wire replay against the agent process', () => {
     const hb = await cp.next((r) => r.conn === c2.id && r.json?.type === 'heartbeat', 'heartbeat on the redialled socket');
     expect((hb.json!.payload as Record<string, unknown>).cluster_id).toBe('C-1');
     expect(cp.received.some((r) => r.conn === c2.id && r.json?.type === 'register')).toBe(false);
-    expect(cp.dials.every((d) => d.kind === 'controller' && d.authorization === `Bearer ${'replay-agent-token-0123456789'}`)).toBe(true);
+    expect(cp.dials.every((d) => d.kind === 'controller' && d.authorization === `Bearer ${CP_AGENT_TOKEN}`)).toBe(true);
     // The control plane does not know the socket: "not registered" makes the agent register again (L2).
     c2.send('error', { error: 'not registered' });
     const c3 = await cp.waitForConn('controller', 3);
