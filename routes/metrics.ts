@@ -11,6 +11,8 @@ export function refreshScrapeGauges(deps: AgentApiDeps, now = Date.now()): void 
   const s = deps.status.snapshot();
   deps.metrics.set('pipeops_agent_status', deps.status.readiness(now).ready ? 1 : 0);
   deps.metrics.set('pipeops_tunnel_status', connectionStateCode(s.connection.state));
+  deps.metrics.set('pipeops_agent_connection_state', connectionStateCode(s.connection.state));
+  deps.metrics.set('pipeops_agent_unhealthy_duration_seconds', s.connection.state === 'connected' ? 0 : Math.max(0, now - s.connection.since) / 1000);
   const heap = jscHeapStats();
   deps.metrics.set('pipeops_bun_heap_bytes', heap.heapSize);
   deps.metrics.set('pipeops_bun_heap_objects', heap.objectCount);

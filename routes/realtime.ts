@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { upgradeWebSocket } from 'hono/bun';
 import { streamSSE } from 'hono/streaming';
-import { envelope, originAllowed, replyTo, statusData } from '../src/agent/dashboard-ws.ts';
+import { corsHeaders, envelope, originAllowed, replyTo, statusData } from '../src/agent/dashboard-ws.ts';
 import { type AgentApiDeps, apiTiming } from '../src/agent/http-types.ts';
 import { keepRequestOpen } from '../src/agent/idle-timeout.ts';
 import { healthUpdateData, parseTail, stateEventData } from '../src/agent/realtime-payloads.ts';
@@ -83,6 +83,7 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
     )
     .get('/api/realtime/events', (c) => {
       keepRequestOpen(c);
+      for (const [k, v] of Object.entries(corsHeaders(c.req.header('origin'), deps.allowedOrigins))) c.header(k, v);
       const signal = c.req.raw.signal;
       return streamSSE(c, async (sse) => {
         let id = 0;

@@ -16,6 +16,17 @@ export function originAllowed(origin: string | undefined | null, allowed: readon
   return allowed.some((a) => a.replace(/\/+$/, '').toLowerCase() === o);
 }
 
+/**
+ * CORS headers of the SSE event stream (issue 10 item 7). Upstream always sends `Access-Control-Allow-Origin: *`;
+ * ours follows the /ws allow-list: `*` when it allows every origin, the caller's origin echoed (with
+ * `Vary: Origin`) when it is listed, and nothing when it is not (the browser then refuses to read the stream).
+ */
+export function corsHeaders(origin: string | undefined | null, allowed: readonly string[]): Record<string, string> {
+  if (allowed.length === 0 || allowed.includes('*')) return { 'Access-Control-Allow-Origin': '*' };
+  if (origin && originAllowed(origin, allowed)) return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
+  return { Vary: 'Origin' };
+}
+
 export function envelope(type: string, data: unknown, now: number): WsEnvelope {
   return { type, timestamp: new Date(now).toISOString(), data };
 }

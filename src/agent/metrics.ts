@@ -11,6 +11,9 @@ export interface MetricDef {
   buckets?: readonly number[];
 }
 
+/** Prometheus client_golang's DefBuckets, which upstream's histograms use. */
+const GO_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export const METRICS = [
@@ -26,6 +29,7 @@ export const METRICS = [
   { name: 'pipeops_http_requests_total', type: 'counter', help: 'Requests served by the local HTTP API.', labels: ['method', 'route', 'status'] },
   { name: 'pipeops_tunnel_forwards_active', type: 'gauge', help: 'Requests and streams currently relayed through the tunnel.' },
   { name: 'pipeops_protocol_errors_total', type: 'counter', help: 'Inbound control messages rejected as malformed or unknown.', labels: ['reason'] },
+  { name: 'pipeops_late_arrivals_total', type: 'counter', help: 'Messages for a request or stream that had just finished (kind request_chunk, stream_data): a normal race, not a protocol error.', labels: ['kind'] },
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },
@@ -48,7 +52,47 @@ export const METRICS = [
   { name: 'gateway_route_sync_failures_total', type: 'counter', help: 'Route registry calls that failed after all retries, by operation.', labels: ['operation'] },
   { name: 'gateway_route_sync_retries_total', type: 'counter', help: 'Route registry call retries, by operation.', labels: ['operation'] },
   { name: 'gateway_route_sync_duration_seconds', type: 'histogram', help: 'Duration of route registry calls including retries, by operation.', labels: ['operation'], buckets: LATENCY_BUCKETS },
+  // Upstream's names (protocol.md §8.1), so dashboards and alerts built for the Go agent keep working. Each is filled
+  // from one of ours (UPSTREAM_ALIASES, or the main thread); upstream metrics we cannot fill are not exported.
+  { name: 'pipeops_agent_heartbeat_success_total', type: 'counter', help: 'Upstream name: heartbeats sent to the control plane (= pipeops_heartbeat_total).' },
+  { name: 'pipeops_agent_heartbeat_failures_total', type: 'counter', help: 'Upstream name: heartbeats that could not be sent (pipeops_heartbeat_errors_total except skipped ticks).' },
+  { name: 'pipeops_agent_heartbeat_skip_reconnecting_total', type: 'counter', help: 'Upstream name: heartbeat ticks skipped because the session was not connected.' },
+  { name: 'pipeops_agent_heartbeat_duration_seconds', type: 'histogram', help: 'Upstream name: time to build and send a heartbeat.', buckets: GO_DEFAULT_BUCKETS },
+  { name: 'pipeops_agent_connection_state', type: 'gauge', help: 'Upstream name: 0 disconnected, 1 connecting, 2 connected, 3 reconnecting (= pipeops_tunnel_status).' },
+  { name: 'pipeops_agent_connection_state_changes_total', type: 'counter', help: 'Upstream name: control-plane session state changes by target state.', labels: ['state'] },
+  { name: 'pipeops_agent_websocket_reconnections_total', type: 'counter', help: 'Upstream name: reconnection attempts (each wait before a redial after the session had been up).' },
+  { name: 'pipeops_agent_unhealthy_duration_seconds', type: 'gauge', help: 'Upstream name: seconds the session has not been connected (0 while connected).' },
+  { name: 'pipeops_agent_websocket_active_connections', type: 'gauge', help: 'Upstream name: open WebSocket relays (kubectl streams and application WebSockets).' },
+  { name: 'pipeops_agent_websocket_proxy_active_streams', type: 'gauge', help: 'Upstream name: open WebSocket relays (kubectl streams and application WebSockets).' },
+  { name: 'pipeops_agent_websocket_proxy_streams_total', type: 'counter', help: 'Upstream name: WebSocket relays started.' },
+  { name: 'pipeops_agent_websocket_bytes_sent_total', type: 'counter', help: 'Upstream name: WebSocket relay payload bytes sent to the control plane (direction backend_to_controller).', labels: ['direction'] },
+  { name: 'pipeops_agent_websocket_bytes_received_total', type: 'counter', help: 'Upstream name: WebSocket relay payload bytes received from the control plane for backends (direction controller_to_backend).', labels: ['direction'] },
 ] as const satisfies readonly MetricDef[];
+
+/**
+ * Upstream's metric names filled from ours as updates arrive: our update → the upstream updates it implies.
+ * Not exported because we cannot fill them truthfully: frame counts (our relays count bytes), per-service
+ * byte counters and `websocket_proxy_errors_total` (no such labels here), and the L4 tunnel, yamux and
+ * gateway-watcher families (features this agent does not have); see docs/compatibility.md.
+ */
+export const UPSTREAM_ALIASES: Readonly<Record<string, (u: MetricUpdate) => MetricUpdate[]>> = {
+  pipeops_heartbeat_total: (u) => [{ ...u, name: 'pipeops_agent_heartbeat_success_total', labels: {} }],
+  pipeops_heartbeat_errors_total: (u) => [
+    { ...u, name: u.labels?.reason === 'not_connected' ? 'pipeops_agent_heartbeat_skip_reconnecting_total' : 'pipeops_agent_heartbeat_failures_total', labels: {} },
+  ],
+  pipeops_heartbeat_duration_seconds: (u) => [{ ...u, name: 'pipeops_agent_heartbeat_duration_seconds' }],
+  pipeops_ws_sessions_active: (u) => [
+    { ...u, name: 'pipeops_agent_websocket_active_connections', labels: {} },
+    { ...u, name: 'pipeops_agent_websocket_proxy_active_streams', labels: {} },
+    ...((u.value ?? 1) > 0 ? [{ name: 'pipeops_agent_websocket_proxy_streams_total', op: 'inc' as const, value: u.value ?? 1, labels: {} }] : []),
+  ],
+  pipeops_ws_bytes_total: (u) =>
+    u.labels?.direction === 'to_control_plane'
+      ? [{ ...u, name: 'pipeops_agent_websocket_bytes_sent_total', labels: { direction: 'backend_to_controller' } }]
+      : u.labels?.direction === 'to_backend'
+        ? [{ ...u, name: 'pipeops_agent_websocket_bytes_received_total', labels: { direction: 'controller_to_backend' } }]
+        : [],
+};
 
 export type MetricName = (typeof METRICS)[number]['name'];
 
@@ -82,6 +126,7 @@ export class AgentMetrics {
     else if (u.op === 'set' && m instanceof Gauge) m.set(labels, v);
     else if (u.op === 'observe' && m instanceof Histogram) m.observe(labels, v);
     else return `metric ${u.name} does not support ${u.op}`;
+    for (const a of UPSTREAM_ALIASES[u.name]?.(u) ?? []) this.apply(a);
     return null;
   }
 

@@ -110,7 +110,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     throw new AgentStartupError(`cannot load agent state: ${(e as Error).message}`, 1);
   }
   secrets.add(state.cluster_token);
-  const id = resolveAgentId({ configured: cfg.agent.id || undefined, persisted: state.agent_id || undefined, facts: gatherIdentityFacts(opts.env) });
+  // Outside a Pod: cluster name, API server and state location tell agents on one host apart (issue 10 item 15).
+  const instance = [cfg.agent.cluster_name, target?.server ?? '', store.describe()];
+  const id = resolveAgentId({ configured: cfg.agent.id || undefined, persisted: state.agent_id || undefined, facts: gatherIdentityFacts(opts.env, instance) });
   log.info({ agent_id: id.id, source: id.source, state: store.describe() }, 'agent identity');
 
   // Persisting is serialised: every change is saved in order, and shutdown waits for the last save.
@@ -238,6 +240,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     onMessage: (m) => {
       switch (m.kind) {
         case 'session':
+          // Upstream's names (§8.1): every state change by target state; every wait before a redial.
+          if (status.snapshot().connection.state !== m.state) metrics.inc('pipeops_agent_connection_state_changes_total', { state: m.state });
+          if (m.state === 'reconnecting') metrics.inc('pipeops_agent_websocket_reconnections_total');
           status.update('session', (s) => {
             if (m.reconnect && m.state === 'connected' && s.connection.state !== 'connected') s.connection.reconnects++;
             if (s.connection.state !== m.state) s.connection.since = Date.now();

@@ -10,6 +10,8 @@ import type { StreamConfig } from '../tunnel/stream-relay.ts';
 export interface SessionState {
   agent_id: string;
   cluster_id: string;
+  /** The `cluster_uuid` of `register_success` (may differ from `cluster_id`): every gateway dial carries it. */
+  cluster_uuid: string;
   gateway_ws_url: string;
   cluster_token: string;
   cluster_cert_data: string;

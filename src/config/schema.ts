@@ -82,7 +82,7 @@ const compatibility = z
   .prefault({});
 
 const agent = z.object({
-  id: str('', 'Agent id. Empty: the persisted id, else one derived from host and pod identity, then persisted.'),
+  id: str('', 'Agent id. Empty: the persisted id, else one derived as upstream from host and Pod identity (outside a Pod also from the cluster name, API server and state location, so agents on one host differ), then persisted.'),
   name: str('', 'Display name of this agent (informational).'),
   cluster_name: requiredStr('Cluster name sent as `name` in `register`.'),
   labels: stringMap('Labels sent in `register`. Env/flags: JSON object or `k=v,k2=v2`.'),

@@ -267,6 +267,17 @@ export class AgentEndpoint {
   }
 
   #heartbeat(ws: AgentSocket, m: InboundMessage): void {
+    // A controller-only agent redials without a new `register` (upstream's onReconnect, §2.7): its heartbeat names
+    // the cluster, which binds the socket when the cluster is known and was registered with this agent token.
+    if (!ws.data.clusterId && ws.data.kind === 'controller' && typeof m.payload.cluster_id === 'string') {
+      const rec = this.store.get(m.payload.cluster_id);
+      if (rec && rec.token_sha256 && rec.token_sha256 === ws.data.tokenDigest) {
+        // No new register on this socket: the extensions are those of the stored registration (kept across hub restarts).
+        const advertised = rec.metadata[EXTENSIONS_METADATA_KEY];
+        ws.data.extensions = parseExtensions(typeof advertised === 'string' ? advertised : undefined);
+        this.#bind(ws, rec.cluster_id);
+      }
+    }
     const id = ws.data.clusterId;
     if (!id || !this.store.recordHeartbeat(id, m.payload)) {
       send(ws, 'error', { error: 'cluster not found' }, m.requestId);

@@ -51,9 +51,23 @@ const REDACT_PATHS = [
   '*.password',
 ];
 
+/**
+ * One key, once. pino appends child bindings and call fields after the base fields without merging, so
+ * `log.child({ component: 'x' })` of a logger with a `component` wrote the key twice, and log pipelines drop such
+ * lines or keep either value. Re-serialising keeps each key at its first position with its last (most specific) value.
+ */
+export function uniqueKeys(line: string): string {
+  const nl = line.endsWith('\n') ? '\n' : '';
+  try {
+    return JSON.stringify(JSON.parse(line)) + nl;
+  } catch {
+    return line;
+  }
+}
+
 export function createLogger(opts: { level?: LogLevel; name?: string; sink?: LineSink; base?: Record<string, unknown> }): Logger {
   const sink = opts.sink ?? ((line: string) => process.stdout.write(line));
-  const stream = { write: (line: string) => sink(secrets.scrub(line)) };
+  const stream = { write: (line: string) => sink(secrets.scrub(uniqueKeys(line))) };
   return pino(
     {
       level: opts.level ?? 'info',

@@ -20,6 +20,8 @@ export interface InboundMessage {
   type: string;
   requestId: string | undefined;
   payload: Record<string, unknown>;
+  /** The envelope had no payload (absent or null); `payload` is then `{}`. A proxy_request needs one (P1). */
+  payloadAbsent?: true;
 }
 
 export type DecodeResult =
@@ -59,7 +61,20 @@ export function decodeEnvelope(text: string): DecodeResult {
   // The payload is the object JSON.parse built (validated above), not zod's rebuilt copy: rebuilding by
   // assignment turns a key named `__proto__` into the object's prototype instead of keeping it as data.
   const payload = (rec.payload ?? {}) as Record<string, unknown>;
-  return { ok: true, message: { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload } };
+  const message: InboundMessage = { type: parsed.data.type, requestId: parsed.data.request_id || undefined, payload };
+  if (rec.payload === undefined || rec.payload === null) message.payloadAbsent = true;
+  return { ok: true, message };
+}
+
+/**
+ * Legacy JSON-in-binary (§2.3): without yamux, a binary WebSocket message that nobody awaits as a request body
+ * carries a JSON envelope. Returns its text when it looks like one (first non-blank byte `{`), else null.
+ */
+export function legacyJsonText(bytes: Uint8Array): string | null {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  if (bytes[i] !== 0x7b) return null;
+  return new TextDecoder().decode(bytes);
 }
 
 /** Serialise an outbound message. `request_id` is omitted when empty, like upstream's `omitempty`. */

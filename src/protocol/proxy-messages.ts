@@ -123,6 +123,7 @@ const encoder = new TextEncoder();
 
 export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseResult<ProxyRequest> {
   if (!m.requestId) return { ok: false, error: 'proxy_request without request_id' };
+  if (m.payloadAbsent) return { ok: false, error: 'invalid proxy_request: payload is missing or null' };
   const f = new Fields(m.payload);
   const errors = f.errors;
   const headers = parseHeaderMap(m.payload.headers, errors);

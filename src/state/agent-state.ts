@@ -4,6 +4,8 @@ import { z } from 'zod';
 export const PersistedStateSchema = z.object({
   agent_id: z.string().default(''),
   cluster_id: z.string().default(''),
+  /** `cluster_uuid` from register_success; gateway dials use it (falls back to cluster_id when empty, as upstream). */
+  cluster_uuid: z.string().default(''),
   gateway_ws_url: z.string().default(''),
   /** Secret: the ServiceAccount token the control plane uses (never logged). */
   cluster_token: z.string().default(''),

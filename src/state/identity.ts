@@ -1,5 +1,7 @@
 // The agent id (protocol §9.5): configured ▸ persisted ▸ derived from stable host facts, so a restarted agent on the
-// same machine or Pod keeps its id even when state was lost.
+// same machine or Pod keeps its id even when state was lost. In a Pod upstream's derivation is unique (the Pod's
+// uid and name are in it); outside one, every agent on a host shares the host facts, so the agent instance (cluster
+// name, Kubernetes API server, state location) is added: two agents for different clusters never share an id.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -11,11 +13,19 @@ export type IdentityFacts = {
   podUid?: string;
   podNamespace?: string;
   podName?: string;
+  /** Outside a Pod only: what tells two agents on one host apart (cluster name, API server, state location). */
+  instance?: string[];
 };
 
-/** `agent-` + the first 16 hex chars of SHA-256 over the present facts joined by `|` (upstream's order). */
+/**
+ * `agent-` + the first 16 hex chars of SHA-256 over the present facts joined by `|` (upstream's order). In a Pod
+ * (POD_UID or POD_NAME known) exactly upstream's facts; outside one, the `instance` facts follow them.
+ */
 export function deriveAgentId(f: IdentityFacts): string {
-  const parts = [f.hostname, f.machineId, f.mac, f.podUid, f.podNamespace, f.podName].filter((p): p is string => p !== undefined && p !== '');
+  const inPod = Boolean(f.podUid || f.podName);
+  const parts = [f.hostname, f.machineId, f.mac, f.podUid, f.podNamespace, f.podName, ...(inPod ? [] : (f.instance ?? []))].filter(
+    (p): p is string => p !== undefined && p !== '',
+  );
   return `agent-${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 16)}`;
 }
 
@@ -45,10 +55,13 @@ export function firstMac(ifaces: ReturnType<typeof networkInterfaces> = networkI
   return undefined;
 }
 
-/** Gathers the facts from the host and the Pod env (POD_UID, POD_NAMESPACE, POD_NAME from the downward API). */
-export function gatherIdentityFacts(env: Record<string, string | undefined>): IdentityFacts {
+/**
+ * Gathers the facts from the host and the Pod env (POD_UID, POD_NAMESPACE, POD_NAME from the downward API);
+ * `instance` is used only outside a Pod (see deriveAgentId).
+ */
+export function gatherIdentityFacts(env: Record<string, string | undefined>, instance: string[] = []): IdentityFacts {
   const f: IdentityFacts = {};
-  const set = <K extends keyof IdentityFacts>(k: K, v: string | undefined) => {
+  const set = <K extends Exclude<keyof IdentityFacts, 'instance'>>(k: K, v: string | undefined) => {
     if (v) f[k] = v;
   };
   set('hostname', hostname());
@@ -57,5 +70,6 @@ export function gatherIdentityFacts(env: Record<string, string | undefined>): Id
   set('podUid', env.POD_UID);
   set('podNamespace', env.POD_NAMESPACE);
   set('podName', env.POD_NAME);
+  if (instance.length) f.instance = instance;
   return f;
 }

@@ -7,7 +7,8 @@ export const DEFAULT_STATE_CONFIGMAP = 'pipeops-agent-state';
 export const DEFAULT_STATE_SECRET = 'pipeops-agent-secrets';
 export const DEFAULT_STATE_NAMESPACE = 'pipeops-system';
 
-const CONFIGMAP_KEYS = ['agent_id', 'cluster_id', 'gateway_ws_url'] as const;
+// `cluster_uuid` is ours (upstream persists only the id and dials with it); upstream ignores the extra key.
+const CONFIGMAP_KEYS = ['agent_id', 'cluster_id', 'cluster_uuid', 'gateway_ws_url'] as const;
 const SECRET_KEYS = ['cluster_token', 'cluster_cert_data'] as const;
 
 export function stateLabels(component: 'state' | 'secrets'): Record<string, string> {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
 import type { KubeClient } from '../kube/client.ts';
-import type { InboundMessage } from '../protocol/envelope.ts';
+import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
 import { HttpRelay, type RelayConfig } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
 import { type StreamConfig, StreamRelay } from './stream-relay.ts';
@@ -65,10 +65,14 @@ export class TunnelDispatcher {
     this.http.textArrived();
   }
 
-  handleBinary(data: ArrayBuffer, _conn: SessionConnection): void {
-    if (this.http.binary(data)) return;
+  /** A binary message: a pending request body, else legacy JSON-in-binary (returned as text for dispatch), else dropped. */
+  handleBinary(data: ArrayBuffer, _conn: SessionConnection): string | null {
+    if (this.http.binary(data)) return null;
+    const legacy = legacyJsonText(new Uint8Array(data));
+    if (legacy !== null) return legacy;
     this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unexpected_binary' } });
     this.#d.log.warn({ bytes: data.byteLength }, 'binary frame with no pending request; dropped');
+    return null;
   }
 
   /** Returns false for types this agent does not know (the session then sends protocol_fallback). */

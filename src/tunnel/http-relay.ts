@@ -10,6 +10,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow } from './credit-window.ts';
+import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
 import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
 
@@ -56,6 +57,8 @@ type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
 export class HttpRelay {
   readonly #d: RelayDeps;
   readonly #inflight = new Map<string, Inflight>();
+  /** Requests answered recently: their chunks may still be on the way (late arrivals, not errors). */
+  readonly #finished = new RecentIds();
   /** A `body_binary` request waiting for the very next WebSocket message (§3.2). */
   #awaitingBinary: { requestId: string; resolve: (r: Uint8Array<ArrayBuffer> | Error) => void } | null = null;
 
@@ -107,6 +110,7 @@ export class HttpRelay {
     this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
     void this.#run(req, inflight, binaryBody, conn).finally(() => {
       this.#inflight.delete(req.requestId);
+      this.#finished.add(req.requestId);
       this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
     });
   }
@@ -114,6 +118,11 @@ export class HttpRelay {
   chunk(m: InboundMessage): void {
     const c = parseRequestChunk(m);
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
+    if (c.ok && !f && this.#finished.has(m.requestId!)) {
+      this.#d.metric({ name: 'pipeops_late_arrivals_total', op: 'inc', labels: { kind: 'request_chunk' } });
+      this.#d.log.debug({ request_id: m.requestId }, 'proxy_request_chunk after the request finished; dropped');
+      return;
+    }
     if (!c.ok || !f?.body) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: c.ok ? 'chunk_for_unknown_request' : 'invalid_chunk' } });
       this.#d.log.warn({ request_id: m.requestId, err: c.ok ? 'no streamed request with this id' : c.error }, 'proxy_request_chunk dropped');

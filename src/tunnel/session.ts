@@ -60,7 +60,8 @@ export interface SessionHandlers {
   metric(u: MetricUpdate): void;
   /** Non-session messages (proxy, streams, tunnels). Return false if the type is unknown. */
   message(m: InboundMessage, conn: SessionConnection): boolean;
-  binary(data: ArrayBuffer, conn: SessionConnection): void;
+  /** A binary message. Returns the text of a legacy JSON envelope (§2.3) to dispatch as a text message, else null. */
+  binary(data: ArrayBuffer, conn: SessionConnection): string | null;
   /** Every inbound text message, before dispatch (a pending binary body that did not come first fails). */
   beforeText(): void;
   /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
@@ -113,8 +114,11 @@ export class ControlSession {
   #everConnected = false;
   #registered = false;
   #mode: SessionMode | null = null;
-  #fallbackSent = false;
+  /** Unknown types already answered with protocol_fallback in this session (upstream: one per type). */
+  #fallbackSent = new Set<string>();
   #preferController: boolean;
+  /** The last registration had no gateway: reconnects redial the controller without registering again. */
+  #controllerResume = false;
   #lastError: string | null = null;
   #done: Promise<void> | null = null;
   readonly #backoff: BackoffPolicy;
@@ -169,7 +173,7 @@ export class ControlSession {
     while (!this.#stopping) {
       let reason: CloseReason | null = null;
       try {
-        reason = await (this.#preferController ? this.#registerViaController() : this.#resumeViaGateway());
+        reason = await (!this.#preferController ? this.#resumeViaGateway() : this.#controllerResume ? this.#resumeViaController() : this.#registerViaController());
         attempt = 0;
       } catch (e) {
         if (e instanceof FatalSessionError) {
@@ -218,9 +222,11 @@ export class ControlSession {
 
   #forgetCluster(): void {
     this.#state.cluster_id = '';
+    this.#state.cluster_uuid = '';
     this.#state.gateway_ws_url = '';
     this.#preferController = true;
-    this.#h.persist({ cluster_id: '', gateway_ws_url: '' });
+    this.#controllerResume = false;
+    this.#h.persist({ cluster_id: '', cluster_uuid: '', gateway_ws_url: '' });
   }
 
   async #dial(url: string, kind: SessionMode): Promise<WebSocket> {
@@ -248,7 +254,8 @@ export class ControlSession {
     this.#ws = ws;
     this.#mode = 'controller';
     const reg = this.#attach(ws);
-    const mode = this.#state.cluster_id && !this.#o.credentialsChanged ? 'resume' : 'fresh';
+    // Upstream says "resume" whenever it sends a cluster id (protocol.md §2.5.1); a new token travels either way.
+    const mode = this.#state.cluster_id ? 'resume' : 'fresh';
     const payload = this.#o.buildRegisterPayload(mode, this.#state.cluster_id);
     const requestId = registerRequestId(payload.agent_id);
     this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
@@ -267,14 +274,18 @@ export class ControlSession {
     const uuid = result.cluster_uuid || clusterId;
     const changed: Partial<SessionState> = {};
     if (clusterId !== this.#state.cluster_id) changed.cluster_id = clusterId;
+    // Issue 10 item 1: the issued uuid is kept (and persisted) for every later gateway dial, not the id.
+    if (uuid !== this.#state.cluster_uuid) changed.cluster_uuid = uuid;
     if ((result.gateway_ws_url ?? '') !== this.#state.gateway_ws_url) changed.gateway_ws_url = result.gateway_ws_url ?? '';
     if (result.token) changed.cluster_token = result.token;
     Object.assign(this.#state, changed);
     if (Object.keys(changed).length) this.#h.persist(changed);
     this.#log.info({ cluster_id: clusterId, gateway: Boolean(result.gateway_ws_url) }, 'registered with control plane');
     this.#registered = true;
-    // Reconnects resume on the gateway when there is one; otherwise they register on the controller again.
+    // Reconnects resume on the gateway when there is one; otherwise they redial the controller without a new
+    // `register` (upstream's onReconnect, §2.7); "not registered" from the control plane re-registers (L2).
     this.#preferController = !result.gateway_ws_url;
+    this.#controllerResume = !result.gateway_ws_url;
 
     if (!result.gateway_ws_url) return this.#connectedPhase(ws, reg);
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
@@ -290,9 +301,19 @@ export class ControlSession {
     return this.#connectedPhase(gw, this.#attach(gw));
   }
 
+  /** A dropped controller-only session (§2.7 onReconnect): redial the controller; no `register` is sent. */
+  async #resumeViaController(): Promise<CloseReason> {
+    const ws = await this.#dial(controllerUrl(this.#o.apiUrl), 'controller');
+    this.#ws = ws;
+    this.#mode = 'controller';
+    this.#registered = true;
+    this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on controller');
+    return this.#connectedPhase(ws, this.#attach(ws));
+  }
+
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
-    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
     let ws: WebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
@@ -373,12 +394,11 @@ export class ControlSession {
       if (detached) return;
       armRead();
       peerActive();
-      if (typeof ev.data !== 'string') {
-        this.#h.binary(ev.data as ArrayBuffer, conn);
-        return;
-      }
+      // Without yamux (we never negotiate it) a binary message is a request body or a legacy JSON envelope (§2.3).
+      const text = typeof ev.data === 'string' ? ev.data : this.#h.binary(ev.data as ArrayBuffer, conn);
+      if (text === null) return;
       this.#h.beforeText();
-      const d = decodeEnvelope(ev.data);
+      const d = decodeEnvelope(text);
       if (!d.ok) {
         this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: d.reason } });
         this.#log.warn({ reason: d.reason, detail: d.detail, type: d.type, request_id: d.requestId }, 'dropped malformed control message');
@@ -439,8 +459,8 @@ export class ControlSession {
           if (this.#h.message(m, conn)) return;
           this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_type' } });
           this.#log.warn({ type: m.type, request_id: m.requestId }, 'unknown control message type');
-          if (!this.#fallbackSent) {
-            this.#fallbackSent = true;
+          if (!this.#fallbackSent.has(m.type) && this.#fallbackSent.size < MAX_FALLBACK_TYPES) {
+            this.#fallbackSent.add(m.type);
             const payload: Record<string, unknown> = {
               agent_version: 'pipeops-k8-agent',
               unknown_type: m.type,
@@ -537,7 +557,7 @@ export class ControlSession {
   /** The session is usable: announce it and wait for its end. */
   #connectedPhase(ws: WebSocket, reg: Attachment): Promise<CloseReason> {
     this.#lastError = null;
-    this.#fallbackSent = false;
+    this.#fallbackSent.clear();
     const reconnect = this.#everConnected;
     this.#everConnected = true;
     this.#emit('connected');
@@ -565,5 +585,8 @@ export class ControlSession {
     return alive;
   }
 }
+
+/** Bound on remembered unknown types: a control plane inventing types cannot grow the set without limit. */
+const MAX_FALLBACK_TYPES = 256;
 
 const SUPPORTED_TYPE_SET = new Set<string>([...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']);

@@ -20,6 +20,7 @@ import {
   streamIdOf,
 } from '../protocol/stream-messages.ts';
 import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
+import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
 import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
@@ -74,6 +75,8 @@ export function streamKind(path: string): StreamKind {
 export class StreamRelay {
   readonly #d: StreamDeps;
   readonly #streams = new Map<string, Stream>();
+  /** Streams that ended recently: frames still in flight for them are late arrivals, not errors. */
+  readonly #finished = new RecentIds();
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
@@ -115,6 +118,11 @@ export class StreamRelay {
   data(m: InboundMessage): boolean {
     const id = streamIdOf(m);
     const s = id ? this.#streams.get(id) ?? (typeof m.payload.stream_id === 'string' ? this.#streams.get(m.payload.stream_id) : undefined) : undefined;
+    if (!s && id && this.#finished.has(id)) {
+      this.#metric('pipeops_late_arrivals_total', { kind: 'stream_data' });
+      this.#d.log.debug({ stream_id: id }, 'data for a stream that just ended dropped');
+      return false;
+    }
     if (!s) {
       this.#metric('pipeops_protocol_errors_total', { reason: 'unknown_stream' });
       this.#d.log.debug({ stream_id: id }, 'data for an unknown stream dropped');
@@ -223,7 +231,8 @@ export class StreamRelay {
       translate = !rawFrames && isChannelProtocol(ws!.protocol);
       if (viaRequest) {
         const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-        if (ws!.protocol) h['Sec-WebSocket-Protocol'] = [ws!.protocol];
+        // Go's canonical spelling, as every upstream `headers` map (protocol.md §3.8: `Sec-Websocket-Accept`).
+        if (ws!.protocol) h['Sec-Websocket-Protocol'] = [ws!.protocol];
         answerUpgrade(conn, viaRequest, h);
       }
       for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
@@ -254,7 +263,8 @@ export class StreamRelay {
         if (this.#streams.has(id)) this.#dialFailed(stream, conn, `closed during handshake (${ev.code})`, viaRequest);
         return;
       }
-      this.#end(stream, conn, { code: ev.code, reason: ev.reason });
+      // §4.4: a kubectl stream's close is `{stream_id}` only (code and reason are W1's, for application WebSockets).
+      this.#end(stream, conn, {});
     });
   }
 
@@ -310,7 +320,7 @@ export class StreamRelay {
     ws.addEventListener('open', () => {
       opened = true;
       const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-      if (ws.protocol) h['Sec-WebSocket-Protocol'] = [ws.protocol];
+      if (ws.protocol) h['Sec-Websocket-Protocol'] = [ws.protocol];
       answerUpgrade(conn, req, h);
     });
     ws.addEventListener('message', (ev: MessageEvent) => {
@@ -459,6 +469,7 @@ export class StreamRelay {
   #forget(s: Stream): boolean {
     if (this.#streams.get(s.id) !== s) return false;
     this.#streams.delete(s.id);
+    this.#finished.add(s.id);
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, -1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, -1);
     this.#d.metric({ name: 'pipeops_ws_session_duration_seconds', op: 'observe', value: (Date.now() - s.started) / 1000, labels: { kind: s.kind } });

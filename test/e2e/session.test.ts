@@ -99,6 +99,29 @@ describe('control-plane session', () => {
     await waitFor(async () => (await ready(agent)) === 200, { what: 'ready again' });
   });
 
+  test('controller mode, hub restarted with its state: the agent redials without register and keeps its cluster id', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'c.db');
+    let hub = await testHub({ state, handoff: false });
+    const port = hub.port;
+    const agent = track(await testAgent(hub.url, dir));
+    await waitFor(async () => (await ready(agent)) === 200, { what: 'agent ready' });
+    const id = agent.status.snapshot().clusterId;
+    await hub.stop();
+    hub = await testHub({ state, handoff: false, port });
+    cleanups.push(() => hub.stop());
+    const seen: string[] = [];
+    hub.agents.tap((_id, m) => seen.push(m.type));
+    // The first heartbeat on the redialled socket binds it to the cluster (upstream sends no register there).
+    await waitFor(async () => (await adminClusters(hub)).some((c) => c.connected), { what: 'session bound again', timeoutMs: 10_000 });
+    expect(seen).not.toContain('register');
+    expect(seen).toContain('heartbeat');
+    expect(agent.status.snapshot().clusterId).toBe(id);
+    expect((await adminClusters(hub)).map((c) => c.cluster_id)).toEqual([id]);
+    // The rebound session keeps the extensions the agent advertised when it registered (stored with the cluster).
+    expect([...(hub.agents.sessions.get(id!)?.extensions ?? [])]).toContain('raw_upgrade');
+  });
+
   test('hub down when the agent starts: the agent keeps retrying and registers once the hub comes up', async () => {
     const probe = await testHub();
     const port = probe.port;

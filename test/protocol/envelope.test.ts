@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, legacyJsonText } from '../../src/protocol/envelope.ts';
 
 describe('envelope', () => {
   test('encode → decode round-trips type, request id and payload', () => {
@@ -55,5 +55,26 @@ describe('envelope', () => {
       expect(d.type).toBe('proxy_request');
       expect(d.reason).toBe('invalid_envelope');
     }
+  });
+
+  test('a missing or null payload is marked, an empty object is not', () => {
+    for (const text of ['{"type":"proxy_request","request_id":"a"}', '{"type":"proxy_request","request_id":"a","payload":null}']) {
+      const d = decodeEnvelope(text);
+      expect(d.ok && d.message.payloadAbsent).toBe(true);
+    }
+    const d = decodeEnvelope('{"type":"proxy_request","request_id":"a","payload":{}}');
+    expect(d.ok && d.message.payloadAbsent).toBeUndefined();
+  });
+
+  test('legacy JSON-in-binary: an object after optional blanks is text, anything else is not', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    expect(legacyJsonText(enc(' \n{"type":"ping"}'))).toBe(' \n{"type":"ping"}');
+    expect(legacyJsonText(enc('[1]'))).toBeNull();
+    expect(legacyJsonText(new Uint8Array([0, 3, 0x61, 0x62, 0x63, 1, 2]))).toBeNull();
+    expect(legacyJsonText(new Uint8Array(0))).toBeNull();
+    fc.assert(fc.property(fc.uint8Array(), (b) => {
+      const t = legacyJsonText(b);
+      if (t !== null) expect(t.trimStart().startsWith('{')).toBe(true);
+    }));
   });
 });

@@ -81,3 +81,21 @@ test('/api/metrics/runtime reports memory, JSC heap, uptime, lag, bun version an
   expect(body.runtime.threads).toBe(2);
   expect(body.workers).toEqual([{ name: 'tunnel', alive: true, restarts: 0, uptime_seconds: expect.any(Number) }]);
 });
+
+test("upstream's names are filled from ours: relays started vs open, skipped ticks vs failures (issue 10 item 6)", async () => {
+  const m = new AgentMetrics(undefined, { defaultMetrics: false });
+  m.apply({ name: 'pipeops_ws_sessions_active', op: 'inc', value: 1, labels: { kind: 'exec' } });
+  m.apply({ name: 'pipeops_ws_sessions_active', op: 'inc', value: 1, labels: { kind: 'application' } });
+  m.apply({ name: 'pipeops_ws_sessions_active', op: 'inc', value: -1, labels: { kind: 'exec' } });
+  m.apply({ name: 'pipeops_heartbeat_errors_total', op: 'inc', labels: { reason: 'not_connected' } });
+  m.apply({ name: 'pipeops_heartbeat_errors_total', op: 'inc', labels: { reason: 'send failed' } });
+  m.apply({ name: 'pipeops_ws_bytes_total', op: 'inc', value: 10, labels: { kind: 'exec', direction: 'to_control_plane' } });
+  const text = await m.text();
+  const v = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))?.split(' ').pop());
+  expect(v('pipeops_agent_websocket_proxy_streams_total')).toBe(2);
+  expect(v('pipeops_agent_websocket_proxy_active_streams')).toBe(1);
+  expect(v('pipeops_agent_websocket_active_connections')).toBe(1);
+  expect(v('pipeops_agent_heartbeat_skip_reconnecting_total')).toBe(1);
+  expect(v('pipeops_agent_heartbeat_failures_total')).toBe(1);
+  expect(text).toContain('pipeops_agent_websocket_bytes_sent_total{direction="backend_to_controller"} 10');
+});

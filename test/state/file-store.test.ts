@@ -52,6 +52,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sample = {
   agent_id: 'agent-0123456789abcdef',
   cluster_id: 'c-1',
+  cluster_uuid: 'u-1',
   gateway_ws_url: 'wss://gw.example/ws',
   cluster_token: 'eyJhbGciOiJSUzI1NiJ9.secret-token-value',
   cluster_cert_data: Buffer.from('-----BEGIN CERTIFICATE-----\nx\n').toString('base64'),
@@ -60,7 +61,7 @@ const sample = {
 describe('FileStateStore', () => {
   test('round trip; a missing file loads as empty', async () => {
     const s = new FileStateStore(join(dir, 'rt', 'agent-state.yaml'));
-    expect(await s.load()).toEqual({ agent_id: '', cluster_id: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
+    expect(await s.load()).toEqual({ agent_id: '', cluster_id: '', cluster_uuid: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
     await s.save(sample);
     expect(await s.load()).toEqual(sample);
     await s.save({ ...sample, cluster_id: '' });
@@ -90,7 +91,7 @@ describe('FileStateStore', () => {
 
   test('a well-formed file of the wrong shape is an error too', () => {
     expect(() => parseStateFile('agent_id: [1, 2]\n', '/x/agent-state.yaml')).toThrow(/state file \/x\/agent-state.yaml is not a valid agent state \(agent_id/);
-    expect(parseStateFile('', '/x')).toEqual({ agent_id: '', cluster_id: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
+    expect(parseStateFile('', '/x')).toEqual({ agent_id: '', cluster_id: '', cluster_uuid: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
   });
 
   test('search order: first existing file, else first writable directory', () => {

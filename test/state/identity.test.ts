@@ -34,3 +34,15 @@ test('gatherIdentityFacts reads the Pod env and the host; firstMac skips loopbac
     }),
   ).toBe('02:00:00:00:00:01');
 });
+
+test('outside a Pod the instance facts tell agents on one host apart; in a Pod upstream\'s derivation is kept (issue 10 item 15)', () => {
+  const host = { hostname: 'vm-1', machineId: 'm', mac: '02:00:00:00:00:01' };
+  const a = deriveAgentId({ ...host, instance: ['cluster-a', 'https://10.0.0.1:6443', 'file /a/state.yaml'] });
+  const b = deriveAgentId({ ...host, instance: ['cluster-b', 'https://10.0.0.2:6443', 'file /b/state.yaml'] });
+  expect(a).not.toBe(b);
+  expect(deriveAgentId({ ...host, instance: ['cluster-a', 'https://10.0.0.1:6443', 'file /a/state.yaml'] })).toBe(a);
+  // In a Pod the instance facts are ignored: the id is upstream's, byte for byte.
+  expect(deriveAgentId({ ...facts, instance: ['anything'] })).toBe(deriveAgentId(facts));
+  expect(deriveAgentId({ ...facts, instance: ['anything'] })).toBe(`agent-${createHash('sha256').update('node-1|abc123|02:42:ac:11:00:02|uid-1|pipeops-system|agent-0').digest('hex').slice(0, 16)}`);
+  expect(gatherIdentityFacts({ POD_UID: 'u' }, ['x']).instance).toEqual(['x']);
+});

@@ -15,6 +15,7 @@ const client = (token: string) => new KubeClient({ server: sb.url, ca, token: ()
 const state = {
   agent_id: 'agent-00112233445566ff',
   cluster_id: 'cluster-1',
+  cluster_uuid: 'uuid-1',
   gateway_ws_url: 'wss://gw.example/ws',
   cluster_token: 'sa-token-very-secret',
   cluster_cert_data: Buffer.from('-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n').toString('base64'),
@@ -36,12 +37,12 @@ describe('KubeStateStore against the sandbox', () => {
   test('load of missing objects is empty; save creates both with exact labels, keys and base64 Secret data', async () => {
     const store = openStateStore({ inCluster: true, kube: client('agent-token'), namespace: NS });
     expect(store.describe()).toBe('configmap pipeops-system/pipeops-agent-state + secret pipeops-system/pipeops-agent-secrets');
-    expect(await store.load()).toEqual({ agent_id: '', cluster_id: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
+    expect(await store.load()).toEqual({ agent_id: '', cluster_id: '', cluster_uuid: '', gateway_ws_url: '', cluster_token: '', cluster_cert_data: '' });
     await store.save(state);
     const cm = sb.get('configmaps', NS, 'pipeops-agent-state') as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
     const sec = sb.get('secrets', NS, 'pipeops-agent-secrets') as { type: string; metadata: { labels: Record<string, string> }; data: Record<string, string> };
     expect(cm.metadata.labels).toEqual({ ...LABELS, 'app.kubernetes.io/component': 'state' });
-    expect(cm.data).toEqual({ agent_id: state.agent_id, cluster_id: state.cluster_id, gateway_ws_url: state.gateway_ws_url });
+    expect(cm.data).toEqual({ agent_id: state.agent_id, cluster_id: state.cluster_id, cluster_uuid: state.cluster_uuid, gateway_ws_url: state.gateway_ws_url });
     expect(sec.type).toBe('Opaque');
     expect(sec.metadata.labels).toEqual({ ...LABELS, 'app.kubernetes.io/component': 'secrets' });
     expect(Object.keys(sec.data).sort()).toEqual(['cluster_cert_data', 'cluster_token']);

@@ -6,6 +6,7 @@ export function bigState(n: number): PersistedState {
   return {
     agent_id: `agent-${n}`,
     cluster_id: `cluster-${n}`,
+    cluster_uuid: `uuid-${n}`,
     gateway_ws_url: `wss://gw.example/${n}`,
     cluster_token: chunk.repeat(Math.ceil(400_000 / chunk.length)),
     cluster_cert_data: Buffer.from(`cert-${n}-`.repeat(30_000)).toString('base64'),
