@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { decodeResponseFrame, encodeRequestBodyFrame, frameRequestId } from '../../src/protocol/binary-frame.ts';
+import { EXTENSIONS, formatExtensions } from '../../src/protocol/extensions.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { type AgentProcess, CP_AGENT_TOKEN, type FakeControlPlane, fakeControlPlane, spawnAgent } from '../support/fake-control-plane.ts';
 import { tempDir } from '../support/hub-agent.ts';
@@ -340,8 +341,17 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   for (const d of cp.dials) if (d.authorization !== `Bearer ${CP_AGENT_TOKEN}`) diffs.push(`${d.kind} dial: Authorization must be "Bearer <token>"`);
   compared.add('dial:gateway');
   const q = Object.fromEntries(gwd.url.searchParams);
-  const expectedQ = { agent_version: q.agent_version, cluster_uuid: 'U-1', supports_binary: 'true', supports_response_streaming: 'true', supports_streaming: 'true', supports_websocket: 'true' };
-  // supports_yamux is omitted on purpose (we do not speak yamux; docs/compatibility.md).
+  // Upstream's keys, plus our documented `pipeops_extensions` (src/protocol/extensions.ts), which an upstream gateway
+  // ignores; supports_yamux is omitted on purpose (we do not speak yamux; docs/compatibility.md).
+  const expectedQ = {
+    agent_version: q.agent_version,
+    cluster_uuid: 'U-1',
+    pipeops_extensions: formatExtensions(EXTENSIONS),
+    supports_binary: 'true',
+    supports_response_streaming: 'true',
+    supports_streaming: 'true',
+    supports_websocket: 'true',
+  };
   if (JSON.stringify(q) !== JSON.stringify(expectedQ)) diffs.push(`gateway dial query ${gwd.url.search}: expected ${JSON.stringify(expectedQ)}`);
   if ([...gwd.url.searchParams.keys()].join() !== [...gwd.url.searchParams.keys()].sort().join()) diffs.push('gateway dial query keys are not sorted (Go url.Values.Encode)');
 
