@@ -17,9 +17,13 @@ export const NS = 'pipeops-system';
 export const AGENT_USER = `system:serviceaccount:${NS}:pipeops-agent`;
 export const CP_USER = `system:serviceaccount:${NS}:pipeops-agent-control-plane`;
 
-/** Why the real tier cannot run here, or null. .ci/run builds the control plane and helm first, so in CI it runs. */
+/**
+ * Why the real tier cannot run here, or null. Without the binaries or helm the files skip with that message, except
+ * under PIPEOPS_REAL_TIER=required (.ci/run sets it once the control plane is built): then they run and fail.
+ */
 export function realTierMissing(): string | null {
-  if (!cachedBinaries()) return 'the Kubernetes control plane is not built (bash scripts/kube/build.sh)';
+  if (process.env.PIPEOPS_REAL_TIER === 'required') return null;
+  if (!cachedBinaries()) return 'the Kubernetes control plane is not built: bash scripts/kube/build.sh (~11 min)';
   if (!HELM) return 'helm is not built (see .ci/run)';
   return null;
 }

@@ -16,6 +16,7 @@ beforeAll(async () => {
     tokens: {
       viewer: { user: 'viewer', rules: [{ verbs: ['get', 'list'], resources: ['pods', 'deployments.apps'], namespaces: ['demo'] }] },
       execer: [{ verbs: ['create'], resources: ['pods/exec'] }, { verbs: ['get'], resources: ['pods'] }],
+      metrics: { user: 'metrics-reader', rules: [{ verbs: ['list'], resources: ['nodes.metrics.k8s.io'] }] },
     },
   });
 });
@@ -82,6 +83,19 @@ describe('authorization', () => {
       'delete deployments false',
       'list nodes false',
       'get pods/log false',
+    ]);
+  });
+
+  test('an API the server does not serve is authorized before the 404, like a real apiserver (403 without a grant)', async () => {
+    const path = '/apis/metrics.k8s.io/v1beta1/nodes';
+    const denied = await call(path, 'viewer');
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toBe('nodes.metrics.k8s.io is forbidden: User "viewer" cannot list resource "nodes" in API group "metrics.k8s.io" at the cluster scope');
+    const allowed = await call(path, 'metrics');
+    expect(allowed.status).toBe(404);
+    expect(sb.audit.filter((a) => a.group === 'metrics.k8s.io').map((a) => `${a.user} ${a.verb} ${a.resource} ${a.allowed}`)).toEqual([
+      'viewer list nodes false',
+      'metrics-reader list nodes true',
     ]);
   });
 
