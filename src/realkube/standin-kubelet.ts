@@ -301,7 +301,8 @@ export async function startStandInKubelet(kube: RealKube, opts: StandInKubeletOp
     onError: (e: Error) => log.warn({ err: e.message }, 'standin-kubelet: pod watch'),
   };
   const mine = listWatch<Pod>(client, '/api/v1/pods', handlers, { signal: stopWatching.signal, fieldSelector: `spec.nodeName=${nodeName}`, backoff: { initialMs: 200, maxMs: 2_000 } });
-  const unbound = listWatch<Pod>(client, '/api/v1/pods', handlers, { signal: stopWatching.signal, fieldSelector: 'spec.nodeName=', backoff: { initialMs: 200, maxMs: 2_000 } });
+  // A Pod leaves this selection when it is bound (a DELETED event): that is not the Pod going away.
+  const unbound = listWatch<Pod>(client, '/api/v1/pods', { ...handlers, onDelete: () => {} }, { signal: stopWatching.signal, fieldSelector: 'spec.nodeName=', backoff: { initialMs: 200, maxMs: 2_000 } });
 
   return {
     nodeName,
