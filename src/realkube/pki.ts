@@ -2,6 +2,7 @@
 // directory (mode 0700, keys 0600): one CA, the apiserver's serving certificate, the apiserver's client
 // certificate for kubelets, the stand-in kubelet's serving certificate, and the ServiceAccount signing key pair.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -51,7 +52,9 @@ async function leaf(dir: string, ca: { cert: string; key: string }, name: string
   const f = (s: string) => join(dir, `${name}.${s}`);
   await openssl(['req', ...EC, '-keyout', f('key'), '-out', f('csr'), '-subj', subject]);
   await writeFile(f('ext'), ext.join('\n'));
-  await openssl(['x509', '-req', '-in', f('csr'), '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', f('crt'), '-days', '365', '-extfile', f('ext')]);
+  // A random serial per certificate (the leaves are signed concurrently; a shared serial file would race).
+  const serial = `0x${randomBytes(16).toString('hex')}`;
+  await openssl(['x509', '-req', '-in', f('csr'), '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-out', f('crt'), '-days', '365', '-extfile', f('ext')]);
   await chmod(f('key'), 0o600);
   return { cert: f('crt'), key: f('key') };
 }
