@@ -23,6 +23,15 @@ work="$TOOLS_DIR/kube/build-$KUBE_VERSION"
 mkdir -p "$work"
 t0=$(date +%s)
 say() { printf '[kube build %4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+# One build at a time (CI, a test and `demo --real` may all ask): a second caller waits, then finds the cache.
+if command -v flock >/dev/null; then
+  exec 9>"$TOOLS_DIR/kube/.build-$KUBE_VERSION.lock"
+  if ! flock -n 9; then
+    say "another build of $KUBE_VERSION is running; waiting for it"
+    flock 9
+  fi
+  if have_all; then say "built by the other run"; echo "$OUT"; exit 0; fi
+fi
 say "building kube-apiserver, kube-controller-manager $KUBE_VERSION and etcd $ETCD_VERSION from the Go module proxy"
 say "this usually takes 10-12 minutes on two cores and 2.5 GB of memory; the binaries are cached in $OUT"
 
@@ -70,9 +79,16 @@ staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-g
 say "resolving modules (go mod tidy, ~30 s with an empty module cache)"
 GOFLAGS=-mod=mod go mod tidy >&2 2>"$work/tidy.log" || { cat "$work/tidy.log" >&2; exit 1; }
 build() {
-  local name=$1 pkg=$2
+  local name=$1 pkg=$2 log="$work/$1.log" pid
   say "compiling $name (go build $pkg)"
-  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$OUT/$name.tmp" "$pkg"
+  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$OUT/$name.tmp" "$pkg" 2>"$log" &
+  pid=$!
+  # go build -v names each package it compiles: a heartbeat every 30 s says the build is alive and how far it got.
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null && say "still compiling $name: $(wc -l <"$log") packages so far"
+  done
+  if ! wait "$pid"; then tail -30 "$log" >&2; say "$name FAILED (full log: $log)"; exit 1; fi
   mv "$OUT/$name.tmp" "$OUT/$name"
   say "$name done ($(du -h "$OUT/$name" | cut -f1))"
 }
