@@ -7,6 +7,7 @@ import type { ResourcePath } from './api-path.ts';
 import { type FieldRequirement, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
 import { readBody, sendError, sendJson } from './http-reply.ts';
 import { applyJsonPatch } from './json-patch.ts';
+import { pageList } from './list-paging.ts';
 import { jsonMergePatch } from './json-merge-patch.ts';
 import { cloneObject, isPlainObject, type KubeObject, metaOf } from './kube-object.ts';
 import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-selector.ts';
@@ -115,10 +116,13 @@ async function dispatch(
         .list(k, p.namespace)
         .filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
       const rv = String(ctx.store.resourceVersion);
-      if (table) return { code: 200, body: toTable(k, items, { now: Date.now(), include: table, resourceVersion: rv }) };
+      const page = pageList(items, q, rv, Boolean(q.get('labelSelector') || q.get('fieldSelector')));
+      if (isApiError(page)) return page;
+      const listMeta = { resourceVersion: rv, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };
+      if (table) return { code: 200, body: { ...toTable(k, page.items, { now: Date.now(), include: table, resourceVersion: rv }), metadata: listMeta } };
       return {
         code: 200,
-        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: { resourceVersion: rv }, items: items.map(withoutTypeMeta) },
+        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: listMeta, items: page.items.map(withoutTypeMeta) },
       };
     }
     if (method === 'POST') return create(ctx, req, p, dryRun);
