@@ -161,6 +161,20 @@ describe('CRUD', () => {
     expect(bad.body.reason).toBe('BadRequest');
   });
 
+  test('metadata-only answers (as=PartialObjectMetadataList / PartialObjectMetadata) carry metadata only', async () => {
+    await send('POST', '/api/v1/namespaces/default/configmaps', cm('meta-only', { secret: 'value' }));
+    const accept = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+    const list = await json('/api/v1/namespaces/default/configmaps?limit=500', { headers: { Accept: accept } });
+    expect(list.body.kind).toBe('PartialObjectMetadataList');
+    expect(list.body.apiVersion).toBe('meta.k8s.io/v1');
+    const item = list.body.items.find((i: Json) => i.metadata.name === 'meta-only');
+    expect(Object.keys(item).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+    expect(item.kind).toBe('PartialObjectMetadata');
+    const one = await json('/api/v1/namespaces/default/configmaps/meta-only', { headers: { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' } });
+    expect(one.body.kind).toBe('PartialObjectMetadata');
+    expect(one.body.data).toBeUndefined();
+  });
+
   test('Istio v1 and v1beta1 serve the same objects, each in its own apiVersion', async () => {
     const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'both' }, spec: { hosts: ['a'] } };
     expect((await send('POST', '/apis/networking.istio.io/v1/namespaces/demo/virtualservices', vs)).status).toBe(201);
