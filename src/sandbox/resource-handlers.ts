@@ -165,6 +165,8 @@ async function dispatch(
   if (method === 'PUT' || method === 'PATCH') {
     const body = await readObject(req, method === 'PUT' ? BODY_TYPES : PATCH_TYPES);
     if (isApiError(body)) return body;
+    const bodyName = method === 'PUT' && isPlainObject(body) ? metaOf(body).name : undefined;
+    if (bodyName && bodyName !== p.name) return badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${p.name})`);
     const type = mediaType(req);
     if (!current) {
       if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);

@@ -175,6 +175,16 @@ describe('CRUD', () => {
     expect(one.body.data).toBeUndefined();
   });
 
+  test('a PUT whose body names another object is 400 BadRequest, even when the URL\'s object is missing', async () => {
+    await send('POST', '/api/v1/namespaces/default/configmaps', cm('put-target'));
+    for (const url of ['/api/v1/namespaces/default/configmaps/put-target', '/api/v1/namespaces/default/configmaps/put-missing']) {
+      const r = await send('PUT', url, cm('someone-else'));
+      expect(r.status).toBe(400);
+      expect(r.body.reason).toBe('BadRequest');
+      expect(r.body.message).toBe(`the name of the object (someone-else) does not match the name on the URL (${url.split('/').pop()})`);
+    }
+  });
+
   test('Istio v1 and v1beta1 serve the same objects, each in its own apiVersion', async () => {
     const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'both' }, spec: { hosts: ['a'] } };
     expect((await send('POST', '/apis/networking.istio.io/v1/namespaces/demo/virtualservices', vs)).status).toBe(201);
