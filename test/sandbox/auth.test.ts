@@ -101,6 +101,16 @@ describe('authorization', () => {
     ]);
   });
 
+  test('a SelfSubjectAccessReview without resource or non-resource attributes is 422 Invalid', async () => {
+    const r = await call('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', 'viewer', {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {} }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.reason).toBe('Invalid');
+  });
+
   test('SelfSubjectAccessReview answers per policy for JSON and protobuf bodies', async () => {
     const review = async (body: BodyInit, type: string, token: string) =>
       (await call('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', token, { method: 'POST', body, headers: { 'Content-Type': type } })).body.status.allowed;
