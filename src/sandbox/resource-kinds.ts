@@ -147,14 +147,6 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     printer: p.secretPrinter,
     defaults: (o) => {
       o.type ??= 'Opaque';
-      // stringData is write-only: merged into data (its keys win), then dropped, as the apiserver does.
-      const sd = o.stringData as Record<string, unknown> | undefined;
-      if (sd && typeof sd === 'object') {
-        const data = { ...((o.data as Record<string, string> | undefined) ?? {}) };
-        for (const [k, v] of Object.entries(sd)) data[k] = Buffer.from(String(v)).toString('base64');
-        o.data = data;
-      }
-      delete o.stringData;
     },
   },
   {

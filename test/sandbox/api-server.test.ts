@@ -185,13 +185,6 @@ describe('CRUD', () => {
     }
   });
 
-  test('a Secret created with stringData stores it base64-encoded in data (stringData is write-only)', async () => {
-    const r = await send('POST', '/api/v1/namespaces/default/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sd' }, data: { kept: 'YQ==' }, stringData: { plain: 'text', kept: 'wins' } });
-    expect(r.status).toBe(201);
-    expect(r.body.stringData).toBeUndefined();
-    expect(r.body.data).toEqual({ kept: Buffer.from('wins').toString('base64'), plain: Buffer.from('text').toString('base64') });
-  });
-
   test('Istio v1 and v1beta1 serve the same objects, each in its own apiVersion', async () => {
     const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'both' }, spec: { hosts: ['a'] } };
     expect((await send('POST', '/apis/networking.istio.io/v1/namespaces/demo/virtualservices', vs)).status).toBe(201);
