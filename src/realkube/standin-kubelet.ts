@@ -23,8 +23,8 @@ export interface StandInKubelet {
   port: number;
   /** Exec/attach/port-forward behaviour; tests replace these like the sandbox's. */
   hooks: StreamHooks;
-  /** Requests served, with the client certificate's subject CN (tests assert the apiserver authenticated). */
-  requests: { method: string; path: string; clientCN: string; upgrade?: string }[];
+  /** Requests served; `verified`: over TLS with a client certificate from the cluster CA (the apiserver's). */
+  requests: { method: string; path: string; verified: boolean; upgrade?: string }[];
   appendLog(namespace: string, pod: string, container: string, line: string): void;
   /** Resolves when the pod runs on this node (status Running reported). */
   running(namespace: string, name: string, timeoutMs?: number): Promise<KubeObject>;
@@ -60,10 +60,9 @@ export async function startStandInKubelet(kube: RealKube, opts: StandInKubeletOp
   };
   let podSeq = 0;
 
-  const clientCN = (req: IncomingMessage): string => {
-    const cert = (req.socket as TLSSocket).getPeerCertificate?.();
-    return cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : '';
-  };
+  // The TLS layer refuses clients without a certificate from the cluster CA (requestCert + rejectUnauthorized);
+  // `authorized` records that the request came over such a verified connection.
+  const verified = (req: IncomingMessage): boolean => (req.socket as TLSSocket).authorized === true;
 
   // --- the kubelet API ---
   const parse = (path: string): { op: string; ns: string; pod: string; container?: string } | null => {
@@ -78,7 +77,7 @@ export async function startStandInKubelet(kube: RealKube, opts: StandInKubeletOp
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://kubelet');
-    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, clientCN: clientCN(req) });
+    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, verified: verified(req) });
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
@@ -108,7 +107,7 @@ export async function startStandInKubelet(kube: RealKube, opts: StandInKubeletOp
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'https://kubelet');
-    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, clientCN: clientCN(req), upgrade: req.headers.upgrade ?? '' });
+    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, verified: verified(req), upgrade: req.headers.upgrade ?? '' });
     const p = parse(url.pathname);
     const kind = p?.op === 'exec' ? 'exec' : p?.op === 'attach' ? 'attach' : p?.op === 'portForward' ? 'portforward' : null;
     if (!p || !kind) return refuse(socket, 404, `404 page not found: ${url.pathname}`);
