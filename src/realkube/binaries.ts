@@ -28,7 +28,8 @@ function binariesIn(dir: string): KubeBinaries {
 export function cachedBinaries(env: Record<string, string | undefined> = process.env): KubeBinaries | null {
   const dir = kubeCacheDir(env);
   const marker = join(dir, '.complete');
-  if (!existsSync(marker) || readFileSync(marker, 'utf8').trim() !== `${KUBE_VERSION} ${ETCD_VERSION}`) return null;
+  // build.sh writes the marker last, naming the versions and its recipe revision (keep the two in step).
+  if (!existsSync(marker) || readFileSync(marker, 'utf8').trim() !== `${KUBE_VERSION} ${ETCD_VERSION} recipe-2`) return null;
   const b = binariesIn(dir);
   return [b.etcd, b.apiserver, b.controllerManager].every((p) => existsSync(p)) ? b : null;
 }
