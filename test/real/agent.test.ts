@@ -55,6 +55,8 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
       spec: { type: 'ClusterIP', selector: { app: 'traefik' }, ports: [{ name: 'web', port: 80, targetPort: 8000 }] },
     });
     await kubeJson(c.kube, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } });
+    // Routes are extracted only for backends whose Service exists.
+    await kubeJson(c.kube, 'POST', '/api/v1/namespaces/demo/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'app', namespace: 'demo' }, spec: { selector: { app: 'app' }, ports: [{ name: 'http', port: 80 }] } });
     await kubeJson(c.kube, 'POST', '/apis/networking.k8s.io/v1/namespaces/demo/ingresses', ingress('app', 'app.real.test'));
     await kubeJson(c.kube, 'POST', '/apis/networking.k8s.io/v1/namespaces/demo/ingresses', ingress('unmanaged', 'unmanaged.real.test', false));
     relay = await new CuttableRelay(c.kube.port).start();
