@@ -93,7 +93,8 @@ function normalise(code: number, body: unknown, watch: unknown[] | null): Json {
   if (b.kind === 'APIGroup' || b.kind === 'APIVersions') return { ...out, name: b.name ?? null };
   if (b.kind === 'SelfSubjectAccessReview') return { ...out, allowed: (b.status as Json | undefined)?.allowed ?? null };
   if (b.gitVersion) return { code, version: 'present' };
-  return { ...out, name: md.name ?? null, data: b.data ?? null };
+  const data = b.data && typeof b.data === 'object' ? Object.fromEntries(Object.entries(b.data as Json).sort(([x], [y]) => (x < y ? -1 : 1))) : null;
+  return { ...out, name: md.name ?? null, data };
 }
 
 async function send(base: string, token: string, ca: string, p: Probe): Promise<Json> {
@@ -148,6 +149,13 @@ describe.skipIf(missing !== null)('sandbox fidelity against a real kube-apiserve
       for (let i = 1; i <= 6; i++) await post(`/api/v1/namespaces/${NS}/configmaps`, cm(i));
     };
     await Promise.all([setup(real.kube.url, real.kube.adminToken, real.kube.caPem), setup(sandbox.url, TOKEN, sandbox.caPem ?? '')]);
+    // The same objects on both: the real controller-manager publishes kube-root-ca.crt into every namespace.
+    await fetch(`${sandbox.url}/api/v1/namespaces/${NS}/configmaps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': real.kube.caPem } }),
+      tls: { ca: sandbox.caPem },
+    } as RequestInit).then((r) => r.text());
   }, 120_000);
 
   afterAll(async () => {
