@@ -11,7 +11,7 @@ import { type RealCluster, realTierMissing, startRealCluster } from './real-supp
 const missing = realTierMissing();
 if (missing) console.log(`test/real: SKIPPED (${missing})`);
 /** The identical-answer ratio this tree reaches (docs/sandbox-fidelity.md); a regression fails. */
-const FLOOR = 0.6;
+const FLOOR = 0.75;
 
 interface Probe {
   name: string;
