@@ -180,6 +180,17 @@ export class KubeClient {
     return tok ? s.split(tok).join('[REDACTED]') : s;
   }
 
+  /** Why the API server is not ready (`/readyz` not 200, or unreachable), or null when it is. */
+  async #notReady(): Promise<string | null> {
+    try {
+      const res = await this.request('/readyz', { timeoutMs: 3_000 });
+      await res.body?.cancel();
+      return res.status === 200 ? null : `/readyz answered ${res.status}`;
+    } catch (e) {
+      return `/readyz unreachable: ${this.#scrub((e as Error).message)}`;
+    }
+  }
+
   /** Builds the KubeError for a non-2xx response (consumes its body). */
   async errorFrom(res: Response, method: string, path: string): Promise<KubeError> {
     let st: KubeStatus = {};
@@ -200,9 +211,15 @@ export class KubeClient {
       case 401:
         msg = `unauthorized: the Kubernetes API at ${this.target.server} rejected the ${this.#who}'s credentials (token missing, expired or revoked${this.target.tokenFile ? `; token file ${this.target.tokenFile}` : ''})`;
         break;
-      case 403:
-        msg = `forbidden: ${this.#who} cannot ${d.verb} ${d.resource}${obj}${where}; grant it with a Role/ClusterRole binding${serverMsg ? ` (${serverMsg})` : ''}`;
+      case 403: {
+        // A (re)starting apiserver answers 403 to everything until its RBAC caches are loaded (/readyz): that is
+        // not a missing grant, so only a ready server gets the "grant it" advice.
+        const notReady = await this.#notReady();
+        msg = notReady
+          ? `forbidden: ${this.#who} cannot ${d.verb} ${d.resource}${obj}${where} while the API server is not ready (${notReady}); retrying${serverMsg ? ` (${serverMsg})` : ''}`
+          : `forbidden: ${this.#who} cannot ${d.verb} ${d.resource}${obj}${where}; grant it with a Role/ClusterRole binding${serverMsg ? ` (${serverMsg})` : ''}`;
         break;
+      }
       case 404:
         msg = `not found: ${d.resource}${obj}${where}${serverMsg ? ` (${serverMsg})` : ''}`;
         break;

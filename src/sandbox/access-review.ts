@@ -1,7 +1,7 @@
 // POST selfsubjectaccessreviews: evaluates the caller's own policy for the attributes asked about.
 // kubectl sends protobuf for `auth can-i`; client libraries send JSON. The answer is always JSON.
 import { type RequestAttributes, isAllowed, type TokenPolicy } from './access-policy.ts';
-import { type ApiError, badRequest } from './api-status.ts';
+import { type ApiError, badRequest, invalid } from './api-status.ts';
 import { isPlainObject, type KubeObject } from './kube-object.ts';
 import { type AccessReviewSpec, decodeAccessReview, isProtobufEnvelope } from './ssar-protobuf.ts';
 
@@ -12,8 +12,11 @@ export function parseAccessReview(body: Buffer): AccessReviewSpec | ApiError {
   }
   try {
     const obj = JSON.parse(body.toString('utf8')) as unknown;
-    const spec = isPlainObject(obj) && isPlainObject(obj.spec) ? obj.spec : {};
-    return spec as AccessReviewSpec;
+    const spec = (isPlainObject(obj) && isPlainObject(obj.spec) ? obj.spec : {}) as AccessReviewSpec;
+    if (!spec.resourceAttributes === !spec.nonResourceAttributes) {
+      return invalid('SelfSubjectAccessReview', 'authorization.k8s.io', '', 'spec.resourceAttributes', 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified');
+    }
+    return spec;
   } catch (e) {
     return badRequest(`the request body could not be decoded: ${(e as Error).message}`);
   }

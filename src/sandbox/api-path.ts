@@ -57,3 +57,34 @@ export function parseResourcePath(reg: ResourceRegistry, pathname: string): Reso
   if (subresource !== undefined && !(kind.subresources ?? []).includes(subresource as never)) return pathNotFound();
   return { kind, namespace, name, subresource, proxyPath };
 }
+
+/** What any `/api/v1/…` or `/apis/{g}/{v}/…` resource URL names, served or not (a real apiserver authorizes first). */
+export interface RequestedResource {
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export function requestedResource(pathname: string): RequestedResource | undefined {
+  const raw = pathname.split('/').slice(1).filter((s, i, a) => s !== '' || i < a.length - 1);
+  let group: string;
+  let rest: string[];
+  if (raw[0] === 'api' && raw.length >= 3) {
+    group = '';
+    rest = raw.slice(2);
+  } else if (raw[0] === 'apis' && raw.length >= 4) {
+    group = raw[1] as string;
+    rest = raw.slice(3);
+  } else return undefined;
+  const seg = rest.map((s) => decodeURIComponent(s));
+  let namespace: string | undefined;
+  if (seg[0] === 'namespaces' && seg.length >= 3) {
+    namespace = seg[1];
+    seg.splice(0, 2);
+  }
+  const [resource, name, subresource] = seg;
+  if (!resource) return undefined;
+  return { group, resource, ...(namespace !== undefined ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
+}

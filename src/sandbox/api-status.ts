@@ -31,9 +31,15 @@ export function statusObject(e: ApiError): KubeObject {
     status: 'Failure',
     message: e.message,
     reason: e.reason,
-    ...(e.details ? { details: e.details } : {}),
+    // Go's omitempty: the core group ("") is absent from details on a real apiserver.
+    ...(e.details ? { details: e.details.group === '' ? withoutGroup(e.details) : e.details } : {}),
     code: e.code,
   };
+}
+
+function withoutGroup(d: StatusDetails): StatusDetails {
+  const { group: _group, ...rest } = d;
+  return rest;
 }
 
 /** `pods "web-0"` or `pods.apps "x"`: how the apiserver names a resource in messages. */

@@ -48,3 +48,13 @@ export function wantsTable(accept: string | undefined): boolean {
   }
   return false;
 }
+
+/** `as=PartialObjectMetadataList` / `as=PartialObjectMetadata` (meta.k8s.io v1 or v1beta1) first in Accept. */
+export function wantsMetadataOnly(accept: string | undefined): boolean {
+  for (const m of parseAccept(accept)) {
+    const as = m.params.as;
+    if ((as === 'PartialObjectMetadataList' || as === 'PartialObjectMetadata') && m.params.g === 'meta.k8s.io' && (m.params.v === 'v1' || m.params.v === 'v1beta1')) return true;
+    if (m.type === 'application/json' || m.type === '*/*') return false;
+  }
+  return false;
+}

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parseAccessReview, reviewAccess } from './access-review.ts';
 import { type AuditEntry, forbidden, isAllowed, policyUser, type RequestAttributes, type TokenPolicy } from './access-policy.ts';
-import { parseResourcePath, type ResourcePath } from './api-path.ts';
+import { parseResourcePath, requestedResource, type ResourcePath } from './api-path.ts';
 import { type ApiError, apiError, badRequest, isApiError, notFound, pathNotFound, statusObject, unauthorized } from './api-status.ts';
 import { aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.ts';
 import type { Faults } from './faults.ts';
@@ -87,7 +87,7 @@ function authorize(ctx: RouterContext, caller: Caller, a: RequestAttributes): Ap
   return allowed ? undefined : forbidden(caller.user, a);
 }
 
-function verbFor(method: string, p: ResourcePath, watch: boolean): string {
+function verbFor(method: string, p: Pick<ResourcePath, 'name' | 'subresource'>, watch: boolean): string {
   const sub = p.subresource;
   if (sub === 'exec' || sub === 'attach' || sub === 'portforward') return 'create';
   switch (method) {
@@ -147,8 +147,12 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
   }
 
   const p = parseResourcePath(ctx.resources.registry, path);
-  if (p === undefined) return sendError(res, pathNotFound());
-  if (isApiError(p)) return sendError(res, p);
+  if (p === undefined || isApiError(p)) {
+    // A real apiserver authorizes before it routes: an API it does not serve is 403 without a grant, 404 with one.
+    const r = requestedResource(path);
+    const denied = r && authorize(ctx, caller, { ...r, verb: verbFor(req.method ?? 'GET', r, url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') });
+    return sendError(res, denied || (p ?? pathNotFound()));
+  }
   const denied = authorize(ctx, caller, attributesOf(req.method ?? 'GET', p, url.searchParams));
   if (denied) return sendError(res, denied);
 

@@ -7,10 +7,11 @@ import type { ResourcePath } from './api-path.ts';
 import { type FieldRequirement, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
 import { readBody, sendError, sendJson } from './http-reply.ts';
 import { applyJsonPatch } from './json-patch.ts';
+import { pageList } from './list-paging.ts';
 import { jsonMergePatch } from './json-merge-patch.ts';
 import { cloneObject, isPlainObject, type KubeObject, metaOf } from './kube-object.ts';
 import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-selector.ts';
-import { wantsTable } from './media-type.ts';
+import { wantsMetadataOnly, wantsTable } from './media-type.ts';
 import type { ObjectStore } from './object-store.ts';
 import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
 import { strategicMergePatch } from './strategic-merge-patch.ts';
@@ -70,6 +71,10 @@ export function parseSelectors(kind: ResourceKind, q: URLSearchParams): { labels
   return { labels, fields: { reqs, paths } };
 }
 
+function partialMetadata(o: KubeObject): KubeObject {
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: metaOf(o) };
+}
+
 function withoutTypeMeta(o: KubeObject): KubeObject {
   const { kind: _k, apiVersion: _a, ...rest } = o;
   return rest;
@@ -102,6 +107,7 @@ async function dispatch(
   const dryRun = q.getAll('dryRun').includes('All');
   const method = req.method ?? 'GET';
   const table = wantsTable(req.headers.accept) ? parseIncludeObject(q.get('includeObject')) : undefined;
+  const metadataOnly = !table && wantsMetadataOnly(req.headers.accept);
 
   if (!p.name) {
     if (method === 'GET') {
@@ -115,10 +121,14 @@ async function dispatch(
         .list(k, p.namespace)
         .filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
       const rv = String(ctx.store.resourceVersion);
-      if (table) return { code: 200, body: toTable(k, items, { now: Date.now(), include: table, resourceVersion: rv }) };
+      const page = pageList(items, q, rv, Boolean(q.get('labelSelector') || q.get('fieldSelector')));
+      if (isApiError(page)) return page;
+      const listMeta = { resourceVersion: rv, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };
+      if (table) return { code: 200, body: { ...toTable(k, page.items, { now: Date.now(), include: table, resourceVersion: rv }), metadata: listMeta } };
+      if (metadataOnly) return { code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: page.items.map(partialMetadata) } };
       return {
         code: 200,
-        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: { resourceVersion: rv }, items: items.map(withoutTypeMeta) },
+        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: listMeta, items: page.items.map(withoutTypeMeta) },
       };
     }
     if (method === 'POST') return create(ctx, req, p, dryRun);
@@ -141,6 +151,7 @@ async function dispatch(
   if (method === 'GET') {
     if (!current) return notFound(k.resource, k.group, p.name);
     if (table) return { code: 200, body: toTable(k, [current], { now: Date.now(), include: table }) };
+    if (metadataOnly) return { code: 200, body: partialMetadata(current) };
     return { code: 200, body: current };
   }
   if (method === 'DELETE') {
@@ -154,6 +165,8 @@ async function dispatch(
   if (method === 'PUT' || method === 'PATCH') {
     const body = await readObject(req, method === 'PUT' ? BODY_TYPES : PATCH_TYPES);
     if (isApiError(body)) return body;
+    const bodyName = method === 'PUT' && isPlainObject(body) ? metaOf(body).name : undefined;
+    if (bodyName && bodyName !== p.name) return badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${p.name})`);
     const type = mediaType(req);
     if (!current) {
       if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);

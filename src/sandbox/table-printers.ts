@@ -256,7 +256,7 @@ const dataCount = (o: KubeObject) =>
   Object.keys(asRecord(o.data)).length + Object.keys(asRecord(o.binaryData)).length;
 
 export const configMapPrinter: TablePrinter = {
-  columns: [NAME, col('Data', 0, 'integer'), AGE],
+  columns: [NAME, col('Data', 0, 'string'), AGE],
   cells: (o, now) => [nameOf(o), dataCount(o), age(o, now)],
 };
 

@@ -66,6 +66,25 @@ describe('KubeClient over HTTPS', () => {
     }
   });
 
+  test('403 from an API server that is not ready yet (/readyz fails) does not tell anyone to grant RBAC', async () => {
+    // Right after an apiserver (re)start every request is 403 until /readyz (RBAC not loaded yet): not a missing grant.
+    fake.forbid = (m, p) => m === 'GET' && p.includes('/configmaps/');
+    fake.ready = false;
+    try {
+      const c = new KubeClient(target());
+      const e = (await c.get('/api/v1/namespaces/pipeops-system/configmaps/pipeops-agent-state').catch((x) => x)) as KubeError;
+      expect(e.status).toBe(403);
+      expect(e.message).not.toContain('grant it');
+      expect(e.message).toContain('not ready');
+      fake.ready = true;
+      const again = (await c.get('/api/v1/namespaces/pipeops-system/configmaps/pipeops-agent-state').catch((x) => x)) as KubeError;
+      expect(again.message).toContain('grant it with a Role/ClusterRole binding');
+    } finally {
+      fake.forbid = () => false;
+      fake.ready = true;
+    }
+  });
+
   test('404 is a KubeError with status 404', async () => {
     const e = (await new KubeClient(target()).get('/api/v1/namespaces/a/secrets/nope').catch((x) => x)) as KubeError;
     expect(e.status).toBe(404);

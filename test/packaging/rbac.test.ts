@@ -25,15 +25,12 @@ const CP_TOKEN = 'control-plane-serviceaccount-token-rbac-test';
 
 /**
  * Rules the in-process run cannot exercise, and why. Anything else unused fails the test.
- * - metrics.k8s.io nodes: the sandbox does not serve metrics.k8s.io (404 before authorization), so the heartbeat's
- *   usage query never reaches the authorizer; on a cluster with metrics-server it is called every heartbeat.
  * - selfsubjectaccessreviews: the agent reviews a *candidate* token by sending the review with that token, so the
  *   request is authorized as the candidate (here the control-plane identity), not as the agent. The rule matters when
  *   controlPlaneAccess is disabled and the agent offers its own ServiceAccount token; every authenticated user also
  *   has it through system:basic-user.
  */
 const NOT_EXERCISED: { match: (s: ScopedRule) => boolean; why: string }[] = [
-  { match: (s) => s.rule.apiGroups?.includes('metrics.k8s.io') === true, why: 'sandbox serves no metrics.k8s.io' },
   { match: (s) => s.rule.resources?.includes('selfsubjectaccessreviews') === true, why: 'reviews run as the candidate token' },
 ];
 

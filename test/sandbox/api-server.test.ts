@@ -136,6 +136,55 @@ describe('CRUD', () => {
     expect(cms.body.rows[0].cells.slice(0, 2)).toEqual(['hello-config', 1]);
   });
 
+  test('paging like a real apiserver: limit, continue, remainingItemCount (not with selectors), a bad continue is 400', async () => {
+    for (const n of ['pg-a', 'pg-b', 'pg-c']) await send('POST', '/api/v1/namespaces/default/configmaps', cm(n, {}, { paging: 'yes' }));
+    const all = (await json('/api/v1/namespaces/default/configmaps')).body.items.map((i: Json) => i.metadata.name);
+    const first = await json('/api/v1/namespaces/default/configmaps?limit=2');
+    expect(first.body.items.map((i: Json) => i.metadata.name)).toEqual(all.slice(0, 2));
+    expect(first.body.metadata.remainingItemCount).toBe(all.length - 2);
+    expect(typeof first.body.metadata.continue).toBe('string');
+    const seen = [...first.body.items.map((i: Json) => i.metadata.name)];
+    let cont: string | undefined = first.body.metadata.continue;
+    while (cont) {
+      const page = await json(`/api/v1/namespaces/default/configmaps?limit=2&continue=${encodeURIComponent(cont)}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((i: Json) => i.metadata.name));
+      cont = page.body.metadata.continue || undefined;
+    }
+    expect(seen).toEqual(all);
+    const selected = await json('/api/v1/namespaces/default/configmaps?limit=1&labelSelector=paging%3Dyes');
+    expect(selected.body.items.length).toBe(1);
+    expect(selected.body.metadata.continue).toBeTruthy();
+    expect(selected.body.metadata.remainingItemCount).toBeUndefined();
+    const bad = await json('/api/v1/namespaces/default/configmaps?limit=2&continue=garbage');
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toBe('BadRequest');
+  });
+
+  test('metadata-only answers (as=PartialObjectMetadataList / PartialObjectMetadata) carry metadata only', async () => {
+    await send('POST', '/api/v1/namespaces/default/configmaps', cm('meta-only', { secret: 'value' }));
+    const accept = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+    const list = await json('/api/v1/namespaces/default/configmaps?limit=500', { headers: { Accept: accept } });
+    expect(list.body.kind).toBe('PartialObjectMetadataList');
+    expect(list.body.apiVersion).toBe('meta.k8s.io/v1');
+    const item = list.body.items.find((i: Json) => i.metadata.name === 'meta-only');
+    expect(Object.keys(item).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+    expect(item.kind).toBe('PartialObjectMetadata');
+    const one = await json('/api/v1/namespaces/default/configmaps/meta-only', { headers: { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' } });
+    expect(one.body.kind).toBe('PartialObjectMetadata');
+    expect(one.body.data).toBeUndefined();
+  });
+
+  test('a PUT whose body names another object is 400 BadRequest, even when the URL\'s object is missing', async () => {
+    await send('POST', '/api/v1/namespaces/default/configmaps', cm('put-target'));
+    for (const url of ['/api/v1/namespaces/default/configmaps/put-target', '/api/v1/namespaces/default/configmaps/put-missing']) {
+      const r = await send('PUT', url, cm('someone-else'));
+      expect(r.status).toBe(400);
+      expect(r.body.reason).toBe('BadRequest');
+      expect(r.body.message).toBe(`the name of the object (someone-else) does not match the name on the URL (${url.split('/').pop()})`);
+    }
+  });
+
   test('Istio v1 and v1beta1 serve the same objects, each in its own apiVersion', async () => {
     const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'both' }, spec: { hosts: ['a'] } };
     expect((await send('POST', '/apis/networking.istio.io/v1/namespaces/demo/virtualservices', vs)).status).toBe(201);

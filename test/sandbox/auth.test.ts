@@ -16,6 +16,7 @@ beforeAll(async () => {
     tokens: {
       viewer: { user: 'viewer', rules: [{ verbs: ['get', 'list'], resources: ['pods', 'deployments.apps'], namespaces: ['demo'] }] },
       execer: [{ verbs: ['create'], resources: ['pods/exec'] }, { verbs: ['get'], resources: ['pods'] }],
+      metrics: { user: 'metrics-reader', rules: [{ verbs: ['list'], resources: ['nodes.metrics.k8s.io'] }] },
     },
   });
 });
@@ -68,8 +69,10 @@ describe('authorization', () => {
     expect(denied.body).toMatchObject({
       reason: 'Forbidden',
       message: 'pods is forbidden: User "viewer" cannot list resource "pods" in API group "" in the namespace "default"',
-      details: { kind: 'pods', group: '' },
+      details: { kind: 'pods' },
     });
+    // The core group is "" and Go's omitempty leaves it out of details, as a real apiserver does.
+    expect('group' in denied.body.details).toBe(false);
     const named = await call('/apis/apps/v1/namespaces/demo/deployments/hello', 'viewer', { method: 'DELETE' });
     expect(named.body.message).toBe('deployments.apps "hello" is forbidden: User "viewer" cannot delete resource "deployments" in API group "apps" in the namespace "demo"');
     const cluster = await call('/api/v1/nodes', 'viewer');
@@ -83,6 +86,29 @@ describe('authorization', () => {
       'list nodes false',
       'get pods/log false',
     ]);
+  });
+
+  test('an API the server does not serve is authorized before the 404, like a real apiserver (403 without a grant)', async () => {
+    const path = '/apis/metrics.k8s.io/v1beta1/nodes';
+    const denied = await call(path, 'viewer');
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toBe('nodes.metrics.k8s.io is forbidden: User "viewer" cannot list resource "nodes" in API group "metrics.k8s.io" at the cluster scope');
+    const allowed = await call(path, 'metrics');
+    expect(allowed.status).toBe(404);
+    expect(sb.audit.filter((a) => a.group === 'metrics.k8s.io').map((a) => `${a.user} ${a.verb} ${a.resource} ${a.allowed}`)).toEqual([
+      'viewer list nodes false',
+      'metrics-reader list nodes true',
+    ]);
+  });
+
+  test('a SelfSubjectAccessReview without resource or non-resource attributes is 422 Invalid', async () => {
+    const r = await call('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', 'viewer', {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {} }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.reason).toBe('Invalid');
   });
 
   test('SelfSubjectAccessReview answers per policy for JSON and protobuf bodies', async () => {

@@ -35,6 +35,8 @@ export class FakeKube {
   /** Watches asking for an RV below this get a 410 ERROR event. */
   expireBelow = 0;
   forbid: (method: string, path: string) => boolean = () => false;
+  /** What /readyz answers: a real apiserver answers 403 on everything between opening its port and being ready. */
+  ready = true;
   splitLines = false;
   /** Answer metadata-only lists (PartialObjectMetadataList) and honour limit/remainingItemCount. */
   honourLimit = true;
@@ -133,6 +135,7 @@ export class FakeKube {
     }
     const tok = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     if (!tok || !this.tokens.has(tok)) return this.status(401, 'Unauthorized', 'Unauthorized');
+    if (u.pathname === '/readyz') return this.ready ? new Response('ok') : new Response('[-]poststarthook/rbac/bootstrap-roles failed: not finished\nreadyz check failed', { status: 500 });
     if (u.pathname === '/version') return Response.json({ major: '1', minor: '31', gitVersion: 'v1.31.2-fake' });
     if (u.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST') {
       const body = (await req.json()) as { spec: { resourceAttributes: { verb: string; resource: string } } };
