@@ -106,6 +106,7 @@ async function main() {
   const kubectl = Bun.which('kubectl') && kc.exitCode === 0 ? 'kubectl' : null;
   const pods = ((await (await get('/api/v1/namespaces/demo/pods')).json()) as { items: { metadata: { name: string } }[] }).items.map((p) => p.metadata.name);
   const pod = pods[0]!;
+  const container = (sandbox.get('pods', 'demo', pod)?.spec as { containers: { name: string }[] }).containers[0]!.name;
 
   const counts = { ok: 0, failed: 0, watchEvents: 0, watchEnds: 0, logLines: 0, logEnds: 0, execOk: 0, execFailed: 0, hubRestarts: 0 };
   const loops: Promise<void>[] = [];
@@ -149,7 +150,7 @@ async function main() {
     (async () => {
       for (let i = 0; !stopping; i++) {
         sandbox.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `soak-${i % 20}`, namespace: 'demo' }, data: { i: String(i) } });
-        sandbox.appendLog('demo', pod, sandbox.get('pods', 'demo', pod)!.spec!.containers[0].name, `soak line ${i}`);
+        sandbox.appendLog('demo', pod, container, `soak line ${i}`);
         await Bun.sleep(100);
       }
     })(),
@@ -238,8 +239,8 @@ try {
   await main();
 } finally {
   stopping = true;
-  hub?.kill('SIGTERM');
-  agent?.kill('SIGTERM');
-  await Promise.allSettled([hub?.exited, agent?.exited]);
+  const left = ([hub, agent] as (Proc | null)[]).filter((p): p is Proc => p !== null);
+  for (const p of left) p.kill('SIGTERM');
+  await Promise.allSettled(left.map((p) => p.exited));
 }
 process.exit(0);

@@ -10,6 +10,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow } from './credit-window.ts';
+import { atDeadline } from './deadline-timer.ts';
 import { RequestBodyStream } from './request-body.ts';
 import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
 
@@ -117,7 +118,11 @@ export class HttpRelay {
     if (!c.ok || !f?.body) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: c.ok ? 'chunk_for_unknown_request' : 'invalid_chunk' } });
       this.#d.log.warn({ request_id: m.requestId, err: c.ok ? 'no streamed request with this id' : c.error }, 'proxy_request_chunk dropped');
-      if (!c.ok && f) f.abort.abort(new Error(c.error));
+      if (!c.ok && f) {
+        // The body is over for this request: later chunks and the end message find it closed.
+        f.body?.fail(new Error(c.error));
+        f.abort.abort(new Error(c.error));
+      }
       return;
     }
     f.body.push(c.value);
@@ -167,7 +172,7 @@ export class HttpRelay {
     let headerSent = false;
     let encoding: ResponseEncoding | 'error' = 'error';
     const deadline = req.deadlineMs ?? (req.responseStreaming ? null : Date.now() + cfg.bufferedTimeoutMs);
-    const timer = deadline ? setTimeout(() => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`)), Math.max(0, deadline - Date.now())) : null;
+    const cancelTimer = deadline !== null ? atDeadline(deadline, () => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`))) : null;
     try {
       let body: BodyInit | null = req.body;
       if (binaryBody) {
@@ -260,7 +265,7 @@ export class HttpRelay {
       else conn.send('proxy_error', ProxyOut.error(message), req.requestId);
       status = status || (f.cancelled ? 499 : 502);
     } finally {
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
       d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
     }

@@ -10,6 +10,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { flattenHeaders, forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import {
+  closeFrameArgs,
   DEFAULT_STREAM_PROTOCOLS,
   decodeFrameData,
   encodeFrameData,
@@ -523,8 +524,8 @@ function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
       ws.send(f.payload as Uint8Array<ArrayBuffer>);
       return;
     case OPCODE.close: {
-      const code = f.payload.length >= 2 ? (f.payload[0]! << 8) | f.payload[1]! : 1000;
-      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, Buffer.from(f.payload.subarray(2)).toString());
+      const { code, reason } = closeFrameArgs(f.payload);
+      ws.close(code, reason);
       return;
     }
     case OPCODE.ping:
