@@ -26,6 +26,8 @@ export const METRICS = [
   { name: 'pipeops_http_requests_total', type: 'counter', help: 'Requests served by the local HTTP API.', labels: ['method', 'route', 'status'] },
   { name: 'pipeops_tunnel_forwards_active', type: 'gauge', help: 'Requests and streams currently relayed through the tunnel.' },
   { name: 'pipeops_protocol_errors_total', type: 'counter', help: 'Inbound control messages rejected as malformed or unknown.', labels: ['reason'] },
+  { name: 'pipeops_tunnel_handler_errors_total', type: 'counter', help: 'Inbound messages whose handling threw, by message type and error class: only their request or stream failed, the session and the worker kept running.', labels: ['type', 'error'] },
+  { name: 'pipeops_tunnel_reclaimed_total', type: 'counter', help: 'Work the control plane abandoned and the agent ended after an idle time: streamed request bodies (request_body, timeouts.proxy_body_idle) and streams (stream, timeouts.stream_idle).', labels: ['kind'] },
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },

@@ -29,6 +29,8 @@ export interface RelayConfig {
   maxRequestBodyBytes: number;
   /** Total bound of a buffered request (P3); streams have none. */
   bufferedTimeoutMs: number;
+  /** A streamed request body with no chunk for this long is abandoned: the request fails (`timeouts.proxy_body_idle`). */
+  bodyIdleMs?: number;
   binaryThreshold: number;
   gzipMinBytes: number;
   highWaterBytes: number;
@@ -48,6 +50,8 @@ interface Inflight {
   abort: AbortController;
   cancelled: boolean;
   body: RequestBodyStream | null;
+  /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed by each chunk). */
+  bodyIdle: ReturnType<typeof setTimeout> | null;
   /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
   window: CreditWindow;
 }
@@ -99,17 +103,27 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, window: new CreditWindow() };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, window: new CreditWindow() };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
     else if (req.streamingBody) inflight.body = new RequestBodyStream(this.#d.config.maxRequestBodyBytes);
     this.#inflight.set(req.requestId, inflight);
+    this.#armBodyIdle(req.requestId, inflight);
     this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
-    void this.#run(req, inflight, binaryBody, conn).finally(() => {
-      this.#inflight.delete(req.requestId);
-      this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
-    });
+    void this.#run(req, inflight, binaryBody, conn)
+      .catch((e: unknown) => {
+        // #run answers its own failures; this is a throw from outside its try (a bug): still one answer.
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
+        this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
+        conn.send('proxy_error', ProxyOut.error(`internal error handling proxy_request: ${err.message}`), req.requestId);
+      })
+      .finally(() => {
+        if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
+        this.#inflight.delete(req.requestId);
+        this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
+      });
   }
 
   chunk(m: InboundMessage): void {
@@ -126,11 +140,29 @@ export class HttpRelay {
       return;
     }
     f.body.push(c.value);
+    this.#armBodyIdle(m.requestId!, f);
   }
 
   streamEnd(m: InboundMessage): void {
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
-    f?.body?.end();
+    if (!f?.body) return;
+    f.body.end();
+    if (f.bodyIdle) clearTimeout(f.bodyIdle);
+    f.bodyIdle = null;
+  }
+
+  /** (Re)start the idle clock of a streamed body; a control plane that stops sending it does not pin the request. */
+  #armBodyIdle(requestId: string, f: Inflight): void {
+    const idle = this.#d.config.bodyIdleMs;
+    if (!f.body || !idle) return;
+    if (f.bodyIdle) clearTimeout(f.bodyIdle);
+    f.bodyIdle = setTimeout(() => {
+      f.bodyIdle = null;
+      if (!f.body?.open) return;
+      this.#d.metric({ name: 'pipeops_tunnel_reclaimed_total', op: 'inc', labels: { kind: 'request_body' } });
+      this.#d.log.warn({ request_id: requestId, idle_ms: idle }, 'streamed request body abandoned by the control plane; request failed');
+      this.fail(requestId, `no proxy_request_chunk or proxy_request_stream_end for ${idle} ms (timeouts.proxy_body_idle): request body abandoned`);
+    }, idle);
   }
 
   /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
@@ -155,6 +187,15 @@ export class HttpRelay {
 
   closeAll(reason: string): void {
     for (const f of this.#inflight.values()) f.abort.abort(new Error(reason));
+  }
+
+  /** Fail one request in flight (its run sends the `proxy_error`/abort). False when none has this id. */
+  fail(requestId: string, reason: string): boolean {
+    const f = this.#inflight.get(requestId);
+    if (!f) return false;
+    f.body?.fail(new Error(reason));
+    f.abort.abort(new Error(reason));
+    return true;
   }
 
   #protocolError(reason: string, error: string, requestId: string | undefined, conn: SessionConnection): void {

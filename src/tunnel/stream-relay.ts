@@ -37,6 +37,8 @@ export interface StreamConfig {
   pingMs: number;
   pongTimeoutMs: number;
   dialTimeoutMs: number;
+  /** A stream with no frame in either direction for this long is closed with 1001 (`timeouts.stream_idle`). */
+  idleMs?: number;
 }
 
 export interface StreamDeps {
@@ -52,6 +54,8 @@ interface Stream {
   id: string;
   kind: StreamKind;
   started: number;
+  /** Last frame in either direction (epoch ms): the idle sweep closes streams the control plane abandoned. */
+  lastActive: number;
   /** The session the stream belongs to (answers about it go there). */
   conn: SessionConnection;
   /** A frame from the control plane for the backend. */
@@ -75,6 +79,7 @@ export function streamKind(path: string): StreamKind {
 export class StreamRelay {
   readonly #d: StreamDeps;
   readonly #streams = new Map<string, Stream>();
+  #idleSweep: ReturnType<typeof setInterval> | null = null;
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
@@ -138,6 +143,7 @@ export class StreamRelay {
       return true;
     }
     this.#metric('pipeops_ws_bytes_total', { kind: s.kind, direction: 'to_backend' }, f.payload.length);
+    s.lastActive = Date.now();
     s.toBackend(f);
     return true;
   }
@@ -152,16 +158,39 @@ export class StreamRelay {
 
   closeAll(): void {
     for (const s of [...this.#streams.values()]) {
-      s.shutdown();
       this.#forget(s);
+      try {
+        s.shutdown();
+      } catch (e) {
+        this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
+      }
     }
+  }
+
+  /** End one stream with 1011 and the reason (a failure handling its messages). False when none has this id. */
+  fail(id: string, reason: string): boolean {
+    const s = this.#streams.get(id);
+    if (!s) return false;
+    this.#end(s, s.conn, { code: 1011, reason, app: s.kind === 'application' });
+    return true;
+  }
+
+  /** An async stream setup threw outside its own handling: fail the stream, or the request if none is left. */
+  #setupFailed(req: ProxyRequest, conn: SessionConnection): (e: unknown) => void {
+    return (e) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.#metric('pipeops_tunnel_handler_errors_total', { type: 'proxy_request', error: err.name || 'Error' });
+      this.#d.log.error({ stream_id: req.requestId, err: err.message, stack: err.stack }, 'stream setup failed unexpectedly');
+      const reason = `internal error handling proxy_request: ${err.message}`;
+      if (!this.fail(req.requestId, reason)) conn.send('proxy_error', ProxyOut.error(reason), req.requestId);
+    };
   }
 
   /** An upgrade that arrived as `proxy_request` (§3.4 step 2, §4.5, W2). */
   upgrade(req: ProxyRequest, decision: RouteDecision, conn: SessionConnection, raw: boolean): void {
     if (decision.kind !== 'kube-stream' && decision.kind !== 'app-websocket') return;
     if (raw) {
-      void this.#rawUpgrade(req, decision, conn);
+      void this.#rawUpgrade(req, decision, conn).catch(this.#setupFailed(req, conn));
       return;
     }
     if (decision.kind === 'kube-stream') {
@@ -170,7 +199,7 @@ export class StreamRelay {
       this.#kubeWebSocket(req.requestId, decision.path, req.query, req.headers, offered, req.rawFrames, conn, req);
       return;
     }
-    void this.#appWebSocket(req, decision, conn);
+    void this.#appWebSocket(req, decision, conn).catch(this.#setupFailed(req, conn));
   }
 
   // ---------------------------------------------------------------- stream kinds
@@ -194,6 +223,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (!ws || ws.readyState !== WebSocket.OPEN) {
@@ -227,7 +257,12 @@ export class StreamRelay {
         if (ws!.protocol) h['Sec-WebSocket-Protocol'] = [ws!.protocol];
         answerUpgrade(conn, viaRequest, h);
       }
-      for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
+      try {
+        for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
+      } catch (e) {
+        // A listener's throw would escape every handler: end this stream with the reason instead.
+        this.fail(id, `internal error relaying a queued frame: ${(e as Error).message}`);
+      }
     });
     ws.addEventListener('message', (ev: MessageEvent) => {
       const data = ev.data;
@@ -245,6 +280,7 @@ export class StreamRelay {
         }
       }
       this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
+      stream.lastActive = Date.now();
       conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
     });
     ws.addEventListener('error', (ev: Event) => {
@@ -282,6 +318,7 @@ export class StreamRelay {
       id,
       kind: 'application',
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -319,6 +356,7 @@ export class StreamRelay {
       const payload = text ? Buffer.from(ev.data as string) : new Uint8Array(ev.data as ArrayBuffer);
       const opcode = text ? OPCODE.text : OPCODE.binary;
       this.#metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
+      stream.lastActive = Date.now();
       conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
     });
     ws.addEventListener('error', (ev: Event) => {
@@ -383,6 +421,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (f.opcode === OPCODE.close) {
@@ -429,6 +468,7 @@ export class StreamRelay {
       const s = socket;
       s.on('data', (chunk: Buffer) => {
         this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, chunk.length);
+        stream.lastActive = Date.now();
         conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, id);
         if (conn.bufferedAmount > cfg.highWaterBytes) {
           // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
@@ -453,6 +493,7 @@ export class StreamRelay {
 
   #register(s: Stream): void {
     this.#streams.set(s.id, s);
+    this.#sweepIdle();
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, 1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, 1);
   }
@@ -460,15 +501,38 @@ export class StreamRelay {
   #forget(s: Stream): boolean {
     if (this.#streams.get(s.id) !== s) return false;
     this.#streams.delete(s.id);
+    if (!this.#streams.size && this.#idleSweep) {
+      clearInterval(this.#idleSweep);
+      this.#idleSweep = null;
+    }
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, -1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, -1);
     this.#d.metric({ name: 'pipeops_ws_session_duration_seconds', op: 'observe', value: (Date.now() - s.started) / 1000, labels: { kind: s.kind } });
     return true;
   }
 
+  /** While streams exist, close those idle past `idleMs` (a quarter of it between checks, at most 30 s). */
+  #sweepIdle(): void {
+    const idle = this.#d.config.idleMs;
+    if (!idle || this.#idleSweep) return;
+    this.#idleSweep = setInterval(() => {
+      const now = Date.now();
+      for (const s of [...this.#streams.values()]) {
+        if (now - s.lastActive < idle) continue;
+        this.#metric('pipeops_tunnel_reclaimed_total', { kind: 'stream' });
+        this.#d.log.warn({ stream_id: s.id, kind: s.kind, idle_ms: idle }, 'stream idle past timeouts.stream_idle; closed');
+        this.#end(s, s.conn, { code: 1001, reason: `no frame in either direction for ${idle} ms (timeouts.stream_idle)`, app: s.kind === 'application' });
+      }
+    }, Math.min(30_000, Math.max(10, Math.floor(idle / 4))));
+  }
+
   #end(s: Stream, conn: SessionConnection, o: { echo?: boolean; code?: number; reason?: string; app?: boolean }): void {
     if (!this.#forget(s)) return;
-    s.shutdown();
+    try {
+      s.shutdown();
+    } catch (e) {
+      this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
+    }
     const payload: Record<string, unknown> = { stream_id: s.id };
     if (o.app) payload.request_id = s.id;
     if (o.code !== undefined) payload.code = o.code;
