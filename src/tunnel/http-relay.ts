@@ -212,6 +212,8 @@ export class HttpRelay {
     let status = 0;
     let headerSent = false;
     let encoding: ResponseEncoding | 'error' = 'error';
+    /** An upgrade is answered by the stream relay, which counts it with its real status (101 or the failure). */
+    let handedOff = false;
     const deadline = req.deadlineMs ?? (req.responseStreaming ? null : Date.now() + cfg.bufferedTimeoutMs);
     const cancelTimer = deadline !== null ? atDeadline(deadline, () => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`))) : null;
     try {
@@ -228,6 +230,7 @@ export class HttpRelay {
         if (!d.upgrade) throw new RelayError('unsupported', 'WebSocket upgrades are not available on this agent');
         target = 'kubernetes';
         d.upgrade(req, decision, conn);
+        handedOff = true;
         return;
       }
       if (!d.kube && (decision.kind === 'kubernetes' || cfg.serviceProxy === 'apiserver')) throw new RelayError('no_kube', 'kubernetes client not initialized');
@@ -307,8 +310,10 @@ export class HttpRelay {
       status = status || (f.cancelled ? 499 : 502);
     } finally {
       cancelTimer?.();
-      d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
-      d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+      if (!handedOff) {
+        d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
+        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+      }
     }
   }
 

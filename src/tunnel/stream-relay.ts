@@ -256,6 +256,7 @@ export class StreamRelay {
         const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
         if (ws!.protocol) h['Sec-WebSocket-Protocol'] = [ws!.protocol];
         answerUpgrade(conn, viaRequest, h);
+        this.#upgradeAnswered(kind, 101);
       }
       try {
         for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
@@ -350,6 +351,7 @@ export class StreamRelay {
       const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
       if (ws.protocol) h['Sec-WebSocket-Protocol'] = [ws.protocol];
       answerUpgrade(conn, req, h);
+      this.#upgradeAnswered('application', 101);
     });
     ws.addEventListener('message', (ev: MessageEvent) => {
       const text = typeof ev.data === 'string';
@@ -456,6 +458,7 @@ export class StreamRelay {
           payload.encoding = 'base64';
         }
         conn.send('proxy_response', payload, id);
+        this.#upgradeAnswered(kind, r.status);
         this.#forget(stream);
         return;
       }
@@ -464,6 +467,7 @@ export class StreamRelay {
         backpressured = false;
       });
       conn.send('proxy_response', { status: 101, headers: h }, id);
+      this.#upgradeAnswered(kind, 101);
       for (const p of pending.splice(0)) socket.write(p);
       const s = socket;
       s.on('data', (chunk: Buffer) => {
@@ -550,6 +554,13 @@ export class StreamRelay {
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
     conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
     if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+    else this.#upgradeAnswered(s.kind, Number(status ?? 502));
+  }
+
+  /** An upgrade that came as `proxy_request` got its answer: counted like any proxied request. */
+  #upgradeAnswered(kind: StreamKind, status: number): void {
+    const labels = { target: kind === 'application' ? 'service' : 'kubernetes', status: String(status), encoding: status === 101 ? 'upgrade' : 'error' };
+    this.#d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels });
   }
 
   #backpressure(s: Stream, conn: SessionConnection): void {

@@ -108,3 +108,23 @@ describe('crash inputs from fuzzing (issue 19)', () => {
     await expectSurvived(first, '4');
   });
 });
+
+describe('metrics of upgrades (issue 19)', () => {
+  test('a successful exec upgrade counts status 101 / upgrade, not status 0 / error', async () => {
+    const metric = async (re: RegExp) => {
+      const text = await (await fetch(`${s.agent.url}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => re.test(l))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    };
+    const zeroBefore = await metric(/^pipeops_proxy_requests_total\{.*status="0"/);
+    const headers = { ...auth, Upgrade: ['websocket'], Connection: ['Upgrade'], 'Sec-WebSocket-Key': ['dGhlIHNhbXBsZSBub25jZQ=='], 'Sec-WebSocket-Version': ['13'], 'Sec-WebSocket-Protocol': ['v4.channel.k8s.io'] };
+    const r = s.proxy({ method: 'GET', path: '/api/v1/namespaces/demo/pods/hello-6d9f7c8b5-abcde/exec', query: 'command=echo&command=hi&stdout=true', headers }, { id: 'exec-upgrade' });
+    const first = (await r.done) as InboundMessage;
+    expect(first.payload.status).toBe(101);
+    await waitFor(() => fromAgent.find((m) => m.type === 'proxy_websocket_close' && m.requestId === 'exec-upgrade'), { what: 'exec ended' });
+    await waitFor(async () => (await metric(/^pipeops_proxy_requests_total\{target="kubernetes",status="101",encoding="upgrade"\}/)) === 1, { what: '101 counted' });
+    expect(await metric(/^pipeops_proxy_requests_total\{.*status="0"/)).toBe(zeroBefore);
+  });
+});
