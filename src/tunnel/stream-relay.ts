@@ -189,6 +189,12 @@ export class StreamRelay {
   /** An upgrade that arrived as `proxy_request` (§3.4 step 2, §4.5, W2). */
   upgrade(req: ProxyRequest, decision: RouteDecision, conn: SessionConnection, raw: boolean): void {
     if (decision.kind !== 'kube-stream' && decision.kind !== 'app-websocket') return;
+    if (this.#streams.has(req.requestId)) {
+      // Registering it again would orphan the open stream: its socket and its gauges would never be released.
+      this.#metric('pipeops_protocol_errors_total', { reason: 'stream_duplicate_id' });
+      conn.send('proxy_error', ProxyOut.error(`stream ${req.requestId} already exists`), req.requestId);
+      return;
+    }
     if (raw) {
       void this.#rawUpgrade(req, decision, conn).catch(this.#setupFailed(req, conn));
       return;

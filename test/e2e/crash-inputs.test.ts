@@ -128,3 +128,24 @@ describe('metrics of upgrades (issue 19)', () => {
     expect(await metric(/^pipeops_proxy_requests_total\{.*status="0"/)).toBe(zeroBefore);
   });
 });
+
+describe('found by the live fuzz (issue 19)', () => {
+  test('an upgrade proxy_request reusing the id of an open stream is refused; the open stream is not orphaned', async () => {
+    const metric = async (re: RegExp) =>
+      (await (await fetch(`${s.agent.url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => re.test(l))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    const id = 'dup-upgrade';
+    const headers = { ...auth, Upgrade: ['websocket'], Connection: ['Upgrade'], 'Sec-WebSocket-Key': ['dGhlIHNhbXBsZSBub25jZQ=='], 'Sec-WebSocket-Version': ['13'], 'Sec-WebSocket-Protocol': ['v4.channel.k8s.io'] };
+    const req = { method: 'GET', path: '/api/v1/namespaces/demo/pods/hello-6d9f7c8b5-abcde/exec', query: 'command=cat&stdin=true&stdout=true', headers };
+    s.send('proxy_request', req, id);
+    await waitFor(() => fromAgent.find((m) => m.requestId === id && m.type === 'proxy_response' && m.payload.status === 101), { what: '101' });
+    s.send('proxy_request', req, id);
+    const err = await waitFor(() => fromAgent.find((m) => m.requestId === id && m.type === 'proxy_error'), { what: 'duplicate refused' });
+    expect(String(err.payload.error)).toBe(`stream ${id} already exists`);
+    s.send('proxy_websocket_close', { stream_id: id }, id);
+    await waitFor(() => fromAgent.find((m) => m.requestId === id && m.type === 'proxy_websocket_close'), { what: 'closed' });
+    await waitFor(async () => (await metric(/^pipeops_ws_sessions_active\{/)) === 0 && (await metric(/^pipeops_tunnel_forwards_active /)) === 0, { what: 'gauges 0' });
+  });
+});
