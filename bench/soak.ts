@@ -42,7 +42,7 @@ let stopping = false;
 
 async function startHub(port: number, kubePort: number): Promise<{ url: string; kube_url: string; port: number; kubePort: number }> {
   hub = Bun.spawn(
-    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', String(port), '--kube-port', String(kubePort), '--agent-token', AGENT_TOKEN, '--admin-token', ADMIN_TOKEN, '--user-token', USER_TOKEN, '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', String(port), '--kube-port', String(kubePort), '--agent-token', AGENT_TOKEN, '--admin-token', ADMIN_TOKEN, '--user-token', USER_TOKEN, '--gateway-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
     { stdout: 'pipe', stderr: 'inherit' },
   );
   const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));

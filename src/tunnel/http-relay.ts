@@ -50,8 +50,9 @@ interface Inflight {
   abort: AbortController;
   cancelled: boolean;
   body: RequestBodyStream | null;
-  /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed by each chunk). */
+  /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed from `lastChunkAt` when it wakes early). */
   bodyIdle: ReturnType<typeof setTimeout> | null;
+  lastChunkAt: number;
   /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
   window: CreditWindow;
 }
@@ -103,7 +104,7 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, window: new CreditWindow() };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: new CreditWindow() };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
@@ -140,7 +141,7 @@ export class HttpRelay {
       return;
     }
     f.body.push(c.value);
-    this.#armBodyIdle(m.requestId!, f);
+    f.lastChunkAt = Date.now();
   }
 
   streamEnd(m: InboundMessage): void {
@@ -151,18 +152,27 @@ export class HttpRelay {
     f.bodyIdle = null;
   }
 
-  /** (Re)start the idle clock of a streamed body; a control plane that stops sending it does not pin the request. */
-  #armBodyIdle(requestId: string, f: Inflight): void {
+  /**
+   * The idle clock of a streamed body: a control plane that stops sending it does not pin the request. One timer
+   * per request (not one per chunk): when it wakes before the idle time has passed since the last chunk, it
+   * sleeps for the rest.
+   */
+  #armBodyIdle(requestId: string, f: Inflight, delay = this.#d.config.bodyIdleMs): void {
     const idle = this.#d.config.bodyIdleMs;
-    if (!f.body || !idle) return;
-    if (f.bodyIdle) clearTimeout(f.bodyIdle);
+    if (!f.body || !idle || delay === undefined) return;
+    if (!f.lastChunkAt) f.lastChunkAt = Date.now();
     f.bodyIdle = setTimeout(() => {
       f.bodyIdle = null;
       if (!f.body?.open) return;
+      const left = f.lastChunkAt + idle - Date.now();
+      if (left > 0) {
+        this.#armBodyIdle(requestId, f, left);
+        return;
+      }
       this.#d.metric({ name: 'pipeops_tunnel_reclaimed_total', op: 'inc', labels: { kind: 'request_body' } });
       this.#d.log.warn({ request_id: requestId, idle_ms: idle }, 'streamed request body abandoned by the control plane; request failed');
       this.fail(requestId, `no proxy_request_chunk or proxy_request_stream_end for ${idle} ms (timeouts.proxy_body_idle): request body abandoned`);
-    }, idle);
+    }, delay);
   }
 
   /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
