@@ -14,7 +14,7 @@ import { encodeSpdyFrame, SpdyFrameParser, SpdyProtocolError, type SpdyFrame } f
 import { decodeHeaderBlock, encodeHeaderBlock } from '../../src/sandbox/streams/spdy-header-block.ts';
 import { encodeFrame, WebSocketFrameParser, WebSocketProtocolError } from '../../src/sandbox/streams/websocket-frame.ts';
 
-const TOTAL = Number(process.env.PIPEOPS_FUZZ_CASES ?? 40_000);
+const TOTAL = Number(process.env.PIPEOPS_FUZZ_CASES ?? 100_000);
 const SEED = Number(process.env.PIPEOPS_FUZZ_SEED ?? 19);
 const PROPERTIES = 16;
 const numRuns = Math.max(50, Math.floor(TOTAL / PROPERTIES));

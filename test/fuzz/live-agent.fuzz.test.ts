@@ -4,7 +4,7 @@
 import { expect, test } from 'bun:test';
 import { runLiveFuzz } from './live-fuzz.ts';
 
-const MESSAGES = Number(process.env.PIPEOPS_FUZZ_MESSAGES ?? 2000);
+const MESSAGES = Number(process.env.PIPEOPS_FUZZ_MESSAGES ?? 10_000);
 const SEED = Number(process.env.PIPEOPS_FUZZ_SEED ?? 19);
 /** Peak agent RSS allowed (the offline run peaked at 147 MB over 200,000 messages). */
 const RSS_BOUND_MIB = 400;
