@@ -73,6 +73,9 @@ export function bytes(def: number, description: string) {
  * A duration: Go-style string or a number in `unit`; the output is whole milliseconds.
  * `zeroMeansDefault` mirrors upstream keys where 0 meant "use the default".
  */
+/** The longest delay a runtime timer honours (2^31-1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 export function duration(
   def: string,
   description: string,
@@ -93,6 +96,11 @@ export function duration(
       const ms = r.ms === 0 && opts.zeroMeansDefault ? defMs.ms : r.ms;
       if (ms < min) {
         ctx.addIssue({ code: 'custom', message: min === 0 ? 'must not be negative' : `must be at least ${formatDuration(min)}` });
+        return z.NEVER;
+      }
+      // Every duration ends up in a timer, and setTimeout turns a delay above 2^31-1 ms into 1 ms.
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${formatDuration(MAX_DURATION_MS)} (timers cannot wait longer)` });
         return z.NEVER;
       }
       return ms;

@@ -306,6 +306,8 @@ const timeouts = z
     proxy_request: duration('30s', 'Total bound of a buffered proxied request; streaming responses have none (P3).', positive),
     proxy_dial: duration('30s', 'Dial timeout to a backend Service or the API server.', positive),
     proxy_idle: duration('90s', 'Idle keep-alive connections to backends are closed after this.', positive),
+    proxy_body_idle: duration('60s', 'A streamed request body (`proxy_request_chunk`) with no chunk for this long: the request fails with a `proxy_error` and is freed.', positive),
+    stream_idle: duration('4h', 'A stream (exec, attach, port-forward, WebSocket) with no frame in either direction for this long is closed (1001) and freed, as kubelet\'s streaming idle timeout (also 4h) does.', positive),
     shutdown: duration('10s', 'Graceful shutdown budget.', positive),
   })
   .superRefine((v, ctx) => {

@@ -38,7 +38,8 @@ function controlFrame(type: number, flags: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(8 + body.length);
   out.writeUInt16BE(0x8000 | SPDY_VERSION, 0);
   out.writeUInt16BE(type, 2);
-  out.writeUInt32BE(((flags & 0xff) << 24) | body.length, 4);
+  // `>>> 0`: flags ≥ 0x80 shifted into bit 31 make a negative int32, which writeUInt32BE refuses.
+  out.writeUInt32BE((((flags & 0xff) << 24) | body.length) >>> 0, 4);
   body.copy(out, 8);
   return out;
 }
@@ -55,7 +56,7 @@ export function encodeSpdyFrame(f: SpdyFrame): Buffer {
       if (f.data.length > MAX_FRAME_PAYLOAD) throw new SpdyProtocolError(`data frame of ${f.data.length} bytes`);
       const out = Buffer.allocUnsafe(8 + f.data.length);
       out.writeUInt32BE(f.streamId & 0x7fffffff, 0);
-      out.writeUInt32BE(((f.fin ? FLAG_FIN : 0) << 24) | f.data.length, 4);
+      out.writeUInt32BE((((f.fin ? FLAG_FIN : 0) << 24) | f.data.length) >>> 0, 4);
       f.data.copy(out, 8);
       return out;
     }
@@ -150,18 +151,27 @@ function decodeControl(type: number, flags: number, body: Buffer): SpdyFrame {
  * tunnel, which cut frames anywhere) and get complete frames back in order.
  */
 export class SpdyFrameParser {
-  #buf: Buffer = Buffer.alloc(0);
+  /** Bytes not yet parsed, kept as the chunks they came in: joined only once a whole frame is there. */
+  #parts: Buffer[] = [];
+  #len = 0;
+  /** Bytes needed before the next frame can complete (8 for a header, then 8 + its length). */
+  #need = 8;
 
   push(chunk: Buffer): SpdyFrame[] {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    // Joining on every push would copy an incomplete frame again for each slice: quadratic in its size
+    // (a 16 MiB frame arriving a byte at a time). Wait until it can complete.
+    this.#parts.push(chunk);
+    this.#len += chunk.length;
+    if (this.#len < this.#need) return [];
+    const buf = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len);
     const frames: SpdyFrame[] = [];
     let off = 0;
-    while (this.#buf.length - off >= 8) {
-      const word0 = this.#buf.readUInt32BE(off);
-      const word1 = this.#buf.readUInt32BE(off + 4);
+    while (buf.length - off >= 8) {
+      const word0 = buf.readUInt32BE(off);
+      const word1 = buf.readUInt32BE(off + 4);
       const len = word1 & 0xffffff;
-      if (this.#buf.length - off < 8 + len) break;
-      const body = this.#buf.subarray(off + 8, off + 8 + len);
+      if (buf.length - off < 8 + len) break;
+      const body = buf.subarray(off + 8, off + 8 + len);
       const flags = word1 >>> 24;
       if (word0 & 0x80000000) {
         const version = (word0 >>> 16) & 0x7fff;
@@ -172,7 +182,10 @@ export class SpdyFrameParser {
       }
       off += 8 + len;
     }
-    this.#buf = off === this.#buf.length ? Buffer.alloc(0) : this.#buf.subarray(off);
+    const rest = buf.subarray(off);
+    this.#parts = rest.length ? [rest] : [];
+    this.#len = rest.length;
+    this.#need = rest.length >= 8 ? 8 + (rest.readUInt32BE(4) & 0xffffff) : 8;
     return frames;
   }
 }

@@ -112,12 +112,31 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
       errors.push(`${field} has a header named __proto__`);
       continue;
     }
-    if (typeof v === 'string') out[k] = [v];
-    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
-    else if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);
+    // Refused here, with the header named, rather than later as a generic error from `Headers`.
+    if (!HEADER_NAME.test(k)) {
+      errors.push(`${field} has an invalid header name ${JSON.stringify(k)} (must be an RFC 9110 token)`);
+      continue;
+    }
+    let values: string[];
+    if (typeof v === 'string') values = [v];
+    else if (Array.isArray(v)) values = v.filter((x): x is string => typeof x === 'string');
+    else {
+      if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);
+      continue;
+    }
+    if (values.some((x) => INVALID_HEADER_VALUE.test(x))) {
+      errors.push(`${field}.${k} has a value with CR, LF, NUL or a character above U+00FF`);
+      continue;
+    }
+    out[k] = values;
   }
   return out;
 }
+
+/** RFC 9110 §5.6.2 token: what `Headers` accepts as a name. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What `Headers` refuses in a value (and what would split a raw request head). */
+const INVALID_HEADER_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 const encoder = new TextEncoder();
 
@@ -137,7 +156,11 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
     } else if (rawBody.length) body = encoder.encode(rawBody) as Uint8Array<ArrayBuffer>;
   } else if (rawBody !== undefined && rawBody !== null) {
     // A JSON object/array body is re-serialised compactly (upstream sorts keys via Go's json.Marshal).
-    if (typeof rawBody === 'object') body = encoder.encode(JSON.stringify(sortKeys(rawBody))) as Uint8Array<ArrayBuffer>;
+    if (typeof rawBody === 'object') {
+      const json = canonicalJson(rawBody);
+      if (json === null) errors.push(`body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+      else body = encoder.encode(json) as Uint8Array<ArrayBuffer>;
+    }
     else errors.push('body must be a string, an object or an array');
   }
   const protocol = f.str('protocol');
@@ -154,7 +177,8 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
   if (deadlineMs === null && m.payload.timeout !== undefined && m.payload.timeout !== null) {
     const t = m.payload.timeout;
     const ms = typeof t === 'number' ? t : typeof t === 'string' ? parseGoDuration(t) : null;
-    if (ms === null || !(ms >= 0)) errors.push('timeout must be milliseconds or a Go duration string');
+    // A non-finite timeout (`1e309` parses as Infinity) is no deadline a person meant: refuse it.
+    if (ms === null || !(ms >= 0) || !Number.isFinite(ms)) errors.push('timeout must be a finite number of milliseconds or a Go duration string');
     else if (ms > 0) deadlineMs = now + ms;
   }
   const servicePort = f.num('service_port') ?? 0;
@@ -186,10 +210,51 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
   return { ok: true, value: req };
 }
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
-  return v;
+/** Nesting bound of a JSON body, Go's `encoding/json` limit: a control plane in Go cannot send deeper ones. */
+export const MAX_BODY_DEPTH = 10_000;
+
+/**
+ * Compact JSON with object keys sorted (upstream's json.Marshal of a decoded body), or null when the value is
+ * nested deeper than `maxDepth`. Iterative: a body nested 30,000 deep must not exhaust the call stack.
+ */
+export function canonicalJson(root: unknown, maxDepth = MAX_BODY_DEPTH): string | null {
+  type Open = { arr: unknown[]; i: number } | { obj: Record<string, unknown>; keys: string[]; i: number };
+  const out: string[] = [];
+  const stack: Open[] = [];
+  const emit = (v: unknown): boolean => {
+    if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ arr: v, i: 0 });
+    } else if (v !== null && typeof v === 'object') {
+      out.push('{');
+      stack.push({ obj: v as Record<string, unknown>, keys: Object.keys(v).sort(), i: 0 });
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+      return true;
+    }
+    return stack.length <= maxDepth;
+  };
+  if (!emit(root)) return null;
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const n = 'arr' in top ? top.arr.length : top.keys.length;
+    if (top.i >= n) {
+      out.push('arr' in top ? ']' : '}');
+      stack.pop();
+      continue;
+    }
+    if (top.i > 0) out.push(',');
+    let v: unknown;
+    if ('arr' in top) v = top.arr[top.i];
+    else {
+      const k = top.keys[top.i]!;
+      out.push(`${JSON.stringify(k)}:`);
+      v = top.obj[k];
+    }
+    top.i++;
+    if (!emit(v)) return null;
+  }
+  return out.join('');
 }
 
 /** `proxy_request_chunk`: payload `data` or `chunk`, base64. */

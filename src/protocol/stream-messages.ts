@@ -69,3 +69,24 @@ export function sanitiseStreamPath(path: string): string | null {
   const ok = ['/api/', '/apis/', '/version', '/healthz', '/readyz', '/livez', '/openapi/'].some((p) => cleaned.startsWith(p)) || cleaned === '/api' || cleaned === '/apis';
   return ok ? cleaned : null;
 }
+
+/** Largest close reason a WebSocket close frame carries (RFC 6455 §5.5: 125-byte control payload − 2-byte code). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Codes an endpoint may send (RFC 6455 §7.4): 1000–1003, 1007–1014, 3000–4999; not 1004–1006, 1015 or unassigned ones. */
+export function isSendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+/**
+ * The arguments for `WebSocket.close()` from a relayed close frame's payload (`[u16 code][reason]`): a code
+ * the runtime refuses becomes 1000, and the reason is cut to 123 UTF-8 bytes on a character boundary.
+ */
+export function closeFrameArgs(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.length < 2) return { code: 1000, reason: '' };
+  const raw = (payload[0]! << 8) | payload[1]!;
+  let reason = Buffer.from(payload.buffer, payload.byteOffset + 2, Math.min(payload.length - 2, MAX_CLOSE_REASON_BYTES)).toString('utf8');
+  // A multi-byte character cut in half decodes as U+FFFD (3 bytes): trim whole characters until it fits.
+  while (Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return { code: isSendableCloseCode(raw) ? raw : 1000, reason };
+}

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
 import type { KubeClient } from '../kube/client.ts';
+import { frameRequestId } from '../protocol/binary-frame.ts';
 import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
+import { ProxyOut } from '../protocol/proxy-messages.ts';
 import { HttpRelay, type RelayConfig } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
 import { type StreamConfig, StreamRelay } from './stream-relay.ts';
@@ -66,17 +68,50 @@ export class TunnelDispatcher {
   }
 
   /** A binary message: a pending request body, else legacy JSON-in-binary (returned as text for dispatch), else dropped. */
-  handleBinary(data: ArrayBuffer, _conn: SessionConnection): string | null {
-    if (this.http.binary(data)) return null;
-    const legacy = legacyJsonText(new Uint8Array(data));
-    if (legacy !== null) return legacy;
-    this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unexpected_binary' } });
-    this.#d.log.warn({ bytes: data.byteLength }, 'binary frame with no pending request; dropped');
+  handleBinary(data: ArrayBuffer, conn: SessionConnection): string | null {
+    try {
+      if (this.http.binary(data)) return null;
+      const legacy = legacyJsonText(new Uint8Array(data));
+      if (legacy !== null) return legacy;
+      this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unexpected_binary' } });
+      this.#d.log.warn({ bytes: data.byteLength }, 'binary frame with no pending request; dropped');
+    } catch (e) {
+      this.#failed('binary', binaryFrameId(data), e, conn);
+    }
     return null;
   }
 
-  /** Returns false for types this agent does not know (the session then sends protocol_fallback). */
+  /**
+   * Returns false for types this agent does not know (the session then sends protocol_fallback).
+   * Isolation: whatever one message's handling throws fails that message's request or stream only
+   * (`proxy_error` / `proxy_websocket_close` with the reason), is counted and logged, and never leaves here.
+   */
   handle(m: InboundMessage, conn: SessionConnection): boolean {
+    try {
+      return this.#route(m, conn);
+    } catch (e) {
+      this.#failed(m.type, messageId(m), e, conn);
+      return true;
+    }
+  }
+
+  #failed(type: string, id: string | undefined, e: unknown, conn: SessionConnection): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const reason = `internal error handling ${type}: ${err.message}`.slice(0, 500);
+    this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: KNOWN_TYPES.has(type) ? type : 'other', error: err.name || 'Error' } });
+    this.#d.log.error({ type, request_id: id, err: err.message, stack: err.stack }, 'message handler failed; its request or stream is ended, the session continues');
+    if (!id) return;
+    try {
+      // In flight under that id: end it (its own code sends the one terminal message).
+      if (this.http.fail(id, reason) || this.streams.fail(id, reason)) return;
+      if (type.startsWith('proxy_websocket') || type.startsWith('ws_')) conn.send('proxy_websocket_close', { stream_id: id, code: 1011, reason }, id);
+      else conn.send('proxy_error', ProxyOut.error(reason), id);
+    } catch (e2) {
+      this.#d.log.error({ type, request_id: id, err: (e2 as Error).message }, 'could not report a failed message');
+    }
+  }
+
+  #route(m: InboundMessage, conn: SessionConnection): boolean {
     switch (m.type) {
       case 'proxy_request':
         this.http.request(m, conn);
@@ -125,5 +160,29 @@ export class TunnelDispatcher {
       default:
         return false;
     }
+  }
+}
+
+/** Message types used as metric labels; anything else is `other` (bounded label values). */
+const KNOWN_TYPES = new Set([
+  'binary', 'proxy_request', 'proxy_request_chunk', 'proxy_request_stream_end', 'proxy_cancel', 'proxy_window', 'proxy_stream_data',
+  'proxy_websocket_start', 'ws_start', 'proxy_websocket_data', 'ws_data', 'proxy_websocket_close', 'ws_close',
+  'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data',
+]);
+
+/** The request or stream a message is about: top-level id, else the payload's stream_id / request_id. */
+function messageId(m: InboundMessage): string | undefined {
+  if (m.requestId) return m.requestId;
+  const p = m.payload as Record<string, unknown> | null | undefined;
+  const v = p?.stream_id ?? p?.request_id;
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** The request id of a binary frame (`[u16 L][id]…`), if it has a readable one. */
+function binaryFrameId(data: ArrayBuffer): string | undefined {
+  try {
+    return frameRequestId(new Uint8Array(data)) ?? undefined;
+  } catch {
+    return undefined;
   }
 }

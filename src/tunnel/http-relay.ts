@@ -10,6 +10,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow } from './credit-window.ts';
+import { atDeadline } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
 import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
@@ -29,6 +30,8 @@ export interface RelayConfig {
   maxRequestBodyBytes: number;
   /** Total bound of a buffered request (P3); streams have none. */
   bufferedTimeoutMs: number;
+  /** A streamed request body with no chunk for this long is abandoned: the request fails (`timeouts.proxy_body_idle`). */
+  bodyIdleMs?: number;
   binaryThreshold: number;
   gzipMinBytes: number;
   highWaterBytes: number;
@@ -48,6 +51,9 @@ interface Inflight {
   abort: AbortController;
   cancelled: boolean;
   body: RequestBodyStream | null;
+  /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed from `lastChunkAt` when it wakes early). */
+  bodyIdle: ReturnType<typeof setTimeout> | null;
+  lastChunkAt: number;
   /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
   window: CreditWindow;
 }
@@ -101,18 +107,28 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, window: new CreditWindow() };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: new CreditWindow() };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
     else if (req.streamingBody) inflight.body = new RequestBodyStream(this.#d.config.maxRequestBodyBytes);
     this.#inflight.set(req.requestId, inflight);
+    this.#armBodyIdle(req.requestId, inflight);
     this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
-    void this.#run(req, inflight, binaryBody, conn).finally(() => {
-      this.#inflight.delete(req.requestId);
-      this.#finished.add(req.requestId);
-      this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
-    });
+    void this.#run(req, inflight, binaryBody, conn)
+      .catch((e: unknown) => {
+        // #run answers its own failures; this is a throw from outside its try (a bug): still one answer.
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
+        this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
+        conn.send('proxy_error', ProxyOut.error(`internal error handling proxy_request: ${err.message}`), req.requestId);
+      })
+      .finally(() => {
+        if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
+        this.#inflight.delete(req.requestId);
+        this.#finished.add(req.requestId);
+        this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
+      });
   }
 
   chunk(m: InboundMessage): void {
@@ -126,15 +142,46 @@ export class HttpRelay {
     if (!c.ok || !f?.body) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: c.ok ? 'chunk_for_unknown_request' : 'invalid_chunk' } });
       this.#d.log.warn({ request_id: m.requestId, err: c.ok ? 'no streamed request with this id' : c.error }, 'proxy_request_chunk dropped');
-      if (!c.ok && f) f.abort.abort(new Error(c.error));
+      if (!c.ok && f) {
+        // The body is over for this request: later chunks and the end message find it closed.
+        f.body?.fail(new Error(c.error));
+        f.abort.abort(new Error(c.error));
+      }
       return;
     }
     f.body.push(c.value);
+    f.lastChunkAt = Date.now();
   }
 
   streamEnd(m: InboundMessage): void {
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
-    f?.body?.end();
+    if (!f?.body) return;
+    f.body.end();
+    if (f.bodyIdle) clearTimeout(f.bodyIdle);
+    f.bodyIdle = null;
+  }
+
+  /**
+   * The idle clock of a streamed body: a control plane that stops sending it does not pin the request. One timer
+   * per request (not one per chunk): when it wakes before the idle time has passed since the last chunk, it
+   * sleeps for the rest.
+   */
+  #armBodyIdle(requestId: string, f: Inflight, delay = this.#d.config.bodyIdleMs): void {
+    const idle = this.#d.config.bodyIdleMs;
+    if (!f.body || !idle || delay === undefined) return;
+    if (!f.lastChunkAt) f.lastChunkAt = Date.now();
+    f.bodyIdle = setTimeout(() => {
+      f.bodyIdle = null;
+      if (!f.body?.open) return;
+      const left = f.lastChunkAt + idle - Date.now();
+      if (left > 0) {
+        this.#armBodyIdle(requestId, f, left);
+        return;
+      }
+      this.#d.metric({ name: 'pipeops_tunnel_reclaimed_total', op: 'inc', labels: { kind: 'request_body' } });
+      this.#d.log.warn({ request_id: requestId, idle_ms: idle }, 'streamed request body abandoned by the control plane; request failed');
+      this.fail(requestId, `no proxy_request_chunk or proxy_request_stream_end for ${idle} ms (timeouts.proxy_body_idle): request body abandoned`);
+    }, delay);
   }
 
   /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
@@ -161,6 +208,15 @@ export class HttpRelay {
     for (const f of this.#inflight.values()) f.abort.abort(new Error(reason));
   }
 
+  /** Fail one request in flight (its run sends the `proxy_error`/abort). False when none has this id. */
+  fail(requestId: string, reason: string): boolean {
+    const f = this.#inflight.get(requestId);
+    if (!f) return false;
+    f.body?.fail(new Error(reason));
+    f.abort.abort(new Error(reason));
+    return true;
+  }
+
   #protocolError(reason: string, error: string, requestId: string | undefined, conn: SessionConnection): void {
     this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason } });
     this.#d.log.warn({ request_id: requestId, reason, err: error }, 'proxy request rejected');
@@ -175,8 +231,10 @@ export class HttpRelay {
     let status = 0;
     let headerSent = false;
     let encoding: ResponseEncoding | 'error' = 'error';
+    /** An upgrade is answered by the stream relay, which counts it with its real status (101 or the failure). */
+    let handedOff = false;
     const deadline = req.deadlineMs ?? (req.responseStreaming ? null : Date.now() + cfg.bufferedTimeoutMs);
-    const timer = deadline ? setTimeout(() => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`)), Math.max(0, deadline - Date.now())) : null;
+    const cancelTimer = deadline !== null ? atDeadline(deadline, () => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`))) : null;
     try {
       let body: BodyInit | null = req.body;
       if (binaryBody) {
@@ -191,6 +249,7 @@ export class HttpRelay {
         if (!d.upgrade) throw new RelayError('unsupported', 'WebSocket upgrades are not available on this agent');
         target = 'kubernetes';
         d.upgrade(req, decision, conn);
+        handedOff = true;
         return;
       }
       if (!d.kube && (decision.kind === 'kubernetes' || cfg.serviceProxy === 'apiserver')) throw new RelayError('no_kube', 'kubernetes client not initialized');
@@ -269,9 +328,11 @@ export class HttpRelay {
       else conn.send('proxy_error', ProxyOut.error(message), req.requestId);
       status = status || (f.cancelled ? 499 : 502);
     } finally {
-      if (timer) clearTimeout(timer);
-      d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
-      d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+      cancelTimer?.();
+      if (!handedOff) {
+        d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
+        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+      }
     }
   }
 

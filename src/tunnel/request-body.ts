@@ -12,10 +12,20 @@ export class RequestBodyStream {
         start: (c) => {
           this.#controller = c;
         },
+        // The reader gave up (the request was aborted, e.g. by an invalid chunk): later chunks and the end
+        // message for this id must find the stream closed instead of enqueueing into a cancelled controller.
+        cancel: () => {
+          this.#closed = true;
+        },
       },
       // With a zero high-water mark and byte sizing, -desiredSize is exactly the bytes queued and unread.
       { highWaterMark: 0, size: (c) => c?.byteLength ?? 0 },
     );
+  }
+
+  /** False once ended, failed or cancelled by its reader: nothing more is accepted. */
+  get open(): boolean {
+    return !this.#closed;
   }
 
   push(chunk: Uint8Array): void {

@@ -19,6 +19,7 @@ import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
+import { isolateMessages } from './message-isolation.ts';
 
 export interface SessionOptions {
   apiUrl: string;
@@ -478,7 +479,8 @@ export class ControlSession {
       armRead();
       peerActive();
     };
-    ws.addEventListener('message', onMessage);
+    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
+    ws.addEventListener('message', isolated);
     ws.addEventListener('pong', onPong as EventListener);
 
     const closed = new Promise<CloseReason>((resolve) => {
@@ -547,7 +549,7 @@ export class ControlSession {
         detached = true;
         clearTimeout(readTimer);
         clearInterval(pingTimer);
-        ws.removeEventListener('message', onMessage);
+        ws.removeEventListener('message', isolated);
       },
     };
     this.#att = att;

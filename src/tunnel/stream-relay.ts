@@ -10,6 +10,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { flattenHeaders, forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import {
+  closeFrameArgs,
   DEFAULT_STREAM_PROTOCOLS,
   decodeFrameData,
   encodeFrameData,
@@ -37,6 +38,8 @@ export interface StreamConfig {
   pingMs: number;
   pongTimeoutMs: number;
   dialTimeoutMs: number;
+  /** A stream with no frame in either direction for this long is closed with 1001 (`timeouts.stream_idle`). */
+  idleMs?: number;
 }
 
 export interface StreamDeps {
@@ -52,6 +55,8 @@ interface Stream {
   id: string;
   kind: StreamKind;
   started: number;
+  /** Last frame in either direction (epoch ms): the idle sweep closes streams the control plane abandoned. */
+  lastActive: number;
   /** The session the stream belongs to (answers about it go there). */
   conn: SessionConnection;
   /** A frame from the control plane for the backend. */
@@ -77,6 +82,7 @@ export class StreamRelay {
   readonly #streams = new Map<string, Stream>();
   /** Streams that ended recently: frames still in flight for them are late arrivals, not errors. */
   readonly #finished = new RecentIds();
+  #idleSweep: ReturnType<typeof setInterval> | null = null;
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
@@ -145,6 +151,7 @@ export class StreamRelay {
       return true;
     }
     this.#metric('pipeops_ws_bytes_total', { kind: s.kind, direction: 'to_backend' }, f.payload.length);
+    s.lastActive = Date.now();
     s.toBackend(f);
     return true;
   }
@@ -159,16 +166,45 @@ export class StreamRelay {
 
   closeAll(): void {
     for (const s of [...this.#streams.values()]) {
-      s.shutdown();
       this.#forget(s);
+      try {
+        s.shutdown();
+      } catch (e) {
+        this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
+      }
     }
+  }
+
+  /** End one stream with 1011 and the reason (a failure handling its messages). False when none has this id. */
+  fail(id: string, reason: string): boolean {
+    const s = this.#streams.get(id);
+    if (!s) return false;
+    this.#end(s, s.conn, { code: 1011, reason, app: s.kind === 'application' });
+    return true;
+  }
+
+  /** An async stream setup threw outside its own handling: fail the stream, or the request if none is left. */
+  #setupFailed(req: ProxyRequest, conn: SessionConnection): (e: unknown) => void {
+    return (e) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.#metric('pipeops_tunnel_handler_errors_total', { type: 'proxy_request', error: err.name || 'Error' });
+      this.#d.log.error({ stream_id: req.requestId, err: err.message, stack: err.stack }, 'stream setup failed unexpectedly');
+      const reason = `internal error handling proxy_request: ${err.message}`;
+      if (!this.fail(req.requestId, reason)) conn.send('proxy_error', ProxyOut.error(reason), req.requestId);
+    };
   }
 
   /** An upgrade that arrived as `proxy_request` (§3.4 step 2, §4.5, W2). */
   upgrade(req: ProxyRequest, decision: RouteDecision, conn: SessionConnection, raw: boolean): void {
     if (decision.kind !== 'kube-stream' && decision.kind !== 'app-websocket') return;
+    if (this.#streams.has(req.requestId)) {
+      // Registering it again would orphan the open stream: its socket and its gauges would never be released.
+      this.#metric('pipeops_protocol_errors_total', { reason: 'stream_duplicate_id' });
+      conn.send('proxy_error', ProxyOut.error(`stream ${req.requestId} already exists`), req.requestId);
+      return;
+    }
     if (raw) {
-      void this.#rawUpgrade(req, decision, conn);
+      void this.#rawUpgrade(req, decision, conn).catch(this.#setupFailed(req, conn));
       return;
     }
     if (decision.kind === 'kube-stream') {
@@ -177,7 +213,7 @@ export class StreamRelay {
       this.#kubeWebSocket(req.requestId, decision.path, req.query, req.headers, offered, req.rawFrames, conn, req);
       return;
     }
-    void this.#appWebSocket(req, decision, conn);
+    void this.#appWebSocket(req, decision, conn).catch(this.#setupFailed(req, conn));
   }
 
   // ---------------------------------------------------------------- stream kinds
@@ -201,6 +237,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (!ws || ws.readyState !== WebSocket.OPEN) {
@@ -234,8 +271,14 @@ export class StreamRelay {
         // Go's canonical spelling, as every upstream `headers` map (protocol.md §3.8: `Sec-Websocket-Accept`).
         if (ws!.protocol) h['Sec-Websocket-Protocol'] = [ws!.protocol];
         answerUpgrade(conn, viaRequest, h);
+        this.#upgradeAnswered(kind, 101);
       }
-      for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
+      try {
+        for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
+      } catch (e) {
+        // A listener's throw would escape every handler: end this stream with the reason instead.
+        this.fail(id, `internal error relaying a queued frame: ${(e as Error).message}`);
+      }
     });
     ws.addEventListener('message', (ev: MessageEvent) => {
       const data = ev.data;
@@ -253,6 +296,7 @@ export class StreamRelay {
         }
       }
       this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
+      stream.lastActive = Date.now();
       conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
     });
     ws.addEventListener('error', (ev: Event) => {
@@ -291,6 +335,7 @@ export class StreamRelay {
       id,
       kind: 'application',
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -322,12 +367,14 @@ export class StreamRelay {
       const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
       if (ws.protocol) h['Sec-Websocket-Protocol'] = [ws.protocol];
       answerUpgrade(conn, req, h);
+      this.#upgradeAnswered('application', 101);
     });
     ws.addEventListener('message', (ev: MessageEvent) => {
       const text = typeof ev.data === 'string';
       const payload = text ? Buffer.from(ev.data as string) : new Uint8Array(ev.data as ArrayBuffer);
       const opcode = text ? OPCODE.text : OPCODE.binary;
       this.#metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
+      stream.lastActive = Date.now();
       conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
     });
     ws.addEventListener('error', (ev: Event) => {
@@ -392,6 +439,7 @@ export class StreamRelay {
       id,
       kind,
       started: Date.now(),
+      lastActive: Date.now(),
       conn,
       toBackend: (f) => {
         if (f.opcode === OPCODE.close) {
@@ -426,6 +474,7 @@ export class StreamRelay {
           payload.encoding = 'base64';
         }
         conn.send('proxy_response', payload, id);
+        this.#upgradeAnswered(kind, r.status);
         this.#forget(stream);
         return;
       }
@@ -434,10 +483,12 @@ export class StreamRelay {
         backpressured = false;
       });
       conn.send('proxy_response', { status: 101, headers: h }, id);
+      this.#upgradeAnswered(kind, 101);
       for (const p of pending.splice(0)) socket.write(p);
       const s = socket;
       s.on('data', (chunk: Buffer) => {
         this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, chunk.length);
+        stream.lastActive = Date.now();
         conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, id);
         if (conn.bufferedAmount > cfg.highWaterBytes) {
           // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
@@ -462,6 +513,7 @@ export class StreamRelay {
 
   #register(s: Stream): void {
     this.#streams.set(s.id, s);
+    this.#sweepIdle();
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, 1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, 1);
   }
@@ -470,15 +522,38 @@ export class StreamRelay {
     if (this.#streams.get(s.id) !== s) return false;
     this.#streams.delete(s.id);
     this.#finished.add(s.id);
+    if (!this.#streams.size && this.#idleSweep) {
+      clearInterval(this.#idleSweep);
+      this.#idleSweep = null;
+    }
     this.#metric('pipeops_ws_sessions_active', { kind: s.kind }, -1);
     this.#metric('pipeops_tunnel_forwards_active', undefined, -1);
     this.#d.metric({ name: 'pipeops_ws_session_duration_seconds', op: 'observe', value: (Date.now() - s.started) / 1000, labels: { kind: s.kind } });
     return true;
   }
 
+  /** While streams exist, close those idle past `idleMs` (a quarter of it between checks, at most 30 s). */
+  #sweepIdle(): void {
+    const idle = this.#d.config.idleMs;
+    if (!idle || this.#idleSweep) return;
+    this.#idleSweep = setInterval(() => {
+      const now = Date.now();
+      for (const s of [...this.#streams.values()]) {
+        if (now - s.lastActive < idle) continue;
+        this.#metric('pipeops_tunnel_reclaimed_total', { kind: 'stream' });
+        this.#d.log.warn({ stream_id: s.id, kind: s.kind, idle_ms: idle }, 'stream idle past timeouts.stream_idle; closed');
+        this.#end(s, s.conn, { code: 1001, reason: `no frame in either direction for ${idle} ms (timeouts.stream_idle)`, app: s.kind === 'application' });
+      }
+    }, Math.min(30_000, Math.max(10, Math.floor(idle / 4))));
+  }
+
   #end(s: Stream, conn: SessionConnection, o: { echo?: boolean; code?: number; reason?: string; app?: boolean }): void {
     if (!this.#forget(s)) return;
-    s.shutdown();
+    try {
+      s.shutdown();
+    } catch (e) {
+      this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
+    }
     const payload: Record<string, unknown> = { stream_id: s.id };
     if (o.app) payload.request_id = s.id;
     if (o.code !== undefined) payload.code = o.code;
@@ -496,6 +571,13 @@ export class StreamRelay {
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
     conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
     if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+    else this.#upgradeAnswered(s.kind, Number(status ?? 502));
+  }
+
+  /** An upgrade that came as `proxy_request` got its answer: counted like any proxied request. */
+  #upgradeAnswered(kind: StreamKind, status: number): void {
+    const labels = { target: kind === 'application' ? 'service' : 'kubernetes', status: String(status), encoding: status === 101 ? 'upgrade' : 'error' };
+    this.#d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels });
   }
 
   #backpressure(s: Stream, conn: SessionConnection): void {
@@ -534,8 +616,8 @@ function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
       ws.send(f.payload as Uint8Array<ArrayBuffer>);
       return;
     case OPCODE.close: {
-      const code = f.payload.length >= 2 ? (f.payload[0]! << 8) | f.payload[1]! : 1000;
-      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, Buffer.from(f.payload.subarray(2)).toString());
+      const { code, reason } = closeFrameArgs(f.payload);
+      ws.close(code, reason);
       return;
     }
     case OPCODE.ping:

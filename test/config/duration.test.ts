@@ -65,3 +65,14 @@ describe('parseDuration / formatDuration', () => {
     );
   });
 });
+
+describe('duration settings beyond what a timer can wait (issue 19)', () => {
+  test('a timeout past 2^31-1 ms is refused with the bound, not turned into a 1 ms timer', async () => {
+    const { parseAgentConfig } = await import('../../src/config/schema.ts');
+    const { MAX_DURATION_MS } = await import('../../src/config/fields.ts');
+    const base = { pipeops: { api_url: 'http://127.0.0.1:1', token: 't' }, agent: { cluster_name: 'c' } };
+    expect(() => parseAgentConfig({ ...base, timeouts: { websocket_read: '600h' } } as never)).toThrow(/must be at most/);
+    const ok = parseAgentConfig({ ...base, timeouts: { websocket_read: `${MAX_DURATION_MS}ms` } } as never);
+    expect(ok.timeouts.websocket_read).toBe(MAX_DURATION_MS);
+  });
+});

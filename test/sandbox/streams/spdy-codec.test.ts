@@ -139,3 +139,36 @@ describe('SPDY header blocks', () => {
     await expect(inflater.decompress(Buffer.from('not zlib at all'))).rejects.toThrow();
   });
 });
+
+describe('issue 19: parser cost and flag encoding', () => {
+  test('a 256 KiB data frame fed a byte at a time is copied about once, not once per byte (was quadratic)', () => {
+    const size = 256 * 1024;
+    const frame = encodeSpdyFrame({ kind: 'data', streamId: 1, fin: true, data: Buffer.alloc(size, 7) });
+    const p = new SpdyFrameParser();
+    // Count the bytes the parser copies by joining: before the fix, one concat per push (~34 GB for this frame).
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = concat(list, total);
+      copied += out.length;
+      return out;
+    }) as typeof Buffer.concat;
+    const got: SpdyFrame[] = [];
+    try {
+      for (let i = 0; i < frame.length; i++) got.push(...p.push(frame.subarray(i, i + 1)));
+    } finally {
+      Buffer.concat = concat;
+    }
+    expect(got.length).toBe(1);
+    expect(got[0]!.kind === 'data' && got[0]!.data.equals(Buffer.alloc(size, 7))).toBe(true);
+    expect(copied).toBeLessThanOrEqual(2 * frame.length);
+  });
+
+  test('an unknown control frame with flags ≥ 0x80 encodes and round-trips (no signed-shift RangeError)', () => {
+    for (const flags of [0x80, 0xff]) {
+      const f: SpdyFrame = { kind: 'unknown', type: 0x1234, flags, data: Buffer.from('xyz') };
+      const enc = encodeSpdyFrame(f);
+      expect(new SpdyFrameParser().push(enc)).toEqual([f]);
+    }
+  });
+});
