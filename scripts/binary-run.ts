@@ -90,6 +90,26 @@ export async function startBinaryHub(bin: string, cwd: string, o: { env?: Record
   return { ...w, url: ready.url };
 }
 
+export type SandboxProc = Proc & { url: string; kubeconfig: string };
+
+/**
+ * `pipeops-agent sandbox`: the demo cluster's API server on 127.0.0.1 and a kubeconfig for it at `kubeconfig`
+ * (an agent with no Kubernetes API is not ready). `wrapper` runs it as another user, as for the agent.
+ */
+export async function startBinarySandbox(bin: string, cwd: string, o: { kubeconfig?: string; wrapper?: string[] } = {}): Promise<SandboxProc> {
+  const kubeconfig = o.kubeconfig ?? join(cwd, 'sandbox.kubeconfig');
+  const p = Bun.spawn([...(o.wrapper ?? []), bin, 'sandbox', '--kubeconfig', kubeconfig], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const w = watchLines(p);
+  const ready = JSON.parse(await w.next(/"event":"sandbox_ready"/)) as { url: string };
+  return { ...w, url: ready.url, kubeconfig };
+}
+
 export type AgentProc = Proc & { url: string };
 
 export type AgentOptions = {
@@ -98,6 +118,8 @@ export type AgentOptions = {
   clusterName?: string;
   /** Prefix such as ['setpriv', '--reuid=65532', ...] to run the binary as another user. */
   wrapper?: string[];
+  /** The cluster (KUBECONFIG): without one the agent registers but is not ready. */
+  kubeconfig?: string;
   env?: Record<string, string>;
 };
 
@@ -114,6 +136,7 @@ export async function startBinaryAgent(bin: string, hubUrl: string, o: AgentOpti
     PIPEOPS_STATE_FILE: o.stateFile,
     KUBERNETES_IN_CLUSTER: 'false',
     PIPEOPS_HEARTBEAT_INTERVAL: '1s',
+    ...(o.kubeconfig ? { KUBECONFIG: o.kubeconfig } : {}),
     ...o.env,
   };
   const p = Bun.spawn([...(o.wrapper ?? []), bin, 'agent'], { cwd: o.cwd, env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
@@ -167,12 +190,15 @@ export async function measureIdleRss(bin: string, idleMs = 5000) {
   const agentDir = emptyDir();
   const hub = await startBinaryHub(bin, hubDir);
   let agent: AgentProc | undefined;
+  let sandbox: SandboxProc | undefined;
   try {
+    sandbox = await startBinarySandbox(bin, hubDir);
     const t0 = performance.now();
     agent = await startBinaryAgent(bin, hub.url, {
       cwd: agentDir,
       stateFile: join(agentDir, 'state.yaml'),
-      // All three workers run: ingress sync on (no Kubernetes API here, so the worker idles), heartbeat at its default.
+      kubeconfig: sandbox.kubeconfig,
+      // All three workers run: ingress sync on (the sandbox's Ingresses), heartbeat at its default.
       env: { ENABLE_INGRESS_SYNC: 'true', PIPEOPS_HEARTBEAT_INTERVAL: '30s' },
     });
     await waitRegistered(hub.url, agent);
@@ -183,6 +209,7 @@ export async function measureIdleRss(bin: string, idleMs = 5000) {
     return { rssMiB: a.rssKiB / 1024, threads: a.threads, hubRssMiB: h.rssKiB / 1024, readyMs, idleMs };
   } finally {
     await agent?.stop();
+    await sandbox?.stop();
     await hub.stop();
   }
 }

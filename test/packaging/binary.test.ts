@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentProc, emptyDir, type HubProc, listClusters, startBinaryAgent, startBinaryHub, waitRegistered } from '../../scripts/binary-run.ts';
+import { type AgentProc, emptyDir, type HubProc, listClusters, type SandboxProc, startBinaryAgent, startBinaryHub, startBinarySandbox, waitRegistered } from '../../scripts/binary-run.ts';
 import { noProgramsEnv } from '../support/without-path.ts';
 
 const BIN = join(import.meta.dir, '..', '..', 'dist', 'pipeops-agent');
@@ -42,7 +42,9 @@ describe.skipIf(!present)('compiled binary, from an empty directory', () => {
     const hub = await startBinaryHub(BIN, emptyDir());
     procs.push(hub);
     const dir = emptyDir();
-    const agent = await startBinaryAgent(BIN, hub.url, { cwd: dir, stateFile: join(dir, 'state.yaml'), env: { ENABLE_INGRESS_SYNC: 'true' } });
+    const sandbox = await startBinarySandbox(BIN, emptyDir());
+    procs.push(sandbox);
+    const agent = await startBinaryAgent(BIN, hub.url, { cwd: dir, stateFile: join(dir, 'state.yaml'), kubeconfig: sandbox.kubeconfig, env: { ENABLE_INGRESS_SYNC: 'true' } });
     procs.push(agent);
     const c = await waitRegistered(hub.url, agent);
     expect(c.connected).toBe(true);
@@ -87,11 +89,16 @@ describe.skipIf(!present)('compiled binary, from an empty directory', () => {
     Bun.spawnSync(['chown', '-R', '65532:65532', stateDir]);
     chmodSync(stateDir, 0o700);
     const stateFile = join(stateDir, 'state', 'agent-state.yaml');
+    const wrapper = [setpriv, '--reuid=65532', '--regid=65532', '--clear-groups', '--'];
+    // The cluster, run as the same user so that its 0600 kubeconfig is readable by the agent.
+    const sandbox: SandboxProc = await startBinarySandbox(BIN, ro, { kubeconfig: join(stateDir, 'state', 'sandbox.kubeconfig'), wrapper });
+    procs.push(sandbox);
     const agent = await startBinaryAgent(BIN, hub.url, {
       cwd: ro,
       stateFile,
       clusterName: 'nonroot-cluster',
-      wrapper: [setpriv, '--reuid=65532', '--regid=65532', '--clear-groups', '--'],
+      kubeconfig: sandbox.kubeconfig,
+      wrapper,
     });
     procs.push(agent);
     await waitRegistered(hub.url, agent, 'nonroot-cluster');

@@ -147,6 +147,8 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
     const lines = a.logs.slice(logFrom);
     console.log(`apiserver restart: ${early.length} requests of the agent were answered 403 before /readyz`);
     expect(lines.filter((l) => l.includes('grant it with a Role/ClusterRole binding'))).toEqual([]);
-    if (early.length > 0) expect(lines.some((l) => l.includes('while the API server is not ready'))).toBe(true);
+    // A 403 is logged only by callers that log their failures (some retry silently), so the count of lines is not
+    // tied to `early`; every one that is logged names the not-ready server instead of advising a grant.
+    expect(lines.filter((l) => l.includes('forbidden:') && !l.includes('while the API server is not ready'))).toEqual([]);
   }, 90_000);
 });
