@@ -68,7 +68,7 @@ export class AgentExchanges {
   /** Stop listening and fail everything still in flight (hub shutdown). */
   close(): void {
     for (const off of this.#offs) off();
-    for (const p of [...this.pending.values()]) p.exchange.fail(503, 'the hub is shutting down', 'debug');
+    for (const p of [...this.pending.values()]) p.exchange.shutdown();
     for (const u of [...this.upgrades.values()]) u.relay.lost();
   }
 }

@@ -152,6 +152,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         },
         finish: () => pending.delete(requestId),
         log,
+        endsCleanlyOnShutdown: streaming,
       });
       const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
       pending.set(requestId, { exchange, session, credit });
@@ -248,7 +249,14 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       tables.close();
       outage.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of [...sockets]) s.destroy();
+      // Streams ended cleanly above still have their terminating chunk to flush: end those sockets (bounded), cut the rest.
+      for (const s of [...sockets]) {
+        if (s.writableLength === 0) s.destroy();
+        else {
+          s.end();
+          setTimeout(() => s.destroy(), 2_000).unref();
+        }
+      }
       await closed;
     },
   };

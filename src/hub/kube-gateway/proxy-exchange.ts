@@ -30,6 +30,11 @@ export interface ExchangeOptions {
   errorBody?: (code: number, message: string) => { contentType: string; body: string };
   /** Log message of the one line per request (default "kube gateway request"). */
   label?: string;
+  /**
+   * A watch or log follow: at hub shutdown the stream ends with its terminating chunk, as a real kube-apiserver
+   * ends held watches on SIGTERM (clients see a clean end and re-establish), instead of a cut connection.
+   */
+  endsCleanlyOnShutdown?: boolean;
 }
 
 type State = 'waiting' | 'streaming' | 'done';
@@ -111,6 +116,19 @@ export class ProxyExchange {
       this.#unexpected('stream end');
       return;
     }
+    this.#state = 'done';
+    this.res.end();
+    this.#log(this.res.statusCode, 'debug');
+    this.opts.finish();
+  }
+
+  /** Hub shutdown: a watch or follow ends cleanly (and the agent is told to stop it); anything else fails with 503. */
+  shutdown(): void {
+    if (this.#state !== 'streaming' || !this.opts.endsCleanlyOnShutdown) {
+      this.fail(503, 'the hub is shutting down', 'debug');
+      return;
+    }
+    this.opts.cancel();
     this.#state = 'done';
     this.res.end();
     this.#log(this.res.statusCode, 'debug');
