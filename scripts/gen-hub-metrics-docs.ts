@@ -2,17 +2,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HUB_METRICS, type HubMetricDef } from '../src/hub/hub-metrics.ts';
+import { metricTableRows } from './metric-table.ts';
 
 export const HUB_METRICS_DOC = join(import.meta.dir, '..', 'docs', 'hub-metrics.md');
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
-
 export function renderHubMetricsDocs(defs: readonly HubMetricDef[] = HUB_METRICS): string {
-  const rows = defs.map((m) => {
-    const labels = m.labels && m.labels.length > 0 ? m.labels.map((l) => `\`${l}\``).join(', ') : '–';
-    const buckets = m.type === 'histogram' && m.buckets ? ` Buckets: ${m.buckets.join(', ')}.` : '';
-    return `| \`${m.name}\` | ${m.type} | ${labels} | ${cell(m.help)}${buckets} |`;
-  });
+  const rows = metricTableRows(defs);
   return [
     '# Hub metrics and health',
     '',

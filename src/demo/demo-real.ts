@@ -10,12 +10,11 @@ import { join, resolve } from 'node:path';
 import { type RunningAgent, runAgent } from '../agent/run.ts';
 import { parseAgentConfig } from '../config/schema.ts';
 import { kubeconfigFor } from '../hub/kube-gateway/kubeconfig.ts';
-import { HubConfigSchema } from '../hub/config/schema.ts';
 import { type Hub, startHub } from '../hub/server.ts';
 import { createLogger, secrets } from '../log/logger.ts';
 import { type RealKube, startRealKube } from '../realkube/cluster.ts';
 import { type StandInKubelet, startStandInKubelet } from '../realkube/standin-kubelet.ts';
-import type { DemoEndpoints } from './demo.ts';
+import { type DemoEndpoints, demoHubConfig } from './demo.ts';
 import { type DemoApp, startDemoApp } from './demo-apps.ts';
 
 export interface RunningRealDemo {
@@ -106,17 +105,7 @@ export async function startRealDemo(o: { dir: string; log?: (line: string) => vo
     await seedPublic(pub.kube, shop.port);
 
     const hub = await startHub(
-      HubConfigSchema.parse({
-        port: 0,
-        kube_port: 0,
-        gateway_port: 0,
-        agent_tokens: [tokens.agent],
-        admin_tokens: [tokens.admin],
-        user_tokens: [tokens.user],
-        state: join(dir, 'hub.db'),
-        // The public cluster's load balancer is the shop app on loopback: allowed by name, as an operator would.
-        direct_allowed_cidrs: ['127.0.0.0/8'],
-      }),
+      demoHubConfig(dir, tokens),
       createLogger({ name: 'hub', sink }),
     );
     stops.push(() => hub.stop());

@@ -41,6 +41,21 @@ export interface RunningDemo {
 
 const token = (prefix: string) => `${prefix}-${randomBytes(18).toString('base64url')}`;
 
+/** The demo hub: ephemeral ports, state in the demo directory; the public cluster's load balancer is the shop app
+ * on loopback, so loopback direct endpoints are allowed by name, as an operator would. */
+export function demoHubConfig(dir: string, tokens: { agent: string; admin: string; user: string }) {
+  return HubConfigSchema.parse({
+    port: 0,
+    kube_port: 0,
+    gateway_port: 0,
+    agent_tokens: [tokens.agent],
+    admin_tokens: [tokens.admin],
+    user_tokens: [tokens.user],
+    state: join(dir, 'hub.db'),
+    direct_allowed_cidrs: ['127.0.0.0/8'],
+  });
+}
+
 export async function startDemo(o: { dir: string; log?: (line: string) => void }): Promise<RunningDemo> {
   const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -66,17 +81,7 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
   applyPublicCluster(publicSandbox, shop.port);
 
   const hub = await startHub(
-    HubConfigSchema.parse({
-      port: 0,
-      kube_port: 0,
-      gateway_port: 0,
-      agent_tokens: [tokens.agent],
-      admin_tokens: [tokens.admin],
-      user_tokens: [tokens.user],
-      state: join(dir, 'hub.db'),
-      // The public cluster's load balancer is the shop app on loopback: allowed by name, as an operator would.
-      direct_allowed_cidrs: ['127.0.0.0/8'],
-    }),
+    demoHubConfig(dir, tokens),
     createLogger({ name: 'hub', sink }),
   );
 
