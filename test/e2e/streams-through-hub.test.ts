@@ -4,7 +4,6 @@
 // @kubernetes/client-node Exec and PortForward through the hub. All versions run concurrently in beforeAll,
 // each cell is its own test, and the matrix (with the wire each version used) is printed as a table.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { Exec, KubeConfig, PortForward, type V1Status } from '@kubernetes/client-node';
 import { kubeconfigFor } from '../../src/hub/kube-gateway/kubeconfig.ts';
@@ -13,13 +12,12 @@ import { USER_TOKEN } from '../support/hub-agent.ts';
 import { agentMetric, hubKubectlEnv, startHubStreamStack } from '../support/hub-streams.ts';
 import type { Stack } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
-import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
+import { kubectlPath, portForwardEchoes, ptyExecResize, randomPayload, runKubectl, sha256, startEchoServer, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { testPod } from '../sandbox/streams/sandbox-fixture.ts';
 import { RACE_FOOTNOTE, runWithRaceRetry } from '../support/kubectl-race.ts';
 
 const CASES = ['exec', 'stdin-1MiB', 'exit-7', 'tty-resize', 'attach', 'pf-4MiB-x20'] as const;
 type Cell = { ok: boolean; detail: string; wire: string; ms: number; raced: boolean };
-const PTY_DRIVER = join(import.meta.dir, '../sandbox/streams/pty-driver.py');
 
 let s: Stack;
 const results = new Map<string, Cell>();
@@ -66,22 +64,7 @@ async function runVersion(version: string, bin: string): Promise<void> {
       return null;
     }),
     cell(`${version}/tty-resize`, 'exec', async (pod) => {
-      const proc = Bun.spawn(['python3', PTY_DRIVER, bin, 'exec', '-it', pod, '--', 'sh'], {
-        env: { ...process.env, ...env, PTY_DEADLINE: '40' },
-        stdout: 'pipe',
-        stderr: 'pipe',
-      });
-      const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
-      try {
-        obs = JSON.parse(out);
-      } catch {
-        return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
-      }
-      if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
-      if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
-      if (obs.exit !== 3) return `kubectl exit ${obs.exit}, expected 3`;
-      return null;
+      return ptyExecResize(bin, pod, env, 40);
     }),
     cell(`${version}/attach`, 'attach', async (pod) => {
       const r = await k(['attach', '-i', pod, '-c', 'web'], Buffer.from('attached-line\n'));
@@ -89,17 +72,7 @@ async function runVersion(version: string, bin: string): Promise<void> {
       return null;
     }),
     cell(`${version}/pf-4MiB-x20`, 'portforward', async (pod) => {
-      const pf = await startPortForward(bin, [pod, ':80'], env);
-      try {
-        // 20 parallel connections: one 4 MiB round trip and 19 of 64 KiB.
-        const payloads = [randomPayload(4 * 1024 * 1024), ...Array.from({ length: 19 }, () => randomPayload(64 * 1024))];
-        const echoed = await Promise.all(payloads.map((p) => roundTrip(pf.localPort, p)));
-        const bad = echoed.findIndex((e, i) => sha256(e) !== sha256(payloads[i] as Buffer));
-        if (bad >= 0) return `connection ${bad}: ${echoed[bad]?.length} of ${payloads[bad]?.length} bytes back, sha256 differs`;
-        return null;
-      } finally {
-        await pf.stop();
-      }
+      return portForwardEchoes(bin, [pod, ':80'], env, [4 * 1024 * 1024, ...Array.from({ length: 19 }, () => 64 * 1024)]);
     }),
   ]);
 }

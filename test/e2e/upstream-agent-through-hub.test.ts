@@ -22,11 +22,10 @@ import { RACE_FOOTNOTE, runWithRaceRetry } from '../support/kubectl-race.ts';
 import { SA_TOKEN, type Stack, TLS } from '../support/stack.ts';
 import { UpstreamAgentDouble } from '../support/upstream-agent.ts';
 import { waitFor } from '../support/wait.ts';
-import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
+import { kubectlPath, portForwardEchoes, ptyExecResize, randomPayload, runKubectl, sha256, startEchoServer, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { testPod } from '../sandbox/streams/sandbox-fixture.ts';
 
 const CASES = ['exec', 'exit-7', 'stdin-256KiB', 'stderr-merged', 'tty-resize', 'attach', 'pf-1MiB-x3'] as const;
-const PTY_DRIVER = join(import.meta.dir, '../sandbox/streams/pty-driver.py');
 type Cell = { ok: boolean; detail: string; ms: number; raced: boolean; wire: string };
 
 let sandbox: Sandbox;
@@ -97,18 +96,7 @@ async function runVersion(version: string, bin: string): Promise<void> {
     }),
     cell(`${version}/tty-resize`, async (pod) => {
       // `exec -it sh` under a pty: two window sizes reach the shell (stty size), then `exit 3` (pty-driver.py).
-      const proc = Bun.spawn(['python3', PTY_DRIVER, bin, 'exec', '-it', pod, '--', 'sh'], { env: { ...process.env, ...env, PTY_DEADLINE: '40' }, stdout: 'pipe', stderr: 'pipe' });
-      const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
-      try {
-        obs = JSON.parse(out);
-      } catch {
-        return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
-      }
-      if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
-      if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
-      if (obs.exit !== 3) return `kubectl exit ${obs.exit}, expected 3`;
-      return null;
+      return ptyExecResize(bin, pod, env, 40);
     }),
     cell(`${version}/attach`, async (pod) => {
       const r = await k(['attach', '-i', pod, '-c', 'web'], Buffer.from('attached-line\n'));
@@ -116,16 +104,7 @@ async function runVersion(version: string, bin: string): Promise<void> {
       return null;
     }),
     cell(`${version}/pf-1MiB-x3`, async (pod) => {
-      const pf = await startPortForward(bin, [pod, ':80'], env);
-      try {
-        const payloads = [randomPayload(1024 * 1024), randomPayload(64 * 1024), randomPayload(64 * 1024)];
-        const echoed = await Promise.all(payloads.map((p) => roundTrip(pf.localPort, p)));
-        const bad = echoed.findIndex((e, i) => sha256(e) !== sha256(payloads[i] as Buffer));
-        if (bad >= 0) return `connection ${bad}: ${echoed[bad]?.length} of ${payloads[bad]?.length} bytes back, sha256 differs`;
-        return null;
-      } finally {
-        await pf.stop();
-      }
+      return portForwardEchoes(bin, [pod, ':80'], env, [1024 * 1024, 64 * 1024, 64 * 1024]);
     }),
   ]);
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeconfigFor } from '../../src/hub/kube-gateway/kubeconfig.ts';
 import { pipeToTcp } from '../../src/sandbox/streams/index.ts';
-import { kubectlPath, randomPayload, roundTrip, runKubectl, sha256, startEchoServer, startPortForward, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
+import { kubectlPath, portForwardEchoes, ptyExecResize, runKubectl, startEchoServer, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
 import { USER_TOKEN } from '../support/hub-agent.ts';
 import { RACE_FOOTNOTE, runWithRaceRetry } from '../support/kubectl-race.ts';
 import { controlPlaneToken, helmInstall, type InClusterAgent, kubeJson, type RealCluster, realTierMissing, startInClusterAgent, startRealCluster } from './real-support.ts';
@@ -18,7 +18,6 @@ const missing = realTierMissing();
 if (missing) console.log(`test/real: SKIPPED (${missing})`);
 const CASES = ['get', 'get-w', 'logs-f', 'exec-exit', 'exec-it-resize', 'attach', 'port-forward', 'apply'] as const;
 type Cell = { ok: boolean; detail: string; wire: string; ms: number; raced: boolean };
-const PTY_DRIVER = join(import.meta.dir, '../sandbox/streams/pty-driver.py');
 // REAL_MATRIX_VERSIONS=1.27,1.33 narrows the matrix for a quick local run; CI runs every installed version.
 const only = process.env.REAL_MATRIX_VERSIONS?.split(',');
 const present = VERSIONS.filter((v) => kubectlPath(v) && (!only || only.includes(v)));
@@ -143,31 +142,14 @@ async function runVersion(version: string, bin: string): Promise<void> {
       return r.stderr.includes('command terminated with exit code 7') ? null : `stderr: ${r.stderr.slice(-300)}`;
     }),
     cell(`${version}/exec-it-resize`, 'exec', pod, async () => {
-      const proc = Bun.spawn(['python3', PTY_DRIVER, bin, 'exec', '-it', pod, '--', 'sh'], { env: { ...process.env, ...env, PTY_DEADLINE: '40' }, stdout: 'pipe', stderr: 'pipe' });
-      const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
-      try {
-        obs = JSON.parse(out);
-      } catch {
-        return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
-      }
-      if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
-      if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
-      return obs.exit === 3 ? null : `kubectl exit ${obs.exit}, expected 3`;
+      return ptyExecResize(bin, pod, env, 40);
     }),
     cell(`${version}/attach`, 'attach', pod, async () => {
       const r = await k(['attach', '-i', pod, '-c', 'web'], Buffer.from('attached-line\n'));
       return r.code === 0 && r.stdout.toString().includes('attached-line') ? null : `code ${r.code} out ${JSON.stringify(r.stdout.toString())} err ${r.stderr.slice(-300)}`;
     }),
     cell(`${version}/port-forward`, 'portForward', pod, async () => {
-      const pf = await startPortForward(bin, [pod, ':80'], env);
-      try {
-        const payload = randomPayload(256 * 1024);
-        const echoed = await roundTrip(pf.localPort, payload);
-        return sha256(echoed) === sha256(payload) ? null : `${echoed.length} of ${payload.length} bytes back, sha256 differs`;
-      } finally {
-        await pf.stop();
-      }
+      return portForwardEchoes(bin, [pod, ':80'], env, [256 * 1024]);
     }),
     cell(`${version}/apply`, '', pod, async () => {
       const file = join(dir, 'cm.yaml');

@@ -3,11 +3,11 @@
 // the SPDY fallback of a 1.32 kubectl when WebSockets are refused. All versions run concurrently in
 // beforeAll; each cell is then its own test, and the matrix is printed as a table.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { join } from 'node:path';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { type PortForwardHandler, pipeToTcp } from '../../../src/sandbox/streams/index.ts';
 import {
   kubectlPath,
+  ptyExecResize,
   randomPayload,
   roundTrip,
   runKubectl,
@@ -116,22 +116,7 @@ async function runVersion(version: string, bin: string, sandbox: Sandbox, fallba
   );
   tasks.push(
     cell(`${prefix}/tty-resize`, sandbox, 'exec', async (pod) => {
-      const proc = Bun.spawn(['python3', join(import.meta.dir, 'pty-driver.py'), bin, 'exec', '-it', pod, '--', 'sh'], {
-        env: { ...process.env, ...env },
-        stdout: 'pipe',
-        stderr: 'pipe',
-      });
-      const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
-      try {
-        obs = JSON.parse(out);
-      } catch {
-        return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
-      }
-      if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
-      if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
-      if (obs.exit !== 3) return `kubectl exit ${obs.exit}, expected 3`;
-      return null;
+      return ptyExecResize(bin, pod, env);
     }),
   );
   await Promise.all(tasks);

@@ -138,3 +138,42 @@ export async function startPortForward(
     }
   }
 }
+
+/**
+ * `kubectl port-forward <args>`, one connection per payload size in parallel, each echoed back (startEchoServer
+ * behind the forwarded port): null when every payload came back intact, else what differed.
+ */
+export async function portForwardEchoes(bin: string, args: string[], env: Record<string, string>, sizes: number[]): Promise<string | null> {
+  const pf = await startPortForward(bin, args, env);
+  try {
+    const payloads = sizes.map((n) => randomPayload(n));
+    const echoed = await Promise.all(payloads.map((p) => roundTrip(pf.localPort, p)));
+    const bad = echoed.findIndex((e, i) => sha256(e) !== sha256(payloads[i] as Buffer));
+    return bad < 0 ? null : `connection ${bad}: ${echoed[bad]?.length} of ${payloads[bad]?.length} bytes back, sha256 differs`;
+  } finally {
+    await pf.stop();
+  }
+}
+
+/**
+ * `kubectl exec -it <pod> -- sh` under a pty (pty-driver.py): two window sizes must reach the shell (stty size),
+ * then `exit 3` must be kubectl's exit code. Null when all held, else what differed.
+ */
+export async function ptyExecResize(bin: string, pod: string, env: Record<string, string>, deadlineSeconds?: number): Promise<string | null> {
+  const driver = new URL('./pty-driver.py', import.meta.url).pathname;
+  const proc = Bun.spawn(['python3', driver, bin, 'exec', '-it', pod, '--', 'sh'], {
+    env: { ...process.env, ...env, ...(deadlineSeconds ? { PTY_DEADLINE: String(deadlineSeconds) } : {}) },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  let obs: { sizes: number[][]; exit: number; error: string | null; transcript: string };
+  try {
+    obs = JSON.parse(out);
+  } catch {
+    return `pty driver output not JSON: ${out.slice(-300)} ${err.slice(-300)}`;
+  }
+  if (obs.error) return `${obs.error} transcript ${JSON.stringify(obs.transcript.slice(-200))}`;
+  if (JSON.stringify(obs.sizes) !== '[[30,100],[40,120]]') return `stty sizes ${JSON.stringify(obs.sizes)}`;
+  return obs.exit === 3 ? null : `kubectl exit ${obs.exit}, expected 3`;
+}
