@@ -128,7 +128,7 @@ function buildApp(
   app.get('/readyz', (c) => {
     if (!parts.ready()) return c.text('not ready: starting or shutting down', 503);
     try {
-      agents.store.list();
+      agents.store.database.query('SELECT 1').get();
     } catch (e) {
       return c.text(`not ready: state database: ${(e as Error).message}`, 503);
     }

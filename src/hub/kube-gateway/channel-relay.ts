@@ -3,14 +3,13 @@
 // mapping messages to and from upstream's channel translation (§4.3) as channel-translation.ts describes.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { SpdySession, SpdyStream } from '../../kube/spdy.ts';
 import { spdyOverSocket } from '../../kube/spdy-transport.ts';
 import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
 import { acceptWebSocket, handshakeProblem, offeredSubprotocols } from '../../kube/websocket-server.ts';
-import type { AgentSession } from '../agent-endpoint.ts';
+import type { UpgradeContext } from './upgrade-relay.ts';
 import { failureStatus, parseChannelStatus, planTranslation, type SpdyStreamType, type TranslationPlan } from './channel-translation.ts';
 
 /** What the client may leave unread before the stream is cut (upstream has no per-stream flow control). */
@@ -34,17 +33,8 @@ interface ClientSink {
   backlog(): number;
 }
 
-export interface ChannelRelayContext {
-  requestId: string;
-  clusterId: string;
-  session: AgentSession;
-  path: string;
-  query: string;
-  serviceToken: string;
-  log: Logger;
-  /** Called once when the relay is over, whatever the reason. */
-  done(): void;
-}
+/** What a translated stream needs: the raw relay's context without the public gateway's app-upgrade fields. */
+export type ChannelRelayContext = Pick<UpgradeContext, 'requestId' | 'clusterId' | 'session' | 'path' | 'query' | 'serviceToken' | 'log' | 'done'>;
 
 function listHeader(v: string | string[] | undefined): string[] {
   return (Array.isArray(v) ? v.join(',') : (v ?? ''))
