@@ -142,11 +142,8 @@ export class HttpRelay {
     if (!c.ok || !f?.body) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: c.ok ? 'chunk_for_unknown_request' : 'invalid_chunk' } });
       this.#d.log.warn({ request_id: m.requestId, err: c.ok ? 'no streamed request with this id' : c.error }, 'proxy_request_chunk dropped');
-      if (!c.ok && f) {
-        // The body is over for this request: later chunks and the end message find it closed.
-        f.body?.fail(new Error(c.error));
-        f.abort.abort(new Error(c.error));
-      }
+      // The body is over for this request: later chunks and the end message find it closed.
+      if (!c.ok && f) this.fail(m.requestId!, c.error);
       return;
     }
     f.body.push(c.value);
