@@ -373,7 +373,8 @@ export class ControlSession {
     // Heartbeats waiting for the peer to show it is alive (any inbound message or pong after they were sent).
     const alive = new Set<(r: { ok: boolean; error?: string }) => void>();
     const peerActive = () => {
-      for (const a of [...alive]) a({ ok: true });
+      // Called for every inbound message: no copy of the set unless a heartbeat is waiting.
+      if (alive.size) for (const a of [...alive]) a({ ok: true });
     };
     let reregister: string | null = null;
     const armRead = () => {
