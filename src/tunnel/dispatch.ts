@@ -5,6 +5,7 @@ import type { MetricUpdate } from '../agent/metrics.ts';
 import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { frameRequestId } from '../protocol/binary-frame.ts';
+import { SUPPORTED_INBOUND_TYPES } from '../protocol/control-messages.ts';
 import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import { HttpRelay, type RelayConfig } from './http-relay.ts';
@@ -164,10 +165,15 @@ export class TunnelDispatcher {
 }
 
 /** Message types used as metric labels; anything else is `other` (bounded label values). */
-const KNOWN_TYPES = new Set([
-  'binary', 'proxy_request', 'proxy_request_chunk', 'proxy_request_stream_end', 'proxy_cancel', 'proxy_window', 'proxy_stream_data',
-  'proxy_websocket_start', 'ws_start', 'proxy_websocket_data', 'ws_data', 'proxy_websocket_close', 'ws_close',
-  'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data',
+const KNOWN_TYPES = new Set<string>([
+  ...SUPPORTED_INBOUND_TYPES,
+  // Also dispatched here: binary frames, our credit extension, and the L4 messages answered `tunnels_disabled` (T1).
+  'binary',
+  'proxy_window',
+  'tcp_tunnel_start',
+  'tcp_tunnel_data',
+  'tcp_tunnel_close',
+  'udp_tunnel_data',
 ]);
 
 /** The request or stream a message is about: top-level id, else the payload's stream_id / request_id. */
