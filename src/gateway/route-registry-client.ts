@@ -3,7 +3,7 @@
 // Retries: 3 attempts, delay min(2^n s, cap) (cap 5 s register/unregister, 10 s sync) jittered ±25 %.
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { jitterSymmetric } from '../tunnel/backoff.ts';
-import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
+import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from '../protocol/route-registry-messages.ts';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 

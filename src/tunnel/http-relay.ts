@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import type { RouteHint } from '../agent/thread-messages.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { decodeRequestBodyFrame } from '../protocol/binary-frame.ts';
+import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
-import { CreditWindow } from './credit-window.ts';
+import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { atDeadline } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
@@ -89,7 +89,7 @@ export class HttpRelay {
     const w = this.#awaitingBinary;
     if (!w) return false;
     this.#awaitingBinary = null;
-    const f = decodeRequestBodyFrame(new Uint8Array(data));
+    const f = decodeIdFrame(new Uint8Array(data));
     if (!f.ok) w.resolve(new Error(f.error));
     else if (f.value.requestId !== w.requestId) w.resolve(new Error(`binary body frame is for request ${JSON.stringify(f.value.requestId)}, expected ${JSON.stringify(w.requestId)}`));
     else w.resolve(f.value.body);
@@ -181,11 +181,11 @@ export class HttpRelay {
     }, delay);
   }
 
-  /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
+  /** `proxy_window`: credit for a request's binary chunks (src/protocol/flow-control.ts). */
   window(m: InboundMessage): void {
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
-    const inc = m.payload.increment;
-    if (typeof inc !== 'number' || !(inc > 0)) {
+    const inc = windowIncrement(m.payload);
+    if (inc === null) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'invalid_window' } });
       return;
     }

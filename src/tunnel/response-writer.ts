@@ -4,11 +4,11 @@
 // instead of queueing without limit, and other requests, pings and heartbeats keep flowing.
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { encodeRequestBodyFrame, encodeResponseFrame } from '../protocol/binary-frame.ts';
+import { encodeIdFrame, encodeResponseFrame } from '../protocol/binary-frame.ts';
 import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
-import type { CreditWindow } from './credit-window.ts';
+import type { CreditWindow } from '../protocol/flow-control.ts';
 import type { SessionConnection } from './session.ts';
 
 export interface WriterLimits {
@@ -110,7 +110,7 @@ export async function writeBinaryChunks(
     await window.take(body.length, signal);
     await drain(conn, limits.highWaterBytes, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
-    if (!conn.sendBinary(encodeRequestBodyFrame(requestId, body))) throw new Error('tunnel connection lost');
+    if (!conn.sendBinary(encodeIdFrame(requestId, body))) throw new Error('tunnel connection lost');
     total += body.length;
   };
   const add = async (part: Uint8Array) => {

@@ -20,7 +20,8 @@ import {
   sanitiseStreamPath,
   streamIdOf,
 } from '../protocol/stream-messages.ts';
-import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
+import { requestHead } from '../protocol/upgrade-head.ts';
+import { openUpgrade, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
 import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
 import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';

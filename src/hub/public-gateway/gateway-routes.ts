@@ -4,7 +4,8 @@ import type { PathRouteConfig } from '../config/schema.ts';
 import { type MatchCandidate, RouteTable } from '../routes/route-match.ts';
 import type { RouteRecord } from '../routes/route-store.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
-import { type ServiceTarget, stripPrefix } from './app-request.ts';
+import type { ServiceTarget } from '../../protocol/proxy-request-builders.ts';
+import { stripPrefix } from './app-request.ts';
 
 export type GatewayRoute = MatchCandidate & ({ source: 'registry'; record: RouteRecord } | { source: 'config'; config: PathRouteConfig });
 
