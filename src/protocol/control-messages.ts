@@ -2,9 +2,6 @@
 // Proxy and stream messages live in their own modules. Each schema validates what the receiver may assume.
 import { z } from 'zod';
 
-// The list of message types is message-table.ts; this re-export keeps the session's import until its split lands.
-export { SUPPORTED_INBOUND_TYPES } from './message-table.ts';
-
 /** Agent → controller. `request_id` = `req_<unix-nanos>_<agent_id>`; answered by `register_success` with the same id. */
 export const RegisterPayloadSchema = z.object({
   agent_id: z.string().min(1),

@@ -101,11 +101,18 @@ export const SUPPORTED_INBOUND_TYPES: readonly HubToAgentType[] = toAgentEntries
 /** Every type the agent dispatches (no `protocol_fallback` for these): metric label values besides `other`. */
 export const AGENT_INBOUND_TYPES: ReadonlySet<string> = new Set(toAgentEntries.map(([t]) => t));
 
-/** Types the agent's session handles itself; every other known type goes to the relays' dispatcher. */
-export const SESSION_TYPES: ReadonlySet<string> = new Set(toAgentEntries.filter(([, i]) => i.agent === 'session').map(([t]) => t));
+/** Types the agent's session handles itself (src/tunnel/control-handlers.ts); the others go to the relays' dispatcher. */
+export type SessionType = { [K in HubToAgentType]: (typeof HUB_TO_AGENT)[K]['agent'] extends 'session' ? K : never }[HubToAgentType];
+/** Types the relays' dispatcher handles, refuses or ignores (src/tunnel/dispatch.ts). */
+export type RelayType = Exclude<HubToAgentType, SessionType>;
 
 export function isHubToAgentType(t: string): t is HubToAgentType {
   return Object.hasOwn(HUB_TO_AGENT, t);
+}
+
+/** A type for the relays' dispatcher: known, and not one the session handles itself. */
+export function isRelayType(t: string): t is RelayType {
+  return isHubToAgentType(t) && HUB_TO_AGENT[t].agent !== 'session';
 }
 
 export function isAgentToHubType(t: string): t is AgentToHubType {

@@ -121,7 +121,7 @@ export class HttpRelay {
         const err = e instanceof Error ? e : new Error(String(e));
         this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
         this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
-        conn.send('proxy_error', ProxyOut.error(`internal error handling proxy_request: ${err.message}`), req.requestId);
+        conn.send({ type: 'proxy_error', payload: ProxyOut.error(`internal error handling proxy_request: ${err.message}`), requestId: req.requestId });
       })
       .finally(() => {
         if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
@@ -217,7 +217,7 @@ export class HttpRelay {
   #protocolError(reason: string, error: string, requestId: string | undefined, conn: SessionConnection): void {
     this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason } });
     this.#d.log.warn({ request_id: requestId, reason, err: error }, 'proxy request rejected');
-    if (requestId) conn.send('proxy_error', ProxyOut.error(error), requestId);
+    if (requestId) conn.send({ type: 'proxy_error', payload: ProxyOut.error(error), requestId });
   }
 
   async #run(req: ProxyRequest, f: Inflight, binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null, conn: SessionConnection): Promise<void> {
@@ -285,7 +285,7 @@ export class HttpRelay {
       status = res.status || 200;
       const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
       const streamBody = async (first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) => {
-        conn.send('proxy_response_header', ProxyOut.header(status, headers), req.requestId);
+        conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
         headerSent = true;
         encoding = 'stream';
         const bytes = req.binaryChunks
@@ -293,7 +293,7 @@ export class HttpRelay {
           : reader
             ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
             : 0;
-        conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
+        conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
       };
       if (req.responseStreaming) {
@@ -321,8 +321,8 @@ export class HttpRelay {
       if (code !== 'cancelled') d.log.warn({ request_id: req.requestId, code, err: message, path: req.path }, 'proxy request failed');
       if (e instanceof RelayError && e.code !== 'no_kube') d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: e.code } });
       // Exactly one terminal message per request.
-      if (headerSent) conn.send('proxy_response_abort', ProxyOut.abort(message), req.requestId);
-      else conn.send('proxy_error', ProxyOut.error(message), req.requestId);
+      if (headerSent) conn.send({ type: 'proxy_response_abort', payload: ProxyOut.abort(message), requestId: req.requestId });
+      else conn.send({ type: 'proxy_error', payload: ProxyOut.error(message), requestId: req.requestId });
       status = status || (f.cancelled ? 499 : 502);
     } finally {
       cancelTimer?.();

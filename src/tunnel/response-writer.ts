@@ -9,6 +9,7 @@ import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { CreditWindow } from '../protocol/flow-control.ts';
+import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
 import type { SessionConnection } from './session.ts';
 
 export interface WriterLimits {
@@ -71,12 +72,12 @@ export async function writeBuffered(
     if (conn.sendBinary(frame)) return { encoding: gzipped ? 'binary_gzip' : 'binary', wireBytes: frame.length, rawBytes, gzipSavedBytes: saved };
     // Upstream falls back to JSON when the binary send fails.
   }
-  const msg: Record<string, unknown> = { status, headers };
+  const msg: ProxyResponsePayload = { status, headers };
   if (rawBytes > 0) {
     msg.body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
     msg.encoding = gzipped ? 'gzip' : 'base64';
   }
-  conn.send('proxy_response', msg, requestId);
+  conn.send({ type: 'proxy_response', payload: msg, requestId });
   return { encoding: rawBytes === 0 ? 'empty' : gzipped ? 'json_gzip' : 'json', wireBytes: rawBytes ? (msg.body as string).length : 0, rawBytes, gzipSavedBytes: saved };
 }
 
@@ -153,7 +154,7 @@ export async function writeStream(
     if (!value?.length) continue;
     for (let off = 0; off < value.length; off += STREAM_CHUNK_BYTES) {
       const part = value.subarray(off, off + STREAM_CHUNK_BYTES);
-      if (!conn.send('proxy_response_chunk', ProxyOut.chunk(part), requestId)) throw new Error('tunnel connection lost');
+      if (!conn.send({ type: 'proxy_response_chunk', payload: ProxyOut.chunk(part), requestId })) throw new Error('tunnel connection lost');
       total += part.length;
     }
   }

@@ -247,7 +247,7 @@ export class ControlSession {
     const requestId = registerRequestId(payload.agent_id);
     this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
     const success = reg.awaitRegistration(requestId);
-    reg.conn.send('register', payload as unknown as Record<string, unknown>, requestId);
+    reg.conn.send({ type: 'register', payload, requestId });
     let result: Awaited<typeof success>;
     try {
       result = await success;
@@ -409,7 +409,7 @@ export class ControlSession {
     }
     const transport = factory(hello, router.claimWriter);
     if (!transport) return;
-    if (!conn.send('gateway_hello_ack', { use_yamux: true })) {
+    if (!conn.send({ type: 'gateway_hello_ack', payload: { use_yamux: true } })) {
       transport.close('gateway_hello_ack could not be sent');
       return;
     }
@@ -442,7 +442,7 @@ export class ControlSession {
     const att = this.#att;
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
     const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
-    if (!att.conn.send('heartbeat', payload)) return { ok: false, error: 'send failed' };
+    if (!att.conn.send({ type: 'heartbeat', payload })) return { ok: false, error: 'send failed' };
     // The pong comes after the peer read the heartbeat.
     pingSocket(ws);
     return alive;

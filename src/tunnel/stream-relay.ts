@@ -21,6 +21,7 @@ import {
   streamIdOf,
 } from '../protocol/stream-messages.ts';
 import { requestHead } from '../protocol/upgrade-head.ts';
+import type { ProxyResponsePayload, StreamClosePayload } from '../protocol/wire-messages.ts';
 import { openUpgrade, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
 import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
@@ -106,7 +107,7 @@ export class StreamRelay {
     const fail = (error: string, reason: string) => {
       this.#metric('pipeops_protocol_errors_total', { reason });
       this.#d.log.warn({ stream_id: id || undefined, request_id: m.requestId, err: error }, 'stream start rejected');
-      conn.send('proxy_error', ProxyOut.error(error, m.requestId ?? id), m.requestId ?? id);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, m.requestId ?? id), requestId: m.requestId ?? id });
     };
     if (!id) return fail('missing stream_id', 'stream_missing_id');
     if (this.#streams.has(id)) return fail(`stream ${id} already exists`, 'stream_duplicate_id');
@@ -191,7 +192,7 @@ export class StreamRelay {
       this.#metric('pipeops_tunnel_handler_errors_total', { type: 'proxy_request', error: err.name || 'Error' });
       this.#d.log.error({ stream_id: req.requestId, err: err.message, stack: err.stack }, 'stream setup failed unexpectedly');
       const reason = `internal error handling proxy_request: ${err.message}`;
-      if (!this.fail(req.requestId, reason)) conn.send('proxy_error', ProxyOut.error(reason), req.requestId);
+      if (!this.fail(req.requestId, reason)) conn.send({ type: 'proxy_error', payload: ProxyOut.error(reason), requestId: req.requestId });
     };
   }
 
@@ -201,7 +202,7 @@ export class StreamRelay {
     if (this.#streams.has(req.requestId)) {
       // Registering it again would orphan the open stream: its socket and its gauges would never be released.
       this.#metric('pipeops_protocol_errors_total', { reason: 'stream_duplicate_id' });
-      conn.send('proxy_error', ProxyOut.error(`stream ${req.requestId} already exists`), req.requestId);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(`stream ${req.requestId} already exists`), requestId: req.requestId });
       return;
     }
     if (raw) {
@@ -298,7 +299,7 @@ export class StreamRelay {
       }
       this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
       stream.lastActive = Date.now();
-      conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
+      conn.send({ type: 'proxy_websocket_data', payload: { stream_id: id, data: encodeFrameData(opcode, payload) }, requestId: id });
     });
     ws.addEventListener('error', (ev: Event) => {
       if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', viaRequest);
@@ -318,7 +319,7 @@ export class StreamRelay {
     const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
     const id = req.requestId;
     if (ep.kind === 'error') {
-      conn.send('proxy_error', ProxyOut.error(ep.error), id);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(ep.error), requestId: id });
       return;
     }
     const kube = this.#d.kube;
@@ -376,7 +377,7 @@ export class StreamRelay {
       const opcode = text ? OPCODE.text : OPCODE.binary;
       this.#metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
       stream.lastActive = Date.now();
-      conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
+      conn.send({ type: 'proxy_websocket_data', payload: { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, requestId: id });
     });
     ws.addEventListener('error', (ev: Event) => {
       if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', req);
@@ -402,7 +403,7 @@ export class StreamRelay {
     const headers = forwardRequestHeaders(req.headers, { keepUpgrade: true, drop: ['host'] });
     if (decision.kind === 'kube-stream' || (decision.kind === 'app-websocket' && cfg.serviceProxy === 'apiserver')) {
       if (!kube) {
-        conn.send('proxy_error', ProxyOut.error('kubernetes client not initialized'), id);
+        conn.send({ type: 'proxy_error', payload: ProxyOut.error('kubernetes client not initialized'), requestId: id });
         return;
       }
       const t = kube.target;
@@ -423,7 +424,7 @@ export class StreamRelay {
     } else {
       const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
       if (ep.kind !== 'url') {
-        conn.send('proxy_error', ProxyOut.error(ep.kind === 'error' ? ep.error : 'unsupported service endpoint'), id);
+        conn.send({ type: 'proxy_error', payload: ProxyOut.error(ep.kind === 'error' ? ep.error : 'unsupported service endpoint'), requestId: id });
         return;
       }
       const u = new URL(ep.url);
@@ -469,12 +470,12 @@ export class StreamRelay {
       const h = sanitizeResponseHeaders(r.status, r.headers);
       if (r.status !== 101 || !r.socket) {
         // W2: the target's own answer (e.g. a 403 Status or "unsupported upgrade") reaches the client.
-        const payload: Record<string, unknown> = { status: r.status, headers: h };
+        const payload: ProxyResponsePayload = { status: r.status, headers: h };
         if (r.body.length) {
           payload.body = Buffer.from(r.body).toString('base64');
           payload.encoding = 'base64';
         }
-        conn.send('proxy_response', payload, id);
+        conn.send({ type: 'proxy_response', payload, requestId: id });
         this.#upgradeAnswered(kind, r.status);
         this.#forget(stream);
         return;
@@ -483,14 +484,14 @@ export class StreamRelay {
       socket.on('drain', () => {
         backpressured = false;
       });
-      conn.send('proxy_response', { status: 101, headers: h }, id);
+      conn.send({ type: 'proxy_response', payload: { status: 101, headers: h }, requestId: id });
       this.#upgradeAnswered(kind, 101);
       for (const p of pending.splice(0)) socket.write(p);
       const s = socket;
       s.on('data', (chunk: Buffer) => {
         this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, chunk.length);
         stream.lastActive = Date.now();
-        conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, id);
+        conn.send({ type: 'proxy_websocket_data', payload: { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, requestId: id });
         if (conn.bufferedAmount > cfg.highWaterBytes) {
           // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
           s.pause();
@@ -555,11 +556,11 @@ export class StreamRelay {
     } catch (e) {
       this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
     }
-    const payload: Record<string, unknown> = { stream_id: s.id };
+    const payload: StreamClosePayload = { stream_id: s.id };
     if (o.app) payload.request_id = s.id;
     if (o.code !== undefined) payload.code = o.code;
     if (o.reason) payload.reason = o.reason;
-    conn.send('proxy_websocket_close', payload, s.id);
+    conn.send({ type: 'proxy_websocket_close', payload, requestId: s.id });
   }
 
   #dialFailed(s: Stream, conn: SessionConnection, message: string, viaRequest?: ProxyRequest): void {
@@ -570,8 +571,8 @@ export class StreamRelay {
     // message, which may well be the "127" of the URL's host.
     const status = /status(?: code)?:?\s*(\d{3})\b/i.exec(message)?.[1];
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
-    conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
-    if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+    conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, s.id), requestId: viaRequest?.requestId ?? s.id });
+    if (!viaRequest) conn.send({ type: 'proxy_websocket_close', payload: { stream_id: s.id }, requestId: s.id });
     else this.#upgradeAnswered(s.kind, Number(status ?? 502));
   }
 
@@ -583,7 +584,7 @@ export class StreamRelay {
 
   #backpressure(s: Stream, conn: SessionConnection): void {
     this.#metric('pipeops_ws_backpressure_total', { kind: s.kind });
-    conn.send('backpressure', { request_id: s.id, reason: 'channel_full' }, s.id);
+    conn.send({ type: 'backpressure', payload: { request_id: s.id, reason: 'channel_full' }, requestId: s.id });
   }
 
   #metric(name: string, labels?: Record<string, string>, value = 1): void {
@@ -633,7 +634,7 @@ function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
 /** The 101 answer to an upgrade `proxy_request`, in the writer the request asked for (§3.8 step 4). */
 function answerUpgrade(conn: SessionConnection, req: ProxyRequest, headers: HeaderMap): void {
   if (req.responseStreaming) {
-    conn.send('proxy_response_header', ProxyOut.header(101, headers), req.requestId);
-    conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
-  } else conn.send('proxy_response', { status: 101, headers }, req.requestId);
+    conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(101, headers), requestId: req.requestId });
+    conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
+  } else conn.send({ type: 'proxy_response', payload: { status: 101, headers }, requestId: req.requestId });
 }

@@ -15,7 +15,7 @@ type Sent = { type: string; payload: Record<string, unknown> | null; id?: string
 function fakeConn() {
   const sent: Sent[] = [];
   const conn: SessionConnection = {
-    send: (type, payload, id) => (sent.push({ type, payload, id }), true),
+    send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown>, id: m.requestId }), true),
     sendBinary: () => true,
     bufferedAmount: 0,
     open: true,
