@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import type { RouteHint } from '../../src/agent/thread-messages.ts';
+import type { HeaderMap } from '../../src/protocol/http-headers.ts';
 import { decideRoute, isKubernetesPath, type RoutingContext, type RoutingRequest, validatePath, validName } from '../../src/tunnel/routing.ts';
 
 const ingress = { namespace: 'ingress-nginx', name: 'ingress-nginx-controller', port: 80 };
@@ -14,7 +15,7 @@ const explicit = { serviceName: 'api', namespace: 'prod', servicePort: 9000 };
 
 describe('rule 1: Host fallback', () => {
   test('a known Host goes to the ingress controller (via host), also with a port, also from X-Forwarded-Host', () => {
-    for (const headers of [{ Host: ['app.example.com'] }, { host: ['app.example.com:443'] }, { 'X-Forwarded-Host': ['app.example.com'] }])
+    for (const headers of [{ Host: ['app.example.com'] }, { host: ['app.example.com:443'] }, { 'X-Forwarded-Host': ['app.example.com'] }] as HeaderMap[])
       expect(decideRoute(req({ path: '/cart', headers }), ctx())).toEqual({ kind: 'service', service: ingress, path: '/cart', https: false, via: 'host' });
   });
 
