@@ -76,6 +76,7 @@ export const HUB_TO_AGENT = {
 export const AGENT_TO_HUB = {
   register: { spec: '§2.5.1', hub: 'endpoint', origin: 'upstream', summary: 'Controller socket only; answered `register_success` with the same request id, or `error`.' },
   heartbeat: { spec: '§7', hub: 'endpoint', origin: 'upstream', summary: 'Cluster status; answered `heartbeat_ack`, or `error` "cluster not found".' },
+  ping: { spec: '§2.4', hub: 'endpoint', origin: 'upstream', summary: 'Answered with `pong` (same request id); this agent never sends a JSON ping.' },
   pong: { spec: '§2.4', hub: 'endpoint', origin: 'upstream', summary: 'Answer to a JSON `ping`.' },
   protocol_fallback: { spec: '§2.5.8', hub: 'endpoint', origin: 'upstream', summary: 'The agent did not understand a type (once per type per session); logged.' },
   gateway_hello_ack: { spec: '§5.1', hub: 'unused', origin: 'upstream', summary: 'Yamux acceptance; this agent never sends it.' },

@@ -118,6 +118,7 @@ export interface AgentToHubPayloads {
   register: RegisterPayload;
   /** Built by src/heartbeat/payload.ts (HeartbeatPayloadSchema, open-ended by design). */
   heartbeat: Record<string, unknown>;
+  ping: Empty;
   pong: { timestamp: string };
   protocol_fallback: ProtocolFallbackPayload;
   gateway_hello_ack: { use_yamux: boolean };
