@@ -11,7 +11,8 @@ const AGENT_HANDLING: Record<ToAgentInfo['agent'], string> = {
 
 const HUB_HANDLING: Record<ToHubInfo['hub'], string> = {
   endpoint: 'agent endpoint',
-  exchange: 'exchange / relay',
+  answer: 'request exchange',
+  stream: 'stream relay',
   unused: 'not used',
 };
 

@@ -19,8 +19,10 @@ export type AgentHandling =
 export type HubHandling =
   /** The agent endpoint (registration, heartbeat, liveness, fallback warnings). */
   | 'endpoint'
-  /** The exchange or relay its request id belongs to. */
-  | 'exchange'
+  /** An answer to a `proxy_request`: applied to its exchange (src/hub/kube-gateway/agent-answer.ts). */
+  | 'answer'
+  /** Stream data or close: to the upgrade or stream relay of its id. */
+  | 'stream'
   /** Not used by the hub: delivered to listeners, none of which reads it. */
   | 'unused';
 
@@ -80,14 +82,14 @@ export const AGENT_TO_HUB = {
   pong: { spec: '§2.4', hub: 'endpoint', origin: 'upstream', summary: 'Answer to a JSON `ping`.' },
   protocol_fallback: { spec: '§2.5.8', hub: 'endpoint', origin: 'upstream', summary: 'The agent did not understand a type (once per type per session); logged.' },
   gateway_hello_ack: { spec: '§5.1', hub: 'unused', origin: 'upstream', summary: 'Yamux acceptance; this agent never sends it.' },
-  proxy_response: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'A whole answer: `status`, `headers`, `body` (base64 or base64 gzip per `encoding`).' },
-  proxy_error: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'The request failed: `error` text.' },
-  proxy_response_header: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'Start of a streamed answer: `status`, `headers`.' },
-  proxy_response_chunk: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'A piece of a streamed answer (`data`, base64).' },
-  proxy_response_end: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'End of a streamed answer.' },
-  proxy_response_abort: { spec: '§3.5', hub: 'exchange', origin: 'upstream', summary: 'A streamed answer broke after its header: `error` text.' },
-  proxy_websocket_data: { spec: '§4.3', hub: 'exchange', origin: 'upstream', summary: 'Stream data: base64 of [opcode][payload].' },
-  proxy_websocket_close: { spec: '§4.4', hub: 'exchange', origin: 'upstream', summary: 'The stream ended (`code`, `reason` when known).' },
+  proxy_response: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'A whole answer: `status`, `headers`, `body` (base64 or base64 gzip per `encoding`).' },
+  proxy_error: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'The request failed: `error` text.' },
+  proxy_response_header: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'Start of a streamed answer: `status`, `headers`.' },
+  proxy_response_chunk: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'A piece of a streamed answer (`data`, base64).' },
+  proxy_response_end: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'End of a streamed answer.' },
+  proxy_response_abort: { spec: '§3.5', hub: 'answer', origin: 'upstream', summary: 'A streamed answer broke after its header: `error` text.' },
+  proxy_websocket_data: { spec: '§4.3', hub: 'stream', origin: 'upstream', summary: 'Stream data: base64 of [opcode][payload].' },
+  proxy_websocket_close: { spec: '§4.4', hub: 'stream', origin: 'upstream', summary: 'The stream ended (`code`, `reason` when known).' },
   backpressure: { spec: '§3.8', hub: 'unused', origin: 'upstream', summary: 'A stream\'s queue toward its backend is full (`reason: "channel_full"`).' },
   tcp_tunnel_data: { spec: '§5.4', hub: 'unused', origin: 'upstream', summary: 'JSON L4 tunnel data; this agent never sends it.' },
   tcp_tunnel_close: { spec: '§5.4', hub: 'unused', origin: 'upstream', summary: 'JSON L4 tunnel refused or closed (`reason`, `error`).' },
@@ -114,6 +116,13 @@ export function isHubToAgentType(t: string): t is HubToAgentType {
 /** A type for the relays' dispatcher: known, and not one the session handles itself. */
 export function isRelayType(t: string): t is RelayType {
   return isHubToAgentType(t) && HUB_TO_AGENT[t].agent !== 'session';
+}
+
+/** Agent → hub types that answer a `proxy_request` (the hub's exchange dispatcher). */
+export type AnswerType = { [K in AgentToHubType]: (typeof AGENT_TO_HUB)[K]['hub'] extends 'answer' ? K : never }[AgentToHubType];
+
+export function isAnswerType(t: string): t is AnswerType {
+  return isAgentToHubType(t) && AGENT_TO_HUB[t].hub === 'answer';
 }
 
 export function isAgentToHubType(t: string): t is AgentToHubType {

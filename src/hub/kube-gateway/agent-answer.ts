@@ -3,15 +3,21 @@
 // (Kubernetes API gateway, public gateway): the caller finds the exchange by request id.
 import { decodeIdFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
+import { type AnswerType, isAnswerType } from '../../protocol/message-table.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus } from './kube-status.ts';
 import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from '../../protocol/response-decoders.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 
-/** A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). */
+/**
+ * A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). Other types
+ * are not for the exchange; every answer type of the message table has its case (a missing one does not compile).
+ */
 export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: () => void): void {
+  if (!isAnswerType(m.type)) return;
+  const type: AnswerType = m.type;
   const name = `cluster "${ex.info.clusterId}"`;
-  switch (m.type) {
+  switch (type) {
     case 'proxy_response': {
       const d = decodeBufferedResponse(m.payload);
       return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
@@ -37,8 +43,10 @@ export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: 
       return ex.streamEnd();
     case 'proxy_response_abort':
       return ex.fail(502, `${name}: ${agentErrorText(m.payload)}`);
-    default:
-      return;
+    default: {
+      const unhandled: never = type;
+      return unhandled;
+    }
   }
 }
 
