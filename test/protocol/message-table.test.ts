@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { renderMessageDocs } from '../../src/protocol/message-docs.ts';
-import { AGENT_INBOUND_TYPES, AGENT_TO_HUB, HUB_TO_AGENT, isAgentToHubType, isHubToAgentType, isRelayType, SUPPORTED_INBOUND_TYPES } from '../../src/protocol/message-table.ts';
+import { AGENT_INBOUND_TYPES, AGENT_TO_HUB, HUB_TO_AGENT, isAgentToHubType, isAnswerType, isHubToAgentType, isRelayType, SUPPORTED_INBOUND_TYPES } from '../../src/protocol/message-table.ts';
 import { type AgentToHub, encodeMessage, type HubToAgent } from '../../src/protocol/wire-messages.ts';
 
 describe('message table', () => {
@@ -53,6 +53,11 @@ describe('message table', () => {
       expect(i.agent, t).toBe(target.agent);
       expect(i.spec, t).toBe(target.spec);
     }
+  });
+
+  test('the answers to a proxy_request (§3.5) are the six the hub applies to its exchange', () => {
+    expect(Object.keys(AGENT_TO_HUB).filter(isAnswerType).sort()).toEqual(['proxy_error', 'proxy_response', 'proxy_response_abort', 'proxy_response_chunk', 'proxy_response_end', 'proxy_response_header']);
+    expect(isAnswerType('proxy_websocket_data')).toBe(false);
   });
 
   test('lookups are own keys only: `constructor`, `__proto__` and `toString` are not types', () => {
