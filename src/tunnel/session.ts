@@ -16,7 +16,7 @@ import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
 import { RegistrationWaiter } from './registration-waiter.ts';
 import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
-import { type BinaryTransportFactory, type GatewayHello, TransportRouter } from './transport.ts';
+import { type BinaryTransportFactory, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
 
 export type { SessionConnection };
 
@@ -278,7 +278,7 @@ export class ControlSession {
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
     reg.detach();
     ws.close(1000, 'handing off to gateway');
-    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: false }), 'gateway').catch((e) => {
+    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined }), 'gateway').catch((e) => {
       // The gateway we were just given is unreachable: the next attempt registers again.
       this.#preferController = true;
       throw e;
@@ -300,7 +300,7 @@ export class ControlSession {
 
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
-    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined });
     let ws: WebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
@@ -323,8 +323,8 @@ export class ControlSession {
    * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
   #attach(ws: WebSocket): Attachment {
-    const router = new TransportRouter(ws);
-    const conn = envelopeConnection(ws, router.envelopeWriter, this.#h.metric, this.#log);
+    const router = new TransportRouter(socketSink(ws));
+    const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
     const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
     let reregister: string | null = null;

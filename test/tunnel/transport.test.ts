@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'bun:test';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { ControlSession, type SessionConnection } from '../../src/tunnel/session.ts';
-import { type SessionTransport, TransportRouter, type TransportWriter } from '../../src/tunnel/transport.ts';
+import { type SessionTransport, socketSink, TransportRouter, type TransportWriter } from '../../src/tunnel/transport.ts';
 import { quietLog } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -27,7 +27,7 @@ function recorder(name: string) {
 describe('TransportRouter', () => {
   test('before a claim: text and binary go to the envelope transport; its binary writes pass', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     r.start(env.t);
     r.deliver('hello');
@@ -42,7 +42,7 @@ describe('TransportRouter', () => {
 
   test('after a claim: binary goes to the claimer, text stays; the envelope path can no longer write binary', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     const yamux = recorder('yamux');
     r.start(env.t);
@@ -59,7 +59,7 @@ describe('TransportRouter', () => {
 
   test('close reaches every transport once; nothing is delivered afterwards; a closed socket refuses writes', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     const yamux = recorder('yamux');
     r.start(env.t);
@@ -80,11 +80,16 @@ describe('TransportRouter', () => {
 function fakeHub() {
   const got: { path: string; m: InboundMessage }[] = [];
   const binaryIn: number[] = [];
+  const gatewayQueries: URLSearchParams[] = [];
   let gateway: { send(d: string | Uint8Array): void } | null = null;
   const server = Bun.serve<{ path: string }>({
     port: 0,
     hostname: '127.0.0.1',
-    fetch: (req, srv) => (srv.upgrade(req, { data: { path: new URL(req.url).pathname } }) ? undefined : new Response('no', { status: 400 })),
+    fetch: (req, srv) => {
+      const u = new URL(req.url);
+      if (u.pathname === '/ws') gatewayQueries.push(u.searchParams);
+      return srv.upgrade(req, { data: { path: u.pathname } }) ? undefined : new Response('no', { status: 400 });
+    },
     websocket: {
       open(ws) {
         const { path } = ws.data;
@@ -107,7 +112,7 @@ function fakeHub() {
       },
     },
   });
-  return { server, got, binaryIn, gateway: () => gateway };
+  return { server, got, binaryIn, gatewayQueries, gateway: () => gateway };
 }
 
 function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: ConstructorParameters<typeof ControlSession>[0]['binaryTransport']) {
@@ -159,6 +164,8 @@ describe('ControlSession with a binary transport', () => {
     try {
       await waitFor(() => hub.got.some((g) => g.path === '/ws' && g.m.type === 'gateway_hello_ack'), { what: 'gateway_hello_ack' });
       expect(hub.got.find((g) => g.m.type === 'gateway_hello_ack')!.m.payload).toEqual({ use_yamux: true });
+      // With a binary transport the gateway dial advertises yamux (§2.1).
+      expect(hub.gatewayQueries.map((q) => q.get('supports_yamux'))).toEqual(['true']);
       hub.gateway()!.send(new Uint8Array(12));
       await waitFor(() => claimed.length === 1, { what: 'binary frame at the claiming transport' });
       expect(claimed).toEqual([12]);
@@ -188,6 +195,7 @@ describe('ControlSession with a binary transport', () => {
       await waitFor(() => hub.got.some((g) => g.m.type === 'pong' && g.m.requestId === 'p1'), { what: 'pong' });
       expect(envelopeBinary).toEqual([9]);
       expect(hub.got.some((g) => g.m.type === 'gateway_hello_ack')).toBe(false);
+      expect(hub.gatewayQueries.map((q) => q.get('supports_yamux'))).toEqual([null]);
       expect(conn!.sendBinary(new Uint8Array(3))).toBe(true);
     } finally {
       await s.stop();
