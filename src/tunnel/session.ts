@@ -16,7 +16,7 @@ import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
 import { RegistrationWaiter } from './registration-waiter.ts';
 import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
-import { type BinaryTransportFactory, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
+import { type BinaryTransportFactory, type FrameSink, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
 
 export type { SessionConnection };
 
@@ -45,6 +45,8 @@ export interface SessionOptions {
    * `gateway_hello{use_yamux}` → `gateway_hello_ack`. Absent: yamux offers are declined and logged.
    */
   binaryTransport?: BinaryTransportFactory;
+  /** Where a socket's frames are written (default: the socket itself); a write scheduler plugs in here. */
+  frameSink?: (ws: WebSocket) => FrameSink;
 }
 
 export interface SessionStatus {
@@ -323,7 +325,7 @@ export class ControlSession {
    * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
   #attach(ws: WebSocket): Attachment {
-    const router = new TransportRouter(socketSink(ws));
+    const router = new TransportRouter((this.#o.frameSink ?? socketSink)(ws));
     const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
     const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });

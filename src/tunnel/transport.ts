@@ -9,6 +9,10 @@
 //   second transport (yamux) claims them for the rest of the socket's life; from then on the envelope path's binary
 //   writes are refused (binary bodies and responses are disabled while yamux is active, §5.1).
 // - A claim is one-way and per socket: a new socket (reconnect) starts with the envelope transport again.
+//
+// Writes: every transport writes through a writer the router hands out, and every writer writes to one FrameSink per
+// socket (SessionOptions.frameSink; default the socket itself), so a scheduler in front of the socket sees all frames.
+// Plugging in a second transport: SessionOptions.binaryTransport (a BinaryTransportFactory, below).
 import type { z } from 'zod';
 import type { GatewayHelloSchema } from '../protocol/control-messages.ts';
 
