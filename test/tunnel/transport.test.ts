@@ -115,7 +115,9 @@ function fakeHub() {
   return { server, got, binaryIn, gatewayQueries, gateway: () => gateway };
 }
 
-function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: ConstructorParameters<typeof ControlSession>[0]['binaryTransport']) {
+type Options = ConstructorParameters<typeof ControlSession>[0];
+
+function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: Options['binaryTransport'], frameSink?: Options['frameSink']) {
   return new ControlSession(
     {
       apiUrl: `http://127.0.0.1:${port}`,
@@ -127,6 +129,7 @@ function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(
       timeouts: { handshakeMs: 5000, pingMs: 60_000, readMs: 60_000, reconnectMs: 100, reconnectMaxMs: 1000, registrationMs: 5000, registrationMaxWaitMs: 10_000, shutdownMs: 1000, heartbeatMs: 5000 },
       buildRegisterPayload: () => ({ agent_id: 'agent-t', cluster_name: 't' }) as never,
       binaryTransport,
+      frameSink,
     },
     {
       status: () => {},
@@ -151,6 +154,8 @@ describe('ControlSession with a binary transport', () => {
     let writer: TransportWriter | null = null;
     let conn: SessionConnection | null = null;
     const envelopeBinary: number[] = [];
+    // A sink in front of each socket sees every frame any transport writes.
+    const sunk: string[] = [];
     const s = session(
       hub.server.port!,
       { binary: (d) => void envelopeBinary.push(d.byteLength), connected: (c) => (conn = c) },
@@ -158,6 +163,18 @@ describe('ControlSession with a binary transport', () => {
         expect(offer.use_yamux).toBe(true);
         writer = w;
         return { name: 'yamux', onBinary: (d) => void claimed.push(d.byteLength), close: (r) => void closed.push(r) };
+      },
+      (ws) => {
+        const inner = socketSink(ws);
+        return {
+          send: (d) => (sunk.push(typeof d === 'string' ? (JSON.parse(d) as { type: string }).type : `bin:${d.byteLength}`), inner.send(d)),
+          get bufferedAmount() {
+            return inner.bufferedAmount;
+          },
+          get open() {
+            return inner.open;
+          },
+        };
       },
     );
     void s.start();
@@ -175,6 +192,7 @@ describe('ControlSession with a binary transport', () => {
       expect(writer!.sendBinary(new Uint8Array(5))).toBe(true);
       await waitFor(() => hub.binaryIn.includes(5), { what: 'transport write at the gateway' });
       expect(hub.binaryIn).toEqual([5]);
+      expect(sunk).toEqual(['register', 'gateway_hello_ack', 'bin:5']);
     } finally {
       await s.stop();
       hub.server.stop(true);
