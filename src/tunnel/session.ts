@@ -409,6 +409,10 @@ export class ControlSession {
       this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
       return;
     }
+    if (router.binaryOwner !== 'envelope') {
+      this.#log.warn({ transport: router.binaryOwner }, 'repeated gateway_hello ignored: binary frames are already handed over');
+      return;
+    }
     const transport = factory(hello, router.claimWriter);
     if (!transport) return;
     if (!conn.send('gateway_hello_ack', { use_yamux: true })) {

@@ -156,10 +156,12 @@ describe('ControlSession with a binary transport', () => {
     const envelopeBinary: number[] = [];
     // A sink in front of each socket sees every frame any transport writes.
     const sunk: string[] = [];
+    let factoryCalls = 0;
     const s = session(
       hub.server.port!,
       { binary: (d) => void envelopeBinary.push(d.byteLength), connected: (c) => (conn = c) },
       (offer, w) => {
+        factoryCalls++;
         expect(offer.use_yamux).toBe(true);
         writer = w;
         return { name: 'yamux', onBinary: (d) => void claimed.push(d.byteLength), close: (r) => void closed.push(r) };
@@ -183,6 +185,12 @@ describe('ControlSession with a binary transport', () => {
       expect(hub.got.find((g) => g.m.type === 'gateway_hello_ack')!.m.payload).toEqual({ use_yamux: true });
       // With a binary transport the gateway dial advertises yamux (§2.1).
       expect(hub.gatewayQueries.map((q) => q.get('supports_yamux'))).toEqual(['true']);
+      // A repeated offer changes nothing: no second ack, no second transport.
+      hub.gateway()!.send(encodeEnvelope('gateway_hello', { use_yamux: true }));
+      hub.gateway()!.send(encodeEnvelope('ping', null, 'after-hello'));
+      await waitFor(() => hub.got.some((g) => g.m.type === 'pong' && g.m.requestId === 'after-hello'), { what: 'pong after the repeated hello' });
+      expect(hub.got.filter((g) => g.m.type === 'gateway_hello_ack').length).toBe(1);
+      expect(factoryCalls).toBe(1);
       hub.gateway()!.send(new Uint8Array(12));
       await waitFor(() => claimed.length === 1, { what: 'binary frame at the claiming transport' });
       expect(claimed).toEqual([12]);
@@ -192,7 +200,7 @@ describe('ControlSession with a binary transport', () => {
       expect(writer!.sendBinary(new Uint8Array(5))).toBe(true);
       await waitFor(() => hub.binaryIn.includes(5), { what: 'transport write at the gateway' });
       expect(hub.binaryIn).toEqual([5]);
-      expect(sunk).toEqual(['register', 'gateway_hello_ack', 'bin:5']);
+      expect(sunk).toEqual(['register', 'gateway_hello_ack', 'pong', 'bin:5']);
     } finally {
       await s.stop();
       hub.server.stop(true);
