@@ -350,8 +350,8 @@ export class ControlSession {
         conn,
         metric: this.#h.metric,
         log: this.#log,
-        binary: this.#h.binary,
-        beforeText: this.#h.beforeText,
+        binary: (data, c) => this.#h.binary(data, c),
+        beforeText: () => this.#h.beforeText(),
         dispatch: (m) => dispatchControl(m, ctx),
       }),
     );
