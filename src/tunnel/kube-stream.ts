@@ -28,6 +28,15 @@ export function offeredProtocols(protocol: string, headers: HeaderMap, path: str
   return out;
 }
 
+/** A message from the API server as a frame for the control plane. */
+export function frameFromApiServer(data: string | ArrayBuffer, translate: boolean): Frame {
+  if (typeof data === 'string') return { opcode: OPCODE.text, payload: Buffer.from(data) };
+  const payload = new Uint8Array(data);
+  // Translation (upstream default): stdout/stderr/status channels become text without the channel byte.
+  if (translate && payload.length > 0 && payload[0]! <= 3) return { opcode: OPCODE.text, payload: payload.subarray(1) };
+  return { opcode: OPCODE.binary, payload };
+}
+
 export interface KubeStreamStart {
   id: string;
   /** The sanitised API path (decides the stream kind). */
@@ -99,20 +108,7 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
     }
   });
   ws.addEventListener('message', (ev: MessageEvent) => {
-    const data = ev.data;
-    let opcode: number = OPCODE.binary;
-    let payload: Uint8Array;
-    if (typeof data === 'string') {
-      opcode = OPCODE.text;
-      payload = Buffer.from(data);
-    } else {
-      payload = new Uint8Array(data as ArrayBuffer);
-      // Translation (upstream default): stdout/stderr/status channels become text without the channel byte.
-      if (translate && payload.length > 0 && payload[0]! <= 3) {
-        opcode = OPCODE.text;
-        payload = payload.subarray(1);
-      }
-    }
+    const { opcode, payload } = frameFromApiServer(ev.data as string | ArrayBuffer, translate);
     host.metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
     stream.lastActive = Date.now();
     conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
