@@ -5,7 +5,7 @@ import type { ProxyRequest } from '../protocol/proxy-messages.ts';
 import { encodeFrameData, OPCODE } from '../protocol/stream-messages.ts';
 import type { BackendTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
-import { answerUpgrade, sendToWebSocket, type Stream, type StreamHost } from './stream.ts';
+import { answerUpgrade, sendToWebSocket, type Stream, type StreamHost, tunnelBackpressure, webSocketReads } from './stream.ts';
 
 export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: BackendTarget, conn: SessionConnection): void {
   const cfg = host.config;
@@ -33,6 +33,7 @@ export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: Ba
     tls: target.tls,
   } as unknown as string[]);
   ws.binaryType = 'arraybuffer';
+  const throttle = tunnelBackpressure(conn, cfg.highWaterBytes, webSocketReads(ws));
   let opened = false;
   let lastPong = Date.now();
   const pinger = setInterval(() => {
@@ -56,6 +57,7 @@ export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: Ba
     host.metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
     stream.lastActive = Date.now();
     conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
+    throttle();
   });
   ws.addEventListener('error', (ev: Event) => {
     if (!opened) host.dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', req);

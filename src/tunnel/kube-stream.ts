@@ -7,7 +7,7 @@ import { DEFAULT_STREAM_PROTOCOLS, encodeFrameData, type Frame, isChannelProtoco
 import type { BackendTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import { PreOpenQueue } from './pre-open-queue.ts';
-import { answerUpgrade, preOpenLimit, sendToWebSocket, type Stream, type StreamHost, type StreamKind } from './stream.ts';
+import { answerUpgrade, preOpenLimit, sendToWebSocket, type Stream, type StreamHost, type StreamKind, tunnelBackpressure, webSocketReads } from './stream.ts';
 
 export function streamKind(path: string): StreamKind {
   if (/\/exec(\?|$)/.test(path)) return 'exec';
@@ -89,6 +89,7 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
     return;
   }
   ws.binaryType = 'arraybuffer';
+  const throttle = tunnelBackpressure(conn, host.config.highWaterBytes, webSocketReads(ws));
   let opened = false;
   ws.addEventListener('open', () => {
     opened = true;
@@ -112,6 +113,7 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
     host.metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
     stream.lastActive = Date.now();
     conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
+    throttle();
   });
   ws.addEventListener('error', (ev: Event) => {
     if (!opened) host.dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', viaRequest);

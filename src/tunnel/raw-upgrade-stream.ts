@@ -6,12 +6,11 @@ import type { Socket } from 'node:net';
 import { sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import type { ProxyRequest } from '../protocol/proxy-messages.ts';
 import { encodeFrameData, OPCODE } from '../protocol/stream-messages.ts';
-import { drained } from '../timing/drain.ts';
 import type { RawUpgradeTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import { PreOpenQueue } from './pre-open-queue.ts';
 import { openUpgrade, requestHead, targetFromUrl } from './raw-upgrade.ts';
-import { preOpenLimit, type Stream, type StreamHost, type StreamKind } from './stream.ts';
+import { preOpenLimit, type Stream, type StreamHost, type StreamKind, tunnelBackpressure } from './stream.ts';
 
 export async function openRawUpgrade(host: StreamHost, req: ProxyRequest, kind: StreamKind, target: RawUpgradeTarget, conn: SessionConnection): Promise<void> {
   const cfg = host.config;
@@ -87,21 +86,13 @@ export async function openRawUpgrade(host: StreamHost, req: ProxyRequest, kind: 
 
 /** Backend bytes → `proxy_websocket_data`, pausing the backend while the tunnel socket is above its high-water mark. */
 function pipeToControlPlane(host: StreamHost, stream: Stream, s: Socket, conn: SessionConnection): void {
-  const { highWaterBytes } = host.config;
-  let waiting = false;
+  // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
+  const throttle = tunnelBackpressure(conn, host.config.highWaterBytes, s);
   s.on('data', (chunk: Buffer) => {
     host.metric('pipeops_ws_bytes_total', { kind: stream.kind, direction: 'to_control_plane' }, chunk.length);
     stream.lastActive = Date.now();
     conn.send('proxy_websocket_data', { stream_id: stream.id, data: encodeFrameData(OPCODE.binary, chunk) }, stream.id);
-    if (!waiting && conn.bufferedAmount > highWaterBytes) {
-      // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
-      waiting = true;
-      s.pause();
-      void drained(conn, highWaterBytes / 2).then(() => {
-        waiting = false;
-        s.resume();
-      });
-    }
+    throttle();
   });
   s.on('close', () => host.end(stream, conn, {}));
   s.on('error', (e) => host.log.debug({ stream_id: stream.id, err: e.message }, 'stream backend error'));

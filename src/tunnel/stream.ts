@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { HeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { closeFrameArgs, type Frame, OPCODE } from '../protocol/stream-messages.ts';
+import { drained } from '../timing/drain.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import type { ServiceProxyMode } from './service-endpoint.ts';
 
@@ -110,4 +111,33 @@ export function answerUpgrade(conn: SessionConnection, req: ProxyRequest, header
     conn.send('proxy_response_header', ProxyOut.header(101, headers), req.requestId);
     conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
   } else conn.send('proxy_response', { status: 101, headers }, req.requestId);
+}
+
+/**
+ * Backpressure toward the control plane, the same for every stream kind: call the returned function after each
+ * frame sent on `conn`; above `highWater` it pauses the backend's reads once, and resumes them when the tunnel socket
+ * drained to half of it (or closed).
+ */
+export function tunnelBackpressure(conn: SessionConnection, highWater: number, backend: { pause(): void; resume(): void }): () => void {
+  let waiting = false;
+  return () => {
+    if (waiting || conn.bufferedAmount <= highWater) return;
+    waiting = true;
+    backend.pause();
+    void drained(conn, highWater / 2).then(() => {
+      waiting = false;
+      backend.resume();
+    });
+  };
+}
+
+/** Pause and resume reading a backend WebSocket (Bun's client has pause()/resume(); the DOM typings do not know them). */
+export function webSocketReads(ws: WebSocket): { pause(): void; resume(): void } {
+  const w = ws as unknown as { pause?(): void; resume?(): void };
+  return {
+    pause: () => w.pause?.(),
+    resume: () => {
+      if (ws.readyState === WebSocket.OPEN) w.resume?.();
+    },
+  };
 }
