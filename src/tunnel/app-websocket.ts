@@ -23,7 +23,11 @@ export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: Ba
       sendToWebSocket(ws, f, false);
       if (ws.bufferedAmount > cfg.maxBufferedBytes) host.backpressure(stream, conn);
     },
-    shutdown: () => ws.close(1000),
+    shutdown: () => {
+      // A paused socket would not read the backend's close answer.
+      webSocketReads(ws).resume();
+      ws.close(1000);
+    },
   };
   host.register(stream);
   const ws = new WebSocket(target.url, {

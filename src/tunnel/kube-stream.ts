@@ -69,7 +69,12 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
       sendToWebSocket(ws, f, translate);
       if (ws.bufferedAmount > host.config.maxBufferedBytes) host.backpressure(stream, conn);
     },
-    shutdown: () => ws?.close(1000),
+    shutdown: () => {
+      if (!ws) return;
+      // A paused socket would not read the backend's close answer.
+      webSocketReads(ws).resume();
+      ws.close(1000);
+    },
   };
   const overflow = () => {
     host.metric('pipeops_protocol_errors_total', { reason: 'stream_pre_open_overflow' });
