@@ -330,7 +330,6 @@ export class ControlSession {
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
     const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
     let reregister: string | null = null;
-    let detached = false;
     const ctx: ControlContext = {
       conn,
       log: this.#log,
@@ -355,17 +354,7 @@ export class ControlSession {
         dispatch: (m) => dispatchControl(m, ctx),
       }),
     );
-
-    const onMessage = (ev: MessageEvent) => {
-      if (detached) return;
-      liveness.seen();
-      router.deliver(ev.data as string | ArrayBuffer);
-    };
-    const onPong = () => liveness.seen();
-    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
-    ws.addEventListener('message', isolated);
-    ws.addEventListener('pong', onPong as EventListener);
-
+    const unlisten = this.#listen(ws, liveness, router);
     const closed = new Promise<CloseReason>((resolve) => {
       ws.addEventListener(
         'close',
@@ -380,7 +369,6 @@ export class ControlSession {
         { once: true },
       );
     });
-
     const att: Attachment = {
       ws,
       conn,
@@ -388,14 +376,30 @@ export class ControlSession {
       peerAlive: (ms) => liveness.peerAlive(ms),
       closed,
       detach: () => {
-        detached = true;
+        unlisten();
         liveness.stop();
-        ws.removeEventListener('message', isolated);
         router.close('session detached from socket');
       },
     };
     this.#att = att;
     return att;
+  }
+
+  /** Inbound frames: each one proves the peer alive, then goes to its transport. Returns the off switch for messages. */
+  #listen(ws: WebSocket, liveness: Liveness, router: TransportRouter): () => void {
+    let detached = false;
+    const onMessage = (ev: MessageEvent) => {
+      if (detached) return;
+      liveness.seen();
+      router.deliver(ev.data as string | ArrayBuffer);
+    };
+    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
+    ws.addEventListener('message', isolated);
+    ws.addEventListener('pong', (() => liveness.seen()) as EventListener);
+    return () => {
+      detached = true;
+      ws.removeEventListener('message', isolated);
+    };
   }
 
   /**
