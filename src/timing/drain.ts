@@ -4,10 +4,11 @@
 //
 // Where the runtime gives a drain notification (node:net 'drain', Bun.serve's websocket `drain` handler), pass it as
 // `onDrain` and the wait is purely event-driven. Bun's WebSocket *client* (the agent's tunnel socket) has none:
-// no 'drain'/'bufferedamountlow' event fires and there is no `ondrain` (measured with Bun 1.4.5, see
-// test/timing/drain.test.ts and the item-7 note). For such writers the wait is paced by the observed drain rate:
-// the next check is scheduled for when the bytes above the threshold should have left at the rate seen since the
-// last check (clamped to [MIN_CHECK_MS, MAX_CHECK_MS]); while nothing drains the gap doubles up to MAX_CHECK_MS.
+// no 'drain'/'bufferedamountlow'/'writable' event fires and there is no `ondrain` (Bun 1.4.5: 29 MiB buffered toward a
+// peer that stopped reading, drained in ~135 ms after it resumed, no event). For such writers the wait is paced by the
+// observed drain rate: the next check is scheduled for when the bytes above the threshold should have left at the
+// rate seen since the last check (clamped to [MIN_CHECK_MS, MAX_CHECK_MS]); while nothing drains the gap doubles up
+// to MAX_CHECK_MS.
 // All waiters on one writer share one timer. Closing and aborting end a wait at once when the writer/signal says so.
 
 /** Something that buffers writes. Pass the same object for the same socket so its waiters share one timer. */

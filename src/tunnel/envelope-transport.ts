@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { type AgentToHub, encodeMessage } from '../protocol/wire-messages.ts';
-import type { SessionTransport, TransportWriter } from './transport.ts';
+import type { EnvelopeWriter, SessionTransport } from './transport.ts';
 
 /** The live socket as the relays see it. */
 export interface SessionConnection {
@@ -17,13 +17,13 @@ export interface SessionConnection {
   readonly open: boolean;
 }
 
-/** Envelope sends over `ws`, binary sends through the envelope transport's writer. */
-export function envelopeConnection(ws: WebSocket, writer: TransportWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
+/** The relays' send side, written through the envelope transport's writer. */
+export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
   return {
     send(m) {
-      if (ws.readyState !== WebSocket.OPEN) return false;
+      if (!writer.open) return false;
       try {
-        ws.send(encodeMessage(m));
+        writer.sendText(encodeMessage(m));
         metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type: m.type } });
         return true;
       } catch (e) {
