@@ -19,7 +19,7 @@ import { BUILD_INFO } from '../version.ts';
 import { selectServiceToken } from './credentials.ts';
 import { startAgentServer } from './http-app.ts';
 import type { CheckResult } from './http-types.ts';
-import { toKubeAccess } from './kube-access.ts';
+import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
@@ -32,7 +32,7 @@ import type {
   MainToTunnel,
   RegisterFacts,
   TunnelToMain,
-} from './thread-messages.ts';
+} from '../threads/messages.ts';
 
 export interface RunningAgent {
   url: string;

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { AgentMetrics } from './metrics.ts';
 import type { AgentStatus } from './status.ts';
-import type { CommonWorkerMessage, WorkerName } from './thread-messages.ts';
+import type { CommonWorkerMessage, WorkerName } from '../threads/messages.ts';
 import { backoffDelay } from '../tunnel/backoff.ts';
 
 export interface SupervisorDeps<In, Out> {

@@ -4,7 +4,7 @@
 // unregistered and registered again, so registries keyed by host and path drop it too); a bulk `sync` again
 // periodically, on request (reconnect) and to repair after any failed call. One call in flight; bursts coalesce
 // because work is "hosts whose desired routes differ from the acknowledged ones", computed when the call is made.
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { registerBody, type SyncTarget, syncBody } from './route-payloads.ts';
 import { compareRoutes, type IngressRoutes, type Route } from './route-extraction.ts';
 import type { RouteRegistry } from './route-registry-client.ts';

@@ -1,9 +1,9 @@
 // The heartbeat worker: first heartbeat right after (re)registration, then one per interval while connected.
 // It builds payloads from cheap Kubernetes reads; the tunnel worker (via the main thread) sends them.
 import type { Logger } from 'pino';
-import { fromKubeAccess } from '../agent/kube-access.ts';
-import type { ConnectionState } from '../agent/status.ts';
-import type { HeartbeatToMain, HeartbeatWorkerConfig, MainToHeartbeat } from '../agent/thread-messages.ts';
+import { fromKubeAccess } from '../threads/kube-access.ts';
+import type { ConnectionState } from '../threads/connection-state.ts';
+import type { HeartbeatToMain, HeartbeatWorkerConfig, MainToHeartbeat } from '../threads/messages.ts';
 import { KubeClient } from '../kube/client.ts';
 import { countNodes, countPods } from '../kube/cluster-info.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';

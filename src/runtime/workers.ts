@@ -3,7 +3,7 @@
 // compiled binary every module is bundled into the root entry (`/$bunfs/root/<outfile>`), so `import.meta.url` is that
 // file and the embedded workers are at ./workers/ beside it (`/$bunfs/root/workers/<name>.js`, reachable by the .ts
 // name). Resolving ../../workers/ there gives `/workers/<name>.ts`, which fails at runtime with ModuleNotFound.
-import type { WorkerName } from '../agent/thread-messages.ts';
+import type { WorkerName } from '../threads/messages.ts';
 
 /** True inside a `bun build --compile` binary (its modules live in the embedded `/$bunfs/` file system). */
 export const COMPILED = import.meta.url.includes('/$bunfs/');

@@ -2,9 +2,10 @@
 // hand off to the gateway, keep the socket alive, reconnect with backoff, re-register when told to.
 // Everything that is not session-level (proxy, streams) is delegated to `handlers`.
 import type { Logger } from 'pino';
-import type { SessionState } from '../agent/thread-messages.ts';
-import type { ConnectionState, SessionMode } from '../agent/status.ts';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { SessionState } from '../threads/messages.ts';
+import type { ConnectionState, SessionMode, SessionStatus } from '../threads/connection-state.ts';
+import type { SessionTimeouts } from '../threads/tunnel-config.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import {
   ErrorPayloadSchema,
   GatewayHelloSchema,
@@ -28,29 +29,8 @@ export interface SessionOptions {
   state: SessionState;
   credentialsChanged: boolean;
   tls: TlsOptions;
-  timeouts: {
-    handshakeMs: number;
-    pingMs: number;
-    readMs: number;
-    reconnectMs: number;
-    reconnectMaxMs: number;
-    registrationMs: number;
-    registrationMaxWaitMs: number;
-    shutdownMs: number;
-    /** How long a heartbeat may wait for proof that the peer is alive (timeouts.heartbeat). */
-    heartbeatMs: number;
-  };
+  timeouts: SessionTimeouts;
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
-}
-
-export interface SessionStatus {
-  state: ConnectionState;
-  registered: boolean;
-  mode: SessionMode | null;
-  endpoint: string | null;
-  clusterId: string;
-  error: string | null;
-  reconnect: boolean;
 }
 
 /** What the session hands to the rest of the worker. */

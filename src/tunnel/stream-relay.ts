@@ -4,7 +4,8 @@
 // WebSockets behind Services. Each stream has bounded buffers; producers are paused, never silently dropped.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { StreamConfig } from '../threads/tunnel-config.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { flattenHeaders, forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
@@ -23,24 +24,8 @@ import {
 import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
 import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
-import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';
+import { serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
-
-export interface StreamConfig {
-  highWaterBytes: number;
-  /** Bytes a stream may hold toward a slow backend before the control plane is told to back off (and, past 8×, the stream fails). */
-  maxBufferedBytes: number;
-  /** Largest frame accepted from the control plane (`proxy.ws_max_frame_bytes`); larger ones end their stream with 1009. */
-  maxFrameBytes?: number;
-  serviceProxy: ServiceProxyMode;
-  serviceMap: Record<string, string>;
-  clusterDomain: string;
-  pingMs: number;
-  pongTimeoutMs: number;
-  dialTimeoutMs: number;
-  /** A stream with no frame in either direction for this long is closed with 1001 (`timeouts.stream_idle`). */
-  idleMs?: number;
-}
 
 export interface StreamDeps {
   kube: KubeClient | null;
