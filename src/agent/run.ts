@@ -23,6 +23,7 @@ import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
+import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
   IngressToMain,
@@ -385,7 +386,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       // The tunnel closes its session with 1000 first; the others only need to stop.
       await tunnelSup.stop(Math.max(500, budget - 2000));
       await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
-      await Promise.race([saving, Bun.sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
     })();

@@ -8,6 +8,7 @@ import { encodeRequestBodyFrame, encodeResponseFrame } from '../protocol/binary-
 import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
+import { sleep } from '../timing/sleep.ts';
 import type { CreditWindow } from './credit-window.ts';
 import type { SessionConnection } from './session.ts';
 
@@ -30,7 +31,7 @@ export interface BufferedResult {
 export async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
   // Bun's client WebSocket has no 'drain' event: poll. 1 ms keeps the pipe full (4 MiB drains in ~4 ms on a
   // fast link); a growing backoff here cost most of the throughput.
-  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await Bun.sleep(1);
+  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await sleep(1);
 }
 
 const gzipAsync = promisify(gzipCb);

@@ -18,7 +18,8 @@ import {
 } from '../protocol/control-messages.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
-import { type BackoffPolicy, backoffDelay } from './backoff.ts';
+import { type BackoffPolicy, backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
 import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
 import { isolateMessages } from './message-isolation.ts';
 
@@ -111,7 +112,7 @@ export class ControlSession {
     this.#state = { ...opts.state };
     // L8: resume with the persisted gateway URL unless credentials really changed.
     this.#preferController = opts.credentialsChanged || !opts.state.cluster_id || !opts.state.gateway_ws_url;
-    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: 0.25 };
+    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: { kind: 'within-cap', fraction: 0.25 } };
   }
 
   get clusterId(): string {
@@ -131,9 +132,9 @@ export class ControlSession {
     if (ws && ws.readyState === WebSocket.OPEN) {
       const closed = new Promise<void>((r) => ws.addEventListener('close', () => r(), { once: true }));
       ws.close(1000, 'agent shutting down');
-      await Promise.race([closed, Bun.sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
+      await Promise.race([closed, sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
     }
-    await Promise.race([this.#done ?? Promise.resolve(), Bun.sleep(1000)]);
+    await Promise.race([this.#done ?? Promise.resolve(), sleep(1000)]);
   }
 
   #emit(state: ConnectionState): void {
@@ -191,14 +192,9 @@ export class ControlSession {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.#stopWake = done;
-    });
+    const wake = new AbortController();
+    this.#stopWake = () => wake.abort();
+    return sleep(ms, wake.signal);
   }
 
   #forgetCluster(): void {
