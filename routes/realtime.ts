@@ -1,6 +1,6 @@
 // Live channels: the /ws dashboard socket and the SSE streams of status events and log lines.
 import { Hono } from 'hono';
-import { upgradeWebSocket } from 'hono/bun';
+import { runtime } from '#runtime';
 import { streamSSE } from 'hono/streaming';
 import { corsHeaders, envelope, originAllowed, replyTo, statusData } from '../src/agent/dashboard-ws.ts';
 import { type AgentApiDeps, apiTiming } from '../src/agent/http-types.ts';
@@ -30,7 +30,7 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
         }
         await next();
       },
-      upgradeWebSocket(() => {
+      runtime.upgradeWebSocket(() => {
         let onChange: ((e: Event) => void) | undefined;
         return {
           onOpen(_e, ws) {

@@ -13,7 +13,7 @@ import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts'
 import { prettyLine } from '../log/pretty.ts';
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
-import { spawnWorker } from '../runtime/workers.ts';
+import { runtime } from '#runtime';
 import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
 import { BUILD_INFO } from '../version.ts';
 import { selectServiceToken } from './credentials.ts';
@@ -148,7 +148,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     s.kubernetes.version = facts.k8sVersion === 'unknown' ? null : facts.k8sVersion;
   });
   const metrics = new AgentMetrics();
-  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: Bun.version });
+  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: runtime.name === 'bun' ? runtime.version : 'none' });
   const server = startAgentServer({
     status,
     metrics,
@@ -179,7 +179,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   const tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
     ...common,
     name: 'tunnel',
-    spawn: () => spawnWorker('tunnel'),
+    spawn: () => runtime.spawnWorker('tunnel'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -290,7 +290,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   heartbeatSup = new WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>({
     ...common,
     name: 'heartbeat',
-    spawn: () => spawnWorker('heartbeat'),
+    spawn: () => runtime.spawnWorker('heartbeat'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -330,7 +330,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   ingressSup = new WorkerSupervisor<MainToIngress, IngressToMain>({
     ...common,
     name: 'ingress',
-    spawn: () => spawnWorker('ingress'),
+    spawn: () => runtime.spawnWorker('ingress'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,

@@ -5,6 +5,7 @@ import { restBaseUrl } from '../protocol/session-urls.ts';
 import { backoffDelay } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';
 import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
+import { runtime } from '#runtime';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 
@@ -107,7 +108,7 @@ export class RouteRegistryClient implements RouteRegistry {
   async #once(op: RegistryOperation, payload: string): Promise<RegistryError | null> {
     const tls = this.#o.tls ?? {};
     try {
-      const res = await fetch(`${this.#base}/${op}`, {
+      const res = await runtime.fetch(`${this.#base}/${op}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'user-agent': this.#o.userAgent ?? 'pipeops-agent' },
         body: payload,
@@ -118,7 +119,7 @@ export class RouteRegistryClient implements RouteRegistry {
           ...(tls.key ? { key: tls.key } : {}),
           rejectUnauthorized: tls.insecureSkipVerify !== true,
         },
-      } as RequestInit);
+      });
       const text = await res.text().catch(() => '');
       if (res.status === 200) return null;
       const shown = this.#scrub(text.slice(0, 500));

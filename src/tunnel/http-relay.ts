@@ -21,6 +21,7 @@ export const CHUNK_SWITCH_BYTES = 4 << 20;
 import { decideRoute } from './routing.ts';
 import { serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
+import { runtime } from '#runtime';
 
 export interface RelayDeps {
   kube: KubeClient | null;
@@ -264,7 +265,7 @@ export class HttpRelay {
           res = await d.kube!.request(ep.path, { ...init, headers: mapToHeaders(headers) } as Parameters<KubeClient['request']>[1]);
         } else {
           // The original Host travels as the HTTP Host, so ingress controllers route by it (§3.4).
-          res = await fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } } as RequestInit);
+          res = await runtime.fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } });
         }
       }
       status = res.status || 200;

@@ -11,6 +11,7 @@ import { ProxyOut } from '../protocol/proxy-messages.ts';
 import { sleep } from '../timing/sleep.ts';
 import type { CreditWindow } from './credit-window.ts';
 import type { SessionConnection } from './session.ts';
+import { runtime } from '#runtime';
 
 export interface WriterLimits {
   binaryThreshold: number;
@@ -41,7 +42,7 @@ const GZIP_INLINE_MAX = 256 * 1024;
 export async function gzip(body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   // Level 6 up to 4 MiB (best ratio where it matters most), level 1 above (3× faster, bun-notes §8).
   const level = body.length > 4 << 20 ? 1 : 6;
-  if (body.length <= GZIP_INLINE_MAX) return Bun.gzipSync(body as Uint8Array<ArrayBuffer>, { level }) as Uint8Array<ArrayBuffer>;
+  if (body.length <= GZIP_INLINE_MAX) return runtime.gzip(body, level);
   const z = await gzipAsync(body, { level });
   return new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer>;
 }

@@ -20,6 +20,7 @@ import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
 import { type BackoffPolicy, backoffDelay } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';
+import type { ClientWebSocket } from '../runtime/types.ts';
 import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
 import { isolateMessages } from './message-isolation.ts';
 
@@ -75,7 +76,7 @@ type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'r
 
 /** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
 interface Attachment {
-  ws: WebSocket;
+  ws: ClientWebSocket;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
   /** Resolves ok at the next inbound traffic (message or pong) on this socket; fails on close or after `ms`. */
   peerAlive(ms: number): Promise<{ ok: boolean; error?: string }>;
@@ -88,7 +89,7 @@ export class ControlSession {
   readonly #h: SessionHandlers;
   readonly #log: Logger;
   #state: SessionState;
-  #ws: WebSocket | null = null;
+  #ws: ClientWebSocket | null = null;
   /** The attachment of `#ws` (heartbeats wait on it for proof of a live peer). */
   #att: Attachment | null = null;
   #stopping = false;
@@ -206,7 +207,7 @@ export class ControlSession {
     this.#h.persist({ cluster_id: '', cluster_uuid: '', gateway_ws_url: '' });
   }
 
-  async #dial(url: string, kind: SessionMode): Promise<WebSocket> {
+  async #dial(url: string, kind: SessionMode): Promise<ClientWebSocket> {
     this.#log.info({ endpoint: describeEndpoint(url), kind }, 'dialing control plane');
     const r = await dialWebSocket(url, { token: this.#o.token, tls: this.#o.tls, handshakeMs: this.#o.timeouts.handshakeMs });
     if (r.ok) return r.ws;
@@ -291,7 +292,7 @@ export class ControlSession {
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
     const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
-    let ws: WebSocket;
+    let ws: ClientWebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
     } catch (e) {
@@ -308,7 +309,7 @@ export class ControlSession {
     return this.#connectedPhase(ws, this.#attach(ws));
   }
 
-  #conn(ws: WebSocket): SessionConnection {
+  #conn(ws: ClientWebSocket): SessionConnection {
     const log = this.#log;
     const metric = this.#h.metric;
     return {
@@ -341,7 +342,7 @@ export class ControlSession {
    * Wire the socket's message handling. Returns the registration waiter and a promise for the socket's end.
    * Read deadline: any message or pong pushes it out by `readMs`; expiry closes the socket (→ reconnect).
    */
-  #attach(ws: WebSocket): Attachment {
+  #attach(ws: ClientWebSocket): Attachment {
     const conn = this.#conn(ws);
     const waiters = new Map<string, { resolve: (r: RegisterSuccess) => void; reject: (e: Error) => void; extend: () => void }>();
     let readTimer: ReturnType<typeof setTimeout> | undefined;
@@ -364,8 +365,7 @@ export class ControlSession {
     };
     armRead();
     const pingTimer = setInterval(() => {
-      // Bun's client has ping(); the DOM typings do not know it.
-      if (ws.readyState === WebSocket.OPEN) (ws as unknown as { ping(): void }).ping();
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
     }, this.#o.timeouts.pingMs);
 
     const onMessage = (ev: MessageEvent) => {
@@ -534,7 +534,7 @@ export class ControlSession {
   }
 
   /** The session is usable: announce it and wait for its end. */
-  #connectedPhase(ws: WebSocket, reg: Attachment): Promise<CloseReason> {
+  #connectedPhase(ws: ClientWebSocket, reg: Attachment): Promise<CloseReason> {
     this.#lastError = null;
     this.#fallbackSent.clear();
     const reconnect = this.#everConnected;
@@ -559,8 +559,8 @@ export class ControlSession {
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
     const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
     if (!this.#conn(ws).send('heartbeat', payload)) return { ok: false, error: 'send failed' };
-    // Bun's client has ping(); the DOM typings do not know it. The pong comes after the peer read the heartbeat.
-    (ws as unknown as { ping(): void }).ping();
+    // The pong comes after the peer read the heartbeat.
+    ws.ping();
     return alive;
   }
 }

@@ -26,6 +26,8 @@ import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
 import { serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
+import { runtime } from '#runtime';
+import type { ClientWebSocket } from '../runtime/types.ts';
 
 export interface StreamDeps {
   kube: KubeClient | null;
@@ -216,7 +218,7 @@ export class StreamRelay {
     const flat = flattenHeaders(fwd);
     const kind = streamKind(path);
     const queue: Frame[] = [];
-    let ws: WebSocket | null = null;
+    let ws: ClientWebSocket | null = null;
     let translate = false;
     const stream: Stream = {
       id,
@@ -236,17 +238,15 @@ export class StreamRelay {
     };
     this.#register(stream);
     try {
-      ws = new WebSocket(url, {
+      ws = runtime.openWebSocket(url, {
         headers: flat,
         protocols: offered,
-        perMessageDeflate: false,
         tls: { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true },
-      } as unknown as string[]);
+      });
     } catch (e) {
       this.#dialFailed(stream, conn, (e as Error).message, viaRequest);
       return;
     }
-    ws.binaryType = 'arraybuffer';
     let opened = false;
     ws.addEventListener('open', () => {
       opened = true;
@@ -331,18 +331,16 @@ export class StreamRelay {
     };
     this.#register(stream);
     const t = kube?.target;
-    const ws = new WebSocket(url, {
+    const ws = runtime.openWebSocket(url, {
       headers: flat,
       protocols: offered,
-      perMessageDeflate: false,
       tls: ep.kind === 'kube' && t ? { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true } : { rejectUnauthorized: false },
-    } as unknown as string[]);
-    ws.binaryType = 'arraybuffer';
+    });
     let opened = false;
     let lastPong = Date.now();
     const pinger = setInterval(() => {
       if (Date.now() - lastPong > cfg.pongTimeoutMs) ws.close(1001, 'ping timeout');
-      else (ws as unknown as { ping(): void }).ping();
+      else ws.ping();
     }, cfg.pingMs);
     ws.addEventListener('pong', () => {
       lastPong = Date.now();
@@ -587,7 +585,7 @@ export function offeredProtocols(protocol: string, headers: HeaderMap, path: str
   return out;
 }
 
-function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
+function sendToWebSocket(ws: ClientWebSocket, f: Frame, translate: boolean): void {
   switch (f.opcode) {
     case OPCODE.text:
       // Translation: console keystrokes arrive as text and are stdin (channel 0) for the API server.
@@ -606,10 +604,10 @@ function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
       return;
     }
     case OPCODE.ping:
-      (ws as unknown as { ping(d?: Uint8Array): void }).ping(f.payload);
+      ws.ping(f.payload);
       return;
     case OPCODE.pong:
-      (ws as unknown as { pong(d?: Uint8Array): void }).pong(f.payload);
+      ws.pong(f.payload);
       return;
   }
 }
