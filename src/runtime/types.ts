@@ -76,7 +76,10 @@ export interface Runtime {
   handshakeStatus(message: string): number | undefined;
   fetch(url: string | URL, init?: FetchInit): Promise<Response>;
   gzip(data: Uint8Array, level: number): Uint8Array<ArrayBuffer>;
-  /** Starts a worker from `workers/<name>.ts` (a module worker; `name` is visible to it as `self.name`). */
+  /**
+   * Starts a module worker from `workers/<name>.ts`. When the worker ends on its own (an uncaught error, an exit) the
+   * returned Worker fires 'close' with a `code`, as Bun's does; the supervisor restarts on it.
+   */
   spawnWorker(name: string): Worker;
   heapStats(): HeapStats;
 }

@@ -78,6 +78,13 @@ afterAll(async () => {
   secure?.close();
 });
 
+/** `p`, or a failure naming `what` after 10 s: deno test has no per-test timeout, a lost event must not hang CI. */
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`no ${what} within 10 s`)), 10_000)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(t));
+}
+
 function opened(ws: ClientWebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     ws.addEventListener('open', () => resolve(), { once: true });
@@ -122,7 +129,7 @@ describe(`runtime contract (${runtime.name} ${runtime.version})`, () => {
     await opened(ws);
     const pong = new Promise<void>((resolve) => ws.addEventListener('pong', () => resolve()));
     ws.ping(new Uint8Array([7]));
-    await pong;
+    await within(pong, 'pong');
     const closed = new Promise<number>((resolve) => ws.addEventListener('close', (e) => resolve((e as CloseEvent).code)));
     ws.terminate();
     expect(await closed).not.toBe(1000);
@@ -193,6 +200,27 @@ describe(`runtime contract (${runtime.name} ${runtime.version})`, () => {
       expect(z.length).toBeLessThan(data.length);
       expect(new Uint8Array(gunzipSync(z))).toEqual(data);
     }
+  });
+
+  test("spawnWorker: a module worker that exchanges messages; an uncaught throw in it ends it with a 'close' event (the supervisor's restart signal)", async () => {
+    // spawnWorker resolves names under workers/; the test's worker sits in test/runtime/.
+    const w = runtime.spawnWorker('../test/runtime/crash-worker');
+    const messages: unknown[] = [];
+    let wake = () => {};
+    w.addEventListener('message', (e) => {
+      messages.push((e as MessageEvent).data);
+      wake();
+    });
+    const next = () => new Promise<void>((r) => (wake = r));
+    if (messages.length === 0) await within(next(), "the worker's first message");
+    expect(messages[0]).toBe('up');
+    w.postMessage('hello');
+    await within(next(), 'the echo');
+    expect(messages[1]).toEqual({ echo: 'hello' });
+    // The code differs (Bun reports 0 for a throw in a handler, 1 for one at the top level); the event is the contract.
+    const closed = new Promise<string>((r) => w.addEventListener('close', (e) => r(typeof (e as CloseEvent).code)));
+    w.postMessage('crash');
+    expect(await within(closed, "'close' event")).toBe('number');
   });
 
   test('heapStats reports a live heap', () => {
