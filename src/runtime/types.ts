@@ -2,7 +2,9 @@
 // Each implementation (src/runtime/bun/, src/runtime/deno/) exports `runtime: Runtime`; code imports it as
 // `#runtime`, which the launcher resolves: package.json `imports` for Bun (the default), deno.json's import map
 // for Deno. Everything else in src/ uses web-standard APIs (fetch, WebSocket, streams, timers, Worker) or
-// node: modules both runtimes implement.
+// node: modules both runtimes implement. Not in the contract: sleep and backoff (web-standard timers, src/timing/),
+// child processes (the agent runs none: lint rule no-child-process) and SQLite (the hub's, src/runtime/sqlite.ts:
+// the hub, demo and sandbox run on Bun only).
 import type { UpgradeWebSocket } from 'hono/ws';
 
 export interface ServeOptions {

@@ -73,7 +73,7 @@ async function startDenoAgent(hubUrl: string, kubeconfig: string, dir: string): 
     },
     exited: p.exited,
     async stop() {
-      p.kill('SIGTERM');
+      if (p.exitCode === null) p.kill('SIGTERM');
       return p.exited;
     },
   };
@@ -102,8 +102,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!s) return;
-  const code = await s.agent.stop();
-  if (code !== 0) console.log(`deno agent exited with ${code}:\n${s.agent.lines.slice(-20).join('\n')}`);
+  await s.agent.stop();
   await s.hub.stop();
   await s.echoClose();
   await s.sandbox.close();
@@ -115,6 +114,7 @@ const tk = present && kubectlBin ? test : test.skip;
 interface ClusterView {
   cluster_id: string;
   name: string;
+  connected: boolean;
   last_heartbeat?: string | null;
 }
 
@@ -192,5 +192,12 @@ describe('the agent under Deno', () => {
 
   tk('kubectl port-forward: 1 MiB and 64 KiB echoed intact over parallel connections', async () => {
     expect(await portForwardEchoes(kubectlBin!, ['app-0', ':80'], s!.env.env, [1024 * 1024, 64 * 1024, 64 * 1024, 64 * 1024])).toBeNull();
+  });
+
+  t('SIGTERM: the agent under Deno shuts down cleanly (exit 0) and the hub sees it disconnect', async () => {
+    const code = await s!.agent.stop();
+    if (code !== 0) console.log(s!.agent.lines.slice(-20).join('\n'));
+    expect(code).toBe(0);
+    await waitFor(async () => (await clusters(s!.hub)).find((c) => c.cluster_id === s!.clusterId && c.connected === false), { what: 'the hub to see the agent gone' });
   });
 });
