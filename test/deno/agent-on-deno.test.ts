@@ -54,6 +54,7 @@ async function startDenoAgent(hubUrl: string, kubeconfig: string, dir: string): 
       KUBECONFIG: kubeconfig,
       KUBERNETES_IN_CLUSTER: 'false',
       PIPEOPS_K8S_SERVICE_TOKEN: SA_TOKEN,
+      ENABLE_INGRESS_SYNC: 'true',
     },
     stdout: 'pipe',
     stderr: 'pipe',
@@ -150,6 +151,22 @@ describe('the agent under Deno', () => {
     expect(rt.runtime.bun_version).toMatch(/^none \(deno 2\./);
     expect(rt.jsc_heap.object_count).toBeNull();
     expect(rt.jsc_heap.heap_size_bytes).toBeGreaterThan(0);
+  });
+
+  t("ingress sync: the seed's managed Ingress and one added later reach the hub's route registry", async () => {
+    const hosts = async () => (await s!.hub.routes.list()).map((r) => r.hostname);
+    await waitFor(async () => (await hosts()).includes('hello.demo.local'), { what: 'hello.demo.local registered', timeoutMs: 20_000 });
+    s!.sandbox.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'late', namespace: 'demo', labels: { 'pipeops.io/managed': 'true' } },
+      spec: { ingressClassName: 'traefik', rules: [{ host: 'late.deno.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'hello', port: { number: 80 } } } }] } }] },
+      status: { loadBalancer: { ingress: [{ ip: '10.96.100.10' }] } },
+    });
+    await waitFor(async () => (await hosts()).includes('late.deno.local'), { what: 'late.deno.local registered', timeoutMs: 20_000 }).catch((e) => {
+      console.log(s!.agent.lines.slice(-30).join('\n'));
+      throw e;
+    });
   });
 
   tk('kubectl get through the hub', async () => {
