@@ -3,13 +3,14 @@
 // the runtimes so machine load affects both alike. Optionally the compiled binary (--binary PATH) as a third row.
 //   bun bench/runtime-rss.ts [--runs N] [--binary dist/pipeops-agent]
 import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { emptyDir, procStatus, startBinaryAgent, startBinaryHub, startBinarySandbox, waitRegistered } from '../scripts/binary-run.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const arg = (k: string) => (process.argv.includes(k) ? process.argv[process.argv.indexOf(k) + 1] : undefined);
 const runs = Number(arg('--runs') ?? 3);
-const binary = arg('--binary');
+const binaryArg = arg('--binary');
+const binary = binaryArg ? resolve(binaryArg) : undefined;
 const IDLE_MS = 5000;
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 
@@ -57,7 +58,7 @@ async function once(agentBin: string): Promise<{ rssMiB: number; threads: number
 const rows: [string, string][] = [
   [`Bun ${Bun.version} (bun run src/cli.ts)`, bunCli],
   [`Deno ${Bun.spawnSync([DENO, '--version']).stdout.toString().split(' ')[1]} (npm run agent:deno)`, denoCli],
-  ...(binary ? [[`compiled binary (${binary})`, binary] as [string, string]] : []),
+  ...(binary ? [[`compiled binary (${binaryArg})`, binary] as [string, string]] : []),
 ];
 const results = new Map<string, { rssMiB: number; threads: number; readyMs: number }[]>();
 for (let i = 0; i < runs; i++) for (const [name, bin] of rows) results.set(name, [...(results.get(name) ?? []), await once(bin)]);
