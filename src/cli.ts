@@ -2,6 +2,9 @@
 // The single CLI: `agent` (default), `hub`, `demo`, `sandbox`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
 // configuration, 3 rejected by the control plane (token, registration).
 // The commands load on demand: only the agent runs on Deno (npm run agent:deno); the hub, demo and sandbox need Bun.
+// reflect-metadata first: in the compiled binary the on-demand commands are bundled lazily, and @peculiar/x509's DI
+// container (reached eagerly through shared modules) must find the Reflect polyfill before it loads.
+import 'reflect-metadata';
 import { homedir } from 'node:os';
 import { runtime } from '#runtime';
 import { runAgentCommand } from './cli-agent.ts';
