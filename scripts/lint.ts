@@ -49,6 +49,8 @@ export const RULES: Rule[] = [
   // The agent reaches its runtime through `#runtime`, which the launcher resolves (Bun or Deno); importing the Bun
   // adapter directly would pin it to Bun. The hub is Bun-only (issue 16) and may use src/runtime/bun/ and sqlite.
   { id: 'runtime-through-contract', files: /^(src\/(?!runtime\/|hub\/)|routes\/|workers\/)/, pattern: /['"][./]*(src\/)?runtime\/(bun|deno)\/|['"][./]*(src\/)?runtime\/sqlite\.ts['"]/, message: 'import the runtime as #runtime (types from src/runtime/types.ts), not one implementation' },
+  // The agent's client sockets need headers, TLS options and ping/pong, which differ per runtime (docs/runtimes.md).
+  { id: 'websocket-through-runtime', files: /^(src\/(?!runtime\/|hub\/|sandbox\/|demo\/|realkube\/)|routes\/|workers\/)/, pattern: /\bnew WebSocket\(/, message: 'open client WebSockets with runtime.openWebSocket (#runtime): headers, TLS and ping/pong differ per runtime', codeOnly: true },
   { id: 'no-insecure-tls-env', files: /^(src|routes|workers)\//, pattern: /NODE_TLS_REJECT_UNAUTHORIZED/, message: 'never disable TLS verification globally' },
 ];
 

@@ -38,6 +38,9 @@ test('the agent reaches the runtime as #runtime, never through one implementatio
   expect(rule('src/tunnel/t.ts', "import { runtime } from '#runtime';")).toEqual([]);
   expect(rule('src/tunnel/t.ts', "import type { ClientWebSocket } from '../runtime/types.ts';")).toEqual([]);
   expect(rule('src/hub/server.ts', "import { serveWithSockets } from '../runtime/bun/socket-server.ts';")).toEqual([]);
+  expect(rule('src/tunnel/dial.ts', 'const ws = new WebSocket(url, { headers } as unknown as string[]);')).toEqual(['websocket-through-runtime']);
+  expect(rule('src/runtime/bun/index.ts', 'const ws = new WebSocket(url);')).toEqual([]);
+  expect(rule('src/sandbox/x.ts', 'const ws = new WebSocket(url);')).toEqual([]);
 });
 
 test('import specifiers: multi-line, type-only, re-exports and literal dynamic imports; packages are not edges', () => {
