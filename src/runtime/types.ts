@@ -71,6 +71,11 @@ export interface Runtime {
   /** The runtime's own version, e.g. `1.4.5`. */
   readonly version: string;
   serve(o: ServeOptions): RunningServer;
+  /**
+   * Exempts one long-lived response (SSE) from the server's idle timeout. `env` is what the server handed the app as
+   * its environment (Hono's `c.env`); without a server (tests calling `app.request()`) it does nothing.
+   */
+  keepRequestOpen(req: Request, env: unknown): void;
   /** Hono's WebSocket route helper for this runtime's server. */
   readonly upgradeWebSocket: UpgradeWebSocket;
   openWebSocket(url: string, o: OpenWebSocketOptions): ClientWebSocket;

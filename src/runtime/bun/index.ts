@@ -18,6 +18,11 @@ export const runtime: Runtime = {
       stop: () => server.stop(true),
     };
   },
+  keepRequestOpen(req, env) {
+    // Bun.serve hands itself to the app as the environment; its timeout(req, 0) lifts the idle timeout for one request.
+    const server = env as Partial<Pick<import('bun').Server<unknown>, 'timeout'>> | undefined;
+    if (typeof server?.timeout === 'function') server.timeout(req, 0);
+  },
   upgradeWebSocket,
   openWebSocket(url, o) {
     // Bun's client takes headers and TLS options in the second argument (bun-notes §7); the DOM typing does not.

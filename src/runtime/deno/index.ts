@@ -85,6 +85,9 @@ export const runtime: Runtime = {
       stop: () => Promise.race([server.shutdown(), new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS))]),
     };
   },
+  keepRequestOpen() {
+    // Deno.serve has no idle timeout: nothing to lift.
+  },
   upgradeWebSocket,
   openWebSocket(url, o) {
     const t = o.tls;
