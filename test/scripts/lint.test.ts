@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { importCycles, importGraph, importSpecifiers, readSources } from '../../scripts/import-graph.ts';
-import { checkCycles, checkDirections, checkSource, GRAPH_ALIASES } from '../../scripts/lint.ts';
+import { checkCycles, checkDirections, checkSource, DIRECTIONS, GRAPH_ALIASES } from '../../scripts/lint.ts';
 
 test('lint rules catch what they name and nothing else', () => {
   expect(checkSource('src/x.ts', 'console.log(1)\n').map((f) => f.rule)).toEqual(['no-console-log']);
@@ -95,9 +95,15 @@ test('direction rules: forbidden edges fail, allowed prefixes pass, known ones a
     'workers-not-agent src/tunnel/session.ts',
     'runtime-leaf src/runtime/bun/index.ts',
     'sandbox-not-hub src/sandbox/ingress-controller.ts',
+    'hub-not-agent-wings src/hub/routes/routes-api.ts',
     'hub-not-agent-wings src/hub/h.ts',
   ]);
-  expect(f.filter((x) => x.warn).map((x) => x.file)).toEqual(['src/hub/routes/routes-api.ts']);
+  expect(f.filter((x) => x.warn)).toEqual([]);
+  // A rule may list known edges (being moved): those come back as warnings, not failures.
+  const known = DIRECTIONS.map((r) => (r.id === 'hub-not-agent-wings' ? { ...r, known: new Set(['src/hub/routes/routes-api.ts -> src/gateway/route-registry-messages.ts']) } : r));
+  const k = checkDirections(g, known);
+  expect(k.filter((x) => x.warn).map((x) => x.file)).toEqual(['src/hub/routes/routes-api.ts']);
+  expect(k.filter((x) => !x.warn).map((x) => x.file)).not.toContain('src/hub/routes/routes-api.ts');
 });
 
 test('our own import graph (src/, routes/, workers/) has no cycle and breaks no direction rule', () => {
