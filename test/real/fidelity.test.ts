@@ -315,6 +315,28 @@ const CORPUS: Probe[] = [
   { cls: 'write', name: 'apply with fieldManager', method: 'PATCH', path: `${CMS}/applied?fieldManager=fid`, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { a: 'b' } }, headers: { 'content-type': 'application/apply-patch+yaml' } },
   { cls: 'write', name: 'secret stringData', method: 'POST', path: `/api/v1/namespaces/${NS}/secrets`, body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's1' }, stringData: { a: 'b' } } },
   { cls: 'write', name: 'delete configmap', method: 'DELETE', path: `${CMS}/cm-6` },
+  {
+    cls: 'write',
+    name: 'delete a Service (answers the object)',
+    method: 'DELETE',
+    path: `/api/v1/namespaces/${NS}/services/gone`,
+    prepare: async (t) => (await call(t, { method: 'POST', path: `/api/v1/namespaces/${NS}/services`, body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'gone' }, spec: { ports: [{ port: 80 }] } } }), undefined),
+  },
+  {
+    cls: 'write',
+    name: 'delete a Deployment (answers a Status)',
+    method: 'DELETE',
+    path: `/apis/apps/v1/namespaces/${NS}/deployments/gone`,
+    prepare: async (t) => (
+      await call(t, {
+        method: 'POST',
+        path: `/apis/apps/v1/namespaces/${NS}/deployments`,
+        body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'gone' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } },
+      }),
+      undefined
+    ),
+  },
+  { cls: 'write', name: 'put creates a missing Endpoints', method: 'PUT', path: `/api/v1/namespaces/${NS}/endpoints/ep`, body: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'ep' } } },
   // ---- errors ----
   { cls: 'error', name: 'delete missing', method: 'DELETE', path: `${CMS}/nope` },
   { cls: 'error', name: 'POST to a named object', method: 'POST', path: `${CMS}/cm-1`, body: cm(1) },
