@@ -173,7 +173,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   // ---- workers ----
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
   const common = { status, metrics, log, logLine };
-  let tunnelSup: WorkerSupervisor<MainToTunnel, TunnelToMain>;
   let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
   let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
   let resolveDone: (code: number) => void = () => {};
@@ -182,10 +181,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   });
   let stopping: Promise<void> | null = null;
 
-  // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels), heartbeats and ingress
-  // sync. Created afresh for every leadership term (or once, without leader election) by createControlPlaneWorkers.
-  const createControlPlaneWorkers = () => {
-  tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
+  const tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
     ...common,
     name: 'tunnel',
     spawn: () => spawnWorker('tunnel'),
@@ -382,15 +378,14 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     },
   });
 
-  };
-
   // ---- leader-only work: the switch that starts and stops everything that faces the control plane ----
   let leaderWork: 'stopped' | 'running' = 'stopped';
   const startLeaderWork = async () => {
     if (leaderWork === 'running' || stopping) return;
     leaderWork = 'running';
     if (election) await adoptPersistedState();
-    createControlPlaneWorkers();
+    // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels), heartbeats and ingress
+    // sync. A supervisor stopped at the end of a term starts afresh (new thread, new init) in the next one.
     heartbeatSup.start();
     ingressSup.start();
     tunnelSup.start();
@@ -448,12 +443,14 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
             status.update('leadership', (s) => {
               if (s.leadership) s.leadership.role = 'leader';
             });
+            metrics.set('pipeops_agent_leader_election_leader', 1, { lease: `${leaseNamespace}/${election.lease_name}` });
             await startLeaderWork();
           },
           onStoppedLeading: async () => {
             status.update('leadership', (s) => {
               if (s.leadership) s.leadership.role = 'standby';
             });
+            metrics.set('pipeops_agent_leader_election_leader', 0, { lease: `${leaseNamespace}/${election.lease_name}` });
             await stopLeaderWork(cfg.timeouts.shutdown);
           },
           onNewLeader: (holder) =>
@@ -465,6 +462,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       )
     : null;
   if (elector) {
+    metrics.set('pipeops_agent_leader_election_leader', 0, { lease: elector.lease });
     log.info({ lease: elector.lease, identity: elector.identity }, 'leader election on: standing by until this replica holds the Lease');
     elector.start();
   } else await startLeaderWork();
@@ -492,23 +490,10 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     status,
     metrics,
     done,
-    // Getters: under leader election every term has new workers (null-worker stand-ins before the first term).
-    workers: {
-      get tunnel() {
-        return (tunnelSup as typeof tunnelSup | undefined) ?? IDLE;
-      },
-      get heartbeat() {
-        return (heartbeatSup as typeof heartbeatSup | undefined) ?? IDLE;
-      },
-      get ingress() {
-        return (ingressSup as typeof ingressSup | undefined) ?? IDLE;
-      },
-    },
+    workers: { tunnel: tunnelSup, heartbeat: heartbeatSup, ingress: ingressSup },
     stop: () => shutdown(0),
   };
 }
-
-const IDLE = { worker: null } as const;
 
 function detectClusterDomain(): string {
   try {

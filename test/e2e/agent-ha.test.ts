@@ -105,6 +105,8 @@ test('two replicas: one leader registers, the standby is ready and passive; SIGK
   expect((await ready(a)).body.leader_election).toMatchObject({ role: 'leader', leader: 'replica-a' });
   expect(registrations).toEqual(['replica-a']);
   expect(sessions.map((s) => s.connected)).toEqual([true]);
+  const leaderGauge = async (r: Replica) => /pipeops_agent_leader_election_leader\{lease="pipeops-system\/pipeops-agent-leader"\} (\d)/.exec(await (await fetch(`${r.url}/metrics`)).text())?.[1];
+  expect([await leaderGauge(a), await leaderGauge(b)]).toEqual(['1', '0']);
 
   // SIGKILL the leader: no release; the standby takes over once the Lease expires.
   const killedAt = Date.now();
