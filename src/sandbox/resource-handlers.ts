@@ -217,9 +217,9 @@ async function dispatch(
 
 /**
  * A LIST as a real apiserver answers it: `resourceVersionMatch=Exact` reads the state at that version (410 once it
- * is older than the history kept), a version the server has not reached waits about 3 s and then is 504, and a
- * non-empty resourceVersion without Exact is served whole from the watch cache (`limit` ignored, as measured on
- * kube-apiserver v1.37); otherwise pages follow `limit` and `continue` in key order.
+ * is older than the history kept), a version the server has not reached waits about 3 s and then is 504, and
+ * resourceVersion=0 is served whole from the watch cache (`limit` ignored); otherwise pages follow `limit` and
+ * `continue` in key order.
  */
 async function listReply(
   ctx: ResourceContext,
@@ -248,7 +248,9 @@ async function listReply(
   } else all = ctx.store.list(k, namespace);
   const items = all.filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
   const pageQuery = new URLSearchParams(q);
-  if (rvParam !== '' && !exact) pageQuery.delete('limit');
+  // Measured on kube-apiserver v1.37: resourceVersion=0 is served whole from the watch cache, and so is a continue
+  // that also names a resourceVersion; any other resourceVersion pages normally.
+  if (rvParam === '0' || (rvParam !== '' && q.get('continue'))) pageQuery.delete('limit');
   const page = pageList(items, pageQuery, rv, Boolean(q.get('labelSelector') || q.get('fieldSelector')), all.map(keyOf));
   if (isApiError(page)) return page;
   const listMeta = { resourceVersion: rv, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };

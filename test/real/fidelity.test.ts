@@ -233,6 +233,7 @@ const CORPUS: Probe[] = [
   { cls: 'list', name: 'list fieldSelector name', path: `${CMS}?fieldSelector=metadata.name%3Dcm-2` },
   { cls: 'list', name: 'list bad fieldSelector', path: `${CMS}?fieldSelector=data.k%3Dv1` },
   { cls: 'list', name: 'list resourceVersion=0 limit=2 (served whole from the cache)', path: `${CMS}?resourceVersion=0&limit=2` },
+  { cls: 'list', name: 'list resourceVersion=<current> limit=2', path: CMS, prepare: async (t) => ({ path: `${CMS}?resourceVersion=${await rvOf(t, CMS)}&limit=2` }) },
   { cls: 'list', name: 'list resourceVersion=0', path: `${CMS}?resourceVersion=0&labelSelector=tier%3Deven` },
   { cls: 'list', name: 'list resourceVersionMatch without resourceVersion', path: `${CMS}?resourceVersionMatch=NotOlderThan` },
   { cls: 'list', name: 'list resourceVersionMatch=Exact with resourceVersion=0', path: `${CMS}?resourceVersionMatch=Exact&resourceVersion=0` },

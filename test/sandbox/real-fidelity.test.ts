@@ -76,10 +76,14 @@ describe('list and watch options', () => {
 });
 
 describe('LIST resourceVersion semantics', () => {
-  test('resourceVersion=0 is served whole: limit is ignored', async () => {
+  test('resourceVersion=0 is served whole: limit is ignored; another resourceVersion pages', async () => {
     const r = await get(`${CMS}?resourceVersion=0&limit=2`);
     expect(names(r.body)).toEqual(['cm-1', 'cm-2', 'cm-3', 'cm-4', 'cm-5', 'cm-6']);
     expect(r.body.metadata.continue).toBeUndefined();
+    const rv = r.body.metadata.resourceVersion;
+    const paged = await get(`${CMS}?resourceVersion=${rv}&limit=2`);
+    expect(names(paged.body)).toEqual(['cm-1', 'cm-2']);
+    expect(paged.body.metadata.remainingItemCount).toBe(4);
   });
 
   test('Exact at an older resourceVersion shows the objects as they were; NotOlderThan shows them now', async () => {
