@@ -22,6 +22,8 @@ interface Target {
   base: string;
   token: string;
   ca: string;
+  /** Forget the history up to now: etcd compaction on the real server, the event ring on the sandbox. */
+  compact(): Promise<void>;
   /** Values a probe remembers for a later one (a resourceVersion from before a change). */
   memo: Record<string, string>;
 }
@@ -62,6 +64,13 @@ const AGGREGATED = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDisco
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 const CMS = `/api/v1/namespaces/${NS}/configmaps`;
 const LEASES = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`;
+const INGRESSES = `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`;
+const ingress = (name: string) => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'Ingress',
+  metadata: { name },
+  spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 's', port: { number: 80 } } } }] } }] },
+});
 const lease = (name: string, spec: Record<string, unknown>, rv?: string) => ({
   apiVersion: 'coordination.k8s.io/v1',
   kind: 'Lease',
@@ -370,11 +379,35 @@ const CORPUS: Probe[] = [
   { cls: 'lease', name: 'update missing lease', method: 'PUT', path: `${LEASES}/ghost`, body: lease('ghost', { holderIdentity: 'a', leaseDurationSeconds: 15 }) },
   { cls: 'lease', name: 'table of leases', path: LEASES, headers: { accept: TABLE } },
   { cls: 'lease', name: 'delete lease', method: 'DELETE', path: `${LEASES}/leader` },
+  // ---- compaction: Ingresses bypass the real watch cache (--watch-cache-sizes), so etcd's 410 is reachable ----
+  {
+    cls: 'watch',
+    name: 'watch from a compacted resourceVersion (410 ERROR event)',
+    path: INGRESSES,
+    watchEvents: 1,
+    prepare: async (t) => {
+      await call(t, { method: 'POST', path: INGRESSES, body: ingress('i1') });
+      t.memo.beforeCompaction = await rvOf(t, INGRESSES);
+      await call(t, { method: 'POST', path: INGRESSES, body: ingress('i2') });
+      // etcd keeps the revision it compacts at: one more write, so the revision after the remembered one is gone.
+      await call(t, { method: 'POST', path: INGRESSES, body: ingress('i3') });
+      await t.compact();
+      return { path: `${INGRESSES}?watch=true&resourceVersion=${t.memo.beforeCompaction}` };
+    },
+  },
+  { cls: 'list', name: 'list Exact at a compacted resourceVersion (410)', path: INGRESSES, prepare: async (t) => ({ path: `${INGRESSES}?resourceVersionMatch=Exact&resourceVersion=${t.memo.beforeCompaction}` }) },
   // ---- namespace lifecycle (last: it deletes the corpus namespace) ----
   { cls: 'write', name: 'delete namespace', method: 'DELETE', path: `/api/v1/namespaces/${NS}` },
   { cls: 'read', name: 'get namespace right after its delete', path: `/api/v1/namespaces/${NS}` },
   { cls: 'write', name: 'create in a terminating namespace', method: 'POST', path: CMS, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } } },
 ];
+
+/** Compacts etcd at its current revision through its v3 JSON gateway (what the apiserver's compactor does). */
+async function compactEtcd(etcdUrl: string): Promise<void> {
+  const range = (await (await fetch(`${etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) })).json()) as { header: { revision: string } };
+  const r = await fetch(`${etcdUrl}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: range.header.revision, physical: true }) });
+  if (!r.ok) throw new Error(`etcd compaction: HTTP ${r.status} ${await r.text()}`);
+}
 
 describe.skipIf(missing !== null)('sandbox fidelity against a real kube-apiserver', () => {
   let real: RealCluster;
@@ -383,10 +416,10 @@ describe.skipIf(missing !== null)('sandbox fidelity against a real kube-apiserve
   let targets: Target[];
 
   beforeAll(async () => {
-    [real, sandbox] = await Promise.all([startRealCluster(), startSandbox({ tls: 'generate', tokens: { [TOKEN]: { verbs: '*', resources: '*', namespaces: '*' } }, anonymousAuth: true, seed: false })]);
+    [real, sandbox] = await Promise.all([startRealCluster({ apiserverFlags: ['--watch-cache-sizes=ingresses.networking.k8s.io#0'] }), startSandbox({ tls: 'generate', tokens: { [TOKEN]: { verbs: '*', resources: '*', namespaces: '*' } }, anonymousAuth: true, seed: false })]);
     targets = [
-      { name: 'real', base: real.kube.url, token: real.kube.adminToken, ca: real.kube.caPem, memo: {} },
-      { name: 'sandbox', base: sandbox.url, token: TOKEN, ca: sandbox.caPem ?? '', memo: {} },
+      { name: 'real', base: real.kube.url, token: real.kube.adminToken, ca: real.kube.caPem, compact: () => compactEtcd(real.kube.etcdUrl), memo: {} },
+      { name: 'sandbox', base: sandbox.url, token: TOKEN, ca: sandbox.caPem ?? '', compact: async () => sandbox.faults.compact(), memo: {} },
     ];
     const [r, s] = targets as [Target, Target];
     for (const t of targets) await call(t, { method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
