@@ -7,16 +7,17 @@ import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
 import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
 import { prettyLine } from '../log/pretty.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
-import { spawnWorker } from '../runtime/workers.ts';
+import { runtime } from '#runtime';
 import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
 import { BUILD_INFO } from '../version.ts';
 import { defaultIdentity, LeaderElector } from './leader-election.ts';
 import { checkControlPlane, checkKubernetes, gatherRegisterFacts } from './startup-facts.ts';
 import { startAgentServer } from './http-app.ts';
-import { toKubeAccess } from './kube-access.ts';
+import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
+import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
   IngressToMain,
@@ -25,7 +26,7 @@ import type {
   MainToIngress,
   MainToTunnel,
   TunnelToMain,
-} from './thread-messages.ts';
+} from '../threads/messages.ts';
 
 export interface RunningAgent {
   url: string;
@@ -153,7 +154,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     s.kubernetes.version = facts.k8sVersion === 'unknown' ? null : facts.k8sVersion;
   });
   const metrics = new AgentMetrics();
-  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: Bun.version });
+  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: runtime.name === 'bun' ? runtime.version : 'none' });
   const server = startAgentServer({
     status,
     metrics,
@@ -184,7 +185,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   const tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
     ...common,
     name: 'tunnel',
-    spawn: () => spawnWorker('tunnel'),
+    spawn: () => runtime.spawnWorker('tunnel'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -295,7 +296,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   heartbeatSup = new WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>({
     ...common,
     name: 'heartbeat',
-    spawn: () => spawnWorker('heartbeat'),
+    spawn: () => runtime.spawnWorker('heartbeat'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -335,7 +336,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   ingressSup = new WorkerSupervisor<MainToIngress, IngressToMain>({
     ...common,
     name: 'ingress',
-    spawn: () => spawnWorker('ingress'),
+    spawn: () => runtime.spawnWorker('ingress'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -477,7 +478,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       // this replica's session is gone.
       if (elector) await elector.stop();
       await stopLeaderWork(Math.max(500, budget - 1000));
-      await Promise.race([saving, Bun.sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
     })();

@@ -12,7 +12,7 @@ import type { PersistedState } from '../state/index.ts';
 import { selectServiceToken } from './credentials.ts';
 import type { CheckResult } from './http-types.ts';
 import type { AgentStatus } from './status.ts';
-import type { RegisterFacts } from './thread-messages.ts';
+import type { RegisterFacts } from '../threads/messages.ts';
 
 export async function gatherRegisterFacts(cfg: AgentConfig, kube: KubeClient | null, state: PersistedState, log: Logger): Promise<RegisterFacts> {
   const host = hostFacts();

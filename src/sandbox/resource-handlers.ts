@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { type ApiError, apiError, badRequest, isApiError, notFound, resourceVersionTooLarge, unsupportedMediaType } from './api-status.ts';
 import type { ResourcePath } from './api-path.ts';
-import { type FieldRequirement, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
+import { type FieldFilter, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
 import { readBody, sendError, sendJson } from './http-reply.ts';
 import { applyJsonPatch } from './json-patch.ts';
 import { validateListOptions } from './list-options.ts';
@@ -20,11 +20,6 @@ import { decodeProtobufObject } from './protobuf-objects.ts';
 import { type IncludeObject, parseIncludeObject, toTable } from './table.ts';
 import { admitWrite, createsOnUpdate, deleteReturnsObject, validateWrite } from './validation.ts';
 import { serveWatch, type WatchSettings } from './watch-stream.ts';
-
-export interface FieldFilter {
-  reqs: FieldRequirement[];
-  paths: Map<string, string>;
-}
 
 export interface ResourceContext {
   registry: ResourceRegistry;
