@@ -16,7 +16,7 @@ function context(relayKnows: string[] = []) {
   const hellos: GatewayHello[] = [];
   const relayed: string[] = [];
   const ctx: ControlContext = {
-    conn: { send: (type, payload, id) => (sent.push({ type, payload, id }), true), sendBinary: () => true, bufferedAmount: 0, open: true },
+    conn: { send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown>, id: m.requestId }), true), sendBinary: () => true, bufferedAmount: 0, open: true },
     log: quietLog,
     metric: (u) => metrics.push(u),
     registration: new RegistrationWaiter<RegisterSuccess>({ waitMs: 60_000, maxWaitMs: 120_000 }),
