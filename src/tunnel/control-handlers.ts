@@ -1,7 +1,7 @@
 // Session-level control messages (protocol.md §2.5–2.7, §5.1): one small handler per type, and the dispatch that
 // counts every inbound message and sends what is not session-level to the relays (or answers protocol_fallback).
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import {
   ErrorPayloadSchema,
   GatewayHelloSchema,

@@ -1,16 +1,17 @@
 // Routes the session's non-control messages to the relays (HTTP proxy, WebSocket streams, L4 tunnels).
 // Every message type of protocol.md §2.6 is either handled here or explicitly answered.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { RouteHint, ServiceTarget } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { frameRequestId } from '../protocol/binary-frame.ts';
 import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
 import { AGENT_INBOUND_TYPES, isRelayType, type RelayType } from '../protocol/message-table.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
-import { HttpRelay, type RelayConfig } from './http-relay.ts';
+import type { RelayConfig, StreamConfig } from '../threads/tunnel-config.ts';
+import { HttpRelay } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
-import { type StreamConfig, StreamRelay } from './stream-relay.ts';
+import { StreamRelay } from './stream-relay.ts';
 
 export interface DispatcherDeps {
   kube: KubeClient | null;

@@ -2,7 +2,7 @@
 // them, are id-prefixed HTTP frames (request bodies) or legacy JSON-in-binary envelopes. Also the send side the relays
 // use (`SessionConnection`).
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { type AgentToHub, encodeMessage } from '../protocol/wire-messages.ts';
 import type { EnvelopeWriter, SessionTransport } from './transport.ts';

@@ -2,8 +2,9 @@
 // Every request is independent: its own AbortController, deadline, bounded body buffer and writer, so a slow
 // or huge request never delays the others.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint } from '../agent/thread-messages.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { RelayConfig } from '../threads/tunnel-config.ts';
+import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
@@ -17,25 +18,10 @@ import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } 
 
 /** With `binary_chunks`, a buffered answer larger than this is streamed instead (no huge single message). */
 export const CHUNK_SWITCH_BYTES = 4 << 20;
-import { decideRoute, type ServiceRef } from './routing.ts';
-import { type ServiceProxyMode, serviceEndpoint } from './service-endpoint.ts';
+import { decideRoute } from './routing.ts';
+import { serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
-
-export interface RelayConfig {
-  serviceProxy: ServiceProxyMode;
-  serviceMap: Record<string, string>;
-  clusterDomain: string;
-  ingressController: ServiceRef | null;
-  maxBufferedBodyBytes: number;
-  maxRequestBodyBytes: number;
-  /** Total bound of a buffered request (P3); streams have none. */
-  bufferedTimeoutMs: number;
-  /** A streamed request body with no chunk for this long is abandoned: the request fails (`timeouts.proxy_body_idle`). */
-  bodyIdleMs?: number;
-  binaryThreshold: number;
-  gzipMinBytes: number;
-  highWaterBytes: number;
-}
+import { runtime } from '#runtime';
 
 export interface RelayDeps {
   kube: KubeClient | null;
@@ -279,7 +265,7 @@ export class HttpRelay {
           res = await d.kube!.request(ep.path, { ...init, headers: mapToHeaders(headers) } as Parameters<KubeClient['request']>[1]);
         } else {
           // The original Host travels as the HTTP Host, so ingress controllers route by it (§3.4).
-          res = await fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } } as RequestInit);
+          res = await runtime.fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } });
         }
       }
       status = res.status || 200;

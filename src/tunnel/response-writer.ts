@@ -10,7 +10,9 @@ import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { CreditWindow } from '../protocol/flow-control.ts';
 import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
+import { sleep } from '../timing/sleep.ts';
 import type { SessionConnection } from './session.ts';
+import { runtime } from '#runtime';
 
 export interface WriterLimits {
   binaryThreshold: number;
@@ -31,7 +33,7 @@ export interface BufferedResult {
 export async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
   // Bun's client WebSocket has no 'drain' event: poll. 1 ms keeps the pipe full (4 MiB drains in ~4 ms on a
   // fast link); a growing backoff here cost most of the throughput.
-  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await Bun.sleep(1);
+  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await sleep(1);
 }
 
 const gzipAsync = promisify(gzipCb);
@@ -41,7 +43,7 @@ const GZIP_INLINE_MAX = 256 * 1024;
 export async function gzip(body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   // Level 6 up to 4 MiB (best ratio where it matters most), level 1 above (3× faster, bun-notes §8).
   const level = body.length > 4 << 20 ? 1 : 6;
-  if (body.length <= GZIP_INLINE_MAX) return Bun.gzipSync(body as Uint8Array<ArrayBuffer>, { level }) as Uint8Array<ArrayBuffer>;
+  if (body.length <= GZIP_INLINE_MAX) return runtime.gzip(body, level);
   const z = await gzipAsync(body, { level });
   return new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer>;
 }

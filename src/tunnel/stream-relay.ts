@@ -4,7 +4,7 @@
 // (application WebSockets behind Services), raw-upgrade-stream.ts (`raw_upgrade`, any protocol incl. SPDY); where each
 // connects is backend-target.ts. Each stream has bounded buffers; producers are paused, never silently dropped.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';

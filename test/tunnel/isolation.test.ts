@@ -1,7 +1,7 @@
 // Isolation by construction (issue 19): a throw while handling one inbound message fails that request or
 // stream only, with the reason on the wire, is counted, and never leaves the message loop.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import { encodeResponseFrame } from '../../src/protocol/binary-frame.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';

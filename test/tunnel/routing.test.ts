@@ -3,7 +3,7 @@
 // for non-API paths, 5 the Kubernetes API; and the validation in front of them.
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import type { RouteHint } from '../../src/agent/thread-messages.ts';
+import type { RouteHint } from '../../src/threads/messages.ts';
 import type { HeaderMap } from '../../src/protocol/http-headers.ts';
 import { decideRoute, isKubernetesPath, type RoutingContext, type RoutingRequest, validatePath, validName } from '../../src/tunnel/routing.ts';
 

@@ -1,7 +1,7 @@
 // Backpressure toward the control plane for WebSocket stream kinds (issue 17 item 7): while the tunnel socket is
 // above its high-water mark the backend's reads pause; when it drained they resume, and nothing is lost.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import { parseProxyRequest } from '../../src/protocol/proxy-messages.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
 import { StreamRelay } from '../../src/tunnel/stream-relay.ts';

@@ -3,7 +3,7 @@
 // holding whatever the control plane sends while a backend handshake hangs.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { parseProxyRequest, type ProxyRequest } from '../../src/protocol/proxy-messages.ts';

@@ -1,7 +1,7 @@
 // The public gateway's route table: registry routes (from agents) and configured path routes (webhook
 // gateways: host? + path prefix → a cluster's Service), and where a matched request goes. Pure.
 import type { PathRouteConfig } from '../config/schema.ts';
-import { type MatchCandidate, RouteTable } from '../routes/route-match.ts';
+import { type MatchCandidate, RouteTable } from '../../ingress/route-match.ts';
 import type { RouteRecord } from '../routes/route-store.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
 import type { ServiceTarget } from '../../protocol/proxy-request-builders.ts';

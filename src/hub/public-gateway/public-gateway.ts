@@ -27,7 +27,7 @@ import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { normaliseRequestPath } from '../routes/request-path.ts';
-import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
+import { normaliseRequestHost, type RouteTable } from '../../ingress/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
 import { appHeaders, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
