@@ -45,6 +45,17 @@ export const METRICS = [
   { name: 'pipeops_ws_session_duration_seconds', type: 'histogram', help: 'Lifetime of stream sessions by kind.', labels: ['kind'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200] },
   { name: 'pipeops_ws_bytes_total', type: 'counter', help: 'Stream payload bytes by kind and direction (to_backend, to_control_plane).', labels: ['kind', 'direction'] },
   { name: 'pipeops_ws_backpressure_total', type: 'counter', help: 'Backpressure signals sent to the control plane for streams whose backend does not keep up.', labels: ['kind'] },
+  // L4 tunnels (§5), upstream's names: yamux streams from the gateway, and the legacy JSON messages.
+  { name: 'pipeops_agent_yamux_streams_accepted_total', type: 'counter', help: 'Yamux streams the gateway opened (each carries one L4 connection).' },
+  { name: 'pipeops_agent_yamux_active_streams', type: 'gauge', help: 'Yamux streams relaying to a Service now.' },
+  { name: 'pipeops_agent_yamux_bytes_total', type: 'counter', help: 'Yamux TCP stream bytes by direction (in: gateway to Service, out: Service to gateway), counted when a stream ends.', labels: ['direction'] },
+  { name: 'pipeops_agent_yamux_stream_errors_total', type: 'counter', help: 'Yamux streams refused: header_error (bad or invalid stream header, T3), dial_error (Service unreachable), limit (tunnels.tcp.max_connections / tunnels.udp.max_sessions).', labels: ['type'] },
+  { name: 'pipeops_agent_yamux_stream_duration_seconds', type: 'histogram', help: 'Lifetime of relayed yamux streams.', buckets: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6, 819.2, 1638.4] },
+  { name: 'pipeops_agent_tcp_tunnel_connections_total', type: 'counter', help: 'Legacy JSON TCP tunnel connections started (tcp_tunnel_start).' },
+  { name: 'pipeops_agent_tcp_tunnel_active_connections', type: 'gauge', help: 'Legacy JSON TCP tunnel connections open now.' },
+  { name: 'pipeops_agent_tcp_tunnel_errors_total', type: 'counter', help: 'Legacy JSON TCP tunnel connections closed by a failure, by close reason (connection_failed, registration_failed, write_error, invalid_message).', labels: ['error_type'] },
+  { name: 'pipeops_agent_udp_tunnel_packets_total', type: 'counter', help: 'UDP datagrams relayed (yamux and legacy JSON), by direction (to_backend, to_gateway).', labels: ['direction'] },
+  { name: 'pipeops_agent_udp_tunnel_errors_total', type: 'counter', help: 'UDP tunnel failures: dropped (over tunnels.udp.buffer_size or a full stream), limit, invalid_message, invalid_target, socket.', labels: ['error_type'] },
   { name: 'pipeops_bun_heap_bytes', type: 'gauge', help: 'JavaScriptCore heap size of the main thread (bun:jsc).' },
   { name: 'pipeops_bun_heap_objects', type: 'gauge', help: 'Live objects on the main thread heap (bun:jsc).' },
   { name: 'gateway_routes_registered_total', type: 'counter', help: 'Routes acknowledged by the control plane route registry, by call (register, sync).', labels: ['via'] },
@@ -74,8 +85,8 @@ export const METRICS = [
 /**
  * Upstream's metric names filled from ours as updates arrive: our update → the upstream updates it implies.
  * Not exported because we cannot fill them truthfully: frame counts (our relays count bytes), per-service
- * byte counters and `websocket_proxy_errors_total` (no such labels here), and the L4 tunnel, yamux and
- * gateway-watcher families (features this agent does not have); see docs/compatibility.md.
+ * byte counters and `websocket_proxy_errors_total` (no such labels here), and the gateway-watcher family; the L4
+ * tunnel and yamux families are declared above under upstream's names; see docs/compatibility.md.
  */
 export const UPSTREAM_ALIASES: Readonly<Record<string, (u: MetricUpdate) => MetricUpdate[]>> = {
   pipeops_heartbeat_total: (u) => [{ ...u, name: 'pipeops_agent_heartbeat_success_total', labels: {} }],

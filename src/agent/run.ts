@@ -237,6 +237,19 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           idleMs: cfg.timeouts.stream_idle,
           maxFrameBytes: cfg.proxy.ws_max_frame_bytes,
         },
+        l4: {
+          enabled: cfg.tunnels.enabled,
+          tcp: {
+            keepalive: cfg.tunnels.tcp.keepalive,
+            keepalivePeriodMs: cfg.tunnels.tcp.keepalive_period,
+            connectTimeoutMs: cfg.tunnels.tcp.connection_timeout,
+            idleTimeoutMs: cfg.tunnels.tcp.idle_timeout,
+            maxConnections: cfg.tunnels.tcp.max_connections,
+          },
+          udp: { bufferSize: cfg.tunnels.udp.buffer_size, sessionTimeoutMs: cfg.tunnels.udp.session_timeout, maxSessions: cfg.tunnels.udp.max_sessions },
+          target: { mode: cfg.kubernetes.service_proxy, serviceMap: cfg.kubernetes.service_map, clusterDomain },
+          yamux: { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 },
+        },
       },
     }),
     onMessage: (m) => {

@@ -4,6 +4,7 @@ import type { MetricUpdate } from './metrics.ts';
 import type { ConnectionState } from './status.ts';
 import type { RelayConfig } from '../tunnel/http-relay.ts';
 import type { SessionOptions, SessionStatus } from '../tunnel/session.ts';
+import type { L4Config } from '../tunnel/l4/yamux-tunnels.ts';
 import type { StreamConfig } from '../tunnel/stream-relay.ts';
 
 /** The persisted identity/session state (same shape as src/state's PersistedState). */
@@ -89,6 +90,8 @@ export interface TunnelWorkerConfig {
   facts: RegisterFacts;
   relay: Omit<RelayConfig, 'ingressController'>;
   streams: StreamConfig;
+  /** tunnels.* (L4 tunnels, §5). */
+  l4: L4Config;
 }
 
 export interface RegisterFacts {

@@ -9,6 +9,8 @@ import { SUPPORTED_INBOUND_TYPES } from '../protocol/control-messages.ts';
 import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import { HttpRelay, type RelayConfig } from './http-relay.ts';
+import { LegacyTunnels } from './l4/legacy-tunnels.ts';
+import type { L4Config } from './l4/yamux-tunnels.ts';
 import type { SessionConnection } from './session.ts';
 import { type StreamConfig, StreamRelay } from './stream-relay.ts';
 
@@ -18,6 +20,8 @@ export interface DispatcherDeps {
   metric(u: MetricUpdate): void;
   relay: Omit<RelayConfig, 'ingressController'>;
   streams: StreamConfig;
+  /** tunnels.* (§5); `enabled: false` answers the L4 messages with T1. */
+  l4?: L4Config;
 }
 
 export class TunnelDispatcher {
@@ -26,10 +30,13 @@ export class TunnelDispatcher {
   #ingressController: ServiceTarget | null = null;
   readonly http: HttpRelay;
   readonly streams: StreamRelay;
+  /** The legacy JSON L4 messages (§5.4), when tunnels are enabled. */
+  readonly legacyTunnels: LegacyTunnels | null;
 
   constructor(deps: DispatcherDeps) {
     this.#d = deps;
     const self = this;
+    this.legacyTunnels = deps.l4?.enabled ? new LegacyTunnels(deps.l4, deps.log, deps.metric) : null;
     this.streams = new StreamRelay({ kube: deps.kube, log: deps.log, metric: deps.metric, config: deps.streams });
     this.http = new HttpRelay({
       upgrade: (req, decision, conn) => this.streams.upgrade(req, decision, conn, req.rawUpgrade),
@@ -52,6 +59,7 @@ export class TunnelDispatcher {
   detach(): void {
     this.http.closeAll('tunnel connection lost');
     this.streams.closeAll();
+    this.legacyTunnels?.closeAll();
   }
 
   setRouteHints(routes: RouteHint[], ingressController: ServiceTarget | null): void {
@@ -62,6 +70,7 @@ export class TunnelDispatcher {
   closeAll(reason: string): void {
     this.http.closeAll(reason);
     this.streams.closeAll();
+    this.legacyTunnels?.closeAll();
   }
 
   beforeText(): void {
@@ -146,7 +155,21 @@ export class TunnelDispatcher {
       case 'ws_close':
         this.streams.close(m, conn);
         return true;
-      // T1: L4 tunnels are not enabled in this agent build: answer instead of crashing like upstream.
+      case 'tcp_tunnel_start':
+      case 'tcp_tunnel_data':
+      case 'tcp_tunnel_close':
+      case 'udp_tunnel_data':
+        if (!this.legacyTunnels) return this.#tunnelsDisabled(m, conn);
+        this.legacyTunnels.handle(m, conn);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** T1: L4 tunnels are disabled (tunnels.enabled=false): answer instead of crashing like upstream. */
+  #tunnelsDisabled(m: InboundMessage, conn: SessionConnection): boolean {
+    switch (m.type) {
       case 'tcp_tunnel_start':
       case 'tcp_tunnel_data':
         conn.send('tcp_tunnel_close', { reason: 'tunnels_disabled', error: 'L4 tunnels are disabled on this agent (tunnels.enabled=false)' }, m.requestId);

@@ -49,7 +49,7 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
   const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'tunnel', init.logLevel);
   const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}` }) : null;
   const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
-  const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams });
+  const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams, l4: c.l4 });
   const session = new ControlSession(
     {
       apiUrl: c.apiUrl,

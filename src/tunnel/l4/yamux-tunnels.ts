@@ -1,0 +1,224 @@
+// The agent's yamux L4 tunnels (protocol.md §5.1–§5.3, deviations T2, T3): answers `gateway_hello`, runs the yamux
+// client session over the gateway socket, and for each stream the gateway opens reads the stream header, checks
+// the target and the limits, then dials the Service over TCP or UDP and relays.
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { MetricUpdate } from '../../agent/metrics.ts';
+import { GatewayHelloSchema } from '../../protocol/control-messages.ts';
+import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
+import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
+import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
+import { l4Target, type L4TargetOptions } from './l4-target.ts';
+import { relayUdp } from './udp-relay.ts';
+
+/** gateway_hello / gateway_hello_ack fields of ours (an upstream gateway sends none and gets upstream behaviour). */
+export const HELLO_FRAMING_KEY = 'pipeops_yamux_framing';
+export const HELLO_UDP_KEY = 'pipeops_udp_datagrams';
+/**
+ * `tagged` framing: yamux bytes travel in binary messages that start with two zero bytes, so the HTTP proxy's
+ * binary frames (`[u16 id length ≥ 1][id]…`) keep working on the same socket. Without it (upstream), every binary
+ * message is yamux input and the agent sends no binary HTTP frames.
+ */
+export const TAGGED_FRAMING = 'tagged';
+export const LENGTH_PREFIXED_DATAGRAMS = 'length_prefixed';
+export const YAMUX_TAG_BYTES = 2;
+
+export interface L4Config {
+  enabled: boolean;
+  tcp: { keepalive: boolean; keepalivePeriodMs: number; connectTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
+  udp: { bufferSize: number; sessionTimeoutMs: number; maxSessions: number };
+  target: L4TargetOptions;
+  /** Yamux defaults before gateway_hello overrides (§5.2). */
+  yamux: { keepAliveMs: number; writeTimeoutMs: number; maxStreamWindow: number };
+}
+
+export interface YamuxTunnelDeps {
+  config: L4Config;
+  log: Logger;
+  metric(u: MetricUpdate): void;
+}
+
+export type HelloAnswer = { kind: 'ignored'; reason: string } | { kind: 'accepted'; ack: Record<string, unknown>; tagged: boolean };
+
+const MAX_HEADER_BYTES = 4 + 3 * 2 + 253 + 253 + 512;
+
+export class YamuxTunnels {
+  readonly #d: YamuxTunnelDeps;
+  #session: YamuxSession | null = null;
+  #tagged = false;
+  #framedUdp = false;
+  #tcp = 0;
+  #udp = 0;
+
+  constructor(deps: YamuxTunnelDeps) {
+    this.#d = deps;
+  }
+
+  get active(): boolean {
+    return this.#session !== null && !this.#session.closed;
+  }
+  /** Binary messages of this socket are yamux only when they carry the tag (else all of them are). */
+  get tagged(): boolean {
+    return this.#tagged;
+  }
+  get streams(): { tcp: number; udp: number } {
+    return { tcp: this.#tcp, udp: this.#udp };
+  }
+
+  /**
+   * `gateway_hello` (§5.1). Accepted: the caller sends the ack and, right after it, routes binary messages to
+   * `input`; every yamux frame goes out through `send` (as one binary message).
+   */
+  hello(payload: unknown, send: (frame: Uint8Array<ArrayBuffer>) => void): HelloAnswer {
+    const p = GatewayHelloSchema.safeParse(payload ?? {});
+    if (!p.success || !p.data.use_yamux) return { kind: 'ignored', reason: 'gateway_hello without use_yamux' };
+    if (!this.#d.config.enabled) return { kind: 'ignored', reason: 'L4 tunnels are disabled (tunnels.enabled=false)' };
+    const yc = p.data.yamux_config ?? {};
+    const num = (k: string, scale: number, dflt: number) => {
+      const v = yc[k];
+      return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v * scale : dflt;
+    };
+    const y = this.#d.config.yamux;
+    const raw = payload as Record<string, unknown>;
+    this.#tagged = raw[HELLO_FRAMING_KEY] === TAGGED_FRAMING;
+    this.#framedUdp = raw[HELLO_UDP_KEY] === LENGTH_PREFIXED_DATAGRAMS;
+    this.#session?.close('replaced by a new gateway_hello');
+    const session = new YamuxSession(
+      'client',
+      {
+        keepAliveMs: num('keep_alive_interval_seconds', 1000, y.keepAliveMs),
+        writeTimeoutMs: num('connection_timeout_seconds', 1000, y.writeTimeoutMs),
+        maxStreamWindow: num('max_stream_window_size', 1, y.maxStreamWindow),
+      },
+      {
+        out: send,
+        stream: (s) => this.#accept(s),
+        closed: (reason) => this.#d.log.info({ reason }, 'yamux session ended'),
+      },
+      this.#tagged ? YAMUX_TAG_BYTES : 0,
+    );
+    this.#session = session;
+    const ack: Record<string, unknown> = { use_yamux: true };
+    if (this.#tagged) ack[HELLO_FRAMING_KEY] = TAGGED_FRAMING;
+    if (this.#framedUdp) ack[HELLO_UDP_KEY] = LENGTH_PREFIXED_DATAGRAMS;
+    this.#d.log.info({ tagged: this.#tagged, udp_datagrams: this.#framedUdp ? 'length_prefixed' : 'raw' }, 'yamux session started on the gateway socket');
+    return { kind: 'accepted', ack, tagged: this.#tagged };
+  }
+
+  /**
+   * A binary message while yamux is active. Returns false when it is not yamux (tagged framing, no tag): the
+   * caller hands it to the HTTP relay.
+   */
+  input(data: Uint8Array): boolean {
+    const s = this.#session;
+    if (!s || s.closed) return false;
+    if (this.#tagged) {
+      if (data.length < YAMUX_TAG_BYTES || data[0] !== 0 || data[1] !== 0) return false;
+      s.input(data.subarray(YAMUX_TAG_BYTES));
+    } else s.input(data);
+    return true;
+  }
+
+  /** The socket is gone: every stream ends with it. */
+  detach(): void {
+    this.#session?.close('gateway socket closed', false);
+    this.#session = null;
+    this.#tagged = false;
+  }
+
+  #count(name: string, labels?: Record<string, string>, value = 1): void {
+    this.#d.metric({ name, op: 'inc', labels, value });
+  }
+
+  #accept(stream: YamuxStream): void {
+    this.#count('pipeops_agent_yamux_streams_accepted_total');
+    const started = Date.now();
+    let buf = new Uint8Array(0);
+    const timer = setTimeout(() => this.#reject(stream, 'header_error', 'no complete stream header in time'), this.#d.config.tcp.connectTimeoutMs);
+    stream.on.close = () => clearTimeout(timer);
+    stream.on.data = (piece) => {
+      const next = new Uint8Array(buf.length + piece.length);
+      next.set(buf);
+      next.set(piece, buf.length);
+      buf = next;
+      const h = decodeStreamHeader(buf);
+      if (h.kind === 'partial') {
+        if (buf.length > MAX_HEADER_BYTES) this.#reject(stream, 'header_error', 'stream header too long');
+        return;
+      }
+      clearTimeout(timer);
+      // Hold what follows until the target is connected.
+      stream.pause();
+      if (h.kind === 'error') return this.#reject(stream, 'header_error', h.error);
+      this.#start(stream, h.header, h.rest.slice(), started);
+    };
+  }
+
+  #reject(stream: YamuxStream, type: 'header_error' | 'dial_error' | 'limit', why: string, h?: StreamHeader): void {
+    this.#count('pipeops_agent_yamux_stream_errors_total', { type });
+    this.#d.log.warn({ stream: stream.id, reason: why, tunnel_id: h?.tunnelId, service: h ? `${h.serviceNamespace}/${h.serviceName}:${h.servicePort}` : undefined }, 'L4 stream refused');
+    stream.reset(why);
+  }
+
+  #start(stream: YamuxStream, h: StreamHeader, rest: Uint8Array, started: number): void {
+    const target = l4Target({ namespace: h.serviceNamespace, name: h.serviceName, port: h.servicePort }, this.#d.config.target);
+    if ('error' in target) return this.#reject(stream, 'dial_error', target.error, h);
+    const cfg = this.#d.config;
+    if (h.protocol === 'udp') {
+      if (this.#udp >= cfg.udp.maxSessions) return this.#reject(stream, 'limit', `tunnels.udp.max_sessions (${cfg.udp.maxSessions}) reached`, h);
+      this.#udp++;
+      this.#active(+1);
+      relayUdp(stream, rest, target, { framed: this.#framedUdp, maxDatagram: cfg.udp.bufferSize, idleMs: cfg.udp.sessionTimeoutMs, maxQueuedBytes: 1 << 20 }, (r) => {
+        this.#udp--;
+        this.#active(-1);
+        this.#count('pipeops_agent_udp_tunnel_packets_total', { direction: 'to_backend' }, r.datagramsToBackend);
+        this.#count('pipeops_agent_udp_tunnel_packets_total', { direction: 'to_gateway' }, r.datagramsToGateway);
+        if (r.dropped) this.#count('pipeops_agent_udp_tunnel_errors_total', { error_type: 'dropped' }, r.dropped);
+        if (r.error && !r.error.startsWith('idle')) this.#count('pipeops_agent_udp_tunnel_errors_total', { error_type: 'socket' });
+        this.#finished(started);
+      });
+      return;
+    }
+    if (this.#tcp >= cfg.tcp.maxConnections) return this.#reject(stream, 'limit', `tunnels.tcp.max_connections (${cfg.tcp.maxConnections}) reached`, h);
+    this.#tcp++;
+    this.#active(+1);
+    let connected = false;
+    const sock = net.connect({ host: target.host, port: target.port, noDelay: true, allowHalfOpen: true, keepAlive: cfg.tcp.keepalive, keepAliveInitialDelay: cfg.tcp.keepalivePeriodMs });
+    const dialTimer = setTimeout(() => sock.destroy(new Error(`dial timed out after ${cfg.tcp.connectTimeoutMs} ms`)), cfg.tcp.connectTimeoutMs);
+    const release = () => {
+      this.#tcp--;
+      this.#active(-1);
+      this.#finished(started);
+    };
+    const onDialError = (e: Error) => {
+      clearTimeout(dialTimer);
+      if (connected) return;
+      release();
+      this.#reject(stream, 'dial_error', `dial ${target.host}:${target.port}: ${e.message}`, h);
+    };
+    sock.once('error', onDialError);
+    stream.on.close = () => {
+      // The gateway gave up while we were dialing.
+      if (!connected) sock.destroy();
+    };
+    sock.once('connect', () => {
+      connected = true;
+      clearTimeout(dialTimer);
+      sock.off('error', onDialError);
+      pipeSocketStream(sock, stream, { idleMs: cfg.tcp.idleTimeoutMs, initial: rest }, (r) => {
+        release();
+        this.#count('pipeops_agent_yamux_bytes_total', { direction: 'in' }, r.bytesToSocket);
+        this.#count('pipeops_agent_yamux_bytes_total', { direction: 'out' }, r.bytesToStream);
+        if (r.error) this.#d.log.debug({ stream: stream.id, reason: r.error }, 'L4 stream ended abnormally');
+      });
+    });
+  }
+
+  #active(delta: number): void {
+    this.#d.metric({ name: 'pipeops_agent_yamux_active_streams', op: 'inc', value: delta });
+  }
+
+  #finished(started: number): void {
+    this.#d.metric({ name: 'pipeops_agent_yamux_stream_duration_seconds', op: 'observe', value: (Date.now() - started) / 1000 });
+  }
+}
