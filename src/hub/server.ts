@@ -22,6 +22,9 @@ import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
+import { AgentYamux } from './l4/agent-yamux.ts';
+import { L4Gateway } from './l4/l4-gateway.ts';
+import { parsePortRange } from './config/schema.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -43,6 +46,10 @@ export interface Hub {
   gatewayUrl: string;
   gatewayTlsUrl: string | null;
   publicGateway: PublicGateway;
+  /** Public L4 listeners (static `l4_exposures` and registered tunnels). */
+  l4: L4Gateway;
+  /** Yamux sessions with agents (L4 streams). */
+  yamux: AgentYamux;
   /** The hub's Prometheus registry, served at GET /metrics. */
   metrics: HubMetrics;
   stop(): Promise<void>;
@@ -74,6 +81,7 @@ export function clusterView(agents: AgentEndpoint, id: string) {
 
 interface AppParts {
   metrics: HubMetrics;
+  l4: () => L4Gateway | null;
   /** False until every listener is up and again once shutdown began. */
   ready: () => boolean;
 }
@@ -116,6 +124,7 @@ function buildApp(
     if (kind === 'gateway') {
       data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
       data.extensions = parseExtensions(url.searchParams.get(EXTENSIONS_QUERY_PARAM));
+      data.yamux = url.searchParams.get('supports_yamux') === 'true';
     }
     if (c.env.server.upgrade(req, { data })) return new Response(null);
     return c.json({ error: 'upgrade failed' }, 400);
@@ -144,6 +153,11 @@ function buildApp(
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
     const r = agents.store.find(c.req.param('id'));
     return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
+  });
+  // Admin: the L4 listeners and their counters (issue 13 item 6).
+  app.get('/api/v1/l4/tunnels', (c) => {
+    if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
+    return c.json({ tunnels: parts.l4()?.list() ?? [] });
   });
   mountRoutesApi(app, {
     routes,
@@ -192,7 +206,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
-  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready });
+  let l4: L4Gateway | null = null;
+  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready, l4: () => l4 });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -269,6 +284,36 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     throw e;
   }
   policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
+  const yamux = new AgentYamux(agents, log, { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 });
+  const l4Host = cfg.l4_host || cfg.host;
+  const l4Gateway = new L4Gateway({
+    host: l4Host,
+    publicHost: cfg.public_url ? new URL(cfg.public_url).hostname.replace(/^\[(.*)\]$/, '$1') : l4Host,
+    portRange: cfg.l4_port_range ? parsePortRange(cfg.l4_port_range) : null,
+    agents: yamux,
+    clusters: store,
+    policy,
+    lookup: deps.lookup,
+    idleMs: cfg.l4_idle_timeout,
+    udpIdleMs: cfg.l4_udp_session_timeout,
+    log,
+    metrics,
+  });
+  l4 = l4Gateway;
+  try {
+    for (const x of cfg.l4_exposures) {
+      const port = await l4Gateway.expose({ name: x.name, protocol: x.protocol, listenPort: x.listen_port, cluster: x.cluster, namespace: x.namespace, service: x.service, port: x.port, tunnelId: x.name, mode: 'tunnel', source: 'config' });
+      policy.listeners.push({ host: l4Host, port });
+    }
+  } catch (e) {
+    await l4Gateway.stop();
+    yamux.stop();
+    await server.stop(true);
+    await publicGateway.stop();
+    await kubeGateway.stop();
+    store.close();
+    throw new Error(`L4 exposure: ${(e as Error).message}`);
+  }
   metrics.attach({
     sockets: () => agents.socketCounts(),
     clusters: () => {
@@ -280,6 +325,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     routes: () => ({ registry: routes.list().length, config: cfg.path_routes.length }),
     inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
+    l4Active: () => l4Gateway.list().map((t) => ({ tunnel: t.name, active: t.connections_active })),
   });
   ready = true;
   const scheme = tls ? 'https' : 'http';
@@ -299,9 +345,13 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     gatewayUrl: publicGateway.url,
     gatewayTlsUrl: publicGateway.tlsUrl,
     publicGateway,
+    l4: l4Gateway,
+    yamux,
     metrics,
     async stop() {
       ready = false;
+      await l4Gateway.stop();
+      yamux.stop();
       await publicGateway.stop();
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');

@@ -6,22 +6,12 @@ import type { Logger } from 'pino';
 import type { MetricUpdate } from '../../agent/metrics.ts';
 import { GatewayHelloSchema } from '../../protocol/control-messages.ts';
 import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
+import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';
 import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { l4Target, type L4TargetOptions } from './l4-target.ts';
 import { relayUdp } from './udp-relay.ts';
 
-/** gateway_hello / gateway_hello_ack fields of ours (an upstream gateway sends none and gets upstream behaviour). */
-export const HELLO_FRAMING_KEY = 'pipeops_yamux_framing';
-export const HELLO_UDP_KEY = 'pipeops_udp_datagrams';
-/**
- * `tagged` framing: yamux bytes travel in binary messages that start with two zero bytes, so the HTTP proxy's
- * binary frames (`[u16 id length ≥ 1][id]…`) keep working on the same socket. Without it (upstream), every binary
- * message is yamux input and the agent sends no binary HTTP frames.
- */
-export const TAGGED_FRAMING = 'tagged';
-export const LENGTH_PREFIXED_DATAGRAMS = 'length_prefixed';
-export const YAMUX_TAG_BYTES = 2;
 
 export interface L4Config {
   enabled: boolean;
