@@ -22,6 +22,8 @@ import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
+import { TunnelStore } from './tunnels/tunnel-store.ts';
+import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -39,6 +41,8 @@ export interface Hub {
   kubeGateway: KubeGateway;
   /** Route registry (routes agents registered through /api/v1/gateway/routes/*). */
   routes: RouteStore;
+  /** L4 tunnel registry (tunnels agents registered through /api/v1/clusters/agent/{id}/tunnels). */
+  tunnels: TunnelStore;
   /** Public HTTP gateway base URL (apps by Host + path); `gatewayTlsUrl` when certificates are configured. */
   gatewayUrl: string;
   gatewayTlsUrl: string | null;
@@ -88,6 +92,7 @@ function buildApp(
   cfg: HubConfig,
   agents: AgentEndpoint,
   routes: RouteStore,
+  tunnels: TunnelStore,
   policy: EndpointPolicy,
   deps: HubDeps,
   log: Logger,
@@ -156,6 +161,7 @@ function buildApp(
     endpointPolicy: policy,
     lookup: deps.lookup,
   });
+  mountTunnelsApi(app, { tunnels, clusters: agents.store, agentTokens: cfg.agent_tokens, log, endpointPolicy: policy, lookup: deps.lookup });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
     log.error({ err: e.message, path: c.req.path }, 'hub request failed');
@@ -180,6 +186,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
   if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
   const routes = new RouteStore(store.database);
+  const tunnels = new TunnelStore(store.database);
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
@@ -192,7 +199,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
-  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready });
+  const app = buildApp(cfg, agents, routes, tunnels, policy, deps, log, { metrics, ready: () => ready });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -296,6 +303,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     kubeCaPem,
     kubeGateway,
     routes,
+    tunnels,
     gatewayUrl: publicGateway.url,
     gatewayTlsUrl: publicGateway.tlsUrl,
     publicGateway,
