@@ -11,7 +11,7 @@ import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
-import { gatewayPort, gatewayTlsPort, type HubConfig } from './config/schema.ts';
+import { gatewayPort, gatewayTlsPort, type HubConfig, parsePortRange } from './config/schema.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
@@ -24,7 +24,9 @@ import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
 import { AgentYamux } from './l4/agent-yamux.ts';
 import { L4Gateway } from './l4/l4-gateway.ts';
-import { parsePortRange } from './config/schema.ts';
+import { RegisteredTunnels } from './l4/registered-tunnels.ts';
+import { TunnelStore } from './tunnels/tunnel-store.ts';
+import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -42,6 +44,8 @@ export interface Hub {
   kubeGateway: KubeGateway;
   /** Route registry (routes agents registered through /api/v1/gateway/routes/*). */
   routes: RouteStore;
+  /** L4 tunnel registry (tunnels agents registered through /api/v1/clusters/agent/{id}/tunnels). */
+  tunnels: TunnelStore;
   /** Public HTTP gateway base URL (apps by Host + path); `gatewayTlsUrl` when certificates are configured. */
   gatewayUrl: string;
   gatewayTlsUrl: string | null;
@@ -82,6 +86,7 @@ export function clusterView(agents: AgentEndpoint, id: string) {
 interface AppParts {
   metrics: HubMetrics;
   l4: () => L4Gateway | null;
+  registered: () => RegisteredTunnels | null;
   /** False until every listener is up and again once shutdown began. */
   ready: () => boolean;
 }
@@ -96,6 +101,7 @@ function buildApp(
   cfg: HubConfig,
   agents: AgentEndpoint,
   routes: RouteStore,
+  tunnels: TunnelStore,
   policy: EndpointPolicy,
   deps: HubDeps,
   log: Logger,
@@ -170,6 +176,15 @@ function buildApp(
     endpointPolicy: policy,
     lookup: deps.lookup,
   });
+  mountTunnelsApi(app, {
+    tunnels,
+    clusters: agents.store,
+    agentTokens: cfg.agent_tokens,
+    log,
+    endpointPolicy: policy,
+    lookup: deps.lookup,
+    hubEndpoint: (t) => parts.registered()?.endpoint(t) ?? null,
+  });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
     log.error({ err: e.message, path: c.req.path }, 'hub request failed');
@@ -194,6 +209,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
   if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
   const routes = new RouteStore(store.database);
+  const tunnels = new TunnelStore(store.database);
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
@@ -207,7 +223,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
   let l4: L4Gateway | null = null;
-  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready, l4: () => l4 });
+  let registered: RegisteredTunnels | null = null;
+  const app = buildApp(cfg, agents, routes, tunnels, policy, deps, log, { metrics, ready: () => ready, l4: () => l4, registered: () => registered });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -314,6 +331,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     store.close();
     throw new Error(`L4 exposure: ${(e as Error).message}`);
   }
+  registered = new RegisteredTunnels(tunnels, l4Gateway, log);
+  await registered.reconcile();
   metrics.attach({
     sockets: () => agents.socketCounts(),
     clusters: () => {
@@ -342,6 +361,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     kubeCaPem,
     kubeGateway,
     routes,
+    tunnels,
     gatewayUrl: publicGateway.url,
     gatewayTlsUrl: publicGateway.tlsUrl,
     publicGateway,
@@ -350,6 +370,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     metrics,
     async stop() {
       ready = false;
+      registered?.stop();
       await l4Gateway.stop();
       yamux.stop();
       await publicGateway.stop();

@@ -87,6 +87,11 @@ export class L4Gateway {
     this.#d = deps;
   }
 
+  /** Names of the exposures from one source. */
+  names(source: L4Exposure['source']): string[] {
+    return [...this.#listeners.values()].filter((l) => l.exposure.source === source).map((l) => l.exposure.name);
+  }
+
   list(): L4TunnelView[] {
     return [...this.#listeners.values()].map((l) => ({
       name: l.exposure.name,
@@ -120,7 +125,9 @@ export class L4Gateway {
   /** Start (or restart, when it changed) the listener of an exposure. Returns its port. */
   async expose(e: L4Exposure): Promise<number> {
     const cur = this.#listeners.get(e.name);
-    if (cur && JSON.stringify(cur.exposure) === JSON.stringify(e)) return cur.port;
+    // Same exposure on the port it already has (a registered tunnel comes back with its assigned port): keep it.
+    const samePort = cur && (e.listenPort === 0 || e.listenPort === cur.port);
+    if (cur && samePort && JSON.stringify({ ...cur.exposure, listenPort: 0 }) === JSON.stringify({ ...e, listenPort: 0 })) return cur.port;
     if (cur) await this.remove(e.name);
     const stats: Stats = { connections: 0, active: 0, bytesIn: 0, bytesOut: 0, failures: {} };
     const l = e.protocol === 'tcp' ? await this.#listenTcp(e, stats) : await this.#listenUdp(e, stats);
