@@ -271,10 +271,10 @@ const kubernetes = z
       z
         .record(
           z.string().regex(SERVICE_KEY, { error: 'keys must look like "namespace/name:port"' }),
-          z.string().refine((v) => /^https?:\/\/[^/]+/.test(v), { error: 'values must be http(s)://host:port URLs' }),
+          z.string().refine((v) => /^(https?|tcp|udp):\/\/[^/]+/.test(v), { error: 'values must be http(s)://host:port URLs (tcp:// or udp:// for L4 tunnels only)' }),
         )
         .default({}),
-      'Explicit Service address map `"ns/name:port"` → `"http://host:port"` (used first in every mode; the only source in `map` mode).',
+      'Explicit Service address map `"ns/name:port"` → `"http://host:port"` (used first in every mode; the only source in `map` mode). L4 tunnels use the host and port of the entry, which may also be written `tcp://host:port` or `udp://host:port` (L4 only).',
       { kind: 'string-map', type: 'map "ns/name:port" → URL' },
     ),
   })

@@ -7,7 +7,6 @@ import type { ConnectionState, SessionMode } from '../agent/status.ts';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import {
   ErrorPayloadSchema,
-  GatewayHelloSchema,
   RegisterSuccessSchema,
   SUPPORTED_INBOUND_TYPES,
   needsReregistration,
@@ -41,6 +40,8 @@ export interface SessionOptions {
     heartbeatMs: number;
   };
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
+  /** Advertise `supports_yamux=true` on gateway dials (tunnels.enabled, §2.1). */
+  yamux?: boolean;
 }
 
 export interface SessionStatus {
@@ -68,6 +69,8 @@ export interface SessionHandlers {
   /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
   connected(conn: SessionConnection, reconnect: boolean): void;
   disconnected(): void;
+  /** `gateway_hello` (§5.1): the ack payload to send, or null to ignore it (with the reason logged). */
+  gatewayHello?(payload: Record<string, unknown>, conn: SessionConnection): Record<string, unknown> | null;
 }
 
 /** The live socket as the relays see it. */
@@ -292,7 +295,7 @@ export class ControlSession {
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
     reg.detach();
     ws.close(1000, 'handing off to gateway');
-    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: false }), 'gateway').catch((e) => {
+    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: this.#o.yamux === true }), 'gateway').catch((e) => {
       // The gateway we were just given is unreachable: the next attempt registers again.
       this.#preferController = true;
       throw e;
@@ -314,7 +317,7 @@ export class ControlSession {
 
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
-    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.yamux === true });
     let ws: WebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
@@ -452,9 +455,9 @@ export class ControlSession {
           return;
         }
         case 'gateway_hello': {
-          const p = GatewayHelloSchema.safeParse(m.payload);
-          if (p.success && p.data.use_yamux)
-            this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
+          // §5.1: the ack goes out before any yamux frame (the handler starts the yamux session).
+          const ack = this.#h.gatewayHello?.(m.payload, conn) ?? null;
+          if (ack) conn.send('gateway_hello_ack', ack);
           return;
         }
         default:
