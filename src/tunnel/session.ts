@@ -5,20 +5,20 @@ import type { Logger } from 'pino';
 import type { SessionState } from '../agent/thread-messages.ts';
 import type { ConnectionState, SessionMode } from '../agent/status.ts';
 import type { MetricUpdate } from '../agent/metrics.ts';
-import {
-  ErrorPayloadSchema,
-  RegisterSuccessSchema,
-  SUPPORTED_INBOUND_TYPES,
-  needsReregistration,
-  registerRequestId,
-  type RegisterPayload,
-  type RegisterSuccess,
-} from '../protocol/control-messages.ts';
-import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { registerRequestId, type RegisterPayload, type RegisterSuccess } from '../protocol/control-messages.ts';
+import type { InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
-import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
+import { type ControlContext, dispatchControl } from './control-handlers.ts';
+import { type DialFailure, dialWebSocket, type TlsOptions } from './dial.ts';
+import { EnvelopeTransport, envelopeConnection, type SessionConnection } from './envelope-transport.ts';
+import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
+import { RegistrationWaiter } from './registration-waiter.ts';
+import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
+import { type BinaryTransportFactory, type GatewayHello, TransportRouter } from './transport.ts';
+
+export type { SessionConnection };
 
 export interface SessionOptions {
   apiUrl: string;
@@ -40,8 +40,11 @@ export interface SessionOptions {
     heartbeatMs: number;
   };
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
-  /** Advertise `supports_yamux=true` on gateway dials (tunnels.enabled, §2.1). */
-  yamux?: boolean;
+  /**
+   * The L4 seam (§5.1): builds the transport that takes over a gateway socket's binary frames after
+   * `gateway_hello{use_yamux}` → `gateway_hello_ack`. Absent: yamux offers are declined and logged.
+   */
+  binaryTransport?: BinaryTransportFactory;
 }
 
 export interface SessionStatus {
@@ -69,35 +72,15 @@ export interface SessionHandlers {
   /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
   connected(conn: SessionConnection, reconnect: boolean): void;
   disconnected(): void;
-  /** `gateway_hello` (§5.1): the ack payload to send, or null to ignore it (with the reason logged). */
-  gatewayHello?(payload: Record<string, unknown>, conn: SessionConnection): Record<string, unknown> | null;
 }
-
-/** The live socket as the relays see it. */
-export interface SessionConnection {
-  send(type: string, payload: Record<string, unknown> | null, requestId?: string): boolean;
-  sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
-  readonly bufferedAmount: number;
-  readonly open: boolean;
-}
-
-class FatalSessionError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The control plane told us our cluster is unknown (or the gateway refused our credentials): register anew. */
-class ReregisterSignal extends Error {}
 
 type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'reregister'; detail: string } | { kind: 'stopped' };
 
 /** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
 interface Attachment {
   ws: WebSocket;
+  /** The envelope transport's send side on this socket (what the relays get). */
+  conn: SessionConnection;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
   /** Resolves ok at the next inbound traffic (message or pong) on this socket; fails on close or after `ms`. */
   peerAlive(ms: number): Promise<{ ok: boolean; error?: string }>;
@@ -264,7 +247,7 @@ export class ControlSession {
     const requestId = registerRequestId(payload.agent_id);
     this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
     const success = reg.awaitRegistration(requestId);
-    this.#conn(ws).send('register', payload as unknown as Record<string, unknown>, requestId);
+    reg.conn.send('register', payload as unknown as Record<string, unknown>, requestId);
     let result: Awaited<typeof success>;
     try {
       result = await success;
@@ -291,18 +274,18 @@ export class ControlSession {
     this.#preferController = !result.gateway_ws_url;
     this.#controllerResume = !result.gateway_ws_url;
 
-    if (!result.gateway_ws_url) return this.#connectedPhase(ws, reg);
+    if (!result.gateway_ws_url) return this.#connectedPhase(reg);
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
     reg.detach();
     ws.close(1000, 'handing off to gateway');
-    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: this.#o.yamux === true }), 'gateway').catch((e) => {
+    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined }), 'gateway').catch((e) => {
       // The gateway we were just given is unreachable: the next attempt registers again.
       this.#preferController = true;
       throw e;
     });
     this.#ws = gw;
     this.#mode = 'gateway';
-    return this.#connectedPhase(gw, this.#attach(gw));
+    return this.#connectedPhase(this.#attach(gw));
   }
 
   /** A dropped controller-only session (§2.7 onReconnect): redial the controller; no `register` is sent. */
@@ -312,12 +295,12 @@ export class ControlSession {
     this.#mode = 'controller';
     this.#registered = true;
     this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on controller');
-    return this.#connectedPhase(ws, this.#attach(ws));
+    return this.#connectedPhase(this.#attach(ws));
   }
 
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
-    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.yamux === true });
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined });
     let ws: WebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
@@ -332,157 +315,51 @@ export class ControlSession {
     this.#mode = 'gateway';
     this.#registered = true;
     this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on gateway');
-    return this.#connectedPhase(ws, this.#attach(ws));
-  }
-
-  #conn(ws: WebSocket): SessionConnection {
-    const log = this.#log;
-    const metric = this.#h.metric;
-    return {
-      send(type, payload, requestId) {
-        if (ws.readyState !== WebSocket.OPEN) return false;
-        try {
-          ws.send(encodeEnvelope(type, payload, requestId));
-          metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } });
-          return true;
-        } catch (e) {
-          log.warn({ type, err: (e as Error).message }, 'send failed');
-          return false;
-        }
-      },
-      sendBinary(data) {
-        if (ws.readyState !== WebSocket.OPEN) return false;
-        ws.send(data);
-        return true;
-      },
-      get bufferedAmount() {
-        return ws.bufferedAmount;
-      },
-      get open() {
-        return ws.readyState === WebSocket.OPEN;
-      },
-    };
+    return this.#connectedPhase(this.#attach(ws));
   }
 
   /**
-   * Wire the socket's message handling. Returns the registration waiter and a promise for the socket's end.
-   * Read deadline: any message or pong pushes it out by `readMs`; expiry closes the socket (→ reconnect).
+   * Wire a socket for session traffic: liveness (read deadline, ping), the registration waiter, and the transport
+   * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
   #attach(ws: WebSocket): Attachment {
-    const conn = this.#conn(ws);
-    const waiters = new Map<string, { resolve: (r: RegisterSuccess) => void; reject: (e: Error) => void; extend: () => void }>();
-    let readTimer: ReturnType<typeof setTimeout> | undefined;
-    let detached = false;
-    // Heartbeats waiting for the peer to show it is alive (any inbound message or pong after they were sent).
-    const alive = new Set<(r: { ok: boolean; error?: string }) => void>();
-    const peerActive = () => {
-      // Called for every inbound message: no copy of the set unless a heartbeat is waiting.
-      if (alive.size) for (const a of [...alive]) a({ ok: true });
-    };
+    const router = new TransportRouter(ws);
+    const conn = envelopeConnection(ws, router.envelopeWriter, this.#h.metric, this.#log);
+    const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
+    const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
     let reregister: string | null = null;
-    const armRead = () => {
-      clearTimeout(readTimer);
-      readTimer = setTimeout(() => {
-        this.#log.warn({ read_timeout_ms: this.#o.timeouts.readMs }, 'no traffic from control plane within the read deadline; reconnecting');
-        // The peer is silent (frozen, partitioned): a close handshake would wait for it too. Drop the socket now;
-        // the 'close' event follows at once and the session reports itself not connected.
-        dropSocket(ws);
-      }, this.#o.timeouts.readMs);
+    let detached = false;
+    const ctx: ControlContext = {
+      conn,
+      log: this.#log,
+      metric: this.#h.metric,
+      registration,
+      fallbackSent: this.#fallbackSent,
+      reregister: (detail) => {
+        reregister = detail;
+        registration.rejectAll(new ReregisterSignal(detail));
+        ws.close(1000, 're-registering');
+      },
+      gatewayHello: (hello) => this.#gatewayHello(hello, router, conn),
+      other: (m) => this.#h.message(m, conn),
     };
-    armRead();
-    const pingTimer = setInterval(() => {
-      // Bun's client has ping(); the DOM typings do not know it.
-      if (ws.readyState === WebSocket.OPEN) (ws as unknown as { ping(): void }).ping();
-    }, this.#o.timeouts.pingMs);
+    router.start(
+      new EnvelopeTransport({
+        conn,
+        metric: this.#h.metric,
+        log: this.#log,
+        binary: this.#h.binary,
+        beforeText: this.#h.beforeText,
+        dispatch: (m) => dispatchControl(m, ctx),
+      }),
+    );
 
     const onMessage = (ev: MessageEvent) => {
       if (detached) return;
-      armRead();
-      peerActive();
-      // Without yamux (we never negotiate it) a binary message is a request body or a legacy JSON envelope (§2.3).
-      const text = typeof ev.data === 'string' ? ev.data : this.#h.binary(ev.data as ArrayBuffer, conn);
-      if (text === null) return;
-      this.#h.beforeText();
-      const d = decodeEnvelope(text);
-      if (!d.ok) {
-        this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: d.reason } });
-        this.#log.warn({ reason: d.reason, detail: d.detail, type: d.type, request_id: d.requestId }, 'dropped malformed control message');
-        // P1: a proxy request with a known id gets an answer instead of a silent drop.
-        if (d.requestId && d.type?.startsWith('proxy_request'))
-          conn.send('proxy_error', { request_id: d.requestId, error: `malformed message: ${d.detail}` }, d.requestId);
-        return;
-      }
-      const m = d.message;
-      this.#h.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: SUPPORTED_TYPE_SET.has(m.type) ? m.type : 'other' } });
-      switch (m.type) {
-        case 'ping':
-          conn.send('pong', { timestamp: new Date().toISOString() }, m.requestId);
-          return;
-        case 'pong':
-        case 'heartbeat_ack':
-          this.#log.debug({ type: m.type }, 'control message');
-          return;
-        case 'register_success': {
-          const w = m.requestId ? waiters.get(m.requestId) : undefined;
-          if (!w) {
-            this.#log.debug({ request_id: m.requestId }, 'register_success for no pending registration; ignored');
-            return;
-          }
-          waiters.delete(m.requestId!);
-          const p = RegisterSuccessSchema.safeParse(m.payload);
-          if (!p.success)
-            w.reject(new FatalSessionError('invalid_register_success', `control plane sent an invalid register_success: ${p.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));
-          else w.resolve(p.data);
-          return;
-        }
-        case 'register_in_progress':
-          for (const w of waiters.values()) w.extend();
-          this.#log.info('control plane reports registration in progress; waiting longer');
-          return;
-        case 'error': {
-          const p = ErrorPayloadSchema.safeParse(m.payload);
-          const text = (p.success ? (p.data.error ?? p.data.message) : undefined) ?? JSON.stringify(m.payload);
-          this.#log.warn({ error: text, request_id: m.requestId }, 'control plane reported an error');
-          if (needsReregistration(text)) {
-            reregister = text;
-            for (const w of waiters.values()) w.reject(new ReregisterSignal(text));
-            waiters.clear();
-            ws.close(1000, 're-registering');
-          } else if (waiters.size && /unauthori[sz]ed|forbidden|invalid token/i.test(text)) {
-            for (const w of waiters.values()) w.reject(new FatalSessionError('registration_rejected', `the control plane rejected registration: ${text}`));
-            waiters.clear();
-          }
-          return;
-        }
-        case 'gateway_hello': {
-          // §5.1: the ack goes out before any yamux frame (the handler starts the yamux session).
-          const ack = this.#h.gatewayHello?.(m.payload, conn) ?? null;
-          if (ack) conn.send('gateway_hello_ack', ack);
-          return;
-        }
-        default:
-          if (this.#h.message(m, conn)) return;
-          this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_type' } });
-          this.#log.warn({ type: m.type, request_id: m.requestId }, 'unknown control message type');
-          if (!this.#fallbackSent.has(m.type) && this.#fallbackSent.size < MAX_FALLBACK_TYPES) {
-            this.#fallbackSent.add(m.type);
-            const payload: Record<string, unknown> = {
-              agent_version: 'pipeops-k8-agent',
-              unknown_type: m.type,
-              supported_types: [...SUPPORTED_INBOUND_TYPES],
-              fallback_mode: 'legacy_proxy',
-              protocol_version: '1.0',
-              timestamp: new Date().toISOString(),
-            };
-            if (m.requestId) payload.original_request_id = m.requestId;
-            conn.send('protocol_fallback', payload);
-          }
-      }
+      liveness.seen();
+      router.deliver(ev.data as string | ArrayBuffer);
     };
-    const onPong = () => {
-      armRead();
-      peerActive();
-    };
+    const onPong = () => liveness.seen();
     const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
     ws.addEventListener('message', isolated);
     ws.addEventListener('pong', onPong as EventListener);
@@ -491,11 +368,9 @@ export class ControlSession {
       ws.addEventListener(
         'close',
         (ev) => {
-          clearTimeout(readTimer);
-          clearInterval(pingTimer);
-          for (const a of [...alive]) a({ ok: false, error: `connection closed (${ev.code}) before the control plane answered` });
-          for (const w of waiters.values()) w.reject(new Error(`connection closed during registration (${ev.code})`));
-          waiters.clear();
+          liveness.stop(`connection closed (${ev.code}) before the control plane answered`);
+          registration.rejectAll(reregister ? new ReregisterSignal(reregister) : new Error(`connection closed during registration (${ev.code})`));
+          router.close(`connection closed (${ev.code})`);
           if (reregister) resolve({ kind: 'reregister', detail: reregister });
           else if (this.#stopping) resolve({ kind: 'stopped' });
           else resolve({ kind: 'closed', code: ev.code, reason: ev.reason });
@@ -504,71 +379,53 @@ export class ControlSession {
       );
     });
 
-    const awaitRegistration = (requestId: string) =>
-      new Promise<RegisterSuccess>((resolve, reject) => {
-        const started = Date.now();
-        let timer = setTimeout(onTimeout, this.#o.timeouts.registrationMs);
-        function onTimeout() {
-          waiters.delete(requestId);
-          reject(new Error(`no register_success within ${Math.round((Date.now() - started) / 1000)}s`));
-        }
-        waiters.set(requestId, {
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(r);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-          // register_in_progress extends the wait, never past the absolute cap.
-          extend: () => {
-            clearTimeout(timer);
-            const left = this.#o.timeouts.registrationMaxWaitMs - (Date.now() - started);
-            timer = setTimeout(onTimeout, Math.max(0, Math.min(this.#o.timeouts.registrationMs, left)));
-          },
-        });
-        void closed.then((c) => {
-          if (c.kind === 'reregister') reject(new ReregisterSignal(c.detail));
-        });
-      });
-
-    const peerAlive = (ms: number) =>
-      new Promise<{ ok: boolean; error?: string }>((resolve) => {
-        const t = setTimeout(() => done({ ok: false, error: `no traffic from the control plane within ${ms} ms of the heartbeat` }), ms);
-        function done(r: { ok: boolean; error?: string }) {
-          clearTimeout(t);
-          alive.delete(done);
-          resolve(r);
-        }
-        alive.add(done);
-      });
-
     const att: Attachment = {
       ws,
-      awaitRegistration,
-      peerAlive,
+      conn,
+      awaitRegistration: (requestId) => registration.wait(requestId),
+      peerAlive: (ms) => liveness.peerAlive(ms),
       closed,
       detach: () => {
         detached = true;
-        clearTimeout(readTimer);
-        clearInterval(pingTimer);
+        liveness.stop();
         ws.removeEventListener('message', isolated);
+        router.close('session detached from socket');
       },
     };
     this.#att = att;
     return att;
   }
 
+  /**
+   * `gateway_hello` (§5.1). With a binary transport factory on a gateway socket: build the transport, send
+   * `gateway_hello_ack`, and hand it the binary frames; otherwise the JSON protocol continues unchanged.
+   */
+  #gatewayHello(hello: GatewayHello, router: TransportRouter, conn: SessionConnection): void {
+    if (!hello.use_yamux) return;
+    const factory = this.#o.binaryTransport;
+    if (!factory || this.#mode !== 'gateway') {
+      this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
+      return;
+    }
+    const transport = factory(hello, router.claimWriter);
+    if (!transport) return;
+    if (!conn.send('gateway_hello_ack', { use_yamux: true, ...transport.ack })) {
+      transport.close('gateway_hello_ack could not be sent');
+      return;
+    }
+    router.claimBinary(transport);
+    this.#log.info({ transport: transport.name }, 'binary frames handed to the negotiated transport');
+  }
+
   /** The session is usable: announce it and wait for its end. */
-  #connectedPhase(ws: WebSocket, reg: Attachment): Promise<CloseReason> {
+  #connectedPhase(reg: Attachment): Promise<CloseReason> {
     this.#lastError = null;
     this.#fallbackSent.clear();
     const reconnect = this.#everConnected;
     this.#everConnected = true;
     this.#emit('connected');
     if (reconnect) this.#h.metric({ name: 'pipeops_tunnel_reconnects_total', op: 'inc' });
-    this.#h.connected(this.#conn(ws), reconnect);
+    this.#h.connected(reg.conn, reconnect);
     return reg.closed.then((r) => {
       this.#h.disconnected();
       return r;
@@ -585,14 +442,9 @@ export class ControlSession {
     const att = this.#att;
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
     const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
-    if (!this.#conn(ws).send('heartbeat', payload)) return { ok: false, error: 'send failed' };
-    // Bun's client has ping(); the DOM typings do not know it. The pong comes after the peer read the heartbeat.
-    (ws as unknown as { ping(): void }).ping();
+    if (!att.conn.send('heartbeat', payload)) return { ok: false, error: 'send failed' };
+    // The pong comes after the peer read the heartbeat.
+    pingSocket(ws);
     return alive;
   }
 }
-
-/** Bound on remembered unknown types: a control plane inventing types cannot grow the set without limit. */
-const MAX_FALLBACK_TYPES = 256;
-
-const SUPPORTED_TYPE_SET = new Set<string>([...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']);

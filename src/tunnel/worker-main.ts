@@ -7,7 +7,7 @@ import { workerLogger } from '../runtime/worker-port.ts';
 import { TunnelDispatcher } from './dispatch.ts';
 import { YamuxTunnels } from './l4/yamux-tunnels.ts';
 import { buildRegisterPayload } from './register-payload.ts';
-import { ControlSession, type SessionConnection } from './session.ts';
+import { ControlSession } from './session.ts';
 import { fromKubeAccess } from '../agent/kube-access.ts';
 import { KubeClient } from '../kube/client.ts';
 import { MetricBatch } from '../agent/metric-batch.ts';
@@ -52,11 +52,6 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
   const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
   const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams, l4: c.l4 });
   const yamux = new YamuxTunnels({ config: c.l4, log, metric });
-  // Upstream (untagged) yamux claims every binary message: the HTTP relays then answer in JSON (§5.1).
-  const httpConn = (conn: SessionConnection): SessionConnection =>
-    yamux.active && !yamux.tagged
-      ? { send: (t, p, id) => conn.send(t, p, id), sendBinary: () => false, get bufferedAmount() { return conn.bufferedAmount; }, get open() { return conn.open; } }
-      : conn;
   const session = new ControlSession(
     {
       apiUrl: c.apiUrl,
@@ -66,7 +61,8 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       credentialsChanged: c.credentialsChanged,
       tls: c.tls,
       timeouts: c.timeouts,
-      yamux: c.l4.enabled,
+      // supports_yamux and gateway_hello only with L4 tunnels enabled (§2.1, §5.1).
+      ...(c.l4.enabled ? { binaryTransport: (offer, writer) => yamux.transport(offer, writer) } : {}),
       buildRegisterPayload: (mode, clusterId) =>
         buildRegisterPayload({
           agentId: c.agentId,
@@ -84,22 +80,11 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       persist: (p) => port.post({ kind: 'persist', state: p }),
       fatal: (code, message) => port.post({ kind: 'fatal', code, message }),
       metric,
-      message: (m, conn) => dispatcher.handle(m, httpConn(conn)),
-      binary: (data, conn) => (yamux.input(new Uint8Array(data)) ? null : dispatcher.handleBinary(data, httpConn(conn))),
+      message: (m, conn) => dispatcher.handle(m, conn),
+      binary: (data, conn) => dispatcher.handleBinary(data, conn),
       beforeText: () => dispatcher.beforeText(),
       connected: (conn, reconnect) => dispatcher.attach(conn, reconnect),
-      disconnected: () => {
-        yamux.detach();
-        dispatcher.detach();
-      },
-      gatewayHello: (payload, conn) => {
-        const a = yamux.hello(payload, (frame) => void conn.sendBinary(frame));
-        if (a.kind === 'ignored') {
-          log.warn({ reason: a.reason }, 'gateway_hello ignored; continuing with the JSON protocol');
-          return null;
-        }
-        return a.ack;
-      },
+      disconnected: () => dispatcher.detach(),
     },
     log,
   );

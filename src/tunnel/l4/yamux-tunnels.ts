@@ -4,12 +4,12 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricUpdate } from '../../agent/metrics.ts';
-import { GatewayHelloSchema } from '../../protocol/control-messages.ts';
 import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
 import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';
 import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { l4Target, type L4TargetOptions } from './l4-target.ts';
+import type { GatewayHello, SessionTransport, TransportWriter } from '../transport.ts';
 import { relayUdp } from './udp-relay.ts';
 
 
@@ -28,14 +28,11 @@ export interface YamuxTunnelDeps {
   metric(u: MetricUpdate): void;
 }
 
-export type HelloAnswer = { kind: 'ignored'; reason: string } | { kind: 'accepted'; ack: Record<string, unknown>; tagged: boolean };
-
 const MAX_HEADER_BYTES = 4 + 3 * 2 + 253 + 253 + 512;
 
 export class YamuxTunnels {
   readonly #d: YamuxTunnelDeps;
   #session: YamuxSession | null = null;
-  #tagged = false;
   #framedUdp = false;
   #tcp = 0;
   #udp = 0;
@@ -44,35 +41,25 @@ export class YamuxTunnels {
     this.#d = deps;
   }
 
-  get active(): boolean {
-    return this.#session !== null && !this.#session.closed;
-  }
-  /** Binary messages of this socket are yamux only when they carry the tag (else all of them are). */
-  get tagged(): boolean {
-    return this.#tagged;
-  }
-  get streams(): { tcp: number; udp: number } {
-    return { tcp: this.#tcp, udp: this.#udp };
-  }
-
   /**
-   * `gateway_hello` (§5.1). Accepted: the caller sends the ack and, right after it, routes binary messages to
-   * `input`; every yamux frame goes out through `send` (as one binary message).
+   * The session's binary transport factory (src/tunnel/transport.ts): on `gateway_hello{use_yamux}` (§5.1) build
+   * the yamux client session; the session sends the ack (with `ack`) and then routes binary messages here.
+   * Tagged framing shares the socket's binary messages with the HTTP relays (only `[0,0]`-tagged ones are yamux).
    */
-  hello(payload: unknown, send: (frame: Uint8Array<ArrayBuffer>) => void): HelloAnswer {
-    const p = GatewayHelloSchema.safeParse(payload ?? {});
-    if (!p.success || !p.data.use_yamux) return { kind: 'ignored', reason: 'gateway_hello without use_yamux' };
-    if (!this.#d.config.enabled) return { kind: 'ignored', reason: 'L4 tunnels are disabled (tunnels.enabled=false)' };
-    const yc = p.data.yamux_config ?? {};
+  transport(offer: GatewayHello, writer: TransportWriter): SessionTransport | null {
+    if (!this.#d.config.enabled) {
+      this.#d.log.warn('gateway offered yamux, but L4 tunnels are disabled (tunnels.enabled=false)');
+      return null;
+    }
+    const yc = offer.yamux_config ?? {};
     const num = (k: string, scale: number, dflt: number) => {
       const v = yc[k];
       return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v * scale : dflt;
     };
     const y = this.#d.config.yamux;
-    const raw = payload as Record<string, unknown>;
-    this.#tagged = raw[HELLO_FRAMING_KEY] === TAGGED_FRAMING;
-    this.#framedUdp = raw[HELLO_UDP_KEY] === LENGTH_PREFIXED_DATAGRAMS;
-    this.#session?.close('replaced by a new gateway_hello');
+    const tagged = offer[HELLO_FRAMING_KEY] === TAGGED_FRAMING;
+    this.#framedUdp = offer[HELLO_UDP_KEY] === LENGTH_PREFIXED_DATAGRAMS;
+    this.#session?.close('replaced by a new gateway_hello', false);
     const session = new YamuxSession(
       'client',
       {
@@ -81,39 +68,32 @@ export class YamuxTunnels {
         maxStreamWindow: num('max_stream_window_size', 1, y.maxStreamWindow),
       },
       {
-        out: send,
+        out: (frame) => void writer.sendBinary(frame),
         stream: (s) => this.#accept(s),
         closed: (reason) => this.#d.log.info({ reason }, 'yamux session ended'),
       },
-      this.#tagged ? YAMUX_TAG_BYTES : 0,
+      tagged ? YAMUX_TAG_BYTES : 0,
     );
     this.#session = session;
-    const ack: Record<string, unknown> = { use_yamux: true };
-    if (this.#tagged) ack[HELLO_FRAMING_KEY] = TAGGED_FRAMING;
+    const ack: Record<string, unknown> = {};
+    if (tagged) ack[HELLO_FRAMING_KEY] = TAGGED_FRAMING;
     if (this.#framedUdp) ack[HELLO_UDP_KEY] = LENGTH_PREFIXED_DATAGRAMS;
-    this.#d.log.info({ tagged: this.#tagged, udp_datagrams: this.#framedUdp ? 'length_prefixed' : 'raw' }, 'yamux session started on the gateway socket');
-    return { kind: 'accepted', ack, tagged: this.#tagged };
-  }
-
-  /**
-   * A binary message while yamux is active. Returns false when it is not yamux (tagged framing, no tag): the
-   * caller hands it to the HTTP relay.
-   */
-  input(data: Uint8Array): boolean {
-    const s = this.#session;
-    if (!s || s.closed) return false;
-    if (this.#tagged) {
-      if (data.length < YAMUX_TAG_BYTES || data[0] !== 0 || data[1] !== 0) return false;
-      s.input(data.subarray(YAMUX_TAG_BYTES));
-    } else s.input(data);
-    return true;
-  }
-
-  /** The socket is gone: every stream ends with it. */
-  detach(): void {
-    this.#session?.close('gateway socket closed', false);
-    this.#session = null;
-    this.#tagged = false;
+    this.#d.log.info({ tagged, udp_datagrams: this.#framedUdp ? 'length_prefixed' : 'raw' }, 'yamux session started on the gateway socket');
+    const isTagged = (d: ArrayBuffer) => {
+      if (d.byteLength < YAMUX_TAG_BYTES) return false;
+      const b = new Uint8Array(d, 0, YAMUX_TAG_BYTES);
+      return b[0] === 0 && b[1] === 0;
+    };
+    return {
+      name: tagged ? 'yamux (tagged)' : 'yamux',
+      ack,
+      ...(tagged ? { accepts: isTagged } : {}),
+      onBinary: (d) => session.input(new Uint8Array(d, tagged ? YAMUX_TAG_BYTES : 0)),
+      close: (reason) => {
+        session.close(reason, false);
+        if (this.#session === session) this.#session = null;
+      },
+    };
   }
 
   #count(name: string, labels?: Record<string, string>, value = 1): void {
