@@ -308,10 +308,9 @@ export class YamuxStream {
       this.#heldBytes -= c.length;
       this.on.data?.(c);
     }
-    if (!this.#paused) {
-      this._sendWindowUpdate();
-      this.#maybeEnd();
-    }
+    // Delivered bytes free window even if the consumer paused again (held bytes still count against it).
+    this._sendWindowUpdate();
+    if (!this.#paused) this.#maybeEnd();
   }
 
   /** @internal Send a window update when at least half the window was consumed (or to carry SYN/ACK). */
@@ -341,7 +340,7 @@ export class YamuxStream {
       return;
     }
     this.on.data?.(piece);
-    if (!this.#paused) this._sendWindowUpdate();
+    this._sendWindowUpdate();
   }
 
   /** @internal */

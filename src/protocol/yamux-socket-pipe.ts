@@ -40,6 +40,7 @@ export function pipeSocketStream(sock: Socket, stream: YamuxStream, o: PipeOptio
   }
   stream.on.data = (d) => {
     r.bytesToSocket += d.length;
+    // The socket's buffer is full: hold further stream data (and its window credit) until it drains.
     if (!sock.write(d)) stream.pause();
   };
   sock.on('drain', () => stream.resume());
