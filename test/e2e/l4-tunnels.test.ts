@@ -38,6 +38,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => afterFin.listen(0, '127.0.0.1', r));
   stops.push(() => echo.stop(), () => redis.stop(), () => udp.stop(), () => new Promise((r) => afterFin.close(r)));
   hub = await testHub({
+    l4_udp_session_timeout: '1s',
     l4_exposures: [
       exposure('echo', 'tcp', 'echo', 7),
       exposure('redis', 'tcp', 'redis', 6379),
@@ -177,6 +178,18 @@ describe('L4 tunnels through the hub (yamux)', () => {
     expect(got.map((g) => g.length).sort((a, b) => a - b)).toEqual([...sizes].sort((a, b) => a - b));
     for (const g of got) expect(new Set(g).size).toBe(1);
   }, 30_000);
+
+  test('UDP: a client address without datagrams for l4_udp_session_timeout is forgotten (its stream ends)', async () => {
+    const c = dgram.createSocket('udp4');
+    await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
+    const reply = new Promise<Buffer>((r) => c.once('message', r));
+    c.send(Buffer.from('are you there'), port('udp-echo'), '127.0.0.1');
+    expect((await reply).toString()).toBe('are you there');
+    const udpView = () => hub.l4.list().find((t) => t.name === 'udp-echo')!;
+    expect(udpView().connections_active).toBeGreaterThan(0);
+    await waitFor(() => udpView().connections_active === 0, { what: 'the UDP client expired', timeoutMs: 10_000 });
+    c.close();
+  });
 
   test('admin API lists the L4 listeners with their counters; metrics count them', async () => {
     const r = await fetch(`${hub.url}/api/v1/l4/tunnels`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
