@@ -240,6 +240,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         l4: {
           enabled: cfg.tunnels.enabled,
           tcp: {
+            bufferSize: cfg.tunnels.tcp.buffer_size,
             keepalive: cfg.tunnels.tcp.keepalive,
             keepalivePeriodMs: cfg.tunnels.tcp.keepalive_period,
             connectTimeoutMs: cfg.tunnels.tcp.connection_timeout,

@@ -232,7 +232,7 @@ const tunnels = z
     discovery: z.object({ tcp: discovery('TCP'), udp: discovery('UDP') }).prefault({}),
     tcp: z
       .object({
-        buffer_size: bytes(32768, 'Read buffer per TCP tunnel connection, bytes.'),
+        buffer_size: bytes(32768, 'Largest `tcp_tunnel_data` payload of the legacy JSON path (backend reads are split into pieces of this size), bytes. Yamux streams carry what the socket reads, within the stream window.'),
         keepalive: bool(true, 'TCP keep-alive on backend connections.'),
         keepalive_period: duration('30s', 'TCP keep-alive period.', { min: 1 }),
         connection_timeout: duration('30s', 'Backend dial timeout.', { min: 1 }),

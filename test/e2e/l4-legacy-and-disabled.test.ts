@@ -76,6 +76,16 @@ describe('tunnels enabled: legacy JSON messages (§5.4)', () => {
     expect(closed.payload.bytes_received).toBe(15);
   });
 
+  test('backend reads travel in tcp_tunnel_data pieces of at most tunnels.tcp.buffer_size (32 KiB) bytes', async () => {
+    s.session.send('tcp_tunnel_start', { tunnel_id: 't4', service_name: 'echo', service_namespace: 'demo', service_port: 7 }, 'c4');
+    const big = Buffer.alloc(100_000, 'z');
+    s.session.send('tcp_tunnel_data', { data: big.toString('base64') }, 'c4');
+    const pieces = () => s.inbox.filter((m) => m.type === 'tcp_tunnel_data' && m.requestId === 'c4').map((m) => Buffer.from(String(m.payload.data), 'base64').length);
+    await waitFor(() => pieces().reduce((a, b) => a + b, 0) === big.length, { what: 'the echo of 100,000 bytes' });
+    expect(Math.max(...pieces())).toBeLessThanOrEqual(32768);
+    s.session.send('tcp_tunnel_close', { reason: 'done' }, 'c4');
+  });
+
   test('connection_failed for an invalid or unknown target (T3: names validated, no localhost:<gateway_port>)', async () => {
     s.session.send('tcp_tunnel_start', { tunnel_id: 't2', service_name: 'Not_A_Name', service_namespace: 'demo', service_port: 7, gateway_port: 8080 }, 'c2');
     const c2 = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_close' && m.requestId === 'c2'), { what: 'close c2' });

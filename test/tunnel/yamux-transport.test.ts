@@ -17,7 +17,7 @@ function tunnels(enabled = true) {
   return new YamuxTunnels({
     config: {
       enabled,
-      tcp: { keepalive: true, keepalivePeriodMs: 30_000, connectTimeoutMs: 5000, idleTimeoutMs: 60_000, maxConnections: 10 },
+      tcp: { bufferSize: 32768, keepalive: true, keepalivePeriodMs: 30_000, connectTimeoutMs: 5000, idleTimeoutMs: 60_000, maxConnections: 10 },
       udp: { bufferSize: 65507, sessionTimeoutMs: 60_000, maxSessions: 10 },
       target: { mode: 'map', clusterDomain: 'cluster.local', serviceMap: {} },
       yamux: { keepAliveMs: 0, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 },

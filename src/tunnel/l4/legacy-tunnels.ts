@@ -121,7 +121,9 @@ export class LegacyTunnels {
     });
     sock.on('data', (d: Buffer) => {
       c.sent += d.length;
-      conn.send('tcp_tunnel_data', { data: d.toString('base64'), direction: 'agent_to_gateway' }, id);
+      // Upstream reads tunnels.tcp.buffer_size bytes at a time: no message carries more.
+      const max = this.cfg.tcp.bufferSize;
+      for (let o = 0; o < d.length; o += max) conn.send('tcp_tunnel_data', { data: d.subarray(o, o + max).toString('base64'), direction: 'agent_to_gateway' }, id);
       if (conn.bufferedAmount > HIGH_WATER) {
         sock.pause();
         const wait = setInterval(() => {

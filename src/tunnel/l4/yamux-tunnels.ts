@@ -15,7 +15,7 @@ import { relayUdp } from './udp-relay.ts';
 
 export interface L4Config {
   enabled: boolean;
-  tcp: { keepalive: boolean; keepalivePeriodMs: number; connectTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
+  tcp: { bufferSize: number; keepalive: boolean; keepalivePeriodMs: number; connectTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
   udp: { bufferSize: number; sessionTimeoutMs: number; maxSessions: number };
   target: L4TargetOptions;
   /** Yamux defaults before gateway_hello overrides (§5.2). */
