@@ -20,12 +20,12 @@ beforeAll(async () => {
   stops.push(() => echo.stop(), () => udp.stop());
 });
 
-async function stack(enabled: boolean, name: string) {
+async function stack(enabled: boolean, name: string, tcp: Record<string, unknown> = {}) {
   const hub = await testHub({ l4_exposures: [{ name: 'echo', protocol: 'tcp', listen_port: 0, cluster: name, namespace: 'demo', service: 'echo', port: 7 }] });
   stops.push(() => hub.stop());
   const agent: RunningAgent = await testAgent(hub.url, tempDir(), {
     agent: { cluster_name: name },
-    tunnels: { enabled },
+    tunnels: { enabled, tcp },
     kubernetes: { service_proxy: 'map', service_map: { 'demo/echo:7': `tcp://127.0.0.1:${echo.port}`, 'demo/udp-echo:7': `udp://127.0.0.1:${udp.port}` } },
   });
   stops.push(() => agent.stop());
@@ -120,4 +120,24 @@ describe('tunnels enabled: legacy JSON messages (§5.4)', () => {
     // The 64 KiB answers came as HTTP binary frames (untagged), not claimed by the yamux session.
     expect(binaryFrames).toBeGreaterThan(0);
   });
+});
+
+describe('limits', () => {
+  test('tunnels.tcp.max_connections: a stream over the limit is refused and counted; the open one keeps working', async () => {
+    const s = await stack(true, 'l4-limit', { max_connections: 1 });
+    await waitFor(() => s.hub.yamux.active().length === 1, { what: 'yamux negotiated' });
+    const net = await import('node:net');
+    const port = s.hub.l4.port('echo')!;
+    const first = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => first.once('connect', () => first.write('one', () => r())));
+    await new Promise((r) => first.once('data', r));
+    const second = net.connect({ host: '127.0.0.1', port });
+    second.on('error', () => {});
+    await new Promise((r) => second.on('close', r));
+    await waitFor(async () => /pipeops_agent_yamux_stream_errors_total\{type="limit"\} 1/.test(await s.agent.metrics.registry.metrics()), { what: 'limit counted' });
+    const again = new Promise<Buffer>((r) => first.once('data', r));
+    first.write('still here');
+    expect((await again).toString()).toBe('still here');
+    first.destroy();
+  }, 30_000);
 });
