@@ -2,7 +2,7 @@
 // protocol.md §5.3: a FIN from the stream half-closes the socket (shutdown write) and the socket's end sends FIN
 // on the stream; the connection is over when both directions are. Used by the agent (stream → Service) and the
 // hub (public client → stream). No sockets are created here.
-import type { Socket } from 'node:net';
+import type { PipeSocket } from '../runtime/tcp.ts';
 import type { YamuxStream } from './yamux-session.ts';
 
 export interface PipeResult {
@@ -19,7 +19,7 @@ export interface PipeOptions {
   initial?: Uint8Array;
 }
 
-export function pipeSocketStream(sock: Socket, stream: YamuxStream, o: PipeOptions, done: (r: PipeResult) => void): { result(): PipeResult } {
+export function pipeSocketStream(sock: PipeSocket, stream: YamuxStream, o: PipeOptions, done: (r: PipeResult) => void): { result(): PipeResult } {
   const r: PipeResult = { error: null, bytesToSocket: 0, bytesToStream: 0 };
   let sockClosed = false;
   let finished = false;
@@ -55,7 +55,7 @@ export function pipeSocketStream(sock: Socket, stream: YamuxStream, o: PipeOptio
     }
     finish();
   };
-  sock.on('data', (d: Buffer) => {
+  sock.on('data', (d: Uint8Array) => {
     r.bytesToStream += d.length;
     if (!stream.write(d)) sock.pause();
   });

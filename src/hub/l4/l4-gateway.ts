@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { DatagramReader, encodeDatagram, encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
+import { listenTcp, type PipeSocket } from '../../runtime/tcp.ts';
 import type { ClusterStore } from '../cluster-store.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
@@ -203,22 +204,44 @@ export class L4Gateway {
   }
 
   async #listenTcp(e: L4Exposure, stats: Stats): Promise<Listener> {
+    if (e.mode === 'direct') return this.#listenTcpDirect(e, stats);
+    // Tunnel mode: Bun's native sockets (src/runtime/tcp.ts), the relay's hot path.
+    const sockets = new Set<PipeSocket>();
+    const listener = await this.#bindPort(e, async (p) =>
+      listenTcp(this.#d.host, p, (sock) => {
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        this.#opened(e, stats);
+        const o = this.#openStream(e, stats);
+        if (!o) {
+          stats.active--;
+          sock.destroy();
+          return;
+        }
+        pipeSocketStream(sock, o.stream, { idleMs: this.#d.idleMs }, (r) => {
+          this.#ended(e, stats, r.bytesToStream, r.bytesToSocket);
+          if (r.error) this.#fail(e, stats, r.error.includes('reset by peer') ? 'stream_reset' : r.error.startsWith('idle') ? 'idle_timeout' : 'connection_error', r.error);
+        });
+      }),
+    );
+    return {
+      exposure: e,
+      port: listener.port,
+      stats,
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        listener.stop();
+      },
+    };
+  }
+
+  async #listenTcpDirect(e: L4Exposure, stats: Stats): Promise<Listener> {
     const sockets = new Set<net.Socket>();
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
       sockets.add(sock);
       sock.once('close', () => sockets.delete(sock));
       this.#opened(e, stats);
-      if (e.mode === 'direct') return void this.#direct(e, stats, sock);
-      const o = this.#openStream(e, stats);
-      if (!o) {
-        stats.active--;
-        sock.destroy();
-        return;
-      }
-      pipeSocketStream(sock, o.stream, { idleMs: this.#d.idleMs }, (r) => {
-        this.#ended(e, stats, r.bytesToStream, r.bytesToSocket);
-        if (r.error) this.#fail(e, stats, r.error.includes('reset by peer') ? 'stream_reset' : r.error.startsWith('idle') ? 'idle_timeout' : 'connection_error', r.error);
-      });
+      void this.#direct(e, stats, sock);
     });
     const port = await this.#bindPort(
       e,

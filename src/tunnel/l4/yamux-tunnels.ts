@@ -1,13 +1,13 @@
 // The agent's yamux L4 tunnels (protocol.md §5.1–§5.3, deviations T2, T3): answers `gateway_hello`, runs the yamux
 // client session over the gateway socket, and for each stream the gateway opens reads the stream header, checks
 // the target and the limits, then dials the Service over TCP or UDP and relays.
-import net from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricUpdate } from '../../agent/metrics.ts';
 import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
 import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';
 import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
+import { connectTcp } from '../../runtime/tcp.ts';
 import { l4Target, type L4TargetOptions } from './l4-target.ts';
 import type { GatewayHello, SessionTransport, TransportWriter } from '../transport.ts';
 import { relayUdp } from './udp-relay.ts';
@@ -152,36 +152,33 @@ export class YamuxTunnels {
     if (this.#tcp >= cfg.tcp.maxConnections) return this.#reject(stream, 'limit', `tunnels.tcp.max_connections (${cfg.tcp.maxConnections}) reached`, h);
     this.#tcp++;
     this.#active(+1);
-    let connected = false;
-    const sock = net.connect({ host: target.host, port: target.port, noDelay: true, allowHalfOpen: true, keepAlive: cfg.tcp.keepalive, keepAliveInitialDelay: cfg.tcp.keepalivePeriodMs });
-    const dialTimer = setTimeout(() => sock.destroy(new Error(`dial timed out after ${cfg.tcp.connectTimeoutMs} ms`)), cfg.tcp.connectTimeoutMs);
     const release = () => {
       this.#tcp--;
       this.#active(-1);
       this.#finished(started);
     };
-    const onDialError = (e: Error) => {
-      clearTimeout(dialTimer);
-      if (connected) return;
-      release();
-      this.#reject(stream, 'dial_error', `dial ${target.host}:${target.port}: ${e.message}`, h);
-    };
-    sock.once('error', onDialError);
-    stream.on.close = () => {
-      // The gateway gave up while we were dialing.
-      if (!connected) sock.destroy();
-    };
-    sock.once('connect', () => {
-      connected = true;
-      clearTimeout(dialTimer);
-      sock.off('error', onDialError);
-      pipeSocketStream(sock, stream, { idleMs: cfg.tcp.idleTimeoutMs, initial: rest }, (r) => {
+    let gaveUp = false;
+    // The gateway gave up while we were dialing.
+    stream.on.close = () => (gaveUp = true);
+    connectTcp(target.host, target.port, cfg.tcp.connectTimeoutMs, cfg.tcp.keepalive ? cfg.tcp.keepalivePeriodMs : 0).then(
+      (sock) => {
+        if (gaveUp) {
+          sock.destroy();
+          release();
+          return;
+        }
+        pipeSocketStream(sock, stream, { idleMs: cfg.tcp.idleTimeoutMs, initial: rest }, (r) => {
+          release();
+          this.#count('pipeops_agent_yamux_bytes_total', { direction: 'in' }, r.bytesToSocket);
+          this.#count('pipeops_agent_yamux_bytes_total', { direction: 'out' }, r.bytesToStream);
+          if (r.error) this.#d.log.debug({ stream: stream.id, reason: r.error }, 'L4 stream ended abnormally');
+        });
+      },
+      (e: Error) => {
         release();
-        this.#count('pipeops_agent_yamux_bytes_total', { direction: 'in' }, r.bytesToSocket);
-        this.#count('pipeops_agent_yamux_bytes_total', { direction: 'out' }, r.bytesToStream);
-        if (r.error) this.#d.log.debug({ stream: stream.id, reason: r.error }, 'L4 stream ended abnormally');
-      });
-    });
+        this.#reject(stream, 'dial_error', `dial ${target.host}:${target.port}: ${e.message}`, h);
+      },
+    );
   }
 
   #active(delta: number): void {
