@@ -301,7 +301,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     throw e;
   }
   policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
-  const yamux = new AgentYamux(agents, log, { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 });
+  const yamux = new AgentYamux(agents, log, { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: cfg.l4_stream_window });
   const l4Host = cfg.l4_host || cfg.host;
   const l4Gateway = new L4Gateway({
     host: l4Host,

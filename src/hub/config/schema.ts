@@ -2,7 +2,7 @@
 // reads; the loader (load.ts), `hub --help`, `hub --print-config` and docs/hub-configuration.md are derived from it
 // and from the env/flag tables in bindings.ts. Add a key here (with a description) and it is documented.
 import { z } from 'zod';
-import { bool, duration, leaf, objectList, oneOf, port, str } from '../../config/fields.ts';
+import { bool, duration, int, leaf, objectList, oneOf, port, str } from '../../config/fields.ts';
 import { parseCidr } from '../routes/endpoint-policy.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
 
@@ -135,6 +135,11 @@ export const HubConfigSchema = z.object({
   ),
   l4_host: str('', 'Address the L4 listeners bind to. Empty: `host`.'),
   l4_idle_timeout: duration('5m', 'Close an L4 TCP connection idle this long (either way).', { min: 1 }),
+  l4_stream_window: int(
+    1 << 20,
+    'Yamux receive window per L4 stream, both ways (sent to agents as `max_stream_window_size`), bytes, 256 KiB–16 MiB. Larger moves more per stream over a slow link; it also bounds what one stalled connection may buffer in the hub and the agent.',
+    { min: 256 * 1024, max: 16 << 20, what: 'a byte count from 262144 to 16777216' },
+  ),
   l4_udp_session_timeout: duration('60s', 'Forget a UDP client address (and end its stream) after this long without a datagram.', { min: 1 }),
   credentials,
   log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error'] as const, 'info', 'Minimum log level.'),

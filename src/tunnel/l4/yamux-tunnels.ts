@@ -28,6 +28,9 @@ export interface YamuxTunnelDeps {
   metric(u: MetricUpdate): void;
 }
 
+/** Upper bound on the per-stream receive window a gateway may ask for. */
+const MAX_STREAM_WINDOW = 16 << 20;
+
 const MAX_HEADER_BYTES = 4 + 3 * 2 + 253 + 253 + 512;
 
 export class YamuxTunnels {
@@ -65,7 +68,8 @@ export class YamuxTunnels {
       {
         keepAliveMs: num('keep_alive_interval_seconds', 1000, y.keepAliveMs),
         writeTimeoutMs: num('connection_timeout_seconds', 1000, y.writeTimeoutMs),
-        maxStreamWindow: num('max_stream_window_size', 1, y.maxStreamWindow),
+        // A gateway may widen the window, but not without bound: it is what one stream can make us buffer.
+        maxStreamWindow: Math.min(num('max_stream_window_size', 1, y.maxStreamWindow), MAX_STREAM_WINDOW),
       },
       {
         out: (frame) => void writer.sendBinary(frame),
