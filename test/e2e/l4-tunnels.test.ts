@@ -198,6 +198,8 @@ describe('L4 tunnels through the hub (yamux)', () => {
     expect(byName.get('redis')!.hub_address).toBe(`127.0.0.1:${port('redis')}`);
     expect(byName.get('udp-echo')!.protocol).toBe('udp');
     expect(byName.get('echo')!.connections_total).toBeGreaterThanOrEqual(100);
+    // Every finished connection was accounted for (close propagated through both sockets and the stream).
+    await waitFor(() => hub.l4.list().find((t) => t.name === 'echo')!.connections_active === 0, { what: 'no echo connection left open' });
     expect((await fetch(`${hub.url}/api/v1/l4/tunnels`)).status).toBe(401);
     const m = await hub.metrics.text();
     expect(m).toMatch(/pipeops_hub_l4_connections_total\{tunnel="echo",protocol="tcp"\} \d+/);
