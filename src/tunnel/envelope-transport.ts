@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { MetricUpdate } from '../agent/metrics.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
-import type { SessionTransport, TransportWriter } from './transport.ts';
+import type { EnvelopeWriter, SessionTransport } from './transport.ts';
 
 /** The live socket as the relays see it. */
 export interface SessionConnection {
@@ -15,13 +15,13 @@ export interface SessionConnection {
   readonly open: boolean;
 }
 
-/** Envelope sends over `ws`, binary sends through the envelope transport's writer. */
-export function envelopeConnection(ws: WebSocket, writer: TransportWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
+/** The relays' send side, written through the envelope transport's writer. */
+export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
   return {
     send(type, payload, requestId) {
-      if (ws.readyState !== WebSocket.OPEN) return false;
+      if (!writer.open) return false;
       try {
-        ws.send(encodeEnvelope(type, payload, requestId));
+        writer.sendText(encodeEnvelope(type, payload, requestId));
         metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } });
         return true;
       } catch (e) {

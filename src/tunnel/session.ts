@@ -16,7 +16,7 @@ import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
 import { RegistrationWaiter } from './registration-waiter.ts';
 import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
-import { type BinaryTransportFactory, type GatewayHello, TransportRouter } from './transport.ts';
+import { type BinaryTransportFactory, type FrameSink, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
 
 export type { SessionConnection };
 
@@ -45,6 +45,8 @@ export interface SessionOptions {
    * `gateway_hello{use_yamux}` → `gateway_hello_ack`. Absent: yamux offers are declined and logged.
    */
   binaryTransport?: BinaryTransportFactory;
+  /** Where a socket's frames are written (default: the socket itself); a write scheduler plugs in here. */
+  frameSink?: (ws: WebSocket) => FrameSink;
 }
 
 export interface SessionStatus {
@@ -323,12 +325,11 @@ export class ControlSession {
    * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
   #attach(ws: WebSocket): Attachment {
-    const router = new TransportRouter(ws);
-    const conn = envelopeConnection(ws, router.envelopeWriter, this.#h.metric, this.#log);
+    const router = new TransportRouter((this.#o.frameSink ?? socketSink)(ws));
+    const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
     const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
     let reregister: string | null = null;
-    let detached = false;
     const ctx: ControlContext = {
       conn,
       log: this.#log,
@@ -348,22 +349,12 @@ export class ControlSession {
         conn,
         metric: this.#h.metric,
         log: this.#log,
-        binary: this.#h.binary,
-        beforeText: this.#h.beforeText,
+        binary: (data, c) => this.#h.binary(data, c),
+        beforeText: () => this.#h.beforeText(),
         dispatch: (m) => dispatchControl(m, ctx),
       }),
     );
-
-    const onMessage = (ev: MessageEvent) => {
-      if (detached) return;
-      liveness.seen();
-      router.deliver(ev.data as string | ArrayBuffer);
-    };
-    const onPong = () => liveness.seen();
-    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
-    ws.addEventListener('message', isolated);
-    ws.addEventListener('pong', onPong as EventListener);
-
+    const unlisten = this.#listen(ws, liveness, router);
     const closed = new Promise<CloseReason>((resolve) => {
       ws.addEventListener(
         'close',
@@ -378,7 +369,6 @@ export class ControlSession {
         { once: true },
       );
     });
-
     const att: Attachment = {
       ws,
       conn,
@@ -386,14 +376,30 @@ export class ControlSession {
       peerAlive: (ms) => liveness.peerAlive(ms),
       closed,
       detach: () => {
-        detached = true;
+        unlisten();
         liveness.stop();
-        ws.removeEventListener('message', isolated);
         router.close('session detached from socket');
       },
     };
     this.#att = att;
     return att;
+  }
+
+  /** Inbound frames: each one proves the peer alive, then goes to its transport. Returns the off switch for messages. */
+  #listen(ws: WebSocket, liveness: Liveness, router: TransportRouter): () => void {
+    let detached = false;
+    const onMessage = (ev: MessageEvent) => {
+      if (detached) return;
+      liveness.seen();
+      router.deliver(ev.data as string | ArrayBuffer);
+    };
+    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
+    ws.addEventListener('message', isolated);
+    ws.addEventListener('pong', (() => liveness.seen()) as EventListener);
+    return () => {
+      detached = true;
+      ws.removeEventListener('message', isolated);
+    };
   }
 
   /**
@@ -405,6 +411,10 @@ export class ControlSession {
     const factory = this.#o.binaryTransport;
     if (!factory || this.#mode !== 'gateway') {
       this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
+      return;
+    }
+    if (router.binaryOwner !== 'envelope') {
+      this.#log.warn({ transport: router.binaryOwner }, 'repeated gateway_hello ignored: binary frames are already handed over');
       return;
     }
     const transport = factory(hello, router.claimWriter);

@@ -9,6 +9,10 @@
 //   second transport (yamux) claims them for the rest of the socket's life; from then on the envelope path's binary
 //   writes are refused (binary bodies and responses are disabled while yamux is active, §5.1).
 // - A claim is one-way and per socket: a new socket (reconnect) starts with the envelope transport again.
+//
+// Writes: every transport writes through a writer the router hands out, and every writer writes to one FrameSink per
+// socket (SessionOptions.frameSink; default the socket itself), so a scheduler in front of the socket sees all frames.
+// Plugging in a second transport: SessionOptions.binaryTransport (a BinaryTransportFactory, below).
 import type { z } from 'zod';
 import type { GatewayHelloSchema } from '../protocol/control-messages.ts';
 
@@ -41,13 +45,46 @@ export interface SessionTransport {
   accepts?(data: ArrayBuffer): boolean;
 }
 
-/** The socket as a transport writes to it. */
+/**
+ * Where every frame written on a socket goes, whichever transport wrote it: the socket itself (`socketSink`), or a
+ * scheduler in front of it (fairness between transports and streams) that forwards to the socket.
+ */
+export interface FrameSink {
+  send(data: string | Uint8Array<ArrayBuffer> | ArrayBuffer): void;
+  /** Bytes accepted and not yet written to the network. */
+  readonly bufferedAmount: number;
+  readonly open: boolean;
+}
+
+/** The socket as its own sink. */
+export function socketSink(ws: WebSocket): FrameSink {
+  return {
+    send: (data) => ws.send(data),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    get open() {
+      return ws.readyState === WebSocket.OPEN;
+    },
+  };
+}
+
+/**
+ * The socket as a transport writes to it. It is also a `Drainable` (src/timing/drain.ts): a transport pauses its
+ * producers with `drained(writer, threshold)`.
+ */
 export interface TransportWriter {
   /** False when the socket is not open, or when this writer's transport does not own binary frames. */
   sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
   /** Bytes queued in the socket and not yet written (the socket's, shared by every transport on it). */
   readonly bufferedAmount: number;
   readonly open: boolean;
+}
+
+/** The envelope transport also writes text frames (JSON envelopes); they are never claimed. */
+export interface EnvelopeWriter extends TransportWriter {
+  /** False when the socket is not open; a throw of the socket's send propagates. */
+  sendText(text: string): boolean;
 }
 
 /**
@@ -61,19 +98,27 @@ export type BinaryTransportFactory = (offer: GatewayHello, writer: TransportWrit
 
 /** Routes one socket's inbound frames to their transports and hands out writers that respect binary ownership. */
 export class TransportRouter {
-  readonly #ws: WebSocket;
+  readonly #sink: FrameSink;
   #text: SessionTransport | null = null;
   /** The transport that claimed binary frames, or null while the envelope (text) transport owns them. */
   #claimed: SessionTransport | null = null;
   #closed = false;
   /** Writer for the envelope transport: its binary writes stop once another transport claims binary frames. */
-  readonly envelopeWriter: TransportWriter;
+  readonly envelopeWriter: EnvelopeWriter;
   /** Writer for the transport that claims binary frames: it writes nothing until the claim. */
   readonly claimWriter: TransportWriter;
 
-  constructor(ws: WebSocket) {
-    this.#ws = ws;
-    this.envelopeWriter = this.#writer(() => this.#claimed === null || this.#claimed.accepts !== undefined);
+  constructor(sink: FrameSink) {
+    this.#sink = sink;
+    const sinkRef = sink;
+    // A shared (tagged) claim leaves the envelope transport its binary writes.
+    this.envelopeWriter = Object.assign(this.#writer(() => this.#claimed === null || this.#claimed.accepts !== undefined), {
+      sendText(text: string) {
+        if (!sinkRef.open) return false;
+        sinkRef.send(text);
+        return true;
+      },
+    });
     this.claimWriter = this.#writer(() => this.#claimed !== null);
   }
 
@@ -114,18 +159,18 @@ export class TransportRouter {
   }
 
   #writer(owns: () => boolean): TransportWriter {
-    const ws = this.#ws;
+    const sink = this.#sink;
     return {
       sendBinary(data) {
-        if (ws.readyState !== WebSocket.OPEN || !owns()) return false;
-        ws.send(data);
+        if (!sink.open || !owns()) return false;
+        sink.send(data);
         return true;
       },
       get bufferedAmount() {
-        return ws.bufferedAmount;
+        return sink.bufferedAmount;
       },
       get open() {
-        return ws.readyState === WebSocket.OPEN;
+        return sink.open;
       },
     };
   }

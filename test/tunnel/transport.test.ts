@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'bun:test';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { ControlSession, type SessionConnection } from '../../src/tunnel/session.ts';
-import { type SessionTransport, TransportRouter, type TransportWriter } from '../../src/tunnel/transport.ts';
+import { type SessionTransport, socketSink, TransportRouter, type TransportWriter } from '../../src/tunnel/transport.ts';
 import { quietLog } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -27,7 +27,7 @@ function recorder(name: string) {
 describe('TransportRouter', () => {
   test('before a claim: text and binary go to the envelope transport; its binary writes pass', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     r.start(env.t);
     r.deliver('hello');
@@ -42,7 +42,7 @@ describe('TransportRouter', () => {
 
   test('after a claim: binary goes to the claimer, text stays; the envelope path can no longer write binary', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     const yamux = recorder('yamux');
     r.start(env.t);
@@ -59,7 +59,7 @@ describe('TransportRouter', () => {
 
   test('close reaches every transport once; nothing is delivered afterwards; a closed socket refuses writes', () => {
     const s = fakeSocket();
-    const r = new TransportRouter(s.ws);
+    const r = new TransportRouter(socketSink(s.ws));
     const env = recorder('envelope');
     const yamux = recorder('yamux');
     r.start(env.t);
@@ -80,11 +80,16 @@ describe('TransportRouter', () => {
 function fakeHub() {
   const got: { path: string; m: InboundMessage }[] = [];
   const binaryIn: number[] = [];
+  const gatewayQueries: URLSearchParams[] = [];
   let gateway: { send(d: string | Uint8Array): void } | null = null;
   const server = Bun.serve<{ path: string }>({
     port: 0,
     hostname: '127.0.0.1',
-    fetch: (req, srv) => (srv.upgrade(req, { data: { path: new URL(req.url).pathname } }) ? undefined : new Response('no', { status: 400 })),
+    fetch: (req, srv) => {
+      const u = new URL(req.url);
+      if (u.pathname === '/ws') gatewayQueries.push(u.searchParams);
+      return srv.upgrade(req, { data: { path: u.pathname } }) ? undefined : new Response('no', { status: 400 });
+    },
     websocket: {
       open(ws) {
         const { path } = ws.data;
@@ -107,10 +112,12 @@ function fakeHub() {
       },
     },
   });
-  return { server, got, binaryIn, gateway: () => gateway };
+  return { server, got, binaryIn, gatewayQueries, gateway: () => gateway };
 }
 
-function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: ConstructorParameters<typeof ControlSession>[0]['binaryTransport']) {
+type Options = ConstructorParameters<typeof ControlSession>[0];
+
+function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: Options['binaryTransport'], frameSink?: Options['frameSink']) {
   return new ControlSession(
     {
       apiUrl: `http://127.0.0.1:${port}`,
@@ -122,6 +129,7 @@ function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(
       timeouts: { handshakeMs: 5000, pingMs: 60_000, readMs: 60_000, reconnectMs: 100, reconnectMaxMs: 1000, registrationMs: 5000, registrationMaxWaitMs: 10_000, shutdownMs: 1000, heartbeatMs: 5000 },
       buildRegisterPayload: () => ({ agent_id: 'agent-t', cluster_name: 't' }) as never,
       binaryTransport,
+      frameSink,
     },
     {
       status: () => {},
@@ -146,19 +154,43 @@ describe('ControlSession with a binary transport', () => {
     let writer: TransportWriter | null = null;
     let conn: SessionConnection | null = null;
     const envelopeBinary: number[] = [];
+    // A sink in front of each socket sees every frame any transport writes.
+    const sunk: string[] = [];
+    let factoryCalls = 0;
     const s = session(
       hub.server.port!,
       { binary: (d) => void envelopeBinary.push(d.byteLength), connected: (c) => (conn = c) },
       (offer, w) => {
+        factoryCalls++;
         expect(offer.use_yamux).toBe(true);
         writer = w;
         return { name: 'yamux', onBinary: (d) => void claimed.push(d.byteLength), close: (r) => void closed.push(r) };
+      },
+      (ws) => {
+        const inner = socketSink(ws);
+        return {
+          send: (d) => (sunk.push(typeof d === 'string' ? (JSON.parse(d) as { type: string }).type : `bin:${d.byteLength}`), inner.send(d)),
+          get bufferedAmount() {
+            return inner.bufferedAmount;
+          },
+          get open() {
+            return inner.open;
+          },
+        };
       },
     );
     void s.start();
     try {
       await waitFor(() => hub.got.some((g) => g.path === '/ws' && g.m.type === 'gateway_hello_ack'), { what: 'gateway_hello_ack' });
       expect(hub.got.find((g) => g.m.type === 'gateway_hello_ack')!.m.payload).toEqual({ use_yamux: true });
+      // With a binary transport the gateway dial advertises yamux (§2.1).
+      expect(hub.gatewayQueries.map((q) => q.get('supports_yamux'))).toEqual(['true']);
+      // A repeated offer changes nothing: no second ack, no second transport.
+      hub.gateway()!.send(encodeEnvelope('gateway_hello', { use_yamux: true }));
+      hub.gateway()!.send(encodeEnvelope('ping', null, 'after-hello'));
+      await waitFor(() => hub.got.some((g) => g.m.type === 'pong' && g.m.requestId === 'after-hello'), { what: 'pong after the repeated hello' });
+      expect(hub.got.filter((g) => g.m.type === 'gateway_hello_ack').length).toBe(1);
+      expect(factoryCalls).toBe(1);
       hub.gateway()!.send(new Uint8Array(12));
       await waitFor(() => claimed.length === 1, { what: 'binary frame at the claiming transport' });
       expect(claimed).toEqual([12]);
@@ -168,6 +200,7 @@ describe('ControlSession with a binary transport', () => {
       expect(writer!.sendBinary(new Uint8Array(5))).toBe(true);
       await waitFor(() => hub.binaryIn.includes(5), { what: 'transport write at the gateway' });
       expect(hub.binaryIn).toEqual([5]);
+      expect(sunk).toEqual(['register', 'gateway_hello_ack', 'pong', 'bin:5']);
     } finally {
       await s.stop();
       hub.server.stop(true);
@@ -188,6 +221,7 @@ describe('ControlSession with a binary transport', () => {
       await waitFor(() => hub.got.some((g) => g.m.type === 'pong' && g.m.requestId === 'p1'), { what: 'pong' });
       expect(envelopeBinary).toEqual([9]);
       expect(hub.got.some((g) => g.m.type === 'gateway_hello_ack')).toBe(false);
+      expect(hub.gatewayQueries.map((q) => q.get('supports_yamux'))).toEqual([null]);
       expect(conn!.sendBinary(new Uint8Array(3))).toBe(true);
     } finally {
       await s.stop();

@@ -5,12 +5,12 @@ import { describe, expect, test } from 'bun:test';
 import { encodeRequestBodyFrame } from '../../src/protocol/binary-frame.ts';
 import { encodeHeader, Flag, FrameType } from '../../src/protocol/yamux-frame.ts';
 import { YamuxTunnels } from '../../src/tunnel/l4/yamux-tunnels.ts';
-import { TransportRouter, type SessionTransport } from '../../src/tunnel/transport.ts';
+import { type FrameSink, TransportRouter, type SessionTransport } from '../../src/tunnel/transport.ts';
 import { quietLog } from '../support/hub-agent.ts';
 
 function fakeSocket() {
   const sent: (string | ArrayBuffer | Uint8Array)[] = [];
-  return { ws: { readyState: WebSocket.OPEN, bufferedAmount: 0, send: (d: string | Uint8Array) => sent.push(d) } as unknown as WebSocket, sent };
+  return { ws: { open: true, bufferedAmount: 0, send: (d: string | Uint8Array | ArrayBuffer) => void sent.push(d) } satisfies FrameSink, sent };
 }
 
 function tunnels(enabled = true) {
