@@ -351,6 +351,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
         directCidrs: cfg.tunnels.routing.direct_cidrs,
         detectionWaitMs: cfg.agent.gateway_detection_wait,
+        exposure: cfg.gateway,
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },

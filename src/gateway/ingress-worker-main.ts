@@ -7,6 +7,7 @@ import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } fr
 import { KubeClient } from '../kube/client.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';
 import { DEFAULT_DETECTION_WAIT_MS } from './cluster-detection.ts';
+import { Exposure } from './exposure.ts';
 import { IngressSync } from './ingress-sync.ts';
 import { RouteRegistryClient } from './route-registry-client.ts';
 
@@ -40,12 +41,20 @@ class IngressWorker {
   #connected = false;
   #clusterId = '';
   readonly #kube: KubeClient | null = null;
+  #exposure: Exposure | null = null;
 
   constructor(port: WorkerPort<MainToIngress, IngressToMain>, init: WorkerInit<IngressWorkerConfig>) {
     this.#port = port;
     this.#cfg = init.config;
     this.#log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'ingress', init.logLevel);
     this.#metrics = new MetricBatch((updates) => port.post({ kind: 'metrics', updates }));
+    // Exposure (gateway.*) needs only the Kubernetes API: it runs whether or not ingress sync does.
+    if (this.#cfg.exposure?.enabled) {
+      if (init.kube) {
+        this.#exposure = new Exposure({ kube: new KubeClient(fromKubeAccess(init.kube)), config: this.#cfg.exposure, log: this.#log });
+        this.#exposure.start();
+      } else this.#log.warn('gateway.enabled but no Kubernetes API is configured; no exposure objects are kept');
+    }
     if (!this.#cfg.enabled) {
       this.#log.info('ingress sync disabled (agent.enable_ingress_sync=false)');
       return;
@@ -108,6 +117,7 @@ class IngressWorker {
   }
 
   async stop(): Promise<void> {
+    await this.#exposure?.stop();
     await this.#sync?.stop();
     this.#metrics.flush();
   }
