@@ -150,6 +150,8 @@ export interface IngressWorkerConfig {
   session?: { registered: boolean; clusterId: string; state: ConnectionState };
   /** `gateway.*`: the exposure objects the worker keeps (src/gateway/exposure.ts). */
   exposure?: GatewayConfig;
+  /** `tunnels.enabled` with `tunnels.discovery.*`: Gateway discovery and the tunnel registry (§5.5, §1.2). */
+  discovery?: { enabled: boolean; tcp: { enabled: boolean; selector: string }; udp: { enabled: boolean; selector: string }; dualMode: boolean };
 }
 
 /** `session`: the tunnel's session state; `reconnect` is true once a session has been usable before. */

@@ -1,6 +1,7 @@
 // The one schema for every agent setting. `AgentConfig` (defaults applied, durations in milliseconds) is the
 // type the rest of the agent reads; loaders (load.ts), docs and --print-config are all derived from this tree.
 import { z } from 'zod';
+import { parseLabelSelector } from '../gateway/tunnel-discovery.ts';
 import { gatewaySchema } from './exposure-schema.ts';
 import {
   autoBool,
@@ -212,7 +213,17 @@ const discovery = (proto: string) =>
   z
     .object({
       enabled: bool(true, `Discover ${proto} listeners on Gateway API Gateways.`),
-      gateway_label: str('pipeops.io/managed', `Label selecting the Gateways whose ${proto} listeners are registered.`),
+      gateway_label: str(
+        'pipeops.io/managed',
+        `Label selecting the Gateways whose ${proto} listeners are registered: a key (the label exists), or \`k=v\`, \`k!=v\`, \`!k\` terms, comma-separated. Empty = \`pipeops.io/managed\`.`,
+      ),
+    })
+    .superRefine((v, ctx) => {
+      try {
+        parseLabelSelector(v.gateway_label);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['gateway_label'], message: (e as Error).message });
+      }
     })
     .prefault({});
 
