@@ -13,6 +13,9 @@ export const COMPONENT_VALUE = 'exposure';
 /** Selects every object the agent owns as exposure (any release name). */
 export const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${COMPONENT_LABEL}=${COMPONENT_VALUE}`;
 export const RELEASE_LABEL = 'pipeops.io/exposure';
+/** On the Gateway API Gateway: the default `tunnels.discovery.*.gateway_label`, so that with `tunnels.enabled` its
+ * listeners are registered with the control plane (§5.5) and reachable through the hub. */
+const DISCOVERY_LABEL = { 'pipeops.io/managed': 'true' };
 
 export interface ExposureKind {
   group: string;
@@ -66,8 +69,10 @@ export function desiredObjects(g: GatewayConfig, env: ExposureEnvironment): Desi
     namespace: ns,
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [COMPONENT_LABEL]: COMPONENT_VALUE, [RELEASE_LABEL]: g.release_name },
   });
-  const add = (kind: ExposureKind, name: string, spec: Record<string, unknown>) =>
-    out.push({ kind, namespace: ns, name, body: { apiVersion: `${kind.group}/${kind.version}`, kind: kind.kind, metadata: meta(name), spec } });
+  const add = (kind: ExposureKind, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}) => {
+    const m = meta(name);
+    out.push({ kind, namespace: ns, name, body: { apiVersion: `${kind.group}/${kind.version}`, kind: kind.kind, metadata: { ...m, labels: { ...m.labels, ...labels } }, spec } });
+  };
 
   const api = g.gateway_api;
   if (api.enabled) {
@@ -75,7 +80,7 @@ export function desiredObjects(g: GatewayConfig, env: ExposureEnvironment): Desi
       gatewayClassName: api.gateway_class,
       listeners: api.listeners.map((l) => ({ name: l.name, port: l.port, protocol: l.protocol, allowedRoutes: { namespaces: { from: 'Same' } } })),
       ...(env.mode === 'single-vm' && env.vmIp ? { addresses: [{ type: 'IPAddress', value: env.vmIp }] } : {}),
-    });
+    }, DISCOVERY_LABEL);
     for (const [key, kind] of [['tcp_routes', EXPOSURE_KINDS.tcpRoute], ['udp_routes', EXPOSURE_KINDS.udpRoute]] as const) {
       for (const r of api[key]) {
         add(kind, r.name, {

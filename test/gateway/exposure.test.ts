@@ -85,7 +85,7 @@ describe('exposure objects', () => {
       ],
       addresses: [{ type: 'IPAddress', value: '192.0.2.10' }],
     });
-    expect((gw?.metadata as { labels?: unknown } | undefined)?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'pipeops-agent', 'pipeops.io/component': 'exposure', 'pipeops.io/exposure': 'pipeops-gateway' });
+    expect((gw?.metadata as { labels?: unknown } | undefined)?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'pipeops-agent', 'pipeops.io/component': 'exposure', 'pipeops.io/exposure': 'pipeops-gateway', 'pipeops.io/managed': 'true' });
     expect(spec(get('tcproutes', 'pipeops-system', 'redis'))).toEqual({
       parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'pipeops-gateway', sectionName: 'tcp-redis' }],
       rules: [{ backendRefs: [{ name: 'redis', namespace: 'pipeops-system', port: 6379 }] }],
