@@ -110,8 +110,13 @@ export class Exposure {
           if (out === 'applied') log?.info({ object: id }, 'exposure object applied');
         }
       } catch (e) {
-        if (isKubeError(e) && e.status === 404) unserved.add(d.kind);
-        const error = isKubeError(e) && e.status === 404 ? `the API server does not serve ${d.kind.group}/${d.kind.version} ${d.kind.resource} (CRDs not installed?)` : (e as Error).message;
+        const noNamespace = isKubeError(e, 404) && e.message.includes(`namespaces "${d.namespace}" not found`);
+        if (isKubeError(e, 404) && !noNamespace) unserved.add(d.kind);
+        const error = noNamespace
+          ? `namespace ${d.namespace} does not exist (gateway.namespace)`
+          : isKubeError(e, 404)
+            ? `the API server does not serve ${d.kind.group}/${d.kind.version} ${d.kind.resource} (CRDs not installed?)`
+            : (e as Error).message;
         report.failed.push({ object: id, error });
         log?.warn({ object: id, err: error }, 'exposure object not applied');
       }

@@ -182,6 +182,22 @@ describe('exposure objects', () => {
     expect(get('tcproutes', 'edge', 'other')).toBeDefined();
   });
 
+  test('a missing namespace and an unserved kind are reported per object, nothing else fails', async () => {
+    const cfg = config({ file: FILE_GWAPI, argv: ['--gateway-namespace=nowhere'] });
+    const r = await new Exposure({ kube, config: cfg.gateway }).reconcile();
+    expect(r.applied).toEqual([]);
+    expect(r.failed.map((f) => f.error)).toEqual(Array(3).fill('namespace nowhere does not exist (gateway.namespace)'));
+    const bare = await startSandbox({ seed: 'minimal' });
+    try {
+      bare.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pipeops-system' } });
+      bare.registry.kinds.splice(bare.registry.kinds.findIndex((k) => k.resource === 'udproutes'), 1);
+      const r2 = await new Exposure({ kube: new KubeClient({ server: bare.url, source: 'explicit' }), config: config({ file: FILE_GWAPI }).gateway }).reconcile();
+      expect(r2.failed).toEqual([{ object: 'gateway.networking.k8s.io/UDPRoute pipeops-system/dns', error: expect.stringContaining('does not serve gateway.networking.k8s.io/v1alpha2 udproutes') }]);
+    } finally {
+      await bare.close();
+    }
+  });
+
   test('disabled: no request at all', async () => {
     const n = sandbox.requests.length;
     const r = await new Exposure({ kube, config: config({}).gateway }).reconcile();
