@@ -187,15 +187,18 @@ describe('exposure objects', () => {
     const r = await new Exposure({ kube, config: cfg.gateway }).reconcile();
     expect(r.applied).toEqual([]);
     expect(r.failed.map((f) => f.error)).toEqual(Array(3).fill('namespace nowhere does not exist (gateway.namespace)'));
-    const bare = await startSandbox({ seed: 'minimal' });
-    try {
-      bare.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pipeops-system' } });
-      bare.registry.kinds.splice(bare.registry.kinds.findIndex((k) => k.resource === 'udproutes'), 1);
-      const r2 = await new Exposure({ kube: new KubeClient({ server: bare.url, source: 'explicit' }), config: config({ file: FILE_GWAPI }).gateway }).reconcile();
-      expect(r2.failed).toEqual([{ object: 'gateway.networking.k8s.io/UDPRoute pipeops-system/dns', error: expect.stringContaining('does not serve gateway.networking.k8s.io/v1alpha2 udproutes') }]);
-    } finally {
-      await bare.close();
+    // An API server that does not serve UDPRoutes (404 for the whole kind, as without the CRD).
+    class NoUdpRoutes extends KubeClient {
+      override request(path: string, init?: Parameters<KubeClient['request']>[1]): Promise<Response> {
+        if (path.includes('/udproutes')) return Promise.resolve(Response.json({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' }, { status: 404 }));
+        return super.request(path, init);
+      }
     }
+    const r2 = await new Exposure({ kube: new NoUdpRoutes({ server: sandbox.url, source: 'explicit' }), config: config({ file: FILE_GWAPI }).gateway }).reconcile();
+    expect(r2.failed).toEqual([{ object: 'gateway.networking.k8s.io/UDPRoute pipeops-system/dns', error: expect.stringContaining('does not serve gateway.networking.k8s.io/v1alpha2 udproutes') }]);
+    // The TCPRoute is applied; the Gateway of that name is still the foreign one of the test above.
+    expect([...r2.applied, ...r2.unchanged]).toEqual(['gateway.networking.k8s.io/TCPRoute pipeops-system/redis']);
+    expect(r2.refused.map((x) => x.object)).toEqual(['gateway.networking.k8s.io/Gateway pipeops-system/pipeops-gateway']);
   });
 
   test('disabled: no request at all', async () => {
