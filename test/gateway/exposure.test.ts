@@ -3,12 +3,15 @@
 // with server-side apply and our field manager; changed and removed when the configuration changes; objects it does
 // not own are never touched. Against the sandbox API server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import type { AgentConfig } from '../../src/config/schema.ts';
 import { Exposure } from '../../src/gateway/exposure.ts';
 import { decideEnvironment, desiredObjects } from '../../src/gateway/exposure-objects.ts';
 import { KubeClient, type KubeObject } from '../../src/kube/client.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
+import { AGENT_TOKEN, tempDir, testHub } from '../support/hub-agent.ts';
+import { waitFor } from '../support/wait.ts';
 
 const REQUIRED_ENV = { PIPEOPS_API_URL: 'https://api.example.test', PIPEOPS_TOKEN: 'tok_0123456789abcdefghij', PIPEOPS_CLUSTER_NAME: 'c1' };
 
@@ -274,4 +277,56 @@ describe('exposure config errors name the key and the source', () => {
   test('without gateway.enabled the cross-references are not checked (the block has no effect)', () => {
     expect(load({ argv: ['--gateway-gwapi-enabled'] }).ok).toBe(true);
   });
+});
+
+describe('exposure through the agent command line', () => {
+  const CLI = join(import.meta.dir, '../../src/cli.ts');
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    Bun.spawn([process.execPath, CLI, 'agent', ...args], { env: { PATH: process.env.PATH ?? '', HOME: tempDir(), ...REQUIRED_ENV, ...env }, stdout: 'pipe', stderr: 'pipe' });
+
+  test('malformed JSON in a flag or in env: exit 2, naming the key and the source', async () => {
+    for (const [args, env, source] of [
+      [['--gateway-enabled', '--gateway-gwapi-enabled', '--gateway-gwapi-listeners-json=[{"name":'], {}, '--gateway-gwapi-listeners-json'],
+      [['--gateway-enabled'], { GATEWAY_ISTIO_TCP_ROUTES_JSON: '[{"name": }]' }, 'GATEWAY_ISTIO_TCP_ROUTES_JSON'],
+    ] as const) {
+      const p = run([...args], { ...env });
+      const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      expect({ code, source, named: err.includes(source), key: /gateway\.(gateway_api\.listeners|istio\.virtual_service\.tcp_routes)/.test(err) }).toEqual({ code: 2, source, named: true, key: true });
+    }
+  });
+
+  test('the running agent applies what its flags and env JSON say', async () => {
+    const hub = await testHub();
+    const dir = tempDir();
+    const kubeconfig = join(dir, 'kubeconfig');
+    await sandbox.writeKubeconfig(kubeconfig);
+    sandbox.remove('gateways.gateway.networking.k8s.io', 'pipeops-system', 'pipeops-gateway');
+    const p = run(
+      [
+        `--kubeconfig=${kubeconfig}`,
+        '--port=0',
+        '--gateway-enabled',
+        '--gateway-gwapi-enabled',
+        '--gateway-gwapi-gateway-class=cli-class',
+        '--gateway-env-mode=single-vm',
+        '--gateway-env-vm-ip=192.0.2.44',
+        '--gateway-gwapi-listeners-json=[{"name":"tcp-runner","port":5000,"protocol":"TCP"}]',
+      ],
+      {
+        PIPEOPS_API_URL: hub.url,
+        PIPEOPS_TOKEN: AGENT_TOKEN,
+        GATEWAY_GWAPI_TCP_ROUTES_JSON: '[{"name":"runner","sectionName":"tcp-runner","backendRefs":[{"name":"runner","namespace":"pipeops-system","port":5000}]}]',
+      },
+    );
+    try {
+      const gw = await waitFor(() => get('gateways.gateway.networking.k8s.io', 'pipeops-system', 'pipeops-gateway'), { what: 'the Gateway from flags', timeoutMs: 20_000 });
+      expect(spec(gw)).toMatchObject({ gatewayClassName: 'cli-class', addresses: [{ type: 'IPAddress', value: '192.0.2.44' }], listeners: [{ name: 'tcp-runner', port: 5000, protocol: 'TCP' }] });
+      const rt = await waitFor(() => get('tcproutes', 'pipeops-system', 'runner'), { what: 'the TCPRoute from env JSON' });
+      expect(spec(rt)).toMatchObject({ parentRefs: [{ name: 'pipeops-gateway', sectionName: 'tcp-runner' }], rules: [{ backendRefs: [{ name: 'runner', namespace: 'pipeops-system', port: 5000 }] }] });
+    } finally {
+      p.kill('SIGTERM');
+      await p.exited;
+      await hub.stop();
+    }
+  }, 60_000);
 });
