@@ -1,7 +1,7 @@
 // The one schema for every agent setting. `AgentConfig` (defaults applied, durations in milliseconds) is the
 // type the rest of the agent reads; loaders (load.ts), docs and --print-config are all derived from this tree.
 import { z } from 'zod';
-import { parseLabelSelector } from '../gateway/tunnel-discovery.ts';
+import { parseLabelSelector } from '../kube/label-selector.ts';
 import { gatewaySchema } from './exposure-schema.ts';
 import {
   autoBool,

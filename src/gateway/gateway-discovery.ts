@@ -10,7 +10,7 @@ import type { KubeService } from './kube-shapes.ts';
 import type { Timers } from './route-sync.ts';
 import { type DiscoveryOptions, discoverTunnels, type GatewayObject, type L4RouteObject } from './tunnel-discovery.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
-import type { TunnelRegistrationBody } from './tunnel-registry-messages.ts';
+import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
 import { TunnelSync } from './tunnel-sync.ts';
 
 export const GATEWAYS_PATH = '/apis/gateway.networking.k8s.io/v1/gateways';

@@ -12,7 +12,8 @@
 //   private cluster ⇒ tunnel ▸ dual_mode_enabled ⇒ dual ▸ direct; direct or dual without a Gateway address ⇒
 //   tunnel (there is nothing to reach directly).
 import type { KubeObject } from '../kube/client.ts';
-import type { TunnelProtocol, TunnelRegistrationBody, TunnelRoutingMode } from './tunnel-registry-messages.ts';
+import { matchesSelector, parseLabelSelector } from '../kube/label-selector.ts';
+import type { TunnelProtocol, TunnelRegistrationBody, TunnelRoutingMode } from '../protocol/tunnel-registry-messages.ts';
 
 export const ROUTING_MODE_ANNOTATION = 'pipeops.io/routing-mode';
 /** Annotations never forwarded to the registry (large, and of no use there). */
@@ -38,34 +39,6 @@ export interface DiscoveryOptions {
   dualMode: boolean;
   /** The cluster is reachable from the control plane (a LoadBalancer with a public address). */
   clusterPublic: boolean;
-}
-
-type Term = { key: string; op: 'exists' | 'absent' | 'eq' | 'ne'; value: string };
-
-/** A label selector of equality terms; a bare key means "exists". Throws on anything else (checked at load time). */
-export function parseLabelSelector(s: string): Term[] {
-  const terms: Term[] = [];
-  for (const raw of s.split(',')) {
-    const t = raw.trim();
-    if (t === '') continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^([^=!\s]+)\s*!=\s*(\S*)$/.exec(t))) terms.push({ key: m[1]!, op: 'ne', value: m[2]! });
-    else if ((m = /^([^=!\s]+)\s*==?\s*(\S*)$/.exec(t))) terms.push({ key: m[1]!, op: 'eq', value: m[2]! });
-    else if ((m = /^!\s*([^=!\s]+)$/.exec(t))) terms.push({ key: m[1]!, op: 'absent', value: '' });
-    else if (/^[^=!\s]+$/.test(t)) terms.push({ key: t, op: 'exists', value: '' });
-    else throw new Error(`unsupported label selector term ${JSON.stringify(t)}: use key, key=value, key!=value or !key`);
-  }
-  return terms;
-}
-
-export function matchesSelector(labels: Record<string, string>, terms: readonly Term[]): boolean {
-  return terms.every((t) => {
-    const has = Object.hasOwn(labels, t.key);
-    if (t.op === 'exists') return has;
-    if (t.op === 'absent') return !has;
-    if (t.op === 'eq') return has && labels[t.key] === t.value;
-    return !has || labels[t.key] !== t.value;
-  });
 }
 
 export const tunnelId = (proto: TunnelProtocol, clusterId: string, gateway: string, port: number) => `${proto}-${clusterId}-${gateway}-${port}`;

@@ -4,8 +4,8 @@
 // min(2^n s, 5 s) jittered ±25 % (upstream had no retry beyond its work queue's requeue).
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { jitterSymmetric } from '../tunnel/backoff.ts';
-import type { RegistryTls } from './route-registry-client.ts';
-import { SyncTunnelsAnswerSchema, TUNNELS_PATH, type TunnelRegistrationBody } from './tunnel-registry-messages.ts';
+import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
+import { SyncTunnelsAnswerSchema, TUNNELS_PATH, type TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
 
 export type TunnelOperation = 'register' | 'sync' | 'deregister';
 
@@ -94,20 +94,14 @@ export class TunnelRegistryClient implements TunnelRegistry {
   }
 
   async #once(op: TunnelOperation, method: string, path: string, body?: unknown): Promise<string | TunnelRegistryError> {
-    const tls = this.#o.tls ?? {};
     try {
-      const res = await fetch(`${this.#base}${path}`, {
+      const res = await registryFetch(`${this.#base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.#o.token}`, 'user-agent': 'pipeops-agent', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        token: this.#o.token,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000),
-        tls: {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls.insecureSkipVerify !== true,
-        },
-      } as RequestInit);
+        ...(this.#o.tls ? { tls: this.#o.tls } : {}),
+        timeoutMs: this.#o.timeoutMs ?? 30_000,
+      });
       const text = await res.text().catch(() => '');
       if (OK[op].includes(res.status)) return text;
       const shown = this.#scrub(text.slice(0, 500));
@@ -119,6 +113,6 @@ export class TunnelRegistryClient implements TunnelRegistry {
   }
 
   #scrub(s: string): string {
-    return this.#o.token ? s.split(this.#o.token).join('[REDACTED]') : s;
+    return scrubToken(s, this.#o.token);
   }
 }

@@ -6,7 +6,7 @@
 import type { MetricUpdate } from '../agent/metrics.ts';
 import { realTimers, type Timers } from './route-sync.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
-import type { TunnelRegistrationBody } from './tunnel-registry-messages.ts';
+import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
 
 interface SyncLog {
   info(obj: object, msg: string): void;

@@ -2,7 +2,8 @@
 // client's status handling against a stand-in control plane.
 import { afterAll, describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { type DiscoveryOptions, discoverTunnels, type GatewayObject, type L4RouteObject, matchesSelector, parseLabelSelector } from '../../src/gateway/tunnel-discovery.ts';
+import { type DiscoveryOptions, discoverTunnels, type GatewayObject, type L4RouteObject } from '../../src/gateway/tunnel-discovery.ts';
+import { matchesSelector, parseLabelSelector } from '../../src/kube/label-selector.ts';
 import { TunnelRegistryClient, TunnelRegistryError } from '../../src/gateway/tunnel-registry-client.ts';
 
 const OPTS: DiscoveryOptions = {

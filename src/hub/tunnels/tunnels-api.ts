@@ -9,7 +9,7 @@
 // a direct (or dual) tunnel's public_endpoint must resolve to addresses the hub's EndpointPolicy allows.
 import type { Context, Env, Hono } from 'hono';
 import type { Logger } from 'pino';
-import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../gateway/tunnel-registry-messages.ts';
+import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../protocol/tunnel-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
 import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
