@@ -50,6 +50,8 @@ export const METRICS = [
   { name: 'gateway_routes_registered_total', type: 'counter', help: 'Routes acknowledged by the control plane route registry, by call (register, sync).', labels: ['via'] },
   { name: 'gateway_routes_active', type: 'gauge', help: 'Managed routes the control plane route registry has acknowledged and holds now.' },
   { name: 'gateway_tunnels_active', type: 'gauge', help: 'L4 tunnels (TCP/UDP listeners of labelled Gateways) the control plane tunnel registry has acknowledged.' },
+  { name: 'gateway_exposure_objects', type: 'gauge', help: 'Exposure objects (gateway.*) after the last pass, by state: applied (changed by it), unchanged, refused (exists without our labels), failed.', labels: ['state'] },
+  { name: 'gateway_exposure_deleted_total', type: 'counter', help: 'Exposure objects the agent removed because they are no longer configured.' },
   { name: 'gateway_cluster_type', type: 'gauge', help: 'Detected cluster type: 1 for the current type (label type=private|public), 0 for the other.', labels: ['type'] },
   { name: 'gateway_route_sync_success_total', type: 'counter', help: 'Route registry calls that succeeded (HTTP 200), by operation (register, unregister, sync).', labels: ['operation'] },
   { name: 'gateway_route_sync_failures_total', type: 'counter', help: 'Route registry calls that failed after all retries, by operation.', labels: ['operation'] },

@@ -4,6 +4,7 @@
 // write to an object without our ownership labels. Everything happens in `gateway.namespace` (the chart grants a
 // Role there): objects left in a namespace configured before are not seen. Runs at start, then periodically to
 // repair drift.
+import type { MetricUpdate } from '../agent/metrics.ts';
 import { type KubeClient, type KubeList, type KubeObject, isKubeError } from '../kube/client.ts';
 import type { GatewayConfig } from '../config/exposure-schema.ts';
 import {
@@ -33,6 +34,7 @@ export interface ExposureOptions {
   /** Period of the drift repair (default 5 min). */
   resyncMs?: number;
   log?: Log;
+  metric?: (u: MetricUpdate) => void;
 }
 
 export interface ExposureReport {
@@ -153,6 +155,8 @@ export class Exposure {
       }
     }
     this.last = report;
+    for (const state of ['applied', 'unchanged', 'refused', 'failed'] as const) this.#o.metric?.({ name: 'gateway_exposure_objects', op: 'set', value: report[state].length, labels: { state } });
+    if (report.deleted.length) this.#o.metric?.({ name: 'gateway_exposure_deleted_total', op: 'inc', value: report.deleted.length });
     return report;
   }
 

@@ -54,7 +54,7 @@ class IngressWorker {
     // Exposure (gateway.*) needs only the Kubernetes API: it runs whether or not ingress sync does.
     if (this.#cfg.exposure?.enabled) {
       if (init.kube) {
-        this.#exposure = new Exposure({ kube: new KubeClient(fromKubeAccess(init.kube)), config: this.#cfg.exposure, log: this.#log });
+        this.#exposure = new Exposure({ kube: new KubeClient(fromKubeAccess(init.kube)), config: this.#cfg.exposure, log: this.#log, metric: this.#metrics.add });
         this.#exposure.start();
       } else this.#log.warn('gateway.enabled but no Kubernetes API is configured; no exposure objects are kept');
     }

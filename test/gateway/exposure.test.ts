@@ -174,7 +174,10 @@ describe('exposure objects', () => {
     });
     const before = JSON.stringify(get('gateways.gateway.networking.k8s.io', 'pipeops-system', 'pipeops-gateway'));
     const cfg = config({ file: FILE_GWAPI });
-    const r = await new Exposure({ kube, config: cfg.gateway }).reconcile();
+    const updates: { name: string; value?: number; labels?: Record<string, string> }[] = [];
+    const r = await new Exposure({ kube, config: cfg.gateway, metric: (u) => updates.push(u) }).reconcile();
+    const gauge = Object.fromEntries(updates.filter((u) => u.name === 'gateway_exposure_objects').map((u) => [u.labels?.state, u.value]));
+    expect(gauge).toEqual({ applied: 2, unchanged: 0, refused: 1, failed: 0 });
     expect(r.refused).toEqual([{ object: 'gateway.networking.k8s.io/Gateway pipeops-system/pipeops-gateway', reason: expect.stringContaining('not touched') }]);
     expect(JSON.stringify(get('gateways.gateway.networking.k8s.io', 'pipeops-system', 'pipeops-gateway'))).toBe(before);
     // The routes are ours and applied.
