@@ -171,7 +171,9 @@ export class Exposure {
       if (!isKubeError(e, 404)) throw e;
     }
     if (before && !isOwned(before)) return 'refused';
-    const after = await this.#o.kube.patch<KubeObject>(`${path}?fieldManager=${EXPOSURE_FIELD_MANAGER}&force=true`, d.body, 'apply');
+    // Force only over an object that is ours (taking back fields someone edited); a create is not forced, so an
+    // object someone else made since the read conflicts (409) instead of being taken over.
+    const after = await this.#o.kube.patch<KubeObject>(`${path}?fieldManager=${EXPOSURE_FIELD_MANAGER}${before ? '&force=true' : ''}`, d.body, 'apply');
     return before && before.metadata?.resourceVersion === after.metadata?.resourceVersion ? 'unchanged' : 'applied';
   }
 

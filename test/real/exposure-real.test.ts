@@ -103,12 +103,16 @@ describe.skipIf(missing !== null)('exposure and discovery against a real kube-ap
       `udp-${clusterId}-pipeops-gateway-5353 ${NS}/coredns:53`,
     ]);
     await a.agent.stop();
+    // Someone edits a field of ours by hand (another field manager): the next apply takes it back (force).
+    await kubeJson(c.kube, 'PATCH', `${GWAPI}?fieldManager=someone`, { spec: { gatewayClassName: 'hijacked' } }, { 'content-type': 'application/merge-patch+json' });
+    expect((await get(GWAPI))!.spec.gatewayClassName).toBe('hijacked');
 
     // The same cluster, configuration B (a new agent process, as after a config change and restart).
     a = await startInClusterAgent(c.kube, c.kube.port, over(GATEWAY_B), hub);
     await waitFor(async () => (await get(UDP)) === null, { what: 'the UDPRoute removed', timeoutMs: 30_000 });
     await waitFor(async () => (await get(ISTIO))?.spec.servers[0].tls === undefined, { what: 'the Istio server\'s tls block removed by apply', timeoutMs: 30_000 });
     expect((await get(TCP))!.spec.rules).toEqual([{ backendRefs: [{ name: 'redis-v2', port: 6380 }] }]);
+    await waitFor(async () => (await get(GWAPI))?.spec.gatewayClassName === 'istio', { what: 'the hand-edited field taken back', timeoutMs: 30_000 });
     await waitFor(
       async () => JSON.stringify((await hub.tunnels.list(a!.clusterId)).map((t) => `${t.tunnel_id} ${t.service_name}:${t.service_port}`)) === JSON.stringify([`tcp-${a!.clusterId}-pipeops-gateway-6379 redis-v2:6380`]),
       { what: 'the hub holding only the changed TCP tunnel', timeoutMs: 30_000 },
