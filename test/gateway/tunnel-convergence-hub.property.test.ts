@@ -196,10 +196,12 @@ function start(forceTunnel: boolean): GatewayDiscovery {
   });
 }
 
-async function settle(d: GatewayDiscovery, timeoutMs = 10_000): Promise<void> {
+async function settle(d: GatewayDiscovery, forceTunnel: boolean, timeoutMs = 10_000): Promise<void> {
+  // Services are watched (the cluster's public/private decision) only without force_tunnel_mode.
+  const watched: [string, string][] = [...Object.entries(PATHS), ...(forceTunnel ? [] : [['services', '/api/v1/services'] as [string, string]])];
   await waitFor(
     async () => {
-      for (const [name, path] of Object.entries(PATHS) as [keyof typeof PATHS, string][]) {
+      for (const [name, path] of watched as [Parameters<GatewayDiscovery['cache']>[0], string][]) {
         const live = await kube.list(path);
         const cache = d.cache(name) as ReadonlyMap<string, KubeObject>;
         if (live.items.length !== cache.size) return false;
@@ -310,13 +312,13 @@ async function run(ops: Op[], forceTunnel: boolean): Promise<void> {
           d.reconnected();
           break;
         case 'settle':
-          await settle(d);
+          await settle(d, forceTunnel);
           await check(clusterPublic, forceTunnel);
           break;
       }
     }
     front.failNext(0);
-    await settle(d, 20_000);
+    await settle(d, forceTunnel, 20_000);
     await check(clusterPublic, forceTunnel);
     if (process.env.CONVERGENCE_DEBUG) console.log(`gateways=${(await kube.list(GATEWAYS_PATH)).items.map((g) => `${objectKey(g)}${JSON.stringify(g.metadata?.labels)}${(g.spec as { listeners: { name: string }[] }).listeners.map((l) => l.name)}`).join(' ')} routes=${(await kube.list(TCPROUTES_PATH)).items.map((g) => `${objectKey(g)}${JSON.stringify(g.spec)}`).join(' ')} tunnels=${(await hub.tunnels.list(CLUSTER_ID)).map((t) => `${t.tunnel_id}:${t.routing_mode}`).join(' ')} counters=${JSON.stringify(d.engine.counters)}`);
   } finally {
