@@ -365,6 +365,13 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
         directCidrs: cfg.tunnels.routing.direct_cidrs,
         detectionWaitMs: cfg.agent.gateway_detection_wait,
+        exposure: cfg.gateway,
+        discovery: {
+          enabled: cfg.tunnels.enabled,
+          tcp: { enabled: cfg.tunnels.discovery.tcp.enabled, selector: cfg.tunnels.discovery.tcp.gateway_label || 'pipeops.io/managed' },
+          udp: { enabled: cfg.tunnels.discovery.udp.enabled, selector: cfg.tunnels.discovery.udp.gateway_label || 'pipeops.io/managed' },
+          dualMode: cfg.tunnels.routing.dual_mode_enabled,
+        },
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },

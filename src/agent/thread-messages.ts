@@ -1,5 +1,6 @@
 // Every message between the main thread and the worker threads, as one discriminated union per direction.
 // Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
+import type { GatewayConfig } from '../config/exposure-schema.ts';
 import type { MetricUpdate } from './metrics.ts';
 import type { ConnectionState } from './status.ts';
 import type { RelayConfig } from '../tunnel/http-relay.ts';
@@ -150,6 +151,10 @@ export interface IngressWorkerConfig {
   detectionWaitMs?: number;
   /** The session as the main thread knows it at (re)start. */
   session?: { registered: boolean; clusterId: string; state: ConnectionState };
+  /** `gateway.*`: the exposure objects the worker keeps (src/gateway/exposure.ts). */
+  exposure?: GatewayConfig;
+  /** `tunnels.enabled` with `tunnels.discovery.*`: Gateway discovery and the tunnel registry (§5.5, §1.2). */
+  discovery?: { enabled: boolean; tcp: { enabled: boolean; selector: string }; udp: { enabled: boolean; selector: string }; dualMode: boolean };
 }
 
 /** `session`: the tunnel's session state; `reconnect` is true once a session has been usable before. */

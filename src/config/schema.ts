@@ -1,6 +1,8 @@
 // The one schema for every agent setting. `AgentConfig` (defaults applied, durations in milliseconds) is the
 // type the rest of the agent reads; loaders (load.ts), docs and --print-config are all derived from this tree.
 import { z } from 'zod';
+import { parseLabelSelector } from '../kube/label-selector.ts';
+import { gatewaySchema } from './exposure-schema.ts';
 import {
   autoBool,
   bool,
@@ -211,7 +213,17 @@ const discovery = (proto: string) =>
   z
     .object({
       enabled: bool(true, `Discover ${proto} listeners on Gateway API Gateways.`),
-      gateway_label: str('pipeops.io/managed', `Label selecting the Gateways whose ${proto} listeners are registered.`),
+      gateway_label: str(
+        'pipeops.io/managed',
+        `Label selecting the Gateways whose ${proto} listeners are registered: a key (the label exists), or \`k=v\`, \`k!=v\`, \`!k\` terms, comma-separated. Empty = \`pipeops.io/managed\`.`,
+      ),
+    })
+    .superRefine((v, ctx) => {
+      try {
+        parseLabelSelector(v.gateway_label);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['gateway_label'], message: (e as Error).message });
+      }
     })
     .prefault({});
 
@@ -336,75 +348,6 @@ const proxy = z
   })
   .prefault({});
 
-// ---- gateway (optional TCP gateway Helm install) -----------------------------------------------------------
-
-const backendRef = z.looseObject({ name: z.string(), namespace: z.string().optional(), port: z.number().int().min(1).max(65535) });
-const destination = z.looseObject({ host: z.string(), port: z.number().int().min(1).max(65535) });
-
-const istioServer = z.looseObject({
-  port: z.looseObject({ number: z.number().int().min(1).max(65535), name: z.string(), protocol: z.string().optional() }),
-  hosts: z.array(z.string()).optional(),
-  tls: z.record(z.string(), z.unknown()).optional(),
-});
-const istioTcpRoute = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), destination });
-const istioTlsRoute = z.looseObject({
-  name: z.string(),
-  port: z.number().int().min(0).max(65535).optional(),
-  sni_hosts: z.array(z.string()),
-  destination,
-});
-const gwListener = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), protocol: z.string().optional() });
-const gwRoute = z.looseObject({ name: z.string(), section_name: z.string(), backend_refs: z.array(backendRef) });
-
-const gateway = z
-  .object({
-    enabled: bool(false, 'Install the optional TCP gateway Helm release (Istio or Gateway API).'),
-    release_name: str('pipeops-gateway', 'Helm release name of the TCP gateway.'),
-    namespace: str('pipeops-system', 'Namespace of the TCP gateway release.'),
-    environment: z
-      .object({
-        mode: str('', '`managed` or `single-vm`; empty = detect (k3s or one node ⇒ single-vm).'),
-        vm_ip: str('', 'Load-balancer IP in single-vm mode; empty = a node address.'),
-      })
-      .prefault({}),
-    istio: z
-      .object({
-        enabled: bool(false, 'Render Istio Gateway/VirtualService resources.'),
-        service: z
-          .object({
-            create: bool(false, 'Create a dedicated LoadBalancer Service in the Istio namespace.'),
-            namespace: str('istio-system', 'Namespace of the Istio ingress gateway.'),
-          })
-          .prefault({}),
-        gateway: z
-          .object({
-            selector: leaf(z.record(z.string(), z.string()).default({ istio: 'ingressgateway' }), 'Istio Gateway workload selector.', {
-              kind: 'string-map',
-              type: 'map string → string',
-            }),
-            servers: objectList(istioServer, 'Istio Gateway servers: {port: {number, name, protocol}, hosts, tls}.'),
-          })
-          .prefault({}),
-        virtual_service: z
-          .object({
-            tcp_routes: objectList(istioTcpRoute, 'Istio TCP routes: {name, port, destination: {host, port}}.'),
-            tls_routes: objectList(istioTlsRoute, 'Istio TLS routes: {name, port, sni_hosts, destination: {host, port}}.'),
-          })
-          .prefault({}),
-      })
-      .prefault({}),
-    gateway_api: z
-      .object({
-        enabled: bool(false, 'Render Gateway API Gateway/TCPRoute/UDPRoute resources.'),
-        gateway_class: str('istio', 'GatewayClass of the rendered Gateway.'),
-        listeners: objectList(gwListener, 'Gateway listeners: {name, port, protocol (TCP|UDP)}.'),
-        tcp_routes: objectList(gwRoute, 'TCPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
-        udp_routes: objectList(gwRoute, 'UDPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
-      })
-      .prefault({}),
-  })
-  .prefault({});
-
 // ---- the whole ---------------------------------------------------------------------------------------------
 
 export const AgentConfigSchema = z.object({
@@ -416,7 +359,7 @@ export const AgentConfigSchema = z.object({
   logging,
   timeouts,
   proxy,
-  gateway,
+  gateway: gatewaySchema,
   upgrade: looseBlock(NO_EFFECT),
   encryption: looseBlock(NO_EFFECT),
 });

@@ -3,6 +3,7 @@
 // Retries: 3 attempts, delay min(2^n s, cap) (cap 5 s register/unregister, 10 s sync) jittered ±25 %.
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { jitterSymmetric } from '../tunnel/backoff.ts';
+import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
 import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
@@ -20,12 +21,7 @@ export class RegistryError extends Error {
   }
 }
 
-export interface RegistryTls {
-  insecureSkipVerify?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
+export type { RegistryTls } from './registry-fetch.ts';
 
 export interface RetryPolicy {
   attempts: number;
@@ -104,20 +100,15 @@ export class RouteRegistryClient implements RouteRegistry {
 
   /** One attempt; null on success. */
   async #once(op: RegistryOperation, payload: string): Promise<RegistryError | null> {
-    const tls = this.#o.tls ?? {};
     try {
-      const res = await fetch(`${this.#base}/${op}`, {
+      const res = await registryFetch(`${this.#base}/${op}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'user-agent': this.#o.userAgent ?? 'pipeops-agent' },
+        token: this.#o.token,
         body: payload,
-        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000),
-        tls: {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls.insecureSkipVerify !== true,
-        },
-      } as RequestInit);
+        ...(this.#o.tls ? { tls: this.#o.tls } : {}),
+        timeoutMs: this.#o.timeoutMs ?? 30_000,
+        ...(this.#o.userAgent ? { userAgent: this.#o.userAgent } : {}),
+      });
       const text = await res.text().catch(() => '');
       if (res.status === 200) return null;
       const shown = this.#scrub(text.slice(0, 500));
@@ -130,6 +121,6 @@ export class RouteRegistryClient implements RouteRegistry {
   }
 
   #scrub(s: string): string {
-    return this.#o.token ? s.split(this.#o.token).join('[REDACTED]') : s;
+    return scrubToken(s, this.#o.token);
   }
 }

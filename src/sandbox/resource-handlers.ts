@@ -14,6 +14,7 @@ import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-s
 import { wantsMetadataOnly, wantsTable } from './media-type.ts';
 import type { ObjectStore } from './object-store.ts';
 import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
+import { checkApply, serverSideApply } from './server-side-apply.ts';
 import { strategicMergePatch } from './strategic-merge-patch.ts';
 import { decodeProtobufObject } from './protobuf-objects.ts';
 import { parseIncludeObject, toTable } from './table.ts';
@@ -168,8 +169,13 @@ async function dispatch(
     const bodyName = method === 'PUT' && isPlainObject(body) ? metaOf(body).name : undefined;
     if (bodyName && bodyName !== p.name) return badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${p.name})`);
     const type = mediaType(req);
+    const applying = method === 'PATCH' && type === 'application/apply-patch+yaml';
+    if (applying) {
+      const refused = checkApply(k, q, body);
+      if (refused) return refused;
+    }
     if (!current) {
-      if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);
+      if (applying) return createObject(ctx, p, serverSideApply(undefined, body as KubeObject, q.get('fieldManager') ?? ''), dryRun);
       return notFound(k.resource, k.group, p.name);
     }
     let next: KubeObject;
@@ -179,7 +185,7 @@ async function dispatch(
       next = body;
       expectRv = metaOf(next).resourceVersion;
     } else {
-      const patched = applyPatch(type, current, body);
+      const patched = applying ? serverSideApply(current, body as KubeObject, q.get('fieldManager') ?? '') : applyPatch(type, current, body);
       if (isApiError(patched)) return patched;
       next = patched;
       const rv = metaOf(next).resourceVersion;

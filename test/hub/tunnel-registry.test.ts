@@ -5,7 +5,12 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { tokenDigest } from '../../src/hub/auth.ts';
 import type { Hub } from '../../src/hub/server.ts';
-import { AGENT_TOKEN, tempDir, testHub } from '../support/hub-agent.ts';
+import { Hono } from 'hono';
+import { EndpointPolicy } from '../../src/hub/routes/endpoint-policy.ts';
+import { TunnelStore } from '../../src/hub/tunnels/tunnel-store.ts';
+import { mountTunnelsApi } from '../../src/hub/tunnels/tunnels-api.ts';
+import { Database } from '../../src/runtime/sqlite.ts';
+import { AGENT_TOKEN, quietLog, tempDir, testHub } from '../support/hub-agent.ts';
 
 const OTHER_TOKEN = 'other-agent-token-for-tests';
 const hubs: Hub[] = [];
@@ -186,5 +191,24 @@ describe('tunnel registry API', () => {
     await req(base(h2, a), 'POST', tunnel(a, 'gw', 1, { service_port: 1234 }));
     await req(`${base(h2, a)}/sync`, 'POST', { tunnels: [tunnel(a, 'gw', 1, { service_port: 4321 })] });
     expect(await h2.tunnels.get(a, `tcp-${a}-gw-1`)).toMatchObject({ tunnel_port: 40001, service_port: 4321 });
+  });
+});
+
+describe('tunnel registry limits', () => {
+  test('at most maxTunnelsPerCluster per cluster: a new one beyond is 409, a bigger sync 413; updates and other clusters pass', async () => {
+    const app = new Hono();
+    const tunnels = new TunnelStore(new Database(':memory:'));
+    const clusters = { get: (id: string) => (id === 'a' || id === 'b' ? ({ cluster_id: id, token_sha256: '' } as never) : null) };
+    mountTunnelsApi(app, { tunnels, clusters, agentTokens: [AGENT_TOKEN], log: quietLog, endpointPolicy: new EndpointPolicy([], []), maxTunnelsPerCluster: 3 });
+    const call = (path: string, body: unknown) =>
+      app.request(`/api/v1/clusters/agent/${path}`, { method: 'POST', headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const port of [1, 2, 3]) expect((await call('a/tunnels', tunnel('a', 'gw', port))).status).toBe(201);
+    const extra = await call('a/tunnels', tunnel('a', 'gw', 4));
+    expect(extra.status).toBe(409);
+    expect(((await extra.json()) as { error: string }).error).toBe('too_many_tunnels');
+    expect((await call('a/tunnels', tunnel('a', 'gw', 1, { service_port: 1234 }))).status).toBe(200);
+    expect((await call('a/tunnels/sync', { tunnels: [1, 2, 3, 4].map((p) => tunnel('a', 'gw', p)) })).status).toBe(413);
+    expect((await call('b/tunnels', tunnel('b', 'gw', 1))).status).toBe(201);
+    expect((await tunnels.list('a')).map((t) => t.gateway_port)).toEqual([1, 2, 3]);
   });
 });

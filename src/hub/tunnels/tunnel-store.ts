@@ -6,7 +6,7 @@
 // `tunnel_port` is the hub port the L4 listeners assigned to the tunnel (0 until assigned); registering or
 // syncing a tunnel again keeps it.
 import type { Database } from '../../runtime/sqlite.ts';
-import type { TunnelProtocol, TunnelRoutingMode } from '../../gateway/tunnel-registry-messages.ts';
+import type { TunnelProtocol, TunnelRoutingMode } from '../../protocol/tunnel-registry-messages.ts';
 
 export interface TunnelRecord {
   cluster_id: string;

@@ -9,7 +9,7 @@
 // a direct (or dual) tunnel's public_endpoint must resolve to addresses the hub's EndpointPolicy allows.
 import type { Context, Env, Hono } from 'hono';
 import type { Logger } from 'pino';
-import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../gateway/tunnel-registry-messages.ts';
+import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../protocol/tunnel-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
 import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
@@ -19,8 +19,9 @@ import type { NewTunnel, TunnelRecord, TunnelRegistryStore } from './tunnel-stor
 
 export const TUNNELS_API = '/api/v1/clusters/agent/:cluster_uuid/tunnels';
 
-/** At most this many tunnels in one sync body. */
-export const MAX_SYNC_TUNNELS = 1000;
+/** At most this many tunnels per cluster (each may hold a hub port): a sync with more is refused, and so is a
+ * register of a new tunnel beyond it. */
+export const MAX_TUNNELS_PER_CLUSTER = 1000;
 
 export interface TunnelsApiDeps {
   tunnels: TunnelRegistryStore;
@@ -34,15 +35,18 @@ export interface TunnelsApiDeps {
   hubEndpoint?: (t: TunnelRecord) => Promise<{ tunnel_port: number; tunnel_endpoint: string } | null> | { tunnel_port: number; tunnel_endpoint: string } | null;
   /** A registry call was refused with this error code (metrics). */
   rejected?: (reason: string) => void;
+  /** Tunnels per cluster (default MAX_TUNNELS_PER_CLUSTER). */
+  maxTunnelsPerCluster?: number;
 }
 
-type Fail = { status: 400 | 401 | 403 | 404 | 413; error: string; message: string };
+type Fail = { status: 400 | 401 | 403 | 404 | 409 | 413; error: string; message: string };
 
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 const TUNNEL_ID = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 
 export function mountTunnelsApi<E extends Env>(app: Hono<E>, d: TunnelsApiDeps): void {
   const log = d.log.child({ component: 'tunnel-registry' });
+  const cap = d.maxTunnelsPerCluster ?? MAX_TUNNELS_PER_CLUSTER;
   const fail = (c: Context, f: Fail) => {
     if (c.req.method !== 'GET') d.rejected?.(f.error);
     return c.json({ error: f.error, message: f.message }, f.status);
@@ -93,6 +97,8 @@ export function mountTunnelsApi<E extends Env>(app: Hono<E>, d: TunnelsApiDeps):
     if (typeof t === 'string') return fail(c, { status: 400, error: 'invalid_tunnel', message: t });
     const refused = await endpointRefused(t);
     if (refused) return fail(c, { status: 400, error: 'endpoint_refused', message: refused });
+    if (!(await d.tunnels.get(t.cluster_id, t.tunnel_id)) && (await d.tunnels.list(t.cluster_id)).length >= cap)
+      return fail(c, { status: 409, error: 'too_many_tunnels', message: `cluster ${t.cluster_id} already has ${cap} tunnels, the most this hub keeps per cluster` });
     const out = await d.tunnels.register(t);
     if (out.change !== 'unchanged')
       log.info({ op: 'register', cluster_id: t.cluster_id, tunnel_id: t.tunnel_id, protocol: t.protocol, routing_mode: t.routing_mode, change: out.change }, 'tunnel registry: tunnel registered');
@@ -109,7 +115,7 @@ export function mountTunnelsApi<E extends Env>(app: Hono<E>, d: TunnelsApiDeps):
     if (p.data.cluster_uuid && p.data.cluster_uuid !== rec.cluster_id)
       return fail(c, { status: 400, error: 'invalid_tunnel', message: `cluster_uuid ${JSON.stringify(p.data.cluster_uuid)} differs from the path's cluster` });
     const list = p.data.tunnels ?? [];
-    if (list.length > MAX_SYNC_TUNNELS) return fail(c, { status: 413, error: 'too_many_tunnels', message: `a sync carries at most ${MAX_SYNC_TUNNELS} tunnels; got ${list.length}` });
+    if (list.length > cap) return fail(c, { status: 413, error: 'too_many_tunnels', message: `a sync carries at most ${cap} tunnels (the most this hub keeps per cluster); got ${list.length}` });
     const valid: NewTunnel[] = [];
     const rejected: { tunnel_id: string; reason: string }[] = [];
     const seen = new Set<string>();
