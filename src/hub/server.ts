@@ -319,8 +319,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   l4 = l4Gateway;
   try {
     for (const x of cfg.l4_exposures) {
-      const port = await l4Gateway.expose({ name: x.name, protocol: x.protocol, listenPort: x.listen_port, cluster: x.cluster, namespace: x.namespace, service: x.service, port: x.port, tunnelId: x.name, mode: 'tunnel', source: 'config' });
-      policy.listeners.push({ host: l4Host, port });
+      await l4Gateway.expose({ name: x.name, protocol: x.protocol, listenPort: x.listen_port, cluster: x.cluster, namespace: x.namespace, service: x.service, port: x.port, tunnelId: x.name, mode: 'tunnel', source: 'config' });
     }
   } catch (e) {
     await l4Gateway.stop();

@@ -175,6 +175,8 @@ export function listenTcp(host: string, port: number, onConnection: (s: PipeSock
   const l: TCPSocketListener<Holder> = Bun.listen<Holder>({
     hostname: host,
     port,
+    // Never share a port with another process's socket (Bun's default may): a taken port is an error here.
+    exclusive: true,
     allowHalfOpen: true,
     data: { conn: null },
     socket: {

@@ -27,7 +27,9 @@ beforeAll(async () => {
   agent = await testAgent(hub.url, tempDir(), {
     agent: { cluster_name: 'l4-reg' },
     tunnels: { enabled: true },
-    kubernetes: { service_proxy: 'map', service_map: { 'apps/echo:7': `tcp://127.0.0.1:${echo.port}` } },
+    // No Kubernetes API: the agent's Gateway discovery (which would sync the registry to the cluster's Gateways,
+    // i.e. to nothing) does not run, so this test owns the registry of its cluster.
+    kubernetes: { kubeconfig: '', service_proxy: 'map', service_map: { 'apps/echo:7': `tcp://127.0.0.1:${echo.port}` } },
   });
   stops.push(() => agent.stop());
   clusterId = await waitFor(() => hub.yamux.active()[0], { what: 'yamux session', timeoutMs: 20_000 });
@@ -100,5 +102,9 @@ describe('registered tunnels get hub listeners', () => {
     const r = await call(api(), 'POST', registration(id, { gateway_port: 9002, routing_mode: 'direct', public_endpoint: `127.0.0.1:${hub.port}` }));
     expect(r.status).toBe(400);
     expect(hub.l4.list().some((t) => t.tunnel_id === id)).toBe(false);
+    // Nor at one of the hub's L4 listeners (a registered tunnel's port): that would loop through the hub.
+    const t = (await (await call(api(), 'POST', registration(`tcp-${clusterId}-gw-9003`, { gateway_port: 9003 }))).json()) as { tunnel_port: number };
+    const loop = await call(api(), 'POST', registration(`tcp-${clusterId}-gw-9004`, { gateway_port: 9004, routing_mode: 'direct', public_endpoint: `127.0.0.1:${t.tunnel_port}` }));
+    expect(loop.status).toBe(400);
   });
 });

@@ -133,6 +133,8 @@ export class L4Gateway {
     const stats: Stats = { connections: 0, active: 0, bytesIn: 0, bytesOut: 0, failures: {} };
     const l = e.protocol === 'tcp' ? await this.#listenTcp(e, stats) : await this.#listenUdp(e, stats);
     this.#listeners.set(e.name, l);
+    // A direct route or tunnel must never be aimed at the hub's own L4 ports (a loop through the hub).
+    this.#d.policy.listeners.push({ host: this.#d.host, port: l.port });
     this.#d.log.info({ tunnel: e.name, protocol: e.protocol, port: l.port, mode: e.mode, target: `${e.namespace}/${e.service}:${e.port}`, cluster: e.cluster }, 'L4 listener started');
     return l.port;
   }
@@ -141,6 +143,8 @@ export class L4Gateway {
     const l = this.#listeners.get(name);
     if (!l) return;
     this.#listeners.delete(name);
+    const i = this.#d.policy.listeners.findIndex((x) => x.host === this.#d.host && x.port === l.port);
+    if (i >= 0) this.#d.policy.listeners.splice(i, 1);
     await l.close();
     this.#d.log.info({ tunnel: name }, 'L4 listener stopped');
   }
@@ -248,7 +252,7 @@ export class L4Gateway {
       (p) =>
         new Promise<number>((resolve, reject) => {
           server.once('error', reject);
-          server.listen(p, this.#d.host, () => {
+          server.listen({ port: p, host: this.#d.host, exclusive: true }, () => {
             server.off('error', reject);
             resolve((server.address() as net.AddressInfo).port);
           });
@@ -360,7 +364,7 @@ export class L4Gateway {
       (p) =>
         new Promise<number>((resolve, reject) => {
           sock.once('error', reject);
-          sock.bind(p, this.#d.host, () => {
+          sock.bind({ port: p, address: this.#d.host, exclusive: true }, () => {
             sock.off('error', reject);
             resolve(sock.address().port);
           });
