@@ -1,7 +1,7 @@
 // The hub process: one Bun.serve for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -305,7 +305,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const l4Host = cfg.l4_host || cfg.host;
   const l4Gateway = new L4Gateway({
     host: l4Host,
-    publicHost: cfg.public_url ? new URL(cfg.public_url).hostname.replace(/^\[(.*)\]$/, '$1') : l4Host,
+    // What clients dial: the public URL's host, else the bind address (the machine's name for a wildcard bind).
+    publicHost: cfg.public_url ? new URL(cfg.public_url).hostname.replace(/^\[(.*)\]$/, '$1') : l4Host === '0.0.0.0' || l4Host === '::' ? hostname() : l4Host,
     portRange: cfg.l4_port_range ? parsePortRange(cfg.l4_port_range) : null,
     agents: yamux,
     clusters: store,
