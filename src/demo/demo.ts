@@ -18,6 +18,7 @@ import { type Sandbox, startSandbox } from '../sandbox/index.ts';
 import { startIngressController } from '../sandbox/ingress-controller.ts';
 import { type DemoApp, startDemoApp } from './demo-apps.ts';
 import { type DemoL4Service, startDemoTcp, startDemoUdp } from './demo-l4.ts';
+import { sleep } from '../timing/sleep.ts';
 
 export interface DemoEndpoints {
   hub_url: string;
@@ -191,7 +192,7 @@ async function waitForYamux(hub: Hub, clusterId: string, timeoutMs: number): Pro
   // The yamux negotiation is one message each way right after the gateway session opens.
   while (!hub.yamux.active().includes(clusterId)) {
     if (Date.now() > deadline) throw new Error(`no yamux session with the demo agent within ${timeoutMs / 1000} s; see demo.log`);
-    await Bun.sleep(25);
+    await sleep(25);
   }
 }
 

@@ -2,9 +2,10 @@
 // Success is exactly HTTP 200; anything else is a RegistryError carrying the status and the start of the body.
 // Retries: 3 attempts, delay min(2^n s, cap) (cap 5 s register/unregister, 10 s sync) jittered ±25 %.
 import { restBaseUrl } from '../protocol/session-urls.ts';
-import { jitterSymmetric } from '../tunnel/backoff.ts';
-import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
-import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
+import { backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from '../protocol/route-registry-messages.ts';
+import { runtime } from '#runtime';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 
@@ -21,7 +22,12 @@ export class RegistryError extends Error {
   }
 }
 
-export type { RegistryTls } from './registry-fetch.ts';
+export interface RegistryTls {
+  insecureSkipVerify?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
 
 export interface RetryPolicy {
   attempts: number;
@@ -35,7 +41,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseMs: 1000, capMs: { 
 
 /** Delay before attempt `n + 1` (n = 1, 2, …): min(base·2^(n-1), cap) jittered. Pure but for `random`. */
 export function retryDelay(p: RetryPolicy, op: RegistryOperation, n: number, random: () => number = Math.random): number {
-  return jitterSymmetric(Math.min(p.baseMs * 2 ** (n - 1), p.capMs[op]), p.jitter, random);
+  return backoffDelay({ baseMs: p.baseMs, maxMs: p.capMs[op], jitter: { kind: 'symmetric', fraction: p.jitter } }, n - 1, random);
 }
 
 /** What the sync engine needs from a registry (the REST client, or a fake in tests). */
@@ -90,7 +96,7 @@ export class RouteRegistryClient implements RouteRegistry {
     let last: RegistryError | null = null;
     let n = 0;
     for (n = 0; n < this.#retry.attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? Bun.sleep)(retryDelay(this.#retry, op, n, this.#o.random));
+      if (n > 0) await (this.#o.sleep ?? sleep)(retryDelay(this.#retry, op, n, this.#o.random));
       last = await this.#once(op, payload);
       if (!last) break;
     }
@@ -100,14 +106,19 @@ export class RouteRegistryClient implements RouteRegistry {
 
   /** One attempt; null on success. */
   async #once(op: RegistryOperation, payload: string): Promise<RegistryError | null> {
+    const tls = this.#o.tls ?? {};
     try {
-      const res = await registryFetch(`${this.#base}/${op}`, {
+      const res = await runtime.fetch(`${this.#base}/${op}`, {
         method: 'POST',
-        token: this.#o.token,
+        headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'user-agent': this.#o.userAgent ?? 'pipeops-agent' },
         body: payload,
-        ...(this.#o.tls ? { tls: this.#o.tls } : {}),
-        timeoutMs: this.#o.timeoutMs ?? 30_000,
-        ...(this.#o.userAgent ? { userAgent: this.#o.userAgent } : {}),
+        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000),
+        tls: {
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(tls.cert ? { cert: tls.cert } : {}),
+          ...(tls.key ? { key: tls.key } : {}),
+          rejectUnauthorized: tls.insecureSkipVerify !== true,
+        },
       });
       const text = await res.text().catch(() => '');
       if (res.status === 200) return null;
@@ -121,6 +132,6 @@ export class RouteRegistryClient implements RouteRegistry {
   }
 
   #scrub(s: string): string {
-    return scrubToken(s, this.#o.token);
+    return this.#o.token ? s.split(this.#o.token).join('[REDACTED]') : s;
   }
 }

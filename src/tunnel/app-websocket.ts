@@ -3,6 +3,7 @@
 import { flattenHeaders, type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import type { ProxyRequest } from '../protocol/proxy-messages.ts';
 import { encodeFrameData, OPCODE } from '../protocol/stream-messages.ts';
+import { runtime } from '#runtime';
 import type { BackendTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import { answerUpgrade, sendToWebSocket, type Stream, type StreamHost, tunnelBackpressure, webSocketReads } from './stream.ts';
@@ -30,19 +31,17 @@ export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: Ba
     },
   };
   host.register(stream);
-  const ws = new WebSocket(target.url, {
+  const ws = runtime.openWebSocket(target.url, {
     headers: flattenHeaders(target.headers),
     protocols: offered,
-    perMessageDeflate: false,
     tls: target.tls,
-  } as unknown as string[]);
-  ws.binaryType = 'arraybuffer';
+  });
   const throttle = tunnelBackpressure(conn, cfg.highWaterBytes, webSocketReads(ws));
   let opened = false;
   let lastPong = Date.now();
   const pinger = setInterval(() => {
     if (Date.now() - lastPong > cfg.pongTimeoutMs) ws.close(1001, 'ping timeout');
-    else (ws as unknown as { ping(): void }).ping();
+    else ws.ping();
   }, cfg.pingMs);
   ws.addEventListener('pong', () => {
     lastPong = Date.now();
@@ -60,7 +59,7 @@ export function openAppWebSocket(host: StreamHost, req: ProxyRequest, target: Ba
     const opcode = text ? OPCODE.text : OPCODE.binary;
     host.metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
     stream.lastActive = Date.now();
-    conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
+    conn.send({ type: 'proxy_websocket_data', payload: { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, requestId: id });
     throttle();
   });
   ws.addEventListener('error', (ev: Event) => {

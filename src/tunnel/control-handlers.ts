@@ -1,16 +1,17 @@
 // Session-level control messages (protocol.md §2.5–2.7, §5.1): one small handler per type, and the dispatch that
 // counts every inbound message and sends what is not session-level to the relays (or answers protocol_fallback).
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import {
   ErrorPayloadSchema,
   GatewayHelloSchema,
   RegisterSuccessSchema,
-  SUPPORTED_INBOUND_TYPES,
   needsReregistration,
   type RegisterSuccess,
 } from '../protocol/control-messages.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
+import { AGENT_INBOUND_TYPES, type SessionType, SUPPORTED_INBOUND_TYPES } from '../protocol/message-table.ts';
+import type { ProtocolFallbackPayload } from '../protocol/wire-messages.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import type { RegistrationWaiter } from './registration-waiter.ts';
 import { FatalSessionError } from './session-errors.ts';
@@ -35,7 +36,7 @@ export interface ControlContext {
 type ControlHandler = (m: InboundMessage, ctx: ControlContext) => void;
 
 function onPing(m: InboundMessage, ctx: ControlContext): void {
-  ctx.conn.send('pong', { timestamp: new Date().toISOString() }, m.requestId);
+  ctx.conn.send({ type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
 }
 
 function onQuietAck(m: InboundMessage, ctx: ControlContext): void {
@@ -78,7 +79,7 @@ function onUnknown(m: InboundMessage, ctx: ControlContext): void {
   ctx.log.warn({ type: m.type, request_id: m.requestId }, 'unknown control message type');
   if (ctx.fallbackSent.has(m.type) || ctx.fallbackSent.size >= MAX_FALLBACK_TYPES) return;
   ctx.fallbackSent.add(m.type);
-  const payload: Record<string, unknown> = {
+  const payload: ProtocolFallbackPayload = {
     agent_version: 'pipeops-k8-agent',
     unknown_type: m.type,
     supported_types: [...SUPPORTED_INBOUND_TYPES],
@@ -87,23 +88,26 @@ function onUnknown(m: InboundMessage, ctx: ControlContext): void {
     timestamp: new Date().toISOString(),
   };
   if (m.requestId) payload.original_request_id = m.requestId;
-  ctx.conn.send('protocol_fallback', payload);
+  ctx.conn.send({ type: 'protocol_fallback', payload });
 }
 
-/** The session's own message types. A Map, so a type named `constructor` or `__proto__` finds nothing. */
-const CONTROL_HANDLERS = new Map<string, ControlHandler>([
-  ['ping', onPing],
-  ['pong', onQuietAck],
-  ['heartbeat_ack', onQuietAck],
-  ['register_success', onRegisterSuccess],
-  ['register_in_progress', onRegisterInProgress],
-  ['error', onError],
-  ['gateway_hello', onGatewayHello],
-]);
+/** One handler per type the message table gives the session (`agent: 'session'`): a missing one does not compile. */
+const SESSION_HANDLERS: Record<SessionType, ControlHandler> = {
+  ping: onPing,
+  pong: onQuietAck,
+  heartbeat_ack: onQuietAck,
+  register_success: onRegisterSuccess,
+  register_in_progress: onRegisterInProgress,
+  error: onError,
+  gateway_hello: onGatewayHello,
+};
+
+/** A Map, so a type named `constructor` or `__proto__` finds nothing. */
+const CONTROL_HANDLERS = new Map<string, ControlHandler>(Object.entries(SESSION_HANDLERS));
 
 /** One decoded inbound envelope: count it, then the session's handler, else the relays, else protocol_fallback. */
 export function dispatchControl(m: InboundMessage, ctx: ControlContext): void {
-  ctx.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: SUPPORTED_TYPE_SET.has(m.type) ? m.type : 'other' } });
+  ctx.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: AGENT_INBOUND_TYPES.has(m.type) ? m.type : 'other' } });
   const handler = CONTROL_HANDLERS.get(m.type);
   if (handler) handler(m, ctx);
   else if (!ctx.other(m)) onUnknown(m, ctx);
@@ -111,5 +115,3 @@ export function dispatchControl(m: InboundMessage, ctx: ControlContext): void {
 
 /** Bound on remembered unknown types: a control plane inventing types cannot grow the set without limit. */
 const MAX_FALLBACK_TYPES = 256;
-
-const SUPPORTED_TYPE_SET = new Set<string>([...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']);

@@ -2,13 +2,15 @@
 // them, are id-prefixed HTTP frames (request bodies) or legacy JSON-in-binary envelopes. Also the send side the relays
 // use (`SessionConnection`).
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { type AgentToHub, encodeMessage } from '../protocol/wire-messages.ts';
 import type { EnvelopeWriter, SessionTransport } from './transport.ts';
 
 /** The live socket as the relays see it. */
 export interface SessionConnection {
-  send(type: string, payload: Record<string, unknown> | null, requestId?: string): boolean;
+  /** One typed message (src/protocol/wire-messages.ts); false when the socket is not open or the write failed. */
+  send(m: AgentToHub): boolean;
   /** A binary frame; false when the socket is closed or another transport (yamux) owns binary frames. */
   sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
   readonly bufferedAmount: number;
@@ -18,14 +20,14 @@ export interface SessionConnection {
 /** The relays' send side, written through the envelope transport's writer. */
 export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
   return {
-    send(type, payload, requestId) {
+    send(m) {
       if (!writer.open) return false;
       try {
-        writer.sendText(encodeEnvelope(type, payload, requestId));
-        metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } });
+        writer.sendText(encodeMessage(m));
+        metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type: m.type } });
         return true;
       } catch (e) {
-        log.warn({ type, err: (e as Error).message }, 'send failed');
+        log.warn({ type: m.type, err: (e as Error).message }, 'send failed');
         return false;
       }
     },
@@ -75,7 +77,7 @@ export class EnvelopeTransport implements SessionTransport {
     d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: r.reason } });
     d.log.warn({ reason: r.reason, detail: r.detail, type: r.type, request_id: r.requestId }, 'dropped malformed control message');
     // P1: a proxy request with a known id gets an answer instead of a silent drop.
-    if (r.requestId && r.type?.startsWith('proxy_request')) d.conn.send('proxy_error', { request_id: r.requestId, error: `malformed message: ${r.detail}` }, r.requestId);
+    if (r.requestId && r.type?.startsWith('proxy_request')) d.conn.send({ type: 'proxy_error', payload: { request_id: r.requestId, error: `malformed message: ${r.detail}` }, requestId: r.requestId });
   }
 
   close(): void {

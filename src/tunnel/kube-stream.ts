@@ -4,6 +4,8 @@
 import { flattenHeaders, type HeaderMap } from '../protocol/http-headers.ts';
 import type { ProxyRequest } from '../protocol/proxy-messages.ts';
 import { DEFAULT_STREAM_PROTOCOLS, encodeFrameData, type Frame, isChannelProtocol, OPCODE } from '../protocol/stream-messages.ts';
+import { runtime } from '#runtime';
+import type { ClientWebSocket } from '../runtime/types.ts';
 import type { BackendTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import { PreOpenQueue } from './pre-open-queue.ts';
@@ -53,7 +55,7 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
   const { id, conn, viaRequest } = o;
   const kind = streamKind(o.path);
   const queue = new PreOpenQueue<Frame>(preOpenLimit(host.config));
-  let ws: WebSocket | null = null;
+  let ws: ClientWebSocket | null = null;
   let translate = false;
   const stream: Stream = {
     id,
@@ -83,17 +85,15 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
   };
   host.register(stream);
   try {
-    ws = new WebSocket(o.target.url, {
+    ws = runtime.openWebSocket(o.target.url, {
       headers: flattenHeaders(o.target.headers),
       protocols: o.offered,
-      perMessageDeflate: false,
       tls: o.target.tls,
-    } as unknown as string[]);
+    });
   } catch (e) {
     host.dialFailed(stream, conn, (e as Error).message, viaRequest);
     return;
   }
-  ws.binaryType = 'arraybuffer';
   const throttle = tunnelBackpressure(conn, host.config.highWaterBytes, webSocketReads(ws));
   let opened = false;
   ws.addEventListener('open', () => {
@@ -117,7 +117,7 @@ export function openKubeStream(host: StreamHost, o: KubeStreamStart): void {
     const { opcode, payload } = frameFromApiServer(ev.data as string | ArrayBuffer, translate);
     host.metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
     stream.lastActive = Date.now();
-    conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
+    conn.send({ type: 'proxy_websocket_data', payload: { stream_id: id, data: encodeFrameData(opcode, payload) }, requestId: id });
     throttle();
   });
   ws.addEventListener('error', (ev: Event) => {

@@ -1,6 +1,7 @@
 // Liveness of one control-plane socket: a read deadline that any inbound traffic pushes out, a periodic ping,
 // and waiters (heartbeats) that want proof the peer is alive after a given moment.
 import type { Logger } from 'pino';
+import type { ClientWebSocket } from '../runtime/types.ts';
 import { dropSocket } from './dial.ts';
 
 export interface PeerAlive {
@@ -8,13 +9,13 @@ export interface PeerAlive {
   error?: string;
 }
 
-/** Ping the peer (Bun's client has ping(); the DOM typings do not know it). */
-export function pingSocket(ws: WebSocket): void {
-  (ws as unknown as { ping(): void }).ping();
+/** Ping the peer. */
+export function pingSocket(ws: ClientWebSocket): void {
+  ws.ping();
 }
 
 export class Liveness {
-  readonly #ws: WebSocket;
+  readonly #ws: ClientWebSocket;
   readonly #readMs: number;
   readonly #log: Logger;
   #readTimer: ReturnType<typeof setTimeout> | undefined;
@@ -23,7 +24,7 @@ export class Liveness {
   readonly #waiters = new Set<(r: PeerAlive) => void>();
   #stopped = false;
 
-  constructor(ws: WebSocket, o: { readMs: number; pingMs: number }, log: Logger) {
+  constructor(ws: ClientWebSocket, o: { readMs: number; pingMs: number }, log: Logger) {
     this.#ws = ws;
     this.#readMs = o.readMs;
     this.#log = log;

@@ -6,10 +6,12 @@ import type { Socket } from 'node:net';
 import { sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import type { ProxyRequest } from '../protocol/proxy-messages.ts';
 import { encodeFrameData, OPCODE } from '../protocol/stream-messages.ts';
+import { requestHead } from '../protocol/upgrade-head.ts';
+import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
 import type { RawUpgradeTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
 import { PreOpenQueue } from './pre-open-queue.ts';
-import { openUpgrade, requestHead, targetFromUrl } from './raw-upgrade.ts';
+import { openUpgrade, targetFromUrl } from './raw-upgrade.ts';
 import { preOpenLimit, type Stream, type StreamHost, type StreamKind, tunnelBackpressure } from './stream.ts';
 
 export async function openRawUpgrade(host: StreamHost, req: ProxyRequest, kind: StreamKind, target: RawUpgradeTarget, conn: SessionConnection): Promise<void> {
@@ -56,12 +58,12 @@ export async function openRawUpgrade(host: StreamHost, req: ProxyRequest, kind: 
     const h = sanitizeResponseHeaders(r.status, r.headers);
     if (r.status !== 101 || !r.socket) {
       // W2: the target's own answer (e.g. a 403 Status or "unsupported upgrade") reaches the client.
-      const payload: Record<string, unknown> = { status: r.status, headers: h };
+      const payload: ProxyResponsePayload = { status: r.status, headers: h };
       if (r.body.length) {
         payload.body = Buffer.from(r.body).toString('base64');
         payload.encoding = 'base64';
       }
-      conn.send('proxy_response', payload, id);
+      conn.send({ type: 'proxy_response', payload, requestId: id });
       host.upgradeAnswered(kind, r.status);
       host.forget(stream);
       return;
@@ -75,7 +77,7 @@ export async function openRawUpgrade(host: StreamHost, req: ProxyRequest, kind: 
     socket.on('drain', () => {
       backpressured = false;
     });
-    conn.send('proxy_response', { status: 101, headers: h }, id);
+    conn.send({ type: 'proxy_response', payload: { status: 101, headers: h }, requestId: id });
     host.upgradeAnswered(kind, 101);
     for (const p of pending.take()) socket.write(p);
     pipeToControlPlane(host, stream, socket, conn);
@@ -91,7 +93,7 @@ function pipeToControlPlane(host: StreamHost, stream: Stream, s: Socket, conn: S
   s.on('data', (chunk: Buffer) => {
     host.metric('pipeops_ws_bytes_total', { kind: stream.kind, direction: 'to_control_plane' }, chunk.length);
     stream.lastActive = Date.now();
-    conn.send('proxy_websocket_data', { stream_id: stream.id, data: encodeFrameData(OPCODE.binary, chunk) }, stream.id);
+    conn.send({ type: 'proxy_websocket_data', payload: { stream_id: stream.id, data: encodeFrameData(OPCODE.binary, chunk) }, requestId: stream.id });
     throttle();
   });
   s.on('close', () => host.end(stream, conn, {}));

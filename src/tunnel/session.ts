@@ -2,13 +2,16 @@
 // hand off to the gateway, keep the socket alive, reconnect with backoff, re-register when told to.
 // Everything that is not session-level (proxy, streams) is delegated to `handlers`.
 import type { Logger } from 'pino';
-import type { SessionState } from '../agent/thread-messages.ts';
-import type { ConnectionState, SessionMode } from '../agent/status.ts';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { SessionState } from '../threads/messages.ts';
+import type { ConnectionState, SessionMode, SessionStatus } from '../threads/connection-state.ts';
+import type { SessionTimeouts } from '../threads/tunnel-config.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { registerRequestId, type RegisterPayload, type RegisterSuccess } from '../protocol/control-messages.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
-import { type BackoffPolicy, backoffDelay } from './backoff.ts';
+import { type BackoffPolicy, backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import type { ClientWebSocket } from '../runtime/types.ts';
 import { type ControlContext, dispatchControl } from './control-handlers.ts';
 import { type DialFailure, dialWebSocket, type TlsOptions } from './dial.ts';
 import { EnvelopeTransport, envelopeConnection, type SessionConnection } from './envelope-transport.ts';
@@ -27,18 +30,7 @@ export interface SessionOptions {
   state: SessionState;
   credentialsChanged: boolean;
   tls: TlsOptions;
-  timeouts: {
-    handshakeMs: number;
-    pingMs: number;
-    readMs: number;
-    reconnectMs: number;
-    reconnectMaxMs: number;
-    registrationMs: number;
-    registrationMaxWaitMs: number;
-    shutdownMs: number;
-    /** How long a heartbeat may wait for proof that the peer is alive (timeouts.heartbeat). */
-    heartbeatMs: number;
-  };
+  timeouts: SessionTimeouts;
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
   /**
    * The L4 seam (§5.1): builds the transport that takes over a gateway socket's binary frames after
@@ -46,17 +38,7 @@ export interface SessionOptions {
    */
   binaryTransport?: BinaryTransportFactory;
   /** Where a socket's frames are written (default: the socket itself); a write scheduler plugs in here. */
-  frameSink?: (ws: WebSocket) => FrameSink;
-}
-
-export interface SessionStatus {
-  state: ConnectionState;
-  registered: boolean;
-  mode: SessionMode | null;
-  endpoint: string | null;
-  clusterId: string;
-  error: string | null;
-  reconnect: boolean;
+  frameSink?: (ws: ClientWebSocket) => FrameSink;
 }
 
 /** What the session hands to the rest of the worker. */
@@ -80,7 +62,7 @@ type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'r
 
 /** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
 interface Attachment {
-  ws: WebSocket;
+  ws: ClientWebSocket;
   /** The envelope transport's send side on this socket (what the relays get). */
   conn: SessionConnection;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
@@ -95,7 +77,7 @@ export class ControlSession {
   readonly #h: SessionHandlers;
   readonly #log: Logger;
   #state: SessionState;
-  #ws: WebSocket | null = null;
+  #ws: ClientWebSocket | null = null;
   /** The attachment of `#ws` (heartbeats wait on it for proof of a live peer). */
   #att: Attachment | null = null;
   #stopping = false;
@@ -119,7 +101,7 @@ export class ControlSession {
     this.#state = { ...opts.state };
     // L8: resume with the persisted gateway URL unless credentials really changed.
     this.#preferController = opts.credentialsChanged || !opts.state.cluster_id || !opts.state.gateway_ws_url;
-    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: 0.25 };
+    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: { kind: 'within-cap', fraction: 0.25 } };
   }
 
   get clusterId(): string {
@@ -139,9 +121,9 @@ export class ControlSession {
     if (ws && ws.readyState === WebSocket.OPEN) {
       const closed = new Promise<void>((r) => ws.addEventListener('close', () => r(), { once: true }));
       ws.close(1000, 'agent shutting down');
-      await Promise.race([closed, Bun.sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
+      await Promise.race([closed, sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
     }
-    await Promise.race([this.#done ?? Promise.resolve(), Bun.sleep(1000)]);
+    await Promise.race([this.#done ?? Promise.resolve(), sleep(1000)]);
   }
 
   #emit(state: ConnectionState): void {
@@ -199,14 +181,9 @@ export class ControlSession {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.#stopWake = done;
-    });
+    const wake = new AbortController();
+    this.#stopWake = () => wake.abort();
+    return sleep(ms, wake.signal);
   }
 
   #forgetCluster(): void {
@@ -218,7 +195,7 @@ export class ControlSession {
     this.#h.persist({ cluster_id: '', cluster_uuid: '', gateway_ws_url: '' });
   }
 
-  async #dial(url: string, kind: SessionMode): Promise<WebSocket> {
+  async #dial(url: string, kind: SessionMode): Promise<ClientWebSocket> {
     this.#log.info({ endpoint: describeEndpoint(url), kind }, 'dialing control plane');
     const r = await dialWebSocket(url, { token: this.#o.token, tls: this.#o.tls, handshakeMs: this.#o.timeouts.handshakeMs });
     if (r.ok) return r.ws;
@@ -249,7 +226,7 @@ export class ControlSession {
     const requestId = registerRequestId(payload.agent_id);
     this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
     const success = reg.awaitRegistration(requestId);
-    reg.conn.send('register', payload as unknown as Record<string, unknown>, requestId);
+    reg.conn.send({ type: 'register', payload, requestId });
     let result: Awaited<typeof success>;
     try {
       result = await success;
@@ -303,7 +280,7 @@ export class ControlSession {
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
     const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined });
-    let ws: WebSocket;
+    let ws: ClientWebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
     } catch (e) {
@@ -324,7 +301,7 @@ export class ControlSession {
    * Wire a socket for session traffic: liveness (read deadline, ping), the registration waiter, and the transport
    * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
-  #attach(ws: WebSocket): Attachment {
+  #attach(ws: ClientWebSocket): Attachment {
     const router = new TransportRouter((this.#o.frameSink ?? socketSink)(ws));
     const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
@@ -386,7 +363,7 @@ export class ControlSession {
   }
 
   /** Inbound frames: each one proves the peer alive, then goes to its transport. Returns the off switch for messages. */
-  #listen(ws: WebSocket, liveness: Liveness, router: TransportRouter): () => void {
+  #listen(ws: ClientWebSocket, liveness: Liveness, router: TransportRouter): () => void {
     let detached = false;
     const onMessage = (ev: MessageEvent) => {
       if (detached) return;
@@ -419,7 +396,7 @@ export class ControlSession {
     }
     const transport = factory(hello, router.claimWriter);
     if (!transport) return;
-    if (!conn.send('gateway_hello_ack', { use_yamux: true, ...transport.ack })) {
+    if (!conn.send({ type: 'gateway_hello_ack', payload: { use_yamux: true, ...transport.ack } })) {
       transport.close('gateway_hello_ack could not be sent');
       return;
     }
@@ -452,7 +429,7 @@ export class ControlSession {
     const att = this.#att;
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
     const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
-    if (!att.conn.send('heartbeat', payload)) return { ok: false, error: 'send failed' };
+    if (!att.conn.send({ type: 'heartbeat', payload })) return { ok: false, error: 'send failed' };
     // The pong comes after the peer read the heartbeat.
     pingSocket(ws);
     return alive;

@@ -4,11 +4,12 @@
 // (application WebSockets behind Services), raw-upgrade-stream.ts (`raw_upgrade`, any protocol incl. SPDY); where each
 // connects is backend-target.ts. Each stream has bounded buffers; producers are paused, never silently dropped.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { decodeFrameData, sanitiseStreamPath, streamIdOf } from '../protocol/stream-messages.ts';
+import type { StreamClosePayload } from '../protocol/wire-messages.ts';
 import { openAppWebSocket } from './app-websocket.ts';
 import { rawUpgradeTarget, webSocketTarget } from './backend-target.ts';
 import type { SessionConnection } from './envelope-transport.ts';
@@ -74,7 +75,7 @@ export class StreamRelay {
     const fail = (error: string, reason: string) => {
       this.#metric('pipeops_protocol_errors_total', { reason });
       this.#d.log.warn({ stream_id: id || undefined, request_id: m.requestId, err: error }, 'stream start rejected');
-      conn.send('proxy_error', ProxyOut.error(error, m.requestId ?? id), m.requestId ?? id);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, m.requestId ?? id), requestId: m.requestId ?? id });
     };
     if (!id) return fail('missing stream_id', 'stream_missing_id');
     if (this.#streams.has(id)) return fail(`stream ${id} already exists`, 'stream_duplicate_id');
@@ -161,7 +162,7 @@ export class StreamRelay {
       this.#metric('pipeops_tunnel_handler_errors_total', { type: 'proxy_request', error: err.name || 'Error' });
       this.#d.log.error({ stream_id: req.requestId, err: err.message, stack: err.stack }, 'stream setup failed unexpectedly');
       const reason = `internal error handling proxy_request: ${err.message}`;
-      if (!this.fail(req.requestId, reason)) conn.send('proxy_error', ProxyOut.error(reason), req.requestId);
+      if (!this.fail(req.requestId, reason)) conn.send({ type: 'proxy_error', payload: ProxyOut.error(reason), requestId: req.requestId });
     };
   }
 
@@ -171,19 +172,19 @@ export class StreamRelay {
     if (this.#streams.has(req.requestId)) {
       // Registering it again would orphan the open stream: its socket and its gauges would never be released.
       this.#metric('pipeops_protocol_errors_total', { reason: 'stream_duplicate_id' });
-      conn.send('proxy_error', ProxyOut.error(`stream ${req.requestId} already exists`), req.requestId);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(`stream ${req.requestId} already exists`), requestId: req.requestId });
       return;
     }
     const cfg = this.#d.config;
     if (raw) {
       const t = rawUpgradeTarget(decision, req.query, req.headers, this.#d.kube, cfg);
-      if (!t.ok) return void conn.send('proxy_error', ProxyOut.error(t.error), req.requestId);
+      if (!t.ok) return void conn.send({ type: 'proxy_error', payload: ProxyOut.error(t.error), requestId: req.requestId });
       const kind: StreamKind = decision.kind === 'kube-stream' ? streamKind(decision.path) : 'application';
       void openRawUpgrade(this.#host, req, kind, t.target, conn).catch(this.#setupFailed(req, conn));
       return;
     }
     const t = webSocketTarget(decision, req.query, req.headers, this.#d.kube, cfg);
-    if (!t.ok) return void conn.send('proxy_error', ProxyOut.error(t.error), req.requestId);
+    if (!t.ok) return void conn.send({ type: 'proxy_error', payload: ProxyOut.error(t.error), requestId: req.requestId });
     if (decision.kind === 'kube-stream') {
       // W2: keep the request's headers; answer 101 only after the API server accepted.
       const offered = offeredProtocols(req.protocol, req.headers, decision.path);
@@ -242,11 +243,11 @@ export class StreamRelay {
     } catch (e) {
       this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
     }
-    const payload: Record<string, unknown> = { stream_id: s.id };
+    const payload: StreamClosePayload = { stream_id: s.id };
     if (o.app) payload.request_id = s.id;
     if (o.code !== undefined) payload.code = o.code;
     if (o.reason) payload.reason = o.reason;
-    conn.send('proxy_websocket_close', payload, s.id);
+    conn.send({ type: 'proxy_websocket_close', payload, requestId: s.id });
   }
 
   #dialFailed(s: Stream, conn: SessionConnection, message: string, viaRequest?: ProxyRequest): void {
@@ -257,8 +258,8 @@ export class StreamRelay {
     // message, which may well be the "127" of the URL's host.
     const status = /status(?: code)?:?\s*(\d{3})\b/i.exec(message)?.[1];
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
-    conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
-    if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+    conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, s.id), requestId: viaRequest?.requestId ?? s.id });
+    if (!viaRequest) conn.send({ type: 'proxy_websocket_close', payload: { stream_id: s.id }, requestId: s.id });
     else this.#upgradeAnswered(s.kind, Number(status ?? 502));
   }
 
@@ -270,7 +271,7 @@ export class StreamRelay {
 
   #backpressure(s: Stream, conn: SessionConnection): void {
     this.#metric('pipeops_ws_backpressure_total', { kind: s.kind });
-    conn.send('backpressure', { request_id: s.id, reason: 'channel_full' }, s.id);
+    conn.send({ type: 'backpressure', payload: { request_id: s.id, reason: 'channel_full' }, requestId: s.id });
   }
 
   #metric(name: string, labels?: Record<string, string>, value = 1): void {

@@ -7,23 +7,10 @@ import { ProxyOut, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { closeFrameArgs, type Frame, OPCODE } from '../protocol/stream-messages.ts';
 import { drained } from '../timing/drain.ts';
 import type { SessionConnection } from './envelope-transport.ts';
-import type { ServiceProxyMode } from './service-endpoint.ts';
+import type { StreamConfig } from '../threads/tunnel-config.ts';
+import type { ClientWebSocket } from '../runtime/types.ts';
 
-export interface StreamConfig {
-  highWaterBytes: number;
-  /** Bytes a stream may hold toward a slow backend before the control plane is told to back off (and, past 8×, the stream fails). */
-  maxBufferedBytes: number;
-  /** Largest frame accepted from the control plane (`proxy.ws_max_frame_bytes`); larger ones end their stream with 1009. */
-  maxFrameBytes?: number;
-  serviceProxy: ServiceProxyMode;
-  serviceMap: Record<string, string>;
-  clusterDomain: string;
-  pingMs: number;
-  pongTimeoutMs: number;
-  dialTimeoutMs: number;
-  /** A stream with no frame in either direction for this long is closed with 1001 (`timeouts.stream_idle`). */
-  idleMs?: number;
-}
+export type { StreamConfig };
 
 export type StreamKind = 'exec' | 'attach' | 'port-forward' | 'kubernetes' | 'application';
 
@@ -78,7 +65,7 @@ export function preOpenLimit(config: StreamConfig): number {
 }
 
 /** Write one control-plane frame to a backend WebSocket. */
-export function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
+export function sendToWebSocket(ws: ClientWebSocket, f: Frame, translate: boolean): void {
   switch (f.opcode) {
     case OPCODE.text:
       // Translation: console keystrokes arrive as text and are stdin (channel 0) for the API server.
@@ -97,10 +84,10 @@ export function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): vo
       return;
     }
     case OPCODE.ping:
-      (ws as unknown as { ping(d?: Uint8Array): void }).ping(f.payload);
+      ws.ping(f.payload);
       return;
     case OPCODE.pong:
-      (ws as unknown as { pong(d?: Uint8Array): void }).pong(f.payload);
+      ws.pong(f.payload);
       return;
   }
 }
@@ -108,9 +95,9 @@ export function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): vo
 /** The 101 answer to an upgrade `proxy_request`, in the writer the request asked for (§3.8 step 4). */
 export function answerUpgrade(conn: SessionConnection, req: ProxyRequest, headers: HeaderMap): void {
   if (req.responseStreaming) {
-    conn.send('proxy_response_header', ProxyOut.header(101, headers), req.requestId);
-    conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
-  } else conn.send('proxy_response', { status: 101, headers }, req.requestId);
+    conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(101, headers), requestId: req.requestId });
+    conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
+  } else conn.send({ type: 'proxy_response', payload: { status: 101, headers }, requestId: req.requestId });
 }
 
 /**
@@ -132,7 +119,7 @@ export function tunnelBackpressure(conn: SessionConnection, highWater: number, b
 }
 
 /** Pause and resume reading a backend WebSocket (Bun's client has pause()/resume(); the DOM typings do not know them). */
-export function webSocketReads(ws: WebSocket): { pause(): void; resume(): void } {
+export function webSocketReads(ws: ClientWebSocket): { pause(): void; resume(): void } {
   const w = ws as unknown as { pause?(): void; resume?(): void };
   return {
     pause: () => w.pause?.(),

@@ -43,11 +43,11 @@ describe('tunnels disabled (T1)', () => {
   test('no supports_yamux, no gateway_hello taken, tcp_tunnel_start answered tunnels_disabled, hub L4 connection refused and counted', async () => {
     const s = await stack(false, 'l4-off');
     expect(s.session.yamux).toBe(false);
-    s.session.send('tcp_tunnel_start', { tunnel_id: 't', service_name: 'echo', service_namespace: 'demo', service_port: 7, gateway_port: 7 }, 'conn-1');
+    s.session.send({ type: 'tcp_tunnel_start', payload: { tunnel_id: 't', service_name: 'echo', service_namespace: 'demo', service_port: 7, gateway_port: 7 }, requestId: 'conn-1' });
     const close = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_close' && m.requestId === 'conn-1'), { what: 'tcp_tunnel_close' });
     expect(close.payload.reason).toBe('tunnels_disabled');
     // A gateway_hello anyway: no ack, the JSON protocol continues (heartbeats keep flowing).
-    s.session.send('gateway_hello', { use_yamux: true });
+    s.session.send({ type: 'gateway_hello', payload: { use_yamux: true } });
     const net = await import('node:net');
     const c = net.connect({ host: '127.0.0.1', port: s.hub.l4.port('echo')! });
     c.on('error', () => {});
@@ -65,39 +65,39 @@ describe('tunnels enabled: legacy JSON messages (§5.4)', () => {
   }, 30_000);
 
   test('tcp_tunnel_start / tcp_tunnel_data both ways / tcp_tunnel_close with byte counts', async () => {
-    s.session.send('tcp_tunnel_start', { tunnel_id: 't1', service_name: 'echo', service_namespace: 'demo', service_port: 7, gateway_port: 7, client_addr: '203.0.113.9:5000' }, 'c1');
-    s.session.send('tcp_tunnel_data', { data: b64('hello over json') }, 'c1');
+    s.session.send({ type: 'tcp_tunnel_start', payload: { tunnel_id: 't1', service_name: 'echo', service_namespace: 'demo', service_port: 7, gateway_port: 7, client_addr: '203.0.113.9:5000' }, requestId: 'c1' });
+    s.session.send({ type: 'tcp_tunnel_data', payload: { data: b64('hello over json') }, requestId: 'c1' });
     const back = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_data' && m.requestId === 'c1'), { what: 'echoed tcp_tunnel_data' });
     expect(unb64(back.payload.data)).toBe('hello over json');
     expect(back.payload.direction).toBe('agent_to_gateway');
-    s.session.send('tcp_tunnel_close', { reason: 'client_closed' }, 'c1');
+    s.session.send({ type: 'tcp_tunnel_close', payload: { reason: 'client_closed' }, requestId: 'c1' });
     const closed = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_close' && m.requestId === 'c1'), { what: 'tcp_tunnel_close echo' });
     expect(closed.payload.reason).toBe('service_closed');
     expect(closed.payload.bytes_received).toBe(15);
   });
 
   test('backend reads travel in tcp_tunnel_data pieces of at most tunnels.tcp.buffer_size (32 KiB) bytes', async () => {
-    s.session.send('tcp_tunnel_start', { tunnel_id: 't4', service_name: 'echo', service_namespace: 'demo', service_port: 7 }, 'c4');
+    s.session.send({ type: 'tcp_tunnel_start', payload: { tunnel_id: 't4', service_name: 'echo', service_namespace: 'demo', service_port: 7 }, requestId: 'c4' });
     const big = Buffer.alloc(100_000, 'z');
-    s.session.send('tcp_tunnel_data', { data: big.toString('base64') }, 'c4');
+    s.session.send({ type: 'tcp_tunnel_data', payload: { data: big.toString('base64') }, requestId: 'c4' });
     const pieces = () => s.inbox.filter((m) => m.type === 'tcp_tunnel_data' && m.requestId === 'c4').map((m) => Buffer.from(String(m.payload.data), 'base64').length);
     await waitFor(() => pieces().reduce((a, b) => a + b, 0) === big.length, { what: 'the echo of 100,000 bytes' });
     expect(Math.max(...pieces())).toBeLessThanOrEqual(32768);
-    s.session.send('tcp_tunnel_close', { reason: 'done' }, 'c4');
+    s.session.send({ type: 'tcp_tunnel_close', payload: { reason: 'done' }, requestId: 'c4' });
   });
 
   test('connection_failed for an invalid or unknown target (T3: names validated, no localhost:<gateway_port>)', async () => {
-    s.session.send('tcp_tunnel_start', { tunnel_id: 't2', service_name: 'Not_A_Name', service_namespace: 'demo', service_port: 7, gateway_port: 8080 }, 'c2');
+    s.session.send({ type: 'tcp_tunnel_start', payload: { tunnel_id: 't2', service_name: 'Not_A_Name', service_namespace: 'demo', service_port: 7, gateway_port: 8080 }, requestId: 'c2' });
     const c2 = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_close' && m.requestId === 'c2'), { what: 'close c2' });
     expect(c2.payload.reason).toBe('connection_failed');
     expect(String(c2.payload.error)).toContain('invalid service name');
-    s.session.send('tcp_tunnel_start', { tunnel_id: 't3', service_name: 'absent', service_namespace: 'demo', service_port: 7 }, 'c3');
+    s.session.send({ type: 'tcp_tunnel_start', payload: { tunnel_id: 't3', service_name: 'absent', service_namespace: 'demo', service_port: 7 }, requestId: 'c3' });
     const c3 = await waitFor(() => s.inbox.find((m) => m.type === 'tcp_tunnel_close' && m.requestId === 'c3'), { what: 'close c3' });
     expect(c3.payload.reason).toBe('connection_failed');
   });
 
   test('udp_tunnel_data: a datagram to the Service, its answer to the session as udp_tunnel_data', async () => {
-    s.session.send('udp_tunnel_data', { tunnel_id: 'u1', data: b64('ping over udp'), client_addr: '198.51.100.7', client_port: 4000, service_name: 'udp-echo', service_namespace: 'demo', service_port: 7 });
+    s.session.send({ type: 'udp_tunnel_data', payload: { tunnel_id: 'u1', data: b64('ping over udp'), client_addr: '198.51.100.7', client_port: 4000, service_name: 'udp-echo', service_namespace: 'demo', service_port: 7 } });
     const back = await waitFor(() => s.inbox.find((m) => m.type === 'udp_tunnel_data' && m.payload.tunnel_id === 'u1'), { what: 'udp answer' });
     expect(unb64(back.payload.data)).toBe('ping over udp');
     expect(back.payload.client_addr).toBe('198.51.100.7');

@@ -1,6 +1,6 @@
 // The session's control messages, one handler each (control-handlers.ts), driven with a recording context.
 import { describe, expect, test } from 'bun:test';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import type { RegisterSuccess } from '../../src/protocol/control-messages.ts';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { type ControlContext, dispatchControl } from '../../src/tunnel/control-handlers.ts';
@@ -16,7 +16,7 @@ function context(relayKnows: string[] = []) {
   const hellos: GatewayHello[] = [];
   const relayed: string[] = [];
   const ctx: ControlContext = {
-    conn: { send: (type, payload, id) => (sent.push({ type, payload, id }), true), sendBinary: () => true, bufferedAmount: 0, open: true },
+    conn: { send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown> | null, id: m.requestId }), true), sendBinary: () => true, bufferedAmount: 0, open: true },
     log: quietLog,
     metric: (u) => metrics.push(u),
     registration: new RegistrationWaiter<RegisterSuccess>({ waitMs: 60_000, maxWaitMs: 120_000 }),

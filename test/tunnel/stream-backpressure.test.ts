@@ -1,7 +1,7 @@
 // Backpressure toward the control plane for WebSocket stream kinds (issue 17 item 7): while the tunnel socket is
 // above its high-water mark the backend's reads pause; when it drained they resume, and nothing is lost.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import { parseProxyRequest } from '../../src/protocol/proxy-messages.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
 import { StreamRelay } from '../../src/tunnel/stream-relay.ts';
@@ -31,8 +31,8 @@ test('application WebSocket: reads pause above the high-water mark (the tunnel i
   const tunnel = { buffered: 8 * HIGH, reads: 0 };
   const frames: string[] = [];
   const conn: SessionConnection = {
-    send: (type, payload) => {
-      if (type === 'proxy_websocket_data') frames.push(String(payload?.data));
+    send: (m) => {
+      if (m.type === 'proxy_websocket_data') frames.push(String(m.payload.data));
       return true;
     },
     sendBinary: () => true,

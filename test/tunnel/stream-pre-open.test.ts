@@ -3,7 +3,7 @@
 // holding whatever the control plane sends while a backend handshake hangs.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { parseProxyRequest, type ProxyRequest } from '../../src/protocol/proxy-messages.ts';
@@ -30,7 +30,7 @@ const MAX_BUFFERED = 4096; // hard bound 8 × 4096 = 32 KiB
 function relay() {
   const sent: { type: string; payload: Record<string, unknown> | null; id?: string }[] = [];
   const metrics: MetricUpdate[] = [];
-  const conn: SessionConnection = { send: (type, payload, id) => (sent.push({ type, payload, id }), true), sendBinary: () => true, bufferedAmount: 0, open: true };
+  const conn: SessionConnection = { send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown>, id: m.requestId }), true), sendBinary: () => true, bufferedAmount: 0, open: true };
   const port = (silent.address() as { port: number }).port;
   const kube = { target: { server: `http://127.0.0.1:${port}`, source: 'kubeconfig', token: () => 'agent-token' } } as unknown as KubeClient;
   const r = new StreamRelay({

@@ -2,7 +2,7 @@
 // message and refuses the HTTP relays' binary writes (§5.1); our tagged claim takes only `[0,0]`-tagged messages
 // and leaves the HTTP binary frames to the envelope transport, both ways.
 import { describe, expect, test } from 'bun:test';
-import { encodeRequestBodyFrame } from '../../src/protocol/binary-frame.ts';
+import { encodeIdFrame } from '../../src/protocol/binary-frame.ts';
 import { encodeHeader, Flag, FrameType } from '../../src/protocol/yamux-frame.ts';
 import { YamuxTunnels } from '../../src/tunnel/l4/yamux-tunnels.ts';
 import { type FrameSink, TransportRouter, type SessionTransport } from '../../src/tunnel/transport.ts';
@@ -48,7 +48,7 @@ describe('yamux binary transport', () => {
     const t = tunnels().transport({ use_yamux: true, pipeops_yamux_framing: 'tagged', pipeops_udp_datagrams: 'length_prefixed' }, router.claimWriter)!;
     expect(t.ack).toEqual({ pipeops_yamux_framing: 'tagged', pipeops_udp_datagrams: 'length_prefixed' });
     router.claimBinary(t);
-    router.deliver(encodeRequestBodyFrame('req-1', new Uint8Array([1, 2, 3])).buffer as ArrayBuffer);
+    router.deliver(encodeIdFrame('req-1', new Uint8Array([1, 2, 3])).buffer as ArrayBuffer);
     expect(env.binaries).toBe(1);
     router.deliver(tag(open(2)));
     expect(env.binaries).toBe(1);

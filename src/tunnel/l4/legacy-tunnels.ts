@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../../agent/metrics.ts';
+import type { MetricUpdate } from '../../threads/metric-update.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { checkStreamTarget } from '../../protocol/l4-stream-header.ts';
 import type { SessionConnection } from '../session.ts';
@@ -83,7 +83,7 @@ export class LegacyTunnels {
     return l4Target({ namespace: ref.serviceNamespace, name: ref.serviceName, port: ref.servicePort }, this.cfg.target);
   }
 
-  #close(id: string, conn: SessionConnection, reason: string, extra: Record<string, unknown> = {}): void {
+  #close(id: string, conn: SessionConnection, reason: string, extra: { error?: string; bytes_sent?: number; bytes_received?: number; duration_ms?: number } = {}): void {
     const c = this.#tcp.get(id);
     if (c) {
       this.#tcp.delete(id);
@@ -93,7 +93,7 @@ export class LegacyTunnels {
       Object.assign(extra, { bytes_sent: c.sent, bytes_received: c.received, duration_ms: Date.now() - c.started });
     }
     if (reason !== 'service_closed') this.#count('pipeops_agent_tcp_tunnel_errors_total', { error_type: reason });
-    conn.send('tcp_tunnel_close', { reason, ...extra }, id);
+    conn.send({ type: 'tcp_tunnel_close', payload: { reason, ...extra }, requestId: id });
   }
 
   #start(m: InboundMessage, conn: SessionConnection): void {
@@ -123,7 +123,7 @@ export class LegacyTunnels {
       c.sent += d.length;
       // Upstream reads tunnels.tcp.buffer_size bytes at a time: no message carries more.
       const max = this.cfg.tcp.bufferSize;
-      for (let o = 0; o < d.length; o += max) conn.send('tcp_tunnel_data', { data: d.subarray(o, o + max).toString('base64'), direction: 'agent_to_gateway' }, id);
+      for (let o = 0; o < d.length; o += max) conn.send({ type: 'tcp_tunnel_data', payload: { data: d.subarray(o, o + max).toString('base64'), direction: 'agent_to_gateway' }, requestId: id });
       if (conn.bufferedAmount > HIGH_WATER) {
         sock.pause();
         const wait = setInterval(() => {
@@ -205,7 +205,7 @@ export class LegacyTunnels {
       sock.on('message', (msg: Buffer) => {
         this.#count('pipeops_agent_udp_tunnel_packets_total', { direction: 'to_gateway' });
         for (const s of tunnel.sessions.values())
-          conn.send('udp_tunnel_data', { tunnel_id: tunnelId, data: msg.toString('base64'), client_addr: s.addr, client_port: s.port, direction: 'agent_to_gateway' });
+          conn.send({ type: 'udp_tunnel_data', payload: { tunnel_id: tunnelId, data: msg.toString('base64'), client_addr: s.addr, client_port: s.port, direction: 'agent_to_gateway' } });
       });
       sock.connect(target.port, target.host, () => {
         tunnel.ready = true;

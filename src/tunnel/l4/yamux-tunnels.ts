@@ -2,25 +2,19 @@
 // client session over the gateway socket, and for each stream the gateway opens reads the stream header, checks
 // the target and the limits, then dials the Service over TCP or UDP and relays.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../../agent/metrics.ts';
+import type { MetricUpdate } from '../../threads/metric-update.ts';
 import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
 import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';
 import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { connectTcp } from '../../runtime/tcp.ts';
-import { l4Target, type L4TargetOptions } from './l4-target.ts';
+import type { L4Config } from '../../threads/tunnel-config.ts';
+import { l4Target } from './l4-target.ts';
 import type { GatewayHello, SessionTransport, TransportWriter } from '../transport.ts';
 import { relayUdp } from './udp-relay.ts';
 
 
-export interface L4Config {
-  enabled: boolean;
-  tcp: { bufferSize: number; keepalive: boolean; keepalivePeriodMs: number; connectTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
-  udp: { bufferSize: number; sessionTimeoutMs: number; maxSessions: number };
-  target: L4TargetOptions;
-  /** Yamux defaults before gateway_hello overrides (§5.2). */
-  yamux: { keepAliveMs: number; writeTimeoutMs: number; maxStreamWindow: number };
-}
+export type { L4Config };
 
 export interface YamuxTunnelDeps {
   config: L4Config;
