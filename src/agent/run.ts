@@ -244,6 +244,20 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           idleMs: cfg.timeouts.stream_idle,
           maxFrameBytes: cfg.proxy.ws_max_frame_bytes,
         },
+        l4: {
+          enabled: cfg.tunnels.enabled,
+          tcp: {
+            bufferSize: cfg.tunnels.tcp.buffer_size,
+            keepalive: cfg.tunnels.tcp.keepalive,
+            keepalivePeriodMs: cfg.tunnels.tcp.keepalive_period,
+            connectTimeoutMs: cfg.tunnels.tcp.connection_timeout,
+            idleTimeoutMs: cfg.tunnels.tcp.idle_timeout,
+            maxConnections: cfg.tunnels.tcp.max_connections,
+          },
+          udp: { bufferSize: cfg.tunnels.udp.buffer_size, sessionTimeoutMs: cfg.tunnels.udp.session_timeout, maxSessions: cfg.tunnels.udp.max_sessions },
+          target: { mode: cfg.kubernetes.service_proxy, serviceMap: cfg.kubernetes.service_map, clusterDomain },
+          yamux: { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 },
+        },
       },
     }),
     onMessage: (m) => {
@@ -358,6 +372,13 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
         directCidrs: cfg.tunnels.routing.direct_cidrs,
         detectionWaitMs: cfg.agent.gateway_detection_wait,
+        exposure: cfg.gateway,
+        discovery: {
+          enabled: cfg.tunnels.enabled,
+          tcp: { enabled: cfg.tunnels.discovery.tcp.enabled, selector: cfg.tunnels.discovery.tcp.gateway_label || 'pipeops.io/managed' },
+          udp: { enabled: cfg.tunnels.discovery.udp.enabled, selector: cfg.tunnels.discovery.udp.gateway_label || 'pipeops.io/managed' },
+          dualMode: cfg.tunnels.routing.dual_mode_enabled,
+        },
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },

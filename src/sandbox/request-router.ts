@@ -170,8 +170,16 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
     if (!servesGroupVersion(ctx, path)) return sendText(res, 404, '404 page not found\n');
     return sendError(res, p ?? pathNotFound());
   }
-  const denied = authorize(ctx, caller, attributesOf(req.method ?? 'GET', p, url.searchParams));
+  const attrs = attributesOf(req.method ?? 'GET', p, url.searchParams);
+  const denied = authorize(ctx, caller, attrs);
   if (denied) return sendError(res, denied);
+  // A server-side apply that creates the object is authorized as create too (kube-apiserver's patch handler).
+  if (req.method === 'PATCH' && p.name && !p.subresource && (req.headers['content-type'] ?? '').startsWith('application/apply-patch+yaml')) {
+    if (!ctx.resources.store.get(p.kind, p.namespace ?? '', p.name)) {
+      const deniedCreate = authorize(ctx, caller, { ...attrs, verb: 'create' });
+      if (deniedCreate) return sendError(res, deniedCreate);
+    }
+  }
 
   switch (p.subresource) {
     case 'log':

@@ -15,6 +15,7 @@ import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-s
 import { wantsMetadataOnly, wantsTable } from './media-type.ts';
 import type { ObjectStore } from './object-store.ts';
 import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
+import { checkApply, serverSideApply } from './server-side-apply.ts';
 import { strategicMergePatch } from './strategic-merge-patch.ts';
 import { decodeProtobufObject } from './protobuf-objects.ts';
 import { type IncludeObject, parseIncludeObject, toTable } from './table.ts';
@@ -161,15 +162,13 @@ async function dispatch(
     const bodyName = method === 'PUT' && isPlainObject(body) ? metaOf(body).name : undefined;
     if (bodyName && bodyName !== p.name) return badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${p.name})`);
     const type = mediaType(req);
-    if (type === 'application/apply-patch+yaml' && !q.get('fieldManager')) {
-      return apiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
-        group: 'meta.k8s.io',
-        kind: 'PatchOptions',
-        causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
-      });
+    const applying = method === 'PATCH' && type === 'application/apply-patch+yaml';
+    if (applying) {
+      const refused = checkApply(k, q, body);
+      if (refused) return refused;
     }
     if (!current) {
-      if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);
+      if (applying) return createObject(ctx, p, serverSideApply(undefined, body as KubeObject, q.get('fieldManager') ?? ''), dryRun);
       if (method === 'PUT' && createsOnUpdate(k) && isPlainObject(body)) {
         const { resourceVersion: _rv, ...meta } = metaOf(body);
         return createObject(ctx, p, { ...body, metadata: meta }, dryRun);
@@ -183,7 +182,7 @@ async function dispatch(
       next = body;
       expectRv = metaOf(next).resourceVersion;
     } else {
-      const patched = applyPatch(type, current, body);
+      const patched = applying ? serverSideApply(current, body as KubeObject, q.get('fieldManager') ?? '') : applyPatch(type, current, body);
       if (isApiError(patched)) return patched;
       next = patched;
       const rv = metaOf(next).resourceVersion;

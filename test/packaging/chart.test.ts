@@ -291,3 +291,50 @@ describe.skipIf(skip || !Bun.which('kubectl'))('kubectl apply of the rendered ma
     }
   }, 60_000);
 });
+
+describe.skipIf(skip)('exposure values (product README names)', () => {
+  test('agent.gateway.* lands in the ConfigMap\'s gateway block and switches on the exposure Role; the result loads', async () => {
+    const objs = render({
+      set: {
+        token: 'x',
+        'agent.gateway.enabled': 'true',
+        'agent.gateway.gatewayApi.enabled': 'true',
+        'agent.gateway.gatewayApi.gatewayClass': 'cls',
+        'agent.gateway.environment.mode': 'single-vm',
+        'agent.gateway.environment.vmIP': '192.0.2.10',
+        'agent.gateway.istio.service.namespace': 'mesh',
+        'config.gateway.namespace': 'edge',
+        'config.gateway.gateway_api.listeners[0].port': '5000',
+      },
+    });
+    const cm = find(objs, 'ConfigMap', 'pipeops-agent-config') as K8sObject & { data: Record<string, string> };
+    const gateway = (parse(cm.data['config.yaml'] ?? '') as Loose).gateway;
+    expect(gateway).toMatchObject({
+      enabled: true,
+      namespace: 'edge',
+      environment: { mode: 'single-vm', vm_ip: '192.0.2.10' },
+      gateway_api: { enabled: true, gateway_class: 'cls', listeners: [{ port: 5000 }] },
+      istio: { enabled: false, service: { namespace: 'mesh' } },
+    });
+    expect(find(objs, 'Role', 'pipeops-agent-exposure').metadata.namespace).toBe('edge');
+    // The ConfigMap's file is a valid agent configuration (the listener gets its default name and protocol).
+    const dir = tempDir('pipeops-exposure-values-');
+    writeFileSync(join(dir, 'config.yaml'), cm.data['config.yaml'] ?? '');
+    const p = Bun.spawn([process.execPath, join(import.meta.dir, '../../src/cli.ts'), 'agent', '--config', join(dir, 'config.yaml'), '--print-config'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, PIPEOPS_TOKEN: 'x' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toContain('tcp-5000');
+    // config.gateway alone works as before; the product keys are optional.
+    expect(render({ set: { token: 'x' } }).some((o) => o.metadata.name === 'pipeops-agent-exposure')).toBe(false);
+  });
+
+  test('a typo under agent.gateway fails template', () => {
+    const r = helm(['template', 'x', CHART, '--set', 'agent.gateway.vmip=1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain("additional properties 'vmip' not allowed");
+  });
+});
