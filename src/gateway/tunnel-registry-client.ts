@@ -41,6 +41,8 @@ export interface TunnelRegistryClientOptions {
   observe?: (o: { operation: TunnelOperation; ok: boolean; seconds: number }) => void;
 }
 
+const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 const OK: Record<TunnelOperation, readonly number[]> = { register: [200, 201], sync: [200], deregister: [200, 204, 404] };
 
 export class TunnelRegistryClient implements TunnelRegistry {
@@ -79,7 +81,7 @@ export class TunnelRegistryClient implements TunnelRegistry {
     const attempts = this.#o.attempts ?? 3;
     let last: TunnelRegistryError | null = null;
     for (let n = 0; n < attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? Bun.sleep)(jitterSymmetric(Math.min(1000 * 2 ** (n - 1), 5000), 0.25));
+      if (n > 0) await (this.#o.sleep ?? wait)(jitterSymmetric(Math.min(1000 * 2 ** (n - 1), 5000), 0.25));
       const r = await this.#once(op, method, path, body);
       if (typeof r === 'string') {
         this.#o.observe?.({ operation: op, ok: true, seconds: (performance.now() - t0) / 1000 });
