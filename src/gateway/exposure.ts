@@ -4,7 +4,7 @@
 // write to an object without our ownership labels. Everything happens in `gateway.namespace` (the chart grants a
 // Role there): objects left in a namespace configured before are not seen. Runs at start, then periodically to
 // repair drift.
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { type KubeClient, type KubeList, type KubeObject, isKubeError } from '../kube/client.ts';
 import type { GatewayConfig } from '../config/exposure-schema.ts';
 import {

@@ -2,7 +2,7 @@
 // (all namespaces) and — unless force_tunnel_mode — Services (is any LoadBalancer publicly reachable); every change
 // recomputes the desired tunnel set (tunnel-discovery.ts) and hands it to TunnelSync. A kind the API server does
 // not serve (Gateway API CRDs absent: 404) counts as synced and empty.
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { isKubeError, type KubeClient } from '../kube/client.ts';
 import { type Informer, listWatch } from '../kube/watch.ts';
 import { inCidrs, isPrivateAddress, loadBalancerAddress } from './cluster-detection.ts';

@@ -2,9 +2,10 @@
 // Success is exactly HTTP 200; anything else is a RegistryError carrying the status and the start of the body.
 // Retries: 3 attempts, delay min(2^n s, cap) (cap 5 s register/unregister, 10 s sync) jittered ±25 %.
 import { restBaseUrl } from '../protocol/session-urls.ts';
-import { jitterSymmetric } from '../tunnel/backoff.ts';
+import { backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from '../protocol/route-registry-messages.ts';
 import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
-import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 
@@ -35,7 +36,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseMs: 1000, capMs: { 
 
 /** Delay before attempt `n + 1` (n = 1, 2, …): min(base·2^(n-1), cap) jittered. Pure but for `random`. */
 export function retryDelay(p: RetryPolicy, op: RegistryOperation, n: number, random: () => number = Math.random): number {
-  return jitterSymmetric(Math.min(p.baseMs * 2 ** (n - 1), p.capMs[op]), p.jitter, random);
+  return backoffDelay({ baseMs: p.baseMs, maxMs: p.capMs[op], jitter: { kind: 'symmetric', fraction: p.jitter } }, n - 1, random);
 }
 
 /** What the sync engine needs from a registry (the REST client, or a fake in tests). */
@@ -90,7 +91,7 @@ export class RouteRegistryClient implements RouteRegistry {
     let last: RegistryError | null = null;
     let n = 0;
     for (n = 0; n < this.#retry.attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? Bun.sleep)(retryDelay(this.#retry, op, n, this.#o.random));
+      if (n > 0) await (this.#o.sleep ?? sleep)(retryDelay(this.#retry, op, n, this.#o.random));
       last = await this.#once(op, payload);
       if (!last) break;
     }

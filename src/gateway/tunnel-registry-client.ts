@@ -3,7 +3,8 @@
 // is a TunnelRegistryError with the status and the start of the body. Each call is tried up to 3 times, the delay
 // min(2^n s, 5 s) jittered ±25 % (upstream had no retry beyond its work queue's requeue).
 import { restBaseUrl } from '../protocol/session-urls.ts';
-import { jitterSymmetric } from '../tunnel/backoff.ts';
+import { backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
 import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
 import { SyncTunnelsAnswerSchema, TUNNELS_PATH, type TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
 
@@ -41,7 +42,8 @@ export interface TunnelRegistryClientOptions {
   observe?: (o: { operation: TunnelOperation; ok: boolean; seconds: number }) => void;
 }
 
-const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** min(2^n s, 5 s), ±25 %. */
+const RETRY = { baseMs: 1000, maxMs: 5000, jitter: { kind: 'symmetric', fraction: 0.25 } } as const;
 
 const OK: Record<TunnelOperation, readonly number[]> = { register: [200, 201], sync: [200], deregister: [200, 204, 404] };
 
@@ -81,7 +83,7 @@ export class TunnelRegistryClient implements TunnelRegistry {
     const attempts = this.#o.attempts ?? 3;
     let last: TunnelRegistryError | null = null;
     for (let n = 0; n < attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? wait)(jitterSymmetric(Math.min(1000 * 2 ** (n - 1), 5000), 0.25));
+      if (n > 0) await (this.#o.sleep ?? sleep)(backoffDelay(RETRY, n - 1));
       const r = await this.#once(op, method, path, body);
       if (typeof r === 'string') {
         this.#o.observe?.({ operation: op, ok: true, seconds: (performance.now() - t0) / 1000 });

@@ -3,7 +3,7 @@
 // confirmed. A bulk `sync` first, then `register`/`deregister` per changed tunnel id; a bulk `sync` again
 // periodically (5 min, §5.5), on request (reconnect, cluster id change) and to repair after any failed call. One
 // call in flight; bursts coalesce because the work is computed when the call is made.
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { realTimers, type Timers } from './route-sync.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
 import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
