@@ -1,5 +1,6 @@
 // One HTTP call to a control-plane registry (routes §1.1, tunnels §1.2): bearer token, JSON body, pipeops.tls
 // applied (deviation L6), a total deadline. Shared by both registry clients; each decides what a status means.
+import { runtime } from '#runtime';
 
 /** pipeops.tls as the REST clients use it. */
 export interface RegistryTls {
@@ -22,7 +23,7 @@ export interface RegistryCall {
 /** The response (any status); throws only when the control plane was not reached. */
 export function registryFetch(url: string, c: RegistryCall): Promise<Response> {
   const tls = c.tls ?? {};
-  return fetch(url, {
+  return runtime.fetch(url, {
     method: c.method,
     headers: { authorization: `Bearer ${c.token}`, 'user-agent': c.userAgent ?? 'pipeops-agent', ...(c.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(c.body !== undefined ? { body: c.body } : {}),
@@ -33,7 +34,7 @@ export function registryFetch(url: string, c: RegistryCall): Promise<Response> {
       ...(tls.key ? { key: tls.key } : {}),
       rejectUnauthorized: tls.insecureSkipVerify !== true,
     },
-  } as RequestInit);
+  });
 }
 
 /** `text` with every occurrence of the token replaced. */

@@ -42,6 +42,9 @@ export interface TunnelRegistryClientOptions {
   observe?: (o: { operation: TunnelOperation; ok: boolean; seconds: number }) => void;
 }
 
+/** min(2^n s, 5 s), ±25 %. */
+const RETRY = { baseMs: 1000, maxMs: 5000, jitter: { kind: 'symmetric', fraction: 0.25 } } as const;
+
 const OK: Record<TunnelOperation, readonly number[]> = { register: [200, 201], sync: [200], deregister: [200, 204, 404] };
 
 export class TunnelRegistryClient implements TunnelRegistry {
@@ -80,7 +83,7 @@ export class TunnelRegistryClient implements TunnelRegistry {
     const attempts = this.#o.attempts ?? 3;
     let last: TunnelRegistryError | null = null;
     for (let n = 0; n < attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? sleep)(backoffDelay({ baseMs: 1000, maxMs: 5000, jitter: { kind: 'symmetric', fraction: 0.25 } }, n - 1));
+      if (n > 0) await (this.#o.sleep ?? sleep)(backoffDelay(RETRY, n - 1));
       const r = await this.#once(op, method, path, body);
       if (typeof r === 'string') {
         this.#o.observe?.({ operation: op, ok: true, seconds: (performance.now() - t0) / 1000 });
