@@ -1,8 +1,9 @@
 // The hub process: one Bun.serve for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Server, ServerWebSocket } from 'bun';
@@ -10,7 +11,6 @@ import { EXTENSIONS_QUERY_PARAM, parseExtensions } from '../protocol/extensions.
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
-import { ClusterStore } from './cluster-store.ts';
 import { gatewayPort, gatewayTlsPort, type HubConfig } from './config/schema.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
@@ -19,9 +19,11 @@ import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-rou
 import { type PublicGateway, startPublicGateway } from './public-gateway/public-gateway.ts';
 import { EndpointPolicy } from './routes/endpoint-policy.ts';
 import type { LookupFn } from './routes/endpoint-resolve.ts';
-import { RouteStore } from './routes/route-store.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
+import { SessionDirectory } from './session-directory.ts';
+import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
+import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -29,8 +31,15 @@ export interface Hub {
   url: string;
   wsUrl: string;
   port: number;
+  /** Registered clusters (in `state`). */
   store: ClusterStore;
+  /** The whole state database: clusters, routes, session leases. */
+  state: HubStore;
   agents: AgentEndpoint;
+  /** Where each cluster's agent session is; the gateways ask it. */
+  directory: SessionDirectory;
+  /** This process's name among hub replicas. */
+  replicaId: string;
   app: Hono<HubEnv>;
   /** Kubernetes API gateway base URL (https://host:kube_port); clusters live under /clusters/<id>/k8s. */
   kubeUrl: string;
@@ -52,10 +61,8 @@ type SocketData = AgentSocketData & { clusterUuid?: string };
 /** Hono env: the Bun server, so handlers can upgrade. */
 export type HubEnv = { Bindings: { server: Server<SocketData> } };
 
-export function clusterView(agents: AgentEndpoint, id: string) {
-  const r = agents.store.get(id);
-  if (!r) return null;
-  const connected = agents.isConnected(r.cluster_id);
+export async function clusterView(agents: AgentEndpoint, directory: SessionDirectory, r: ClusterRecord) {
+  const connected = await directory.isConnected(r.cluster_id);
   return {
     cluster_id: r.cluster_id,
     name: r.name,
@@ -87,6 +94,8 @@ export interface HubDeps {
 function buildApp(
   cfg: HubConfig,
   agents: AgentEndpoint,
+  directory: SessionDirectory,
+  state: HubStore,
   routes: RouteStore,
   policy: EndpointPolicy,
   deps: HubDeps,
@@ -125,10 +134,10 @@ function buildApp(
   app.get(GATEWAY_WS_PATH, agentSocket('gateway'));
   // Liveness: the process answers. Readiness: every listener is up, the state database answers, not shutting down.
   app.get('/healthz', (c) => c.text('ok'));
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     if (!parts.ready()) return c.text('not ready: starting or shutting down', 503);
     try {
-      agents.store.database.query('SELECT 1').get();
+      await state.ping();
     } catch (e) {
       return c.text(`not ready: state database: ${(e as Error).message}`, 503);
     }
@@ -136,14 +145,15 @@ function buildApp(
   });
   app.get('/metrics', async (c) => c.body(await parts.metrics.text(), 200, { 'Content-Type': parts.metrics.contentType }));
 
-  app.get('/api/v1/clusters', (c) => {
+  app.get('/api/v1/clusters', async (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
-    return c.json({ clusters: agents.store.list().map((r) => clusterView(agents, r.cluster_id)) });
+    const all = await agents.store.list();
+    return c.json({ clusters: await Promise.all(all.map((r) => clusterView(agents, directory, r))) });
   });
-  app.get('/api/v1/clusters/:id', (c) => {
+  app.get('/api/v1/clusters/:id', async (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
-    const r = agents.store.find(c.req.param('id'));
-    return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
+    const r = await agents.store.find(c.req.param('id'));
+    return r ? c.json(await clusterView(agents, directory, r)) : c.json({ error: 'cluster not found' }, 404);
   });
   mountRoutesApi(app, {
     routes,
@@ -175,11 +185,20 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
   const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
   const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
-  for (const w of prepareStateFiles(cfg.state)) log.warn(w);
+  const shared = isPostgresUrl(cfg.database);
+  if (shared && !cfg.credentials.key)
+    throw new Error('with a shared database (database: postgres://…) every replica needs the same credentials.key (PIPEOPS_HUB_CREDENTIALS_KEY_FILE); a per-replica key file would make the others unable to read cluster credentials');
+  if (shared) {
+    // The state path still names where this replica keeps its own files (the gateway certificate).
+    if (cfg.state !== ':memory:') mkdirSync(dirname(resolve(cfg.state)), { recursive: true, mode: 0o700 });
+  } else for (const w of prepareStateFiles(cfg.state)) log.warn(w);
   const cipher = await openCredentialCipher(cfg.state, { key: cfg.credentials.key, previous: cfg.credentials.previous_keys }, (w) => log.warn(w));
-  const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
+  const replicaId = cfg.replica.id || randomUUID();
+  const { store: state, reencrypted, migrated } = await openHubStore({ database: shared ? cfg.database : cfg.state, cipher, origin: replicaId });
+  if (migrated.length) log.info({ versions: migrated, database: shared ? redactDatabaseUrl(cfg.database) : cfg.state }, 'state database schema migrated');
   if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
-  const routes = new RouteStore(store.database);
+  const store = state.clusters;
+  const routes = state.routes;
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
@@ -190,9 +209,11 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       heartbeat: (result) => metrics.inc('pipeops_hub_heartbeats_total', { result }),
     },
   });
+  // One hub: sessions are here or nowhere. Replicas on a shared database record theirs with a lease.
+  const directory = new SessionDirectory(agents, shared ? { leases: state.leases, replica: { id: replicaId, url: '' }, leaseMs: cfg.replica.lease, log } : { log });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
-  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready });
+  const app = buildApp(cfg, agents, directory, state, routes, policy, deps, log, { metrics, ready: () => ready });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -207,6 +228,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       userTokens: cfg.user_tokens,
       proxyTimeoutMs: cfg.proxy_timeout,
       agents,
+      directory,
+      clusters: store,
       log,
       metrics,
     });
@@ -215,7 +238,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
     writeFileSync(join(gwTls.dir, 'kube-url'), kubeGateway.url);
   } catch (e) {
-    store.close();
+    await state.close();
     throw e;
   }
 
@@ -226,6 +249,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       port: gatewayPort(cfg),
       tls: gatewayCerts.length ? { port: gatewayTlsPort(cfg), certs: gatewayCerts } : null,
       agents,
+      directory,
       clusters: store,
       routes,
       pathRoutes: cfg.path_routes,
@@ -239,7 +263,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });
   } catch (e) {
     await kubeGateway.stop();
-    store.close();
+    await state.close();
     throw e;
   }
 
@@ -265,32 +289,44 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   } catch (e) {
     await publicGateway.stop();
     await kubeGateway.stop();
-    store.close();
+    await state.close();
+    throw e;
+  }
+  try {
+    await directory.start();
+  } catch (e) {
+    await server.stop(true);
+    await publicGateway.stop();
+    await kubeGateway.stop();
+    await state.close();
     throw e;
   }
   policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
   metrics.attach({
     sockets: () => agents.socketCounts(),
-    clusters: () => {
-      const all = store.list();
+    clusters: async () => {
+      const all = await store.list();
       const connected = all.filter((r) => agents.isConnected(r.cluster_id)).length;
       return { connected, disconnected: all.length - connected };
     },
     tunnelBytes: () => agents.trafficBytes(),
-    routes: () => ({ registry: routes.list().length, config: cfg.path_routes.length }),
+    routes: async () => ({ registry: (await routes.list()).length, config: cfg.path_routes.length }),
     inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
   });
   ready = true;
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
-  log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
+  log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: shared ? redactDatabaseUrl(cfg.database) : cfg.state, replica_id: replicaId }, 'hub listening');
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     port: server.port ?? cfg.port,
     store,
+    state,
     agents,
+    directory,
+    replicaId,
     app,
     kubeUrl: kubeGateway.url,
     kubeCaPem,
@@ -306,8 +342,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);
-      await store.flush();
-      store.close();
+      await directory.stop();
+      await state.close();
     },
   };
 }

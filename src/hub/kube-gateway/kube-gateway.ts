@@ -17,14 +17,14 @@ import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
-import { ChunkCredit } from './agent-answer.ts';
+import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
+import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
+import type { SessionDirectory } from '../session-directory.ts';
+import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
-import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
-import { ProxyExchange } from './proxy-exchange.ts';
-import { UpgradeRelay } from './upgrade-relay.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -38,6 +38,9 @@ export interface KubeGatewayOptions {
   proxyTimeoutMs: number;
   maxClientBacklog?: number;
   agents: AgentEndpoint;
+  /** Where each cluster's session is (this process, another replica, nowhere). */
+  directory: SessionDirectory;
+  clusters: ClusterStore;
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
@@ -57,7 +60,11 @@ export interface KubeGateway {
 
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
-  const tables = new AgentExchanges(o.agents);
+  const tables = new AgentExchanges(o.agents, o.directory, {
+    answerTimeoutMs: o.proxyTimeoutMs,
+    maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
+    log,
+  });
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
@@ -74,8 +81,18 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     res.end(e.body);
   };
   const authorized = (req: IncomingMessage) => tokenMatches(bearerToken(req.headers.authorization), o.userTokens);
+  /** The cluster by id or name; a state database that does not answer is the caller's 503. */
+  const findCluster = async (idOrName: string): Promise<ClusterRecord | null | Error> => {
+    try {
+      return await o.clusters.find(idOrName);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'kube gateway: the state database did not answer');
+      return e as Error;
+    }
+  };
+  const STORE_DOWN = 'the hub cannot reach its state database; retry later';
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     const url = req.url ?? '/';
     const labels = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') };
@@ -90,7 +107,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
-    const rec = o.agents.store.find(target.cluster);
+    // The body waits in the request stream (paused) while the store answers.
+    const rec = await findCluster(target.cluster);
+    if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
     if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
     const clusterId = rec.cluster_id;
     labels.cluster = clusterId;
@@ -118,7 +137,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     req.on('end', () => {
       if (tooLarge || res.destroyed) return;
       // Checked after the body: the session may have gone while it arrived.
-      const session = o.agents.sessions.get(clusterId);
+      const session = o.directory.local(clusterId);
       if (!session) {
         notConnected(clusterId, req.method);
         return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
@@ -143,19 +162,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         streaming,
         binaryChunks: session.extensions.has('binary_chunks'),
       });
-      const exchange = new ProxyExchange({ requestId, clusterId, method, path: target.path, streaming }, res, {
-        answerTimeoutMs: o.proxyTimeoutMs,
-        maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
-        cancel: () => {
-          // Only the socket that carried the request knows the id; a replaced session has closed anyway.
-          if (o.agents.sessions.get(clusterId) === session) session.send('proxy_cancel', {}, requestId);
-        },
-        finish: () => pending.delete(requestId),
-        log,
-        endsCleanlyOnShutdown: streaming,
-      });
-      const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
-      pending.set(requestId, { exchange, session, credit });
+      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, { endsCleanlyOnShutdown: streaming });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send('proxy_request', out.payload, requestId);
       if (out.frame) session.sendBinary(out.frame);
@@ -173,7 +180,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     let refusedCluster = '';
@@ -186,12 +193,18 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (!authorized(req)) return refuse(401, 'Unauthorized');
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
-    const rec = o.agents.store.find(target.cluster);
+    // A client that resets while the store answers must not take the process down.
+    const early = () => socket.destroy();
+    socket.once('error', early);
+    const rec = await findCluster(target.cluster);
+    socket.off('error', early);
+    if (socket.destroyed) return;
+    if (rec instanceof Error) return refuse(503, STORE_DOWN);
     if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
     refusedCluster = rec.cluster_id;
     const badPath = checkKubePath(target.path);
     if (badPath) return refuse(400, badPath);
-    const session = o.agents.sessions.get(rec.cluster_id);
+    const session = o.directory.local(rec.cluster_id);
     if (!session) {
       notConnected(rec.cluster_id, req.method);
       return refuse(503, `cluster "${target.cluster}" is not connected to the hub`, false);

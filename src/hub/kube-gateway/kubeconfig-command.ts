@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ClusterStore } from '../cluster-store.ts';
+import { openHubStore } from '../store/open-store.ts';
+import type { ClusterRecord } from '../store/types.ts';
 import { hubEnvNamesFor } from '../config/bindings.ts';
 import { DEFAULT_STATE } from '../config/schema.ts';
 import { gatewayDir, persistedCaPem } from './gateway-tls.ts';
@@ -46,7 +47,7 @@ const FLAGS: Record<string, keyof Options> = {
 export type KubeconfigCommandResult = { ok: true; kubeconfig: string } | { ok: false; message: string };
 
 /** The command without process I/O (tests call it directly). */
-export function buildKubeconfigFromState(argv: string[], env: Record<string, string | undefined>): KubeconfigCommandResult {
+export async function buildKubeconfigFromState(argv: string[], env: Record<string, string | undefined>): Promise<KubeconfigCommandResult> {
   const o: Options = {};
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
@@ -74,12 +75,16 @@ export function buildKubeconfigFromState(argv: string[], env: Record<string, str
   const token = o.token ?? userTokenFromEnv(env) ?? userTokens[0];
   if (!token) return { ok: false, message: 'no user token: set PIPEOPS_HUB_USER_TOKENS_FILE or PIPEOPS_HUB_USER_TOKENS, pass --user-token, or list user_tokens in --config' };
 
-  const store = new ClusterStore(state);
-  let rec: ReturnType<ClusterStore['find']>;
+  let rec: ClusterRecord | null;
   try {
-    rec = store.find(o.cluster);
-  } finally {
-    store.close();
+    const { store } = await openHubStore({ database: state, cipher: null });
+    try {
+      rec = await store.clusters.find(o.cluster);
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
   }
   if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${state})` };
 
@@ -96,12 +101,12 @@ export function buildKubeconfigFromState(argv: string[], env: Record<string, str
   };
 }
 
-export function runHubKubeconfigCommand(argv: string[], io: { env: Record<string, string | undefined> }): number {
+export async function runHubKubeconfigCommand(argv: string[], io: { env: Record<string, string | undefined> }): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HUB_KUBECONFIG_HELP);
     return 0;
   }
-  const r = buildKubeconfigFromState(argv, io.env);
+  const r = await buildKubeconfigFromState(argv, io.env);
   if (!r.ok) {
     process.stderr.write(`hub kubeconfig: ${r.message}\n`);
     return 2;

@@ -2,7 +2,7 @@
 // gateways: host? + path prefix → a cluster's Service), and where a matched request goes. Pure.
 import type { PathRouteConfig } from '../config/schema.ts';
 import { type MatchCandidate, RouteTable } from '../routes/route-match.ts';
-import type { RouteRecord } from '../routes/route-store.ts';
+import type { RouteRecord } from '../store/types.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
 import { type ServiceTarget, stripPrefix } from './app-request.ts';
 

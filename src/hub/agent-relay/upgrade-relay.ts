@@ -10,8 +10,8 @@ import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
-import { agentErrorStatus, kubeErrorBody } from './kube-status.ts';
-import { rawHeadersToMap } from './outbound-request.ts';
+import { agentErrorStatus, kubeErrorBody } from '../kube-gateway/kube-status.ts';
+import { rawHeadersToMap } from '../kube-gateway/outbound-request.ts';
 
 /** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
 const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;

@@ -1,12 +1,11 @@
 // Applies an agent's answer messages (protocol.md §3.5, §3.6) to the ProxyExchange of the request they belong
-// to, and returns binary-chunk credit as the client drains. Shared by the gateways that send `proxy_request`s
-// (Kubernetes API gateway, public gateway): the caller finds the exchange by request id.
-import type { ServerResponse } from 'node:http';
+// to. Shared by the gateways that send `proxy_request`s (Kubernetes API gateway, public gateway): the caller finds
+// the exchange by request id.
 import { decodeRequestBodyFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
-import { agentErrorStatus } from './kube-status.ts';
-import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from './inbound-response.ts';
+import { agentErrorStatus } from '../kube-gateway/kube-status.ts';
+import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from '../kube-gateway/inbound-response.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 
 /** A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). */
@@ -62,43 +61,6 @@ export function applyAgentFrame(ex: ProxyExchange, frame: Uint8Array<ArrayBuffer
   if (d.ok) ex.respond(d.value);
   else ex.fail(502, `${name}: ${d.error}`);
   return 0;
-}
-
-/** Credit is returned in steps of this size, once the client has taken the bytes (res below its high-water mark). */
-const WINDOW_STEP = 1 << 20;
-
-/** Per-request flow control of binary chunks: `proxy_window` credit goes back once the client drained the bytes. */
-export class ChunkCredit {
-  #owed = 0;
-  #waitingDrain = false;
-
-  constructor(
-    private readonly res: ServerResponse,
-    /** Send `proxy_window {increment}` for this request. */
-    private readonly grant: (bytes: number) => void,
-    /** False once the request is over (no credit for finished requests). */
-    private readonly live: () => boolean,
-  ) {}
-
-  add(bytes: number): void {
-    this.#owed += bytes;
-    this.#flush();
-  }
-
-  #flush(): void {
-    if (this.#owed < WINDOW_STEP || this.#waitingDrain) return;
-    if (this.res.writableLength > WINDOW_STEP) {
-      this.#waitingDrain = true;
-      this.res.once('drain', () => {
-        this.#waitingDrain = false;
-        this.#flush();
-      });
-      return;
-    }
-    if (!this.live()) return;
-    this.grant(this.#owed);
-    this.#owed = 0;
-  }
 }
 
 export function agentErrorText(payload: Record<string, unknown>): string {

@@ -4,8 +4,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
-import { clientHeaders, type DecodedResponse } from './inbound-response.ts';
-import { kubeErrorBody } from './kube-status.ts';
+import { clientHeaders, type DecodedResponse } from '../kube-gateway/inbound-response.ts';
+import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
 
 export interface ExchangeInfo {
   requestId: string;
