@@ -46,6 +46,12 @@ export const HUB_METRICS = [
     buckets: LATENCY_BUCKETS,
   },
   { name: 'pipeops_hub_requests_in_flight', type: 'gauge', help: 'Requests waiting for or streaming an agent\'s answer, by gateway (kube, public).', labels: ['gateway'] },
+  {
+    name: 'pipeops_hub_forwarded_total',
+    type: 'counter',
+    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public) and kind (request, upgrade).',
+    labels: ['gateway', 'kind'],
+  },
   { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
   { name: 'pipeops_hub_upgrades_active', type: 'gauge', help: 'Upgraded connections relayed through an agent now, by gateway (kube, public).', labels: ['gateway'] },
   {

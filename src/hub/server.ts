@@ -21,7 +21,8 @@ import { EndpointPolicy } from './routes/endpoint-policy.ts';
 import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
-import { SessionDirectory } from './session-directory.ts';
+import { ReplicaLink } from './replica-link.ts';
+import { type ReplicaIdentity, SessionDirectory } from './session-directory.ts';
 import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
 import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';
 
@@ -210,7 +211,10 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     },
   });
   // One hub: sessions are here or nowhere. Replicas on a shared database record theirs with a lease.
-  const directory = new SessionDirectory(agents, shared ? { leases: state.leases, replica: { id: replicaId, url: '' }, leaseMs: cfg.replica.lease, log } : { log });
+  // The URLs are filled in once the gateways listen, before the first renewal.
+  const identity: ReplicaIdentity = { id: replicaId, kube_url: '', public_url: '' };
+  const directory = new SessionDirectory(agents, shared ? { leases: state.leases, replica: identity, leaseMs: cfg.replica.lease, log } : { log });
+  if (shared && !cfg.replica.secret) log.warn('database is shared but replica.secret is empty: requests reaching a replica that does not hold the cluster\'s session are not forwarded');
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
   const app = buildApp(cfg, agents, directory, state, routes, policy, deps, log, { metrics, ready: () => ready });
@@ -219,8 +223,10 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   // startHub sees every agent message from the first one.
   let kubeGateway: KubeGateway;
   let kubeCaPem: string | undefined;
+  let link: ReplicaLink | undefined;
   try {
     const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: userTls });
+    if (shared && cfg.replica.secret) link = new ReplicaLink({ replicaId, secret: cfg.replica.secret, kubeCaPem: gwTls.caPem, log: log.child({ component: 'replica-link' }) });
     kubeGateway = await startKubeGateway({
       host: cfg.host,
       port: cfg.kube_port,
@@ -230,6 +236,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       agents,
       directory,
       clusters: store,
+      link,
       log,
       metrics,
     });
@@ -252,6 +259,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       directory,
       clusters: store,
       routes,
+      link,
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
       endpointPolicy: policy,
@@ -292,6 +300,10 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     await state.close();
     throw e;
   }
+  const advertise = cfg.replica.advertise_host || (cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host);
+  const at = advertise.includes(':') ? `[${advertise}]` : advertise;
+  identity.kube_url = `https://${at}:${kubeGateway.port}`;
+  identity.public_url = `http://${at}:${publicGateway.port}`;
   try {
     await directory.start();
   } catch (e) {

@@ -10,8 +10,9 @@ export type SessionLocation = { kind: 'local'; session: AgentSession } | { kind:
 
 export interface ReplicaIdentity {
   id: string;
-  /** Where other replicas reach this one's internal link ('' when none is served). */
-  url: string;
+  /** Where other replicas reach this one's gateways ('' before they listen). */
+  kube_url: string;
+  public_url: string;
 }
 
 export interface SessionDirectoryOptions {
@@ -93,7 +94,7 @@ export class SessionDirectory {
     const { leases, replica } = this.#o;
     if (!leases || !replica) return;
     const now = this.#now();
-    await leases.heartbeatReplica({ replica_id: replica.id, url: replica.url, expires_at: now + this.leaseMs });
+    await leases.heartbeatReplica({ replica_id: replica.id, kube_url: replica.kube_url, public_url: replica.public_url, expires_at: now + this.leaseMs });
     // Sessions whose claim did not reach the store (it was down) are claimed again: the map is the truth here.
     const recorded = new Set(await leases.held(replica.id));
     for (const clusterId of this.#agents.sessions.keys()) if (!recorded.has(clusterId)) await leases.claim(clusterId, replica.id);

@@ -58,8 +58,8 @@ test('local, remote while the holder renews, nowhere once its lease ran out; cla
   const clock = () => now;
   const endpointA = new AgentEndpoint(store.clusters, quietLog, { handoff: false, publicUrl: '' });
   const endpointB = new AgentEndpoint(store.clusters, quietLog, { handoff: false, publicUrl: '' });
-  const a = new SessionDirectory(endpointA, { leases: store.leases, replica: { id: 'A', url: 'http://a.internal' }, leaseMs: 3000, renewMs: 3_600_000, now: clock });
-  const b = new SessionDirectory(endpointB, { leases: store.leases, replica: { id: 'B', url: 'http://b.internal' }, leaseMs: 3000, renewMs: 3_600_000, now: clock });
+  const a = new SessionDirectory(endpointA, { leases: store.leases, replica: { id: 'A', kube_url: 'https://a.internal:6443', public_url: 'http://a.internal' }, leaseMs: 3000, renewMs: 3_600_000, now: clock });
+  const b = new SessionDirectory(endpointB, { leases: store.leases, replica: { id: 'B', kube_url: 'https://b.internal:6443', public_url: 'http://b.internal' }, leaseMs: 3000, renewMs: 3_600_000, now: clock });
   await a.start();
   await b.start();
 
@@ -72,7 +72,7 @@ test('local, remote while the holder renews, nowhere once its lease ran out; cla
   expect((await a.locate(id)).kind).toBe('local');
   await waitFor(async () => (await b.locate(id)).kind === 'remote', { what: 'the claim recorded' });
   const there = await b.locate(id);
-  expect(there.kind === 'remote' && there.replica).toMatchObject({ replica_id: 'A', url: 'http://a.internal' });
+  expect(there.kind === 'remote' && there.replica).toMatchObject({ replica_id: 'A', kube_url: 'https://a.internal:6443' });
 
   // A dies (no renewal, no clean leave): within the lease B still sees it, after the lease nowhere.
   await a.stop(false);

@@ -156,8 +156,8 @@ for (const b of backends) {
     test('session leases: a holder counts while its lease runs; a dead one expires with its sessions; the latest claim wins', async () => {
       const s = (await open(await b.fresh())).store;
       const t = 1_000_000;
-      await s.leases.heartbeatReplica({ replica_id: 'A', url: 'http://a', expires_at: t + 1000 });
-      await s.leases.heartbeatReplica({ replica_id: 'B', url: 'http://b', expires_at: t + 5000 });
+      await s.leases.heartbeatReplica({ replica_id: 'A', kube_url: 'https://a:6443', public_url: 'http://a', expires_at: t + 1000 });
+      await s.leases.heartbeatReplica({ replica_id: 'B', kube_url: 'https://b:6443', public_url: 'http://b', expires_at: t + 5000 });
       await s.leases.claim('c1', 'A');
       await s.leases.claim('c2', 'A');
       expect((await s.leases.holder('c1', t))?.replica_id).toBe('A');
@@ -167,7 +167,7 @@ for (const b of backends) {
       expect((await s.leases.replicas(t + 1000)).map((r) => r.replica_id)).toEqual(['B']);
       // The agent of c2 reconnects to B.
       await s.leases.claim('c2', 'B');
-      expect((await s.leases.holder('c2', t + 1000))?.url).toBe('http://b');
+      expect((await s.leases.holder('c2', t + 1000))?.public_url).toBe('http://b');
       expect(await s.leases.expire(t + 1000)).toBe(1);
       expect(await s.leases.held('A')).toEqual([]);
       // A release by a replica that no longer holds the session changes nothing.

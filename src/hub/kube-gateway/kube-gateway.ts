@@ -19,6 +19,7 @@ import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
+import type { ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
@@ -41,6 +42,8 @@ export interface KubeGatewayOptions {
   /** Where each cluster's session is (this process, another replica, nowhere). */
   directory: SessionDirectory;
   clusters: ClusterStore;
+  /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
+  link?: ReplicaLink;
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
@@ -91,6 +94,21 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
   };
   const STORE_DOWN = 'the hub cannot reach its state database; retry later';
+  /**
+   * Where a request for a cluster without a session here goes: 'here' (served, or 503, as by one hub), a peer's
+   * gateway URL, or a refusal of a forged forward. A verified forward is never forwarded again.
+   */
+  const route = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link) return { kind: 'here' };
+    const via = o.link.check(req);
+    if (via.kind === 'forged') return via;
+    if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
+    const where = await o.directory.locate(clusterId).catch((e: Error) => {
+      log.warn({ cluster_id: clusterId, err: e.message }, 'kube gateway: session directory did not answer');
+      return { kind: 'none' } as const;
+    });
+    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.kube_url } : { kind: 'here' };
+  };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
@@ -117,6 +135,16 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
       return sendStatus(res, 400, badPath);
+    }
+    const via = await route(req, clusterId);
+    if (via.kind === 'forged') {
+      log.warn({ cluster_id: clusterId, method: req.method, reason: via.reason }, 'kube gateway: forwarded request refused');
+      return sendStatus(res, 403, `forwarded request refused: ${via.reason}`);
+    }
+    if (via.kind === 'peer') {
+      observeDuration = false;
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'request' });
+      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendStatus(res, code, message));
     }
 
     const chunks: Buffer[] = [];
@@ -197,13 +225,20 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const early = () => socket.destroy();
     socket.once('error', early);
     const rec = await findCluster(target.cluster);
-    socket.off('error', early);
     if (socket.destroyed) return;
     if (rec instanceof Error) return refuse(503, STORE_DOWN);
     if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
     refusedCluster = rec.cluster_id;
     const badPath = checkKubePath(target.path);
     if (badPath) return refuse(400, badPath);
+    const via = await route(req, rec.cluster_id);
+    socket.off('error', early);
+    if (socket.destroyed) return;
+    if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'upgrade' });
+      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+    }
     const session = o.directory.local(rec.cluster_id);
     if (!session) {
       notConnected(rec.cluster_id, req.method);

@@ -20,6 +20,7 @@ import type { PathRouteConfig } from '../config/schema.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
 import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
+import type { ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterStore, RouteStore } from '../store/types.ts';
 import { AppWebSocketRelay } from './app-websocket-relay.ts';
@@ -49,6 +50,8 @@ export interface PublicGatewayOptions {
   directory: SessionDirectory;
   clusters: ClusterStore;
   routes: RouteStore;
+  /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
+  link?: ReplicaLink;
   pathRoutes: readonly PathRouteConfig[];
   /** Time until the agent's or backend's status arrives. */
   answerTimeoutMs: number;
@@ -130,6 +133,19 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     return { host, path, query, target: targetFor(route, path, () => configured), route: `${route.host || '*'}${route.path}` };
   };
 
+  /** Another replica's public gateway when it holds the cluster's session and this request may go there. */
+  const peerFor = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link) return { kind: 'here' };
+    const via = o.link.check(req);
+    if (via.kind === 'forged') return via;
+    if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
+    const where = await o.directory.locate(clusterId).catch((e: Error) => {
+      log.warn({ cluster_id: clusterId, err: e.message }, 'public gateway: session directory did not answer');
+      return { kind: 'none' } as const;
+    });
+    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.public_url } : { kind: 'here' };
+  };
+
   /** Name → checked address, or the refusal logged and answered 502 by `refuse`. */
   const checkDirect = async (target: Extract<GatewayTarget, { kind: 'direct' }>, line: Record<string, unknown>, refuse: (code: number, reason: string) => void) => {
     const ep = await resolveEndpoint(target.endpoint, o.endpointPolicy, o.lookup);
@@ -184,6 +200,16 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         else log.debug(line, 'public gateway request');
       })();
       return;
+    }
+    const via = await peerFor(req, target.clusterId);
+    if (via.kind === 'forged') {
+      log.warn({ cluster_id: target.clusterId, host, path, reason: via.reason }, 'public gateway: forwarded request refused');
+      req.resume();
+      return sendError(res, 403, `forwarded request refused: ${via.reason}`);
+    }
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'request' });
+      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendError(res, code, message));
     }
     forwardTunnel(req, res, target, host, query, client);
   };
@@ -268,6 +294,13 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         relayDirectUpgrade(req, socket, head, { endpoint: target.endpoint, connect, pathAndQuery, headers, host: req.headers.host ?? host }, (reason) => refuse(502, reason));
       });
       return;
+    }
+    const via = await peerFor(req, target.clusterId);
+    if (socket.destroyed) return;
+    if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'upgrade' });
+      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
     }
     const session = o.directory.local(target.clusterId);
     if (!session) {

@@ -80,7 +80,8 @@ export const MIGRATIONS: readonly Migration[] = [
     up: statements(
       `CREATE TABLE IF NOT EXISTS hub_replicas (
         replica_id TEXT PRIMARY KEY,
-        url TEXT NOT NULL DEFAULT '',
+        kube_url TEXT NOT NULL DEFAULT '',
+        public_url TEXT NOT NULL DEFAULT '',
         expires_at BIGINT NOT NULL
       )`,
       // A session lives as long as its replica's lease: renewing is one row per replica, whatever it holds.

@@ -4,15 +4,16 @@
 import type { SqlDriver } from './sql-driver.ts';
 import type { ReplicaRecord, SessionLeases } from './types.ts';
 
-const toReplica = (r: { replica_id: string; url: string; expires_at: number | string }): ReplicaRecord => ({ replica_id: r.replica_id, url: r.url, expires_at: Number(r.expires_at) });
+type ReplicaRow = { replica_id: string; kube_url: string; public_url: string; expires_at: number | string };
+const toReplica = (r: ReplicaRow): ReplicaRecord => ({ replica_id: r.replica_id, kube_url: r.kube_url, public_url: r.public_url, expires_at: Number(r.expires_at) });
 
 export class SqlSessionLeases implements SessionLeases {
   constructor(private readonly db: SqlDriver) {}
 
   async heartbeatReplica(r: ReplicaRecord): Promise<void> {
     await this.db.run(
-      'INSERT INTO hub_replicas (replica_id, url, expires_at) VALUES (?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at',
-      [r.replica_id, r.url, r.expires_at],
+      'INSERT INTO hub_replicas (replica_id, kube_url, public_url, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET kube_url = excluded.kube_url, public_url = excluded.public_url, expires_at = excluded.expires_at',
+      [r.replica_id, r.kube_url, r.public_url, r.expires_at],
     );
   }
 
@@ -32,15 +33,15 @@ export class SqlSessionLeases implements SessionLeases {
   }
 
   async holder(clusterId: string, now: number): Promise<ReplicaRecord | null> {
-    const [r] = await this.db.all<{ replica_id: string; url: string; expires_at: number }>(
-      'SELECT r.replica_id, r.url, r.expires_at FROM agent_sessions s JOIN hub_replicas r ON r.replica_id = s.replica_id WHERE s.cluster_id = ? AND r.expires_at > ?',
+    const [r] = await this.db.all<ReplicaRow>(
+      'SELECT r.replica_id, r.kube_url, r.public_url, r.expires_at FROM agent_sessions s JOIN hub_replicas r ON r.replica_id = s.replica_id WHERE s.cluster_id = ? AND r.expires_at > ?',
       [clusterId, now],
     );
     return r ? toReplica(r) : null;
   }
 
   async replicas(now: number): Promise<ReplicaRecord[]> {
-    return (await this.db.all<{ replica_id: string; url: string; expires_at: number }>('SELECT replica_id, url, expires_at FROM hub_replicas WHERE expires_at > ? ORDER BY replica_id', [now])).map(toReplica);
+    return (await this.db.all<ReplicaRow>('SELECT replica_id, kube_url, public_url, expires_at FROM hub_replicas WHERE expires_at > ? ORDER BY replica_id', [now])).map(toReplica);
   }
 
   async expire(now: number): Promise<number> {

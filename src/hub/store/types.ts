@@ -96,8 +96,9 @@ export interface RouteStore {
 /** A replica of the hub, as it advertised itself in the shared store. */
 export interface ReplicaRecord {
   replica_id: string;
-  /** Where other replicas reach its internal link (empty: not reachable, a single hub). */
-  url: string;
+  /** Where other replicas reach its Kubernetes API gateway and its public gateway (forwarded requests). */
+  kube_url: string;
+  public_url: string;
   /** Lease expiry, ms since the epoch. */
   expires_at: number;
 }
