@@ -33,8 +33,9 @@ export const RULES: Rule[] = [
   { id: 'no-spawn-sync-kubectl', files: /^test\//, pattern: /spawnSync\(\s*\[?\s*['"`][^'"`]*kubectl/, message: 'spawn kubectl asynchronously (spawnSync deadlocks against in-process servers)' },
   // The image has no programs besides ours (distroless): nothing at run time may depend on one (issue 18).
   // Exempt: src/realkube/, the development and test launcher of a real control plane (etcd, kube-apiserver, its
-  // certificates via openssl), used by `demo --real` and test/real; neither the agent nor the hub loads it.
-  { id: 'no-child-process', files: /^(src\/(?!realkube\/)|routes\/|workers\/)/, pattern: /['"]node:child_process['"]|\bBun\.spawn(Sync)?\(|\bBun\.\$`/, message: 'no child processes at run time: the image has no programs to run' },
+  // certificates via openssl), used by `demo --real` and test/real; and src/devstack/, the launcher of `demo --ha`
+  // and the replica tests (PostgreSQL, HAProxy, hub and agent processes). Neither the agent nor the hub loads them.
+  { id: 'no-child-process', files: /^(src\/(?!realkube\/|devstack\/)|routes\/|workers\/)/, pattern: /['"]node:child_process['"]|\bBun\.spawn(Sync)?\(|\bBun\.\$`/, message: 'no child processes at run time: the image has no programs to run' },
   { id: 'no-insecure-tls-env', files: /^(src|routes|workers)\//, pattern: /NODE_TLS_REJECT_UNAUTHORIZED/, message: 'never disable TLS verification globally' },
 ];
 

@@ -2,7 +2,7 @@
 import { onTerminate } from './cli-signals.ts';
 import { demoInstructions, startDemo } from './demo/demo.ts';
 import { startRealDemo } from './demo/demo-real.ts';
-import { haDemoInstructions, startHaDemo } from './demo/demo-ha.ts';
+import { haDemoInstructions, startHaDemo } from './devstack/demo-ha.ts';
 import { BUILD_INFO } from './version.ts';
 
 export const DEMO_HELP = `Usage: pipeops-agent demo [--dir D] [--real | --ha]

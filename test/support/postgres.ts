@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQL } from 'bun';
-import { postgresUnavailable, startPostgres as startServer } from '../../src/demo/postgres-server.ts';
+import { postgresUnavailable, startPostgres as startServer } from '../../src/devstack/postgres-server.ts';
 
 export { postgresUnavailable };
 export const POSTGRES_REQUIRED = process.env.PIPEOPS_POSTGRES === 'required';

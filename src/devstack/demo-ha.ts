@@ -17,7 +17,7 @@ import { secrets } from '../log/logger.ts';
 import { connectPostgres } from '../runtime/postgres.ts';
 import { type Sandbox, startSandbox } from '../sandbox/index.ts';
 import { startIngressController } from '../sandbox/ingress-controller.ts';
-import { startDemoApp } from './demo-apps.ts';
+import { startDemoApp } from '../demo/demo-apps.ts';
 import { haproxyConfig, type HubReplicaPorts, startHaproxy } from './haproxy.ts';
 import { freeLoopbackPort, startPostgres } from './postgres-server.ts';
 
@@ -161,8 +161,7 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
       note(`${r.name} pid ${p.pid} on ${r.port}/${r.kube_port}/${r.gateway_port}`);
       return { pid: p.pid!, url: `http://${r.host}:${r.port}` };
     };
-    const started: HaProcess[] = [];
-    for (const r of replicas) started.push(await startReplica(r));
+    // Registered before the first start: a replica that never gets ready is stopped too.
     stops.push(async () => {
       await Promise.all(
         [...procs.values()].map(
@@ -175,6 +174,8 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
         ),
       );
     });
+    const started: HaProcess[] = [];
+    for (const r of replicas) started.push(await startReplica(r));
 
     const cfgFile = join(dir, 'haproxy.cfg');
     writeFileSync(cfgFile, haproxyConfig(front, replicas));
