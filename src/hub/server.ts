@@ -63,7 +63,8 @@ type SocketData = AgentSocketData & { clusterUuid?: string };
 export type HubEnv = { Bindings: { server: Server<SocketData> } };
 
 export async function clusterView(agents: AgentEndpoint, directory: SessionDirectory, r: ClusterRecord) {
-  const connected = await directory.isConnected(r.cluster_id);
+  const where = await directory.locate(r.cluster_id);
+  const connected = where.kind !== 'none';
   return {
     cluster_id: r.cluster_id,
     name: r.name,
@@ -77,6 +78,8 @@ export async function clusterView(agents: AgentEndpoint, directory: SessionDirec
     metadata: { ...r.metadata, heartbeat: r.last_heartbeat_payload?.metadata ?? null },
     // What the connected agent advertised (src/protocol/extensions.ts); empty for the upstream Go agent.
     extensions: [...(agents.sessions.get(r.cluster_id)?.extensions ?? [])].sort(),
+    // Hub replicas: which one holds the session (null on a single hub, or when not connected).
+    session_replica: where.kind === 'remote' ? where.replica.replica_id : where.kind === 'local' ? directory.replicaId : null,
   };
 }
 

@@ -45,6 +45,11 @@ export class SessionDirectory {
     this.#now = o.now ?? Date.now;
   }
 
+  /** This replica's id among hub replicas; null on a single hub. */
+  get replicaId(): string | null {
+    return this.#o.replica?.id ?? null;
+  }
+
   get leaseMs(): number {
     return this.#o.leaseMs ?? DEFAULT_LEASE_MS;
   }
