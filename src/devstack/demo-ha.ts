@@ -3,28 +3,19 @@
 // lists every process with its pid, so a person or a script can kill one replica and watch the other carry on:
 // the agent redials through HAProxy and lands on the survivor, and kubectl (pointed at HAProxy) works again.
 // One agent replica: agent leader election (issue 15 item 5) is not part of this build.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { newKeyText } from '../hub/credential-cipher.ts';
-import { ensureGatewayTls } from '../hub/kube-gateway/gateway-tls.ts';
 import { renderGatewayKubeconfig } from '../hub/kube-gateway/kubeconfig.ts';
 import { secrets } from '../log/logger.ts';
-import { connectPostgres } from '../runtime/postgres.ts';
 import { type Sandbox, startSandbox } from '../sandbox/index.ts';
 import { startIngressController } from '../sandbox/ingress-controller.ts';
 import { startDemoApp } from '../demo/demo-apps.ts';
-import { haproxyConfig, type HubReplicaPorts, startHaproxy } from './haproxy.ts';
-import { freeLoopbackPort, startPostgres } from './postgres-server.ts';
+import { Fatal, type HaProcess, selfCommand, startHubCluster, token, waitUntil } from './hub-cluster.ts';
+import { freeLoopbackPort } from './postgres-server.ts';
 
-export interface HaProcess {
-  pid: number;
-  url: string;
-}
+export type { HaProcess };
 
 export interface HaDemoEndpoints {
   /** HAProxy: what agents, kubectl and app clients use. */
@@ -52,142 +43,23 @@ export interface RunningHaDemo {
   stop(): Promise<void>;
 }
 
-const token = (prefix: string) => `${prefix}-${randomBytes(18).toString('base64url')}`;
 const AGENT_RECONNECT_MAX_MS = 2_000;
-
-/** argv that runs this program's CLI with `args`: the compiled binary itself, or bun with src/cli.ts. */
-function selfCommand(args: string[]): [string, string[]] {
-  const compiled = import.meta.dir.startsWith('/$bunfs') || import.meta.dir.startsWith('B:\\~BUN');
-  return compiled ? [process.execPath, args] : [process.execPath, [join(import.meta.dir, '..', 'cli.ts'), ...args]];
-}
-
-/** A probe's verdict that waiting longer cannot change (a process exited). */
-class Fatal extends Error {}
-
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await probe().catch((e: unknown) => {
-      if (e instanceof Fatal) throw e;
-      return false; // not listening yet, not ready yet
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const accepts = (port: number) =>
-  new Promise<boolean>((res) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      res(true);
-    });
-    s.on('error', () => res(false));
-  });
 
 export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
   const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const note = (line: string) => appendFileSync(join(dir, 'demo.log'), `${new Date().toISOString()} ${line}\n`);
-  const tokens = { agent: token('agent'), admin: token('admin'), user: token('user'), sandboxSa: token('sa') };
-  const replicaSecret = token('replica');
-  const credentialsKey = newKeyText();
-  for (const t of [...Object.values(tokens), replicaSecret, credentialsKey]) secrets.add(t);
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
     for (const s of stops.splice(0).reverse()) await s().catch((e: Error) => note(`stop: ${e.message}`));
   };
 
   try {
-    // The shared database, in a directory of its own under the temp dir: as root it runs as the postgres user,
-    // which may not enter the demo directory (0700).
-    const pgDir = mkdtempSync(join(tmpdir(), 'pipeops-demo-pg-'));
-    stops.push(async () => rmSync(pgDir, { recursive: true, force: true }));
-    const pg = await startPostgres(pgDir, async (url, q) => {
-      const c = connectPostgres(url, { max: 1 });
-      try {
-        await c.query(q, []);
-      } finally {
-        await c.close();
-      }
-    });
-    stops.push(() => pg.stop());
-    const database = await pg.createDatabase('pipeops_hub');
-    note(`postgres ${pg.url} (pid ${pg.pid})`);
-
-    // One gateway certificate for every replica (kubectl trusts one CA, whichever replica HAProxy picks): minted
-    // here once in `<state>.tls/`, and every replica is given that same `state` (with PostgreSQL it names only
-    // that directory). The agent endpoint stays plain HTTP on loopback, as in the single-hub demo.
-    const sharedState = join(dir, 'gateway');
-    const tls = await ensureGatewayTls({ state: sharedState, host: '127.0.0.1', publicUrl: '' });
-
-    const front = { host: '127.0.0.1', port: await freeLoopbackPort(), kube_port: await freeLoopbackPort(), gateway_port: await freeLoopbackPort() };
-    const frontUrl = `http://127.0.0.1:${front.port}`;
-    const replicas: HubReplicaPorts[] = [];
-    for (const name of ['hub-a', 'hub-b']) replicas.push({ name, host: '127.0.0.1', port: await freeLoopbackPort(), kube_port: await freeLoopbackPort(), gateway_port: await freeLoopbackPort() });
-
-    const procs = new Map<string, ChildProcess>();
-    const startReplica = async (r: HubReplicaPorts): Promise<HaProcess> => {
-      const cfgFile = join(dir, `${r.name}.yaml`);
-      writeFileSync(
-        cfgFile,
-        stringify({
-          host: r.host,
-          port: r.port,
-          kube_port: r.kube_port,
-          gateway_port: r.gateway_port,
-          agent_tokens: [tokens.agent],
-          admin_tokens: [tokens.admin],
-          user_tokens: [tokens.user],
-          database,
-          state: sharedState,
-          // Agents are handed off to HAProxy, which picks any replica.
-          public_url: frontUrl,
-          credentials: { key: credentialsKey },
-          replica: { id: r.name, secret: replicaSecret, lease: '5s' },
-          direct_allowed_cidrs: ['127.0.0.0/8'],
-        }),
-        { mode: 0o600 },
-      );
-      const log = openSync(join(dir, `${r.name}.log`), 'a');
-      const [cmd, args] = selfCommand(['hub', '--config', cfgFile]);
-      const p = spawn(cmd, args, { stdio: ['ignore', log, log], env: { ...process.env, PIPEOPS_HUB_CONFIG: '' } });
-      procs.set(r.name, p);
-      await waitUntil(`${r.name} ready (see ${r.name}.log)`, 30_000, async () => {
-        if (p.exitCode !== null) throw new Fatal(`${r.name} exited with ${p.exitCode}; see ${join(dir, `${r.name}.log`)}`);
-        return (await fetch(`http://${r.host}:${r.port}/readyz`)).status === 200;
-      });
-      note(`${r.name} pid ${p.pid} on ${r.port}/${r.kube_port}/${r.gateway_port}`);
-      return { pid: p.pid!, url: `http://${r.host}:${r.port}` };
-    };
-    // Registered before the first start: a replica that never gets ready is stopped too.
-    stops.push(async () => {
-      await Promise.all(
-        [...procs.values()].map(
-          (p) =>
-            new Promise<void>((res) => {
-              if (p.exitCode !== null || p.signalCode !== null) return res();
-              p.once('close', () => res());
-              p.kill('SIGTERM');
-            }),
-        ),
-      );
-    });
-    const started: HaProcess[] = [];
-    for (const r of replicas) started.push(await startReplica(r));
-
-    const cfgFile = join(dir, 'haproxy.cfg');
-    writeFileSync(cfgFile, haproxyConfig(front, replicas));
-    const haproxy = await startHaproxy(cfgFile);
-    stops.push(() => haproxy.stop());
-    for (const p of [front.port, front.kube_port, front.gateway_port])
-      await waitUntil(`haproxy listening on ${p}`, 10_000, async () => {
-        const failed = haproxy.failure();
-        if (failed) throw new Fatal(failed);
-        return accepts(p);
-      });
-    await waitUntil('a replica up behind haproxy', 15_000, async () => (await fetch(`${frontUrl}/readyz`)).status === 200);
+    const hubs = await startHubCluster({ dir, note });
+    stops.push(() => hubs.stop());
+    const { front, frontUrl, replicas } = hubs;
+    const tokens = { ...hubs.tokens, sandboxSa: token('sa') };
+    secrets.add(tokens.sandboxSa);
 
     // The cluster: the sandbox API server, its ingress controller stand-in and the hello app (in this process).
     const sandbox = await startSandbox({ tls: 'generate', tokens: { [tokens.sandboxSa]: { verbs: '*', resources: '*', namespaces: '*' } }, seed: 'demo' });
@@ -240,7 +112,7 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
       kubeconfig,
-      renderGatewayKubeconfig({ gatewayUrl: `https://127.0.0.1:${front.kube_port}`, clusterId, clusterName: 'demo', caPem: tls.caPem, userToken: tokens.user, namespace: 'demo' }),
+      renderGatewayKubeconfig({ gatewayUrl: `https://127.0.0.1:${front.kube_port}`, clusterId, clusterName: 'demo', caPem: hubs.caPem, userToken: tokens.user, namespace: 'demo' }),
       { mode: 0o600 },
     );
     const endpoints: HaDemoEndpoints = {
@@ -250,17 +122,17 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
       sandbox_url: sandbox.url,
       cluster_id: clusterId,
       kubeconfig,
-      hub_replicas: replicas.map((r, i) => ({
+      hub_replicas: replicas.map((r) => ({
         id: r.name,
-        url: started[i]!.url,
+        url: `http://${r.host}:${r.port}`,
         kube_url: `https://${r.host}:${r.kube_port}`,
         gateway_url: `http://${r.host}:${r.gateway_port}`,
-        pid: started[i]!.pid,
+        pid: hubs.pids().get(r.name)!,
         log: join(dir, `${r.name}.log`),
       })),
       agent_replicas: [{ url: `http://127.0.0.1:${agentPort}`, pid: agent.pid!, log: agentLog }],
-      haproxy: { pid: haproxy.pid },
-      postgres: { pid: pg.pid, url: database },
+      haproxy: hubs.haproxy,
+      postgres: { pid: hubs.postgres.pid, url: hubs.database },
       agent_reconnect_max_ms: AGENT_RECONNECT_MAX_MS,
     };
     writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
@@ -271,9 +143,7 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
       adminToken: tokens.admin,
       userToken: tokens.user,
       async restartReplica(id) {
-        const r = replicas.find((x) => x.name === id);
-        if (!r) throw new Error(`no replica ${id}`);
-        const p = await startReplica(r);
+        const p = await hubs.startReplica(id);
         const e = endpoints.hub_replicas.find((x) => x.id === id)!;
         e.pid = p.pid;
         writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
