@@ -11,6 +11,7 @@ import type { RunningAgent } from '../../src/agent/run.ts';
 import type { AgentConfigInput } from '../../src/config/schema.ts';
 import { newKeyText } from '../../src/hub/credential-cipher.ts';
 import { kubeconfigFor } from '../../src/hub/kube-gateway/kubeconfig.ts';
+import { buildKubeconfigFromState } from '../../src/hub/kube-gateway/kubeconfig-command.ts';
 import { FORWARD_SIGNATURE, FORWARD_TIME, FORWARDED_BY } from '../../src/hub/replica-link.ts';
 import type { Hub } from '../../src/hub/server.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
@@ -39,6 +40,7 @@ describe.skipIf(skip !== null)('hub replicas on PostgreSQL', () => {
   let agent: RunningAgent;
   let clusterId: string;
   let kubeEnv: Record<string, string>;
+  let statePath = '';
   const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
@@ -47,7 +49,8 @@ describe.skipIf(skip !== null)('hub replicas on PostgreSQL', () => {
     database = await pg.newDatabase();
     const dir = tempDir();
     // The replicas share the credentials key, the link secret and (through the state path) the gateway certificate.
-    const common = { database, state: join(dir, 'hub.db'), credentials: { key: newKeyText() }, replica: { secret: SECRET, lease: '3s' } };
+    statePath = join(dir, 'hub.db');
+    const common = { database, state: statePath, credentials: { key: newKeyText() }, replica: { secret: SECRET, lease: '3s' } };
     a = await testHub({ ...common, replica: { ...common.replica, id: 'replica-a' } });
     cleanups.push(() => a.stop());
     b = await testHub({ ...common, replica: { ...common.replica, id: 'replica-b' } });
@@ -128,6 +131,15 @@ describe.skipIf(skip !== null)('hub replicas on PostgreSQL', () => {
     expect(viaB).toEqual(viaA);
     const forwarded = await (await fetch(`${b.url}/metrics`)).text();
     expect(forwarded).toMatch(/pipeops_hub_forwarded_total\{gateway="public",kind="request"\} [1-9]/);
+  });
+
+  test('hub kubeconfig finds the cluster in the shared database', async () => {
+    const r = await buildKubeconfigFromState(['--cluster', 'nope', '--state', statePath, '--user-token', USER_TOKEN], { PIPEOPS_HUB_DATABASE: database });
+    expect(r).toMatchObject({ ok: false });
+    if (!r.ok) expect(r.message).toContain('is not registered with the hub (state postgres://pipeops@');
+    const found = await buildKubeconfigFromState(['--cluster', clusterId, '--state', statePath, '--user-token', USER_TOKEN], { PIPEOPS_HUB_DATABASE: database });
+    if (!found.ok) throw new Error(found.message);
+    expect(found.kubeconfig).toContain(`/clusters/${clusterId}/k8s`);
   });
 
   test('a request claiming to be forwarded without the right signature is refused', async () => {

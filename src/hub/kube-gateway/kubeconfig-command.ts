@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { openHubStore } from '../store/open-store.ts';
+import { isPostgresUrl, openHubStore, redactDatabaseUrl } from '../store/open-store.ts';
 import type { ClusterRecord } from '../store/types.ts';
 import { hubEnvNamesFor } from '../config/bindings.ts';
 import { DEFAULT_STATE } from '../config/schema.ts';
@@ -69,15 +69,19 @@ export async function buildKubeconfigFromState(argv: string[], env: Record<strin
     }
   }
   const state = o.state ?? env.PIPEOPS_HUB_STATE ?? (typeof file.state === 'string' ? file.state : DEFAULT_STATE);
-  if (state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
-  if (!existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
+  // Hub replicas keep the clusters in PostgreSQL (`database`, as the hub reads it); else the SQLite file `state`.
+  const databaseFile = env.PIPEOPS_HUB_DATABASE_FILE;
+  const database = (databaseFile && existsSync(databaseFile) ? readFileSync(databaseFile, 'utf8').trim() : undefined) ?? env.PIPEOPS_HUB_DATABASE ?? (typeof file.database === 'string' ? file.database : '');
+  const shared = isPostgresUrl(database);
+  if (!shared && state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
+  if (!shared && !existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
   const userTokens = Array.isArray(file.user_tokens) ? file.user_tokens.filter((t): t is string => typeof t === 'string') : [];
   const token = o.token ?? userTokenFromEnv(env) ?? userTokens[0];
   if (!token) return { ok: false, message: 'no user token: set PIPEOPS_HUB_USER_TOKENS_FILE or PIPEOPS_HUB_USER_TOKENS, pass --user-token, or list user_tokens in --config' };
 
   let rec: ClusterRecord | null;
   try {
-    const { store } = await openHubStore({ database: state, cipher: null });
+    const { store } = await openHubStore({ database: shared ? database : state, cipher: null });
     try {
       rec = await store.clusters.find(o.cluster);
     } finally {
@@ -86,7 +90,7 @@ export async function buildKubeconfigFromState(argv: string[], env: Record<strin
   } catch (e) {
     return { ok: false, message: (e as Error).message };
   }
-  if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${state})` };
+  if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${shared ? redactDatabaseUrl(database) : state})` };
 
   const recorded = join(gatewayDir(state), 'kube-url');
   const host = typeof file.host === 'string' ? file.host : '127.0.0.1';
