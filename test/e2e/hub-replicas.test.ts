@@ -154,6 +154,10 @@ describe.skipIf(skip !== null)('hub replicas on PostgreSQL', () => {
   test("B's database connections killed: requests fail with a clear error or succeed, then B recovers", async () => {
     const name = new URL(database).pathname.slice(1);
     expect(await pg.killConnections(name)).toBeGreaterThan(0);
+    // B's LISTEN connection was among those killed. A route A registers right away may be announced while B is not
+    // listening: B re-reads the registry when its subscription is back, so its public gateway learns the host.
+    const route = { cluster_uuid: clusterId, hostname: 'after-reconnect.example.test', namespace: 'demo', service_name: 'hello', service_port: 80, path: '/', path_type: 'Prefix', routing_mode: 'tunnel', ingress_name: 'web', tls: false };
+    await waitFor(async () => (await fetch(`${a.url}/api/v1/gateway/routes/register`, { method: 'POST', headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(route) })).status === 200, { what: 'A registers a route', timeoutMs: 20_000 });
     // Every answer is a real one: 200, or the 503 that names the database; never a hang or a crash.
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -165,5 +169,6 @@ describe.skipIf(skip !== null)('hub replicas on PostgreSQL', () => {
     await waitFor(async () => (await fetch(`${b.url}/readyz`)).status === 200, { what: 'B ready again', timeoutMs: 20_000 });
     await waitFor(async () => (await fetch(`${b.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status === 200, { what: 'B answers the admin API again' });
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    await waitFor(async () => (await fetch(`${b.gatewayUrl}/`, { headers: { host: 'after-reconnect.example.test' } })).status !== 404, { what: "the route reaching B's public gateway", timeoutMs: 20_000, intervalMs: 250 });
   });
 });

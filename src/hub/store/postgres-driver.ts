@@ -49,8 +49,12 @@ export class PostgresDriver implements SqlDriver {
     return this.#pg.notify(channel, payload);
   }
 
-  async listen(channel: string, on: (payload: string) => void): Promise<() => Promise<void>> {
-    const sub = await this.#pg.listen(channel, on);
+  async listen(channel: string, on: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>> {
+    let first = true;
+    const sub = await this.#pg.listen(channel, on, () => {
+      if (first) first = false;
+      else onResubscribed?.();
+    });
     return () => sub.unlisten();
   }
 

@@ -24,7 +24,8 @@ export interface SqlDriver extends SqlExec {
   isConflict(e: unknown): boolean;
   /** Announce a change to every process on this database (itself included). */
   notify(channel: string, payload: string): Promise<void>;
-  listen(channel: string, on: (payload: string) => void): Promise<() => Promise<void>>;
+  /** `onResubscribed` runs after the subscription was lost and made again (notices in between are lost). */
+  listen(channel: string, on: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

@@ -53,9 +53,14 @@ export class SqlRouteStore implements RouteStore {
 
   /** Subscribe to other replicas' changes. */
   async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(ROUTES_CHANNEL, (from) => {
-      if (from !== this.#origin) void this.#fire();
-    });
+    this.#unlisten = await this.#db.listen(
+      ROUTES_CHANNEL,
+      (from) => {
+        if (from !== this.#origin) void this.#fire();
+      },
+      // Changes announced while the subscription was down were missed: listeners re-read everything.
+      () => void this.#fire(),
+    );
   }
 
   async stop(): Promise<void> {
