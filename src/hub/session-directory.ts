@@ -38,6 +38,8 @@ export class SessionDirectory {
   #timer: ReturnType<typeof setInterval> | null = null;
   /** Lease writes in order (a claim never overtakes the release before it). */
   #writes: Promise<void> = Promise.resolve();
+  /** Sessions whose claim the store took (a later claim by another replica means the agent moved). */
+  readonly #claimed = new Set<string>();
 
   constructor(agents: AgentEndpoint, o: SessionDirectoryOptions = {}) {
     this.#agents = agents;
@@ -84,25 +86,47 @@ export class SessionDirectory {
   async start(): Promise<void> {
     const { leases, replica } = this.#o;
     if (!leases || !replica) return;
-    await this.#renew();
+    await this.renew();
     this.#offs.push(
       this.#agents.onSession((clusterId, connected) => {
-        this.#write(() => (connected ? leases.claim(clusterId, replica.id) : leases.release(clusterId, replica.id)), clusterId);
+        this.#write(async () => {
+          if (!connected) {
+            this.#claimed.delete(clusterId);
+            await leases.release(clusterId, replica.id);
+            return;
+          }
+          await leases.claim(clusterId, replica.id);
+          this.#claimed.add(clusterId);
+        }, clusterId);
       }),
     );
     const period = this.#o.renewMs ?? Math.max(250, Math.floor(this.leaseMs / 3));
-    this.#timer = setInterval(() => void this.#renew().catch((e: Error) => this.#o.log?.warn({ err: e.message }, 'session directory: lease not renewed')), period);
+    this.#timer = setInterval(() => void this.renew().catch((e: Error) => this.#o.log?.warn({ err: e.message }, 'session directory: lease not renewed')), period);
     this.#timer.unref?.();
   }
 
-  async #renew(): Promise<void> {
+  /** Renew this replica's lease and reconcile its sessions with the store (every `renewMs`; tests call it). */
+  async renew(): Promise<void> {
     const { leases, replica } = this.#o;
     if (!leases || !replica) return;
     const now = this.#now();
     await leases.heartbeatReplica({ replica_id: replica.id, kube_url: replica.kube_url, public_url: replica.public_url, expires_at: now + this.leaseMs });
-    // Sessions whose claim did not reach the store (it was down) are claimed again: the map is the truth here.
     const recorded = new Set(await leases.held(replica.id));
-    for (const clusterId of this.#agents.sessions.keys()) if (!recorded.has(clusterId)) await leases.claim(clusterId, replica.id);
+    for (const [clusterId, session] of [...this.#agents.sessions]) {
+      if (recorded.has(clusterId)) continue;
+      const holder = this.#claimed.has(clusterId) ? await leases.holder(clusterId, now) : null;
+      if (holder && holder.replica_id !== replica.id) {
+        // The agent registered on another replica since: this socket is a leftover (as a reconnect replaces one
+        // on a single hub), and keeping it would answer for a cluster whose session is elsewhere.
+        this.#claimed.delete(clusterId);
+        this.#o.log?.info({ cluster_id: clusterId, replica: holder.replica_id }, 'session directory: the agent moved to another replica; closing the session here');
+        session.close(1000, 'session replaced on another hub replica');
+        continue;
+      }
+      // The claim never reached the store (it was down), or this replica's entries expired: claim again.
+      await leases.claim(clusterId, replica.id);
+      this.#claimed.add(clusterId);
+    }
     const dropped = await leases.expire(now);
     if (dropped) this.#o.log?.info({ sessions: dropped }, 'session directory: sessions of replicas whose lease ran out dropped');
   }

@@ -125,3 +125,31 @@ test('a store that does not answer: register and heartbeat get a clear error, no
   expect(answers[0]!.payload.error).toContain('cannot reach its state database');
   expect(answers[1]!.payload.error).toContain('cannot reach its state database');
 });
+
+test('a session another replica claimed later is closed here at the next renewal; one whose claim was lost is claimed again', async () => {
+  const { store } = await openHubStore({ database: join(tempDir(), 'hub.db'), cipher: await CredentialCipher.create(parseKey(newKeyText())!) });
+  stores.push(store);
+  const endpoint = new AgentEndpoint(store.clusters, quietLog, { handoff: false, publicUrl: '' });
+  const a = new SessionDirectory(endpoint, { leases: store.leases, replica: { id: 'A', kube_url: '', public_url: '' }, leaseMs: 60_000, renewMs: 3_600_000 });
+  await a.start();
+  const ws = new SocketDouble({ kind: 'controller', clusterId: null, origin: 'ws://a', remote: '127.0.0.1', tokenDigest: 'd' });
+  endpoint.open(ws);
+  endpoint.message(ws, register('r1'));
+  await waitFor(() => ws.data.clusterId, { what: 'registered' });
+  const id = ws.data.clusterId!;
+  await waitFor(async () => (await store.leases.held('A')).includes(id), { what: "A's claim" });
+
+  // The claim vanishes (the replica's entries expired while it was paused): the next renewal claims again.
+  await store.leases.release(id, 'A');
+  await a.renew();
+  expect(await store.leases.held('A')).toEqual([id]);
+  expect(ws.closed).toBeNull();
+
+  // The agent registered on B since (A's socket is a leftover): A closes its session instead of claiming back.
+  await store.leases.heartbeatReplica({ replica_id: 'B', kube_url: '', public_url: '', expires_at: Date.now() + 60_000 });
+  await store.leases.claim(id, 'B');
+  await a.renew();
+  expect(ws.closed).toEqual({ code: 1000, reason: 'session replaced on another hub replica' });
+  expect((await store.leases.holder(id, Date.now()))?.replica_id).toBe('B');
+  await a.stop();
+});
