@@ -14,6 +14,9 @@ const quick = process.argv.includes('--quick');
 /** `--tls-backend`: the stand-in API server speaks HTTPS (as a real one does) for both the direct and the tunnel path. */
 const tlsBackend = process.argv.includes('--tls-backend');
 const agentBinary = process.argv.includes('--binary') ? process.argv[process.argv.indexOf('--binary') + 1] : undefined;
+/** `--deno`: run the agent from source under Deno (npm run agent:deno) instead of Bun (issue 16). */
+const agentDeno = process.argv.includes('--deno');
+const DENO = join(ROOT, 'node_modules/.bin/deno');
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
 const AGENT_TOKEN = 'bench-agent-token-0123456789';
@@ -52,12 +55,14 @@ async function main() {
     kubeconfig,
     `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", ${tlsBackend ? `certificate-authority: "${join(ROOT, 'test/fixtures/tls/ca.crt')}"` : 'insecure-skip-tls-verify: true'}}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
   );
-  const agent = Bun.spawn(agentBinary ? [agentBinary, 'agent'] : [BUN, join(ROOT, 'src/cli.ts'), 'agent'], {
+  const agentCmd = agentBinary ? [agentBinary, 'agent'] : agentDeno ? [DENO, 'run', '--allow-all', '--config', join(ROOT, 'deno.json'), join(ROOT, 'src/cli.ts'), 'agent'] : [BUN, join(ROOT, 'src/cli.ts'), 'agent'];
+  const agent = Bun.spawn(agentCmd, {
     stdout: 'pipe',
     stderr: 'inherit',
     env: {
       PATH: process.env.PATH ?? '',
       HOME: dir,
+      ...(agentDeno && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
       PIPEOPS_API_URL: ready.url,
       PIPEOPS_TOKEN: AGENT_TOKEN,
       PIPEOPS_CLUSTER_NAME: 'bench',
@@ -169,7 +174,7 @@ async function main() {
   const errors = [d1, t1, d64, t64, baseline, during].reduce((a, r) => a + r.errors, 0);
 
   const table = [
-    `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback; backend, hub and agent are separate processes; client → hub over HTTPS; backend over ${tlsBackend ? "HTTPS (--tls-backend)" : "plain HTTP"}; agent ${agentBinary ? "compiled binary" : "bun run from source"}.`,
+    `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback; backend, hub and agent are separate processes; client → hub over HTTPS; backend over ${tlsBackend ? "HTTPS (--tls-backend)" : "plain HTTP"}; agent ${agentBinary ? "compiled binary" : agentDeno ? `deno run from source (Deno ${Bun.spawnSync([DENO, '--version']).stdout.toString().split(' ')[1]})` : "bun run from source"}.`,
     '',
     '| measurement | direct | through the tunnel | ratio | target |',
     '|---|---|---|---|---|',

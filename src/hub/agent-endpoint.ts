@@ -2,8 +2,9 @@
 // socket, and "cluster not found" for sessions the hub does not know (protocol.md §2; deviations L2).
 import type { Logger } from 'pino';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
-import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
+import { encodeMessage, type HubToAgent, type HubToAgentPayloads } from '../protocol/wire-messages.ts';
 import type { ClusterRecord, ClusterStore } from './store/types.ts';
 
 export type AgentSocketKind = 'controller' | 'gateway';
@@ -47,7 +48,8 @@ export interface AgentSession {
   connectedAt: number;
   /** What this session's agent advertised (src/protocol/extensions.ts); the hub uses nothing else. */
   extensions: ReadonlySet<Extension>;
-  send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
+  /** One typed message (src/protocol/wire-messages.ts). */
+  send(m: HubToAgent): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
   sendRaw(text: string): void;
@@ -148,7 +150,7 @@ export class AgentEndpoint {
     if (!rec) {
       this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
       this.opts.events?.refused?.('unknown_cluster');
-      send(ws, 'error', { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' });
+      send(ws, { type: 'error', payload: { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' } });
       ws.close(1008, 'cluster not found');
       return;
     }
@@ -193,7 +195,7 @@ export class AgentEndpoint {
       case 'heartbeat':
         return this.#heartbeat(ws, m);
       case 'ping':
-        send(ws, 'pong', { timestamp: new Date().toISOString() }, m.requestId);
+        send(ws, { type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
         return;
       case 'pong':
         return;
@@ -202,7 +204,7 @@ export class AgentEndpoint {
         return;
       default:
         if (!ws.data.clusterId) {
-          send(ws, 'error', { error: 'not registered' }, m.requestId);
+          send(ws, { type: 'error', payload: { error: 'not registered' }, requestId: m.requestId });
           return;
         }
         for (const l of this.#messageListeners) l(ws.data.clusterId, m);
@@ -240,7 +242,7 @@ export class AgentEndpoint {
       connectedAt: Date.now(),
       extensions: ws.data.extensions ?? new Set(),
       socket: ws,
-      send: (type, payload, requestId) => send(ws, type, payload, requestId),
+      send: (m) => send(ws, m),
       sendBinary: (bytes) => {
         ws.data.bytesOut = (ws.data.bytesOut ?? 0) + bytes.byteLength;
         ws.send(bytes);
@@ -261,7 +263,7 @@ export class AgentEndpoint {
 
   async #register(ws: AgentSocket, m: InboundMessage): Promise<void> {
     if (ws.data.kind !== 'controller') {
-      send(ws, 'error', { error: 'register is only accepted on the controller endpoint' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'register is only accepted on the controller endpoint' }, requestId: m.requestId });
       this.#rejected('wrong_endpoint');
       return;
     }
@@ -269,7 +271,7 @@ export class AgentEndpoint {
     if (!p.success) {
       const why = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       this.log.warn({ why }, 'invalid register payload');
-      send(ws, 'error', { error: `invalid register payload: ${why}` }, m.requestId);
+      send(ws, { type: 'error', payload: { error: `invalid register payload: ${why}` }, requestId: m.requestId });
       this.#rejected('invalid_payload');
       return;
     }
@@ -290,14 +292,14 @@ export class AgentEndpoint {
       });
     } catch (e) {
       this.log.error({ err: (e as Error).message, agent_id: r.agent_id, name: r.name }, 'registration failed: the state database did not store it');
-      send(ws, 'error', { error: 'registration failed: the hub cannot reach its state database; retry later' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'registration failed: the hub cannot reach its state database; retry later' }, requestId: m.requestId });
       this.#rejected('store_unavailable');
       return;
     }
-    const payload: Record<string, unknown> = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
+    const payload: HubToAgentPayloads['register_success'] = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
-    send(ws, 'register_success', payload, m.requestId);
+    send(ws, { type: 'register_success', payload, requestId: m.requestId });
     this.opts.events?.registration?.('accepted');
     // Without a hand-off the controller socket is the session, with what the register payload advertised.
     if (!this.opts.handoff) {
@@ -317,17 +319,17 @@ export class AgentEndpoint {
       known = await this.#recordHeartbeat(ws, m);
     } catch (e) {
       this.log.error({ err: (e as Error).message, cluster_id: ws.data.clusterId }, 'heartbeat not recorded: the state database did not answer');
-      send(ws, 'error', { error: 'heartbeat not recorded: the hub cannot reach its state database' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'heartbeat not recorded: the hub cannot reach its state database' }, requestId: m.requestId });
       return;
     }
     const id = ws.data.clusterId;
     if (!id || !known) {
-      send(ws, 'error', { error: 'cluster not found' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
       this.opts.events?.heartbeat?.('unknown_cluster');
       return;
     }
     this.opts.events?.heartbeat?.('ok');
-    send(ws, 'heartbeat_ack', { cluster_id: id, received_at: new Date().toISOString() }, m.requestId);
+    send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
   }
 
   async #recordHeartbeat(ws: AgentSocket, m: InboundMessage): Promise<boolean> {
@@ -347,8 +349,8 @@ export class AgentEndpoint {
   }
 }
 
-function send(ws: AgentSocket, type: string, payload: Record<string, unknown> | null, requestId?: string): void {
-  const text = encodeEnvelope(type, payload, requestId);
+function send(ws: AgentSocket, m: HubToAgent): void {
+  const text = encodeMessage(m);
   ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
   ws.send(text);
 }

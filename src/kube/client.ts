@@ -1,6 +1,7 @@
 // The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
 // bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
 import type { KubeTarget } from './target.ts';
+import { runtime } from '#runtime';
 
 export type KubeStatus = {
   kind?: string;
@@ -142,7 +143,7 @@ export class KubeClient {
     const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
     const t = this.target;
     try {
-      return await fetch(url, {
+      return await runtime.fetch(url, {
         ...rest,
         headers,
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
@@ -152,7 +153,7 @@ export class KubeClient {
           ...(t.key ? { key: t.key } : {}),
           rejectUnauthorized: t.insecureSkipVerify !== true,
         },
-      } as RequestInit);
+      });
     } catch (e) {
       throw this.#transportError(e, init.method ?? 'GET', path);
     }

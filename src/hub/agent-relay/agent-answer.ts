@@ -1,17 +1,23 @@
 // Applies an agent's answer messages (protocol.md §3.5, §3.6) to the ProxyExchange of the request they belong
-// to. Shared by the gateways that send `proxy_request`s (Kubernetes API gateway, public gateway): the caller finds
-// the exchange by request id.
-import { decodeRequestBodyFrame } from '../../protocol/binary-frame.ts';
+// to (binary-chunk credit: src/protocol/flow-control.ts). Shared by the gateways that send `proxy_request`s
+// (Kubernetes API gateway, public gateway): the caller finds the exchange by request id.
+import { decodeIdFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
+import { type AnswerType, isAnswerType } from '../../protocol/message-table.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus } from '../kube-gateway/kube-status.ts';
-import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from '../kube-gateway/inbound-response.ts';
+import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from '../../protocol/response-decoders.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 
-/** A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). */
+/**
+ * A JSON answer. `cancel` tells the agent to stop (sent when the answer is undecodable mid-exchange). Other types
+ * are not for the exchange; every answer type of the message table has its case (a missing one does not compile).
+ */
 export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: () => void): void {
+  if (!isAnswerType(m.type)) return;
+  const type: AnswerType = m.type;
   const name = `cluster "${ex.info.clusterId}"`;
-  switch (m.type) {
+  switch (type) {
     case 'proxy_response': {
       const d = decodeBufferedResponse(m.payload);
       return d.ok ? ex.respond(d.value) : ex.fail(502, `${name}: ${d.error}`);
@@ -37,8 +43,10 @@ export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: 
       return ex.streamEnd();
     case 'proxy_response_abort':
       return ex.fail(502, `${name}: ${agentErrorText(m.payload)}`);
-    default:
-      return;
+    default: {
+      const unhandled: never = type;
+      return unhandled;
+    }
   }
 }
 
@@ -49,7 +57,7 @@ export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: 
 export function applyAgentFrame(ex: ProxyExchange, frame: Uint8Array<ArrayBuffer>): number {
   const name = `cluster "${ex.info.clusterId}"`;
   if (ex.state === 'streaming') {
-    const c = decodeRequestBodyFrame(frame);
+    const c = decodeIdFrame(frame);
     if (!c.ok) {
       ex.fail(502, `${name}: ${c.error}`);
       return 0;

@@ -5,9 +5,9 @@ import type { ServerResponse } from 'node:http';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
-import { ChunkCredit } from './chunk-credit.ts';
 import { type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
 
 export interface PendingExchange {
@@ -61,11 +61,11 @@ export class AgentExchanges {
       ...opts,
       // Only the socket that carried the request knows the id; a replaced session has closed anyway.
       cancel: () => {
-        if (this.current(clusterId, session)) session.send('proxy_cancel', {}, requestId);
+        if (this.current(clusterId, session)) session.send({ type: 'proxy_cancel', payload: {}, requestId });
       },
       finish: () => this.pending.delete(requestId),
     });
-    const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => this.pending.get(requestId)?.exchange === exchange);
+    const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => this.pending.get(requestId)?.exchange === exchange);
     const p = { exchange, session, credit };
     this.pending.set(requestId, p);
     return p;
@@ -78,7 +78,7 @@ export class AgentExchanges {
     if (u && u.clusterId === clusterId) return u.relay.message(m);
     const p = this.pending.get(m.requestId);
     if (!p || p.exchange.info.clusterId !== clusterId) return;
-    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
+    applyAgentMessage(p.exchange, m, () => p.session.send({ type: 'proxy_cancel', payload: {}, requestId: p.exchange.info.requestId }));
   }
 
   #binary(clusterId: string, bytes: Uint8Array): void {

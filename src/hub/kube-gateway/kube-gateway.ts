@@ -25,7 +25,7 @@ import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
 import { kubeErrorBody } from './kube-status.ts';
-import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
+import { buildProxyRequest, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -192,7 +192,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       });
       tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, { endsCleanlyOnShutdown: streaming });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-      session.send('proxy_request', out.payload, requestId);
+      session.send({ type: 'proxy_request', payload: out.payload, requestId });
       if (out.frame) session.sendBinary(out.frame);
     });
     req.on('error', () => {

@@ -19,7 +19,7 @@ import type { AgentEndpoint } from '../agent-endpoint.ts';
 import type { PathRouteConfig } from '../config/schema.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
-import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
+import { type AppBody, appProxyRequest, INLINE_BODY_MAX } from '../../protocol/proxy-request-builders.ts';
 import type { ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterStore, RouteStore } from '../store/types.ts';
@@ -27,8 +27,8 @@ import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { normaliseRequestPath } from '../routes/request-path.ts';
-import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
-import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
+import { normaliseRequestHost, type RouteTable } from '../../ingress/route-match.ts';
+import { appHeaders, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
@@ -227,7 +227,11 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     tables.open(session, { requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res);
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
-      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }), requestId);
+      session.send({
+        type: 'proxy_request',
+        payload: appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }),
+        requestId,
+      });
     const live = () => pending.has(requestId) && tables.current(clusterId, session);
     const declared = declaredBodyLength(req.rawHeaders);
     if (declared === 0) {
@@ -246,7 +250,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     send({ kind: 'stream' });
     req.on('data', (c: Buffer) => {
       if (!live()) return;
-      session.send('proxy_request_chunk', { data: c.toString('base64') }, requestId);
+      session.send({ type: 'proxy_request_chunk', payload: { data: c.toString('base64') }, requestId });
       if (session.bufferedAmount() > UPLOAD_HIGH_WATER) {
         req.pause();
         const check = () => {
@@ -257,7 +261,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       }
     });
     req.on('end', () => {
-      if (live()) session.send('proxy_request_stream_end', {}, requestId);
+      if (live()) session.send({ type: 'proxy_request_stream_end', payload: {}, requestId });
     });
   };
 
@@ -334,7 +338,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         log,
         done: () => upgrades.delete(requestId),
         headers,
-        extra: { service_name: target.service.name, namespace: target.service.namespace, service_port: target.service.port },
+        service: target.service,
       },
       socket,
       head,
