@@ -39,8 +39,9 @@ export const RULES: Rule[] = [
   { id: 'no-spawn-sync-kubectl', files: /^test\//, pattern: /spawnSync\(\s*\[?\s*['"`][^'"`]*kubectl/, message: 'spawn kubectl asynchronously (spawnSync deadlocks against in-process servers)' },
   // The image has no programs besides ours (distroless): nothing at run time may depend on one (issue 18).
   // Exempt: src/realkube/, the development and test launcher of a real control plane (etcd, kube-apiserver, its
-  // certificates via openssl), used by `demo --real` and test/real; neither the agent nor the hub loads it.
-  { id: 'no-child-process', files: /^(src\/(?!realkube\/)|routes\/|workers\/)/, pattern: /['"]node:child_process['"]|\bBun\.spawn(Sync)?\(|\bBun\.\$`/, message: 'no child processes at run time: the image has no programs to run' },
+  // certificates via openssl), used by `demo --real` and test/real; and src/devstack/, the launcher of `demo --ha`
+  // and the replica tests (PostgreSQL, HAProxy, hub and agent processes). Neither the agent nor the hub loads them.
+  { id: 'no-child-process', files: /^(src\/(?!realkube\/|devstack\/)|routes\/|workers\/)/, pattern: /['"]node:child_process['"]|\bBun\.spawn(Sync)?\(|\bBun\.\$`/, message: 'no child processes at run time: the image has no programs to run' },
   // The runtime contract (src/runtime/types.ts) is the only door to Bun: the agent must also run on Deno (issue 16).
   // Exempt: src/runtime/ (the adapters themselves); scripts/, bench/, build/ and test/ are development tools that run on
   // Bun only (tests import bun:test; the Deno tier runs its tests through test/deno/). Nothing in src/, routes/ or workers/

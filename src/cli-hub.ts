@@ -23,7 +23,10 @@ export async function runHubCommand(argv: string[], io: { env: Record<string, st
     return 2;
   }
   const c = r.config;
-  for (const t of [...c.agent_tokens, ...c.admin_tokens, ...c.user_tokens, ...c.credentials.previous_keys, c.credentials.key]) if (t) secrets.add(t);
+  for (const t of [...c.agent_tokens, ...c.admin_tokens, ...c.user_tokens, ...c.credentials.previous_keys, c.credentials.key, c.replica.secret, c.database]) if (t) secrets.add(t);
+  // The database password alone too (a driver error may quote it without the rest of the URL).
+  const dbPassword = c.database ? URL.parse(c.database)?.password : '';
+  if (dbPassword) secrets.add(decodeURIComponent(dbPassword));
   if (r.actions.printConfig) {
     process.stdout.write(hubPrintConfig(r));
     return 0;

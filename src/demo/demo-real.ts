@@ -144,10 +144,10 @@ export async function startRealDemo(o: { dir: string; log?: (line: string) => vo
       return s.connection.registered && s.connection.state === 'connected' ? s.clusterId : null;
     }, 'the agent registered with the hub', 30_000);
     for (const host of ['hello.demo.local', 'shop.demo.local']) {
-      await until(() => hub.routes.list().some((r) => r.hostname === host), `the route ${host} registered by ingress sync`, 30_000);
+      await until(async () => (await hub.routes.list()).some((r) => r.hostname === host), `the route ${host} registered by ingress sync`, 30_000);
     }
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
+    writeFileSync(kubeconfig, await kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
     const endpoints: DemoEndpoints = { hub_url: hub.url, kube_url: hub.kubeUrl, gateway_url: hub.gatewayUrl, agent_url: agent.url, sandbox_url: priv.kube.url, cluster_id: clusterId, kubeconfig };
     writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     writeFileSync(join(dir, 'tokens.json'), `${JSON.stringify({ admin_token: tokens.admin, user_token: tokens.user }, null, 2)}\n`, { mode: 0o600 });
@@ -158,10 +158,10 @@ export async function startRealDemo(o: { dir: string; log?: (line: string) => vo
   }
 }
 
-async function until<T>(probe: () => T | null | undefined, what: string, timeoutMs: number): Promise<T> {
+async function until<T>(probe: () => T | null | undefined | Promise<T | null | undefined>, what: string, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; see demo.log`);
     await new Promise((r) => setTimeout(r, 100));

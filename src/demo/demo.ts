@@ -156,7 +156,7 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
   await waitForYamux(hub, clusterId, 20_000);
 
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
+  writeFileSync(kubeconfig, await kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
   const endpoints: DemoEndpoints = {
     hub_url: hub.url,
     kube_url: hub.kubeUrl,
@@ -198,18 +198,20 @@ async function waitForYamux(hub: Hub, clusterId: string, timeoutMs: number): Pro
 
 function waitForRoute(hub: Hub, hostname: string, timeoutMs: number): Promise<void> {
   return new Promise((resolveRoute, reject) => {
-    const has = () => hub.routes.list().some((r) => r.hostname === hostname);
-    if (has()) return resolveRoute();
+    const has = async () => (await hub.routes.list()).some((r) => r.hostname === hostname);
     const t = setTimeout(() => {
       off();
       reject(new Error(`the agent did not register ${hostname} with the hub within ${timeoutMs / 1000} s; see demo.log`));
     }, timeoutMs);
-    const off = hub.routes.onChange(() => {
-      if (!has()) return;
+    const check = async () => {
+      if (!(await has())) return;
       clearTimeout(t);
       off();
       resolveRoute();
-    });
+    };
+    // Subscribed before the first look, so that a change between the two is not missed.
+    const off = hub.routes.onChange(check);
+    check().catch(reject);
   });
 }
 

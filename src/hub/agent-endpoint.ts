@@ -5,7 +5,7 @@ import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
 import { encodeMessage, type HubToAgent, type HubToAgentPayloads } from '../protocol/wire-messages.ts';
-import type { ClusterStore } from './cluster-store.ts';
+import type { ClusterRecord, ClusterStore } from './store/types.ts';
 
 export type AgentSocketKind = 'controller' | 'gateway';
 
@@ -67,8 +67,15 @@ export type AgentMessageListener = (clusterId: string, m: InboundMessage) => voi
 export type AgentBinaryListener = (clusterId: string, data: Uint8Array) => void;
 
 export class AgentEndpoint {
+  /** Sessions held by this process. Gateways ask the SessionDirectory (session-directory.ts), not this map. */
   readonly sessions = new Map<string, AgentSession>();
   readonly #sockets = new Set<AgentSocket>();
+  /**
+   * Per socket, the handling still running of a message that waits for the store (register, heartbeat, a
+   * gateway socket's binding): later messages of that socket queue behind it, so each socket's messages are
+   * handled in the order they came.
+   */
+  readonly #busy = new Map<AgentSocket, Promise<void>>();
   readonly #messageListeners = new Set<AgentMessageListener>();
   readonly #binaryListeners = new Set<AgentBinaryListener>();
   /** Asked first for every binary message; true = consumed (yamux bytes, src/hub/l4/agent-yamux.ts). */
@@ -137,7 +144,18 @@ export class AgentEndpoint {
   open(ws: AgentSocket, clusterUuid?: string): void {
     this.#sockets.add(ws);
     if (ws.data.kind !== 'gateway') return;
-    const rec = clusterUuid ? this.store.get(clusterUuid) : null;
+    this.#serially(ws, () => this.#openGateway(ws, clusterUuid));
+  }
+
+  async #openGateway(ws: AgentSocket, clusterUuid: string | undefined): Promise<void> {
+    let rec: ClusterRecord | null;
+    try {
+      rec = clusterUuid ? await this.store.get(clusterUuid) : null;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, cluster_id: clusterUuid }, 'gateway session refused: the state database did not answer');
+      ws.close(1011, 'hub state database unavailable');
+      return;
+    }
     if (!rec) {
       this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
       this.opts.events?.refused?.('unknown_cluster');
@@ -150,6 +168,25 @@ export class AgentEndpoint {
 
   message(ws: AgentSocket, data: string | Uint8Array): void {
     ws.data.bytesIn = (ws.data.bytesIn ?? 0) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+    this.#serially(ws, () => this.#handle(ws, data));
+  }
+
+  /** Run `fn` now when nothing of this socket is pending, else after what is; a returned promise holds the queue. */
+  #serially(ws: AgentSocket, fn: () => void | Promise<void>): void {
+    const prev = this.#busy.get(ws);
+    const run = prev ? prev.then(fn) : fn();
+    if (!run) return;
+    const held: Promise<void> = run
+      .catch((e: unknown) => {
+        this.log.error({ err: (e as Error).message, cluster_id: ws.data.clusterId }, 'agent message handling failed');
+      })
+      .then(() => {
+        if (this.#busy.get(ws) === held) this.#busy.delete(ws);
+      });
+    this.#busy.set(ws, held);
+  }
+
+  #handle(ws: AgentSocket, data: string | Uint8Array): void | Promise<void> {
     if (typeof data !== 'string') {
       const id = ws.data.clusterId;
       if (id && !this.#binaryClaim?.(id, data)) for (const l of this.#binaryListeners) l(id, data);
@@ -164,11 +201,9 @@ export class AgentEndpoint {
     for (const t of this.#taps) t(ws.data.clusterId, m);
     switch (m.type) {
       case 'register':
-        this.#register(ws, m);
-        return;
+        return this.#register(ws, m);
       case 'heartbeat':
-        this.#heartbeat(ws, m);
-        return;
+        return this.#heartbeat(ws, m);
       case 'ping':
         send(ws, { type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
         return;
@@ -207,6 +242,8 @@ export class AgentEndpoint {
   }
 
   #bind(ws: AgentSocket, clusterId: string): void {
+    // The socket closed while the store answered: nothing to bind.
+    if (!this.#sockets.has(ws)) return;
     ws.data.clusterId = clusterId;
     const prev = this.sessions.get(clusterId) as (AgentSession & { socket?: AgentSocket }) | undefined;
     const session: AgentSession & { socket: AgentSocket } = {
@@ -235,7 +272,7 @@ export class AgentEndpoint {
     for (const l of this.#sessionListeners) l(clusterId, true);
   }
 
-  #register(ws: AgentSocket, m: InboundMessage): void {
+  async #register(ws: AgentSocket, m: InboundMessage): Promise<void> {
     if (ws.data.kind !== 'controller') {
       send(ws, { type: 'error', payload: { error: 'register is only accepted on the controller endpoint' }, requestId: m.requestId });
       this.#rejected('wrong_endpoint');
@@ -251,17 +288,25 @@ export class AgentEndpoint {
     }
     const r = p.data;
     const { k8s_service_token, ...registration } = r;
-    const rec = this.store.register({
-      agentId: r.agent_id,
-      name: r.name,
-      requestedId: r.cluster_id,
-      k8sVersion: r.k8s_version,
-      agentVersion: r.agent_version,
-      serviceToken: k8s_service_token,
-      tokenDigest: ws.data.tokenDigest,
-      metadata: { ...(r.metadata ?? {}), labels: r.labels, region: r.region, cloud_provider: r.cloud_provider },
-      registration,
-    });
+    let rec: ClusterRecord;
+    try {
+      rec = await this.store.register({
+        agentId: r.agent_id,
+        name: r.name,
+        requestedId: r.cluster_id,
+        k8sVersion: r.k8s_version,
+        agentVersion: r.agent_version,
+        serviceToken: k8s_service_token,
+        tokenDigest: ws.data.tokenDigest,
+        metadata: { ...(r.metadata ?? {}), labels: r.labels, region: r.region, cloud_provider: r.cloud_provider },
+        registration,
+      });
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, agent_id: r.agent_id, name: r.name }, 'registration failed: the state database did not store it');
+      send(ws, { type: 'error', payload: { error: 'registration failed: the hub cannot reach its state database; retry later' }, requestId: m.requestId });
+      this.#rejected('store_unavailable');
+      return;
+    }
     const payload: HubToAgentPayloads['register_success'] = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
@@ -279,11 +324,30 @@ export class AgentEndpoint {
     this.opts.events?.refused?.(reason);
   }
 
-  #heartbeat(ws: AgentSocket, m: InboundMessage): void {
+  async #heartbeat(ws: AgentSocket, m: InboundMessage): Promise<void> {
+    let known: boolean;
+    try {
+      known = await this.#recordHeartbeat(ws, m);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, cluster_id: ws.data.clusterId }, 'heartbeat not recorded: the state database did not answer');
+      send(ws, { type: 'error', payload: { error: 'heartbeat not recorded: the hub cannot reach its state database' }, requestId: m.requestId });
+      return;
+    }
+    const id = ws.data.clusterId;
+    if (!id || !known) {
+      send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
+      this.opts.events?.heartbeat?.('unknown_cluster');
+      return;
+    }
+    this.opts.events?.heartbeat?.('ok');
+    send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
+  }
+
+  async #recordHeartbeat(ws: AgentSocket, m: InboundMessage): Promise<boolean> {
     // A controller-only agent redials without a new `register` (upstream's onReconnect, §2.7): its heartbeat names
     // the cluster, which binds the socket when the cluster is known and was registered with this agent token.
     if (!ws.data.clusterId && ws.data.kind === 'controller' && typeof m.payload.cluster_id === 'string') {
-      const rec = this.store.get(m.payload.cluster_id);
+      const rec = await this.store.get(m.payload.cluster_id);
       if (rec && rec.token_sha256 && rec.token_sha256 === ws.data.tokenDigest) {
         // No new register on this socket: the extensions are those of the stored registration (kept across hub restarts).
         const advertised = rec.metadata[EXTENSIONS_METADATA_KEY];
@@ -292,13 +356,7 @@ export class AgentEndpoint {
       }
     }
     const id = ws.data.clusterId;
-    if (!id || !this.store.recordHeartbeat(id, m.payload)) {
-      send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
-      this.opts.events?.heartbeat?.('unknown_cluster');
-      return;
-    }
-    this.opts.events?.heartbeat?.('ok');
-    send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
+    return !!id && (await this.store.recordHeartbeat(id, m.payload));
   }
 }
 

@@ -28,7 +28,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_registrations_rejected_total',
     type: 'counter',
-    help: 'Agents refused, by reason: bad_token and not_websocket (connection refused), invalid_payload and wrong_endpoint (`register` refused), unknown_cluster (gateway session for a cluster the hub does not know).',
+    help: 'Agents refused, by reason: bad_token and not_websocket (connection refused), invalid_payload, wrong_endpoint and store_unavailable (`register` refused), unknown_cluster (gateway session for a cluster the hub does not know).',
     labels: ['reason'],
   },
   { name: 'pipeops_hub_heartbeats_total', type: 'counter', help: 'Agent heartbeats by result (ok, unknown_cluster).', labels: ['result'] },
@@ -46,6 +46,12 @@ export const HUB_METRICS = [
     buckets: LATENCY_BUCKETS,
   },
   { name: 'pipeops_hub_requests_in_flight', type: 'gauge', help: 'Requests waiting for or streaming an agent\'s answer, by gateway (kube, public).', labels: ['gateway'] },
+  {
+    name: 'pipeops_hub_forwarded_total',
+    type: 'counter',
+    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public) and kind (request, upgrade).',
+    labels: ['gateway', 'kind'],
+  },
   { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
   { name: 'pipeops_hub_upgrades_active', type: 'gauge', help: 'Upgraded connections relayed through an agent now, by gateway (kube, public).', labels: ['gateway'] },
   {
@@ -90,9 +96,10 @@ export type HubMetricName = (typeof HUB_METRICS)[number]['name'];
 /** Live state read at scrape time. */
 export interface HubState {
   sockets(): { kind: string; state: string; count: number }[];
-  clusters(): { connected: number; disconnected: number };
+  /** Read from the state database: a scrape while it does not answer keeps the previous values. */
+  clusters(): { connected: number; disconnected: number } | Promise<{ connected: number; disconnected: number }>;
   tunnelBytes(): { toAgent: number; fromAgent: number };
-  routes(): { registry: number; config: number };
+  routes(): { registry: number; config: number } | Promise<{ registry: number; config: number }>;
   inFlight(): { kube: number; public: number };
   upgradesActive(): { kube: number; public: number };
   /** Active L4 connections per tunnel (absent: no L4 gateway). */
@@ -131,7 +138,7 @@ export class HubMetrics {
   }
 
   async text(): Promise<string> {
-    this.#refresh();
+    await this.#refresh();
     return this.registry.metrics();
   }
 
@@ -143,20 +150,21 @@ export class HubMetrics {
     return this.#byName.get(name) as Gauge<string>;
   }
 
-  #refresh(): void {
+  async #refresh(): Promise<void> {
     const s = this.#state;
     if (!s) return;
     const sockets = this.#gauge('pipeops_hub_agent_sockets');
     sockets.reset();
     for (const k of ['controller', 'gateway']) for (const st of ['pending', 'bound']) sockets.set({ kind: k, state: st }, 0);
     for (const x of s.sockets()) sockets.set({ kind: x.kind, state: x.state }, x.count);
-    const c = s.clusters();
-    this.#gauge('pipeops_hub_agents_connected').set(c.connected);
-    this.#gauge('pipeops_hub_clusters').set({ state: 'connected' }, c.connected);
-    this.#gauge('pipeops_hub_clusters').set({ state: 'disconnected' }, c.disconnected);
-    const r = s.routes();
-    this.#gauge('pipeops_hub_routes').set({ source: 'registry' }, r.registry);
-    this.#gauge('pipeops_hub_routes').set({ source: 'config' }, r.config);
+    const [c, r] = await Promise.all([s.clusters(), s.routes()]).catch(() => [null, null] as const);
+    if (c && r) {
+      this.#gauge('pipeops_hub_agents_connected').set(c.connected);
+      this.#gauge('pipeops_hub_clusters').set({ state: 'connected' }, c.connected);
+      this.#gauge('pipeops_hub_clusters').set({ state: 'disconnected' }, c.disconnected);
+      this.#gauge('pipeops_hub_routes').set({ source: 'registry' }, r.registry);
+      this.#gauge('pipeops_hub_routes').set({ source: 'config' }, r.config);
+    }
     const f = s.inFlight();
     this.#gauge('pipeops_hub_requests_in_flight').set({ gateway: 'kube' }, f.kube);
     this.#gauge('pipeops_hub_requests_in_flight').set({ gateway: 'public' }, f.public);

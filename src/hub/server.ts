@@ -1,8 +1,9 @@
 // The hub process: one Bun server for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import { type Server, type ServerWebSocket, serveWithSockets } from '../runtime/bun/socket-server.ts';
@@ -10,7 +11,6 @@ import { EXTENSIONS_QUERY_PARAM, parseExtensions } from '../protocol/extensions.
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
-import { ClusterStore } from './cluster-store.ts';
 import { gatewayPort, gatewayTlsPort, type HubConfig, parsePortRange } from './config/schema.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
@@ -19,14 +19,18 @@ import { checkPathRoutes, describePathRoute } from './public-gateway/gateway-rou
 import { type PublicGateway, startPublicGateway } from './public-gateway/public-gateway.ts';
 import { EndpointPolicy } from './routes/endpoint-policy.ts';
 import type { LookupFn } from './routes/endpoint-resolve.ts';
-import { RouteStore } from './routes/route-store.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
 import { AgentYamux } from './l4/agent-yamux.ts';
+import { ClusterNames } from './l4/cluster-names.ts';
 import { L4Gateway } from './l4/l4-gateway.ts';
 import { RegisteredTunnels } from './l4/registered-tunnels.ts';
-import { TunnelStore } from './tunnels/tunnel-store.ts';
+import type { TunnelStore } from './tunnels/tunnel-store.ts';
 import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
+import { ReplicaLink } from './replica-link.ts';
+import { type ReplicaIdentity, SessionDirectory } from './session-directory.ts';
+import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
+import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -34,8 +38,15 @@ export interface Hub {
   url: string;
   wsUrl: string;
   port: number;
+  /** Registered clusters (in `state`). */
   store: ClusterStore;
+  /** The whole state database: clusters, routes, session leases. */
+  state: HubStore;
   agents: AgentEndpoint;
+  /** Where each cluster's agent session is; the gateways ask it. */
+  directory: SessionDirectory;
+  /** This process's name among hub replicas. */
+  replicaId: string;
   app: Hono<HubEnv>;
   /** Kubernetes API gateway base URL (https://host:kube_port); clusters live under /clusters/<id>/k8s. */
   kubeUrl: string;
@@ -63,10 +74,9 @@ type SocketData = AgentSocketData & { clusterUuid?: string };
 /** Hono env: the Bun server, so handlers can upgrade. */
 export type HubEnv = { Bindings: { server: Server<SocketData> } };
 
-export function clusterView(agents: AgentEndpoint, id: string) {
-  const r = agents.store.get(id);
-  if (!r) return null;
-  const connected = agents.isConnected(r.cluster_id);
+export async function clusterView(agents: AgentEndpoint, directory: SessionDirectory, r: ClusterRecord) {
+  const where = await directory.locate(r.cluster_id);
+  const connected = where.kind !== 'none';
   return {
     cluster_id: r.cluster_id,
     name: r.name,
@@ -80,6 +90,8 @@ export function clusterView(agents: AgentEndpoint, id: string) {
     metadata: { ...r.metadata, heartbeat: r.last_heartbeat_payload?.metadata ?? null },
     // What the connected agent advertised (src/protocol/extensions.ts); empty for the upstream Go agent.
     extensions: [...(agents.sessions.get(r.cluster_id)?.extensions ?? [])].sort(),
+    // Hub replicas: which one holds the session (null on a single hub, or when not connected).
+    session_replica: where.kind === 'remote' ? where.replica.replica_id : where.kind === 'local' ? directory.replicaId : null,
   };
 }
 
@@ -100,6 +112,8 @@ export interface HubDeps {
 function buildApp(
   cfg: HubConfig,
   agents: AgentEndpoint,
+  directory: SessionDirectory,
+  state: HubStore,
   routes: RouteStore,
   tunnels: TunnelStore,
   policy: EndpointPolicy,
@@ -140,10 +154,10 @@ function buildApp(
   app.get(GATEWAY_WS_PATH, agentSocket('gateway'));
   // Liveness: the process answers. Readiness: every listener is up, the state database answers, not shutting down.
   app.get('/healthz', (c) => c.text('ok'));
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     if (!parts.ready()) return c.text('not ready: starting or shutting down', 503);
     try {
-      agents.store.database.query('SELECT 1').get();
+      await state.ping();
     } catch (e) {
       return c.text(`not ready: state database: ${(e as Error).message}`, 503);
     }
@@ -151,14 +165,15 @@ function buildApp(
   });
   app.get('/metrics', async (c) => c.body(await parts.metrics.text(), 200, { 'Content-Type': parts.metrics.contentType }));
 
-  app.get('/api/v1/clusters', (c) => {
+  app.get('/api/v1/clusters', async (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
-    return c.json({ clusters: agents.store.list().map((r) => clusterView(agents, r.cluster_id)) });
+    const all = await agents.store.list();
+    return c.json({ clusters: await Promise.all(all.map((r) => clusterView(agents, directory, r))) });
   });
-  app.get('/api/v1/clusters/:id', (c) => {
+  app.get('/api/v1/clusters/:id', async (c) => {
     if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
-    const r = agents.store.find(c.req.param('id'));
-    return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
+    const r = await agents.store.find(c.req.param('id'));
+    return r ? c.json(await clusterView(agents, directory, r)) : c.json({ error: 'cluster not found' }, 404);
   });
   // Admin: the L4 listeners and their counters (issue 13 item 6).
   app.get('/api/v1/l4/tunnels', (c) => {
@@ -204,12 +219,21 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const gatewayCerts = cfg.gateway_tls.map((t) => ({ hosts: t.hosts, cert: readFileSync(t.cert_file, 'utf8'), key: readFileSync(t.key_file, 'utf8') }));
   const userTls = cfg.tls.cert_file ? cfg.tls : undefined;
   const tls = userTls ? { cert: readFileSync(userTls.cert_file, 'utf8'), key: readFileSync(userTls.key_file, 'utf8') } : undefined;
-  for (const w of prepareStateFiles(cfg.state)) log.warn(w);
+  const shared = isPostgresUrl(cfg.database);
+  if (shared && !cfg.credentials.key)
+    throw new Error('with a shared database (database: postgres://…) every replica needs the same credentials.key (PIPEOPS_HUB_CREDENTIALS_KEY_FILE); a per-replica key file would make the others unable to read cluster credentials');
+  if (shared) {
+    // The state path still names where this replica keeps its own files (the gateway certificate).
+    if (cfg.state !== ':memory:') mkdirSync(dirname(resolve(cfg.state)), { recursive: true, mode: 0o700 });
+  } else for (const w of prepareStateFiles(cfg.state)) log.warn(w);
   const cipher = await openCredentialCipher(cfg.state, { key: cfg.credentials.key, previous: cfg.credentials.previous_keys }, (w) => log.warn(w));
-  const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
+  const replicaId = cfg.replica.id || randomUUID();
+  const { store: state, reencrypted, migrated } = await openHubStore({ database: shared ? cfg.database : cfg.state, cipher, origin: replicaId });
+  if (migrated.length) log.info({ versions: migrated, database: shared ? redactDatabaseUrl(cfg.database) : cfg.state }, 'state database schema migrated');
   if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
-  const routes = new RouteStore(store.database);
-  const tunnels = new TunnelStore(store.database);
+  const store = state.clusters;
+  const routes = state.routes;
+  const tunnels = state.tunnels;
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
@@ -220,18 +244,25 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       heartbeat: (result) => metrics.inc('pipeops_hub_heartbeats_total', { result }),
     },
   });
+  // One hub: sessions are here or nowhere. Replicas on a shared database record theirs with a lease.
+  // The URLs are filled in once the gateways listen, before the first renewal.
+  const identity: ReplicaIdentity = { id: replicaId, kube_url: '', public_url: '' };
+  const directory = new SessionDirectory(agents, shared ? { leases: state.leases, replica: identity, leaseMs: cfg.replica.lease, log } : { log });
+  if (shared && !cfg.replica.secret) log.warn('database is shared but replica.secret is empty: requests reaching a replica that does not hold the cluster\'s session are not forwarded');
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
   let l4: L4Gateway | null = null;
   let registered: RegisteredTunnels | null = null;
-  const app = buildApp(cfg, agents, routes, tunnels, policy, deps, log, { metrics, ready: () => ready, l4: () => l4, registered: () => registered });
+  const app = buildApp(cfg, agents, directory, state, routes, tunnels, policy, deps, log, { metrics, ready: () => ready, l4: () => l4, registered: () => registered });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
   let kubeGateway: KubeGateway;
   let kubeCaPem: string | undefined;
+  let link: ReplicaLink | undefined;
   try {
     const gwTls = await ensureGatewayTls({ state: cfg.state, host: cfg.host, publicUrl: cfg.public_url, tls: userTls });
+    if (shared && cfg.replica.secret) link = new ReplicaLink({ replicaId, secret: cfg.replica.secret, kubeCaPem: gwTls.caPem, log: log.child({ component: 'replica-link' }) });
     kubeGateway = await startKubeGateway({
       host: cfg.host,
       port: cfg.kube_port,
@@ -239,6 +270,9 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       userTokens: cfg.user_tokens,
       proxyTimeoutMs: cfg.proxy_timeout,
       agents,
+      directory,
+      clusters: store,
+      link,
       log,
       metrics,
     });
@@ -247,7 +281,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     // A hint for `hub kubeconfig`, which runs as a separate process and cannot know an ephemeral port.
     writeFileSync(join(gwTls.dir, 'kube-url'), kubeGateway.url);
   } catch (e) {
-    store.close();
+    await state.close();
     throw e;
   }
 
@@ -258,8 +292,10 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       port: gatewayPort(cfg),
       tls: gatewayCerts.length ? { port: gatewayTlsPort(cfg), certs: gatewayCerts } : null,
       agents,
+      directory,
       clusters: store,
       routes,
+      link,
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
       endpointPolicy: policy,
@@ -271,7 +307,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });
   } catch (e) {
     await kubeGateway.stop();
-    store.close();
+    await state.close();
     throw e;
   }
 
@@ -297,19 +333,37 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   } catch (e) {
     await publicGateway.stop();
     await kubeGateway.stop();
-    store.close();
+    await state.close();
+    throw e;
+  }
+  const advertise = cfg.replica.advertise_host || (cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host);
+  const at = advertise.includes(':') ? `[${advertise}]` : advertise;
+  identity.kube_url = `https://${at}:${kubeGateway.port}`;
+  identity.public_url = `http://${at}:${publicGateway.port}`;
+  try {
+    await directory.start();
+  } catch (e) {
+    await server.stop(true);
+    await publicGateway.stop();
+    await kubeGateway.stop();
+    await state.close();
     throw e;
   }
   policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
   const yamux = new AgentYamux(agents, log, { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: cfg.l4_stream_window });
   const l4Host = cfg.l4_host || cfg.host;
+  const clusterNames = new ClusterNames(store, log);
+  await clusterNames.refresh();
+  agents.onSession((clusterId, connected) => {
+    if (connected) void clusterNames.learn(clusterId);
+  });
   const l4Gateway = new L4Gateway({
     host: l4Host,
     // What clients dial: the public URL's host, else the bind address (the machine's name for a wildcard bind).
     publicHost: cfg.public_url ? new URL(cfg.public_url).hostname.replace(/^\[(.*)\]$/, '$1') : l4Host === '0.0.0.0' || l4Host === '::' ? hostname() : l4Host,
     portRange: cfg.l4_port_range ? parsePortRange(cfg.l4_port_range) : null,
     agents: yamux,
-    clusters: store,
+    clusters: clusterNames,
     policy,
     lookup: deps.lookup,
     idleMs: cfg.l4_idle_timeout,
@@ -328,20 +382,20 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     await server.stop(true);
     await publicGateway.stop();
     await kubeGateway.stop();
-    store.close();
+    await state.close();
     throw new Error(`L4 exposure: ${(e as Error).message}`);
   }
   registered = new RegisteredTunnels(tunnels, l4Gateway, log);
   await registered.reconcile();
   metrics.attach({
     sockets: () => agents.socketCounts(),
-    clusters: () => {
-      const all = store.list();
+    clusters: async () => {
+      const all = await store.list();
       const connected = all.filter((r) => agents.isConnected(r.cluster_id)).length;
       return { connected, disconnected: all.length - connected };
     },
     tunnelBytes: () => agents.trafficBytes(),
-    routes: () => ({ registry: routes.list().length, config: cfg.path_routes.length }),
+    routes: async () => ({ registry: (await routes.list()).length, config: cfg.path_routes.length }),
     inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
     l4Active: () => l4Gateway.list().map((t) => ({ tunnel: t.name, active: t.connections_active })),
@@ -349,13 +403,16 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   ready = true;
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
-  log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: cfg.state }, 'hub listening');
+  log.info({ url, gateway_url: publicGateway.url, handoff: cfg.handoff, state: shared ? redactDatabaseUrl(cfg.database) : cfg.state, replica_id: replicaId }, 'hub listening');
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     port: server.port ?? cfg.port,
     store,
+    state,
     agents,
+    directory,
+    replicaId,
     app,
     kubeUrl: kubeGateway.url,
     kubeCaPem,
@@ -377,8 +434,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');
       await server.stop(true);
-      await store.flush();
-      store.close();
+      await directory.stop();
+      await state.close();
     },
   };
 }

@@ -98,7 +98,7 @@ beforeAll(async () => {
   const agent = await startDenoAgent(hub.url, kubeconfig, dir);
   await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, { what: 'Deno agent ready', timeoutMs: 30_000 });
   const clusterId = (await waitFor(async () => (await clusters(hub)).find((c) => c.name === 'deno-cluster'), { what: 'the cluster registered' })).cluster_id;
-  s = { sandbox, hub, agent, clusterId, env: await kubectlEnv(kubeconfigFor(hub, clusterId, USER_TOKEN, { namespace: 'deno' })), echoClose: echo.close };
+  s = { sandbox, hub, agent, clusterId, env: await kubectlEnv(await kubeconfigFor(hub, clusterId, USER_TOKEN, { namespace: 'deno' })), echoClose: echo.close };
 }, 90_000);
 
 afterAll(async () => {

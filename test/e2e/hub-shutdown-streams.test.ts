@@ -41,9 +41,9 @@ test.skipIf(!newest)('hub shutdown: held `get -w` and `logs -f` through it end c
   cleanups.push(() => agent.stop());
   await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, { what: 'agent ready', timeoutMs: 20_000 });
   const clusterId = agent.status.snapshot().clusterId;
-  await waitFor(() => hub.store.get(clusterId)?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
+  await waitFor(async () => (await hub.store.get(clusterId))?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
 
-  const env = await kubectlEnv(kubeconfigFor(hub, clusterId, USER_TOKEN, { namespace: 'held' }));
+  const env = await kubectlEnv(await kubeconfigFor(hub, clusterId, USER_TOKEN, { namespace: 'held' }));
   const watch = new LiveKubectl(newest!.path!, env, ['get', 'pods', '-w']);
   const logs = new LiveKubectl(newest!.path!, env, ['logs', '-f', 'app-0']);
   await watch.waitFor('app-0', 30_000);

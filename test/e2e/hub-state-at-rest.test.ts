@@ -44,7 +44,7 @@ async function registeredAgent(h: Hub, dir: string): Promise<{ agent: RunningAge
   const agent = await testAgent(h.url, dir, { kubernetes: { kubeconfig, service_token: SA_TOKEN } } as never);
   running.push(agent);
   const clusterId = await waitFor(() => agent.status.snapshot().clusterId, { what: 'registration', timeoutMs: 15_000 });
-  await waitFor(() => h.store.get(clusterId)?.k8s_service_token === SA_TOKEN, { what: 'token stored' });
+  await waitFor(async () => (await h.store.get(clusterId))?.k8s_service_token === SA_TOKEN, { what: 'token stored' });
   return { agent, clusterId };
 }
 
@@ -55,9 +55,8 @@ describe('hub state at rest', () => {
     const h = await hub(state);
     const { clusterId } = await registeredAgent(h, dir);
     // Heartbeats rewrite the cluster's row (each one a WAL page): wait for several.
-    const first = h.store.get(clusterId)!.last_heartbeat;
-    await waitFor(() => h.store.get(clusterId)!.last_heartbeat !== first, { what: 'heartbeats', timeoutMs: 10_000 });
-    await h.store.flush();
+    const first = (await h.store.get(clusterId))!.last_heartbeat;
+    await waitFor(async () => (await h.store.get(clusterId))!.last_heartbeat !== first, { what: 'heartbeats', timeoutMs: 10_000 });
     expect(mode(join(dir, 'state'))).toBe(0o700);
     for (const f of [state, `${state}-wal`, `${state}-shm`, `${state}.key`]) expect({ f, mode: mode(f) }).toEqual({ f, mode: 0o600 });
     const bytes = rawBytes(state);
@@ -68,26 +67,27 @@ describe('hub state at rest', () => {
     await h.stop();
     running.splice(running.indexOf(h), 1);
     const h2 = await hub(state);
-    expect(h2.store.get(clusterId)?.k8s_service_token).toBe(SA_TOKEN);
+    expect((await h2.store.get(clusterId))?.k8s_service_token).toBe(SA_TOKEN);
   }, 60_000);
 
   test('a database an older hub wrote in plaintext (0644) is re-encrypted and tightened at start-up', async () => {
     const dir = tempDir();
     const state = join(dir, 'hub.db');
     const { Database } = await import('bun:sqlite');
-    const { ClusterStore } = await import('../../src/hub/cluster-store.ts');
-    // An older hub's database: same schema, the token in clear, world-readable files.
-    const old = new ClusterStore(state);
-    const id = old.register({ agentId: 'a', name: 'legacy', k8sVersion: 'v1', agentVersion: '0', metadata: {}, registration: {} }).cluster_id;
-    old.close();
+    // An older hub's database (before schema_migrations): its schema, the token in clear, world-readable files.
+    const id = 'legacy-cluster-id';
     const db = new Database(state);
-    db.query('UPDATE clusters SET k8s_service_token = ? WHERE cluster_id = ?').run(SA_TOKEN, id);
+    db.exec(`CREATE TABLE clusters (cluster_id TEXT PRIMARY KEY, name TEXT NOT NULL, agent_id TEXT NOT NULL, k8s_version TEXT NOT NULL DEFAULT '',
+      agent_version TEXT NOT NULL DEFAULT '', k8s_service_token TEXT NOT NULL DEFAULT '', metadata TEXT NOT NULL DEFAULT '{}',
+      registration TEXT NOT NULL DEFAULT '{}', registered_at TEXT NOT NULL, last_heartbeat TEXT, last_heartbeat_payload TEXT);
+      CREATE UNIQUE INDEX clusters_agent_name ON clusters(agent_id, name);`);
+    db.query("INSERT INTO clusters (cluster_id, name, agent_id, k8s_service_token, registered_at) VALUES (?, 'legacy', 'a', ?, '2026-01-01T00:00:00Z')").run(id, SA_TOKEN);
     db.close();
     Bun.spawnSync(['chmod', '0644', state]);
     expect(rawBytes(state).includes(Buffer.from(SA_TOKEN))).toBe(true);
 
     const h = await hub(state);
-    expect(h.store.get(id)?.k8s_service_token).toBe(SA_TOKEN);
+    expect((await h.store.get(id))?.k8s_service_token).toBe(SA_TOKEN);
     expect(mode(state)).toBe(0o600);
     expect(rawBytes(state).includes(Buffer.from(SA_TOKEN))).toBe(false);
   });
@@ -103,11 +103,11 @@ describe('hub state at rest', () => {
     await h.stop();
     running.length = 0;
     const h2 = await hub(state, { key: keyB, previous_keys: [keyA] });
-    expect(h2.store.get(clusterId)?.k8s_service_token).toBe(SA_TOKEN);
+    expect((await h2.store.get(clusterId))?.k8s_service_token).toBe(SA_TOKEN);
     await h2.stop();
     running.length = 0;
     const h3 = await hub(state, { key: keyB });
-    expect(h3.store.get(clusterId)?.k8s_service_token).toBe(SA_TOKEN);
+    expect((await h3.store.get(clusterId))?.k8s_service_token).toBe(SA_TOKEN);
     await h3.stop();
     running.length = 0;
     await expect(hub(state, { key: keyA })).rejects.toThrow(/cannot be read: encrypted with key [0-9a-f]{8}, which is neither credentials\.key nor one of credentials\.previous_keys/);

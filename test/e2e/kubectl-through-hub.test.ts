@@ -28,7 +28,7 @@ beforeAll(async () => {
   const agent = await testAgent(hub.url, dir, { kubernetes: { kubeconfig, service_token: SA_TOKEN } } as AgentConfigInput);
   await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, { what: 'agent ready', timeoutMs: 15_000 });
   const clusterId = agent.status.snapshot().clusterId;
-  await waitFor(() => hub.store.get(clusterId)?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
+  await waitFor(async () => (await hub.store.get(clusterId))?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
   s = {
     sandbox,
     hub,
@@ -63,7 +63,7 @@ function seedNamespace(ns: string): void {
   s.sandbox.appendLog(ns, 'app-0', 'web', 'backlog line one');
 }
 
-const hubEnv = (ns: string, token = USER_TOKEN) => kubectlEnv(kubeconfigFor(s.hub, s.clusterId, token, { namespace: ns }));
+const hubEnv = async (ns: string, token = USER_TOKEN) => kubectlEnv(await kubeconfigFor(s.hub, s.clusterId, token, { namespace: ns }));
 
 for (const bin of versions()) {
   const path = bin.path;
@@ -176,7 +176,7 @@ describe.concurrent('long streams through the hub', () => {
 
   test('client-node listNamespacedPod through the hub over HTTPS', async () => {
     const kc = new k8s.KubeConfig();
-    kc.loadFromString(kubeconfigFor(s.hub, s.clusterId, USER_TOKEN));
+    kc.loadFromString(await kubeconfigFor(s.hub, s.clusterId, USER_TOKEN));
     const api = kc.makeApiClient(k8s.CoreV1Api);
     const list = await api.listNamespacedPod({ namespace: 'demo' });
     expect(list.items.map((p) => p.metadata?.name)).toContain('hello-6d9f7c8b5-abcde');

@@ -49,7 +49,7 @@ beforeAll(async () => {
       },
     },
   );
-  clusterId = hub.store.register({ agentId: 'attacker', name: 'attacker', k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} }).cluster_id;
+  clusterId = (await hub.store.register({ agentId: 'attacker', name: 'attacker', k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} })).cluster_id;
 });
 
 afterAll(async () => {
@@ -107,7 +107,7 @@ describe('direct endpoints (SSRF)', () => {
       }),
     });
     expect(sync.status).toBe(400);
-    expect(hub.routes.list().filter((r) => r.hostname === 'evil.example.com')).toEqual([]);
+    expect((await hub.routes.list()).filter((r) => r.hostname === 'evil.example.com')).toEqual([]);
     expect((await viaGateway('evil.example.com', '/latest/meta-data/')).status).toBe(404);
     expect(canarySeen).toEqual([]);
   });
@@ -121,7 +121,7 @@ describe('direct endpoints (SSRF)', () => {
 
   test('connect time: a route stored without the registration check is refused before any connection', async () => {
     // As if registered by an older hub, or before the operator narrowed direct_allowed_cidrs.
-    hub.routes.register({ cluster_id: clusterId, hostname: 'stale.example.com', path: '/', path_type: 'Prefix', namespace: 'x', service_name: 'x', service_port: 80, ingress_namespace: '', ingress_name: '', tls: false, annotations: {}, public_endpoint: `127.0.0.2:${canary.port}`, routing_mode: 'direct', deployment_id: '', deployment_name: '' });
+    await hub.routes.register({ cluster_id: clusterId, hostname: 'stale.example.com', path: '/', path_type: 'Prefix', namespace: 'x', service_name: 'x', service_port: 80, ingress_namespace: '', ingress_name: '', tls: false, annotations: {}, public_endpoint: `127.0.0.2:${canary.port}`, routing_mode: 'direct', deployment_id: '', deployment_name: '' });
     const r = await viaGateway('stale.example.com', '/latest/meta-data/');
     expect(r.status).toBe(502);
     expect(r.body).toContain("refused by the hub's address policy");

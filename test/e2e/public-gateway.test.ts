@@ -127,7 +127,7 @@ beforeAll(async () => {
   await waitFor(() => agent.status.snapshot().clusterId && hub.agents.isConnected(agent.status.snapshot().clusterId!), { what: 'agent session', timeoutMs: 15_000 });
   clusterId = agent.status.snapshot().clusterId!;
   // The agent's ingress sync registers the Ingress hosts with the hub's registry.
-  await waitFor(() => ['app.test.local', 'hello.demo.local', 'localhost'].every((h) => hub.routes.list().some((r) => r.hostname === h)), { what: 'routes registered by the agent', timeoutMs: 20_000 });
+  await waitFor(async () => { const rs = await hub.routes.list(); return ['app.test.local', 'hello.demo.local', 'localhost'].every((h) => rs.some((r) => r.hostname === h)); }, { what: 'routes registered by the agent', timeoutMs: 20_000 });
   // Direct mode: a public cluster's route goes straight to its load balancer (here: the app on loopback).
   const r = await fetch(`${hub.url}/api/v1/gateway/routes/register`, {
     method: 'POST',

@@ -145,9 +145,13 @@ function collector(): { stream: Writable; bytes(): Buffer; until(n: number): Pro
 }
 
 describe('@kubernetes/client-node through the hub (HTTPS with the hub CA)', () => {
+  let kubeconfigText = '';
+  beforeAll(async () => {
+    kubeconfigText = await kubeconfigFor(s.hub, s.clusterId, USER_TOKEN);
+  });
   const kc = () => {
     const k = new KubeConfig();
-    k.loadFromString(kubeconfigFor(s.hub, s.clusterId, USER_TOKEN));
+    k.loadFromString(kubeconfigText);
     return k;
   };
 

@@ -69,7 +69,7 @@ test('a client that disconnects from the hub makes the sandbox see its watch clo
 test('the hub kubeconfig works for client-node through the tunnel', async () => {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  kc.loadFromString(kubeconfigFor(s.hub, s.clusterId, USER_TOKEN));
+  kc.loadFromString(await kubeconfigFor(s.hub, s.clusterId, USER_TOKEN));
   const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'demo' });
   expect(pods.items.map((p) => p.metadata?.name)).toContain('hello-6d9f7c8b5-abcde');
 });

@@ -44,7 +44,7 @@ const minorOf = (v: string) => Number(v.split('.')[1]);
 async function kubectlEnv(): Promise<Record<string, string>> {
   const dir = await mkdtemp(join(tmpdir(), 'upstream-kubectl-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(hub, agent.clusterId, USER_TOKEN), { mode: 0o600 });
+  await writeFile(join(dir, 'kubeconfig'), await kubeconfigFor(hub, agent.clusterId, USER_TOKEN), { mode: 0o600 });
   return { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache'), HOME: dir };
 }
 
@@ -253,7 +253,7 @@ describe('what upstream cannot carry, and stream failures, reach the client read
 
 describe('public gateway: application WebSockets over the upstream agent\'s relay (protocol.md §3.8)', () => {
   test('the subprotocol, text and a 100 kB binary message echo back; the client close reaches the app', async () => {
-    hub.routes.sync(agent.clusterId, [
+    await hub.routes.sync(agent.clusterId, [
       {
         cluster_id: agent.clusterId,
         hostname: 'app.example.test',

@@ -99,9 +99,9 @@ afterAll(async () => {
 
 async function run(ops: Parameters<typeof runOps>[1], refreshIntervalMs: number): Promise<void> {
   // A fresh cluster record per run: the previous run's routes and the record go, the agent token is bound again.
-  hub.routes.sync(CLUSTER_ID, []);
-  hub.store.register({ agentId: 'convergence', name: 'convergence', requestedId: CLUSTER_ID, k8sVersion: 'v1.30.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} });
-  expect(hub.store.get(CLUSTER_ID)?.cluster_id).toBe(CLUSTER_ID);
+  await hub.routes.sync(CLUSTER_ID, []);
+  await hub.store.register({ agentId: 'convergence', name: 'convergence', requestedId: CLUSTER_ID, k8sVersion: 'v1.30.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} });
+  expect((await hub.store.get(CLUSTER_ID))?.cluster_id).toBe(CLUSTER_ID);
   front.failNext(0);
   const env = await makeEnv({ registryTarget: { url: front.url, token: AGENT_TOKEN } });
   try {

@@ -239,7 +239,7 @@ async function check(clusterPublic: boolean, forceTunnel: boolean): Promise<void
 async function run(ops: Op[], forceTunnel: boolean): Promise<void> {
   await clearSandbox();
   await hub.tunnels.sync(CLUSTER_ID, []);
-  hub.store.register({ agentId: 'tunnel-convergence', name: 'tunnel-convergence', requestedId: CLUSTER_ID, k8sVersion: 'v1.30.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} });
+  await hub.store.register({ agentId: 'tunnel-convergence', name: 'tunnel-convergence', requestedId: CLUSTER_ID, k8sVersion: 'v1.30.0', agentVersion: 'test', tokenDigest: tokenDigest(AGENT_TOKEN), metadata: {}, registration: {} });
   front.failNext(0);
   let clusterPublic = false;
   let d = start(forceTunnel);

@@ -106,8 +106,8 @@ test('public gateway: ours gets the raw upgrade, the upstream agent its applicat
     deployment_id: '',
     deployment_name: '',
   });
-  hub.routes.sync(upstream.clusterId, [route(upstream.clusterId, 'up.example.test')]);
-  hub.routes.sync(ours.clusterId, [route(ours.clusterId, 'ours.example.test')]);
+  await hub.routes.sync(upstream.clusterId, [route(upstream.clusterId, 'up.example.test')]);
+  await hub.routes.sync(ours.clusterId, [route(ours.clusterId, 'ours.example.test')]);
   // The upstream agent gets upstream's application relay request (§3.8); its dial failure is the client's 502.
   upstream.handler = (r, a) => a.send('proxy_error', { error: 'dial tcp 10.0.0.9:80: connect: connection refused' }, r.message.requestId!);
   const reply = await rawUpgrade(hub.gatewayUrl, 'up.example.test');

@@ -29,7 +29,7 @@ test('hub kubeconfig: persisted CA, recorded gateway URL, cluster by name; the C
   hubs.push(hub);
   const agent = await connectFakeAgent(hub, 'prod', 'sa-token-prod-123456');
   agent.handler = (r, a) => a.respondJson(r.message.requestId!, 200, { 'Content-Type': ['application/json'] }, new TextEncoder().encode('{"ok":true}'), 'base64');
-  const r = buildKubeconfigFromState(['--cluster', 'prod', '--state', state, '--user-token', USER_TOKEN], {});
+  const r = await buildKubeconfigFromState(['--cluster', 'prod', '--state', state, '--user-token', USER_TOKEN], {});
   if (!r.ok) throw new Error(r.message);
   const kc = parse(r.kubeconfig) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
   const cluster = kc.clusters[0]!.cluster;
@@ -47,9 +47,9 @@ test('hub kubeconfig: persisted CA, recorded gateway URL, cluster by name; the C
   hubs.push(again);
   expect(again.kubeCaPem).toBe(firstCa);
 
-  expect(buildKubeconfigFromState(['--cluster', 'nope', '--state', state, '--user-token', USER_TOKEN], {})).toMatchObject({ ok: false });
-  expect(buildKubeconfigFromState(['--cluster', 'prod', '--state', state], {})).toMatchObject({ ok: false });
-  expect(buildKubeconfigFromState(['--state', state], {})).toMatchObject({ ok: false });
+  expect(await buildKubeconfigFromState(['--cluster', 'nope', '--state', state, '--user-token', USER_TOKEN], {})).toMatchObject({ ok: false });
+  expect(await buildKubeconfigFromState(['--cluster', 'prod', '--state', state], {})).toMatchObject({ ok: false });
+  expect(await buildKubeconfigFromState(['--state', state], {})).toMatchObject({ ok: false });
 });
 
 test('one debug line per gateway request, failures at warn, and no token in any line', async () => {

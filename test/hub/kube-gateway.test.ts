@@ -332,7 +332,7 @@ describe('failures', () => {
 
   test('a client that stops reading is cut at the backlog bound: proxy_cancel, no terminating chunk', async () => {
     // A second gateway on the same agent endpoint, with a small bound, so the test need not push 16 MiB past the kernel buffers.
-    const gw = await startKubeGateway({ host: '127.0.0.1', port: 0, tls: await gatewayTlsForTest(), userTokens: [USER_TOKEN], proxyTimeoutMs: 5000, maxClientBacklog: 256 * 1024, agents: hub.agents, log: quietLog });
+    const gw = await startKubeGateway({ host: '127.0.0.1', port: 0, tls: await gatewayTlsForTest(), userTokens: [USER_TOKEN], proxyTimeoutMs: 5000, maxClientBacklog: 256 * 1024, agents: hub.agents, directory: hub.directory, clusters: hub.store, log: quietLog });
     try {
       let id = '';
       agent.handler = (r, a) => {

@@ -54,7 +54,7 @@ for (const bin of kubectlBinaries()) {
   describe.concurrent(`kubectl ${bin.version} reads the hub's errors`, () => {
     test('cluster not connected: ServiceUnavailable, with the hub message once discovery is cached', async () => {
       const a = await agentFor(`gone-${v}`, serveDiscovery);
-      const env = await kubectlEnv(kubeconfigFor(hub, a.clusterId, USER_TOKEN));
+      const env = await kubectlEnv(await kubeconfigFor(hub, a.clusterId, USER_TOKEN));
       const ok = await kubectl(path, env, ['get', 'pods']);
       expect(ok.code).toBe(0);
       await a.close();
@@ -66,14 +66,14 @@ for (const bin of kubectlBinaries()) {
       const raw = await kubectl(path, env, ['get', '--raw', `/clusters/${a.clusterId}/k8s/api/v1/pods`]);
       expect(lastLine(raw.stderr)).toBe(want);
       // A fresh kubectl fails in discovery, where client-go prints its fixed sentence for a 503 (never the body).
-      const fresh = await kubectl(path, await kubectlEnv(kubeconfigFor(hub, a.clusterId, USER_TOKEN)), ['get', 'pods']);
+      const fresh = await kubectl(path, await kubectlEnv(await kubeconfigFor(hub, a.clusterId, USER_TOKEN)), ['get', 'pods']);
       expect(lastLine(fresh.stderr)).toBe('Error from server (ServiceUnavailable): the server is currently unable to handle the request');
       expect(fresh.stderr).not.toContain('unknown');
     });
 
     test('agent without a Kubernetes API: ServiceUnavailable with the agent reason', async () => {
       const a = await agentFor(`nokube-${v}`, (r, x) => x.send('proxy_error', { error: 'kubernetes client not initialized' }, r.message.requestId!));
-      const env = await kubectlEnv(kubeconfigFor(hub, a.clusterId, USER_TOKEN));
+      const env = await kubectlEnv(await kubeconfigFor(hub, a.clusterId, USER_TOKEN));
       const raw = await kubectl(path, env, ['get', '--raw', `/clusters/${a.clusterId}/k8s/api/v1/pods`]);
       expect(lastLine(raw.stderr)).toBe(`Error from server (ServiceUnavailable): cluster "${a.clusterId}": kubernetes client not initialized`);
       const fresh = await kubectl(path, env, ['get', 'pods']);
@@ -84,7 +84,7 @@ for (const bin of kubectlBinaries()) {
 
     test('traversal attempts: BadRequest naming the reason, and nothing reaches the agent', async () => {
       const a = await agentFor(`paths-${v}`, serveDiscovery);
-      const env = await kubectlEnv(kubeconfigFor(hub, a.clusterId, USER_TOKEN));
+      const env = await kubectlEnv(await kubeconfigFor(hub, a.clusterId, USER_TOKEN));
       // kubectl resolves literal `..` and decodes %2F itself before sending; encoded dots reach the hub as sent
       // (raw `..` and encoded slashes: kube-gateway.test.ts).
       for (const p of ['/api/v1/namespaces/%2e%2e/secrets', '/api/v1/namespaces/default/pods/%2E./%2e%2E/x']) {
@@ -98,7 +98,7 @@ for (const bin of kubectlBinaries()) {
     test('agent cannot reach its API server: the agent reason, in discovery as well', async () => {
       const reason = 'dial tcp 10.96.0.1:443: connect: connection refused';
       const a = await agentFor(`broken-${v}`, (r, x) => x.send('proxy_error', { error: reason }, r.message.requestId!));
-      const env = await kubectlEnv(kubeconfigFor(hub, a.clusterId, USER_TOKEN));
+      const env = await kubectlEnv(await kubeconfigFor(hub, a.clusterId, USER_TOKEN));
       const fresh = await kubectl(path, env, ['get', 'pods']);
       expect(fresh.code).toBe(1);
       expect(lastLine(fresh.stderr)).toBe(

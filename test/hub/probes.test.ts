@@ -15,7 +15,7 @@ test('/healthz and /readyz answer 200 without a token; /readyz is 503 with the r
   expect([health.status, await health.text()]).toEqual([200, 'ok']);
   const ready = await fetch(`${hub.url}/readyz`);
   expect([ready.status, await ready.text()]).toEqual([200, 'ok']);
-  hub.store.close();
+  await hub.state.close();
   const down = await fetch(`${hub.url}/readyz`);
   expect(down.status).toBe(503);
   expect(await down.text()).toStartWith('not ready: state database');

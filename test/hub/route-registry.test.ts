@@ -18,8 +18,8 @@ async function hub(state = ':memory:') {
   return h;
 }
 
-function cluster(h: Hub, name: string, token = AGENT_TOKEN) {
-  return h.store.register({ agentId: `agent-${name}`, name, k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(token), metadata: {}, registration: {} }).cluster_id;
+async function cluster(h: Hub, name: string, token = AGENT_TOKEN) {
+  return (await h.store.register({ agentId: `agent-${name}`, name, k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(token), metadata: {}, registration: {} })).cluster_id;
 }
 
 const call = (h: Hub, op: string, body: unknown, token = AGENT_TOKEN) =>
@@ -60,7 +60,7 @@ const keys = async (h: Hub) => (await listed(h)).map((r) => `${r.cluster_name}:$
 describe('route registry API', () => {
   test('register: one route per (host, path); success is exactly 200', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     for (const [host, path] of [['app.example.com', '/'], ['app.example.com', '/api'], ['app.example.com', '/api']]) {
       const r = await call(h, 'register', route(a, host!, path));
       expect(r.status).toBe(200);
@@ -73,8 +73,8 @@ describe('route registry API', () => {
 
   test('sync replaces the cluster\'s whole set; an empty sync clears it; other clusters are untouched', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
-    const b = cluster(h, 'beta');
+    const a = await cluster(h, 'alpha');
+    const b = await cluster(h, 'beta');
     expect((await call(h, 'register', route(a, 'old.example.com'))).status).toBe(200);
     expect((await call(h, 'register', route(b, 'beta.example.com'))).status).toBe(200);
     const r = await call(h, 'sync', syncBody(a, { 'x.example.com': ['/', '/api'], 'y.example.com': ['/'] }));
@@ -89,7 +89,7 @@ describe('route registry API', () => {
 
   test('unregister removes every route of the host; unknown hosts are fine', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     await call(h, 'sync', syncBody(a, { 'x.example.com': ['/', '/api'], 'y.example.com': ['/'] }));
     const r = await call(h, 'unregister', { hostname: 'x.example.com' });
     expect(r.status).toBe(200);
@@ -100,8 +100,8 @@ describe('route registry API', () => {
 
   test('a hostname belongs to one cluster: another cluster\'s claim is 409 naming the owner, and changes nothing', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
-    const b = cluster(h, 'beta', OTHER_TOKEN);
+    const a = await cluster(h, 'alpha');
+    const b = await cluster(h, 'beta', OTHER_TOKEN);
     expect((await call(h, 'register', route(a, 'shop.example.com'))).status).toBe(200);
     expect((await call(h, 'sync', syncBody(b, { 'beta.example.com': ['/'] }), OTHER_TOKEN)).status).toBe(200);
 
@@ -123,7 +123,7 @@ describe('route registry API', () => {
 
   test('invalid hosts and paths are 400 with a message', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     const cases: [Record<string, unknown>, string][] = [
       [route(a, 'Upper.Example.com'), 'lower-case'],
       [route(a, 'bad_host.example.com'), 'RFC 1123'],
@@ -153,7 +153,7 @@ describe('route registry API', () => {
 
   test('auth: a bad or missing token is 401; another cluster\'s token is 403; unknown cluster 404', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     for (const token of ['wrong-token-xxxxxxxx', '']) {
       for (const op of ['register', 'sync', 'unregister']) {
         const r = await fetch(`${h.url}/api/v1/gateway/routes/${op}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: JSON.stringify(route(a, 'x.example.com')) });
@@ -170,7 +170,7 @@ describe('route registry API', () => {
   test('routes survive a hub restart', async () => {
     const state = join(tempDir(), 'hub.db');
     const h1 = await hub(state);
-    const a = cluster(h1, 'alpha');
+    const a = await cluster(h1, 'alpha');
     await call(h1, 'sync', syncBody(a, { 'x.example.com': ['/', '/api'] }));
     await call(h1, 'register', route(a, 'direct.example.com', '/', { routing_mode: 'direct', public_endpoint: '203.0.113.7:443' }));
     const before = await listed(h1);
@@ -180,7 +180,7 @@ describe('route registry API', () => {
     expect(await listed(h2)).toEqual(before);
     expect((await listed(h2)).find((r) => r.hostname === 'direct.example.com')).toMatchObject({ routing_mode: 'direct', public_endpoint: '203.0.113.7:443' });
     // The host is still owned after the restart.
-    const b = cluster(h2, 'beta');
+    const b = await cluster(h2, 'beta');
     expect((await call(h2, 'register', route(b, 'x.example.com'))).status).toBe(409);
   });
 });

@@ -9,7 +9,8 @@ import { Hono } from 'hono';
 import { EndpointPolicy } from '../../src/hub/routes/endpoint-policy.ts';
 import { TunnelStore } from '../../src/hub/tunnels/tunnel-store.ts';
 import { mountTunnelsApi } from '../../src/hub/tunnels/tunnels-api.ts';
-import { Database } from '../../src/runtime/sqlite.ts';
+import { migrate } from '../../src/hub/store/migrations.ts';
+import { SqliteDriver } from '../../src/hub/store/sqlite-driver.ts';
 import { AGENT_TOKEN, quietLog, tempDir, testHub } from '../support/hub-agent.ts';
 
 const OTHER_TOKEN = 'other-agent-token-for-tests';
@@ -24,8 +25,8 @@ async function hub(state = ':memory:') {
   return h;
 }
 
-function cluster(h: Hub, name: string, token = AGENT_TOKEN) {
-  return h.store.register({ agentId: `agent-${name}`, name, k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(token), metadata: {}, registration: {} }).cluster_id;
+async function cluster(h: Hub, name: string, token = AGENT_TOKEN) {
+  return (await h.store.register({ agentId: `agent-${name}`, name, k8sVersion: 'v1.31.0', agentVersion: 'test', tokenDigest: tokenDigest(token), metadata: {}, registration: {} })).cluster_id;
 }
 
 const base = (h: Hub, id: string) => `${h.url}/api/v1/clusters/agent/${id}/tunnels`;
@@ -51,7 +52,7 @@ const ids = async (h: Hub, clusterId?: string) => (await h.tunnels.list(clusterI
 describe('tunnel registry API', () => {
   test('register: 201 when created, 200 when unchanged or updated; the answer is the registration', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     let changes = 0;
     h.tunnels.onChange(() => changes++);
     const r1 = await req(base(h, a), 'POST', tunnel(a, 'gw', 6379, { labels: { b: '2', a: '1' } }));
@@ -71,8 +72,8 @@ describe('tunnel registry API', () => {
 
   test('sync replaces the cluster\'s set, rejects invalid entries one by one, and leaves other clusters alone', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
-    const b = cluster(h, 'beta');
+    const a = await cluster(h, 'alpha');
+    const b = await cluster(h, 'beta');
     await req(base(h, a), 'POST', tunnel(a, 'old', 1000));
     await req(base(h, b), 'POST', tunnel(b, 'gw', 1000));
     let changes = 0;
@@ -102,7 +103,7 @@ describe('tunnel registry API', () => {
 
   test('an upstream sync entry without a service keeps the service it was registered with', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     await req(base(h, a), 'POST', tunnel(a, 'gw', 6379));
     const upstreamShape = { ...tunnel(a, 'gw', 6379), service_name: '', service_namespace: '', service_port: 0 };
     const r = await req(`${base(h, a)}/sync`, 'POST', { cluster_uuid: a, tunnels: [upstreamShape, { ...upstreamShape, tunnel_id: `tcp-${a}-gw-7000`, gateway_port: 7000 }] });
@@ -114,8 +115,8 @@ describe('tunnel registry API', () => {
 
   test('deregister removes one tunnel of the path\'s cluster; unknown ids are fine; list is an array', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
-    const b = cluster(h, 'beta');
+    const a = await cluster(h, 'alpha');
+    const b = await cluster(h, 'beta');
     await req(base(h, a), 'POST', tunnel(a, 'gw', 1));
     await req(base(h, a), 'POST', tunnel(a, 'gw', 2));
     await req(base(h, b), 'POST', tunnel(b, 'gw', 1, { tunnel_id: `tcp-${a}-gw-1` }));
@@ -132,7 +133,7 @@ describe('tunnel registry API', () => {
 
   test('validation: each malformed field is a 400 naming it; direct needs an allowed public endpoint', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     const cases: [Record<string, unknown>, string][] = [
       [{ protocol: 'TCP' }, 'protocol'],
       [{ tunnel_id: '' }, 'tunnel_id'],
@@ -164,7 +165,7 @@ describe('tunnel registry API', () => {
 
   test('auth: bad token 401, another cluster\'s token 403, unknown cluster 404 — and nothing changes', async () => {
     const h = await hub();
-    const a = cluster(h, 'alpha');
+    const a = await cluster(h, 'alpha');
     await req(base(h, a), 'POST', tunnel(a, 'gw', 1));
     expect((await req(base(h, a), 'POST', tunnel(a, 'gw', 2), 'wrong')).status).toBe(401);
     expect((await fetch(base(h, a), { method: 'POST', body: JSON.stringify(tunnel(a, 'gw', 2)) })).status).toBe(401);
@@ -179,7 +180,7 @@ describe('tunnel registry API', () => {
   test('tunnels and their assigned hub port survive a restart and a re-registration', async () => {
     const state = join(tempDir(), 'hub.db');
     const h1 = await hub(state);
-    const a = cluster(h1, 'alpha');
+    const a = await cluster(h1, 'alpha');
     await req(base(h1, a), 'POST', tunnel(a, 'gw', 1));
     expect(await h1.tunnels.setTunnelPort(a, `tcp-${a}-gw-1`, 40001)).toBe(true);
     expect(await h1.tunnels.setTunnelPort(a, 'gone', 40002)).toBe(false);
@@ -197,8 +198,10 @@ describe('tunnel registry API', () => {
 describe('tunnel registry limits', () => {
   test('at most maxTunnelsPerCluster per cluster: a new one beyond is 409, a bigger sync 413; updates and other clusters pass', async () => {
     const app = new Hono();
-    const tunnels = new TunnelStore(new Database(':memory:'));
-    const clusters = { get: (id: string) => (id === 'a' || id === 'b' ? ({ cluster_id: id, token_sha256: '' } as never) : null) };
+    const db = new SqliteDriver(':memory:');
+    await migrate(db);
+    const tunnels = new TunnelStore(db, 'test');
+    const clusters = { get: async (id: string) => (id === 'a' || id === 'b' ? ({ cluster_id: id, token_sha256: '' } as never) : null) };
     mountTunnelsApi(app, { tunnels, clusters, agentTokens: [AGENT_TOKEN], log: quietLog, endpointPolicy: new EndpointPolicy([], []), maxTunnelsPerCluster: 3 });
     const call = (path: string, body: unknown) =>
       app.request(`/api/v1/clusters/agent/${path}`, { method: 'POST', headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

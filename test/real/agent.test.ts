@@ -38,7 +38,7 @@ const ingress = (name: string, host: string, managed = true) => ({
   metadata: { name, namespace: 'demo', ...(managed ? { labels: { 'pipeops.io/managed': 'true' } } : {}) },
   spec: { ingressClassName: 'traefik', rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'app', port: { number: 80 } } } }] } }] },
 });
-const hosts = () => a.hub.routes.list().map((r) => r.hostname).sort();
+const hosts = async () => (await a.hub.routes.list()).map((r) => r.hostname).sort();
 const agentEvents = (from = 0) => c.kube.audit().slice(from).filter((e) => e.user.username === AGENT_USER);
 
 describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserver', () => {
@@ -89,12 +89,12 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
     }, { what: 'cluster_id in the state ConfigMap' });
     // Heartbeat counts from the real server (limit=1 + remainingItemCount): 1 node, and every pod.
     const pods = (await kubeJson<{ items: unknown[] }>(c.kube, 'GET', '/api/v1/pods')).items.length;
-    await waitFor(() => {
-      const md = (a.hub.store.get(a.clusterId)?.last_heartbeat_payload?.metadata ?? {}) as Record<string, unknown>;
+    await waitFor(async () => {
+      const md = ((await a.hub.store.get(a.clusterId))?.last_heartbeat_payload?.metadata ?? {}) as Record<string, unknown>;
       return md.k8s_nodes === 1 && md.k8s_pods === pods;
     }, { what: `heartbeat with 1 node and ${pods} pods`, timeoutMs: 15_000 });
-    await waitFor(() => hosts().includes('app.real.test'), { what: 'managed ingress registered', timeoutMs: 20_000 });
-    expect(hosts()).not.toContain('unmanaged.real.test');
+    await waitFor(async () => (await hosts()).includes('app.real.test'), { what: 'managed ingress registered', timeoutMs: 20_000 });
+    expect(await hosts()).not.toContain('unmanaged.real.test');
     // Service proxy: public gateway → agent → apiserver services/proxy. Authorized; the Service has no endpoint
     // the apiserver may dial (it refuses loopback), so the answer is the apiserver's 503, not a 403.
     const r = await fetch(`${a.hub.gatewayUrl}/hello`, { headers: { host: 'app.real.test' } });
@@ -112,7 +112,7 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
   }, 90_000);
 
   test('ingress sync across a real 410: relisted after etcd compacted past the agent\'s resourceVersion', async () => {
-    await waitFor(() => hosts().includes('app.real.test'), { what: 'app registered', timeoutMs: 20_000 });
+    await waitFor(async () => (await hosts()).includes('app.real.test'), { what: 'app registered', timeoutMs: 20_000 });
     const before = (await kubeJson<{ metadata: { resourceVersion: string } }>(c.kube, 'GET', '/apis/networking.k8s.io/v1/ingresses')).metadata.resourceVersion;
     const from = c.kube.audit().length;
     relay.cut();
@@ -126,7 +126,7 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
       return (await c.kube.request('GET', `/apis/networking.k8s.io/v1/ingresses?resourceVersion=${before}&resourceVersionMatch=Exact`)).status === 410;
     }, { what: `revision ${before} compacted`, timeoutMs: 30_000, intervalMs: 500 });
     relay.restore();
-    await waitFor(() => hosts().includes('app2.real.test') && !hosts().includes('app.real.test'), { what: 'routes converged after the relist', timeoutMs: 30_000 });
+    await waitFor(async () => { const h = await hosts(); return h.includes('app2.real.test') && !h.includes('app.real.test'); }, { what: 'routes converged after the relist', timeoutMs: 30_000 });
     const after = agentEvents(from).filter((e) => e.objectRef?.resource === 'ingresses');
     // The resumed watch (from the old revision), then a fresh LIST: the relist only a 410 causes.
     const resumed = after.findIndex((e) => e.verb === 'watch' && new URL(e.requestURI, 'https://x').searchParams.get('resourceVersion') !== '');
@@ -139,10 +139,10 @@ describe.skipIf(missing !== null)('agent in-cluster against a real kube-apiserve
     const from = c.kube.audit().length;
     const logFrom = a.logs.length;
     await c.kube.restartApiserver();
-    const beat = a.hub.store.get(a.clusterId)?.last_heartbeat;
-    await waitFor(() => a.hub.store.get(a.clusterId)?.last_heartbeat !== beat, { what: 'a heartbeat after the restart', timeoutMs: 20_000 });
+    const beat = (await a.hub.store.get(a.clusterId))?.last_heartbeat;
+    await waitFor(async () => (await a.hub.store.get(a.clusterId))?.last_heartbeat !== beat, { what: 'a heartbeat after the restart', timeoutMs: 20_000 });
     await kubeJson(c.kube, 'POST', '/apis/networking.k8s.io/v1/namespaces/demo/ingresses', ingress('app3', 'app3.real.test'));
-    await waitFor(() => hosts().includes('app3.real.test'), { what: 'ingress created after the restart registered', timeoutMs: 30_000 });
+    await waitFor(async () => (await hosts()).includes('app3.real.test'), { what: 'ingress created after the restart registered', timeoutMs: 30_000 });
     const early = forbidden(c.kube, AGENT_USER, from);
     const lines = a.logs.slice(logFrom);
     console.log(`apiserver restart: ${early.length} requests of the agent were answered 403 before /readyz`);

@@ -89,7 +89,7 @@ function live(bin: string, args: string[], env: Record<string, string>) {
 async function runVersion(version: string, bin: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'real-matrix-kubectl-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(a.hub, a.clusterId, USER_TOKEN, { namespace: 'default' }), { mode: 0o600 });
+  await writeFile(join(dir, 'kubeconfig'), await kubeconfigFor(a.hub, a.clusterId, USER_TOKEN, { namespace: 'default' }), { mode: 0o600 });
   const env = { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache'), HOME: dir };
   const k = (args: string[], stdin?: Uint8Array) => runKubectl(bin, args, env, stdin, 40_000);
   const pod = podName(version);
@@ -199,7 +199,7 @@ describe.skipIf(missing !== null)('kubectl matrix through hub → agent → real
     const bin = kubectlPath(present.at(-1) ?? '1.33');
     if (!bin) return;
     const dir = await mkdtemp(join(tmpdir(), 'real-matrix-version-'));
-    await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(a.hub, a.clusterId, USER_TOKEN), { mode: 0o600 });
+    await writeFile(join(dir, 'kubeconfig'), await kubeconfigFor(a.hub, a.clusterId, USER_TOKEN), { mode: 0o600 });
     const r = await runKubectl(bin, ['version', '-o', 'json'], { KUBECONFIG: join(dir, 'kubeconfig'), HOME: dir, KUBECACHEDIR: join(dir, 'cache') });
     await rm(dir, { recursive: true, force: true });
     expect((JSON.parse(r.stdout.toString()) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion).toBe('v1.37.2');
@@ -209,7 +209,7 @@ describe.skipIf(missing !== null)('kubectl matrix through hub → agent → real
 async function waitForServiceToken(): Promise<void> {
   const want = await controlPlaneToken(c.kube);
   const deadline = Date.now() + 20_000;
-  while (a.hub.store.get(a.clusterId)?.k8s_service_token !== want) {
+  while ((await a.hub.store.get(a.clusterId))?.k8s_service_token !== want) {
     if (Date.now() > deadline) throw new Error('the agent did not register the control-plane token');
     await Bun.sleep(50);
   }

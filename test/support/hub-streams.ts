@@ -15,14 +15,14 @@ import { waitFor } from './wait.ts';
 /** A stack whose agent registered SA_TOKEN as the cluster's ServiceAccount token (the gateway sends it upstream). */
 export async function startHubStreamStack(agent: DeepPartial<AgentConfigInput> = {}): Promise<Stack> {
   const s = await startStack({ agent: { ...agent, kubernetes: { ...(agent.kubernetes ?? {}), service_token: SA_TOKEN } } as DeepPartial<AgentConfigInput> });
-  await waitFor(() => s.hub.store.get(s.clusterId)?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
+  await waitFor(async () => (await s.hub.store.get(s.clusterId))?.k8s_service_token === SA_TOKEN, { what: 'SA token registered' });
   return s;
 }
 
 /** KUBECONFIG (gateway URL, hub CA, user token), KUBECACHEDIR and HOME of their own for one kubectl run. */
 export async function hubKubectlEnv(s: Stack, namespace = 'default'): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'hub-streams-kubectl-'));
-  await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(s.hub, s.clusterId, USER_TOKEN, { namespace }), { mode: 0o600 });
+  await writeFile(join(dir, 'kubeconfig'), await kubeconfigFor(s.hub, s.clusterId, USER_TOKEN, { namespace }), { mode: 0o600 });
   return {
     env: { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache'), HOME: dir },
     cleanup: () => rm(dir, { recursive: true, force: true }),

@@ -40,6 +40,7 @@ export const HUB_KEY_FLAGS: readonly FlagSpec[] = [
   { name: 'admin-token', key: 'admin_tokens', arg: 'token', repeatable: true, help: secretHelp('admin API token', 'PIPEOPS_HUB_ADMIN_TOKENS') },
   { name: 'user-token', key: 'user_tokens', arg: 'token', repeatable: true, help: secretHelp('Kubernetes gateway user token', 'PIPEOPS_HUB_USER_TOKENS') },
   { name: 'state', key: 'state', arg: 'file', help: "SQLite state file (':memory:' keeps nothing)" },
+  { name: 'database-file', key: 'database', arg: 'path', file: true, help: 'file with the postgres:// URL of the database hub replicas share' },
   { name: 'public-url', key: 'public_url', arg: 'url', help: 'base URL agents use to reach the hub (gateway hand-off)' },
   { name: 'tls-cert', key: 'tls.cert_file', arg: 'file', help: 'serve HTTPS with this certificate (needs --tls-key)' },
   { name: 'tls-key', key: 'tls.key_file', arg: 'file', help: 'private key of --tls-cert' },

@@ -97,6 +97,19 @@ const credentials = z
   })
   .prefault({});
 
+const replica = z
+  .object({
+    id: str('', "This replica's name in the shared database (`database`); empty: a random one at every start."),
+    secret: leaf(
+      z.string().default('').refine((v) => v === '' || v.length >= 16, { error: 'at least 16 characters' }),
+      'Shared secret of the replicas: authenticates the requests one forwards to the replica holding a cluster\'s session (an HMAC; the secret never travels). Every replica the same; empty: no forwarding (a request reaching a replica without the session gets 503/502). Prefer `PIPEOPS_HUB_REPLICA_SECRET_FILE`.',
+      { kind: 'string', secret: true },
+    ),
+    advertise_host: str('', 'Address other replicas reach this one at (its gateway ports), e.g. the pod IP; empty: `host`, or 127.0.0.1 when `host` is a wildcard.'),
+    lease: duration('15s', "How long the sessions a replica holds count without its renewal (renewed every third of it): a dead replica's agents are reported nowhere within this time.", { min: 1000 }),
+  })
+  .prefault({});
+
 export const HubConfigSchema = z.object({
   host: str('127.0.0.1', 'Address the hub listens on (agent endpoint, admin API, both gateways).'),
   port: port(8090, 'Port for agents, the admin API and the route registry (0 = ephemeral).'),
@@ -107,6 +120,15 @@ export const HubConfigSchema = z.object({
   admin_tokens: tokens('Tokens for the admin API (GET /api/v1/clusters, /api/v1/gateway/routes). Secret.'),
   user_tokens: tokens('Tokens users present to the Kubernetes API gateway (kubectl). Secret.'),
   state: str(DEFAULT_STATE, "SQLite file for clusters and routes; its directory is created mode 0700, the files are 0600. ':memory:' keeps nothing."),
+  database: leaf(
+    z
+      .string()
+      .default('')
+      .refine((v) => v === '' || /^postgres(ql)?:\/\/[^\s]+$/i.test(v), { error: 'expected a postgres://user:password@host:port/database URL, or empty for the SQLite file `state`' }),
+    'Shared PostgreSQL database for hub replicas (`postgres://user:password@host:5432/db`); empty: the SQLite file `state`. Every replica needs the same `credentials.key`. Secret (it may hold a password): prefer `PIPEOPS_HUB_DATABASE_FILE`.',
+    { kind: 'string', secret: true },
+  ),
+  replica,
   public_url: str('', 'Base URL agents use to reach this hub (for gateway_ws_url); derived from the request when empty.'),
   handoff: bool(true, 'Hand registered agents off to the gateway endpoint, as the PipeOps controller does.'),
   tls,

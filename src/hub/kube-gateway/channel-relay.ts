@@ -9,7 +9,7 @@ import type { SpdySession, SpdyStream } from '../../kube/spdy.ts';
 import { spdyOverSocket } from '../../kube/spdy-transport.ts';
 import { rejectUpgrade, writeSwitchingProtocols } from '../../kube/upgrade-response.ts';
 import { acceptWebSocket, handshakeProblem, offeredSubprotocols } from '../../kube/websocket-server.ts';
-import type { UpgradeContext } from './upgrade-relay.ts';
+import type { UpgradeContext } from '../agent-relay/upgrade-relay.ts';
 import { failureStatus, parseChannelStatus, planTranslation, type SpdyStreamType, type TranslationPlan } from './channel-translation.ts';
 
 /** What the client may leave unread before the stream is cut (upstream has no per-stream flow control). */

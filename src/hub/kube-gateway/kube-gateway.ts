@@ -17,14 +17,15 @@ import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
-import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
+import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
+import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
+import type { ReplicaLink } from '../replica-link.ts';
+import type { SessionDirectory } from '../session-directory.ts';
+import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
-import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
 import { buildProxyRequest, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
-import { ProxyExchange } from './proxy-exchange.ts';
-import { UpgradeRelay } from './upgrade-relay.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -38,6 +39,11 @@ export interface KubeGatewayOptions {
   proxyTimeoutMs: number;
   maxClientBacklog?: number;
   agents: AgentEndpoint;
+  /** Where each cluster's session is (this process, another replica, nowhere). */
+  directory: SessionDirectory;
+  clusters: ClusterStore;
+  /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
+  link?: ReplicaLink;
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
@@ -57,7 +63,11 @@ export interface KubeGateway {
 
 export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGateway> {
   const log = o.log.child({ component: 'kube-gateway' });
-  const tables = new AgentExchanges(o.agents);
+  const tables = new AgentExchanges(o.agents, o.directory, {
+    answerTimeoutMs: o.proxyTimeoutMs,
+    maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
+    log,
+  });
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
@@ -74,8 +84,33 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     res.end(e.body);
   };
   const authorized = (req: IncomingMessage) => tokenMatches(bearerToken(req.headers.authorization), o.userTokens);
+  /** The cluster by id or name; a state database that does not answer is the caller's 503. */
+  const findCluster = async (idOrName: string): Promise<ClusterRecord | null | Error> => {
+    try {
+      return await o.clusters.find(idOrName);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'kube gateway: the state database did not answer');
+      return e as Error;
+    }
+  };
+  const STORE_DOWN = 'the hub cannot reach its state database; retry later';
+  /**
+   * Where a request for a cluster without a session here goes: 'here' (served, or 503, as by one hub), a peer's
+   * gateway URL, or a refusal of a forged forward. A verified forward is never forwarded again.
+   */
+  const route = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link) return { kind: 'here' };
+    const via = o.link.check(req);
+    if (via.kind === 'forged') return via;
+    if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
+    const where = await o.directory.locate(clusterId).catch((e: Error) => {
+      log.warn({ cluster_id: clusterId, err: e.message }, 'kube gateway: session directory did not answer');
+      return { kind: 'none' } as const;
+    });
+    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.kube_url } : { kind: 'here' };
+  };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     const url = req.url ?? '/';
     const labels = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') };
@@ -90,7 +125,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
-    const rec = o.agents.store.find(target.cluster);
+    // The body waits in the request stream (paused) while the store answers.
+    const rec = await findCluster(target.cluster);
+    if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
     if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
     const clusterId = rec.cluster_id;
     labels.cluster = clusterId;
@@ -98,6 +135,16 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
       return sendStatus(res, 400, badPath);
+    }
+    const via = await route(req, clusterId);
+    if (via.kind === 'forged') {
+      log.warn({ cluster_id: clusterId, method: req.method, reason: via.reason }, 'kube gateway: forwarded request refused');
+      return sendStatus(res, 403, `forwarded request refused: ${via.reason}`);
+    }
+    if (via.kind === 'peer') {
+      observeDuration = false;
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'request' });
+      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendStatus(res, code, message));
     }
 
     const chunks: Buffer[] = [];
@@ -118,7 +165,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     req.on('end', () => {
       if (tooLarge || res.destroyed) return;
       // Checked after the body: the session may have gone while it arrived.
-      const session = o.agents.sessions.get(clusterId);
+      const session = o.directory.local(clusterId);
       if (!session) {
         notConnected(clusterId, req.method);
         return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
@@ -143,19 +190,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         streaming,
         binaryChunks: session.extensions.has('binary_chunks'),
       });
-      const exchange = new ProxyExchange({ requestId, clusterId, method, path: target.path, streaming }, res, {
-        answerTimeoutMs: o.proxyTimeoutMs,
-        maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
-        cancel: () => {
-          // Only the socket that carried the request knows the id; a replaced session has closed anyway.
-          if (o.agents.sessions.get(clusterId) === session) session.send({ type: 'proxy_cancel', payload: {}, requestId });
-        },
-        finish: () => pending.delete(requestId),
-        log,
-        endsCleanlyOnShutdown: streaming,
-      });
-      const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => pending.get(requestId)?.exchange === exchange);
-      pending.set(requestId, { exchange, session, credit });
+      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, { endsCleanlyOnShutdown: streaming });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send({ type: 'proxy_request', payload: out.payload, requestId });
       if (out.frame) session.sendBinary(out.frame);
@@ -173,7 +208,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     let refusedCluster = '';
@@ -186,12 +221,25 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (!authorized(req)) return refuse(401, 'Unauthorized');
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
-    const rec = o.agents.store.find(target.cluster);
+    // A client that resets while the store answers must not take the process down.
+    const early = () => socket.destroy();
+    socket.once('error', early);
+    const rec = await findCluster(target.cluster);
+    if (socket.destroyed) return;
+    if (rec instanceof Error) return refuse(503, STORE_DOWN);
     if (!rec) return refuse(404, `cluster "${target.cluster}" not found`);
     refusedCluster = rec.cluster_id;
     const badPath = checkKubePath(target.path);
     if (badPath) return refuse(400, badPath);
-    const session = o.agents.sessions.get(rec.cluster_id);
+    const via = await route(req, rec.cluster_id);
+    socket.off('error', early);
+    if (socket.destroyed) return;
+    if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'upgrade' });
+      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+    }
+    const session = o.directory.local(rec.cluster_id);
     if (!session) {
       notConnected(rec.cluster_id, req.method);
       return refuse(503, `cluster "${target.cluster}" is not connected to the hub`, false);

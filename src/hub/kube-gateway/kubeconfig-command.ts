@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ClusterStore } from '../cluster-store.ts';
+import { isPostgresUrl, openHubStore, redactDatabaseUrl } from '../store/open-store.ts';
+import type { ClusterRecord } from '../store/types.ts';
 import { hubEnvNamesFor } from '../config/bindings.ts';
 import { DEFAULT_STATE } from '../config/schema.ts';
 import { gatewayDir, persistedCaPem } from './gateway-tls.ts';
@@ -46,7 +47,7 @@ const FLAGS: Record<string, keyof Options> = {
 export type KubeconfigCommandResult = { ok: true; kubeconfig: string } | { ok: false; message: string };
 
 /** The command without process I/O (tests call it directly). */
-export function buildKubeconfigFromState(argv: string[], env: Record<string, string | undefined>): KubeconfigCommandResult {
+export async function buildKubeconfigFromState(argv: string[], env: Record<string, string | undefined>): Promise<KubeconfigCommandResult> {
   const o: Options = {};
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
@@ -68,20 +69,28 @@ export function buildKubeconfigFromState(argv: string[], env: Record<string, str
     }
   }
   const state = o.state ?? env.PIPEOPS_HUB_STATE ?? (typeof file.state === 'string' ? file.state : DEFAULT_STATE);
-  if (state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
-  if (!existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
+  // Hub replicas keep the clusters in PostgreSQL (`database`, as the hub reads it); else the SQLite file `state`.
+  const databaseFile = env.PIPEOPS_HUB_DATABASE_FILE;
+  const database = (databaseFile && existsSync(databaseFile) ? readFileSync(databaseFile, 'utf8').trim() : undefined) ?? env.PIPEOPS_HUB_DATABASE ?? (typeof file.database === 'string' ? file.database : '');
+  const shared = isPostgresUrl(database);
+  if (!shared && state === ':memory:') return { ok: false, message: "the hub runs with state ':memory:'; use kubeconfigFor() in-process instead" };
+  if (!shared && !existsSync(state)) return { ok: false, message: `no hub state at ${state} (pass --state, the file the hub was started with)` };
   const userTokens = Array.isArray(file.user_tokens) ? file.user_tokens.filter((t): t is string => typeof t === 'string') : [];
   const token = o.token ?? userTokenFromEnv(env) ?? userTokens[0];
   if (!token) return { ok: false, message: 'no user token: set PIPEOPS_HUB_USER_TOKENS_FILE or PIPEOPS_HUB_USER_TOKENS, pass --user-token, or list user_tokens in --config' };
 
-  const store = new ClusterStore(state);
-  let rec: ReturnType<ClusterStore['find']>;
+  let rec: ClusterRecord | null;
   try {
-    rec = store.find(o.cluster);
-  } finally {
-    store.close();
+    const { store } = await openHubStore({ database: shared ? database : state, cipher: null });
+    try {
+      rec = await store.clusters.find(o.cluster);
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
   }
-  if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${state})` };
+  if (!rec) return { ok: false, message: `cluster "${o.cluster}" is not registered with the hub (state ${shared ? redactDatabaseUrl(database) : state})` };
 
   const recorded = join(gatewayDir(state), 'kube-url');
   const host = typeof file.host === 'string' ? file.host : '127.0.0.1';
@@ -96,12 +105,12 @@ export function buildKubeconfigFromState(argv: string[], env: Record<string, str
   };
 }
 
-export function runHubKubeconfigCommand(argv: string[], io: { env: Record<string, string | undefined> }): number {
+export async function runHubKubeconfigCommand(argv: string[], io: { env: Record<string, string | undefined> }): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HUB_KUBECONFIG_HELP);
     return 0;
   }
-  const r = buildKubeconfigFromState(argv, io.env);
+  const r = await buildKubeconfigFromState(argv, io.env);
   if (!r.ok) {
     process.stderr.write(`hub kubeconfig: ${r.message}\n`);
     return 2;

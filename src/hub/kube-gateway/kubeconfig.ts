@@ -32,12 +32,12 @@ export function renderGatewayKubeconfig(i: GatewayKubeconfigInput): string {
 export interface HubLike {
   kubeUrl: string;
   kubeCaPem: string | undefined;
-  store: { find(idOrName: string): { cluster_id: string; name: string } | null };
+  store: { find(idOrName: string): Promise<{ cluster_id: string; name: string } | null> };
 }
 
 /** Kubeconfig for a registered cluster of a running hub; throws when the cluster is unknown. */
-export function kubeconfigFor(hub: HubLike, clusterIdOrName: string, token: string, opts: { namespace?: string } = {}): string {
-  const rec = hub.store.find(clusterIdOrName);
+export async function kubeconfigFor(hub: HubLike, clusterIdOrName: string, token: string, opts: { namespace?: string } = {}): Promise<string> {
+  const rec = await hub.store.find(clusterIdOrName);
   if (!rec) throw new Error(`cluster "${clusterIdOrName}" is not registered with this hub`);
   return renderGatewayKubeconfig({ gatewayUrl: hub.kubeUrl, clusterId: rec.cluster_id, clusterName: rec.name, caPem: hub.kubeCaPem, userToken: token, ...opts });
 }

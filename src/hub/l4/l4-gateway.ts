@@ -9,7 +9,7 @@ import { DatagramReader, encodeDatagram, encodeStreamHeader } from '../../protoc
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { listenTcp, type PipeSocket } from '../../runtime/tcp.ts';
-import type { ClusterStore } from '../cluster-store.ts';
+import type { ClusterNames } from './cluster-names.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
@@ -55,7 +55,7 @@ export interface L4GatewayDeps {
   publicHost: string;
   portRange: { min: number; max: number } | null;
   agents: AgentYamux;
-  clusters: ClusterStore;
+  clusters: Pick<ClusterNames, 'resolve'>;
   policy: EndpointPolicy;
   lookup?: LookupFn;
   idleMs: number;
@@ -193,12 +193,12 @@ export class L4Gateway {
 
   /** A yamux stream to the exposure's Service, header written. */
   #openStream(e: L4Exposure, stats: Stats): { stream: YamuxStream; udpFramed: boolean } | null {
-    const rec = this.#d.clusters.find(e.cluster);
-    if (!rec) {
+    const clusterId = this.#d.clusters.resolve(e.cluster);
+    if (!clusterId) {
       this.#fail(e, stats, 'cluster_not_found', `cluster ${e.cluster} is not registered`);
       return null;
     }
-    const o = this.#d.agents.open(rec.cluster_id);
+    const o = this.#d.agents.open(clusterId);
     if (!o.ok) {
       this.#fail(e, stats, o.reason, o.detail);
       return null;

@@ -2,7 +2,7 @@
 // gateways: host? + path prefix → a cluster's Service), and where a matched request goes. Pure.
 import type { PathRouteConfig } from '../config/schema.ts';
 import { type MatchCandidate, RouteTable } from '../../ingress/route-match.ts';
-import type { RouteRecord } from '../routes/route-store.ts';
+import type { RouteRecord } from '../store/types.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
 import type { ServiceTarget } from '../../protocol/proxy-request-builders.ts';
 import { stripPrefix } from './app-request.ts';

@@ -17,19 +17,18 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { type Drainable, drained } from '../../timing/drain.ts';
-import type { ClusterStore } from '../cluster-store.ts';
 import type { PathRouteConfig } from '../config/schema.ts';
-import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
-import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
+import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
+import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
 import { type AppBody, appProxyRequest, INLINE_BODY_MAX } from '../../protocol/proxy-request-builders.ts';
-import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
-import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
+import type { ReplicaLink } from '../replica-link.ts';
+import type { SessionDirectory } from '../session-directory.ts';
+import type { ClusterStore, RouteStore } from '../store/types.ts';
 import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { normaliseRequestPath } from '../routes/request-path.ts';
 import { normaliseRequestHost, type RouteTable } from '../../ingress/route-match.ts';
-import type { RouteStore } from '../routes/route-store.ts';
 import { appHeaders, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
@@ -48,8 +47,12 @@ export interface PublicGatewayOptions {
   /** HTTPS listener with certificates by SNI; null: HTTP only. */
   tls: { port: number; certs: GatewayCert[] } | null;
   agents: AgentEndpoint;
+  /** Where each cluster's session is (this process, another replica, nowhere). */
+  directory: SessionDirectory;
   clusters: ClusterStore;
   routes: RouteStore;
+  /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
+  link?: ReplicaLink;
   pathRoutes: readonly PathRouteConfig[];
   /** Time until the agent's or backend's status arrives. */
   answerTimeoutMs: number;
@@ -97,20 +100,35 @@ function sessionWriter(agents: AgentEndpoint, session: AgentSession): Drainable 
 }
 const DEFAULT_MAX_CLIENT_BACKLOG = 16 << 20;
 
+const STORE_DOWN = 'the hub cannot reach its state database; retry later';
+
 const plainError = (code: number, message: string) => ({ contentType: 'text/plain; charset=utf-8', body: `${code} ${http.STATUS_CODES[code] ?? 'Error'}: ${message}\n` });
 
 export async function startPublicGateway(o: PublicGatewayOptions): Promise<PublicGateway> {
   const log = o.log.child({ component: 'public-gateway' });
-  const tables = new AgentExchanges(o.agents);
+  const tables = new AgentExchanges(o.agents, o.directory, {
+    answerTimeoutMs: o.answerTimeoutMs,
+    maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
+    log,
+    errorBody: plainError,
+    label: 'public gateway request',
+  });
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   let counter = 0;
   const nextId = () => `gw-${++counter}-${randomBytes(6).toString('hex')}`;
-  let table: RouteTable<GatewayRoute> = buildRouteTable(o.routes.list(), o.pathRoutes);
-  const offRoutes = o.routes.onChange(() => {
-    table = buildRouteTable(o.routes.list(), o.pathRoutes);
+  let table: RouteTable<GatewayRoute> = buildRouteTable(await o.routes.list(), o.pathRoutes);
+  // Rebuilt after every change; the registry call that made a change here returns once this table has it.
+  let generation = 0;
+  const offRoutes = o.routes.onChange(async () => {
+    const mine = ++generation;
+    try {
+      const rows = await o.routes.list();
+      if (mine === generation) table = buildRouteTable(rows, o.pathRoutes);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'public gateway: route table not rebuilt (the state database did not answer); the previous one stays');
+    }
   });
-  const findCluster = (idOrName: string) => o.clusters.find(idOrName)?.cluster_id ?? null;
   // One line per cluster per interval while a cluster is away, however many requests it is asked for.
   const outage = new RepeatedWarning(log, o.repeatLogIntervalMs);
 
@@ -120,15 +138,31 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     res.end(e.body);
   };
 
-  /** Route a request; target null when nothing matches (404 decided by the caller). */
-  const resolve = (hostHeader: string | undefined, url: string): { host: string; path: string; query: string; target: GatewayTarget | null; route: string } => {
+  /** Route a request; target null when nothing matches (404 decided by the caller). Throws when the store does not answer. */
+  const resolve = async (hostHeader: string | undefined, url: string): Promise<{ host: string; path: string; query: string; target: GatewayTarget | null; route: string }> => {
     const host = normaliseRequestHost(hostHeader);
     const { path: rawPath, query } = splitTarget(url);
     const norm = normaliseRequestPath(rawPath);
     if (!norm.ok) return { host, path: rawPath, query, target: { kind: 'error', status: 400, reason: norm.reason }, route: '' };
     const path = norm.path;
     const route = host ? table.match(host, path) : null;
-    return { host, path, query, target: route ? targetFor(route, path, findCluster) : null, route: route ? `${route.host || '*'}${route.path}` : '' };
+    if (!route) return { host, path, query, target: null, route: '' };
+    // A configured path route names its cluster by id or name: ask the store (registry routes carry the id).
+    const configured = route.source === 'config' ? ((await o.clusters.find(route.config.cluster))?.cluster_id ?? null) : null;
+    return { host, path, query, target: targetFor(route, path, () => configured), route: `${route.host || '*'}${route.path}` };
+  };
+
+  /** Another replica's public gateway when it holds the cluster's session and this request may go there. */
+  const peerFor = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link) return { kind: 'here' };
+    const via = o.link.check(req);
+    if (via.kind === 'forged') return via;
+    if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
+    const where = await o.directory.locate(clusterId).catch((e: Error) => {
+      log.warn({ cluster_id: clusterId, err: e.message }, 'public gateway: session directory did not answer');
+      return { kind: 'none' } as const;
+    });
+    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.public_url } : { kind: 'here' };
   };
 
   /** Name → checked address, or the refusal logged and answered 502 by `refuse`. */
@@ -140,14 +174,25 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     return null;
   };
 
-  const onRequest = (proto: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (proto: 'http' | 'https') => async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
-    const { host, path, query, target, route } = resolve(req.headers.host, req.url ?? '/');
+    let mode = 'none';
+    let route = '';
     res.once('close', () => {
-      const mode = target?.kind === 'tunnel' || target?.kind === 'direct' ? target.kind : 'none';
       o.metrics?.inc('pipeops_hub_public_requests_total', { route, mode, code: String(res.headersSent ? res.statusCode : 0) });
       o.metrics?.observe('pipeops_hub_public_request_duration_seconds', { route }, (performance.now() - t0) / 1000);
     });
+    let resolved: Awaited<ReturnType<typeof resolve>>;
+    try {
+      resolved = await resolve(req.headers.host, req.url ?? '/');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'public gateway: the state database did not answer');
+      req.resume();
+      return sendError(res, 503, STORE_DOWN);
+    }
+    const { host, path, query, target } = resolved;
+    route = resolved.route;
+    if (target?.kind === 'tunnel' || target?.kind === 'direct') mode = target.kind;
     const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
     if (!target) {
       log.debug({ host, path, method: req.method, status: 404 }, 'public gateway: no route');
@@ -175,12 +220,22 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       })();
       return;
     }
+    const via = await peerFor(req, target.clusterId);
+    if (via.kind === 'forged') {
+      log.warn({ cluster_id: target.clusterId, host, path, reason: via.reason }, 'public gateway: forwarded request refused');
+      req.resume();
+      return sendError(res, 403, `forwarded request refused: ${via.reason}`);
+    }
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'request' });
+      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendError(res, code, message));
+    }
     forwardTunnel(req, res, target, host, query, client);
   };
 
   const forwardTunnel = (req: IncomingMessage, res: ServerResponse, target: Extract<GatewayTarget, { kind: 'tunnel' }>, host: string, query: string, client: ClientFacts) => {
     const clusterId = target.clusterId;
-    const session = o.agents.sessions.get(clusterId);
+    const session = o.directory.local(clusterId);
     if (!session) {
       outage.note(clusterId, 'public gateway request failed', { mode: 'tunnel', cluster_id: clusterId, host, path: target.path, method: req.method, status: 502, error: 'cluster not connected' });
       req.resume();
@@ -188,19 +243,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     }
     const requestId = nextId();
     const method = req.method ?? 'GET';
-    const exchange = new ProxyExchange({ requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res, {
-      answerTimeoutMs: o.answerTimeoutMs,
-      maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
-      cancel: () => {
-        if (o.agents.sessions.get(clusterId) === session) session.send({ type: 'proxy_cancel', payload: {}, requestId });
-      },
-      finish: () => pending.delete(requestId),
-      log,
-      errorBody: plainError,
-      label: 'public gateway request',
-    });
-    const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => pending.get(requestId)?.exchange === exchange);
-    pending.set(requestId, { exchange, session, credit });
+    tables.open(session, { requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res);
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
       session.send({
@@ -208,7 +251,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         payload: appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }),
         requestId,
       });
-    const live = () => pending.has(requestId) && o.agents.sessions.get(clusterId) === session;
+    const live = () => pending.has(requestId) && tables.current(clusterId, session);
     const declared = declaredBodyLength(req.rawHeaders);
     if (declared === 0) {
       req.resume();
@@ -237,15 +280,23 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     });
   };
 
-  const onUpgrade = (proto: 'http' | 'https') => (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const onUpgrade = (proto: 'http' | 'https') => async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const { host, path, query, target } = resolve(req.headers.host, req.url ?? '/');
     const answer = (code: number, reason: string) => {
       const e = plainError(code, reason);
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
     };
+    let resolved: Awaited<ReturnType<typeof resolve>>;
+    try {
+      resolved = await resolve(req.headers.host, req.url ?? '/');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'public gateway: the state database did not answer');
+      return answer(503, STORE_DOWN);
+    }
+    if (socket.destroyed) return;
+    const { host, path, query, target } = resolved;
     const refuse = (code: number, reason: string, logIt = true) => {
       answer(code, reason);
       if (logIt) log[code === 404 ? 'debug' : 'warn']({ host, path, upgrade: req.headers.upgrade, status: code, error: reason }, 'public gateway: upgrade refused');
@@ -263,7 +314,14 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       });
       return;
     }
-    const session = o.agents.sessions.get(target.clusterId);
+    const via = await peerFor(req, target.clusterId);
+    if (socket.destroyed) return;
+    if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
+    if (via.kind === 'peer') {
+      o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'upgrade' });
+      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+    }
+    const session = o.directory.local(target.clusterId);
     if (!session) {
       outage.note(target.clusterId, 'public gateway: upgrade refused', { cluster_id: target.clusterId, host, path, status: 502, error: 'cluster not connected' });
       return refuse(502, `cluster "${target.clusterId}" is not connected to the hub`, false);

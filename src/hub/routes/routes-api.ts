@@ -8,10 +8,9 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../protocol/route-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
-import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
 import type { EndpointPolicy } from './endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from './endpoint-resolve.ts';
-import type { HostConflict, NewRoute, RouteStore } from './route-store.ts';
+import type { ClusterRecord, ClusterStore, HostConflict, NewRoute, RouteStore } from '../store/types.ts';
 import { checkHostname, checkPath, checkPublicEndpoint, checkServiceRef, normalisePathType, normaliseRoutingMode } from './route-validation.ts';
 
 export const ROUTES_API = '/api/v1/gateway/routes';
@@ -50,16 +49,16 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
   };
 
   /** The cluster the body names, if it exists and the caller's token may act for it. */
-  const clusterFor = (id: string, digest: string): ClusterRecord | Fail => {
+  const clusterFor = async (id: string, digest: string): Promise<ClusterRecord | Fail> => {
     if (!id) return { status: 400, error: 'invalid_route', message: 'cluster_uuid is required' };
-    const rec = d.clusters.get(id);
+    const rec = await d.clusters.get(id);
     if (!rec) return { status: 404, error: 'cluster_not_found', message: `cluster ${JSON.stringify(id)} is not registered with this hub` };
     if (!mayAct(rec, digest)) return { status: 403, error: 'forbidden', message: `cluster ${JSON.stringify(id)} registered with a different agent token` };
     return rec;
   };
 
-  const conflict = (x: HostConflict, claimant: string): Fail => {
-    const owner = d.clusters.get(x.conflict.owner);
+  const conflict = async (x: HostConflict, claimant: string): Promise<Fail> => {
+    const owner = await d.clusters.get(x.conflict.owner);
     const who = owner ? `${owner.name} (${owner.cluster_id})` : x.conflict.owner;
     log.warn({ hostname: x.conflict.hostname, owner_cluster: x.conflict.owner, cluster_id: claimant }, 'route registry: host claimed by another cluster refused');
     return { status: 409, error: 'host_conflict', message: `hostname ${JSON.stringify(x.conflict.hostname)} belongs to cluster ${who}`, owner_cluster: x.conflict.owner };
@@ -90,7 +89,7 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     if (typeof digest !== 'string') return fail(c, digest);
     const b = await body(c, RegisterRouteSchema);
     if (isFail(b)) return fail(c, b);
-    const rec = clusterFor(b.cluster_uuid, digest);
+    const rec = await clusterFor(b.cluster_uuid, digest);
     if (isFail(rec)) return fail(c, rec);
     if (b.hostname === '') return c.json({ ok: true, ignored: HOSTLESS });
     const r = toRoute(
@@ -100,8 +99,8 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     if (typeof r === 'string') return fail(c, { status: 400, error: 'invalid_route', message: r });
     const refused = r.routing_mode === 'direct' ? await endpointRefused(r.public_endpoint, rec.cluster_id) : null;
     if (refused) return fail(c, refused);
-    const out = d.routes.register(r);
-    if ('conflict' in out) return fail(c, conflict(out, rec.cluster_id));
+    const out = await d.routes.register(r);
+    if ('conflict' in out) return fail(c, await conflict(out, rec.cluster_id));
     if (out.change !== 'unchanged')
       log.info({ op: 'register', cluster_id: rec.cluster_id, hostname: r.hostname, path: r.path, routing_mode: r.routing_mode, change: out.change }, 'route registry: route registered');
     return c.json({ ok: true, change: out.change });
@@ -112,7 +111,7 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     if (typeof digest !== 'string') return fail(c, digest);
     const b = await body(c, SyncRoutesSchema);
     if (isFail(b)) return fail(c, b);
-    const rec = clusterFor(b.cluster_uuid, digest);
+    const rec = await clusterFor(b.cluster_uuid, digest);
     if (isFail(rec)) return fail(c, rec);
     const routes: NewRoute[] = [];
     let ignored = 0;
@@ -143,8 +142,8 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     const direct = routes.find((r) => r.routing_mode === 'direct');
     const refused = direct ? await endpointRefused(direct.public_endpoint, rec.cluster_id) : null;
     if (refused) return fail(c, refused);
-    const out = d.routes.sync(rec.cluster_id, routes);
-    if ('conflict' in out) return fail(c, conflict(out, rec.cluster_id));
+    const out = await d.routes.sync(rec.cluster_id, routes);
+    if ('conflict' in out) return fail(c, await conflict(out, rec.cluster_id));
     const level = out.added || out.removed || out.updated ? 'info' : 'debug';
     log[level]({ op: 'sync', cluster_id: rec.cluster_id, routes: out.total, added: out.added, removed: out.removed, updated: out.updated, ignored }, 'route registry: routes synced');
     return c.json({ ok: true, routes: out.total, added: out.added, removed: out.removed, updated: out.updated, ...(ignored ? { ignored, ignored_reason: HOSTLESS } : {}) });
@@ -159,20 +158,20 @@ export function mountRoutesApi<E extends Env>(app: Hono<E>, d: RoutesApiDeps): v
     const bad = checkHostname(b.hostname);
     if (bad) return fail(c, { status: 400, error: 'invalid_route', message: bad });
     // The body names only the host; the caller's clusters are those registered with its token.
-    const out = d.routes.unregister(b.hostname, (owner) => {
-      const rec = d.clusters.get(owner);
+    const out = await d.routes.unregister(b.hostname, async (owner) => {
+      const rec = await d.clusters.get(owner);
       return !rec || mayAct(rec, digest);
     });
-    if ('conflict' in out) return fail(c, conflict(out, ''));
+    if ('conflict' in out) return fail(c, await conflict(out, ''));
     if (out.removed) log.info({ op: 'unregister', hostname: b.hostname, removed: out.removed }, 'route registry: host unregistered');
     return c.json({ ok: true, removed: out.removed });
   });
 
-  app.get(ROUTES_API, (c: Context) => {
+  app.get(ROUTES_API, async (c: Context) => {
     if (!tokenMatches(bearerToken(c.req.header('authorization')), d.adminTokens)) return fail(c, { status: 401, error: 'unauthorized', message: 'missing or invalid admin token' });
-    const names = new Map(d.clusters.list().map((r) => [r.cluster_id, r.name]));
+    const names = new Map((await d.clusters.list()).map((r) => [r.cluster_id, r.name]));
     return c.json({
-      routes: d.routes.list().map((r) => ({
+      routes: (await d.routes.list()).map((r) => ({
         cluster_id: r.cluster_id,
         cluster_name: names.get(r.cluster_id) ?? null,
         hostname: r.hostname,

@@ -1,11 +1,11 @@
 // The L4 tunnel registry's durable state (protocol.md §1.2), in the hub's database beside the clusters. A tunnel
 // is (cluster_id, tunnel_id): every cluster has its own namespace of ids, so one cluster can never change
-// another's tunnels. The interface is asynchronous (the hub's stores are moving behind an async interface with
-// SQLite and PostgreSQL implementations); every statement of the registry lives in this file.
+// another's tunnels. The store runs on the hub's SQL driver (SQLite or PostgreSQL, src/hub/store/); every statement
+// of the registry lives in this file, and changes reach every replica on the database's change channel.
 //
 // `tunnel_port` is the hub port the L4 listeners assigned to the tunnel (0 until assigned); registering or
 // syncing a tunnel again keeps it.
-import type { Database } from '../../runtime/sqlite.ts';
+import { retryConflicts, type SqlDriver, type SqlExec } from '../store/sql-driver.ts';
 import type { TunnelProtocol, TunnelRoutingMode } from '../../protocol/tunnel-registry-messages.ts';
 
 export interface TunnelRecord {
@@ -57,6 +57,9 @@ interface Row extends Omit<TunnelRecord, 'labels' | 'annotations'> {
 
 const toRecord = (r: Row): TunnelRecord => ({
   ...r,
+  gateway_port: Number(r.gateway_port),
+  service_port: Number(r.service_port),
+  tunnel_port: Number(r.tunnel_port),
   labels: JSON.parse(r.labels) as Record<string, string>,
   annotations: JSON.parse(r.annotations) as Record<string, string>,
 });
@@ -84,13 +87,11 @@ const UPSERT = `INSERT INTO tunnels (${COLUMNS.join(', ')}) VALUES (${COLUMNS.ma
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`;
 
-export class TunnelStore implements TunnelRegistryStore {
-  readonly #db: Database;
-  readonly #listeners = new Set<() => void>();
+/** The change channel of the tunnel registry (a PostgreSQL NOTIFY channel on a shared database). */
+export const TUNNELS_CHANNEL = 'pipeops_hub_tunnels';
 
-  constructor(db: Database) {
-    this.#db = db;
-    db.exec(`CREATE TABLE IF NOT EXISTS tunnels (
+/** The `tunnels` table: schema step 5 of src/hub/store/migrations.ts. */
+export const CREATE_TUNNELS_TABLE = `CREATE TABLE IF NOT EXISTS tunnels (
       cluster_id TEXT NOT NULL,
       tunnel_id TEXT NOT NULL,
       protocol TEXT NOT NULL,
@@ -107,32 +108,61 @@ export class TunnelStore implements TunnelRegistryStore {
       tunnel_port INTEGER NOT NULL DEFAULT 0,
       updated_at TEXT NOT NULL,
       PRIMARY KEY (cluster_id, tunnel_id)
-    );`);
+    )`;
+
+export class TunnelStore implements TunnelRegistryStore {
+  readonly #db: SqlDriver;
+  readonly #origin: string;
+  readonly #listeners = new Set<() => void>();
+  #unlisten: (() => Promise<void>) | null = null;
+
+  /** `db` holds the migrated schema (src/hub/store/migrations.ts); `origin` names this process on the change channel. */
+  constructor(db: SqlDriver, origin: string) {
+    this.#db = db;
+    this.#origin = origin;
   }
 
-  /** Called after every committed change of a registration (the L4 listeners rebuild their table). */
+  /** Listen for other replicas' changes (and re-read after a lost subscription). */
+  async start(): Promise<void> {
+    this.#unlisten = await this.#db.listen(
+      TUNNELS_CHANNEL,
+      (from) => {
+        if (from !== this.#origin) this.#fire();
+      },
+      () => this.#fire(),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#unlisten?.();
+    this.#unlisten = null;
+  }
+
+  /** Called after every committed change of a registration, here or on another replica (the L4 listeners rebuild their table). */
   onChange(l: () => void): () => void {
     this.#listeners.add(l);
     return () => this.#listeners.delete(l);
   }
 
   async list(clusterId?: string): Promise<TunnelRecord[]> {
-    return this.#list(clusterId);
+    return listOn(this.#db, clusterId);
   }
 
   async get(clusterId: string, tunnelId: string): Promise<TunnelRecord | null> {
-    return this.#get(clusterId, tunnelId);
+    return getOn(this.#db, clusterId, tunnelId);
   }
 
   /** One tunnel, created or replaced by id. */
   async register(t: NewTunnel): Promise<{ change: TunnelChange; tunnel: TunnelRecord }> {
-    const out = this.#db.transaction((): { change: TunnelChange; tunnel: TunnelRecord } => {
-      const before = this.#get(t.cluster_id, t.tunnel_id);
-      if (before && sameTunnel(before, t)) return { change: 'unchanged', tunnel: before };
-      this.#upsert(t, new Date().toISOString());
-      return { change: before ? 'updated' : 'created', tunnel: this.#get(t.cluster_id, t.tunnel_id)! };
-    })();
-    if (out.change !== 'unchanged') this.#changed();
+    const out = await retryConflicts(this.#db, () =>
+      this.#db.transaction(async (tx): Promise<{ change: TunnelChange; tunnel: TunnelRecord }> => {
+        const before = await getOn(tx, t.cluster_id, t.tunnel_id);
+        if (before && sameTunnel(before, t)) return { change: 'unchanged', tunnel: before };
+        await upsert(tx, t, new Date().toISOString());
+        return { change: before ? 'updated' : 'created', tunnel: (await getOn(tx, t.cluster_id, t.tunnel_id))! };
+      }),
+    );
+    if (out.change !== 'unchanged') await this.#changed();
     return out;
   }
 
@@ -141,68 +171,75 @@ export class TunnelStore implements TunnelRegistryStore {
    * entry without a backend Service (upstream's sync bodies carry none) keeps the one the tunnel was registered with.
    */
   async sync(clusterId: string, tunnels: readonly NewTunnel[]): Promise<TunnelSyncResult> {
-    const out = this.#db.transaction((): Omit<TunnelSyncResult, 'tunnels'> => {
-      const before = new Map(this.#list(clusterId).map((t) => [t.tunnel_id, t]));
-      const after = new Map<string, NewTunnel>();
-      for (const t of tunnels) {
-        const b = before.get(t.tunnel_id);
-        const keep = b && t.service_name === '' && t.service_namespace === '' && t.service_port === 0;
-        after.set(t.tunnel_id, keep ? { ...t, service_name: b.service_name, service_namespace: b.service_namespace, service_port: b.service_port } : t);
-      }
-      let added = 0;
-      let updated = 0;
-      const now = new Date().toISOString();
-      for (const [id, t] of after) {
-        const b = before.get(id);
-        if (b && sameTunnel(b, t)) continue;
-        if (b) updated++;
-        else added++;
-        this.#upsert(t, now);
-      }
-      let removed = 0;
-      for (const id of before.keys()) {
-        if (after.has(id)) continue;
-        this.#db.query('DELETE FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?').run(clusterId, id);
-        removed++;
-      }
-      return { added, removed, updated };
-    })();
-    if (out.added || out.removed || out.updated) this.#changed();
-    return { ...out, tunnels: this.#list(clusterId) };
+    const out = await retryConflicts(this.#db, () =>
+      this.#db.transaction(async (tx): Promise<Omit<TunnelSyncResult, 'tunnels'>> => {
+        const before = new Map((await listOn(tx, clusterId)).map((t) => [t.tunnel_id, t]));
+        const after = new Map<string, NewTunnel>();
+        for (const t of tunnels) {
+          const b = before.get(t.tunnel_id);
+          const keep = b && t.service_name === '' && t.service_namespace === '' && t.service_port === 0;
+          after.set(t.tunnel_id, keep ? { ...t, service_name: b.service_name, service_namespace: b.service_namespace, service_port: b.service_port } : t);
+        }
+        let added = 0;
+        let updated = 0;
+        const now = new Date().toISOString();
+        for (const [id, t] of after) {
+          const b = before.get(id);
+          if (b && sameTunnel(b, t)) continue;
+          if (b) updated++;
+          else added++;
+          await upsert(tx, t, now);
+        }
+        let removed = 0;
+        for (const id of before.keys()) {
+          if (after.has(id)) continue;
+          await tx.run('DELETE FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?', [clusterId, id]);
+          removed++;
+        }
+        return { added, removed, updated };
+      }),
+    );
+    if (out.added || out.removed || out.updated) await this.#changed();
+    return { ...out, tunnels: await listOn(this.#db, clusterId) };
   }
 
   /** One tunnel of the cluster; an unknown id removes nothing. */
   async deregister(clusterId: string, tunnelId: string): Promise<{ removed: number }> {
-    const r = this.#db.query('DELETE FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?').run(clusterId, tunnelId);
-    if (r.changes) this.#changed();
-    return { removed: r.changes };
+    const removed = await this.#db.run('DELETE FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?', [clusterId, tunnelId]);
+    if (removed) await this.#changed();
+    return { removed };
   }
 
   /** Records the hub port the L4 listeners gave the tunnel; false if the tunnel is gone. No change notification. */
   async setTunnelPort(clusterId: string, tunnelId: string, port: number): Promise<boolean> {
-    return this.#db.query('UPDATE tunnels SET tunnel_port = ? WHERE cluster_id = ? AND tunnel_id = ?').run(port, clusterId, tunnelId).changes > 0;
+    return (await this.#db.run('UPDATE tunnels SET tunnel_port = ? WHERE cluster_id = ? AND tunnel_id = ?', [port, clusterId, tunnelId])) > 0;
   }
 
-  #list(clusterId?: string): TunnelRecord[] {
-    const rows = clusterId
-      ? this.#db.query<Row, [string]>('SELECT * FROM tunnels WHERE cluster_id = ? ORDER BY tunnel_id').all(clusterId)
-      : this.#db.query<Row, []>('SELECT * FROM tunnels ORDER BY cluster_id, tunnel_id').all();
-    return rows.map(toRecord);
+  async #changed(): Promise<void> {
+    this.#fire();
+    await this.#db.notify(TUNNELS_CHANNEL, this.#origin);
   }
 
-  #get(clusterId: string, tunnelId: string): TunnelRecord | null {
-    const row = this.#db.query<Row, [string, string]>('SELECT * FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?').get(clusterId, tunnelId);
-    return row ? toRecord(row) : null;
-  }
-
-  #upsert(t: NewTunnel, now: string): void {
-    const values = { ...t, labels: JSON.stringify(t.labels), annotations: JSON.stringify(t.annotations), updated_at: now } as Record<string, string | number>;
-    this.#db.query(UPSERT).run(...COLUMNS.map((c) => values[c]!));
-  }
-
-  #changed(): void {
+  #fire(): void {
     for (const l of this.#listeners) l();
   }
+}
+
+async function listOn(db: SqlExec, clusterId?: string): Promise<TunnelRecord[]> {
+  const rows = clusterId
+    ? await db.all<Row>('SELECT * FROM tunnels WHERE cluster_id = ? ORDER BY tunnel_id', [clusterId])
+    : await db.all<Row>('SELECT * FROM tunnels ORDER BY cluster_id, tunnel_id');
+  return rows.map(toRecord);
+}
+
+async function getOn(db: SqlExec, clusterId: string, tunnelId: string): Promise<TunnelRecord | null> {
+  const rows = await db.all<Row>('SELECT * FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?', [clusterId, tunnelId]);
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
+async function upsert(db: SqlExec, t: NewTunnel, now: string): Promise<void> {
+  const values = { ...t, labels: JSON.stringify(t.labels), annotations: JSON.stringify(t.annotations), updated_at: now } as Record<string, string | number>;
+  await db.run(UPSERT, COLUMNS.map((c) => values[c]!));
 }
 
 function sameTunnel(a: TunnelRecord | NewTunnel, b: NewTunnel): boolean {

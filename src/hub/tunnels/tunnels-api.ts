@@ -11,7 +11,7 @@ import type { Context, Env, Hono } from 'hono';
 import type { Logger } from 'pino';
 import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../protocol/tunnel-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
-import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
+import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { checkPublicEndpoint, checkServiceRef } from '../routes/route-validation.ts';

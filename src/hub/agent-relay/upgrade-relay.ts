@@ -11,7 +11,7 @@ import { rawUpgradeRequest, type ServiceTarget } from '../../protocol/proxy-requ
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
-import { agentErrorStatus, kubeErrorBody } from './kube-status.ts';
+import { agentErrorStatus, kubeErrorBody } from '../kube-gateway/kube-status.ts';
 
 /** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
 const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;

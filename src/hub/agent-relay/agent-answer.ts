@@ -5,7 +5,7 @@ import { decodeIdFrame } from '../../protocol/binary-frame.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { type AnswerType, isAnswerType } from '../../protocol/message-table.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
-import { agentErrorStatus } from './kube-status.ts';
+import { agentErrorStatus } from '../kube-gateway/kube-status.ts';
 import { decodeBufferedResponse, decodeFrameResponse, decodeStreamChunk, decodeStreamHeader } from '../../protocol/response-decoders.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 

@@ -1,11 +1,14 @@
 // The hub side's table of requests and upgrades in flight toward agents, with the three agent listeners that
-// route answers to them. Shared by every gateway that sends `proxy_request`s (Kubernetes API, public).
+// route answers to them. Shared by every gateway that sends `proxy_request`s (Kubernetes API, public): `open`
+// starts one exchange (its ProxyExchange, chunk credit and table row); the gateway then sends the request.
+import type { ServerResponse } from 'node:http';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
-import type { ChunkCredit } from '../../protocol/flow-control.ts';
+import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
+import type { SessionDirectory } from '../session-directory.ts';
 import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
-import type { ProxyExchange } from './proxy-exchange.ts';
+import { type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
 
 export interface PendingExchange {
   exchange: ProxyExchange;
@@ -25,17 +28,47 @@ export interface PendingUpgrade {
   session: AgentSession;
 }
 
+/** What every exchange of one gateway shares (the table adds `cancel` and `finish`). */
+export type ExchangeDefaults = Omit<ExchangeOptions, 'cancel' | 'finish' | 'endsCleanlyOnShutdown'>;
+
 export class AgentExchanges {
   readonly pending = new Map<string, PendingExchange>();
   readonly upgrades = new Map<string, PendingUpgrade>();
   readonly #offs: (() => unknown)[];
 
-  constructor(private readonly agents: AgentEndpoint) {
+  constructor(
+    agents: AgentEndpoint,
+    private readonly directory: SessionDirectory,
+    private readonly defaults: ExchangeDefaults,
+  ) {
     this.#offs = [
       agents.onMessage((clusterId, m) => this.#message(clusterId, m)),
       agents.onBinary((clusterId, bytes) => this.#binary(clusterId, bytes)),
-      agents.onSession((clusterId) => this.#session(clusterId)),
+      directory.onSession((clusterId) => this.#session(clusterId)),
     ];
+  }
+
+  /** True while `session` is still the cluster's session here (a reconnect replaces it). */
+  current(clusterId: string, session: AgentSession): boolean {
+    return this.directory.local(clusterId) === session;
+  }
+
+  /** Start one exchange toward `session`'s agent, answered on `res`. */
+  open(session: AgentSession, info: ExchangeInfo, res: ServerResponse, opts: { endsCleanlyOnShutdown?: boolean } = {}): PendingExchange {
+    const { requestId, clusterId } = info;
+    const exchange = new ProxyExchange(info, res, {
+      ...this.defaults,
+      ...opts,
+      // Only the socket that carried the request knows the id; a replaced session has closed anyway.
+      cancel: () => {
+        if (this.current(clusterId, session)) session.send({ type: 'proxy_cancel', payload: {}, requestId });
+      },
+      finish: () => this.pending.delete(requestId),
+    });
+    const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => this.pending.get(requestId)?.exchange === exchange);
+    const p = { exchange, session, credit };
+    this.pending.set(requestId, p);
+    return p;
   }
 
   // Other hub components share these messages; ids they do not own are ignored.
@@ -60,7 +93,7 @@ export class AgentExchanges {
 
   /** Lost, or replaced by a reconnect: requests written to the old socket will never be answered. */
   #session(clusterId: string): void {
-    const current = this.agents.sessions.get(clusterId);
+    const current = this.directory.local(clusterId);
     for (const u of [...this.upgrades.values()]) if (u.clusterId === clusterId && u.session !== current) u.relay.lost();
     for (const p of [...this.pending.values()])
       if (p.exchange.info.clusterId === clusterId && p.session !== current) p.exchange.fail(503, `cluster "${clusterId}" disconnected from the hub`);

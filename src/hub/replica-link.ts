@@ -1,0 +1,141 @@
+// Forwarding between hub replicas: a request for a cluster whose agent session another replica holds is carried
+// to that replica's same gateway (Kubernetes API or public), which serves it like its own. Requests stream both
+// ways with backpressure (pipe); upgrades (exec, attach, port-forward, app WebSockets) become a byte pipe to the
+// peer after the request head, so the peer's 101 and everything after it reach the client unchanged.
+//
+// The link is authenticated with the replicas' shared secret: a forwarded request carries an HMAC over
+// (replica, time, method, target), never the secret. A verified forward is served here and never forwarded again
+// (no loops); a forged or stale one is refused.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+
+export const FORWARDED_BY = 'x-pipeops-forwarded-by';
+export const FORWARD_TIME = 'x-pipeops-forward-time';
+export const FORWARD_SIGNATURE = 'x-pipeops-forward-signature';
+const LINK_HEADERS = [FORWARDED_BY, FORWARD_TIME, FORWARD_SIGNATURE];
+
+/** How far a forward's clock may be from ours. */
+const MAX_SKEW_MS = 60_000;
+
+export type ForwardCheck = { kind: 'client' } | { kind: 'replica'; from: string } | { kind: 'forged'; reason: string };
+
+export interface ReplicaLinkOptions {
+  replicaId: string;
+  /** The shared secret; every replica the same. */
+  secret: string;
+  /** CA the peers' Kubernetes API gateway certificates chain to (the replicas share their certificate). */
+  kubeCaPem?: string;
+  log: Logger;
+  now?: () => number;
+}
+
+export class ReplicaLink {
+  readonly #o: ReplicaLinkOptions;
+  readonly #now: () => number;
+
+  constructor(o: ReplicaLinkOptions) {
+    if (o.secret.length < 16) throw new Error('replica.secret needs at least 16 characters');
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  #mac(from: string, time: string, method: string, target: string): Buffer {
+    return createHmac('sha256', this.#o.secret).update(`${from}\n${time}\n${method.toUpperCase()}\n${target}`).digest();
+  }
+
+  /** The link headers for a request this replica forwards. */
+  sign(method: string, target: string): Record<string, string> {
+    const time = String(this.#now());
+    return { [FORWARDED_BY]: this.#o.replicaId, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: this.#mac(this.#o.replicaId, time, method, target).toString('base64url') };
+  }
+
+  /** Whether a request came from a client, from a replica (verified), or claims to without proof. */
+  check(req: IncomingMessage): ForwardCheck {
+    const from = one(req.headers[FORWARDED_BY]);
+    if (from === undefined) return { kind: 'client' };
+    const time = one(req.headers[FORWARD_TIME]) ?? '';
+    const sig = Buffer.from(one(req.headers[FORWARD_SIGNATURE]) ?? '', 'base64url');
+    const want = this.#mac(from, time, req.method ?? 'GET', req.url ?? '/');
+    if (sig.length !== want.length || !timingSafeEqual(sig, want)) return { kind: 'forged', reason: 'bad signature' };
+    if (Math.abs(this.#now() - Number(time)) > MAX_SKEW_MS) return { kind: 'forged', reason: 'stale signature' };
+    return { kind: 'replica', from };
+  }
+
+  /** Carry a request (body unread) to `base` (the peer's gateway) and its answer back. `fail` answers when the peer cannot be reached. */
+  forwardRequest(req: IncomingMessage, res: ServerResponse, base: string, fail: (code: number, message: string) => void): void {
+    const u = new URL(base);
+    const target = req.url ?? '/';
+    const secure = u.protocol === 'https:';
+    const options = {
+      host: u.hostname,
+      port: Number(u.port) || (secure ? 443 : 80),
+      method: req.method,
+      path: target,
+      headers: { ...withoutLinkHeaders(req.headers), ...this.sign(req.method ?? 'GET', target) },
+      ...(secure ? this.#tlsOptions() : {}),
+    };
+    const up = (secure ? https : http).request(options, (answer) => {
+      const headers = { ...answer.headers };
+      // Framing is this connection's own (the peer's chunking was undone by the client).
+      for (const h of ['connection', 'keep-alive', 'transfer-encoding']) delete headers[h];
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+      res.flushHeaders();
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    up.on('error', (e) => {
+      this.#o.log.warn({ peer: u.host, err: e.message }, 'replica link: the replica holding the session did not answer');
+      if (!res.headersSent) fail(502, 'the hub replica holding this cluster\'s session did not answer');
+      else res.destroy();
+    });
+    // The client went away: stop the peer's side too (a watch must not outlive its client).
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  }
+
+  /** Carry an upgrade to `base`: the request head with link headers, then bytes both ways. */
+  forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, base: string, refuse: (code: number, message: string) => void): void {
+    const u = new URL(base);
+    const target = req.url ?? '/';
+    const secure = u.protocol === 'https:';
+    const port = Number(u.port) || (secure ? 443 : 80);
+    const peer = secure ? tls.connect({ host: u.hostname, port, ...this.#tlsOptions() }) : net.connect({ host: u.hostname, port });
+    const lines = [`${req.method ?? 'GET'} ${target} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (!LINK_HEADERS.includes(req.rawHeaders[i]!.toLowerCase())) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    for (const [k, v] of Object.entries(this.sign(req.method ?? 'GET', target))) lines.push(`${k}: ${v}`);
+    let connected = false;
+    peer.once(secure ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      peer.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) peer.write(head);
+      socket.pipe(peer);
+      peer.pipe(socket);
+    });
+    peer.on('error', (e) => {
+      this.#o.log.warn({ peer: u.host, err: e.message }, 'replica link: upgrade not carried to the replica holding the session');
+      if (!connected) refuse(502, 'the hub replica holding this cluster\'s session did not answer');
+      else socket.destroy();
+    });
+    socket.on('error', () => peer.destroy());
+    socket.on('close', () => peer.destroy());
+    peer.on('close', () => socket.destroy());
+  }
+
+  /** The peers present the replicas' shared certificate: its chain is checked, not the name (an internal address). */
+  #tlsOptions() {
+    return this.#o.kubeCaPem ? { ca: this.#o.kubeCaPem, checkServerIdentity: () => undefined } : { rejectUnauthorized: true };
+  }
+}
+
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+function withoutLinkHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !LINK_HEADERS.includes(k)) out[k] = v;
+  return out;
+}
