@@ -10,6 +10,9 @@
 // --json FILE       write the result object (keys listed in RESULT_KEYS) to FILE.
 // --binary PATH     run the agent from the compiled binary (what ships) instead of `bun run` from source.
 // --agent-runtime R the runtime that runs the agent from source (default bun).
+// --cpu-prof DIR    run hub and agent (from source) under `bun --cpu-prof --cpu-prof-md`; profiles land in DIR at exit.
+// --phases LIST     run only these phases (comma-separated: c1,c64,idle,bulk,limited,full; default all); the
+//                   figures of the others are absent (a focused re-run, or a profile of one phase).
 // --tls-backend     the stand-in API server speaks HTTPS (as a real one does), for both the direct and the tunnel path.
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
@@ -42,6 +45,13 @@ const jsonOut = option('json');
 const tlsBackend = flag('tls-backend');
 const agentBinary = option('binary');
 const agentRuntime = option('agent-runtime') ?? 'bun';
+const cpuProfDir = option('cpu-prof');
+const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;
+const phases = new Set((option('phases') ?? PHASES.join(',')).split(','));
+for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p} (known: ${PHASES.join(', ')})`);
+if ((phases.has('limited') || phases.has('full')) && !phases.has('bulk')) throw new Error('--phases: limited and full need bulk (the limited rate is 25 % of the measured bulk rate)');
+/** Bun flags that write a CPU profile of the process (`name`) into --cpu-prof DIR when it exits. */
+const profFlags = (name: string) => (cpuProfDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
 
 /** Every key the result object carries (the smoke test checks them all). Figures are numbers; medians over rounds. */
 export const RESULT_KEYS = [
@@ -109,7 +119,7 @@ function agentCommand(): string[] {
   if (agentBinary) return [agentBinary, 'agent'];
   switch (agentRuntime) {
     case 'bun':
-      return [BUN, join(ROOT, 'src/cli.ts'), 'agent'];
+      return [BUN, ...profFlags('agent'), join(ROOT, 'src/cli.ts'), 'agent'];
     default:
       throw new Error(`--agent-runtime ${agentRuntime}: not supported by this bench (known: bun)`);
   }
@@ -125,7 +135,7 @@ async function main() {
 
   // ---- hub ----
   const hub = Bun.spawn(
-    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    [BUN, ...profFlags('hub'), join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
     { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: AGENT_TOKEN, PIPEOPS_HUB_ADMIN_TOKENS: ADMIN_TOKEN, PIPEOPS_HUB_USER_TOKENS: USER_TOKEN } },
   );
   procs.push(hub);
@@ -154,6 +164,7 @@ async function main() {
       PIPEOPS_LOG_LEVEL: 'warn',
       KUBERNETES_IN_CLUSTER: 'false',
       KUBERNETES_KUBECONFIG: kubeconfig,
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('G_'))),
       ...(process.env.BENCH_HIGH_WATER ? { PROXY_STREAM_HIGH_WATER_BYTES: process.env.BENCH_HIGH_WATER } : {}),
     },
   });
@@ -255,31 +266,38 @@ async function main() {
     const sides: ('direct' | 'tunnel')[] = round % 2 ? ['tunnel', 'direct'] : ['direct', 'tunnel'];
     const get = (side: 'direct' | 'tunnel') => (side === 'tunnel' ? tunnel('/bench/small') : direct('/bench/small'));
     for (const side of sides) {
-      // c=1 latency
-      const c1 = await load(get(side), 1, { count: c1Count });
-      count(c1);
-      if (side === 'tunnel') {
-        put('c1_p50_ms', c1.p50);
-        put('c1_p99_ms', c1.p99);
-      } else put('c1_direct_p50_ms', c1.p50);
-      // c=64 rate, with the CPU each process used for it
-      const a0 = cpuTicks(agent.pid);
-      const h0 = cpuTicks(hub.pid);
-      const c64 = await load(get(side), 64, { durationMs: c64Ms });
-      count(c64);
-      if (side === 'tunnel') {
-        put('c64_rps', c64.rps);
-        put('c64_p50_ms', c64.p50);
-        put('c64_p99_ms', c64.p99);
-        put('agent_cpu_us_per_req', ((cpuTicks(agent.pid) - a0) * TICK_US) / c64.n);
-        put('hub_cpu_us_per_req', ((cpuTicks(hub.pid) - h0) * TICK_US) / c64.n);
-      } else put('c64_direct_rps', c64.rps);
-      // small requests at c=4, idle
-      const idle = await load(get(side), 4, { count: smallCount });
-      count(idle);
-      put(side === 'tunnel' ? 'small_p50_idle_ms' : 'direct_small_p50_idle_ms', idle.p50);
-      put(side === 'tunnel' ? 'small_p99_idle_ms' : 'direct_small_p99_idle_ms', idle.p99);
+      if (phases.has('c1')) {
+        // c=1 latency
+        const c1 = await load(get(side), 1, { count: c1Count });
+        count(c1);
+        if (side === 'tunnel') {
+          put('c1_p50_ms', c1.p50);
+          put('c1_p99_ms', c1.p99);
+        } else put('c1_direct_p50_ms', c1.p50);
+      }
+      if (phases.has('c64')) {
+        // c=64 rate, with the CPU each process used for it
+        const a0 = cpuTicks(agent.pid);
+        const h0 = cpuTicks(hub.pid);
+        const c64 = await load(get(side), 64, { durationMs: c64Ms });
+        count(c64);
+        if (side === 'tunnel') {
+          put('c64_rps', c64.rps);
+          put('c64_p50_ms', c64.p50);
+          put('c64_p99_ms', c64.p99);
+          put('agent_cpu_us_per_req', ((cpuTicks(agent.pid) - a0) * TICK_US) / c64.n);
+          put('hub_cpu_us_per_req', ((cpuTicks(hub.pid) - h0) * TICK_US) / c64.n);
+        } else put('c64_direct_rps', c64.rps);
+      }
+      if (phases.has('idle')) {
+        // small requests at c=4, idle
+        const idle = await load(get(side), 4, { count: smallCount });
+        count(idle);
+        put(side === 'tunnel' ? 'small_p50_idle_ms' : 'direct_small_p50_idle_ms', idle.p50);
+        put(side === 'tunnel' ? 'small_p99_idle_ms' : 'direct_small_p99_idle_ms', idle.p99);
+      }
     }
+    if (!phases.has('bulk')) continue;
     // Bulk throughput alone, one transfer at a time.
     const rate: Record<'direct' | 'tunnel', number> = { direct: 0, tunnel: 0 };
     for (const side of sides) {
@@ -300,7 +318,7 @@ async function main() {
     // absolute rate on both sides): the cores are not saturated, so what slows small requests is queueing.
     const limited = rate.tunnel / 4;
     put('bulk_limited_rate_mib_s', limited);
-    for (const side of sides) {
+    for (const side of phases.has('limited') ? sides : []) {
       const b = bulk(side, { rate: limited });
       await b.flowing;
       const r = await load(get(side), 4, { count: smallCount });
@@ -310,7 +328,7 @@ async function main() {
       put(side === 'tunnel' ? 'small_p99_during_limited_bulk_ms' : 'direct_small_p99_during_limited_bulk_ms', r.p99);
     }
     // Small requests during full-speed bulk transfers: CPU contention and queueing together; direct is the floor.
-    for (const side of sides) {
+    for (const side of phases.has('full') ? sides : []) {
       const b = bulk(side);
       await b.flowing;
       const r = await load(get(side), 4, { count: smallCount });
@@ -322,7 +340,7 @@ async function main() {
     }
   }
   // Transfers that did not complete while small requests ran leave no throughput sample; keep the key defined.
-  if (!samples.has('bulk_during_small_mib_s')) put('bulk_during_small_mib_s', Number.NaN);
+  if (phases.has('full') && !samples.has('bulk_during_small_mib_s')) put('bulk_during_small_mib_s', Number.NaN);
 
   // Bytes on the WebSocket for a 1 MiB JSON pod list (issue 4): measured by the agent's own counter.
   const list = new Uint8Array(await (await direct('/api/v1/pods')()).arrayBuffer());
@@ -347,7 +365,7 @@ async function main() {
     const finite = xs.filter(Number.isFinite);
     ranges[k] = finite.length ? [Math.min(...finite), Math.max(...finite)] : [Number.NaN, Number.NaN];
   }
-  result.c1_p50_overhead_ms = median(samples.get('c1_p50_ms')!.map((t, i) => t - samples.get('c1_direct_p50_ms')![i]!));
+  if (phases.has('c1')) result.c1_p50_overhead_ms = median(samples.get('c1_p50_ms')!.map((t, i) => t - samples.get('c1_direct_p50_ms')![i]!));
   result.agent_rss_idle_mib = rssIdle;
   result.agent_rss_peak_mib = peakRss;
   result.agent_rss_after_mib = rssAfter;
@@ -367,9 +385,10 @@ async function main() {
     duration_s: Math.round((Date.now() - t0) / 1000),
     cpu_pct_during_tunnel_bulk: Object.fromEntries(Object.entries(cpuDuringBulk).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)])),
     pod_list_bytes: { raw: list.length, base64_json: b64Json, binary_frame: binaryFrame, measured_wire: measuredWire },
+    phases: [...phases],
     command: `bun bench/tunnel.ts ${argv.join(' ')}`.trim(),
   });
-  for (const k of RESULT_KEYS) if (!(k in result)) throw new Error(`bench bug: no figure for ${k}`);
+  if (phases.size === PHASES.length) for (const k of RESULT_KEYS) if (!(k in result)) throw new Error(`bench bug: no figure for ${k}`);
   const text = JSON.stringify(result, null, 2);
   if (jsonOut) writeFileSync(jsonOut, `${text}\n`);
   console.log(text);
@@ -406,6 +425,8 @@ if (import.meta.main) {
     code = 1;
   } finally {
     for (const p of procs) p.kill('SIGTERM');
+    // Profiles are written as the processes exit.
+    if (cpuProfDir) await Promise.all(procs.map((p) => Promise.race([p.exited, Bun.sleep(10_000)])));
   }
   process.exit(code);
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env bun
 // The single CLI: `agent` (default), `hub`, `demo`, `sandbox`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
 // configuration, 3 rejected by the control plane (token, registration).
+// Before anything lazily loads @peculiar/x509 (hub, demo, sandbox TLS): its DI container needs the polyfill when
+// its module is evaluated, and inside the bundle a lazily imported graph may evaluate it before mint-certificates.ts's own import.
+import 'reflect-metadata';
 import { homedir } from 'node:os';
 import { runAgentCommand } from './cli-agent.ts';
-import { runHubCommand } from './cli-hub.ts';
-import { runDemoCommand } from './cli-demo.ts';
-import { runSandboxCommand } from './cli-sandbox.ts';
 import { BUILD_INFO } from './version.ts';
 
 const USAGE = `pipeops-agent ${BUILD_INFO.version}
@@ -22,9 +22,11 @@ async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   const env = process.env as Record<string, string | undefined>;
   const io = { env, cwd: process.cwd(), home: homedir() };
-  if (first === 'hub') return runHubCommand(rest, io);
-  if (first === 'demo') return runDemoCommand(rest, io);
-  if (first === 'sandbox') return runSandboxCommand(rest, io);
+  // The other commands load only when asked for: the agent (the default, what runs in every cluster) does not pay
+  // for evaluating the hub's, the demo's and the sandbox's modules in its idle memory (issue 14, target 4).
+  if (first === 'hub') return (await import('./cli-hub.ts')).runHubCommand(rest, io);
+  if (first === 'demo') return (await import('./cli-demo.ts')).runDemoCommand(rest, io);
+  if (first === 'sandbox') return (await import('./cli-sandbox.ts')).runSandboxCommand(rest, io);
   if (first === 'agent') return runAgentCommand(rest, io);
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(USAGE);

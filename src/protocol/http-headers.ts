@@ -74,11 +74,19 @@ export function headersToMap(h: Headers): HeaderMap {
   return out;
 }
 
+/** Names seen so far and their canonical form: a request carries the same dozen names every time. Bounded. */
+const canonicalNames = new Map<string, string>();
+const CANONICAL_CACHE_MAX = 1024;
+
 export function canonicalHeaderName(k: string): string {
-  return k
+  const hit = canonicalNames.get(k);
+  if (hit !== undefined) return hit;
+  const c = k
     .split('-')
     .map((p) => (p ? p[0]!.toUpperCase() + p.slice(1).toLowerCase() : p))
     .join('-');
+  if (canonicalNames.size < CANONICAL_CACHE_MAX) canonicalNames.set(k, c);
+  return c;
 }
 
 /** Case-insensitive first value of a header in a map. */

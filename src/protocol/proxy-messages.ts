@@ -42,8 +42,9 @@ export interface ProxyRequest {
    * A buffered request whose body grows past the agent's threshold switches to this streamed form, so one large
    * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
    * The receiver tells chunk frames from response frames by state: chunks only follow a header.
-   * Flow control: at most 2 MiB (INITIAL_CHUNK_WINDOW) of chunks per request are in flight; the receiver returns credit with
-   * `proxy_window {increment: <bytes>}` (request id at top level) as its own client drains.
+   * Flow control: at most 1 MiB (INITIAL_CHUNK_WINDOW; 2 MiB before issue 14) of chunks per request are in flight; the
+   * receiver returns credit with `proxy_window {increment: <bytes>}` (request id at top level) as its own client
+   * drains, in steps of at most 1 MiB (our hub: 256 KiB).
    */
   binaryChunks: boolean;
 }

@@ -9,6 +9,7 @@ import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { CreditWindow } from './credit-window.ts';
+import { schedulerFor } from './outbound-scheduler.ts';
 import type { SessionConnection } from './session.ts';
 
 export interface WriterLimits {
@@ -108,9 +109,9 @@ export async function writeBinaryChunks(
     pending = [];
     pendingBytes = 0;
     await window.take(body.length, signal);
-    await drain(conn, limits.highWaterBytes, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
-    if (!conn.sendBinary(encodeRequestBodyFrame(requestId, body))) throw new Error('tunnel connection lost');
+    // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
+    await schedulerFor(conn).sendBulk(requestId, encodeRequestBodyFrame(requestId, body), signal);
     total += body.length;
   };
   const add = async (part: Uint8Array) => {

@@ -64,8 +64,14 @@ export function applyAgentFrame(ex: ProxyExchange, frame: Uint8Array<ArrayBuffer
   return 0;
 }
 
-/** Credit is returned in steps of this size, once the client has taken the bytes (res below its high-water mark). */
-const WINDOW_STEP = 1 << 20;
+/**
+ * Credit is returned in steps of this size as chunks arrive, while the client keeps up (its response buffer holds at
+ * most MAX_CLIENT_BUFFER). Small steps keep the agent's window (1 MiB, src/tunnel/credit-window.ts) from running dry,
+ * so the window, and with it what small answers queue behind, can stay small (issue 14).
+ */
+const WINDOW_STEP = 256 * 1024;
+/** Above this many bytes unwritten to the client, credit waits for its 'drain': a slow client slows only its own response. */
+const MAX_CLIENT_BUFFER = 1 << 20;
 
 /** Per-request flow control of binary chunks: `proxy_window` credit goes back once the client drained the bytes. */
 export class ChunkCredit {
@@ -87,7 +93,7 @@ export class ChunkCredit {
 
   #flush(): void {
     if (this.#owed < WINDOW_STEP || this.#waitingDrain) return;
-    if (this.res.writableLength > WINDOW_STEP) {
+    if (this.res.writableLength > MAX_CLIENT_BUFFER) {
       this.#waitingDrain = true;
       this.res.once('drain', () => {
         this.#waitingDrain = false;

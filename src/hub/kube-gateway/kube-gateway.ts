@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
+import { ClusterLookup } from '../cluster-lookup.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { ChunkCredit } from './agent-answer.ts';
@@ -61,6 +62,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
+  const clusters = new ClusterLookup(o.agents);
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
   // kubectl retries discovery several times per command: one line per cluster per interval while it is away.
@@ -90,7 +92,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
-    const rec = o.agents.store.find(target.cluster);
+    const rec = clusters.find(target.cluster);
     if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
     const clusterId = rec.cluster_id;
     labels.cluster = clusterId;
@@ -247,6 +249,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     },
     async stop() {
       tables.close();
+      clusters.close();
       outage.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams ended cleanly above still have their terminating chunk to flush: end those sockets (bounded), cut the rest.
