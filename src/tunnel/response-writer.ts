@@ -96,7 +96,6 @@ export async function writeBinaryChunks(
   requestId: string,
   first: Uint8Array[],
   reader: ReadableStreamDefaultReader<Uint8Array> | null,
-  limits: WriterLimits,
   signal: AbortSignal,
   window: CreditWindow,
 ): Promise<number> {
