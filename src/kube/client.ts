@@ -114,8 +114,17 @@ export class KubeClient {
   readonly #defaultTimeoutMs: number;
   readonly #userAgent: string;
 
+  /** Bun's fetch `tls` option, built once (it was rebuilt for every proxied request). */
+  readonly #tls: Record<string, unknown>;
+
   constructor(target: KubeTarget, opts: { defaultTimeoutMs?: number; userAgent?: string } = {}) {
     this.target = target;
+    this.#tls = {
+      ...(target.ca ? { ca: target.ca } : {}),
+      ...(target.cert ? { cert: target.cert } : {}),
+      ...(target.key ? { key: target.key } : {}),
+      rejectUnauthorized: target.insecureSkipVerify !== true,
+    };
     this.#defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? 'pipeops-agent';
   }
@@ -140,18 +149,12 @@ export class KubeClient {
     if (!headers.has('user-agent')) headers.set('user-agent', this.#userAgent);
     const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
     const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
-    const t = this.target;
     try {
       return await fetch(url, {
         ...rest,
         headers,
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
-        tls: {
-          ...(t.ca ? { ca: t.ca } : {}),
-          ...(t.cert ? { cert: t.cert } : {}),
-          ...(t.key ? { key: t.key } : {}),
-          rejectUnauthorized: t.insecureSkipVerify !== true,
-        },
+        tls: this.#tls,
       } as RequestInit);
     } catch (e) {
       throw this.#transportError(e, init.method ?? 'GET', path);

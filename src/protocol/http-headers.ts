@@ -92,7 +92,13 @@ export function canonicalHeaderName(k: string): string {
 /** Case-insensitive first value of a header in a map. */
 export function headerValue(h: HeaderMap, name: string): string | undefined {
   const n = name.toLowerCase();
-  for (const [k, vs] of Object.entries(h)) if (k.toLowerCase() === n && vs.length) return vs[0];
+  // No entries array per call, and a name of another length is never lower-cased: the relay asks several names of
+  // every request (issue 14: 6.5 % of the tunnel worker's CPU at 64 concurrent small requests).
+  for (const k in h) {
+    if (k.length !== n.length || k.toLowerCase() !== n) continue;
+    const vs = h[k]!;
+    if (vs.length) return vs[0];
+  }
   return undefined;
 }
 
