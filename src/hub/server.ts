@@ -261,6 +261,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
         // A view of the message's bytes, not a copy (`new Uint8Array(buffer)` copied every 256 KiB body chunk).
         message: (ws: ServerWebSocket<Data>, msg) => agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)),
         close: (ws: ServerWebSocket<Data>, code) => agents.close(ws as never, code),
+        drain: (ws: ServerWebSocket<Data>) => agents.drain(ws as never),
       },
     });
   } catch (e) {
