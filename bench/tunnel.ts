@@ -81,6 +81,10 @@ export const RESULT_KEYS = [
   'c1_p99_ms',
   'agent_cpu_us_per_req',
   'hub_cpu_us_per_req',
+  'client_cpu_us_per_req',
+  'direct_client_cpu_us_per_req',
+  'backend_cpu_us_per_req',
+  'direct_backend_cpu_us_per_req',
   'agent_rss_idle_mib',
   'agent_rss_peak_mib',
   'agent_rss_after_mib',
@@ -279,6 +283,8 @@ async function main() {
         // c=64 rate, with the CPU each process used for it
         const a0 = cpuTicks(agent.pid);
         const h0 = cpuTicks(hub.pid);
+        const b0 = cpuTicks(backend.pid);
+        const l0 = process.cpuUsage();
         const c64 = await load(get(side), 64, { durationMs: c64Ms });
         count(c64);
         if (side === 'tunnel') {
@@ -287,7 +293,12 @@ async function main() {
           put('c64_p99_ms', c64.p99);
           put('agent_cpu_us_per_req', ((cpuTicks(agent.pid) - a0) * TICK_US) / c64.n);
           put('hub_cpu_us_per_req', ((cpuTicks(hub.pid) - h0) * TICK_US) / c64.n);
-        } else put('c64_direct_rps', c64.rps);
+        }
+        // What the load generator and the backend cost per request: the whole budget of two cores is shared.
+        const l = process.cpuUsage(l0);
+        put(side === 'tunnel' ? 'client_cpu_us_per_req' : 'direct_client_cpu_us_per_req', (l.user + l.system) / c64.n);
+        put(side === 'tunnel' ? 'backend_cpu_us_per_req' : 'direct_backend_cpu_us_per_req', ((cpuTicks(backend.pid) - b0) * TICK_US) / c64.n);
+        if (side === 'direct') put('c64_direct_rps', c64.rps);
       }
       if (phases.has('idle')) {
         // small requests at c=4, idle

@@ -81,6 +81,8 @@ const ROWS: Row[] = [
   },
   { label: 'agent CPU per small request at c=64, µs', ours: 'agent_cpu_us_per_req', target: '≤ 90 µs' },
   { label: 'hub CPU per small request at c=64, µs', ours: 'hub_cpu_us_per_req', target: '≤ 80 µs' },
+  { label: 'load generator (HTTPS client) CPU per request at c=64, µs', direct: 'direct_client_cpu_us_per_req', ours: 'client_cpu_us_per_req', target: '' },
+  { label: 'backend CPU per request at c=64, µs', direct: 'direct_backend_cpu_us_per_req', ours: 'backend_cpu_us_per_req', target: '' },
   { label: 'agent RSS idle, MiB', ours: 'agent_rss_idle_mib', target: '≤ 68 MiB (compiled)' },
   { label: 'agent RSS peak, MiB', ours: 'agent_rss_peak_mib', target: '≤ 150 MiB' },
   { label: 'agent RSS 2 s after the load, MiB', ours: 'agent_rss_after_mib', ratio: (r) => `${times(num(r, 'agent_rss_after_mib'), num(r, 'agent_rss_idle_mib'))} idle`, target: '≤ 1.2× idle' },
