@@ -9,7 +9,8 @@
 //                   (alternating which goes first); the result is the median over rounds, with [min, max].
 // --json FILE       write the result object (keys listed in RESULT_KEYS) to FILE.
 // --binary PATH     run the agent from the compiled binary (what ships) instead of `bun run` from source.
-// --agent-runtime R the runtime that runs the agent from source (default bun).
+// --agent-runtime R the runtime that runs the agent from source: bun (default) or deno (`npm run agent:deno`, issue 16);
+//                   --deno is the same as --agent-runtime deno.
 // --cpu-prof DIR    run hub and agent (from source) under `bun --cpu-prof --cpu-prof-md`; profiles land in DIR at exit.
 // --phases LIST     run only these phases (comma-separated: c1,c64,idle,bulk,limited,full; default all); the
 //                   figures of the others are absent (a focused re-run, or a profile of one phase).
@@ -44,7 +45,8 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a
 const jsonOut = option('json');
 const tlsBackend = flag('tls-backend');
 const agentBinary = option('binary');
-const agentRuntime = option('agent-runtime') ?? 'bun';
+const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
+const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
 const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;
 const phases = new Set((option('phases') ?? PHASES.join(',')).split(','));
@@ -124,8 +126,10 @@ function agentCommand(): string[] {
   switch (agentRuntime) {
     case 'bun':
       return [BUN, ...profFlags('agent'), join(ROOT, 'src/cli.ts'), 'agent'];
+    case 'deno':
+      return [DENO, 'run', '--allow-all', '--config', join(ROOT, 'deno.json'), join(ROOT, 'src/cli.ts'), 'agent'];
     default:
-      throw new Error(`--agent-runtime ${agentRuntime}: not supported by this bench (known: bun)`);
+      throw new Error(`--agent-runtime ${agentRuntime}: not supported by this bench (known: bun, deno)`);
   }
 }
 
@@ -160,6 +164,7 @@ async function main() {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: dir,
+      ...(agentRuntime === 'deno' && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
       PIPEOPS_API_URL: ready.url,
       PIPEOPS_TOKEN: AGENT_TOKEN,
       PIPEOPS_CLUSTER_NAME: 'bench',

@@ -4,7 +4,7 @@ import type { AgentApiDeps } from '../src/agent/http-types.ts';
 import { connectionStateCode } from '../src/agent/probe-bodies.ts';
 import { readRuntime } from '../src/agent/runtime-readings.ts';
 import { runtimeStats } from '../src/agent/runtime-stats.ts';
-import { jscHeapStats } from '../src/runtime/heap-stats.ts';
+import { runtime } from '#runtime';
 
 /** Gauges derived from state are set at scrape time, so they can never lag behind the snapshot. */
 export function refreshScrapeGauges(deps: AgentApiDeps, now = Date.now()): void {
@@ -13,9 +13,9 @@ export function refreshScrapeGauges(deps: AgentApiDeps, now = Date.now()): void 
   deps.metrics.set('pipeops_tunnel_status', connectionStateCode(s.connection.state));
   deps.metrics.set('pipeops_agent_connection_state', connectionStateCode(s.connection.state));
   deps.metrics.set('pipeops_agent_unhealthy_duration_seconds', s.connection.state === 'connected' ? 0 : Math.max(0, now - s.connection.since) / 1000);
-  const heap = jscHeapStats();
+  const heap = runtime.heapStats();
   deps.metrics.set('pipeops_bun_heap_bytes', heap.heapSize);
-  deps.metrics.set('pipeops_bun_heap_objects', heap.objectCount);
+  if (heap.objectCount !== null) deps.metrics.set('pipeops_bun_heap_objects', heap.objectCount);
 }
 
 export function metricsRoutes(deps: AgentApiDeps): Hono {

@@ -1,32 +1,19 @@
 // Live channels: the /ws dashboard socket and the SSE streams of status events and log lines.
 import { Hono } from 'hono';
-import { upgradeWebSocket } from 'hono/bun';
+import { runtime } from '#runtime';
 import { streamSSE } from 'hono/streaming';
 import { corsHeaders, envelope, originAllowed, replyTo, statusData } from '../src/agent/dashboard-ws.ts';
 import { type AgentApiDeps, apiTiming } from '../src/agent/http-types.ts';
 import { keepRequestOpen } from '../src/agent/idle-timeout.ts';
 import { healthUpdateData, parseTail, stateEventData } from '../src/agent/realtime-payloads.ts';
 import { runtimeStats } from '../src/agent/runtime-stats.ts';
+import { sleep } from '../src/timing/sleep.ts';
 import { readRuntimeNow } from '../src/agent/runtime-readings.ts';
 
 type ChangeDetail = { kind: string; at: number };
 
 /** Log lines waiting for one slow SSE client before further lines are dropped. */
 const MAX_QUEUED_LOG_LINES = 1000;
-
-/** Resolves after `ms` or as soon as `signal` aborts, leaving no timer behind. */
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export function realtimeRoutes(deps: AgentApiDeps): Hono {
   const timing = apiTiming(deps);
@@ -43,7 +30,7 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
         }
         await next();
       },
-      upgradeWebSocket(() => {
+      runtime.upgradeWebSocket(() => {
         let onChange: ((e: Event) => void) | undefined;
         return {
           onOpen(_e, ws) {
@@ -112,7 +99,7 @@ export function realtimeRoutes(deps: AgentApiDeps): Hono {
         const s = status.snapshot();
         await send('connected', { agent_id: s.agentId, version: s.version, timestamp: new Date().toISOString() });
         while (!sse.aborted) {
-          await wait(timing.healthUpdateMs, stop.signal);
+          await sleep(timing.healthUpdateMs, stop.signal);
           if (sse.aborted) break;
           await send('health_update', healthUpdateData(status.snapshot(), status.readiness(), Date.now()));
         }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
 // The single CLI: `agent` (default), `hub`, `demo`, `sandbox`. Exit codes: 0 ok, 1 runtime failure, 2 invalid
 // configuration, 3 rejected by the control plane (token, registration).
-// Before anything lazily loads @peculiar/x509 (hub, demo, sandbox TLS): its DI container needs the polyfill when
-// its module is evaluated, and inside the bundle a lazily imported graph may evaluate it before mint-certificates.ts's own import.
+// The commands load on demand: only the agent runs on Deno (npm run agent:deno); the hub, demo and sandbox need Bun.
+// reflect-metadata first: in the compiled binary the on-demand commands are bundled lazily, and @peculiar/x509's DI
+// container (reached eagerly through shared modules) must find the Reflect polyfill before it loads.
 import 'reflect-metadata';
 import { homedir } from 'node:os';
+import { runtime } from '#runtime';
 import { runAgentCommand } from './cli-agent.ts';
 import { BUILD_INFO } from './version.ts';
 
@@ -22,8 +24,10 @@ async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   const env = process.env as Record<string, string | undefined>;
   const io = { env, cwd: process.cwd(), home: homedir() };
-  // The other commands load only when asked for: the agent (the default, what runs in every cluster) does not pay
-  // for evaluating the hub's, the demo's and the sandbox's modules in its idle memory (issue 14, target 4).
+  if ((first === 'hub' || first === 'demo' || first === 'sandbox') && runtime.name !== 'bun') {
+    process.stderr.write(`"${first}" runs on Bun only (this is ${runtime.name} ${runtime.version}); only the agent runs on ${runtime.name}\n`);
+    return 2;
+  }
   if (first === 'hub') return (await import('./cli-hub.ts')).runHubCommand(rest, io);
   if (first === 'demo') return (await import('./cli-demo.ts')).runDemoCommand(rest, io);
   if (first === 'sandbox') return (await import('./cli-sandbox.ts')).runSandboxCommand(rest, io);
@@ -33,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === '--version' || first === 'version') {
-    process.stdout.write(`pipeops-agent ${BUILD_INFO.version} (commit ${BUILD_INFO.commit}, bun ${BUILD_INFO.bunVersion})\n`);
+    process.stdout.write(`pipeops-agent ${BUILD_INFO.version} (commit ${BUILD_INFO.commit}, ${runtime.name} ${runtime.version})\n`);
     return 0;
   }
   if (first && !first.startsWith('-')) {

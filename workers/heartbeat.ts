@@ -1,5 +1,5 @@
 // Heartbeat worker entrypoint (src/heartbeat).
-import type { HeartbeatToMain, MainToHeartbeat } from '../src/agent/thread-messages.ts';
+import type { HeartbeatToMain, MainToHeartbeat } from '../src/threads/messages.ts';
 import { runHeartbeatWorker } from '../src/heartbeat/worker-main.ts';
 import { workerPort } from '../src/runtime/worker-port.ts';
 

@@ -1,8 +1,7 @@
-// The agent's local HTTP API: one Hono app assembled from the route modules in routes/, served by Bun.serve.
+// The agent's local HTTP API: one Hono app assembled from the route modules in routes/, served by the runtime's server.
 // No Kubernetes pass-through on this port (S2). Probes and /metrics are open; the dashboard, /ws, the SSE
 // streams and /api/* only for loopback clients or holders of agent.api_token (local-access.ts).
 import { Hono } from 'hono';
-import { websocket } from 'hono/bun';
 import { routePath } from 'hono/route';
 import { dashboardRoutes } from '../../routes/dashboard.ts';
 import { healthRoutes } from '../../routes/health.ts';
@@ -11,6 +10,7 @@ import { realtimeRoutes } from '../../routes/realtime.ts';
 import { statusRoutes } from '../../routes/status.ts';
 import type { AgentApiDeps } from './http-types.ts';
 import { localAccess } from './local-access.ts';
+import { runtime } from '#runtime';
 
 export type { AgentApiDeps, CheckResult, ConnectivityChecks } from './http-types.ts';
 
@@ -73,14 +73,13 @@ export interface AgentServer {
 
 export function startAgentServer(opts: AgentApiDeps & { port: number; host: string; idleTimeoutS?: number }): AgentServer {
   const app = createAgentApp(opts);
-  const server = Bun.serve({
+  const server = runtime.serve({
     port: opts.port,
     hostname: opts.host,
     fetch: app.fetch,
-    websocket,
-    idleTimeout: opts.idleTimeoutS ?? HTTP_IDLE_TIMEOUT_S,
+    idleTimeoutS: opts.idleTimeoutS ?? HTTP_IDLE_TIMEOUT_S,
   });
-  const port = server.port ?? opts.port;
+  const port = server.port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${hostForUrl}:${port}`;
   opts.logger.info({ url }, 'local API listening');
@@ -89,7 +88,7 @@ export function startAgentServer(opts: AgentApiDeps & { port: number; host: stri
     url,
     async stop() {
       // Force-close: SSE streams and /ws never end on their own.
-      await server.stop(true);
+      await server.stop();
     },
   };
 }

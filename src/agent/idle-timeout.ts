@@ -1,13 +1,8 @@
-// Long-lived responses (SSE) opt out of Bun.serve's idle timeout one request at a time (S4, bun-notes §6):
-// the server keeps a finite idleTimeout for everything else.
+// Long-lived responses (SSE) opt out of the server's idle timeout one request at a time (S4, bun-notes §6): the
+// server keeps a finite idleTimeout for everything else. The runtime knows how (src/runtime/types.ts).
 import type { Context } from 'hono';
+import { runtime } from '#runtime';
 
-interface TimeoutCapable {
-  timeout(req: Request, seconds: number): void;
-}
-
-/** No-op when the app runs without Bun.serve (app.request() in tests). */
 export function keepRequestOpen(c: Context): void {
-  const env = c.env as unknown;
-  if (env && typeof (env as Partial<TimeoutCapable>).timeout === 'function') (env as TimeoutCapable).timeout(c.req.raw, 0);
+  runtime.keepRequestOpen(c.req.raw, c.env);
 }

@@ -1,6 +1,7 @@
 // Every Prometheus metric the agent exposes, declared once. Workers report updates as plain messages
 // (`MetricUpdate`), the main thread applies them here; docs/metrics.md is generated from METRICS.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 export interface MetricDef {
@@ -98,13 +99,6 @@ export const UPSTREAM_ALIASES: Readonly<Record<string, (u: MetricUpdate) => Metr
 
 export type MetricName = (typeof METRICS)[number]['name'];
 
-/** A metric change as it crosses from a worker to the main thread. */
-export interface MetricUpdate {
-  name: string;
-  op: 'inc' | 'set' | 'observe';
-  value?: number;
-  labels?: Record<string, string>;
-}
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 

@@ -1,7 +1,8 @@
 // Response bodies of /health, /ready and /version, shaped like upstream's (protocol.md §8) so existing
 // probes and dashboards keep parsing them. Pure: the route modules pass in the snapshot and the clock.
 import type { BuildInfo } from './http-types.ts';
-import type { AgentSnapshot, ConnectionState, Readiness } from './status.ts';
+import type { ConnectionState } from '../threads/connection-state.ts';
+import type { AgentSnapshot, Readiness } from './status.ts';
 
 /** Go's time.Duration.String() for a non-negative millisecond count: "850ms", "12.5s", "1m30s", "2h0m5s". */
 export function goDuration(ms: number): string {

@@ -13,16 +13,17 @@ import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts'
 import { prettyLine } from '../log/pretty.ts';
 import { restBaseUrl } from '../protocol/session-urls.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
-import { spawnWorker } from '../runtime/workers.ts';
+import { runtime } from '#runtime';
 import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
 import { BUILD_INFO } from '../version.ts';
 import { selectServiceToken } from './credentials.ts';
 import { startAgentServer } from './http-app.ts';
 import type { CheckResult } from './http-types.ts';
-import { toKubeAccess } from './kube-access.ts';
+import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
+import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
   IngressToMain,
@@ -32,7 +33,7 @@ import type {
   MainToTunnel,
   RegisterFacts,
   TunnelToMain,
-} from './thread-messages.ts';
+} from '../threads/messages.ts';
 
 export interface RunningAgent {
   url: string;
@@ -147,7 +148,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     s.kubernetes.version = facts.k8sVersion === 'unknown' ? null : facts.k8sVersion;
   });
   const metrics = new AgentMetrics();
-  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: Bun.version });
+  metrics.set('pipeops_agent_info', 1, { version: BUILD_INFO.version, bun_version: runtime.name === 'bun' ? runtime.version : 'none' });
   const server = startAgentServer({
     status,
     metrics,
@@ -178,7 +179,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   const tunnelSup = new WorkerSupervisor<MainToTunnel, TunnelToMain>({
     ...common,
     name: 'tunnel',
-    spawn: () => spawnWorker('tunnel'),
+    spawn: () => runtime.spawnWorker('tunnel'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -289,7 +290,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   heartbeatSup = new WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>({
     ...common,
     name: 'heartbeat',
-    spawn: () => spawnWorker('heartbeat'),
+    spawn: () => runtime.spawnWorker('heartbeat'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -329,7 +330,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   ingressSup = new WorkerSupervisor<MainToIngress, IngressToMain>({
     ...common,
     name: 'ingress',
-    spawn: () => spawnWorker('ingress'),
+    spawn: () => runtime.spawnWorker('ingress'),
     init: () => ({
       kind: 'init',
       logLevel: cfg.logging.level,
@@ -385,7 +386,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       // The tunnel closes its session with 1000 first; the others only need to stop.
       await tunnelSup.stop(Math.max(500, budget - 2000));
       await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
-      await Promise.race([saving, Bun.sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
     })();

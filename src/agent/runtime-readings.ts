@@ -1,5 +1,5 @@
 // Collects the raw runtime readings that runtimeStats() shapes (the I/O half of runtime-stats.ts).
-import { jscHeapStats } from '../runtime/heap-stats.ts';
+import { runtime } from '#runtime';
 import type { RuntimeReadings } from './runtime-stats.ts';
 
 /** Delay of one timer turn: a cheap on-demand lag sample instead of a background monitor. */
@@ -14,7 +14,7 @@ export function readRuntimeNow(bunVersion: string): RuntimeReadings {
   const m = process.memoryUsage();
   return {
     memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
-    jsc: jscHeapStats(),
+    jsc: runtime.heapStats(),
     bunVersion,
     eventLoopLagMs: null,
   };

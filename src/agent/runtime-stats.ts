@@ -1,6 +1,6 @@
 // Shapes /api/metrics/runtime and the runtime part of /api/health/detailed from raw readings.
 // Pure: the route collects process.memoryUsage(), JSC heap stats and event-loop lag and passes them in.
-import type { JscHeapStats } from '../runtime/heap-stats.ts';
+import type { HeapStats } from '../runtime/types.ts';
 import type { AgentSnapshot } from './status.ts';
 
 export interface MemoryReading {
@@ -12,7 +12,7 @@ export interface MemoryReading {
 
 export interface RuntimeReadings {
   memory: MemoryReading;
-  jsc: JscHeapStats;
+  jsc: HeapStats;
   bunVersion: string;
   /** Delay of one macrotask turn, measured on demand (no background timer), or null if not measured. */
   eventLoopLagMs: number | null;

@@ -1,8 +1,7 @@
 // The agent's live state as the main thread knows it: fed by worker messages, read by the HTTP API and /ready.
 // One object, one 'change' event; routes never reach into workers.
 
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
-export type SessionMode = 'controller' | 'gateway';
+import type { ConnectionState, SessionMode } from '../threads/connection-state.ts';
 
 export interface WorkerStatus {
   alive: boolean;

@@ -3,8 +3,9 @@
 import type { Logger } from 'pino';
 import type { AgentMetrics } from './metrics.ts';
 import type { AgentStatus } from './status.ts';
-import type { CommonWorkerMessage, WorkerName } from './thread-messages.ts';
-import { backoffDelay } from '../tunnel/backoff.ts';
+import type { CommonWorkerMessage, WorkerName } from '../threads/messages.ts';
+import { backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
 
 export interface SupervisorDeps<In, Out> {
   name: WorkerName;
@@ -61,7 +62,7 @@ export class WorkerSupervisor<In extends { kind: string }, Out extends { kind: s
       this.#stopped = r;
     });
     w.postMessage({ kind: 'shutdown' });
-    await Promise.race([done, Bun.sleep(timeoutMs)]);
+    await Promise.race([done, sleep(timeoutMs)]);
     w.terminate();
   }
 
@@ -106,7 +107,7 @@ export class WorkerSupervisor<In extends { kind: string }, Out extends { kind: s
       return;
     }
     if (Date.now() - this.#startedAt > STABLE_MS) this.#restarts = 0;
-    const delay = backoffDelay({ baseMs: 1000, maxMs: 30_000, jitter: 0.25 }, this.#restarts);
+    const delay = backoffDelay({ baseMs: 1000, maxMs: 30_000, jitter: { kind: 'within-cap', fraction: 0.25 } }, this.#restarts);
     this.#restarts++;
     d.metrics.inc('pipeops_worker_restarts_total', { worker: d.name });
     d.log.error({ worker: d.name, code, restart_in_ms: delay }, 'worker exited unexpectedly; restarting');

@@ -1,8 +1,8 @@
 // Wires the Kubernetes side to the sync engine: informers on Ingresses and Services, managed-Ingress filter, route
 // extraction, ingress controller and routing-mode detection (re-evaluated on Service events instead of polling).
 // Everything that decides lives in the pure modules; this file only keeps caches and calls them.
-import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { RouteHint, ServiceTarget } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { type Informer, listWatch, objectKey } from '../kube/watch.ts';
 import { decideRouting, type RoutingDecision } from './cluster-detection.ts';

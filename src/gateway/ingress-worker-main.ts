@@ -1,9 +1,9 @@
 // The ingress worker: runs IngressSync (informers → route registry) once the cluster id is known, re-syncs after
 // reconnects, and reports gateway_info (heartbeat metadata) and route_hints (tunnel Host fallback) to the main thread.
 import type { Logger } from 'pino';
-import { fromKubeAccess } from '../agent/kube-access.ts';
-import { MetricBatch } from '../agent/metric-batch.ts';
-import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } from '../agent/thread-messages.ts';
+import { fromKubeAccess } from '../threads/kube-access.ts';
+import { MetricBatch } from '../threads/metric-batch.ts';
+import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } from '../threads/messages.ts';
 import { KubeClient } from '../kube/client.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';
 import { DEFAULT_DETECTION_WAIT_MS } from './cluster-detection.ts';

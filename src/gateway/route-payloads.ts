@@ -1,8 +1,8 @@
-// Builds the registry bodies (route-registry-messages.ts) from extracted routes. Pure.
+// Builds the registry bodies (src/protocol/route-registry-messages.ts) from extracted routes. Pure.
 // Every route points at the ingress controller Service (§1.1); when none is known, at the route's own backend.
 import type { IngressController } from './controller-detection.ts';
 import type { RoutingDecision } from './cluster-detection.ts';
-import type { RegisterRouteBody, SyncRoutesBody } from './route-registry-messages.ts';
+import type { RegisterRouteBody, SyncRoutesBody } from '../protocol/route-registry-messages.ts';
 import { compareRoutes, type IngressRoutes, type Route } from './route-extraction.ts';
 
 /** What every body carries besides the routes: who we are, where traffic goes, how. */

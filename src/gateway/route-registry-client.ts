@@ -2,8 +2,10 @@
 // Success is exactly HTTP 200; anything else is a RegistryError carrying the status and the start of the body.
 // Retries: 3 attempts, delay min(2^n s, cap) (cap 5 s register/unregister, 10 s sync) jittered ±25 %.
 import { restBaseUrl } from '../protocol/session-urls.ts';
-import { jitterSymmetric } from '../tunnel/backoff.ts';
-import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from './route-registry-messages.ts';
+import { backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from '../protocol/route-registry-messages.ts';
+import { runtime } from '#runtime';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 
@@ -39,7 +41,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseMs: 1000, capMs: { 
 
 /** Delay before attempt `n + 1` (n = 1, 2, …): min(base·2^(n-1), cap) jittered. Pure but for `random`. */
 export function retryDelay(p: RetryPolicy, op: RegistryOperation, n: number, random: () => number = Math.random): number {
-  return jitterSymmetric(Math.min(p.baseMs * 2 ** (n - 1), p.capMs[op]), p.jitter, random);
+  return backoffDelay({ baseMs: p.baseMs, maxMs: p.capMs[op], jitter: { kind: 'symmetric', fraction: p.jitter } }, n - 1, random);
 }
 
 /** What the sync engine needs from a registry (the REST client, or a fake in tests). */
@@ -94,7 +96,7 @@ export class RouteRegistryClient implements RouteRegistry {
     let last: RegistryError | null = null;
     let n = 0;
     for (n = 0; n < this.#retry.attempts; n++) {
-      if (n > 0) await (this.#o.sleep ?? Bun.sleep)(retryDelay(this.#retry, op, n, this.#o.random));
+      if (n > 0) await (this.#o.sleep ?? sleep)(retryDelay(this.#retry, op, n, this.#o.random));
       last = await this.#once(op, payload);
       if (!last) break;
     }
@@ -106,7 +108,7 @@ export class RouteRegistryClient implements RouteRegistry {
   async #once(op: RegistryOperation, payload: string): Promise<RegistryError | null> {
     const tls = this.#o.tls ?? {};
     try {
-      const res = await fetch(`${this.#base}/${op}`, {
+      const res = await runtime.fetch(`${this.#base}/${op}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'user-agent': this.#o.userAgent ?? 'pipeops-agent' },
         body: payload,
@@ -117,7 +119,7 @@ export class RouteRegistryClient implements RouteRegistry {
           ...(tls.key ? { key: tls.key } : {}),
           rejectUnauthorized: tls.insecureSkipVerify !== true,
         },
-      } as RequestInit);
+      });
       const text = await res.text().catch(() => '');
       if (res.status === 200) return null;
       const shown = this.#scrub(text.slice(0, 500));

@@ -4,7 +4,8 @@
 // unregistered and registered again, so registries keyed by host and path drop it too); a bulk `sync` again
 // periodically, on request (reconnect) and to repair after any failed call. One call in flight; bursts coalesce
 // because work is "hosts whose desired routes differ from the acknowledged ones", computed when the call is made.
-import type { MetricUpdate } from '../agent/metrics.ts';
+import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import { registerBody, type SyncTarget, syncBody } from './route-payloads.ts';
 import { compareRoutes, type IngressRoutes, type Route } from './route-extraction.ts';
 import type { RouteRegistry } from './route-registry-client.ts';
@@ -281,7 +282,7 @@ export class RouteSync {
   #failed(e: unknown, ctx: Record<string, unknown>): void {
     this.counters.failures++;
     const repair = this.#o.repair ?? { baseMs: 5000, maxMs: 300_000 };
-    const delay = Math.min(repair.maxMs, repair.baseMs * 2 ** Math.min(this.#repairAttempt++, 20));
+    const delay = backoffDelay({ ...repair, jitter: NO_JITTER }, this.#repairAttempt++);
     this.#o.log?.warn({ ...ctx, err: (e as Error).message, repair_in_ms: delay }, 'route registry call failed; a bulk sync will repair');
     this.#needBulk = true;
     this.#bulkReason = 'repair';

@@ -1,6 +1,6 @@
 // The heartbeat payload (protocol.md §7) with deviations L9 (real usage or nothing; managed routes only;
 // routing_mode added) and L10 (no join token unless enabled). Pure.
-import type { ConnectionState } from '../agent/status.ts';
+import type { ConnectionState } from '../threads/connection-state.ts';
 import type { MonitoringEndpoints } from './monitoring.ts';
 
 export interface HeartbeatInputs {

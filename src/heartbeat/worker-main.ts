@@ -1,9 +1,11 @@
 // The heartbeat worker: first heartbeat right after (re)registration, then one per interval while connected.
 // It builds payloads from cheap Kubernetes reads; the tunnel worker (via the main thread) sends them.
 import type { Logger } from 'pino';
-import { fromKubeAccess } from '../agent/kube-access.ts';
-import type { ConnectionState } from '../agent/status.ts';
-import type { HeartbeatToMain, HeartbeatWorkerConfig, MainToHeartbeat } from '../agent/thread-messages.ts';
+import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import { fromKubeAccess } from '../threads/kube-access.ts';
+import type { ConnectionState } from '../threads/connection-state.ts';
+import type { HeartbeatToMain, HeartbeatWorkerConfig, MainToHeartbeat } from '../threads/messages.ts';
 import { KubeClient } from '../kube/client.ts';
 import { countNodes, countPods } from '../kube/cluster-info.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';
@@ -116,7 +118,7 @@ class Heartbeater {
         }
         this.log.warn({ attempt, err: r.error }, 'heartbeat not sent');
         if (this.#state !== 'connected') return; // the next (re)connection sends one immediately
-        await Bun.sleep(Math.min(capMs, baseMs * 2 ** (attempt - 1)));
+        await sleep(backoffDelay({ baseMs, maxMs: capMs, jitter: NO_JITTER }, attempt - 1));
       }
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'heartbeat tick failed');

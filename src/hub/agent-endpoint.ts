@@ -2,8 +2,9 @@
 // socket, and "cluster not found" for sessions the hub does not know (protocol.md §2; deviations L2).
 import type { Logger } from 'pino';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
-import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
+import { encodeMessage, type HubToAgent, type HubToAgentPayloads } from '../protocol/wire-messages.ts';
 import { AgentOutbound } from './agent-outbound.ts';
 import type { ClusterStore } from './cluster-store.ts';
 
@@ -48,7 +49,8 @@ export interface AgentSession {
   connectedAt: number;
   /** What this session's agent advertised (src/protocol/extensions.ts); the hub uses nothing else. */
   extensions: ReadonlySet<Extension>;
-  send(type: string, payload: Record<string, unknown> | null, requestId?: string): void;
+  /** One typed message (src/protocol/wire-messages.ts). */
+  send(m: HubToAgent): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
   sendRaw(text: string): void;
@@ -59,7 +61,7 @@ export interface AgentSession {
    * request messages, round-robin between streams (agent-outbound.ts). False: the stream has too much waiting; pause
    * its source until `whenWritable` calls back.
    */
-  sendBulk(streamKey: string, type: string, payload: Record<string, unknown>, requestId?: string): boolean;
+  sendBulk(streamKey: string, m: HubToAgent): boolean;
   whenWritable(streamKey: string, cb: () => void): void;
   close(code: number, reason: string): void;
 }
@@ -140,7 +142,7 @@ export class AgentEndpoint {
     if (!rec) {
       this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
       this.opts.events?.refused?.('unknown_cluster');
-      send(ws, 'error', { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' });
+      send(ws, { type: 'error', payload: { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' } });
       ws.close(1008, 'cluster not found');
       return;
     }
@@ -168,7 +170,7 @@ export class AgentEndpoint {
         this.#heartbeat(ws, m);
         return;
       case 'ping':
-        send(ws, 'pong', { timestamp: new Date().toISOString() }, m.requestId);
+        send(ws, { type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
         return;
       case 'pong':
         return;
@@ -177,7 +179,7 @@ export class AgentEndpoint {
         return;
       default:
         if (!ws.data.clusterId) {
-          send(ws, 'error', { error: 'not registered' }, m.requestId);
+          send(ws, { type: 'error', payload: { error: 'not registered' }, requestId: m.requestId });
           return;
         }
         for (const l of this.#messageListeners) l(ws.data.clusterId, m);
@@ -224,7 +226,7 @@ export class AgentEndpoint {
       connectedAt: Date.now(),
       extensions: ws.data.extensions ?? new Set(),
       socket: ws,
-      send: (type, payload, requestId) => send(ws, type, payload, requestId),
+      send: (m) => send(ws, m),
       sendBinary: (bytes) => {
         ws.data.bytesOut = (ws.data.bytesOut ?? 0) + bytes.byteLength;
         ws.send(bytes);
@@ -234,7 +236,7 @@ export class AgentEndpoint {
         ws.send(text);
       },
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
-      sendBulk: (key, type, payload, requestId) => outbound.sendBulk(key, encodeEnvelope(type, payload, requestId)),
+      sendBulk: (key, m) => outbound.sendBulk(key, encodeMessage(m)),
       whenWritable: (key, cb) => outbound.whenWritable(key, cb),
       close: (code, reason) => ws.close(code, reason),
     };
@@ -247,7 +249,7 @@ export class AgentEndpoint {
 
   #register(ws: AgentSocket, m: InboundMessage): void {
     if (ws.data.kind !== 'controller') {
-      send(ws, 'error', { error: 'register is only accepted on the controller endpoint' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'register is only accepted on the controller endpoint' }, requestId: m.requestId });
       this.#rejected('wrong_endpoint');
       return;
     }
@@ -255,7 +257,7 @@ export class AgentEndpoint {
     if (!p.success) {
       const why = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       this.log.warn({ why }, 'invalid register payload');
-      send(ws, 'error', { error: `invalid register payload: ${why}` }, m.requestId);
+      send(ws, { type: 'error', payload: { error: `invalid register payload: ${why}` }, requestId: m.requestId });
       this.#rejected('invalid_payload');
       return;
     }
@@ -272,10 +274,10 @@ export class AgentEndpoint {
       metadata: { ...(r.metadata ?? {}), labels: r.labels, region: r.region, cloud_provider: r.cloud_provider },
       registration,
     });
-    const payload: Record<string, unknown> = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
+    const payload: HubToAgentPayloads['register_success'] = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
-    send(ws, 'register_success', payload, m.requestId);
+    send(ws, { type: 'register_success', payload, requestId: m.requestId });
     this.opts.events?.registration?.('accepted');
     // Without a hand-off the controller socket is the session, with what the register payload advertised.
     if (!this.opts.handoff) {
@@ -303,17 +305,17 @@ export class AgentEndpoint {
     }
     const id = ws.data.clusterId;
     if (!id || !this.store.recordHeartbeat(id, m.payload)) {
-      send(ws, 'error', { error: 'cluster not found' }, m.requestId);
+      send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
       this.opts.events?.heartbeat?.('unknown_cluster');
       return;
     }
     this.opts.events?.heartbeat?.('ok');
-    send(ws, 'heartbeat_ack', { cluster_id: id, received_at: new Date().toISOString() }, m.requestId);
+    send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
   }
 }
 
-function send(ws: AgentSocket, type: string, payload: Record<string, unknown> | null, requestId?: string): void {
-  const text = encodeEnvelope(type, payload, requestId);
+function send(ws: AgentSocket, m: HubToAgent): void {
+  const text = encodeMessage(m);
   ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
   ws.send(text);
 }

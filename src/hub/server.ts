@@ -1,11 +1,11 @@
-// The hub process: one Bun.serve for the agent endpoints, the admin API, the route registry and /healthz,
+// The hub process: one Bun server for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
-import type { Server, ServerWebSocket } from 'bun';
+import { type Server, type ServerWebSocket, serveWithSockets } from '../runtime/bun/socket-server.ts';
 import { EXTENSIONS_QUERY_PARAM, parseExtensions } from '../protocol/extensions.ts';
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
@@ -246,7 +246,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   type Data = SocketData;
   let server: Server<Data>;
   try {
-    server = Bun.serve<Data>({
+    server = serveWithSockets<Data>({
       hostname: cfg.host,
       port: cfg.port,
       // Agent sockets and streaming proxy responses are long-lived; liveness is the WebSocket ping/pong.

@@ -1,6 +1,8 @@
 // The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
 // bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
+import type { ClientTls } from '../runtime/types.ts';
 import type { KubeTarget } from './target.ts';
+import { runtime } from '#runtime';
 
 export type KubeStatus = {
   kind?: string;
@@ -115,7 +117,7 @@ export class KubeClient {
   readonly #userAgent: string;
 
   /** Bun's fetch `tls` option, built once (it was rebuilt for every proxied request). */
-  readonly #tls: Record<string, unknown>;
+  readonly #tls: ClientTls;
 
   constructor(target: KubeTarget, opts: { defaultTimeoutMs?: number; userAgent?: string } = {}) {
     this.target = target;
@@ -150,12 +152,12 @@ export class KubeClient {
     const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
     const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
     try {
-      return await fetch(url, {
+      return await runtime.fetch(url, {
         ...rest,
         headers,
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
         tls: this.#tls,
-      } as RequestInit);
+      });
     } catch (e) {
       throw this.#transportError(e, init.method ?? 'GET', path);
     }

@@ -1,6 +1,11 @@
 // A small informer on KubeClient: list, then watch from the list's resourceVersion; resume after dropped streams,
 // relist on 410 and diff the relist against the cache so deletions missed while away still reach onDelete.
+import { backoffDelay, type Jitter } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
 import { type KubeClient, KubeError, type KubeList, type KubeObject, isKubeError } from './client.ts';
+
+/** Relists back off with equal jitter: a delay in [d/2, d]. */
+const EQUAL_JITTER: Jitter = { kind: 'equal' };
 
 export type WatchHandlers<T> = {
   onAdd: (obj: T) => void;
@@ -42,26 +47,8 @@ export function objectKey(o: KubeObject): string {
   return m.namespace ? `${m.namespace}/${m.name ?? ''}` : (m.name ?? '');
 }
 
-/** Exponential backoff with equal jitter: a delay in [cap/2, cap], cap = min(max, initial·2^attempt). Pure except `random`. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(cap / 2 + (random() * cap) / 2);
-}
 
 class Expired extends Error {}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((res) => {
-    if (signal.aborted) return res();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      res();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Starts an informer on a collection path such as `/apis/networking.k8s.io/v1/ingresses`. Stops when `opts.signal` aborts. */
 export function listWatch<T extends KubeObject>(client: KubeClient, path: string, handlers: WatchHandlers<T>, opts: ListWatchOptions): Informer<T> {
@@ -227,7 +214,7 @@ export function listWatch<T extends KubeObject>(client: KubeClient, path: string
         const seen = await watchOnce();
         // A stream that closed at once with nothing in it counts as a failure, so a misbehaving server is not hammered.
         if (seen > 0 || Date.now() - started > 5_000) attempt = 0;
-        else await sleep(backoffDelay(attempt++, initialMs, maxMs), signal);
+        else await sleep(backoffDelay({ baseMs: initialMs, maxMs, jitter: EQUAL_JITTER }, attempt++), signal);
       } catch (e) {
         if (signal.aborted) break;
         if (e instanceof Expired) {
@@ -239,7 +226,7 @@ export function listWatch<T extends KubeObject>(client: KubeClient, path: string
           continue;
         }
         handlers.onError?.(e instanceof Error ? e : new Error(String(e)));
-        await sleep(backoffDelay(attempt++, initialMs, maxMs), signal);
+        await sleep(backoffDelay({ baseMs: initialMs, maxMs, jitter: EQUAL_JITTER }, attempt++), signal);
       }
     }
   };

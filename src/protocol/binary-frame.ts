@@ -1,8 +1,10 @@
 // Binary WebSocket frames of the HTTP proxy (protocol.md §3.2, §3.6). Big-endian lengths.
 //
-// Request body frame (CP → agent, the message right after a `proxy_request` with `body_binary: true`):
-//   [u16 L][request id, L bytes][body]
-// Response frame (agent → CP, buffered responses ≥ 10 KiB):
+// Id frame: [u16 L][request id, L bytes][bytes]. Two uses, told apart by direction and state:
+//   - a request body (hub → agent, the message right after a `proxy_request` with `body_binary: true`, §3.2);
+//   - a response body chunk (agent → hub, after a `proxy_response_header`, negotiated `binary_chunks`,
+//     credit in flow-control.ts).
+// Response frame (agent → hub, buffered responses ≥ 10 KiB):
 //   [u16 L][request id][u32 status][u32 H][headers JSON, H bytes][body, raw or gzip]
 // The response frame has no encoding flag (P6): a gzip body is recognised by its magic bytes 1f 8b.
 
@@ -11,12 +13,13 @@ export type FrameResult<T> = { ok: true; value: T } | { ok: false; error: string
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-export interface RequestBodyFrame {
+export interface IdFrame {
   requestId: string;
   body: Uint8Array<ArrayBuffer>;
 }
 
-export function encodeRequestBodyFrame(requestId: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
+/** Throws RangeError for an id over 65535 UTF-8 bytes (our ids are short; that would be a bug, not input). */
+export function encodeIdFrame(requestId: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
   const id = enc.encode(requestId);
   if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
   const out = new Uint8Array(2 + id.length + body.length);
@@ -26,7 +29,8 @@ export function encodeRequestBodyFrame(requestId: string, body: Uint8Array): Uin
   return out;
 }
 
-export function decodeRequestBodyFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<RequestBodyFrame> {
+/** Never throws: a short or truncated frame, or an id that is not UTF-8, is an error value. */
+export function decodeIdFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<IdFrame> {
   if (frame.length < 2) return { ok: false, error: 'binary body frame shorter than its length prefix' };
   const l = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(0);
   if (frame.length < 2 + l) return { ok: false, error: `binary body frame truncated: id length ${l}, frame ${frame.length} bytes` };

@@ -2,27 +2,6 @@
 // Proxy and stream messages live in their own modules. Each schema validates what the receiver may assume.
 import { z } from 'zod';
 
-/** Inbound types the agent understands (sent in `protocol_fallback.supported_types`, as upstream lists them). */
-export const SUPPORTED_INBOUND_TYPES = [
-  'register_success',
-  'register_in_progress',
-  'heartbeat_ack',
-  'pong',
-  'ping',
-  'proxy_request',
-  'proxy_request_chunk',
-  'proxy_request_stream_end',
-  'proxy_cancel',
-  'proxy_stream_data',
-  'proxy_websocket_start',
-  'proxy_websocket_data',
-  'proxy_websocket_close',
-  'ws_start',
-  'ws_data',
-  'ws_close',
-  'error',
-] as const;
-
 /** Agent → controller. `request_id` = `req_<unix-nanos>_<agent_id>`; answered by `register_success` with the same id. */
 export const RegisterPayloadSchema = z.object({
   agent_id: z.string().min(1),

@@ -74,6 +74,18 @@ export function headersToMap(h: Headers): HeaderMap {
   return out;
 }
 
+/** node's `req.rawHeaders` ([name, value, name, value, …]) → map with Go-canonical names, values in arrival order. */
+export function rawHeadersToMap(raw: readonly string[]): HeaderMap {
+  const out: HeaderMap = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = canonicalHeaderName(raw[i]!);
+    const list = out[name] ?? [];
+    list.push(raw[i + 1]!);
+    out[name] = list;
+  }
+  return out;
+}
+
 /** Names seen so far and their canonical form: a request carries the same dozen names every time. Bounded. */
 const canonicalNames = new Map<string, string>();
 const CANONICAL_CACHE_MAX = 1024;

@@ -2,6 +2,7 @@
 // streamed request body, cancel, and the agent's answers. Parsing is strict about types (P1: a wrong type is a
 // `proxy_error` with a reason, not a silent drop) and lenient about the aliases a control plane may use.
 import type { InboundMessage } from './envelope.ts';
+import type { AgentToHubPayloads as P } from './wire-messages.ts';
 
 /** CP → agent `proxy_request`, normalised. */
 export interface ProxyRequest {
@@ -42,9 +43,8 @@ export interface ProxyRequest {
    * A buffered request whose body grows past the agent's threshold switches to this streamed form, so one large
    * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
    * The receiver tells chunk frames from response frames by state: chunks only follow a header.
-   * Flow control: at most 1 MiB (INITIAL_CHUNK_WINDOW; 2 MiB before issue 14) of chunks per request are in flight; the
-   * receiver returns credit with `proxy_window {increment: <bytes>}` (request id at top level) as its own client
-   * drains, in steps of at most 1 MiB (our hub: 256 KiB).
+   * Flow control: a credit window per request, returned by `proxy_window` (flow-control.ts: 1 MiB, 2 MiB before
+   * issue 14).
    */
   binaryChunks: boolean;
 }
@@ -268,9 +268,13 @@ export function parseRequestChunk(m: InboundMessage): ParseResult<Uint8Array<Arr
 
 /** Streaming writer messages (agent → CP). All carry the request id at top level. */
 export const ProxyOut = {
-  header: (status: number, headers: Record<string, string[]> | null) => ({ status, headers }),
-  chunk: (bytes: Uint8Array) => ({ data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), encoding: 'base64', size: bytes.byteLength }),
-  end: () => ({}),
-  abort: (error: string) => ({ error }),
-  error: (error: string, requestId?: string) => (requestId ? { request_id: requestId, error } : { error }),
+  header: (status: number, headers: Record<string, string[]> | null): P['proxy_response_header'] => ({ status, headers }),
+  chunk: (bytes: Uint8Array): P['proxy_response_chunk'] => ({
+    data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    encoding: 'base64',
+    size: bytes.byteLength,
+  }),
+  end: (): P['proxy_response_end'] => ({}),
+  abort: (error: string): P['proxy_response_abort'] => ({ error }),
+  error: (error: string, requestId?: string): P['proxy_error'] => (requestId ? { request_id: requestId, error } : { error }),
 } as const;

@@ -30,6 +30,12 @@ function unescapeSelector(s: string): string {
   return s.replace(/\\(.)/g, '$1');
 }
 
+/** A parsed field selector with the field paths its labels resolve to (`resolveFieldLabels`). */
+export interface FieldFilter {
+  reqs: FieldRequirement[];
+  paths: Map<string, string>;
+}
+
 export function parseFieldSelector(input: string): FieldRequirement[] | ApiError {
   if (input.trim() === '') return [];
   const reqs: FieldRequirement[] = [];

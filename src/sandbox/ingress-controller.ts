@@ -7,7 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type MatchCandidate, normaliseRequestHost, selectRoute } from '../hub/routes/route-match.ts';
+import { type MatchCandidate, normaliseRequestHost, selectRoute } from '../ingress/route-match.ts';
 import type { Sandbox } from './index.ts';
 import { asArray, asRecord, type KubeObject } from './kube-object.ts';
 import type { BackendTarget } from './service-proxy.ts';

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { type ApiError, apiError, badRequest, isApiError, notFound, unsupportedMediaType } from './api-status.ts';
 import type { ResourcePath } from './api-path.ts';
-import { type FieldRequirement, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
+import { type FieldFilter, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
 import { readBody, sendError, sendJson } from './http-reply.ts';
 import { applyJsonPatch } from './json-patch.ts';
 import { pageList } from './list-paging.ts';
@@ -18,11 +18,6 @@ import { strategicMergePatch } from './strategic-merge-patch.ts';
 import { decodeProtobufObject } from './protobuf-objects.ts';
 import { parseIncludeObject, toTable } from './table.ts';
 import { serveWatch, type WatchSettings } from './watch-stream.ts';
-
-export interface FieldFilter {
-  reqs: FieldRequirement[];
-  paths: Map<string, string>;
-}
 
 export interface ResourceContext {
   registry: ResourceRegistry;

@@ -3,12 +3,11 @@
 // apiserver's 410 behaviour (HTTP 200, one ERROR event, close).
 import type { ServerResponse } from 'node:http';
 import { type ApiError, statusObject } from './api-status.ts';
-import { matchesFields } from './field-selector.ts';
+import { type FieldFilter, matchesFields } from './field-selector.ts';
 import { type KubeObject, metaOf } from './kube-object.ts';
 import { type LabelSelector, matchesLabels } from './label-selector.ts';
 import type { ObjectStore, StoreEvent, Subscription } from './object-store.ts';
 import { apiVersionOf, type ResourceKind } from './resource-registry.ts';
-import type { FieldFilter } from './resource-handlers.ts';
 import { type IncludeObject, toTable } from './table.ts';
 
 export interface WatchRequest {

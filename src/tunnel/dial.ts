@@ -1,5 +1,7 @@
-// Dialing the control plane's WebSocket with Bun's client: bearer auth, our TLS settings, no permessage-deflate
+// Dialing the control plane's WebSocket with the runtime's client: bearer auth, our TLS settings, no permessage-deflate
 // (bodies are already gzipped and Bun compresses synchronously inside send(), bun-notes §7), handshake timeout.
+import { runtime } from '#runtime';
+import type { ClientWebSocket } from '../runtime/types.ts';
 
 export interface TlsOptions {
   enabled: boolean;
@@ -16,14 +18,10 @@ export interface DialFailure {
   message: string;
 }
 
-export type DialResult = { ok: true; ws: WebSocket } | DialFailure;
-
-// Bun reports a refused handshake as "... failed: Expected 101 status code: 401".
-const STATUS_IN_ERROR = /Expected 101 status code:\s*(\d{3})/;
+export type DialResult = { ok: true; ws: ClientWebSocket } | DialFailure;
 
 export function handshakeStatus(message: string): number | undefined {
-  const m = STATUS_IN_ERROR.exec(message);
-  return m ? Number(m[1]) : undefined;
+  return runtime.handshakeStatus(message);
 }
 
 export function dialWebSocket(url: string, o: { token: string; tls: TlsOptions; handshakeMs: number }): Promise<DialResult> {
@@ -31,18 +29,13 @@ export function dialWebSocket(url: string, o: { token: string; tls: TlsOptions; 
   const tls = secure && o.tls.enabled ? { ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key, rejectUnauthorized: !o.tls.insecureSkipVerify } : undefined;
   return new Promise((resolve) => {
     let settled = false;
-    let ws: WebSocket;
+    let ws: ClientWebSocket;
     try {
-      ws = new WebSocket(url, {
-        headers: { Authorization: `Bearer ${o.token}` },
-        perMessageDeflate: false,
-        ...(tls ? { tls } : {}),
-      } as unknown as string[]);
+      ws = runtime.openWebSocket(url, { headers: { Authorization: `Bearer ${o.token}` }, ...(tls ? { tls } : {}) });
     } catch (e) {
       resolve({ ok: false, message: (e as Error).message });
       return;
     }
-    ws.binaryType = 'arraybuffer';
     const finish = (r: DialResult) => {
       if (settled) return;
       settled = true;
@@ -73,7 +66,7 @@ export function dialWebSocket(url: string, o: { token: string; tls: TlsOptions; 
   });
 }
 
-/** Tear the socket down at once, without a close handshake (Bun's client has terminate(); the DOM typings do not). */
-export function dropSocket(ws: WebSocket): void {
-  (ws as unknown as { terminate(): void }).terminate();
+/** Tear the socket down at once, without a close handshake. */
+export function dropSocket(ws: ClientWebSocket): void {
+  ws.terminate();
 }

@@ -1,16 +1,17 @@
 // Routes the session's non-control messages to the relays (HTTP proxy, WebSocket streams, L4 tunnels).
 // Every message type of protocol.md §2.6 is either handled here or explicitly answered.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint, ServiceTarget } from '../agent/thread-messages.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { RouteHint, ServiceTarget } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { frameRequestId } from '../protocol/binary-frame.ts';
-import { SUPPORTED_INBOUND_TYPES } from '../protocol/control-messages.ts';
 import { type InboundMessage, legacyJsonText } from '../protocol/envelope.ts';
+import { AGENT_INBOUND_TYPES, isRelayType, type RelayType } from '../protocol/message-table.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
-import { HttpRelay, type RelayConfig } from './http-relay.ts';
+import type { RelayConfig, StreamConfig } from '../threads/tunnel-config.ts';
+import { HttpRelay } from './http-relay.ts';
 import type { SessionConnection } from './session.ts';
-import { type StreamConfig, StreamRelay } from './stream-relay.ts';
+import { StreamRelay } from './stream-relay.ts';
 
 export interface DispatcherDeps {
   kube: KubeClient | null;
@@ -105,15 +106,18 @@ export class TunnelDispatcher {
     try {
       // In flight under that id: end it (its own code sends the one terminal message).
       if (this.http.fail(id, reason) || this.streams.fail(id, reason)) return;
-      if (type.startsWith('proxy_websocket') || type.startsWith('ws_')) conn.send('proxy_websocket_close', { stream_id: id, code: 1011, reason }, id);
-      else conn.send('proxy_error', ProxyOut.error(reason), id);
+      if (type.startsWith('proxy_websocket') || type.startsWith('ws_')) conn.send({ type: 'proxy_websocket_close', payload: { stream_id: id, code: 1011, reason }, requestId: id });
+      else conn.send({ type: 'proxy_error', payload: ProxyOut.error(reason), requestId: id });
     } catch (e2) {
       this.#d.log.error({ type, request_id: id, err: (e2 as Error).message }, 'could not report a failed message');
     }
   }
 
+  /** Every relay type of the message table has its case: a type added there without one does not compile. */
   #route(m: InboundMessage, conn: SessionConnection): boolean {
-    switch (m.type) {
+    if (!isRelayType(m.type)) return false;
+    const type: RelayType = m.type;
+    switch (type) {
       case 'proxy_request':
         this.http.request(m, conn);
         return true;
@@ -149,7 +153,7 @@ export class TunnelDispatcher {
       // T1: L4 tunnels are not enabled in this agent build: answer instead of crashing like upstream.
       case 'tcp_tunnel_start':
       case 'tcp_tunnel_data':
-        conn.send('tcp_tunnel_close', { reason: 'tunnels_disabled', error: 'L4 tunnels are disabled on this agent (tunnels.enabled=false)' }, m.requestId);
+        conn.send({ type: 'tcp_tunnel_close', payload: { reason: 'tunnels_disabled', error: 'L4 tunnels are disabled on this agent (tunnels.enabled=false)' }, requestId: m.requestId });
         this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'tunnels_disabled' } });
         return true;
       case 'tcp_tunnel_close':
@@ -158,23 +162,16 @@ export class TunnelDispatcher {
         this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'tunnels_disabled' } });
         this.#d.log.debug({ tunnel_id: m.payload.tunnel_id }, 'udp_tunnel_data dropped: tunnels disabled');
         return true;
-      default:
-        return false;
+      default: {
+        const unhandled: never = type;
+        return unhandled;
+      }
     }
   }
 }
 
-/** Message types used as metric labels; anything else is `other` (bounded label values). */
-const KNOWN_TYPES = new Set<string>([
-  ...SUPPORTED_INBOUND_TYPES,
-  // Also dispatched here: binary frames, our credit extension, and the L4 messages answered `tunnels_disabled` (T1).
-  'binary',
-  'proxy_window',
-  'tcp_tunnel_start',
-  'tcp_tunnel_data',
-  'tcp_tunnel_close',
-  'udp_tunnel_data',
-]);
+/** Message types used as metric labels: the message table's, and `binary` frames; anything else is `other` (bounded label values). */
+const KNOWN_TYPES = new Set<string>([...AGENT_INBOUND_TYPES, 'binary']);
 
 /** The request or stream a message is about: top-level id, else the payload's stream_id / request_id. */
 function messageId(m: InboundMessage): string | undefined {

@@ -2,14 +2,15 @@
 // Every request is independent: its own AbortController, deadline, bounded body buffer and writer, so a slow
 // or huge request never delays the others.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import type { RouteHint } from '../agent/thread-messages.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import type { RelayConfig } from '../threads/tunnel-config.ts';
+import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { decodeRequestBodyFrame } from '../protocol/binary-frame.ts';
+import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
-import { CreditWindow } from './credit-window.ts';
+import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { atDeadline } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
@@ -17,25 +18,10 @@ import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } 
 
 /** With `binary_chunks`, a buffered answer larger than this is streamed instead (no huge single message). */
 export const CHUNK_SWITCH_BYTES = 4 << 20;
-import { decideRoute, type ServiceRef } from './routing.ts';
-import { type ServiceProxyMode, serviceEndpoint } from './service-endpoint.ts';
+import { decideRoute } from './routing.ts';
+import { serviceEndpoint } from './service-endpoint.ts';
 import type { SessionConnection } from './session.ts';
-
-export interface RelayConfig {
-  serviceProxy: ServiceProxyMode;
-  serviceMap: Record<string, string>;
-  clusterDomain: string;
-  ingressController: ServiceRef | null;
-  maxBufferedBodyBytes: number;
-  maxRequestBodyBytes: number;
-  /** Total bound of a buffered request (P3); streams have none. */
-  bufferedTimeoutMs: number;
-  /** A streamed request body with no chunk for this long is abandoned: the request fails (`timeouts.proxy_body_idle`). */
-  bodyIdleMs?: number;
-  binaryThreshold: number;
-  gzipMinBytes: number;
-  highWaterBytes: number;
-}
+import { runtime } from '#runtime';
 
 export interface RelayDeps {
   kube: KubeClient | null;
@@ -89,7 +75,7 @@ export class HttpRelay {
     const w = this.#awaitingBinary;
     if (!w) return false;
     this.#awaitingBinary = null;
-    const f = decodeRequestBodyFrame(new Uint8Array(data));
+    const f = decodeIdFrame(new Uint8Array(data));
     if (!f.ok) w.resolve(new Error(f.error));
     else if (f.value.requestId !== w.requestId) w.resolve(new Error(`binary body frame is for request ${JSON.stringify(f.value.requestId)}, expected ${JSON.stringify(w.requestId)}`));
     else w.resolve(f.value.body);
@@ -121,7 +107,7 @@ export class HttpRelay {
         const err = e instanceof Error ? e : new Error(String(e));
         this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
         this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
-        conn.send('proxy_error', ProxyOut.error(`internal error handling proxy_request: ${err.message}`), req.requestId);
+        conn.send({ type: 'proxy_error', payload: ProxyOut.error(`internal error handling proxy_request: ${err.message}`), requestId: req.requestId });
       })
       .finally(() => {
         if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
@@ -181,11 +167,11 @@ export class HttpRelay {
     }, delay);
   }
 
-  /** `proxy_window`: credit for a request's binary chunks (payload `increment`, bytes). */
+  /** `proxy_window`: credit for a request's binary chunks (src/protocol/flow-control.ts). */
   window(m: InboundMessage): void {
     const f = m.requestId ? this.#inflight.get(m.requestId) : undefined;
-    const inc = m.payload.increment;
-    if (typeof inc !== 'number' || !(inc > 0)) {
+    const inc = windowIncrement(m.payload);
+    if (inc === null) {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'invalid_window' } });
       return;
     }
@@ -217,7 +203,7 @@ export class HttpRelay {
   #protocolError(reason: string, error: string, requestId: string | undefined, conn: SessionConnection): void {
     this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason } });
     this.#d.log.warn({ request_id: requestId, reason, err: error }, 'proxy request rejected');
-    if (requestId) conn.send('proxy_error', ProxyOut.error(error), requestId);
+    if (requestId) conn.send({ type: 'proxy_error', payload: ProxyOut.error(error), requestId });
   }
 
   async #run(req: ProxyRequest, f: Inflight, binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null, conn: SessionConnection): Promise<void> {
@@ -279,13 +265,13 @@ export class HttpRelay {
           res = await d.kube!.request(ep.path, { ...init, headers: mapToHeaders(headers) } as Parameters<KubeClient['request']>[1]);
         } else {
           // The original Host travels as the HTTP Host, so ingress controllers route by it (§3.4).
-          res = await fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } } as RequestInit);
+          res = await runtime.fetch(ep.url, { ...init, headers: mapToHeaders(headers), tls: { rejectUnauthorized: false } });
         }
       }
       status = res.status || 200;
       const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
       const streamBody = async (first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) => {
-        conn.send('proxy_response_header', ProxyOut.header(status, headers), req.requestId);
+        conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
         headerSent = true;
         encoding = 'stream';
         const bytes = req.binaryChunks
@@ -293,7 +279,7 @@ export class HttpRelay {
           : reader
             ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
             : 0;
-        conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
+        conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
       };
       if (req.responseStreaming) {
@@ -321,8 +307,8 @@ export class HttpRelay {
       if (code !== 'cancelled') d.log.warn({ request_id: req.requestId, code, err: message, path: req.path }, 'proxy request failed');
       if (e instanceof RelayError && e.code !== 'no_kube') d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: e.code } });
       // Exactly one terminal message per request.
-      if (headerSent) conn.send('proxy_response_abort', ProxyOut.abort(message), req.requestId);
-      else conn.send('proxy_error', ProxyOut.error(message), req.requestId);
+      if (headerSent) conn.send({ type: 'proxy_response_abort', payload: ProxyOut.abort(message), requestId: req.requestId });
+      else conn.send({ type: 'proxy_error', payload: ProxyOut.error(message), requestId: req.requestId });
       status = status || (f.cancelled ? 499 : 502);
     } finally {
       cancelTimer?.();

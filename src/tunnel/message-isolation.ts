@@ -3,7 +3,7 @@
 // Request- and stream-level failures are handled closer to their state (TunnelDispatcher.handle ends the one
 // request or stream); what reaches this point is session-level (ping, error, register_success, decoding).
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 
 export function isolateMessages(handle: (ev: MessageEvent) => void, metric: (u: MetricUpdate) => void, log: Logger): (ev: MessageEvent) => void {
   return (ev) => {

@@ -2,6 +2,7 @@
 // upgrade request to the target over TCP or TLS, return its response head, then pipe the upgraded bytes.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { parseResponseHead } from '../protocol/upgrade-head.ts';
 
 export interface UpgradeTarget {
   host: string;
@@ -31,29 +32,6 @@ export function targetFromUrl(url: string, tls: Omit<Exclude<UpgradeTarget['tls'
     port: Number(u.port) || (secure ? 443 : 80),
     tls: secure ? { ...(tls ?? { rejectUnauthorized: true }), servername: /^[\d.:]+$/.test(host) ? undefined : host } : false,
   };
-}
-
-export function requestHead(method: string, pathAndQuery: string, hostHeader: string, headers: Record<string, string[]>): string {
-  const lines = [`${method} ${pathAndQuery} HTTP/1.1`, `Host: ${hostHeader}`];
-  for (const [k, vs] of Object.entries(headers)) {
-    if (k.toLowerCase() === 'host' || k.toLowerCase() === 'content-length') continue;
-    for (const v of vs) if (!/[\r\n]/.test(k + v)) lines.push(`${k}: ${v}`);
-  }
-  return `${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
-}
-
-export function parseResponseHead(head: string): { status: number; headers: Record<string, string[]> } | null {
-  const [statusLine, ...rest] = head.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '');
-  if (!m) return null;
-  const headers: Record<string, string[]> = {};
-  for (const line of rest) {
-    const i = line.indexOf(':');
-    if (i <= 0) continue;
-    const k = line.slice(0, i).trim();
-    (headers[k] ??= []).push(line.slice(i + 1).trim());
-  }
-  return { status: Number(m[1]), headers };
 }
 
 export function openUpgrade(t: UpgradeTarget, head: string, signal: AbortSignal, timeoutMs: number): Promise<UpgradeResponse> {

@@ -1,5 +1,5 @@
 // The `register` payload (protocol.md §2.5.1 with L4 real version and L7 cluster-derived region/cloud).
-import type { RegisterFacts } from '../agent/thread-messages.ts';
+import type { RegisterFacts } from '../threads/messages.ts';
 import type { RegisterPayload } from '../protocol/control-messages.ts';
 import { EXTENSIONS_METADATA_KEY, formatExtensions } from '../protocol/extensions.ts';
 

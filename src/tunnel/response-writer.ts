@@ -4,13 +4,16 @@
 // instead of queueing without limit, and other requests, pings and heartbeats keep flowing.
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { encodeRequestBodyFrame, encodeResponseFrame } from '../protocol/binary-frame.ts';
+import { encodeIdFrame, encodeResponseFrame } from '../protocol/binary-frame.ts';
 import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
-import type { CreditWindow } from './credit-window.ts';
+import type { CreditWindow } from '../protocol/flow-control.ts';
+import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
+import { sleep } from '../timing/sleep.ts';
 import { schedulerFor } from './outbound-scheduler.ts';
 import type { SessionConnection } from './session.ts';
+import { runtime } from '#runtime';
 
 export interface WriterLimits {
   binaryThreshold: number;
@@ -31,7 +34,7 @@ export interface BufferedResult {
 export async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
   // Bun's client WebSocket has no 'drain' event: poll. 1 ms keeps the pipe full (4 MiB drains in ~4 ms on a
   // fast link); a growing backoff here cost most of the throughput.
-  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await Bun.sleep(1);
+  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await sleep(1);
 }
 
 const gzipAsync = promisify(gzipCb);
@@ -41,7 +44,7 @@ const GZIP_INLINE_MAX = 256 * 1024;
 export async function gzip(body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   // Level 6 up to 4 MiB (best ratio where it matters most), level 1 above (3× faster, bun-notes §8).
   const level = body.length > 4 << 20 ? 1 : 6;
-  if (body.length <= GZIP_INLINE_MAX) return Bun.gzipSync(body as Uint8Array<ArrayBuffer>, { level }) as Uint8Array<ArrayBuffer>;
+  if (body.length <= GZIP_INLINE_MAX) return runtime.gzip(body, level);
   const z = await gzipAsync(body, { level });
   return new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer>;
 }
@@ -72,12 +75,12 @@ export async function writeBuffered(
     if (conn.sendBinary(frame)) return { encoding: gzipped ? 'binary_gzip' : 'binary', wireBytes: frame.length, rawBytes, gzipSavedBytes: saved };
     // Upstream falls back to JSON when the binary send fails.
   }
-  const msg: Record<string, unknown> = { status, headers };
+  const msg: ProxyResponsePayload = { status, headers };
   if (rawBytes > 0) {
     msg.body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
     msg.encoding = gzipped ? 'gzip' : 'base64';
   }
-  conn.send('proxy_response', msg, requestId);
+  conn.send({ type: 'proxy_response', payload: msg, requestId });
   return { encoding: rawBytes === 0 ? 'empty' : gzipped ? 'json_gzip' : 'json', wireBytes: rawBytes ? (msg.body as string).length : 0, rawBytes, gzipSavedBytes: saved };
 }
 
@@ -110,7 +113,7 @@ export async function writeBinaryChunks(
     await window.take(body.length, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
     // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
-    await schedulerFor(conn).sendBulk(requestId, encodeRequestBodyFrame(requestId, body), signal);
+    await schedulerFor(conn).sendBulk(requestId, encodeIdFrame(requestId, body), signal);
     total += body.length;
   };
   const add = async (part: Uint8Array) => {
@@ -153,7 +156,7 @@ export async function writeStream(
     if (!value?.length) continue;
     for (let off = 0; off < value.length; off += STREAM_CHUNK_BYTES) {
       const part = value.subarray(off, off + STREAM_CHUNK_BYTES);
-      if (!conn.send('proxy_response_chunk', ProxyOut.chunk(part), requestId)) throw new Error('tunnel connection lost');
+      if (!conn.send({ type: 'proxy_response_chunk', payload: ProxyOut.chunk(part), requestId })) throw new Error('tunnel connection lost');
       total += part.length;
     }
   }

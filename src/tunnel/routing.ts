@@ -1,7 +1,7 @@
 // Where a proxied request goes (protocol.md §3.4): the Kubernetes API, a validated in-cluster Service, the
 // ingress controller (explicitly or by Host fallback), or — for upgrades — a kubectl stream or an
 // application WebSocket. Pure: the relay does the I/O.
-import type { RouteHint } from '../agent/thread-messages.ts';
+import type { RouteHint } from '../threads/messages.ts';
 import { headerValue, type HeaderMap } from '../protocol/http-headers.ts';
 
 export interface ServiceRef {

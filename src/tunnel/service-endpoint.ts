@@ -2,7 +2,9 @@
 // services/proxy, or through an explicit map (demo, tests). The relay above is the same for all three.
 import type { ServiceRef } from './routing.ts';
 
-export type ServiceProxyMode = 'dns' | 'apiserver' | 'map';
+import type { ServiceProxyMode } from '../threads/tunnel-config.ts';
+
+export type { ServiceProxyMode };
 
 export type ServiceEndpoint =
   /** Plain fetch to this URL (DNS or mapped). */

@@ -2,24 +2,26 @@
 // hand off to the gateway, keep the socket alive, reconnect with backoff, re-register when told to.
 // Everything that is not session-level (proxy, streams) is delegated to `handlers`.
 import type { Logger } from 'pino';
-import type { SessionState } from '../agent/thread-messages.ts';
-import type { ConnectionState, SessionMode } from '../agent/status.ts';
-import type { MetricUpdate } from '../agent/metrics.ts';
-import {
-  ErrorPayloadSchema,
-  GatewayHelloSchema,
-  RegisterSuccessSchema,
-  SUPPORTED_INBOUND_TYPES,
-  needsReregistration,
-  registerRequestId,
-  type RegisterPayload,
-  type RegisterSuccess,
-} from '../protocol/control-messages.ts';
-import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
+import type { SessionState } from '../threads/messages.ts';
+import type { ConnectionState, SessionMode, SessionStatus } from '../threads/connection-state.ts';
+import type { SessionTimeouts } from '../threads/tunnel-config.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
+import { registerRequestId, type RegisterPayload, type RegisterSuccess } from '../protocol/control-messages.ts';
+import type { InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
-import { type BackoffPolicy, backoffDelay } from './backoff.ts';
-import { type DialFailure, dialWebSocket, dropSocket, type TlsOptions } from './dial.ts';
+import { type BackoffPolicy, backoffDelay } from '../timing/backoff.ts';
+import { sleep } from '../timing/sleep.ts';
+import type { ClientWebSocket } from '../runtime/types.ts';
+import { type ControlContext, dispatchControl } from './control-handlers.ts';
+import { type DialFailure, dialWebSocket, type TlsOptions } from './dial.ts';
+import { EnvelopeTransport, envelopeConnection, type SessionConnection } from './envelope-transport.ts';
+import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
+import { RegistrationWaiter } from './registration-waiter.ts';
+import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
+import { type BinaryTransportFactory, type FrameSink, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
+
+export type { SessionConnection };
 
 export interface SessionOptions {
   apiUrl: string;
@@ -28,29 +30,15 @@ export interface SessionOptions {
   state: SessionState;
   credentialsChanged: boolean;
   tls: TlsOptions;
-  timeouts: {
-    handshakeMs: number;
-    pingMs: number;
-    readMs: number;
-    reconnectMs: number;
-    reconnectMaxMs: number;
-    registrationMs: number;
-    registrationMaxWaitMs: number;
-    shutdownMs: number;
-    /** How long a heartbeat may wait for proof that the peer is alive (timeouts.heartbeat). */
-    heartbeatMs: number;
-  };
+  timeouts: SessionTimeouts;
   buildRegisterPayload(mode: 'fresh' | 'resume', clusterId: string): RegisterPayload;
-}
-
-export interface SessionStatus {
-  state: ConnectionState;
-  registered: boolean;
-  mode: SessionMode | null;
-  endpoint: string | null;
-  clusterId: string;
-  error: string | null;
-  reconnect: boolean;
+  /**
+   * The L4 seam (§5.1): builds the transport that takes over a gateway socket's binary frames after
+   * `gateway_hello{use_yamux}` → `gateway_hello_ack`. Absent: yamux offers are declined and logged.
+   */
+  binaryTransport?: BinaryTransportFactory;
+  /** Where a socket's frames are written (default: the socket itself); a write scheduler plugs in here. */
+  frameSink?: (ws: ClientWebSocket) => FrameSink;
 }
 
 /** What the session hands to the rest of the worker. */
@@ -70,31 +58,13 @@ export interface SessionHandlers {
   disconnected(): void;
 }
 
-/** The live socket as the relays see it. */
-export interface SessionConnection {
-  send(type: string, payload: Record<string, unknown> | null, requestId?: string): boolean;
-  sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
-  readonly bufferedAmount: number;
-  readonly open: boolean;
-}
-
-class FatalSessionError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The control plane told us our cluster is unknown (or the gateway refused our credentials): register anew. */
-class ReregisterSignal extends Error {}
-
 type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'reregister'; detail: string } | { kind: 'stopped' };
 
 /** A socket wired for session traffic: registration waiter, end-of-socket promise, and an off switch. */
 interface Attachment {
-  ws: WebSocket;
+  ws: ClientWebSocket;
+  /** The envelope transport's send side on this socket (what the relays get). */
+  conn: SessionConnection;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
   /** Resolves ok at the next inbound traffic (message or pong) on this socket; fails on close or after `ms`. */
   peerAlive(ms: number): Promise<{ ok: boolean; error?: string }>;
@@ -107,7 +77,7 @@ export class ControlSession {
   readonly #h: SessionHandlers;
   readonly #log: Logger;
   #state: SessionState;
-  #ws: WebSocket | null = null;
+  #ws: ClientWebSocket | null = null;
   /** The attachment of `#ws` (heartbeats wait on it for proof of a live peer). */
   #att: Attachment | null = null;
   #stopping = false;
@@ -131,7 +101,7 @@ export class ControlSession {
     this.#state = { ...opts.state };
     // L8: resume with the persisted gateway URL unless credentials really changed.
     this.#preferController = opts.credentialsChanged || !opts.state.cluster_id || !opts.state.gateway_ws_url;
-    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: 0.25 };
+    this.#backoff = { baseMs: opts.timeouts.reconnectMs, maxMs: opts.timeouts.reconnectMaxMs, jitter: { kind: 'within-cap', fraction: 0.25 } };
   }
 
   get clusterId(): string {
@@ -151,9 +121,9 @@ export class ControlSession {
     if (ws && ws.readyState === WebSocket.OPEN) {
       const closed = new Promise<void>((r) => ws.addEventListener('close', () => r(), { once: true }));
       ws.close(1000, 'agent shutting down');
-      await Promise.race([closed, Bun.sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
+      await Promise.race([closed, sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
     }
-    await Promise.race([this.#done ?? Promise.resolve(), Bun.sleep(1000)]);
+    await Promise.race([this.#done ?? Promise.resolve(), sleep(1000)]);
   }
 
   #emit(state: ConnectionState): void {
@@ -211,14 +181,9 @@ export class ControlSession {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.#stopWake = done;
-    });
+    const wake = new AbortController();
+    this.#stopWake = () => wake.abort();
+    return sleep(ms, wake.signal);
   }
 
   #forgetCluster(): void {
@@ -230,7 +195,7 @@ export class ControlSession {
     this.#h.persist({ cluster_id: '', cluster_uuid: '', gateway_ws_url: '' });
   }
 
-  async #dial(url: string, kind: SessionMode): Promise<WebSocket> {
+  async #dial(url: string, kind: SessionMode): Promise<ClientWebSocket> {
     this.#log.info({ endpoint: describeEndpoint(url), kind }, 'dialing control plane');
     const r = await dialWebSocket(url, { token: this.#o.token, tls: this.#o.tls, handshakeMs: this.#o.timeouts.handshakeMs });
     if (r.ok) return r.ws;
@@ -261,7 +226,7 @@ export class ControlSession {
     const requestId = registerRequestId(payload.agent_id);
     this.#h.metric({ name: 'pipeops_registration_attempts_total', op: 'inc', labels: { result: 'sent' } });
     const success = reg.awaitRegistration(requestId);
-    this.#conn(ws).send('register', payload as unknown as Record<string, unknown>, requestId);
+    reg.conn.send({ type: 'register', payload, requestId });
     let result: Awaited<typeof success>;
     try {
       result = await success;
@@ -288,18 +253,18 @@ export class ControlSession {
     this.#preferController = !result.gateway_ws_url;
     this.#controllerResume = !result.gateway_ws_url;
 
-    if (!result.gateway_ws_url) return this.#connectedPhase(ws, reg);
+    if (!result.gateway_ws_url) return this.#connectedPhase(reg);
     // Hand-off: the controller socket is closed cleanly and all later traffic uses the gateway.
     reg.detach();
     ws.close(1000, 'handing off to gateway');
-    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: false }), 'gateway').catch((e) => {
+    const gw = await this.#dial(gatewayUrl(result.gateway_ws_url, uuid, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined }), 'gateway').catch((e) => {
       // The gateway we were just given is unreachable: the next attempt registers again.
       this.#preferController = true;
       throw e;
     });
     this.#ws = gw;
     this.#mode = 'gateway';
-    return this.#connectedPhase(gw, this.#attach(gw));
+    return this.#connectedPhase(this.#attach(gw));
   }
 
   /** A dropped controller-only session (§2.7 onReconnect): redial the controller; no `register` is sent. */
@@ -309,13 +274,13 @@ export class ControlSession {
     this.#mode = 'controller';
     this.#registered = true;
     this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on controller');
-    return this.#connectedPhase(ws, this.#attach(ws));
+    return this.#connectedPhase(this.#attach(ws));
   }
 
   /** Session resumption (L8): dial the persisted gateway URL directly; no `register` is sent. */
   async #resumeViaGateway(): Promise<CloseReason> {
-    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: false });
-    let ws: WebSocket;
+    const url = gatewayUrl(this.#state.gateway_ws_url, this.#state.cluster_uuid || this.#state.cluster_id, this.#o.agentVersion, { yamux: this.#o.binaryTransport !== undefined });
+    let ws: ClientWebSocket;
     try {
       ws = await this.#dial(url, 'gateway');
     } catch (e) {
@@ -329,170 +294,51 @@ export class ControlSession {
     this.#mode = 'gateway';
     this.#registered = true;
     this.#log.info({ cluster_id: this.#state.cluster_id }, 'session resumed on gateway');
-    return this.#connectedPhase(ws, this.#attach(ws));
-  }
-
-  #conn(ws: WebSocket): SessionConnection {
-    const log = this.#log;
-    const metric = this.#h.metric;
-    return {
-      send(type, payload, requestId) {
-        if (ws.readyState !== WebSocket.OPEN) return false;
-        try {
-          ws.send(encodeEnvelope(type, payload, requestId));
-          metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } });
-          return true;
-        } catch (e) {
-          log.warn({ type, err: (e as Error).message }, 'send failed');
-          return false;
-        }
-      },
-      sendBinary(data) {
-        if (ws.readyState !== WebSocket.OPEN) return false;
-        ws.send(data);
-        return true;
-      },
-      get bufferedAmount() {
-        return ws.bufferedAmount;
-      },
-      get open() {
-        return ws.readyState === WebSocket.OPEN;
-      },
-    };
+    return this.#connectedPhase(this.#attach(ws));
   }
 
   /**
-   * Wire the socket's message handling. Returns the registration waiter and a promise for the socket's end.
-   * Read deadline: any message or pong pushes it out by `readMs`; expiry closes the socket (→ reconnect).
+   * Wire a socket for session traffic: liveness (read deadline, ping), the registration waiter, and the transport
+   * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
-  #attach(ws: WebSocket): Attachment {
-    const conn = this.#conn(ws);
-    const waiters = new Map<string, { resolve: (r: RegisterSuccess) => void; reject: (e: Error) => void; extend: () => void }>();
-    let readTimer: ReturnType<typeof setTimeout> | undefined;
-    let detached = false;
-    // Heartbeats waiting for the peer to show it is alive (any inbound message or pong after they were sent).
-    const alive = new Set<(r: { ok: boolean; error?: string }) => void>();
-    const peerActive = () => {
-      // Called for every inbound message: no copy of the set unless a heartbeat is waiting.
-      if (alive.size) for (const a of [...alive]) a({ ok: true });
-    };
+  #attach(ws: ClientWebSocket): Attachment {
+    const router = new TransportRouter((this.#o.frameSink ?? socketSink)(ws));
+    const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
+    const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
+    const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
     let reregister: string | null = null;
-    const armRead = () => {
-      clearTimeout(readTimer);
-      readTimer = setTimeout(() => {
-        this.#log.warn({ read_timeout_ms: this.#o.timeouts.readMs }, 'no traffic from control plane within the read deadline; reconnecting');
-        // The peer is silent (frozen, partitioned): a close handshake would wait for it too. Drop the socket now;
-        // the 'close' event follows at once and the session reports itself not connected.
-        dropSocket(ws);
-      }, this.#o.timeouts.readMs);
+    const ctx: ControlContext = {
+      conn,
+      log: this.#log,
+      metric: this.#h.metric,
+      registration,
+      fallbackSent: this.#fallbackSent,
+      reregister: (detail) => {
+        reregister = detail;
+        registration.rejectAll(new ReregisterSignal(detail));
+        ws.close(1000, 're-registering');
+      },
+      gatewayHello: (hello) => this.#gatewayHello(hello, router, conn),
+      other: (m) => this.#h.message(m, conn),
     };
-    armRead();
-    const pingTimer = setInterval(() => {
-      // Bun's client has ping(); the DOM typings do not know it.
-      if (ws.readyState === WebSocket.OPEN) (ws as unknown as { ping(): void }).ping();
-    }, this.#o.timeouts.pingMs);
-
-    const onMessage = (ev: MessageEvent) => {
-      if (detached) return;
-      armRead();
-      peerActive();
-      // Without yamux (we never negotiate it) a binary message is a request body or a legacy JSON envelope (§2.3).
-      const text = typeof ev.data === 'string' ? ev.data : this.#h.binary(ev.data as ArrayBuffer, conn);
-      if (text === null) return;
-      this.#h.beforeText();
-      const d = decodeEnvelope(text);
-      if (!d.ok) {
-        this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: d.reason } });
-        this.#log.warn({ reason: d.reason, detail: d.detail, type: d.type, request_id: d.requestId }, 'dropped malformed control message');
-        // P1: a proxy request with a known id gets an answer instead of a silent drop.
-        if (d.requestId && d.type?.startsWith('proxy_request'))
-          conn.send('proxy_error', { request_id: d.requestId, error: `malformed message: ${d.detail}` }, d.requestId);
-        return;
-      }
-      const m = d.message;
-      this.#h.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: SUPPORTED_TYPE_SET.has(m.type) ? m.type : 'other' } });
-      switch (m.type) {
-        case 'ping':
-          conn.send('pong', { timestamp: new Date().toISOString() }, m.requestId);
-          return;
-        case 'pong':
-        case 'heartbeat_ack':
-          this.#log.debug({ type: m.type }, 'control message');
-          return;
-        case 'register_success': {
-          const w = m.requestId ? waiters.get(m.requestId) : undefined;
-          if (!w) {
-            this.#log.debug({ request_id: m.requestId }, 'register_success for no pending registration; ignored');
-            return;
-          }
-          waiters.delete(m.requestId!);
-          const p = RegisterSuccessSchema.safeParse(m.payload);
-          if (!p.success)
-            w.reject(new FatalSessionError('invalid_register_success', `control plane sent an invalid register_success: ${p.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));
-          else w.resolve(p.data);
-          return;
-        }
-        case 'register_in_progress':
-          for (const w of waiters.values()) w.extend();
-          this.#log.info('control plane reports registration in progress; waiting longer');
-          return;
-        case 'error': {
-          const p = ErrorPayloadSchema.safeParse(m.payload);
-          const text = (p.success ? (p.data.error ?? p.data.message) : undefined) ?? JSON.stringify(m.payload);
-          this.#log.warn({ error: text, request_id: m.requestId }, 'control plane reported an error');
-          if (needsReregistration(text)) {
-            reregister = text;
-            for (const w of waiters.values()) w.reject(new ReregisterSignal(text));
-            waiters.clear();
-            ws.close(1000, 're-registering');
-          } else if (waiters.size && /unauthori[sz]ed|forbidden|invalid token/i.test(text)) {
-            for (const w of waiters.values()) w.reject(new FatalSessionError('registration_rejected', `the control plane rejected registration: ${text}`));
-            waiters.clear();
-          }
-          return;
-        }
-        case 'gateway_hello': {
-          const p = GatewayHelloSchema.safeParse(m.payload);
-          if (p.success && p.data.use_yamux)
-            this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
-          return;
-        }
-        default:
-          if (this.#h.message(m, conn)) return;
-          this.#h.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_type' } });
-          this.#log.warn({ type: m.type, request_id: m.requestId }, 'unknown control message type');
-          if (!this.#fallbackSent.has(m.type) && this.#fallbackSent.size < MAX_FALLBACK_TYPES) {
-            this.#fallbackSent.add(m.type);
-            const payload: Record<string, unknown> = {
-              agent_version: 'pipeops-k8-agent',
-              unknown_type: m.type,
-              supported_types: [...SUPPORTED_INBOUND_TYPES],
-              fallback_mode: 'legacy_proxy',
-              protocol_version: '1.0',
-              timestamp: new Date().toISOString(),
-            };
-            if (m.requestId) payload.original_request_id = m.requestId;
-            conn.send('protocol_fallback', payload);
-          }
-      }
-    };
-    const onPong = () => {
-      armRead();
-      peerActive();
-    };
-    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
-    ws.addEventListener('message', isolated);
-    ws.addEventListener('pong', onPong as EventListener);
-
+    router.start(
+      new EnvelopeTransport({
+        conn,
+        metric: this.#h.metric,
+        log: this.#log,
+        binary: (data, c) => this.#h.binary(data, c),
+        beforeText: () => this.#h.beforeText(),
+        dispatch: (m) => dispatchControl(m, ctx),
+      }),
+    );
+    const unlisten = this.#listen(ws, liveness, router);
     const closed = new Promise<CloseReason>((resolve) => {
       ws.addEventListener(
         'close',
         (ev) => {
-          clearTimeout(readTimer);
-          clearInterval(pingTimer);
-          for (const a of [...alive]) a({ ok: false, error: `connection closed (${ev.code}) before the control plane answered` });
-          for (const w of waiters.values()) w.reject(new Error(`connection closed during registration (${ev.code})`));
-          waiters.clear();
+          liveness.stop(`connection closed (${ev.code}) before the control plane answered`);
+          registration.rejectAll(reregister ? new ReregisterSignal(reregister) : new Error(`connection closed during registration (${ev.code})`));
+          router.close(`connection closed (${ev.code})`);
           if (reregister) resolve({ kind: 'reregister', detail: reregister });
           else if (this.#stopping) resolve({ kind: 'stopped' });
           else resolve({ kind: 'closed', code: ev.code, reason: ev.reason });
@@ -500,72 +346,73 @@ export class ControlSession {
         { once: true },
       );
     });
-
-    const awaitRegistration = (requestId: string) =>
-      new Promise<RegisterSuccess>((resolve, reject) => {
-        const started = Date.now();
-        let timer = setTimeout(onTimeout, this.#o.timeouts.registrationMs);
-        function onTimeout() {
-          waiters.delete(requestId);
-          reject(new Error(`no register_success within ${Math.round((Date.now() - started) / 1000)}s`));
-        }
-        waiters.set(requestId, {
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(r);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-          // register_in_progress extends the wait, never past the absolute cap.
-          extend: () => {
-            clearTimeout(timer);
-            const left = this.#o.timeouts.registrationMaxWaitMs - (Date.now() - started);
-            timer = setTimeout(onTimeout, Math.max(0, Math.min(this.#o.timeouts.registrationMs, left)));
-          },
-        });
-        void closed.then((c) => {
-          if (c.kind === 'reregister') reject(new ReregisterSignal(c.detail));
-        });
-      });
-
-    const peerAlive = (ms: number) =>
-      new Promise<{ ok: boolean; error?: string }>((resolve) => {
-        const t = setTimeout(() => done({ ok: false, error: `no traffic from the control plane within ${ms} ms of the heartbeat` }), ms);
-        function done(r: { ok: boolean; error?: string }) {
-          clearTimeout(t);
-          alive.delete(done);
-          resolve(r);
-        }
-        alive.add(done);
-      });
-
     const att: Attachment = {
       ws,
-      awaitRegistration,
-      peerAlive,
+      conn,
+      awaitRegistration: (requestId) => registration.wait(requestId),
+      peerAlive: (ms) => liveness.peerAlive(ms),
       closed,
       detach: () => {
-        detached = true;
-        clearTimeout(readTimer);
-        clearInterval(pingTimer);
-        ws.removeEventListener('message', isolated);
+        unlisten();
+        liveness.stop();
+        router.close('session detached from socket');
       },
     };
     this.#att = att;
     return att;
   }
 
+  /** Inbound frames: each one proves the peer alive, then goes to its transport. Returns the off switch for messages. */
+  #listen(ws: ClientWebSocket, liveness: Liveness, router: TransportRouter): () => void {
+    let detached = false;
+    const onMessage = (ev: MessageEvent) => {
+      if (detached) return;
+      liveness.seen();
+      router.deliver(ev.data as string | ArrayBuffer);
+    };
+    const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
+    ws.addEventListener('message', isolated);
+    ws.addEventListener('pong', (() => liveness.seen()) as EventListener);
+    return () => {
+      detached = true;
+      ws.removeEventListener('message', isolated);
+    };
+  }
+
+  /**
+   * `gateway_hello` (§5.1). With a binary transport factory on a gateway socket: build the transport, send
+   * `gateway_hello_ack`, and hand it the binary frames; otherwise the JSON protocol continues unchanged.
+   */
+  #gatewayHello(hello: GatewayHello, router: TransportRouter, conn: SessionConnection): void {
+    if (!hello.use_yamux) return;
+    const factory = this.#o.binaryTransport;
+    if (!factory || this.#mode !== 'gateway') {
+      this.#log.warn('gateway offered yamux, which this agent does not advertise; continuing with the JSON protocol');
+      return;
+    }
+    if (router.binaryOwner !== 'envelope') {
+      this.#log.warn({ transport: router.binaryOwner }, 'repeated gateway_hello ignored: binary frames are already handed over');
+      return;
+    }
+    const transport = factory(hello, router.claimWriter);
+    if (!transport) return;
+    if (!conn.send({ type: 'gateway_hello_ack', payload: { use_yamux: true } })) {
+      transport.close('gateway_hello_ack could not be sent');
+      return;
+    }
+    router.claimBinary(transport);
+    this.#log.info({ transport: transport.name }, 'binary frames handed to the negotiated transport');
+  }
+
   /** The session is usable: announce it and wait for its end. */
-  #connectedPhase(ws: WebSocket, reg: Attachment): Promise<CloseReason> {
+  #connectedPhase(reg: Attachment): Promise<CloseReason> {
     this.#lastError = null;
     this.#fallbackSent.clear();
     const reconnect = this.#everConnected;
     this.#everConnected = true;
     this.#emit('connected');
     if (reconnect) this.#h.metric({ name: 'pipeops_tunnel_reconnects_total', op: 'inc' });
-    this.#h.connected(this.#conn(ws), reconnect);
+    this.#h.connected(reg.conn, reconnect);
     return reg.closed.then((r) => {
       this.#h.disconnected();
       return r;
@@ -582,14 +429,9 @@ export class ControlSession {
     const att = this.#att;
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.#registered || att?.ws !== ws) return { ok: false, error: 'session not connected' };
     const alive = att.peerAlive(this.#o.timeouts.heartbeatMs);
-    if (!this.#conn(ws).send('heartbeat', payload)) return { ok: false, error: 'send failed' };
-    // Bun's client has ping(); the DOM typings do not know it. The pong comes after the peer read the heartbeat.
-    (ws as unknown as { ping(): void }).ping();
+    if (!att.conn.send({ type: 'heartbeat', payload })) return { ok: false, error: 'send failed' };
+    // The pong comes after the peer read the heartbeat.
+    pingSocket(ws);
     return alive;
   }
 }
-
-/** Bound on remembered unknown types: a control plane inventing types cannot grow the set without limit. */
-const MAX_FALLBACK_TYPES = 256;
-
-const SUPPORTED_TYPE_SET = new Set<string>([...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']);

@@ -1,46 +1,26 @@
-// WebSocket streams through the tunnel (protocol.md §3.8, §4; deviations W1–W5): kubectl-style streams
-// started with `proxy_websocket_start` (upstream channel translation by default, byte-exact frames when
-// `raw_frames` is negotiated), raw upgrades (`raw_upgrade`, any protocol incl. SPDY), and application
-// WebSockets behind Services. Each stream has bounded buffers; producers are paused, never silently dropped.
-import type { Socket } from 'node:net';
+// WebSocket streams through the tunnel (protocol.md §3.8, §4; deviations W1–W5): the table of open streams and the
+// three control-plane messages about them (`proxy_websocket_start`, `_data`, `_close`) plus upgrade `proxy_request`s.
+// One file per stream kind: kube-stream.ts (kubectl-style, channel translation or raw frames), app-websocket.ts
+// (application WebSockets behind Services), raw-upgrade-stream.ts (`raw_upgrade`, any protocol incl. SPDY); where each
+// connects is backend-target.ts. Each stream has bounded buffers; producers are paused, never silently dropped.
 import type { Logger } from 'pino';
-import type { MetricUpdate } from '../agent/metrics.ts';
+import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { flattenHeaders, forwardRequestHeaders, headerValue, type HeaderMap, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseHeaderMap, type ProxyRequest } from '../protocol/proxy-messages.ts';
-import {
-  closeFrameArgs,
-  DEFAULT_STREAM_PROTOCOLS,
-  decodeFrameData,
-  encodeFrameData,
-  type Frame,
-  isChannelProtocol,
-  OPCODE,
-  sanitiseStreamPath,
-  streamIdOf,
-} from '../protocol/stream-messages.ts';
-import { openUpgrade, requestHead, targetFromUrl, type UpgradeTarget } from './raw-upgrade.ts';
+import { decodeFrameData, sanitiseStreamPath, streamIdOf } from '../protocol/stream-messages.ts';
+import type { StreamClosePayload } from '../protocol/wire-messages.ts';
+import { openAppWebSocket } from './app-websocket.ts';
+import { rawUpgradeTarget, webSocketTarget } from './backend-target.ts';
+import type { SessionConnection } from './envelope-transport.ts';
+import { offeredProtocols, openKubeStream, streamKind } from './kube-stream.ts';
+import { openRawUpgrade } from './raw-upgrade-stream.ts';
 import { RecentIds } from './recent-ids.ts';
 import type { RouteDecision } from './routing.ts';
-import { serviceEndpoint, type ServiceProxyMode } from './service-endpoint.ts';
-import type { SessionConnection } from './session.ts';
+import type { EndOptions, Stream, StreamConfig, StreamHost, StreamKind } from './stream.ts';
 
-export interface StreamConfig {
-  highWaterBytes: number;
-  /** Bytes a stream may hold toward a slow backend before the control plane is told to back off (and, past 8×, the stream fails). */
-  maxBufferedBytes: number;
-  /** Largest frame accepted from the control plane (`proxy.ws_max_frame_bytes`); larger ones end their stream with 1009. */
-  maxFrameBytes?: number;
-  serviceProxy: ServiceProxyMode;
-  serviceMap: Record<string, string>;
-  clusterDomain: string;
-  pingMs: number;
-  pongTimeoutMs: number;
-  dialTimeoutMs: number;
-  /** A stream with no frame in either direction for this long is closed with 1001 (`timeouts.stream_idle`). */
-  idleMs?: number;
-}
+export type { StreamConfig, StreamKind };
+export { offeredProtocols, streamKind };
 
 export interface StreamDeps {
   kube: KubeClient | null;
@@ -49,33 +29,8 @@ export interface StreamDeps {
   config: StreamConfig;
 }
 
-type StreamKind = 'exec' | 'attach' | 'port-forward' | 'kubernetes' | 'application';
-
-interface Stream {
-  id: string;
-  kind: StreamKind;
-  started: number;
-  /** Last frame in either direction (epoch ms): the idle sweep closes streams the control plane abandoned. */
-  lastActive: number;
-  /** The session the stream belongs to (answers about it go there). */
-  conn: SessionConnection;
-  /** A frame from the control plane for the backend. */
-  toBackend(f: Frame): void;
-  /** The control plane closed the stream (or the session ended). */
-  shutdown(): void;
-}
-
 /** The documented default of `proxy.ws_max_frame_bytes`, used when the caller passes no `maxFrameBytes`. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
-
-const HOP_WS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'host'];
-
-export function streamKind(path: string): StreamKind {
-  if (/\/exec(\?|$)/.test(path)) return 'exec';
-  if (/\/attach(\?|$)/.test(path)) return 'attach';
-  if (/\/portforward(\?|$)/.test(path)) return 'port-forward';
-  return 'kubernetes';
-}
 
 export class StreamRelay {
   readonly #d: StreamDeps;
@@ -83,9 +38,24 @@ export class StreamRelay {
   /** Streams that ended recently: frames still in flight for them are late arrivals, not errors. */
   readonly #finished = new RecentIds();
   #idleSweep: ReturnType<typeof setInterval> | null = null;
+  /** What the stream kinds may use of the table. */
+  readonly #host: StreamHost;
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
+    this.#host = {
+      log: deps.log,
+      config: deps.config,
+      metric: (name, labels, value) => this.#metric(name, labels, value),
+      register: (s) => this.#register(s),
+      forget: (s) => this.#forget(s),
+      has: (id) => this.#streams.has(id),
+      end: (s, conn, o) => this.#end(s, conn, o),
+      fail: (id, reason) => this.fail(id, reason),
+      dialFailed: (s, conn, message, viaRequest) => this.#dialFailed(s, conn, message, viaRequest),
+      upgradeAnswered: (kind, status) => this.#upgradeAnswered(kind, status),
+      backpressure: (s, conn) => this.#backpressure(s, conn),
+    };
   }
 
   get active(): number {
@@ -105,7 +75,7 @@ export class StreamRelay {
     const fail = (error: string, reason: string) => {
       this.#metric('pipeops_protocol_errors_total', { reason });
       this.#d.log.warn({ stream_id: id || undefined, request_id: m.requestId, err: error }, 'stream start rejected');
-      conn.send('proxy_error', ProxyOut.error(error, m.requestId ?? id), m.requestId ?? id);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, m.requestId ?? id), requestId: m.requestId ?? id });
     };
     if (!id) return fail('missing stream_id', 'stream_missing_id');
     if (this.#streams.has(id)) return fail(`stream ${id} already exists`, 'stream_duplicate_id');
@@ -117,7 +87,9 @@ export class StreamRelay {
     if (errors.length) return fail(`invalid headers: ${errors.join('; ')}`, 'stream_invalid_headers');
     const query = typeof p.query === 'string' ? p.query.replace(/[\r\n\0]/g, '') : '';
     const offered = offeredProtocols(typeof p.protocol === 'string' ? p.protocol : '', headers, path);
-    this.#kubeWebSocket(id, path, query, headers, offered, p.raw_frames === true, conn);
+    const t = webSocketTarget({ kind: 'kube-stream', path }, query, headers, this.#d.kube, this.#d.config);
+    if (!t.ok) return fail(t.error, 'no_kube');
+    openKubeStream(this.#host, { id, path, target: t.target, offered, rawFrames: p.raw_frames === true, conn });
   }
 
   /** `proxy_websocket_data` / `ws_data`: a frame for an existing stream. */
@@ -190,7 +162,7 @@ export class StreamRelay {
       this.#metric('pipeops_tunnel_handler_errors_total', { type: 'proxy_request', error: err.name || 'Error' });
       this.#d.log.error({ stream_id: req.requestId, err: err.message, stack: err.stack }, 'stream setup failed unexpectedly');
       const reason = `internal error handling proxy_request: ${err.message}`;
-      if (!this.fail(req.requestId, reason)) conn.send('proxy_error', ProxyOut.error(reason), req.requestId);
+      if (!this.fail(req.requestId, reason)) conn.send({ type: 'proxy_error', payload: ProxyOut.error(reason), requestId: req.requestId });
     };
   }
 
@@ -200,312 +172,29 @@ export class StreamRelay {
     if (this.#streams.has(req.requestId)) {
       // Registering it again would orphan the open stream: its socket and its gauges would never be released.
       this.#metric('pipeops_protocol_errors_total', { reason: 'stream_duplicate_id' });
-      conn.send('proxy_error', ProxyOut.error(`stream ${req.requestId} already exists`), req.requestId);
+      conn.send({ type: 'proxy_error', payload: ProxyOut.error(`stream ${req.requestId} already exists`), requestId: req.requestId });
       return;
     }
+    const cfg = this.#d.config;
     if (raw) {
-      void this.#rawUpgrade(req, decision, conn).catch(this.#setupFailed(req, conn));
+      const t = rawUpgradeTarget(decision, req.query, req.headers, this.#d.kube, cfg);
+      if (!t.ok) return void conn.send({ type: 'proxy_error', payload: ProxyOut.error(t.error), requestId: req.requestId });
+      const kind: StreamKind = decision.kind === 'kube-stream' ? streamKind(decision.path) : 'application';
+      void openRawUpgrade(this.#host, req, kind, t.target, conn).catch(this.#setupFailed(req, conn));
       return;
     }
+    const t = webSocketTarget(decision, req.query, req.headers, this.#d.kube, cfg);
+    if (!t.ok) return void conn.send({ type: 'proxy_error', payload: ProxyOut.error(t.error), requestId: req.requestId });
     if (decision.kind === 'kube-stream') {
       // W2: keep the request's headers; answer 101 only after the API server accepted.
       const offered = offeredProtocols(req.protocol, req.headers, decision.path);
-      this.#kubeWebSocket(req.requestId, decision.path, req.query, req.headers, offered, req.rawFrames, conn, req);
+      openKubeStream(this.#host, { id: req.requestId, path: decision.path, target: t.target, offered, rawFrames: req.rawFrames, conn, viaRequest: req });
       return;
     }
-    void this.#appWebSocket(req, decision, conn).catch(this.#setupFailed(req, conn));
-  }
-
-  // ---------------------------------------------------------------- stream kinds
-
-  #kubeWebSocket(id: string, path: string, query: string, headers: HeaderMap, offered: string[], rawFrames: boolean, conn: SessionConnection, viaRequest?: ProxyRequest): void {
-    const kube = this.#d.kube!;
-    const t = kube.target;
-    const url = `${t.server.replace(/^http/, 'ws')}${path}${query ? `?${query}` : ''}`;
-    const fwd = forwardRequestHeaders(headers, { drop: [...HOP_WS, 'sec-websocket-protocol'] });
-    // Upstream: the agent's own token only when the control plane sent no `Authorization` (exact key).
-    if (!('Authorization' in fwd)) {
-      const tok = t.token?.();
-      if (tok) fwd.Authorization = [`Bearer ${tok}`];
-    }
-    const flat = flattenHeaders(fwd);
-    const kind = streamKind(path);
-    const queue: Frame[] = [];
-    let ws: WebSocket | null = null;
-    let translate = false;
-    const stream: Stream = {
-      id,
-      kind,
-      started: Date.now(),
-      lastActive: Date.now(),
-      conn,
-      toBackend: (f) => {
-        if (!ws || ws.readyState !== WebSocket.OPEN) {
-          queue.push(f);
-          return;
-        }
-        sendToWebSocket(ws, f, translate);
-        if (ws.bufferedAmount > this.#d.config.maxBufferedBytes) this.#backpressure(stream, conn);
-      },
-      shutdown: () => ws?.close(1000),
-    };
-    this.#register(stream);
     try {
-      ws = new WebSocket(url, {
-        headers: flat,
-        protocols: offered,
-        perMessageDeflate: false,
-        tls: { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true },
-      } as unknown as string[]);
+      openAppWebSocket(this.#host, req, t.target, conn);
     } catch (e) {
-      this.#dialFailed(stream, conn, (e as Error).message, viaRequest);
-      return;
-    }
-    ws.binaryType = 'arraybuffer';
-    let opened = false;
-    ws.addEventListener('open', () => {
-      opened = true;
-      translate = !rawFrames && isChannelProtocol(ws!.protocol);
-      if (viaRequest) {
-        const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-        // Go's canonical spelling, as every upstream `headers` map (protocol.md §3.8: `Sec-Websocket-Accept`).
-        if (ws!.protocol) h['Sec-Websocket-Protocol'] = [ws!.protocol];
-        answerUpgrade(conn, viaRequest, h);
-        this.#upgradeAnswered(kind, 101);
-      }
-      try {
-        for (const f of queue.splice(0)) sendToWebSocket(ws!, f, translate);
-      } catch (e) {
-        // A listener's throw would escape every handler: end this stream with the reason instead.
-        this.fail(id, `internal error relaying a queued frame: ${(e as Error).message}`);
-      }
-    });
-    ws.addEventListener('message', (ev: MessageEvent) => {
-      const data = ev.data;
-      let opcode: number = OPCODE.binary;
-      let payload: Uint8Array;
-      if (typeof data === 'string') {
-        opcode = OPCODE.text;
-        payload = Buffer.from(data);
-      } else {
-        payload = new Uint8Array(data as ArrayBuffer);
-        // Translation (upstream default): stdout/stderr/status channels become text without the channel byte.
-        if (translate && payload.length > 0 && payload[0]! <= 3) {
-          opcode = OPCODE.text;
-          payload = payload.subarray(1);
-        }
-      }
-      this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, payload.length);
-      stream.lastActive = Date.now();
-      conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(opcode, payload) }, id);
-    });
-    ws.addEventListener('error', (ev: Event) => {
-      if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', viaRequest);
-    });
-    ws.addEventListener('close', (ev: CloseEvent) => {
-      if (!opened) {
-        if (this.#streams.has(id)) this.#dialFailed(stream, conn, `closed during handshake (${ev.code})`, viaRequest);
-        return;
-      }
-      // §4.4: a kubectl stream's close is `{stream_id}` only (code and reason are W1's, for application WebSockets).
-      this.#end(stream, conn, {});
-    });
-  }
-
-  async #appWebSocket(req: ProxyRequest, decision: Extract<RouteDecision, { kind: 'app-websocket' }>, conn: SessionConnection): Promise<void> {
-    const cfg = this.#d.config;
-    const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
-    const id = req.requestId;
-    if (ep.kind === 'error') {
-      conn.send('proxy_error', ProxyOut.error(ep.error), id);
-      return;
-    }
-    const kube = this.#d.kube;
-    const url = ep.kind === 'url' ? ep.url.replace(/^http/, 'ws') : `${kube!.target.server.replace(/^http/, 'ws')}${ep.path}`;
-    const fwd = forwardRequestHeaders(req.headers, { drop: [...HOP_WS, 'sec-websocket-protocol'] });
-    const host = headerValue(req.headers, 'host') ?? headerValue(req.headers, 'x-forwarded-host');
-    const flat = flattenHeaders(fwd);
-    if (host) flat.Host = host;
-    if (ep.kind === 'kube') {
-      const tok = kube!.target.token?.();
-      if (tok) flat.Authorization = `Bearer ${tok}`;
-    }
-    const offered = (headerValue(req.headers, 'sec-websocket-protocol') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const stream: Stream = {
-      id,
-      kind: 'application',
-      started: Date.now(),
-      lastActive: Date.now(),
-      conn,
-      toBackend: (f) => {
-        if (ws.readyState !== WebSocket.OPEN) return;
-        sendToWebSocket(ws, f, false);
-        if (ws.bufferedAmount > cfg.maxBufferedBytes) this.#backpressure(stream, conn);
-      },
-      shutdown: () => ws.close(1000),
-    };
-    this.#register(stream);
-    const t = kube?.target;
-    const ws = new WebSocket(url, {
-      headers: flat,
-      protocols: offered,
-      perMessageDeflate: false,
-      tls: ep.kind === 'kube' && t ? { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true } : { rejectUnauthorized: false },
-    } as unknown as string[]);
-    ws.binaryType = 'arraybuffer';
-    let opened = false;
-    let lastPong = Date.now();
-    const pinger = setInterval(() => {
-      if (Date.now() - lastPong > cfg.pongTimeoutMs) ws.close(1001, 'ping timeout');
-      else (ws as unknown as { ping(): void }).ping();
-    }, cfg.pingMs);
-    ws.addEventListener('pong', () => {
-      lastPong = Date.now();
-    });
-    ws.addEventListener('open', () => {
-      opened = true;
-      const h: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
-      if (ws.protocol) h['Sec-Websocket-Protocol'] = [ws.protocol];
-      answerUpgrade(conn, req, h);
-      this.#upgradeAnswered('application', 101);
-    });
-    ws.addEventListener('message', (ev: MessageEvent) => {
-      const text = typeof ev.data === 'string';
-      const payload = text ? Buffer.from(ev.data as string) : new Uint8Array(ev.data as ArrayBuffer);
-      const opcode = text ? OPCODE.text : OPCODE.binary;
-      this.#metric('pipeops_ws_bytes_total', { kind: 'application', direction: 'to_control_plane' }, payload.length);
-      stream.lastActive = Date.now();
-      conn.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, payload), message_type: opcode }, id);
-    });
-    ws.addEventListener('error', (ev: Event) => {
-      if (!opened) this.#dialFailed(stream, conn, (ev as ErrorEvent).message || 'websocket error', req);
-    });
-    ws.addEventListener('close', (ev: CloseEvent) => {
-      clearInterval(pinger);
-      if (!opened) {
-        if (this.#streams.has(id)) this.#dialFailed(stream, conn, `backend closed during handshake (${ev.code})`, req);
-        return;
-      }
-      // W1: report the backend's close, with its code and reason.
-      this.#end(stream, conn, { code: ev.code, reason: ev.reason, app: true });
-    });
-  }
-
-  async #rawUpgrade(req: ProxyRequest, decision: Extract<RouteDecision, { kind: 'kube-stream' | 'app-websocket' }>, conn: SessionConnection): Promise<void> {
-    const cfg = this.#d.config;
-    const id = req.requestId;
-    const kube = this.#d.kube;
-    let target: UpgradeTarget;
-    let pathAndQuery: string;
-    let hostHeader: string;
-    const headers = forwardRequestHeaders(req.headers, { keepUpgrade: true, drop: ['host'] });
-    if (decision.kind === 'kube-stream' || (decision.kind === 'app-websocket' && cfg.serviceProxy === 'apiserver')) {
-      if (!kube) {
-        conn.send('proxy_error', ProxyOut.error('kubernetes client not initialized'), id);
-        return;
-      }
-      const t = kube.target;
-      target = targetFromUrl(t.server, { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.insecureSkipVerify !== true });
-      const base = new URL(t.server);
-      hostHeader = base.host;
-      if (decision.kind === 'kube-stream') pathAndQuery = `${base.pathname.replace(/\/$/, '')}${decision.path}${req.query ? `?${req.query}` : ''}`;
-      else {
-        const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: 'apiserver', https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
-        pathAndQuery = `${base.pathname.replace(/\/$/, '')}${ep.kind === 'kube' ? ep.path : '/'}`;
-      }
-      const hasAuth = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
-      if (!hasAuth || decision.kind === 'app-websocket') {
-        for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
-        const tok = t.token?.();
-        if (tok) headers.Authorization = [`Bearer ${tok}`];
-      }
-    } else {
-      const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
-      if (ep.kind !== 'url') {
-        conn.send('proxy_error', ProxyOut.error(ep.kind === 'error' ? ep.error : 'unsupported service endpoint'), id);
-        return;
-      }
-      const u = new URL(ep.url);
-      target = targetFromUrl(ep.url, { rejectUnauthorized: false });
-      pathAndQuery = `${u.pathname}${u.search}`;
-      hostHeader = headerValue(req.headers, 'host') ?? u.host;
-    }
-    const kind: StreamKind = decision.kind === 'kube-stream' ? streamKind(decision.path) : 'application';
-    const abort = new AbortController();
-    let socket: Socket | null = null;
-    const pending: Uint8Array[] = [];
-    let backpressured = false;
-    const stream: Stream = {
-      id,
-      kind,
-      started: Date.now(),
-      lastActive: Date.now(),
-      conn,
-      toBackend: (f) => {
-        if (f.opcode === OPCODE.close) {
-          socket?.end();
-          return;
-        }
-        if (!socket) {
-          pending.push(f.payload);
-          return;
-        }
-        const ok = socket.write(f.payload);
-        if (!ok && socket.writableLength > cfg.maxBufferedBytes) {
-          if (!backpressured) this.#backpressure(stream, conn);
-          backpressured = true;
-          if (socket.writableLength > cfg.maxBufferedBytes * 8) socket.destroy(new Error('backend is not reading; stream buffer exceeded'));
-        }
-      },
-      shutdown: () => {
-        abort.abort();
-        socket?.destroy();
-      },
-    };
-    this.#register(stream);
-    try {
-      const r = await openUpgrade(target, requestHead(req.method, pathAndQuery, hostHeader, headers), abort.signal, cfg.dialTimeoutMs);
-      const h = sanitizeResponseHeaders(r.status, r.headers);
-      if (r.status !== 101 || !r.socket) {
-        // W2: the target's own answer (e.g. a 403 Status or "unsupported upgrade") reaches the client.
-        const payload: Record<string, unknown> = { status: r.status, headers: h };
-        if (r.body.length) {
-          payload.body = Buffer.from(r.body).toString('base64');
-          payload.encoding = 'base64';
-        }
-        conn.send('proxy_response', payload, id);
-        this.#upgradeAnswered(kind, r.status);
-        this.#forget(stream);
-        return;
-      }
-      socket = r.socket;
-      socket.on('drain', () => {
-        backpressured = false;
-      });
-      conn.send('proxy_response', { status: 101, headers: h }, id);
-      this.#upgradeAnswered(kind, 101);
-      for (const p of pending.splice(0)) socket.write(p);
-      const s = socket;
-      s.on('data', (chunk: Buffer) => {
-        this.#metric('pipeops_ws_bytes_total', { kind, direction: 'to_control_plane' }, chunk.length);
-        stream.lastActive = Date.now();
-        conn.send('proxy_websocket_data', { stream_id: id, data: encodeFrameData(OPCODE.binary, chunk) }, id);
-        if (conn.bufferedAmount > cfg.highWaterBytes) {
-          // The tunnel socket is full: stop reading this backend until it drains (TCP backpressure).
-          s.pause();
-          const wait = setInterval(() => {
-            if (!conn.open || conn.bufferedAmount <= cfg.highWaterBytes / 2) {
-              clearInterval(wait);
-              s.resume();
-            }
-          }, 2);
-        }
-      });
-      s.on('close', () => this.#end(stream, conn, {}));
-      s.on('error', (e) => this.#d.log.debug({ stream_id: id, err: e.message }, 'stream backend error'));
-      s.resume();
-    } catch (e) {
-      this.#dialFailed(stream, conn, (e as Error).message, req);
+      this.#setupFailed(req, conn)(e);
     }
   }
 
@@ -547,18 +236,18 @@ export class StreamRelay {
     }, Math.min(30_000, Math.max(10, Math.floor(idle / 4))));
   }
 
-  #end(s: Stream, conn: SessionConnection, o: { echo?: boolean; code?: number; reason?: string; app?: boolean }): void {
+  #end(s: Stream, conn: SessionConnection, o: EndOptions): void {
     if (!this.#forget(s)) return;
     try {
       s.shutdown();
     } catch (e) {
       this.#d.log.debug({ stream_id: s.id, err: (e as Error).message }, 'stream shutdown failed');
     }
-    const payload: Record<string, unknown> = { stream_id: s.id };
+    const payload: StreamClosePayload = { stream_id: s.id };
     if (o.app) payload.request_id = s.id;
     if (o.code !== undefined) payload.code = o.code;
     if (o.reason) payload.reason = o.reason;
-    conn.send('proxy_websocket_close', payload, s.id);
+    conn.send({ type: 'proxy_websocket_close', payload, requestId: s.id });
   }
 
   #dialFailed(s: Stream, conn: SessionConnection, message: string, viaRequest?: ProxyRequest): void {
@@ -569,8 +258,8 @@ export class StreamRelay {
     // message, which may well be the "127" of the URL's host.
     const status = /status(?: code)?:?\s*(\d{3})\b/i.exec(message)?.[1];
     const error = s.kind === 'application' ? `failed to connect to backend: ${message}` : `failed to connect to K8s API: ${message}${status ? ` (status: ${status})` : ''}`;
-    conn.send('proxy_error', ProxyOut.error(error, s.id), viaRequest?.requestId ?? s.id);
-    if (!viaRequest) conn.send('proxy_websocket_close', { stream_id: s.id }, s.id);
+    conn.send({ type: 'proxy_error', payload: ProxyOut.error(error, s.id), requestId: viaRequest?.requestId ?? s.id });
+    if (!viaRequest) conn.send({ type: 'proxy_websocket_close', payload: { stream_id: s.id }, requestId: s.id });
     else this.#upgradeAnswered(s.kind, Number(status ?? 502));
   }
 
@@ -582,57 +271,10 @@ export class StreamRelay {
 
   #backpressure(s: Stream, conn: SessionConnection): void {
     this.#metric('pipeops_ws_backpressure_total', { kind: s.kind });
-    conn.send('backpressure', { request_id: s.id, reason: 'channel_full' }, s.id);
+    conn.send({ type: 'backpressure', payload: { request_id: s.id, reason: 'channel_full' }, requestId: s.id });
   }
 
   #metric(name: string, labels?: Record<string, string>, value = 1): void {
     this.#d.metric({ name, op: 'inc', labels, value });
   }
-}
-
-/** Subprotocols to offer the API server (§4.2): `protocol` entries, then header values; W3 default list. */
-export function offeredProtocols(protocol: string, headers: HeaderMap, path: string): string[] {
-  const out: string[] = [];
-  const add = (s: string) => {
-    for (const p of s.split(',').map((x) => x.trim()).filter(Boolean)) if (!out.includes(p)) out.push(p);
-  };
-  add(protocol);
-  for (const [k, vs] of Object.entries(headers)) if (k.toLowerCase() === 'sec-websocket-protocol') for (const v of vs) add(v);
-  if (!out.length && /\/(exec|attach|portforward)(\?|\/|$)/.test(path)) out.push(...DEFAULT_STREAM_PROTOCOLS);
-  return out;
-}
-
-function sendToWebSocket(ws: WebSocket, f: Frame, translate: boolean): void {
-  switch (f.opcode) {
-    case OPCODE.text:
-      // Translation: console keystrokes arrive as text and are stdin (channel 0) for the API server.
-      if (translate) {
-        const b = new Uint8Array(f.payload.length + 1);
-        b.set(f.payload, 1);
-        ws.send(b);
-      } else ws.send(Buffer.from(f.payload).toString());
-      return;
-    case OPCODE.binary:
-      ws.send(f.payload as Uint8Array<ArrayBuffer>);
-      return;
-    case OPCODE.close: {
-      const { code, reason } = closeFrameArgs(f.payload);
-      ws.close(code, reason);
-      return;
-    }
-    case OPCODE.ping:
-      (ws as unknown as { ping(d?: Uint8Array): void }).ping(f.payload);
-      return;
-    case OPCODE.pong:
-      (ws as unknown as { pong(d?: Uint8Array): void }).pong(f.payload);
-      return;
-  }
-}
-
-/** The 101 answer to an upgrade `proxy_request`, in the writer the request asked for (§3.8 step 4). */
-function answerUpgrade(conn: SessionConnection, req: ProxyRequest, headers: HeaderMap): void {
-  if (req.responseStreaming) {
-    conn.send('proxy_response_header', ProxyOut.header(101, headers), req.requestId);
-    conn.send('proxy_response_end', ProxyOut.end(), req.requestId);
-  } else conn.send('proxy_response', { status: 101, headers }, req.requestId);
 }

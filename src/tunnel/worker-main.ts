@@ -1,15 +1,15 @@
 // The tunnel worker: owns the control-plane session and everything relayed over it.
 // The main thread sends configuration and heartbeats; the worker reports session state, metrics and logs.
 import type { Logger } from 'pino';
-import type { MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from '../agent/thread-messages.ts';
+import type { MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from '../threads/messages.ts';
 import type { WorkerPort } from '../runtime/worker-port.ts';
 import { workerLogger } from '../runtime/worker-port.ts';
 import { TunnelDispatcher } from './dispatch.ts';
 import { buildRegisterPayload } from './register-payload.ts';
 import { ControlSession } from './session.ts';
-import { fromKubeAccess } from '../agent/kube-access.ts';
+import { fromKubeAccess } from '../threads/kube-access.ts';
 import { KubeClient } from '../kube/client.ts';
-import { MetricBatch } from '../agent/metric-batch.ts';
+import { MetricBatch } from '../threads/metric-batch.ts';
 
 export function runTunnelWorker(port: WorkerPort<MainToTunnel, TunnelToMain>): void {
   let session: ControlSession | null = null;

@@ -9,7 +9,7 @@ import { agentConfigJsonSchema } from '../../src/config/schema.ts';
 
 describe('generated references', () => {
   test('docs/configuration.md is up to date (run: bun scripts/gen-config-docs.ts)', () => {
-    const committed = readFileSync(join(import.meta.dir, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    const committed = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
     expect(committed).toBe(renderConfigDocs());
   });
 

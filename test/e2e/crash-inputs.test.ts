@@ -6,6 +6,7 @@ import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
 import { CP_TOKEN, type Stack, startStack } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
+import { sendUntyped } from '../support/untyped-send.ts';
 
 let s: Stack;
 const fromAgent: InboundMessage[] = [];
@@ -25,7 +26,7 @@ const answer = (id: string, types = ['proxy_response', 'proxy_error', 'proxy_res
 
 /** The worker never restarted and the hub's session object is the one from the start; a ping is answered. */
 async function expectSurvived(first: unknown, tag: string) {
-  session().send('ping', null, `alive-${tag}`);
+  sendUntyped(session(), 'ping', null, `alive-${tag}`);
   await waitFor(() => fromAgent.some((m) => m.type === 'pong' && m.requestId === `alive-${tag}`), { what: `pong ${tag}` });
   const snap = s.agent.status.snapshot();
   expect(snap.workers.tunnel?.restarts).toBe(0);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import { tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
+import { sendUntyped } from '../support/untyped-send.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -59,18 +60,18 @@ describe('inbound protocol robustness', () => {
 
   test('unknown types get one protocol_fallback per type (as upstream); session types are handled', async () => {
     const { session, fromAgent } = await setup();
-    session.send('made_up_type', { x: 1 }, 'u1');
-    session.send('another_unknown', {}, 'u2');
-    session.send('ping', null, 'p1');
-    session.send('pong', {});
-    session.send('heartbeat_ack', {});
-    session.send('register_in_progress', {});
-    session.send('register_success', { cluster_id: 'stray' }, 'no-such-registration');
-    session.send('gateway_hello', { use_yamux: true });
-    session.send('error', { error: 'something unrelated went wrong' });
-    session.send('tcp_tunnel_start', { tunnel_id: 't', gateway_port: 1 }, 'tcp1');
-    session.send('udp_tunnel_data', { tunnel_id: 't', data: 'AA==' });
-    session.send('ping', null, 'final');
+    sendUntyped(session, 'made_up_type', { x: 1 }, 'u1');
+    sendUntyped(session, 'another_unknown', {}, 'u2');
+    sendUntyped(session, 'ping', null, 'p1');
+    sendUntyped(session, 'pong', {});
+    sendUntyped(session, 'heartbeat_ack', {});
+    sendUntyped(session, 'register_in_progress', {});
+    sendUntyped(session, 'register_success', { cluster_id: 'stray' }, 'no-such-registration');
+    sendUntyped(session, 'gateway_hello', { use_yamux: true });
+    sendUntyped(session, 'error', { error: 'something unrelated went wrong' });
+    sendUntyped(session, 'tcp_tunnel_start', { tunnel_id: 't', gateway_port: 1 }, 'tcp1');
+    sendUntyped(session, 'udp_tunnel_data', { tunnel_id: 't', data: 'AA==' });
+    sendUntyped(session, 'ping', null, 'final');
     await waitFor(() => fromAgent.some((m) => m.type === 'pong' && m.requestId === 'final'), { what: 'final pong' });
     const fallbacks = fromAgent.filter((m) => m.type === 'protocol_fallback');
     expect(fallbacks.map((f) => f.payload.unknown_type)).toEqual(['made_up_type', 'another_unknown']);

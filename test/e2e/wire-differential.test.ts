@@ -4,7 +4,7 @@
 // Each shape is a validator written from the spec; the test fails on any difference and on any shape not exercised.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { decodeResponseFrame, encodeRequestBodyFrame, frameRequestId } from '../../src/protocol/binary-frame.ts';
+import { decodeResponseFrame, encodeIdFrame, frameRequestId } from '../../src/protocol/binary-frame.ts';
 import { EXTENSIONS, formatExtensions } from '../../src/protocol/extensions.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { type AgentProcess, CP_AGENT_TOKEN, type FakeControlPlane, fakeControlPlane, spawnAgent } from '../support/fake-control-plane.ts';
@@ -267,7 +267,7 @@ test('every message the agent emits matches protocol.md §2–§5 (differential 
   gw.send('proxy_request', { method: 'POST', path: '/api/v1/namespaces/demo/configmaps', headers: { ...auth, 'Content-Type': ['application/json'] }, body: Buffer.from(big).toString('base64'), body_encoding: 'base64' }, 'r-big');
   await cp.next((r) => (r.json?.request_id === 'r-big' && END.includes(r.json.type)) || (r.binary !== undefined && frameRequestId(r.binary as Uint8Array<ArrayBuffer>) === 'r-big'), 'answer to r-big');
   gw.send('proxy_request', { method: 'GET', path: '/api/v1/namespaces/demo/configmaps/diff-big', headers: auth, body_binary: true, body_size: 0 }, 'r-binbody');
-  gw.sendRaw(encodeRequestBodyFrame('r-binbody', new Uint8Array(0)));
+  gw.sendRaw(encodeIdFrame('r-binbody', new Uint8Array(0)));
   gw.send('proxy_request', { method: 'GET', path: '/version', headers: auth, supports_response_streaming: true }, 'r-stream');
   gw.send('proxy_request', { method: 'GET', path: '/api/v1/namespaces', query: 'watch=true', headers: auth, supports_response_streaming: true }, 'r-watch');
   gw.send('proxy_request', { method: 'GET', path: '/', service_name: 'Not_Valid', namespace: 'demo', service_port: 80 }, 'r-badsvc');

@@ -4,7 +4,7 @@
 // over the properties), seed PIPEOPS_FUZZ_SEED; `npm run fuzz -- --cases N --seed S` for long runs.
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { decodeRequestBodyFrame, decodeResponseFrame, encodeRequestBodyFrame, encodeResponseFrame, frameRequestId } from '../../src/protocol/binary-frame.ts';
+import { decodeIdFrame, decodeResponseFrame, encodeIdFrame, encodeResponseFrame, frameRequestId } from '../../src/protocol/binary-frame.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { mapToHeaders } from '../../src/protocol/http-headers.ts';
 import { canonicalJson, parseProxyRequest, parseRequestChunk } from '../../src/protocol/proxy-messages.ts';
@@ -104,18 +104,18 @@ describe(`decoder fuzzing (seed ${SEED}, ${numRuns} cases per property)`, () => 
   }, TIMEOUT);
 
   test('binary request body frame: round trip; truncations inside the id are errors; mutations never throw', () => {
-    const valid = fc.tuple(idArb, bytesArb()).map(([id, body]) => encodeRequestBodyFrame(id, body));
+    const valid = fc.tuple(idArb, bytesArb()).map(([id, body]) => encodeIdFrame(id, body));
     check('body frame round trip', fc.tuple(idArb, bytesArb()), ([id, body]) => {
-      const d = decodeRequestBodyFrame(encodeRequestBodyFrame(id, body));
+      const d = decodeIdFrame(encodeIdFrame(id, body));
       expect(d.ok && d.value.requestId === id && Buffer.from(d.value.body).equals(Buffer.from(body))).toBe(true);
     });
     check('body frame truncation', truncations(valid), ({ whole, cut }) => {
       const idEnd = 2 + ((whole[0]! << 8) | whole[1]!);
-      const d = decodeRequestBodyFrame(ab(cut));
+      const d = decodeIdFrame(ab(cut));
       if (cut.length < idEnd) expect(d.ok).toBe(false);
     });
     check('body frame mutations', fc.oneof(mutated(valid), bytesArb(100)), (b) => {
-      expect(typeof decodeRequestBodyFrame(ab(b)).ok).toBe('boolean');
+      expect(typeof decodeIdFrame(ab(b)).ok).toBe('boolean');
       frameRequestId(ab(b));
     });
   }, TIMEOUT);

@@ -3,7 +3,7 @@
 // Kubernetes API. Watches: worker restarts, session drops (new control-plane connections), /health, RSS.
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeRequestBodyFrame } from '../../src/protocol/binary-frame.ts';
+import { encodeIdFrame } from '../../src/protocol/binary-frame.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
 import { startSandbox } from '../../src/sandbox/index.ts';
@@ -115,7 +115,7 @@ export function* mutatedMessages(seed: number, count: number): Generator<string 
     const base = r.pick(seeds(rid));
     const roll = r.next();
     if (roll < 0.1) {
-      const frame = encodeRequestBodyFrame(rid, Buffer.from(b64(String(i))));
+      const frame = encodeIdFrame(rid, Buffer.from(b64(String(i))));
       yield r.next() < 0.5 ? frame : mutateBytes(r, frame);
       continue;
     }

@@ -4,7 +4,7 @@
 // the check reads the hub's admin listing (GET /api/v1/gateway/routes) for CLUSTER_ID.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { ROUTES_PATH } from '../../src/gateway/route-registry-messages.ts';
+import { ROUTES_PATH } from '../../src/protocol/route-registry-messages.ts';
 import { tokenDigest } from '../../src/hub/auth.ts';
 import type { Hub } from '../../src/hub/server.ts';
 import { ADMIN_TOKEN, AGENT_TOKEN, testHub } from '../support/hub-agent.ts';

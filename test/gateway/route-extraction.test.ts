@@ -4,7 +4,7 @@ import type { KubeIngress, KubeService } from '../../src/gateway/kube-shapes.ts'
 import { isManaged } from '../../src/gateway/managed.ts';
 import { registerBody, syncBody } from '../../src/gateway/route-payloads.ts';
 import { extractRoutes, referencedServices } from '../../src/gateway/route-extraction.ts';
-import { RegisterRouteSchema, SyncRoutesSchema } from '../../src/gateway/route-registry-messages.ts';
+import { RegisterRouteSchema, SyncRoutesSchema } from '../../src/protocol/route-registry-messages.ts';
 
 const services: KubeService[] = [
   { metadata: { namespace: 'app', name: 'web' }, spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 8080 }] } },

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
 import { KubeClient, type KubeObject } from '../../src/kube/client.ts';
-import { backoffDelay, type Informer, listWatch } from '../../src/kube/watch.ts';
+import { type Informer, listWatch } from '../../src/kube/watch.ts';
+import { backoffDelay as policyDelay } from '../../src/timing/backoff.ts';
+
+/** The watch's relist policy, as src/kube/watch.ts builds it. */
+const backoffDelay = (attempt: number, baseMs: number, maxMs: number, random: () => number) =>
+  policyDelay({ baseMs, maxMs, jitter: { kind: 'equal' } }, attempt, random);
 import { CA_PEM, FakeKube } from './support/fake-kube.ts';
 import { Signal } from './support/wait.ts';
 

@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningAgent } from '../../src/agent/run.ts';
-import { decodeResponseFrame, encodeRequestBodyFrame, frameRequestId, isGzip } from '../../src/protocol/binary-frame.ts';
+import { decodeResponseFrame, encodeIdFrame, frameRequestId, isGzip } from '../../src/protocol/binary-frame.ts';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import type { Hub } from '../../src/hub/server.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 import { type DeepPartial, tempDir, testAgent, testHub } from './hub-agent.ts';
 import type { AgentConfigInput } from '../../src/config/schema.ts';
 import { waitFor } from './wait.ts';
+import { sendUntyped } from './untyped-send.ts';
 
 const FIX = join(import.meta.dir, '../fixtures/tls');
 export const TLS = {
@@ -81,12 +82,12 @@ export async function startStack(opts: { agent?: DeepPartial<AgentConfigInput>; 
       const done = new Promise<InboundMessage | { type: 'binary'; frame: Uint8Array }>((r) => (resolve = r));
       const c: Collected = { messages: [], binary: [], done };
       pending.set(id, { c, resolve });
-      session().send('proxy_request', payload, id);
-      if (o.binaryBody) session().sendBinary(encodeRequestBodyFrame(id, o.binaryBody));
+      sendUntyped(session(), 'proxy_request', payload, id);
+      if (o.binaryBody) session().sendBinary(encodeIdFrame(id, o.binaryBody));
       return { ...c, id };
     },
     send(type, payload, id) {
-      session().send(type, payload, id);
+      sendUntyped(session(), type, payload, id);
     },
     async stop() {
       await agent.stop();

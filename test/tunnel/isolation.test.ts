@@ -1,7 +1,7 @@
 // Isolation by construction (issue 19): a throw while handling one inbound message fails that request or
 // stream only, with the reason on the wire, is counted, and never leaves the message loop.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { MetricUpdate } from '../../src/agent/metrics.ts';
+import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import { encodeResponseFrame } from '../../src/protocol/binary-frame.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
@@ -15,7 +15,7 @@ type Sent = { type: string; payload: Record<string, unknown> | null; id?: string
 function fakeConn() {
   const sent: Sent[] = [];
   const conn: SessionConnection = {
-    send: (type, payload, id) => (sent.push({ type, payload, id }), true),
+    send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown>, id: m.requestId }), true),
     sendBinary: () => true,
     bufferedAmount: 0,
     open: true,

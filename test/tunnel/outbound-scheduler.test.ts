@@ -11,8 +11,8 @@ function fakeConn() {
     text: [] as string[],
   };
   const conn: SessionConnection = {
-    send(type) {
-      c.text.push(type);
+    send(m) {
+      c.text.push(m.type);
       return c.isOpen;
     },
     sendBinary(data) {
@@ -48,7 +48,7 @@ describe('OutboundScheduler', () => {
     expect(c.sent).toEqual([]);
     expect(s.queued).toBe(4);
     // A control message is not held back by queued bulk frames (it does not go through the scheduler at all).
-    conn.send('proxy_response', {}, 'r1');
+    conn.send({ type: 'proxy_response', payload: { status: 200, headers: {} }, requestId: 'r1' });
     expect(c.text).toEqual(['proxy_response']);
     c.buffered = 0;
     await Promise.all(all);

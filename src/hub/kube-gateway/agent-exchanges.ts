@@ -3,7 +3,8 @@
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
-import { applyAgentFrame, applyAgentMessage, type ChunkCredit } from './agent-answer.ts';
+import type { ChunkCredit } from '../../protocol/flow-control.ts';
+import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
 import type { ProxyExchange } from './proxy-exchange.ts';
 
 export interface PendingExchange {
@@ -44,7 +45,7 @@ export class AgentExchanges {
     if (u && u.clusterId === clusterId) return u.relay.message(m);
     const p = this.pending.get(m.requestId);
     if (!p || p.exchange.info.clusterId !== clusterId) return;
-    applyAgentMessage(p.exchange, m, () => p.session.send('proxy_cancel', {}, p.exchange.info.requestId));
+    applyAgentMessage(p.exchange, m, () => p.session.send({ type: 'proxy_cancel', payload: {}, requestId: p.exchange.info.requestId }));
   }
 
   #binary(clusterId: string, bytes: Uint8Array): void {

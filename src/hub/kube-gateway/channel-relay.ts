@@ -89,13 +89,13 @@ export class ChannelRelay {
 
   #toAgent(opcode: number, data: Uint8Array): void {
     if (this.#closed) return;
-    this.c.session.send('proxy_websocket_data', { stream_id: this.c.requestId, data: encodeFrameData(opcode, data) }, this.c.requestId);
+    this.c.session.send({ type: 'proxy_websocket_data', payload: { stream_id: this.c.requestId, data: encodeFrameData(opcode, data) }, requestId: this.c.requestId });
   }
 
   #start(): void {
-    this.c.session.send(
-      'proxy_websocket_start',
-      {
+    this.c.session.send({
+      type: 'proxy_websocket_start',
+      payload: {
         stream_id: this.c.requestId,
         method: 'GET',
         path: this.c.path,
@@ -104,8 +104,8 @@ export class ChannelRelay {
         protocol: this.plan.protocol,
         headers: this.c.serviceToken ? { Authorization: [`Bearer ${this.c.serviceToken}`] } : {},
       },
-      this.c.requestId,
-    );
+      requestId: this.c.requestId,
+    });
   }
 
   /** WebSocket clients (exec v5/v4, the port-forward tunnel): the hub completes the handshake at once. */
@@ -300,7 +300,7 @@ export class ChannelRelay {
   #close(tellAgent: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (tellAgent) this.c.session.send('proxy_websocket_close', { stream_id: this.c.requestId }, this.c.requestId);
+    if (tellAgent) this.c.session.send({ type: 'proxy_websocket_close', payload: { stream_id: this.c.requestId }, requestId: this.c.requestId });
     this.c.done();
   }
 }

@@ -18,12 +18,12 @@ import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { ClusterLookup } from '../cluster-lookup.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
-import { ChunkCredit } from './agent-answer.ts';
+import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
 import { AgentExchanges } from './agent-exchanges.ts';
 import { kubeErrorBody } from './kube-status.ts';
-import { buildProxyRequest, MAX_REQUEST_BODY } from './outbound-request.ts';
+import { buildProxyRequest, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
 import { UpgradeRelay } from './upgrade-relay.ts';
 
@@ -150,16 +150,16 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
         cancel: () => {
           // Only the socket that carried the request knows the id; a replaced session has closed anyway.
-          if (o.agents.sessions.get(clusterId) === session) session.send('proxy_cancel', {}, requestId);
+          if (o.agents.sessions.get(clusterId) === session) session.send({ type: 'proxy_cancel', payload: {}, requestId });
         },
         finish: () => pending.delete(requestId),
         log,
         endsCleanlyOnShutdown: streaming,
       });
-      const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
+      const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => pending.get(requestId)?.exchange === exchange);
       pending.set(requestId, { exchange, session, credit });
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-      session.send('proxy_request', out.payload, requestId);
+      session.send({ type: 'proxy_request', payload: out.payload, requestId });
       if (out.frame) session.sendBinary(out.frame);
     });
     req.on('error', () => {

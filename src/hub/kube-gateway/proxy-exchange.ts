@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
-import { clientHeaders, type DecodedResponse } from './inbound-response.ts';
+import { clientHeaders, type DecodedResponse } from '../../protocol/response-decoders.ts';
 import { kubeErrorBody } from './kube-status.ts';
 
 export interface ExchangeInfo {

@@ -6,12 +6,12 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../../protocol/envelope.ts';
-import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
+import { HOP_BY_HOP, type HeaderMap, rawHeadersToMap } from '../../protocol/http-headers.ts';
+import { rawUpgradeRequest, type ServiceTarget } from '../../protocol/proxy-request-builders.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus, kubeErrorBody } from './kube-status.ts';
-import { rawHeadersToMap } from './outbound-request.ts';
 
 /** What the client may leave unread before the stream is cut (the agent has no per-stream flow control). */
 const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;
@@ -31,10 +31,10 @@ export interface UpgradeContext {
   done(): void;
   /**
    * The public gateway's app upgrades: headers to send instead of `upgradeHeaders` (Host and the app's own
-   * Authorization kept), and payload fields to add (`service_name`/`namespace`/`service_port`).
+   * Authorization kept), and the Service the agent replays the upgrade to.
    */
   headers?: HeaderMap;
-  extra?: Record<string, unknown>;
+  service?: ServiceTarget;
 }
 
 /** Headers for the agent: the client's upgrade headers kept, credentials replaced, Host dropped. */
@@ -64,19 +64,14 @@ export class UpgradeRelay {
   }
 
   start(req: IncomingMessage): void {
-    this.c.session.send(
-      'proxy_request',
-      {
-        method: req.method ?? 'GET',
-        path: this.c.path,
-        query: this.c.query,
-        headers: this.c.headers ?? upgradeHeaders(req, this.c.serviceToken),
-        is_websocket: true,
-        raw_upgrade: true,
-        ...this.c.extra,
-      },
-      this.c.requestId,
-    );
+    const payload = rawUpgradeRequest({
+      method: req.method ?? 'GET',
+      path: this.c.path,
+      query: this.c.query,
+      headers: this.c.headers ?? upgradeHeaders(req, this.c.serviceToken),
+      service: this.c.service,
+    });
+    this.c.session.send({ type: 'proxy_request', payload, requestId: this.c.requestId });
   }
 
   /** A message from the agent for this relay's id. */
@@ -137,7 +132,11 @@ export class UpgradeRelay {
       // this stream waits, the client socket pauses (TCP backpressure) until it has room (issue 14).
       let room = true;
       for (let at = 0; at < chunk.length; at += MAX_FRAME)
-        room = this.c.session.sendBulk(this.c.requestId, 'proxy_websocket_data', { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk.subarray(at, at + MAX_FRAME)) }, this.c.requestId);
+        room = this.c.session.sendBulk(this.c.requestId, {
+          type: 'proxy_websocket_data',
+          payload: { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk.subarray(at, at + MAX_FRAME)) },
+          requestId: this.c.requestId,
+        });
       if (!room) {
         this.socket.pause();
         this.c.session.whenWritable(this.c.requestId, () => this.socket.resume());
@@ -166,7 +165,7 @@ export class UpgradeRelay {
     this.#state = 'closed';
     // The agent registered the stream as soon as the request arrived, so a close ends it in either phase.
     // Behind this stream's data still waiting in the session's bulk queue, never ahead of it.
-    if (tellAgent) this.c.session.sendBulk(this.c.requestId, 'proxy_websocket_close', { stream_id: this.c.requestId }, this.c.requestId);
+    if (tellAgent) this.c.session.sendBulk(this.c.requestId, { type: 'proxy_websocket_close', payload: { stream_id: this.c.requestId }, requestId: this.c.requestId });
     this.c.done();
   }
 }

@@ -1,8 +1,7 @@
-// What the public gateway sends for one app request: the forwarded headers (original Host kept, hop-by-hop
-// dropped, X-Forwarded-For/Proto/Host set by us) and the `proxy_request` payload that names the Service the
-// agent must reach (protocol.md §3.1, §3.3, §3.4). Pure.
-import { forwardRequestHeaders, type HeaderMap, headerValue } from '../../protocol/http-headers.ts';
-import { rawHeadersToMap } from '../kube-gateway/outbound-request.ts';
+// What the public gateway forwards for one app request: the headers (original Host kept, hop-by-hop dropped,
+// X-Forwarded-For/Proto/Host set by us), the split target and the body length to expect. The `proxy_request`
+// itself is built in src/protocol/proxy-request-builders.ts. Pure.
+import { forwardRequestHeaders, type HeaderMap, headerValue, rawHeadersToMap } from '../../protocol/http-headers.ts';
 
 export interface ClientFacts {
   /** The client's address as the gateway saw it. */
@@ -27,47 +26,6 @@ export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, o
   out['X-Forwarded-Proto'] = [client.proto];
   if (host) out['X-Forwarded-Host'] = [host];
   return out;
-}
-
-export interface ServiceTarget {
-  namespace: string;
-  name: string;
-  port: number;
-}
-
-export type AppBody = { kind: 'none' } | { kind: 'inline'; bytes: Uint8Array } | { kind: 'stream' };
-
-/**
- * The `proxy_request` payload. Responses are always streamed (apps may answer with SSE or long polls) in
- * binary chunk frames with credit (`binary_chunks`, src/protocol/proxy-messages.ts); request bodies travel
- * inline when small and known, else as `proxy_request_chunk`s (`use_streaming`).
- */
-export function appProxyRequest(r: {
-  method: string;
-  path: string;
-  query: string;
-  headers: HeaderMap;
-  service: ServiceTarget;
-  body: AppBody;
-  /** The session's agent advertised `binary_chunks` (src/protocol/extensions.ts). */
-  binaryChunks: boolean;
-}): Record<string, unknown> {
-  const payload: Record<string, unknown> = {
-    method: r.method.toUpperCase(),
-    path: r.path,
-    query: r.query,
-    headers: r.headers,
-    service_name: r.service.name,
-    namespace: r.service.namespace,
-    service_port: r.service.port,
-    supports_response_streaming: true,
-  };
-  if (r.binaryChunks) payload.binary_chunks = true;
-  if (r.body.kind === 'inline' && r.body.bytes.length > 0) {
-    payload.body = Buffer.from(r.body.bytes.buffer, r.body.bytes.byteOffset, r.body.bytes.byteLength).toString('base64');
-    payload.body_encoding = 'base64';
-  } else if (r.body.kind === 'stream') payload.use_streaming = true;
-  return payload;
 }
 
 /** Split a request target into path and raw query. */

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { acceptWebSocket, handshakeProblem, offeredSubprotocols, type WebSocketConnection } from '../../kube/websocket-server.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
+import { appWebSocketRequest, type ServiceTarget } from '../../protocol/proxy-request-builders.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
 
@@ -25,7 +26,7 @@ export interface AppWebSocketContext {
   query: string;
   /** The forwarded request headers (Host kept, X-Forwarded-* set). */
   headers: HeaderMap;
-  service: { name: string; namespace: string; port: number };
+  service: ServiceTarget;
   log: Logger;
   /** Refuse the upgrade before any 101 (plain error body), as the public gateway does elsewhere. */
   refuse(status: number, reason: string): void;
@@ -55,20 +56,8 @@ export class AppWebSocketRelay {
       this.c.done();
       return false;
     }
-    this.c.session.send(
-      'proxy_request',
-      {
-        method: 'GET',
-        path: this.c.path,
-        query: this.c.query,
-        headers: this.c.headers,
-        service_name: this.c.service.name,
-        namespace: this.c.service.namespace,
-        service_port: this.c.service.port,
-        is_websocket: true,
-      },
-      this.c.requestId,
-    );
+    const payload = appWebSocketRequest({ path: this.c.path, query: this.c.query, headers: this.c.headers, service: this.c.service });
+    this.c.session.send({ type: 'proxy_request', payload, requestId: this.c.requestId });
     return true;
   }
 
@@ -124,7 +113,7 @@ export class AppWebSocketRelay {
     const id = this.c.requestId;
     ws.onMessage((data, binary) => {
       const opcode = binary ? OPCODE.binary : OPCODE.text;
-      this.c.session.send('proxy_websocket_data', { request_id: id, stream_id: id, data: encodeFrameData(opcode, data), message_type: opcode }, id);
+      this.c.session.send({ type: 'proxy_websocket_data', payload: { request_id: id, stream_id: id, data: encodeFrameData(opcode, data), message_type: opcode }, requestId: id });
     });
     ws.onClose(() => this.#close(true));
   }
@@ -148,7 +137,7 @@ export class AppWebSocketRelay {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     // Before the 101 the agent may still be dialling; the close cancels that too (§2.6).
-    if (tellAgent) this.c.session.send('proxy_websocket_close', { request_id: this.c.requestId, stream_id: this.c.requestId }, this.c.requestId);
+    if (tellAgent) this.c.session.send({ type: 'proxy_websocket_close', payload: { request_id: this.c.requestId, stream_id: this.c.requestId }, requestId: this.c.requestId });
     this.c.done();
   }
 }

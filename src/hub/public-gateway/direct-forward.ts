@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { headersToMap, mapToHeaders, sanitizeResponseHeaders, type HeaderMap } from '../../protocol/http-headers.ts';
-import { requestHead } from '../../tunnel/raw-upgrade.ts';
+import { requestHead } from '../../protocol/upgrade-head.ts';
 import { backendErrorText } from '../runtime-error-text.ts';
 
 export interface DirectOutcome {

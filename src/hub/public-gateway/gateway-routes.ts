@@ -1,10 +1,11 @@
 // The public gateway's route table: registry routes (from agents) and configured path routes (webhook
 // gateways: host? + path prefix → a cluster's Service), and where a matched request goes. Pure.
 import type { PathRouteConfig } from '../config/schema.ts';
-import { type MatchCandidate, RouteTable } from '../routes/route-match.ts';
+import { type MatchCandidate, RouteTable } from '../../ingress/route-match.ts';
 import type { RouteRecord } from '../routes/route-store.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
-import { type ServiceTarget, stripPrefix } from './app-request.ts';
+import type { ServiceTarget } from '../../protocol/proxy-request-builders.ts';
+import { stripPrefix } from './app-request.ts';
 
 export type GatewayRoute = MatchCandidate & ({ source: 'registry'; record: RouteRecord } | { source: 'config'; config: PathRouteConfig });
 

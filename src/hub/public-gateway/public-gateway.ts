@@ -18,18 +18,18 @@ import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import type { ClusterStore } from '../cluster-store.ts';
 import type { PathRouteConfig } from '../config/schema.ts';
-import { ChunkCredit } from '../kube-gateway/agent-answer.ts';
+import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import { AgentExchanges } from '../kube-gateway/agent-exchanges.ts';
-import { INLINE_BODY_MAX } from '../kube-gateway/outbound-request.ts';
+import { type AppBody, appProxyRequest, INLINE_BODY_MAX } from '../../protocol/proxy-request-builders.ts';
 import { ProxyExchange } from '../kube-gateway/proxy-exchange.ts';
 import { UpgradeRelay } from '../kube-gateway/upgrade-relay.ts';
 import { AppWebSocketRelay } from './app-websocket-relay.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import { normaliseRequestPath } from '../routes/request-path.ts';
-import { normaliseRequestHost, type RouteTable } from '../routes/route-match.ts';
+import { normaliseRequestHost, type RouteTable } from '../../ingress/route-match.ts';
 import type { RouteStore } from '../routes/route-store.ts';
-import { type AppBody, appHeaders, appProxyRequest, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
+import { appHeaders, type ClientFacts, declaredBodyLength, splitTarget } from './app-request.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
@@ -173,18 +173,22 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       answerTimeoutMs: o.answerTimeoutMs,
       maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
       cancel: () => {
-        if (o.agents.sessions.get(clusterId) === session) session.send('proxy_cancel', {}, requestId);
+        if (o.agents.sessions.get(clusterId) === session) session.send({ type: 'proxy_cancel', payload: {}, requestId });
       },
       finish: () => pending.delete(requestId),
       log,
       errorBody: plainError,
       label: 'public gateway request',
     });
-    const credit = new ChunkCredit(res, (n) => session.send('proxy_window', { increment: n }, requestId), () => pending.get(requestId)?.exchange === exchange);
+    const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => pending.get(requestId)?.exchange === exchange);
     pending.set(requestId, { exchange, session, credit });
     const headers = appHeaders(req.rawHeaders, client);
     const send = (body: AppBody) =>
-      session.send('proxy_request', appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }), requestId);
+      session.send({
+        type: 'proxy_request',
+        payload: appProxyRequest({ method, path: target.path, query, headers, service: target.service, body, binaryChunks: session.extensions.has('binary_chunks') }),
+        requestId,
+      });
     const live = () => pending.has(requestId) && o.agents.sessions.get(clusterId) === session;
     const declared = declaredBodyLength(req.rawHeaders);
     if (declared === 0) {
@@ -203,7 +207,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     send({ kind: 'stream' });
     req.on('data', (c: Buffer) => {
       if (!live()) return;
-      session.send('proxy_request_chunk', { data: c.toString('base64') }, requestId);
+      session.send({ type: 'proxy_request_chunk', payload: { data: c.toString('base64') }, requestId });
       if (session.bufferedAmount() > UPLOAD_HIGH_WATER) {
         req.pause();
         const check = () => {
@@ -214,7 +218,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       }
     });
     req.on('end', () => {
-      if (live()) session.send('proxy_request_stream_end', {}, requestId);
+      if (live()) session.send({ type: 'proxy_request_stream_end', payload: {}, requestId });
     });
   };
 
@@ -276,7 +280,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         log,
         done: () => upgrades.delete(requestId),
         headers,
-        extra: { service_name: target.service.name, namespace: target.service.namespace, service_port: target.service.port },
+        service: target.service,
       },
       socket,
       head,

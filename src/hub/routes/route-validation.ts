@@ -1,9 +1,9 @@
 // What the route registry accepts (protocol.md §1.1): hostnames, paths, path types, routing modes and
 // direct-mode endpoints. Pure; each check returns null when valid, else a message a person can act on.
+import { PATH_TYPES, type PathType } from '../../ingress/route-match.ts';
 import { splitEndpoint } from './endpoint-policy.ts';
 
-export const PATH_TYPES = ['Prefix', 'Exact', 'ImplementationSpecific'] as const;
-export type PathType = (typeof PATH_TYPES)[number];
+export { PATH_TYPES, type PathType };
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

@@ -6,7 +6,7 @@
 import type { Context, Env, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../gateway/route-registry-messages.ts';
+import { RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../protocol/route-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
 import type { ClusterRecord, ClusterStore } from '../cluster-store.ts';
 import type { EndpointPolicy } from './endpoint-policy.ts';

@@ -1,7 +1,7 @@
 // A stand-in for the control plane's route registry (protocol.md §1.1): POST register/sync/unregister with a
 // Bearer token, 200 on success. State: hostname → route (last write wins); `sync` replaces the cluster's routes.
 // Routes are stored normalised, so register- and sync-made entries compare equal.
-import { ROUTES_PATH, RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../../src/gateway/route-registry-messages.ts';
+import { ROUTES_PATH, RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../../src/protocol/route-registry-messages.ts';
 
 export interface StoredRoute {
   hostname: string;

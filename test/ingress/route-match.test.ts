@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { hostMatchRank, type MatchCandidate, normaliseRequestHost, pathMatchLength, RouteTable, selectRoute } from '../../src/hub/routes/route-match.ts';
+import { hostMatchRank, type MatchCandidate, normaliseRequestHost, pathMatchLength, RouteTable, selectRoute } from '../../src/ingress/route-match.ts';
 import { checkHostname, checkPath } from '../../src/hub/routes/route-validation.ts';
 
 const r = (host: string, path: string, pathType: MatchCandidate['pathType'] = 'Prefix', source: MatchCandidate['source'] = 'registry', id = `${host}${path}`) => ({

@@ -1,10 +1,11 @@
 // Every message between the main thread and the worker threads, as one discriminated union per direction.
+// A contract of the main thread (src/agent/) and the workers (src/tunnel/, src/gateway/, src/heartbeat/): neither owns it.
 // Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
-import type { MetricUpdate } from './metrics.ts';
-import type { ConnectionState } from './status.ts';
-import type { RelayConfig } from '../tunnel/http-relay.ts';
-import type { SessionOptions, SessionStatus } from '../tunnel/session.ts';
-import type { StreamConfig } from '../tunnel/stream-relay.ts';
+import type { ConnectionState, SessionStatus } from './connection-state.ts';
+import type { MetricUpdate } from './metric-update.ts';
+import type { RelayConfig, ServiceTarget, SessionTimeouts, StreamConfig } from './tunnel-config.ts';
+
+export type { ServiceTarget };
 
 /** The persisted identity/session state (same shape as src/state's PersistedState). */
 export interface SessionState {
@@ -58,12 +59,6 @@ export type TunnelToMain =
   | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string; durationMs: number }
   | { kind: 'fatal'; code: string; message: string };
 
-export interface ServiceTarget {
-  namespace: string;
-  name: string;
-  port: number;
-}
-
 /** Host → backend hint kept by the tunnel for the Host-header fallback of §3.4. */
 export interface RouteHint {
   host: string;
@@ -83,7 +78,7 @@ export interface TunnelWorkerConfig {
   state: SessionState;
   credentialsChanged: boolean;
   tls: { enabled: boolean; insecureSkipVerify: boolean; ca?: string; cert?: string; key?: string };
-  timeouts: SessionOptions['timeouts'];
+  timeouts: SessionTimeouts;
   reportPublicIp: boolean;
   /** Register-time facts gathered by the main thread (hostname, specs, region, k8s version, SA token). */
   facts: RegisterFacts;

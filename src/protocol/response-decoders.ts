@@ -1,10 +1,10 @@
-// Decodes the agent's answers to a proxy_request into what the hub writes to the client (protocol.md §3.5, §3.6),
+// Decodes the agent's answers to a proxy_request (protocol.md §3.5, §3.6) into what the hub writes to its client,
 // and sanitises response headers for the client. Pure (gunzip is synchronous and in-memory).
 import { gunzipSync } from 'node:zlib';
-import { decodeResponseFrame, isGzip } from '../../protocol/binary-frame.ts';
-import { parseHeaderMap } from '../../protocol/proxy-messages.ts';
-import { shouldCompress } from '../../protocol/compression.ts';
-import { type HeaderMap, headerValue, sanitizeResponseHeaders } from '../../protocol/http-headers.ts';
+import { decodeResponseFrame, isGzip } from './binary-frame.ts';
+import { parseHeaderMap } from './proxy-messages.ts';
+import { shouldCompress } from './compression.ts';
+import { type HeaderMap, headerValue, sanitizeResponseHeaders } from './http-headers.ts';
 
 export interface DecodedResponse {
   status: number;

@@ -1,6 +1,6 @@
 // Coalesces a worker's metric updates and posts them to the main thread in batches: a busy relay makes
 // several updates per request, and one postMessage per update would cost more than the request itself.
-import type { MetricUpdate } from './metrics.ts';
+import type { MetricUpdate } from './metric-update.ts';
 
 export class MetricBatch {
   #incs = new Map<string, MetricUpdate>();

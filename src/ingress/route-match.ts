@@ -1,4 +1,5 @@
-// Which route serves a request on the public gateway: host + path matching with Ingress semantics. Pure.
+// Which route serves a request: host + path matching with Ingress semantics. Pure. Shared by the hub's public
+// gateway and the sandbox's ingress controller, so it belongs to neither.
 //
 //   * Exact: the request path equals the route path.
 //   * Prefix (and ImplementationSpecific, treated as Prefix): element-wise on '/' segments, a trailing '/' on
@@ -11,7 +12,9 @@
 //   2. then Exact over Prefix;
 //   3. then the more specific host (exact > wildcard > any);
 //   4. then a configured path route over a registry route (the operator's file is authoritative).
-import type { PathType } from './route-validation.ts';
+/** The Ingress path types (networking.k8s.io/v1 HTTPIngressPath.pathType). */
+export const PATH_TYPES = ['Prefix', 'Exact', 'ImplementationSpecific'] as const;
+export type PathType = (typeof PATH_TYPES)[number];
 
 export interface MatchCandidate {
   /** Exact host, `*.suffix`, or '' for any host. Lower-case. */

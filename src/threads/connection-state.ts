@@ -1,0 +1,16 @@
+// The control-plane session as the threads report it to each other: the tunnel worker owns the session, the
+// main thread and the heartbeat and ingress workers follow its state.
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+export type SessionMode = 'controller' | 'gateway';
+
+/** What the tunnel worker reports about its session at every change. */
+export interface SessionStatus {
+  state: ConnectionState;
+  registered: boolean;
+  mode: SessionMode | null;
+  endpoint: string | null;
+  clusterId: string;
+  error: string | null;
+  reconnect: boolean;
+}

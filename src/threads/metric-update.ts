@@ -1,0 +1,10 @@
+// The metric contract of every worker: a change posted to the main thread, which owns the Prometheus registry
+// (src/agent/metrics.ts declares the names and applies the updates).
+
+/** A metric change as it crosses from a worker to the main thread. */
+export interface MetricUpdate {
+  name: string;
+  op: 'inc' | 'set' | 'observe';
+  value?: number;
+  labels?: Record<string, string>;
+}
