@@ -100,6 +100,7 @@ export function helmValuesSchema(): Json {
       fullnameOverride: str,
       image: obj({ repository: { type: 'string', minLength: 1 }, tag: str, digest: str, pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] } }),
       imagePullSecrets: anyList,
+      replicas: { type: 'integer', minimum: 1, description: 'Agent replicas; more than one needs config.agent.leader_election.enabled.' },
       token: { type: 'string', description: 'Agent token; stored in a Secret created by the chart. Ignored when existingSecret.name is set.' },
       existingSecret: obj({ name: str, key: { type: 'string', minLength: 1 } }),
       apiToken: {

@@ -36,6 +36,7 @@ export const METRICS = [
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },
+  { name: 'pipeops_agent_leader_election_leader', type: 'gauge', help: 'Leader election (agent.leader_election): 1 while this replica holds the Lease and runs the control-plane session, 0 while it stands by. Absent with election off.', labels: ['lease'] },
   { name: 'pipeops_proxy_requests_total', type: 'counter', help: 'Proxied requests by target kind, status and response encoding (json, json_gzip, binary, binary_gzip, stream; upgrade for a 101; error when no response came).', labels: ['target', 'status', 'encoding'] },
   { name: 'pipeops_proxy_request_duration_seconds', type: 'histogram', help: 'Time from proxy_request to the last byte relayed.', labels: ['target'], buckets: LATENCY_BUCKETS },
   { name: 'pipeops_proxy_bytes_total', type: 'counter', help: 'Body bytes relayed through the tunnel (uncompressed).', labels: ['direction'] },

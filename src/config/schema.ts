@@ -81,6 +81,37 @@ const compatibility = z
   })
   .prefault({});
 
+/** client-go's leaderelection JitterFactor: an acquire attempt waits retry_period × [1, 2.2]. */
+export const LEADER_ELECTION_JITTER = 1.2;
+
+const leaderElection = z
+  .object({
+    enabled: bool(
+      false,
+      'Leader election on a `coordination.k8s.io/v1` Lease (client-go semantics), for more than one replica: only the leader runs the control-plane session, heartbeats, ingress sync and L4 tunnels; the others are ready but passive and take over when the Lease expires or is released. Off: one replica, no Lease.',
+    ),
+    lease_name: str('pipeops-agent-leader', 'Name of the Lease.'),
+    lease_namespace: str('', 'Namespace of the Lease. Empty: the state namespace (`agent.state_namespace`, else the ServiceAccount namespace).'),
+    identity: str('', 'This replica\'s holder identity. Empty: `POD_NAME`, else `<hostname>_<random uuid>`.'),
+    lease_duration: duration(
+      '8s',
+      'How long a standby waits, after it last saw the Lease change, before it takes an unrenewed Lease over (client-go LeaseDuration). A standby takes over at most lease_duration + 2 × 2.2 × retry_period after the leader\'s last renewal (12.4 s with the defaults).',
+      { unit: 's', min: 1000 },
+    ),
+    renew_deadline: duration('5s', 'How long the leader keeps retrying a failed renewal before it steps down (client-go RenewDeadline). Must be below lease_duration.', { unit: 's', min: 1 }),
+    retry_period: duration('1s', 'Interval of acquire and renew attempts (client-go RetryPeriod; acquire attempts are jittered up to +120 %).', { unit: 's', min: 1 }),
+    release_on_cancel: bool(true, 'On shutdown the leader releases the Lease (holder cleared, as client-go ReleaseOnCancel), so a standby takes over at its next attempt instead of after lease_duration.'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.lease_duration <= v.renew_deadline) {
+      ctx.addIssue({ code: 'custom', path: ['lease_duration'], message: 'must be greater than agent.leader_election.renew_deadline', params: { sourceKey: 'agent.leader_election.lease_duration' } });
+    }
+    if (v.renew_deadline <= LEADER_ELECTION_JITTER * v.retry_period) {
+      ctx.addIssue({ code: 'custom', path: ['renew_deadline'], message: 'must be greater than 1.2 × agent.leader_election.retry_period', params: { sourceKey: 'agent.leader_election.renew_deadline' } });
+    }
+  })
+  .prefault({});
+
 const agent = z.object({
   id: str('', 'Agent id. Empty: the persisted id, else one derived as upstream from host and Pod identity (outside a Pod also from the cluster name, API server and state location, so agents on one host differ), then persisted.'),
   name: str('', 'Display name of this agent (informational).'),
@@ -139,6 +170,7 @@ const agent = z.object({
   state_namespace: str('', 'Namespace of the state ConfigMap/Secret. Empty: the ServiceAccount namespace, else `pipeops-system`.'),
   state_configmap_name: str('pipeops-agent-state', 'Name of the state ConfigMap (agent_id, cluster_id, gateway_ws_url).'),
   state_secret_name: str('pipeops-agent-secrets', 'Name of the state Secret (cluster_token, cluster_cert_data).'),
+  leader_election: leaderElection,
   compatibility,
 });
 

@@ -6,6 +6,7 @@
 // answer never queues behind more than about one bulk chunk inside the agent, and one large download cannot
 // monopolise the socket against another. How much bulk data is in flight beyond the socket (kernel buffers, the
 // hub) is bounded per stream by its credit window (credit-window.ts).
+import { drained } from '../timing/drain.ts';
 import type { SessionConnection } from './session.ts';
 
 export interface SchedulerOptions {
@@ -27,7 +28,8 @@ export class OutboundScheduler {
   readonly #lowWater: number;
   /** Streams with a frame waiting, in round-robin order (a stream that just sent moves to the back). */
   readonly #queues = new Map<string, Pending[]>();
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  /** A drained() wait is pending (one per scheduler). */
+  #waiting = false;
   #pumping = false;
 
   constructor(conn: SessionConnection, o: SchedulerOptions = { lowWaterBytes: DEFAULT_LOW_WATER_BYTES }) {
@@ -84,11 +86,14 @@ export class OutboundScheduler {
       while (this.#queues.size) {
         if (!this.#conn.open) return this.#failAll(new Error('tunnel connection lost'));
         if (this.#conn.bufferedAmount > this.#lowWater) {
-          // Bun's client WebSocket has no 'drain' event: look again shortly (1 ms keeps the pipe full).
-          this.#timer ??= setTimeout(() => {
-            this.#timer = null;
-            this.#pump();
-          }, 1);
+          // The shared drain primitive (src/timing/drain.ts): paced by the observed drain rate on Bun's client socket.
+          if (!this.#waiting) {
+            this.#waiting = true;
+            void drained(this.#conn, this.#lowWater).then(() => {
+              this.#waiting = false;
+              this.#pump();
+            });
+          }
           return;
         }
         const [key, q] = this.#queues.entries().next().value as [string, Pending[]];

@@ -37,7 +37,12 @@ const NOT_EXERCISED: { match: (s: ScopedRule) => boolean; why: string }[] = [
 const skip = !HELM;
 if (skip) console.log('rbac.test.ts: SKIPPED (no helm)');
 
-describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () => {
+/**
+ * One proof run: render the chart with `set`, give the agent's token exactly the rendered rules, run the agent in
+ * cluster with `agentOver`, and check no 403, nothing beyond RBAC, every rule and verb used.
+ */
+function rbacProof(label: string, set: Record<string, string>, agentOver: Record<string, unknown>, extraWait: (audit: () => { verb: string; resource: string }[]) => Promise<unknown>, extraRoles: string[] = []) {
+  describe.skipIf(skip)(label, () => {
   let sandbox: Sandbox;
   let hub: Hub;
   let agent: RunningAgent | undefined;
@@ -51,15 +56,16 @@ describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () =
   });
 
   test('render: the agent ClusterRole and the state Role', () => {
-    objs = render({ set: { 'config.agent.enable_ingress_sync': 'true', token: 'x' } });
+    objs = render({ set: { 'config.agent.enable_ingress_sync': 'true', token: 'x', ...set } });
     const cr = find(objs, 'ClusterRole', 'pipeops-agent');
     const role = find(objs, 'Role', 'pipeops-agent-state');
     expect(role.metadata.namespace).toBe(NS);
+    const extra = extraRoles.map((name) => find(objs, 'Role', name));
     // The bindings point at the agent's own ServiceAccount, not at the control-plane one.
-    for (const b of [find(objs, 'ClusterRoleBinding', 'pipeops-agent'), find(objs, 'RoleBinding', 'pipeops-agent-state')]) {
+    for (const b of [find(objs, 'ClusterRoleBinding', 'pipeops-agent'), find(objs, 'RoleBinding', 'pipeops-agent-state'), ...extraRoles.map((name) => find(objs, 'RoleBinding', name))]) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'pipeops-agent', namespace: NS }]);
     }
-    rules = [...scopedRules(cr), ...scopedRules(role)];
+    rules = [...scopedRules(cr), ...scopedRules(role), ...extra.flatMap((r) => scopedRules(r))];
     expect(rules.length).toBeGreaterThan(5);
   });
 
@@ -83,7 +89,8 @@ describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () =
       hub.url,
       dir,
       {
-        agent: { enable_ingress_sync: true, heartbeat_interval: '200ms' },
+        ...agentOver,
+        agent: { enable_ingress_sync: true, heartbeat_interval: '200ms', ...((agentOver.agent as Record<string, unknown> | undefined) ?? {}) },
         kubernetes: { in_cluster: true, service_account_dir: sa, service_token: CP_TOKEN },
       },
       { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(sandbox.port) },
@@ -101,6 +108,7 @@ describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () =
     await waitFor(() => agentAudit().filter((a) => a.verb === 'list' && a.resource === 'pods').length >= 3, { what: 'three heartbeats' });
     await waitFor(() => agentAudit().some((a) => a.verb === 'watch' && a.resource === 'ingresses'), { what: 'ingress watch' });
     await waitFor(() => agentAudit().some((a) => a.resource === 'configmaps' && a.verb === 'update'), { what: 'state update' });
+    await extraWait(agentAudit);
     await agent.stop();
     agent = undefined;
 
@@ -134,3 +142,15 @@ describe.skipIf(skip)('agent RBAC from the chart, enforced by the sandbox', () =
     expect(unusedVerbs).toEqual([]);
   }, 60_000);
 });
+}
+
+rbacProof('agent RBAC from the chart, enforced by the sandbox', {}, {}, async () => {});
+
+// replicas: 2 with leader election: the Lease Role (get/update by name, create) is exactly what the elector uses.
+rbacProof(
+  'agent RBAC with leader election (replicas: 2), enforced by the sandbox',
+  { replicas: '2', 'config.agent.leader_election.enabled': 'true' },
+  { agent: { leader_election: { enabled: true, lease_duration: '3s', renew_deadline: '2s', retry_period: '200ms' } } },
+  (audit) => waitFor(() => audit().filter((a) => a.resource === 'leases' && a.verb === 'update').length >= 3, { what: 'three Lease renewals' }),
+  ['pipeops-agent-leader-election'],
+);
