@@ -1,29 +1,108 @@
-// Tunnel relay benchmark (issue 4): the same backend reached directly and through hub → agent → backend, in
-// one run. Backend, hub and agent run as separate processes so the load generator does not share their CPU.
-//   bun bench/tunnel.ts [--quick]
+// Tunnel relay benchmark (issues 4 and 14): the same backend reached directly and through
+// client → hub (HTTPS) → agent's WebSocket session → agent → backend, in the same run, in interleaved rounds.
+// Backend, hub, agent and the bulk client run as separate processes so that the load generator does not share
+// their event loops; per-process CPU comes from /proc.
+//
+//   bun bench/tunnel.ts [--rounds N] [--json FILE] [--binary PATH] [--tls-backend] [--agent-runtime bun] [--quick] [--smoke]
+//
+// --rounds N        rounds of every measurement (default 3); each round measures direct and tunnel back to back
+//                   (alternating which goes first); the result is the median over rounds, with [min, max].
+// --json FILE       write the result object (keys listed in RESULT_KEYS) to FILE.
+// --binary PATH     run the agent from the compiled binary (what ships) instead of `bun run` from source.
+// --agent-runtime R the runtime that runs the agent from source: bun (default) or deno (`npm run agent:deno`, issue 16);
+//                   --deno is the same as --agent-runtime deno.
+// --cpu-prof DIR    run hub and agent (from source) under `bun --cpu-prof --cpu-prof-md`; profiles land in DIR at exit.
+// --phases LIST     run only these phases (comma-separated: c1,c64,idle,bulk,limited,full; default all); the
+//                   figures of the others are absent (a focused re-run, or a profile of one phase).
+// --tls-backend     the stand-in API server speaks HTTPS (as a real one does), for both the direct and the tunnel path.
+// --quick           shorter phases.
+// --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
+//                   (test/bench/tunnel-bench.test.ts); its timings mean nothing.
+//
+// docs/benchmarks.md is regenerated from a result file by scripts/bench-docs.ts.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
-import { connectedClusterId, fmt, lineOf, load } from './support/load.ts';
+import { connectedClusterId, lineOf, load, type Run } from './support/load.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
-const quick = process.argv.includes('--quick');
-/** `--binary PATH`: run the agent from the compiled binary (what ships) instead of `bun run` from source. */
-/** `--tls-backend`: the stand-in API server speaks HTTPS (as a real one does) for both the direct and the tunnel path. */
-const tlsBackend = process.argv.includes('--tls-backend');
-const agentBinary = process.argv.includes('--binary') ? process.argv[process.argv.indexOf('--binary') + 1] : undefined;
-/** `--deno`: run the agent from source under Deno (npm run agent:deno) instead of Bun (issue 16). */
-const agentDeno = process.argv.includes('--deno');
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+};
+
+const smoke = flag('smoke');
+const quick = flag('quick') || smoke;
+const rounds = smoke ? 1 : Number(option('rounds') ?? 3);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${option('rounds')}`);
+const jsonOut = option('json');
+const tlsBackend = flag('tls-backend');
+const agentBinary = option('binary');
+const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
+const cpuProfDir = option('cpu-prof');
+const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;
+const phases = new Set((option('phases') ?? PHASES.join(',')).split(','));
+for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p} (known: ${PHASES.join(', ')})`);
+if ((phases.has('limited') || phases.has('full')) && !phases.has('bulk')) throw new Error('--phases: limited and full need bulk (the limited rate is 25 % of the measured bulk rate)');
+/** Bun flags that write a CPU profile of the process (`name`) into --cpu-prof DIR when it exits. */
+const profFlags = (name: string) => (cpuProfDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+
+/** Every key the result object carries (the smoke test checks them all). Figures are numbers; medians over rounds. */
+export const RESULT_KEYS = [
+  'small_p50_idle_ms',
+  'small_p99_idle_ms',
+  'direct_small_p50_idle_ms',
+  'direct_small_p99_idle_ms',
+  'small_p50_during_limited_bulk_ms',
+  'small_p99_during_limited_bulk_ms',
+  'direct_small_p50_during_limited_bulk_ms',
+  'direct_small_p99_during_limited_bulk_ms',
+  'small_p50_during_bulk_ms',
+  'small_p99_during_bulk_ms',
+  'direct_small_p50_during_bulk_ms',
+  'direct_small_p99_during_bulk_ms',
+  'bulk_mib_s',
+  'bulk_direct_mib_s',
+  'bulk_during_small_mib_s',
+  'bulk_limited_rate_mib_s',
+  'c64_rps',
+  'c64_direct_rps',
+  'c64_p50_ms',
+  'c64_p99_ms',
+  'c1_p50_ms',
+  'c1_direct_p50_ms',
+  'c1_p50_overhead_ms',
+  'c1_p99_ms',
+  'agent_cpu_us_per_req',
+  'hub_cpu_us_per_req',
+  'client_cpu_us_per_req',
+  'direct_client_cpu_us_per_req',
+  'backend_cpu_us_per_req',
+  'direct_backend_cpu_us_per_req',
+  'agent_rss_idle_mib',
+  'agent_rss_peak_mib',
+  'agent_rss_after_mib',
+  'pod_list_wire_pct',
+  'errors',
+] as const;
+export type ResultKey = (typeof RESULT_KEYS)[number];
+
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
 const AGENT_TOKEN = 'bench-agent-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const USER_TOKEN = 'bench-user-token-0123456789';
+const TICK_US = 1e6 / 100; // /proc/<pid>/stat counts clock ticks of 1/100 s (USER_HZ on Linux)
 
-/** user + system clock ticks (1/100 s) of a process. */
+/** user + system clock ticks of a process (all its threads). */
 function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]);
@@ -34,7 +113,29 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The command that runs the agent: the compiled binary, or the source under the chosen runtime. */
+function agentCommand(): string[] {
+  if (agentBinary) return [agentBinary, 'agent'];
+  switch (agentRuntime) {
+    case 'bun':
+      return [BUN, ...profFlags('agent'), join(ROOT, 'src/cli.ts'), 'agent'];
+    case 'deno':
+      return [DENO, 'run', '--allow-all', '--config', join(ROOT, 'deno.json'), join(ROOT, 'src/cli.ts'), 'agent'];
+    default:
+      throw new Error(`--agent-runtime ${agentRuntime}: not supported by this bench (known: bun, deno)`);
+  }
+}
+
 async function main() {
+  const load0 = loadavg();
+  const t0 = Date.now();
   // ---- backend: a stand-in API server with fixed payloads ----
   const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts'), ...(tlsBackend ? ['--tls'] : [])], { stdout: 'pipe', stderr: 'inherit' });
   procs.push(backend);
@@ -42,27 +143,28 @@ async function main() {
 
   // ---- hub ----
   const hub = Bun.spawn(
-    [BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
+    [BUN, ...profFlags('hub'), join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'],
     { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: AGENT_TOKEN, PIPEOPS_HUB_ADMIN_TOKENS: ADMIN_TOKEN, PIPEOPS_HUB_USER_TOKENS: USER_TOKEN } },
   );
   procs.push(hub);
   const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
-  const ca = readFileSync(join(dir, 'hub.db.tls', 'ca.crt'), 'utf8');
+  const caFile = join(dir, 'hub.db.tls', 'ca.crt');
+  const ca = readFileSync(caFile, 'utf8');
 
   // ---- agent: its "API server" is the backend ----
   const kubeconfig = join(dir, 'kubeconfig');
+  const fixtureCa = join(ROOT, 'test/fixtures/tls/ca.crt');
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", ${tlsBackend ? `certificate-authority: "${join(ROOT, 'test/fixtures/tls/ca.crt')}"` : 'insecure-skip-tls-verify: true'}}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", ${tlsBackend ? `certificate-authority: "${fixtureCa}"` : 'insecure-skip-tls-verify: true'}}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
   );
-  const agentCmd = agentBinary ? [agentBinary, 'agent'] : agentDeno ? [DENO, 'run', '--allow-all', '--config', join(ROOT, 'deno.json'), join(ROOT, 'src/cli.ts'), 'agent'] : [BUN, join(ROOT, 'src/cli.ts'), 'agent'];
-  const agent = Bun.spawn(agentCmd, {
-    stdout: 'pipe',
+  const agent = Bun.spawn(agentCommand(), {
+    stdout: Bun.file(join(dir, 'agent.log')),
     stderr: 'inherit',
     env: {
       PATH: process.env.PATH ?? '',
       HOME: dir,
-      ...(agentDeno && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
+      ...(agentRuntime === 'deno' && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
       PIPEOPS_API_URL: ready.url,
       PIPEOPS_TOKEN: AGENT_TOKEN,
       PIPEOPS_CLUSTER_NAME: 'bench',
@@ -71,6 +173,7 @@ async function main() {
       PIPEOPS_LOG_LEVEL: 'warn',
       KUBERNETES_IN_CLUSTER: 'false',
       KUBERNETES_KUBECONFIG: kubeconfig,
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('G_'))),
       ...(process.env.BENCH_HIGH_WATER ? { PROXY_STREAM_HIGH_WATER_BYTES: process.env.BENCH_HIGH_WATER } : {}),
     },
   });
@@ -80,115 +183,234 @@ async function main() {
   const tls = { ca };
   const hdr = { authorization: `Bearer ${USER_TOKEN}` };
   const tunnel = (path: string) => () => fetch(`${via}${path}`, { headers: hdr, tls } as RequestInit);
-  const backendTls = tlsBackend ? { tls: { ca: readFileSync(join(ROOT, 'test/fixtures/tls/ca.crt'), 'utf8') } } : {};
+  const backendTls = tlsBackend ? { tls: { ca: readFileSync(fixtureCa, 'utf8') } } : {};
   const direct = (path: string) => () => fetch(`${backendUrl}${path}`, backendTls as RequestInit);
+  const bulkPath = smoke ? '/bench/big?mib=8' : '/bench/big';
+  const bulkBytes = smoke ? 8 << 20 : 64 << 20;
 
-  let peakRss = rssMiB(agent.pid);
+  // Idle RSS: registered, nothing relayed yet, after a settling period (a deliberate idle interval being measured).
+  await Bun.sleep(smoke ? 500 : 3000);
+  const rssIdle = rssMiB(agent.pid);
+  let peakRss = rssIdle;
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, rssMiB(agent.pid));
-  }, 100);
+  }, 50);
+
+  /** Bulk client process reading the big body `count` times (0: until stopped), optionally at `rate` MiB/s. */
+  const bulk = (side: 'direct' | 'tunnel', o: { rate?: number; count?: number } = {}) => {
+    const url = side === 'tunnel' ? `${via}${bulkPath}` : `${backendUrl}${bulkPath}`;
+    const ca = side === 'tunnel' ? caFile : tlsBackend ? fixtureCa : '';
+    const p = Bun.spawn(
+      [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', url, '--rate', String(o.rate ?? 0), '--count', String(o.count ?? 0), ...(ca ? ['--ca', ca] : [])],
+      { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(side === 'tunnel' ? { BENCH_BULK_AUTH: USER_TOKEN } : {}) } },
+    );
+    procs.push(p);
+    const transfers: { bytes: number; ms: number }[] = [];
+    let flowingResolve: () => void = () => {};
+    const flowing = new Promise<void>((r) => (flowingResolve = r));
+    const reading = (async () => {
+      const dec = new TextDecoder();
+      let buf = '';
+      for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buf.slice(0, nl)) as { event: string; bytes?: number; ms?: number; error?: string };
+          buf = buf.slice(nl + 1);
+          if (line.event === 'flowing') flowingResolve();
+          else if (line.event === 'transfer') {
+            if (line.bytes !== bulkBytes) throw new Error(`bulk body was ${line.bytes} bytes, expected ${bulkBytes}`);
+            transfers.push({ bytes: line.bytes!, ms: line.ms! });
+            flowingResolve();
+          } else if (line.event === 'error') throw new Error(`bulk client (${side}): ${line.error}`);
+        }
+      }
+    })();
+    return {
+      flowing: Promise.race([flowing, reading.then(() => undefined)]),
+      /** Run to the end (count > 0). */
+      done: async () => {
+        await reading;
+        await p.exited;
+        return transfers;
+      },
+      /** CPU µs the client process used (after it exited). */
+      cpuUs: () => {
+        const u = p.resourceUsage();
+        return u ? Number(u.cpuTime.user + u.cpuTime.system) : Number.NaN;
+      },
+      /** Stop a looping client; transfers finished so far. */
+      stop: async () => {
+        p.kill('SIGTERM');
+        await p.exited;
+        await reading.catch(() => {});
+        return transfers;
+      },
+    };
+  };
+  const mibPerS = (ts: { bytes: number; ms: number }[]) => {
+    const bytes = ts.reduce((a, t) => a + t.bytes, 0);
+    const ms = ts.reduce((a, t) => a + t.ms, 0);
+    return ms ? bytes / (1 << 20) / (ms / 1000) : Number.NaN;
+  };
 
   // warm-up
-  await load(tunnel('/bench/small'), 8, { count: 400 });
-  await load(direct('/bench/small'), 8, { count: 400 });
+  await load(tunnel('/bench/small'), 8, { count: smoke ? 40 : 400 });
+  await load(direct('/bench/small'), 8, { count: smoke ? 40 : 400 });
 
-  const rows: string[] = [];
-  const dur = quick ? 2000 : 5000;
-  // 1. small GET, concurrency 1 and 64
-  const d1 = await load(direct('/bench/small'), 1, { count: quick ? 500 : 2000 });
-  const t1 = await load(tunnel('/bench/small'), 1, { count: quick ? 500 : 2000 });
-  const d64 = await load(direct('/bench/small'), 64, { durationMs: dur });
-  const t64 = await load(tunnel('/bench/small'), 64, { durationMs: dur });
-  rows.push(`| small GET 1 KiB, c=1: p50 ms | ${fmt(d1.p50)} | ${fmt(t1.p50)} | +${fmt(t1.p50 - d1.p50)} ms | overhead ≤ 1 ms |`);
-  rows.push(`| small GET 1 KiB, c=1: p99 ms | ${fmt(d1.p99)} | ${fmt(t1.p99)} | ${fmt(t1.p99 / d1.p99)}× | |`);
-  rows.push(`| small GET 1 KiB, c=64: p50 ms | ${fmt(d64.p50)} | ${fmt(t64.p50)} | ${fmt(t64.p50 / d64.p50)}× | |`);
-  rows.push(`| small GET 1 KiB, c=64: p99 ms | ${fmt(d64.p99)} | ${fmt(t64.p99)} | ${fmt(t64.p99 / d64.p99)}× | |`);
-  rows.push(`| small GET 1 KiB, c=64: requests/s | ${fmt(d64.rps, 0)} | ${fmt(t64.rps, 0)} | ${fmt(t64.rps / d64.rps)}× | ≥ 5,000 /s |`);
-
-  // 2. 64 MiB body throughput
-  const big = async (get: () => Promise<Response>) => {
-    const s = performance.now();
-    const r = await get();
-    const n = (await r.arrayBuffer()).byteLength;
-    if (n !== 64 << 20) throw new Error(`big body was ${n} bytes (status ${r.status})`);
-    return n / (1 << 20) / ((performance.now() - s) / 1000);
+  const samples = new Map<ResultKey, number[]>();
+  const put = (k: ResultKey, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
+  const smallCount = smoke ? 40 : quick ? 300 : 1000;
+  const c1Count = smoke ? 40 : quick ? 500 : 2000;
+  const c64Ms = smoke ? 300 : quick ? 2000 : 5000;
+  const bulkCount = smoke ? 1 : quick ? 2 : 3;
+  let errors = 0;
+  const count = (...runs: Run[]) => {
+    for (const r of runs) errors += r.errors;
   };
-  const bigRuns = quick ? 1 : 3;
-  let dBig = 0;
-  let tBig = 0;
-  for (let i = 0; i < bigRuns; i++) {
-    dBig = Math.max(dBig, await big(direct('/bench/big')));
-    tBig = Math.max(tBig, await big(tunnel('/bench/big')));
+  const cpuDuringBulk: Record<string, number[]> = { bulk_client: [], hub: [], agent: [], backend: [] };
+
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which side goes first, so a drift in machine load does not always favour the same side.
+    const sides: ('direct' | 'tunnel')[] = round % 2 ? ['tunnel', 'direct'] : ['direct', 'tunnel'];
+    const get = (side: 'direct' | 'tunnel') => (side === 'tunnel' ? tunnel('/bench/small') : direct('/bench/small'));
+    for (const side of sides) {
+      if (phases.has('c1')) {
+        // c=1 latency
+        const c1 = await load(get(side), 1, { count: c1Count });
+        count(c1);
+        if (side === 'tunnel') {
+          put('c1_p50_ms', c1.p50);
+          put('c1_p99_ms', c1.p99);
+        } else put('c1_direct_p50_ms', c1.p50);
+      }
+      if (phases.has('c64')) {
+        // c=64 rate, with the CPU each process used for it
+        const a0 = cpuTicks(agent.pid);
+        const h0 = cpuTicks(hub.pid);
+        const b0 = cpuTicks(backend.pid);
+        const l0 = process.cpuUsage();
+        const c64 = await load(get(side), 64, { durationMs: c64Ms });
+        count(c64);
+        if (side === 'tunnel') {
+          put('c64_rps', c64.rps);
+          put('c64_p50_ms', c64.p50);
+          put('c64_p99_ms', c64.p99);
+          put('agent_cpu_us_per_req', ((cpuTicks(agent.pid) - a0) * TICK_US) / c64.n);
+          put('hub_cpu_us_per_req', ((cpuTicks(hub.pid) - h0) * TICK_US) / c64.n);
+        }
+        // What the load generator and the backend cost per request: the whole budget of two cores is shared.
+        const l = process.cpuUsage(l0);
+        put(side === 'tunnel' ? 'client_cpu_us_per_req' : 'direct_client_cpu_us_per_req', (l.user + l.system) / c64.n);
+        put(side === 'tunnel' ? 'backend_cpu_us_per_req' : 'direct_backend_cpu_us_per_req', ((cpuTicks(backend.pid) - b0) * TICK_US) / c64.n);
+        if (side === 'direct') put('c64_direct_rps', c64.rps);
+      }
+      if (phases.has('idle')) {
+        // small requests at c=4, idle
+        const idle = await load(get(side), 4, { count: smallCount });
+        count(idle);
+        put(side === 'tunnel' ? 'small_p50_idle_ms' : 'direct_small_p50_idle_ms', idle.p50);
+        put(side === 'tunnel' ? 'small_p99_idle_ms' : 'direct_small_p99_idle_ms', idle.p99);
+      }
+    }
+    if (!phases.has('bulk')) continue;
+    // Bulk throughput alone, one transfer at a time.
+    const rate: Record<'direct' | 'tunnel', number> = { direct: 0, tunnel: 0 };
+    for (const side of sides) {
+      const who = { hub: hub.pid, agent: agent.pid, backend: backend.pid };
+      const before = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuTicks(pid)]));
+      const b = bulk(side, { count: bulkCount });
+      const w0 = performance.now();
+      const ts = await b.done();
+      rate[side] = mibPerS(ts);
+      put(side === 'tunnel' ? 'bulk_mib_s' : 'bulk_direct_mib_s', rate[side]);
+      if (side === 'tunnel') {
+        const secs = (performance.now() - w0) / 1000;
+        for (const [k, pid] of Object.entries(who)) cpuDuringBulk[k]!.push(((cpuTicks(pid) - before[k]!) / secs) | 0);
+        cpuDuringBulk.bulk_client!.push((b.cpuUs() / 1e4 / secs) | 0);
+      }
+    }
+    // Small requests during a rate-limited bulk transfer (25 % of this round's tunnel bulk throughput, the same
+    // absolute rate on both sides): the cores are not saturated, so what slows small requests is queueing.
+    const limited = rate.tunnel / 4;
+    put('bulk_limited_rate_mib_s', limited);
+    for (const side of phases.has('limited') ? sides : []) {
+      const b = bulk(side, { rate: limited });
+      await b.flowing;
+      const r = await load(get(side), 4, { count: smallCount });
+      await b.stop();
+      count(r);
+      put(side === 'tunnel' ? 'small_p50_during_limited_bulk_ms' : 'direct_small_p50_during_limited_bulk_ms', r.p50);
+      put(side === 'tunnel' ? 'small_p99_during_limited_bulk_ms' : 'direct_small_p99_during_limited_bulk_ms', r.p99);
+    }
+    // Small requests during full-speed bulk transfers: CPU contention and queueing together; direct is the floor.
+    for (const side of phases.has('full') ? sides : []) {
+      const b = bulk(side);
+      await b.flowing;
+      const r = await load(get(side), 4, { count: smallCount });
+      const ts = await b.stop();
+      count(r);
+      put(side === 'tunnel' ? 'small_p50_during_bulk_ms' : 'direct_small_p50_during_bulk_ms', r.p50);
+      put(side === 'tunnel' ? 'small_p99_during_bulk_ms' : 'direct_small_p99_during_bulk_ms', r.p99);
+      if (side === 'tunnel' && ts.length) put('bulk_during_small_mib_s', mibPerS(ts));
+    }
   }
-  // Where the CPU goes while 64 MiB bodies cross the tunnel (100 % = one core).
-  const who = { client: process.pid, hub: hub.pid, agent: agent.pid, backend: backend.pid };
-  const t0 = Object.fromEntries(Object.entries(who).map(([k, pid]) => [k, cpuTicks(pid)]));
-  const w0 = performance.now();
-  for (let i = 0; i < bigRuns; i++) await big(tunnel('/bench/big'));
-  const secs = (performance.now() - w0) / 1000;
-  const cpu = Object.entries(who).map(([k, pid]) => `${k} ${fmt((cpuTicks(pid) - (t0[k] ?? 0)) / secs, 0)} %`).join(', ');
-  rows.push(`| 64 MiB body: throughput MiB/s (best of ${bigRuns}) | ${fmt(dBig, 0)} | ${fmt(tBig, 0)} | ${fmt((100 * tBig) / dBig, 0)} % | ≥ 50 % of direct |`);
+  // Transfers that did not complete while small requests ran leave no throughput sample; keep the key defined.
+  if (phases.has('full') && !samples.has('bulk_during_small_mib_s')) put('bulk_during_small_mib_s', Number.NaN);
 
-  // 3. bytes on the WebSocket for a 1 MiB JSON pod list
+  // Bytes on the WebSocket for a 1 MiB JSON pod list (issue 4): measured by the agent's own counter.
   const list = new Uint8Array(await (await direct('/api/v1/pods')()).arrayBuffer());
-  const headers = { 'Content-Type': ['application/json'] };
-  const b64Json = JSON.stringify({ type: 'proxy_response', request_id: 'k8s-1-abcdef', payload: { status: 200, headers, body: Buffer.from(list).toString('base64'), encoding: 'base64' } }).length;
-  const binary = encodeResponseFrame('k8s-1-abcdef', 200, headers, list).length;
-  const gz = Bun.gzipSync(list, { level: 6 });
-  const binaryGzip = encodeResponseFrame('k8s-1-abcdef', 200, headers, gz).length;
   const metricsBefore = await agentWireBytes(agent);
-  const viaList = await tunnel('/api/v1/pods')();
-  const got = new Uint8Array(await viaList.arrayBuffer());
+  const got = new Uint8Array(await (await tunnel('/api/v1/pods')()).arrayBuffer());
   if (Buffer.compare(Buffer.from(got), Buffer.from(list)) !== 0) throw new Error('pod list differs through the tunnel');
-  const metricsAfter = await agentWireBytes(agent);
-  const measured = metricsAfter - metricsBefore;
-  rows.push(`| 1 MiB pod list on the wire: base64 JSON | ${list.length} raw | ${b64Json} | ${fmt((100 * b64Json) / list.length, 1)} % | |`);
-  rows.push(`| 1 MiB pod list on the wire: binary frame | ${list.length} raw | ${binary} | ${fmt((100 * binary) / list.length, 1)} % | |`);
-  rows.push(`| 1 MiB pod list on the wire: binary + gzip (computed / measured by the agent) | ${list.length} raw | ${binaryGzip} / ${measured} | ${fmt((100 * measured) / list.length, 1)} % | ≤ 15 % |`);
-
-  // 4. head-of-line blocking: small requests while a 64 MiB transfer runs
-  const baseline = await load(tunnel('/bench/small'), 4, { count: quick ? 400 : 1000 });
-  let bigDone = false;
-  const bigLoop = (async () => {
-    while (!bigDone) await (await tunnel('/bench/big')()).arrayBuffer();
-  })();
-  const during = await load(tunnel('/bench/small'), 4, { count: quick ? 400 : 1000 });
-  bigDone = true;
-  await bigLoop;
-  rows.push(`| small GET p99 ms through the tunnel, c=4: idle / during 64 MiB tunnel transfers | ${fmt(baseline.p99)} | ${fmt(during.p99)} | ${fmt(during.p99 / baseline.p99)}× | ≤ 10 ms |`);
-  // Control: the same measurement with no tunnel at all, to separate CPU contention on this machine from
-  // head-of-line blocking in the tunnel.
-  const dBase = await load(direct('/bench/small'), 4, { count: quick ? 400 : 1000 });
-  let dDone = false;
-  const dLoop = (async () => {
-    while (!dDone) await (await direct('/bench/big')()).arrayBuffer();
-  })();
-  const dDuring = await load(direct('/bench/small'), 4, { count: quick ? 400 : 1000 });
-  dDone = true;
-  await dLoop;
-  rows.push(`| control, direct only: small GET p99 ms, c=4: idle / during 64 MiB direct transfers | ${fmt(dBase.p99)} | ${fmt(dDuring.p99)} | ${fmt(dDuring.p99 / dBase.p99)}× | |`);
+  const measuredWire = (await agentWireBytes(agent)) - metricsBefore;
+  put('pod_list_wire_pct', (100 * measuredWire) / list.length);
+  const b64Json = Math.ceil(list.length / 3) * 4;
+  const binaryFrame = encodeResponseFrame('k8s-1-abcdef', 200, { 'Content-Type': ['application/json'] }, list).length;
 
   clearInterval(rssTimer);
   peakRss = Math.max(peakRss, rssMiB(agent.pid));
-  rows.push(`| agent RSS, peak during the run (MiB) | | ${fmt(peakRss, 0)} | | ≤ 150 MiB |`);
-  const errors = [d1, t1, d64, t64, baseline, during].reduce((a, r) => a + r.errors, 0);
+  // RSS 2 s after the load stopped (a deliberate idle interval being measured).
+  await Bun.sleep(smoke ? 200 : 2000);
+  const rssAfter = rssMiB(agent.pid);
 
-  const table = [
-    `Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, loopback; backend, hub and agent are separate processes; client → hub over HTTPS; backend over ${tlsBackend ? "HTTPS (--tls-backend)" : "plain HTTP"}; agent ${agentBinary ? "compiled binary" : agentDeno ? `deno run from source (Deno ${Bun.spawnSync([DENO, '--version']).stdout.toString().split(' ')[1]})` : "bun run from source"}.`,
-    '',
-    '| measurement | direct | through the tunnel | ratio | target |',
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-    `Requests with errors: ${errors}.`,
-    `CPU during 64 MiB tunnel transfers (100 % = one core of ${navigator.hardwareConcurrency}): ${cpu}.`,
-  ].join('\n');
-  console.log(table);
+  const result: Record<string, unknown> = {};
+  const ranges: Record<string, [number, number]> = {};
+  for (const [k, xs] of samples) {
+    result[k] = median(xs);
+    const finite = xs.filter(Number.isFinite);
+    ranges[k] = finite.length ? [Math.min(...finite), Math.max(...finite)] : [Number.NaN, Number.NaN];
+  }
+  if (phases.has('c1')) result.c1_p50_overhead_ms = median(samples.get('c1_p50_ms')!.map((t, i) => t - samples.get('c1_direct_p50_ms')![i]!));
+  result.agent_rss_idle_mib = rssIdle;
+  result.agent_rss_peak_mib = peakRss;
+  result.agent_rss_after_mib = rssAfter;
+  result.errors = errors;
+  const load1 = loadavg();
+  Object.assign(result, {
+    ranges,
+    rounds,
+    mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
+    agent: agentBinary ? `binary ${agentBinary}` : `source (${agentRuntime})`,
+    backend: tlsBackend ? 'https' : 'http',
+    bun: Bun.version,
+    cores: navigator.hardwareConcurrency,
+    load_avg_start: load0.map((x) => Number(x.toFixed(2))),
+    load_avg_end: load1.map((x) => Number(x.toFixed(2))),
+    started_at: new Date(t0).toISOString(),
+    duration_s: Math.round((Date.now() - t0) / 1000),
+    cpu_pct_during_tunnel_bulk: Object.fromEntries(Object.entries(cpuDuringBulk).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)])),
+    pod_list_bytes: { raw: list.length, base64_json: b64Json, binary_frame: binaryFrame, measured_wire: measuredWire },
+    phases: [...phases],
+    command: `bun bench/tunnel.ts ${argv.join(' ')}`.trim(),
+  });
+  if (phases.size === PHASES.length) for (const k of RESULT_KEYS) if (!(k in result)) throw new Error(`bench bug: no figure for ${k}`);
+  const text = JSON.stringify(result, null, 2);
+  if (jsonOut) writeFileSync(jsonOut, `${text}\n`);
+  console.log(text);
 }
 
 async function agentWireBytes(agent: ReturnType<typeof Bun.spawn>): Promise<number> {
-  // The agent's local port is not known to us from env (0 = ephemeral); read it from its /proc listening socket is
-  // overkill: ask the OS via ss.
   const port = agentPort(agent.pid);
   // Worker metrics are batched (≤ 200 ms): wait for two flush periods.
   await Bun.sleep(450);
@@ -200,6 +422,7 @@ async function agentWireBytes(agent: ReturnType<typeof Bun.spawn>): Promise<numb
 }
 
 let cachedPort = 0;
+/** The agent's HTTP port (it listens on an ephemeral one): asked of the OS via ss. */
 function agentPort(pid: number): number {
   if (cachedPort) return cachedPort;
   const out = Bun.spawnSync(['ss', '-ltnpH']).stdout.toString();
@@ -209,9 +432,17 @@ function agentPort(pid: number): number {
   return cachedPort;
 }
 
-try {
-  await main();
-} finally {
-  for (const p of procs) p.kill('SIGTERM');
+if (import.meta.main) {
+  let code = 0;
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench/tunnel.ts: ${(e as Error).stack ?? e}`);
+    code = 1;
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    // Profiles are written as the processes exit.
+    if (cpuProfDir) await Promise.all(procs.map((p) => Promise.race([p.exited, Bun.sleep(10_000)])));
+  }
+  process.exit(code);
 }
-process.exit(0);

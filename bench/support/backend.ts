@@ -52,9 +52,15 @@ const server = Bun.serve({
   idleTimeout: 0,
   ...(useTls ? { tls: { cert: Bun.file(new URL('server.crt', fixtures)), key: Bun.file(new URL('server.key', fixtures)) } } : {}),
   fetch(req) {
-    const path = new URL(req.url).pathname;
+    const u = new URL(req.url);
+    const path = u.pathname;
     if (path === '/bench/small') return new Response(small, { headers: { 'Content-Type': 'application/json' } });
-    if (path === '/bench/big') return new Response(big, { headers: { 'Content-Type': 'application/octet-stream' } });
+    if (path === '/bench/big') {
+      // ?mib=N: the first N MiB only (the smoke run's shorter transfers).
+      const mib = Number(u.searchParams.get('mib') ?? 64);
+      const body = mib > 0 && mib < 64 ? big.subarray(0, mib << 20) : big;
+      return new Response(body, { headers: { 'Content-Type': 'application/octet-stream' } });
+    }
     if (path === '/api/v1/pods') return new Response(pods, { headers: { 'Content-Type': 'application/json' } });
     if (path === '/version') return Response.json({ major: '1', minor: '32', gitVersion: 'v1.32.0' });
     return new Response('not found', { status: 404 });

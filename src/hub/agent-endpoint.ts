@@ -5,6 +5,7 @@ import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
 import { encodeMessage, type HubToAgent, type HubToAgentPayloads } from '../protocol/wire-messages.ts';
+import { AgentOutbound } from './agent-outbound.ts';
 import type { ClusterRecord, ClusterStore } from './store/types.ts';
 
 export type AgentSocketKind = 'controller' | 'gateway';
@@ -59,6 +60,13 @@ export interface AgentSession {
   sendRaw(text: string): void;
   /** Bytes queued on the socket and not yet sent: senders of bulk data pause above a bound. */
   bufferedAmount(): number;
+  /**
+   * Bulk stream data toward the agent (what a client uploads on a relayed stream): written behind control and
+   * request messages, round-robin between streams (agent-outbound.ts). False: the stream has too much waiting; pause
+   * its source until `whenWritable` calls back.
+   */
+  sendBulk(streamKey: string, m: HubToAgent): boolean;
+  whenWritable(streamKey: string, cb: () => void): void;
   close(code: number, reason: string): void;
 }
 
@@ -82,6 +90,8 @@ export class AgentEndpoint {
   #binaryClaim: ((clusterId: string, data: Uint8Array) => boolean) | null = null;
   readonly #sessionListeners = new Set<(clusterId: string, connected: boolean) => void>();
   readonly #taps = new Set<(clusterId: string | null, m: InboundMessage) => void>();
+  /** The bulk writer of each bound socket (hub → agent scheduling, issue 14). */
+  readonly #outbound = new WeakMap<AgentSocket, AgentOutbound>();
   /** Bytes of sockets already closed; live sockets keep their own (trafficBytes sums both). */
   #closedBytes = { toAgent: 0, fromAgent: 0 };
 
@@ -221,7 +231,13 @@ export class AgentEndpoint {
     }
   }
 
+  /** The socket's send buffer drained (Bun's websocket `drain`): bulk data waiting for it goes out. */
+  drain(ws: AgentSocket): void {
+    this.#outbound.get(ws)?.drain();
+  }
+
   close(ws: AgentSocket, code: number): void {
+    this.#outbound.get(ws)?.close();
     if (this.#sockets.delete(ws)) {
       this.#closedBytes.toAgent += ws.data.bytesOut ?? 0;
       this.#closedBytes.fromAgent += ws.data.bytesIn ?? 0;
@@ -246,6 +262,11 @@ export class AgentEndpoint {
     if (!this.#sockets.has(ws)) return;
     ws.data.clusterId = clusterId;
     const prev = this.sessions.get(clusterId) as (AgentSession & { socket?: AgentSocket }) | undefined;
+    const outbound = new AgentOutbound(ws, (n) => {
+      ws.data.bytesOut = (ws.data.bytesOut ?? 0) + n;
+    });
+    this.#outbound.get(ws)?.close();
+    this.#outbound.set(ws, outbound);
     const session: AgentSession & { socket: AgentSocket } = {
       clusterId,
       kind: ws.data.kind,
@@ -263,6 +284,8 @@ export class AgentEndpoint {
         ws.send(text);
       },
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
+      sendBulk: (key, m) => outbound.sendBulk(key, encodeMessage(m)),
+      whenWritable: (key, cb) => outbound.whenWritable(key, cb),
       close: (code, reason) => ws.close(code, reason),
     };
     this.sessions.set(clusterId, session);

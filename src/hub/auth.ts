@@ -3,12 +3,23 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/**
+ * Digests of the configured token lists, computed once instead of at every request. Keyed by the list and checked
+ * against a copy of its entries (server-side values compared with each other), so a list changed in place is re-hashed.
+ */
+const acceptedDigests = new WeakMap<readonly string[], { tokens: string[]; digests: Buffer[] }>();
+
 /** True when `presented` equals one of `accepted`; every candidate is compared, in constant time each. */
 export function tokenMatches(presented: string | undefined, accepted: readonly string[]): boolean {
   if (!presented) return false;
   const p = digest(presented);
+  let cached = acceptedDigests.get(accepted);
+  if (!cached || cached.tokens.length !== accepted.length || cached.tokens.some((t, i) => t !== accepted[i])) {
+    cached = { tokens: [...accepted], digests: accepted.map((a) => (a ? digest(a) : Buffer.alloc(0))) };
+    acceptedDigests.set(accepted, cached);
+  }
   let ok = false;
-  for (const a of accepted) if (a && timingSafeEqual(p, digest(a))) ok = true;
+  for (const d of cached.digests) if (d.length && timingSafeEqual(p, d)) ok = true;
   return ok;
 }
 

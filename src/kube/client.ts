@@ -1,5 +1,6 @@
 // The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
 // bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
+import type { ClientTls } from '../runtime/types.ts';
 import type { KubeTarget } from './target.ts';
 import { runtime } from '#runtime';
 
@@ -117,8 +118,17 @@ export class KubeClient {
   readonly #defaultTimeoutMs: number;
   readonly #userAgent: string;
 
+  /** Bun's fetch `tls` option, built once (it was rebuilt for every proxied request). */
+  readonly #tls: ClientTls;
+
   constructor(target: KubeTarget, opts: { defaultTimeoutMs?: number; userAgent?: string } = {}) {
     this.target = target;
+    this.#tls = {
+      ...(target.ca ? { ca: target.ca } : {}),
+      ...(target.cert ? { cert: target.cert } : {}),
+      ...(target.key ? { key: target.key } : {}),
+      rejectUnauthorized: target.insecureSkipVerify !== true,
+    };
     this.#defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? 'pipeops-agent';
   }
@@ -143,18 +153,12 @@ export class KubeClient {
     if (!headers.has('user-agent')) headers.set('user-agent', this.#userAgent);
     const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
     const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
-    const t = this.target;
     try {
       return await runtime.fetch(url, {
         ...rest,
         headers,
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
-        tls: {
-          ...(t.ca ? { ca: t.ca } : {}),
-          ...(t.cert ? { cert: t.cert } : {}),
-          ...(t.key ? { key: t.key } : {}),
-          rejectUnauthorized: t.insecureSkipVerify !== true,
-        },
+        tls: this.#tls,
       });
     } catch (e) {
       throw this.#transportError(e, init.method ?? 'GET', path);

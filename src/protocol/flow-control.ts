@@ -9,15 +9,25 @@
 import type { HubToAgent } from './wire-messages.ts';
 
 /**
- * The agent's initial window per request. 2 MiB: enough to keep the pipe full on loopback (the credit round trip
- * is well under the time 2 MiB takes to cross), and it bounds what a small answer queues behind: measured with
- * bench/tunnel.ts, the p99 of small requests during a 64 MiB transfer fell from 84–88 ms (8 MiB window) to
- * 47–57 ms, throughput unchanged.
+ * The agent's initial window per request. It bounds what a small answer queues behind on the socket (everything in
+ * flight beyond the agent's own scheduler: kernel buffers and the hub's unread input), so it is sized to the
+ * bandwidth-delay product of the tunnel rather than to the largest body: on loopback 1 MiB crosses in about 4 ms at
+ * 250 MiB/s while the credit round trip (the hub reads a chunk, grants WINDOW_STEP, the agent reads the grant) is
+ * about 1 ms, so 1 MiB keeps the pipe full. Measured with bench/tunnel.ts (issue 14): from 2 MiB with 1 MiB steps to
+ * 1 MiB with 256 KiB steps, small requests during a full-speed 64 MiB transfer went from a p50 of 8.8–11.4 ms to
+ * 5.5–10.0 ms and a p99 of 24–72 ms to 18–48 ms, throughput within the noise (8 MiB → 2 MiB, issue 4: p99
+ * 84–88 → 47–57 ms). Not below 1 MiB: a hub from before issue 14 grants in 1 MiB steps and would never grant.
  */
-export const INITIAL_CHUNK_WINDOW = 2 << 20;
+export const INITIAL_CHUNK_WINDOW = 1 << 20;
 
-/** The hub returns credit in steps of at least this size, once its client has taken the bytes. */
-export const WINDOW_STEP = 1 << 20;
+/**
+ * The hub returns credit in steps of at least this size, as chunks arrive while its client keeps up (at most
+ * MAX_CLIENT_BUFFER unread). Small steps keep the agent's 1 MiB window from running dry (1 MiB before issue 14).
+ */
+export const WINDOW_STEP = 256 * 1024;
+
+/** Above this many bytes unread by the hub's client, credit waits for its 'drain': a slow client slows only its own response. */
+export const MAX_CLIENT_BUFFER = 1 << 20;
 
 /** `proxy_window` for `requestId`, granting `bytes`. */
 export function windowMessage(requestId: string, bytes: number): HubToAgent {
@@ -75,7 +85,7 @@ export interface DrainingSink {
   once(event: 'drain', listener: () => void): unknown;
 }
 
-/** Hub side: owed credit for one request goes back once the client drained the bytes (sink below WINDOW_STEP). */
+/** Hub side: owed credit for one request goes back in WINDOW_STEP steps while the client keeps up (sink at most MAX_CLIENT_BUFFER). */
 export class ChunkCredit {
   #owed = 0;
   #waitingDrain = false;
@@ -95,7 +105,7 @@ export class ChunkCredit {
 
   #flush(): void {
     if (this.#owed < WINDOW_STEP || this.#waitingDrain) return;
-    if (this.sink.writableLength > WINDOW_STEP) {
+    if (this.sink.writableLength > MAX_CLIENT_BUFFER) {
       this.#waitingDrain = true;
       this.sink.once('drain', () => {
         this.#waitingDrain = false;

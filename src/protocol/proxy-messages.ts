@@ -43,7 +43,8 @@ export interface ProxyRequest {
    * A buffered request whose body grows past the agent's threshold switches to this streamed form, so one large
    * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
    * The receiver tells chunk frames from response frames by state: chunks only follow a header.
-   * Flow control: a credit window per request, returned by `proxy_window` (flow-control.ts).
+   * Flow control: a credit window per request, returned by `proxy_window` (flow-control.ts: 1 MiB, 2 MiB before
+   * issue 14).
    */
   binaryChunks: boolean;
 }

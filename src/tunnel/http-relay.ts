@@ -275,7 +275,7 @@ export class HttpRelay {
         headerSent = true;
         encoding = 'stream';
         const bytes = req.binaryChunks
-          ? await writeBinaryChunks(conn, req.requestId, first, reader, this.#limits(), f.abort.signal, f.window)
+          ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
           : reader
             ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
             : 0;

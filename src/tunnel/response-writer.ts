@@ -11,6 +11,7 @@ import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { CreditWindow } from '../protocol/flow-control.ts';
 import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
 import { drained } from '../timing/drain.ts';
+import { schedulerFor } from './outbound-scheduler.ts';
 import type { SessionConnection } from './session.ts';
 import { runtime } from '#runtime';
 
@@ -99,7 +100,6 @@ export async function writeBinaryChunks(
   requestId: string,
   first: Uint8Array[],
   reader: ReadableStreamDefaultReader<Uint8Array> | null,
-  limits: WriterLimits,
   signal: AbortSignal,
   window: CreditWindow,
 ): Promise<number> {
@@ -112,9 +112,9 @@ export async function writeBinaryChunks(
     pending = [];
     pendingBytes = 0;
     await window.take(body.length, signal);
-    await drain(conn, limits.highWaterBytes, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
-    if (!conn.sendBinary(encodeIdFrame(requestId, body))) throw new Error('tunnel connection lost');
+    // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
+    await schedulerFor(conn).sendBulk(requestId, encodeIdFrame(requestId, body), signal);
     total += body.length;
   };
   const add = async (part: Uint8Array) => {

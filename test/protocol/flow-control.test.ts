@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'bun:test';
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
-import { ChunkCredit, CreditWindow, INITIAL_CHUNK_WINDOW, WINDOW_STEP, windowIncrement, windowMessage } from '../../src/protocol/flow-control.ts';
+import { ChunkCredit, CreditWindow, INITIAL_CHUNK_WINDOW, MAX_CLIENT_BUFFER, WINDOW_STEP, windowIncrement, windowMessage } from '../../src/protocol/flow-control.ts';
 
 /** Resolves to 'pending' if `p` has not settled after the microtasks queued so far. */
 async function state(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
@@ -109,10 +109,24 @@ describe('ChunkCredit (hub)', () => {
     expect(grants).toEqual([WINDOW_STEP + 1, WINDOW_STEP]);
   });
 
-  test('while the client has more than WINDOW_STEP unread, credit waits for its drain event', () => {
+  test('while the client has up to MAX_CLIENT_BUFFER unread, credit still goes back step by step', () => {
     const grants: number[] = [];
     const sink = new Sink();
-    sink.writableLength = WINDOW_STEP + 1;
+    sink.writableLength = MAX_CLIENT_BUFFER;
+    const c = new ChunkCredit(sink, (n) => grants.push(n), () => true);
+    c.add(WINDOW_STEP);
+    expect(grants).toEqual([WINDOW_STEP]);
+  });
+
+  test('the agent window holds several credit steps, and at least 1 MiB (a hub granting in 1 MiB steps still grants)', () => {
+    expect(INITIAL_CHUNK_WINDOW).toBeGreaterThanOrEqual(1 << 20);
+    expect(INITIAL_CHUNK_WINDOW).toBeGreaterThanOrEqual(2 * WINDOW_STEP);
+  });
+
+  test('while the client has more than MAX_CLIENT_BUFFER unread, credit waits for its drain event', () => {
+    const grants: number[] = [];
+    const sink = new Sink();
+    sink.writableLength = MAX_CLIENT_BUFFER + 1;
     const c = new ChunkCredit(sink, (n) => grants.push(n), () => true);
     c.add(WINDOW_STEP);
     c.add(10);
@@ -127,7 +141,7 @@ describe('ChunkCredit (hub)', () => {
     const grants: number[] = [];
     let live = true;
     const sink = new Sink();
-    sink.writableLength = WINDOW_STEP * 2;
+    sink.writableLength = MAX_CLIENT_BUFFER * 2;
     const c = new ChunkCredit(sink, (n) => grants.push(n), () => live);
     c.add(WINDOW_STEP);
     live = false;

@@ -128,12 +128,19 @@ export class UpgradeRelay {
     this.#state = 'open';
     const send = (chunk: Buffer) => {
       // However large a read is, no frame exceeds what the agent accepts (`proxy.ws_max_frame_bytes`, 1 MiB by default).
+      // Bulk: behind the session's control and request messages, round-robin with other streams; when too much of
+      // this stream waits, the client socket pauses (TCP backpressure) until it has room (issue 14).
+      let room = true;
       for (let at = 0; at < chunk.length; at += MAX_FRAME)
-        this.c.session.send({
+        room = this.c.session.sendBulk(this.c.requestId, {
           type: 'proxy_websocket_data',
           payload: { stream_id: this.c.requestId, data: encodeFrameData(OPCODE.binary, chunk.subarray(at, at + MAX_FRAME)) },
           requestId: this.c.requestId,
         });
+      if (!room) {
+        this.socket.pause();
+        this.c.session.whenWritable(this.c.requestId, () => this.socket.resume());
+      }
     };
     if (this.head.length) send(this.head);
     this.socket.on('data', send);
@@ -157,7 +164,8 @@ export class UpgradeRelay {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     // The agent registered the stream as soon as the request arrived, so a close ends it in either phase.
-    if (tellAgent) this.c.session.send({ type: 'proxy_websocket_close', payload: { stream_id: this.c.requestId }, requestId: this.c.requestId });
+    // Behind this stream's data still waiting in the session's bulk queue, never ahead of it.
+    if (tellAgent) this.c.session.sendBulk(this.c.requestId, { type: 'proxy_websocket_close', payload: { stream_id: this.c.requestId }, requestId: this.c.requestId });
     this.c.done();
   }
 }

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
+import { ClusterLookup } from '../cluster-lookup.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
@@ -71,6 +72,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
+  const clusters = new ClusterLookup(o.agents, (idOrName) => o.clusters.find(idOrName));
   let counter = 0;
   const nextId = () => `k8s-${++counter}-${randomBytes(6).toString('hex')}`;
   // kubectl retries discovery several times per command: one line per cluster per interval while it is away.
@@ -87,7 +89,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   /** The cluster by id or name; a state database that does not answer is the caller's 503. */
   const findCluster = async (idOrName: string): Promise<ClusterRecord | null | Error> => {
     try {
-      return await o.clusters.find(idOrName);
+      return await clusters.find(idOrName);
     } catch (e) {
       log.error({ err: (e as Error).message }, 'kube gateway: the state database did not answer');
       return e as Error;
@@ -295,6 +297,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     },
     async stop() {
       tables.close();
+      clusters.close();
       outage.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams ended cleanly above still have their terminating chunk to flush: end those sockets (bounded), cut the rest.

@@ -1,0 +1,108 @@
+// The hub → agent writer's scheduler (issue 14, fairness; the agent's counterpart is src/tunnel/outbound-scheduler.ts).
+// One WebSocket carries every request to an agent, so bytes queued on it delay every message behind them. Control
+// and request messages (proxy_request and its body frame, proxy_window, proxy_cancel, pings) are written at once,
+// as before. Bulk stream data toward the agent (what a kubectl stream or an app WebSocket uploads) waits here
+// instead and goes out round-robin between streams, one message at a time, only while the socket's buffer is at or
+// below a low-water mark; a stream with more than `maxQueuedBytes` waiting tells its caller to pause its source
+// (TCP backpressure to the client) until `whenWritable` calls back.
+
+/** What the scheduler needs of the agent's socket (Bun's ServerWebSocket has both). */
+export interface OutboundSocket {
+  send(data: string | Uint8Array<ArrayBuffer>): unknown;
+  getBufferedAmount?(): number;
+}
+
+export interface AgentOutboundOptions {
+  /** Bulk messages are written only while the socket's buffered amount is at or below this. */
+  lowWaterBytes: number;
+  /** A stream with more than this many bytes waiting asks its source to pause. */
+  maxQueuedBytes: number;
+}
+
+export const DEFAULT_AGENT_OUTBOUND: AgentOutboundOptions = { lowWaterBytes: 256 * 1024, maxQueuedBytes: 1 << 20 };
+
+interface StreamQueue {
+  items: (string | Uint8Array<ArrayBuffer>)[];
+  bytes: number;
+  writable: (() => void)[];
+}
+
+const size = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength);
+
+export class AgentOutbound {
+  /** Streams with data waiting, in round-robin order (a stream that just sent moves to the back). */
+  readonly #queues = new Map<string, StreamQueue>();
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly ws: OutboundSocket,
+    /** Counts bytes actually written (the session's bytesOut). */
+    private readonly written: (bytes: number) => void,
+    private readonly o: AgentOutboundOptions = DEFAULT_AGENT_OUTBOUND,
+  ) {}
+
+  /** Bytes waiting for stream `key`. */
+  queuedBytes(key: string): number {
+    return this.#queues.get(key)?.bytes ?? 0;
+  }
+
+  /**
+   * Queue a bulk message of stream `key`. Returns false when the stream now has more than `maxQueuedBytes` waiting:
+   * the caller should pause its source and resume when `whenWritable(key, …)` calls back.
+   */
+  sendBulk(key: string, data: string | Uint8Array<ArrayBuffer>): boolean {
+    if (this.#closed) return false;
+    let q = this.#queues.get(key);
+    if (!q) {
+      q = { items: [], bytes: 0, writable: [] };
+      this.#queues.set(key, q);
+    }
+    q.items.push(data);
+    q.bytes += size(data);
+    this.#pump();
+    return (this.#queues.get(key)?.bytes ?? 0) <= this.o.maxQueuedBytes;
+  }
+
+  /** Call `cb` once stream `key` has at most `maxQueuedBytes` waiting (at once if it already has). */
+  whenWritable(key: string, cb: () => void): void {
+    const q = this.#queues.get(key);
+    if (!q || q.bytes <= this.o.maxQueuedBytes) cb();
+    else q.writable.push(cb);
+  }
+
+  /** The socket drained (Bun's websocket `drain`): write what waits. */
+  drain(): void {
+    this.#pump();
+  }
+
+  /** The socket is gone: drop what waits (its streams end with the session). Callbacks waiting for room are dropped. */
+  close(): void {
+    this.#closed = true;
+    this.#queues.clear();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #pump(): void {
+    while (this.#queues.size && !this.#closed) {
+      if ((this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
+        // Bun calls `drain` only after a send reported backpressure; look again shortly as well.
+        this.#timer ??= setTimeout(() => {
+          this.#timer = null;
+          this.#pump();
+        }, 1);
+        return;
+      }
+      const [key, q] = this.#queues.entries().next().value as [string, StreamQueue];
+      const data = q.items.shift()!;
+      const n = size(data);
+      q.bytes -= n;
+      this.#queues.delete(key);
+      if (q.items.length) this.#queues.set(key, q); // to the back of the round
+      this.ws.send(data);
+      this.written(n);
+      if (q.bytes <= this.o.maxQueuedBytes && q.writable.length) for (const cb of q.writable.splice(0)) cb();
+    }
+  }
+}

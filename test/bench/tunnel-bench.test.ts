@@ -1,0 +1,94 @@
+// bench/tunnel.ts --smoke: every figure of the result object is produced, with the right type. Timings are not
+// asserted (house rule: performance is measured by bench/ scripts, never by unit tests).
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BEGIN, END, renderSection, spliceSection } from '../../scripts/bench-docs.ts';
+
+const ROOT = join(import.meta.dir, '..', '..');
+// The bench module's key list, read without running the bench (importing it would start processes only under
+// import.meta.main, but keep the test independent of that detail).
+const KEYS = [...readFileSync(join(ROOT, 'bench/tunnel.ts'), 'utf8').matchAll(/^ {2}'([a-z0-9_]+)',$/gm)].map((m) => m[1]!);
+
+const REQUIRED = [
+  'small_p50_idle_ms',
+  'small_p99_idle_ms',
+  'small_p50_during_limited_bulk_ms',
+  'small_p99_during_limited_bulk_ms',
+  'small_p50_during_bulk_ms',
+  'small_p99_during_bulk_ms',
+  'direct_small_p50_during_bulk_ms',
+  'direct_small_p99_during_bulk_ms',
+  'bulk_mib_s',
+  'bulk_direct_mib_s',
+  'c64_rps',
+  'c64_direct_rps',
+  'c1_p50_overhead_ms',
+  'agent_cpu_us_per_req',
+  'hub_cpu_us_per_req',
+  'agent_rss_idle_mib',
+  'agent_rss_peak_mib',
+  'agent_rss_after_mib',
+];
+
+describe('bench/tunnel.ts', () => {
+  test('the key list names every figure issue 14 asks for', () => {
+    for (const k of REQUIRED) expect(KEYS).toContain(k);
+  });
+
+  test('--smoke writes one JSON object with every figure as a number', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+    try {
+      const out = join(dir, 'r.json');
+      const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--smoke', '--json', out], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
+      const err = await new Response(p.stderr).text();
+      expect({ code: await p.exited, err }).toEqual({ code: 0, err: expect.any(String) });
+      const r = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+      for (const k of KEYS) {
+        expect(typeof r[k]).toBe('number');
+        // Every measured figure exists; the throughput while small requests run may be NaN (null in JSON) only if
+        // no transfer finished, which the smoke run's 8 MiB bodies rule out.
+        expect(Number.isFinite(r[k] as number)).toBe(true);
+      }
+      expect(r.errors).toBe(0);
+      for (const k of ['agent_rss_idle_mib', 'agent_rss_peak_mib', 'agent_rss_after_mib', 'c64_rps', 'c64_direct_rps', 'bulk_mib_s', 'bulk_direct_mib_s'])
+        expect(r[k] as number).toBeGreaterThan(0);
+      expect(r.agent_rss_peak_mib as number).toBeGreaterThanOrEqual(r.agent_rss_idle_mib as number);
+      expect(Array.isArray(r.load_avg_start)).toBe(true);
+      expect(r.rounds).toBe(1);
+      expect(typeof r.ranges).toBe('object');
+      // The docs generator renders it.
+      const section = renderSection(r);
+      expect(section.startsWith(BEGIN)).toBe(true);
+      expect(section).toContain('| 64 MiB response, MiB/s |');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test('a bad --rounds is refused with a clear error', async () => {
+    const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--rounds', 'x'], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
+    const err = await new Response(p.stderr).text();
+    expect(await p.exited).not.toBe(0);
+    expect(err).toContain('--rounds must be a positive integer');
+  });
+});
+
+describe('scripts/bench-docs.ts', () => {
+  test('replaces only the text between the markers', () => {
+    const doc = `# B\n\nintro\n\n${BEGIN}\nold table\n${END}\n\n<!-- bench:l4:begin -->\nL4 section\n<!-- bench:l4:end -->\n\n## Other\ntext\n`;
+    const out = spliceSection(doc, `${BEGIN}\nnew table\n${END}`);
+    expect(out).toBe(`# B\n\nintro\n\n${BEGIN}\nnew table\n${END}\n\n<!-- bench:l4:begin -->\nL4 section\n<!-- bench:l4:end -->\n\n## Other\ntext\n`);
+  });
+
+  test('a document without the markers is an error, not a silent append', () => {
+    expect(() => spliceSection('# B\n', `${BEGIN}\nx\n${END}`)).toThrow('markers');
+  });
+
+  test('docs/benchmarks.md carries the markers', () => {
+    const doc = readFileSync(join(ROOT, 'docs/benchmarks.md'), 'utf8');
+    expect(doc).toContain(BEGIN);
+    expect(doc).toContain(END);
+  });
+});

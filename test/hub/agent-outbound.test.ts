@@ -1,0 +1,81 @@
+import { describe, expect, test } from 'bun:test';
+import { AgentOutbound } from '../../src/hub/agent-outbound.ts';
+
+/** A socket double: `buffered` is its getBufferedAmount(); `sent` records writes in order. */
+function fakeSocket() {
+  const s = { buffered: 0, sent: [] as string[] };
+  const ws = {
+    send(d: string | Uint8Array) {
+      s.sent.push(typeof d === 'string' ? d : new TextDecoder().decode(d));
+    },
+    getBufferedAmount: () => s.buffered,
+  };
+  return { s, ws };
+}
+
+describe('AgentOutbound', () => {
+  test('with room on the socket a bulk message is written at once and counted', () => {
+    const { s, ws } = fakeSocket();
+    let written = 0;
+    const o = new AgentOutbound(ws, (n) => (written += n), { lowWaterBytes: 100, maxQueuedBytes: 1000 });
+    expect(o.sendBulk('a', 'hello')).toBe(true);
+    expect(s.sent).toEqual(['hello']);
+    expect(written).toBe(5);
+  });
+
+  test('above the low-water mark messages wait, then leave round-robin between streams on drain', () => {
+    const { s, ws } = fakeSocket();
+    s.buffered = 500;
+    const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 1000 });
+    for (const m of ['up1', 'up2', 'up3']) o.sendBulk('upload', m);
+    o.sendBulk('exec', 'x1');
+    // A control message the session writes directly is not held back by the queued bulk data.
+    ws.send('proxy_request');
+    expect(s.sent).toEqual(['proxy_request']);
+    s.buffered = 0;
+    o.drain();
+    expect(s.sent).toEqual(['proxy_request', 'up1', 'x1', 'up2', 'up3']);
+  });
+
+  test('a stream over its queue bound asks its source to pause and is called back once it has room', () => {
+    const { s, ws } = fakeSocket();
+    s.buffered = 500;
+    const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 8 });
+    expect(o.sendBulk('a', '12345')).toBe(true);
+    expect(o.sendBulk('a', '67890')).toBe(false);
+    let resumed = 0;
+    o.whenWritable('a', () => resumed++);
+    expect(resumed).toBe(0);
+    s.buffered = 0;
+    o.drain();
+    expect(resumed).toBe(1);
+    expect(o.queuedBytes('a')).toBe(0);
+    // Already writable: called back at once.
+    o.whenWritable('a', () => resumed++);
+    expect(resumed).toBe(2);
+  });
+
+  test("a stream's close message sent through its queue never overtakes its waiting data", () => {
+    const { s, ws } = fakeSocket();
+    s.buffered = 500;
+    const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 1000 });
+    o.sendBulk('s1', 'data-1');
+    o.sendBulk('s1', 'data-2');
+    o.sendBulk('s1', 'close');
+    s.buffered = 0;
+    o.drain();
+    expect(s.sent).toEqual(['data-1', 'data-2', 'close']);
+  });
+
+  test('after close nothing is written and the session reports the stream as not writable', () => {
+    const { s, ws } = fakeSocket();
+    s.buffered = 500;
+    const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 1000 });
+    o.sendBulk('a', 'late');
+    o.close();
+    s.buffered = 0;
+    o.drain();
+    expect(s.sent).toEqual([]);
+    expect(o.sendBulk('a', 'after')).toBe(false);
+  });
+});
