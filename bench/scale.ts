@@ -12,7 +12,7 @@
 //     session is acknowledged again (target all ≤ 30 s).
 //   bun bench/scale.ts [--agents 1000] [--concurrency 50] [--heartbeat-interval-ms 2000] [--window-ms 20000]
 //                      [--reconnect-base-ms 500] [--reconnect-max-ms 10000] [--hub-cmd "bun run src/cli.ts"]
-//                      [--json FILE] [--smoke]
+//                      [--json FILE] [--docs] [--smoke]
 // Hubs are started through `HubLauncher`; replicas (issue 15, items 1–3) need a shared store and forwarding, which do
 // not exist yet, so `--replicas` other than 1 is refused rather than faked. With them, `startHubs` starts several
 // launchers and `SimAgent` takes the URL of the replica it should dial (`pickHub`).
@@ -41,6 +41,8 @@ export interface ScaleOptions {
   hubCmd: string[];
   replicas: number;
   json?: string;
+  /** Replace the section between the scale markers of docs/benchmarks.md with this run's table. */
+  docs: boolean;
   smoke: boolean;
 }
 
@@ -48,9 +50,11 @@ function parseOptions(argv: string[]): ScaleOptions {
   const known = new Set(['--agents', '--concurrency', '--heartbeat-interval-ms', '--window-ms', '--reconnect-base-ms', '--reconnect-max-ms', '--hub-cmd', '--replicas', '--json']);
   const vals = new Map<string, string>();
   let smoke = false;
+  let docs = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--smoke') smoke = true;
+    else if (a === '--docs') docs = true;
     else if (known.has(a)) {
       const v = argv[++i];
       if (v === undefined) fail(`${a} needs a value`);
@@ -73,9 +77,11 @@ function parseOptions(argv: string[]): ScaleOptions {
     hubCmd: (vals.get('--hub-cmd') ?? `${process.execPath} run ${join(ROOT, 'src/cli.ts')}`).split(/\s+/).filter(Boolean),
     replicas: int('--replicas', 1, 1),
     json: vals.get('--json'),
+    docs,
     smoke,
   };
   if (o.reconnect.baseMs > o.reconnect.maxMs) fail('--reconnect-base-ms must not exceed --reconnect-max-ms');
+  if (o.docs && o.smoke) fail('--docs records a full run, not --smoke');
   if (o.replicas !== 1) fail('--replicas: hub replicas need the shared PostgreSQL store and forwarding (issue 15, items 1–3), which this hub does not have yet; only 1 is measured');
   return o;
 }
@@ -144,6 +150,9 @@ class SimAgent {
   gatewayWsUrl = '';
   acks = 0;
   pings = 0;
+  /** How sessions came back after a drop: resumed on the gateway, or a full registration after a refusal. */
+  resumed = 0;
+  reregistered = 0;
   /** performance.now() of the first heartbeat_ack after the last (re)connect; null while not acknowledged. */
   ackedAt: number | null = null;
   #gw: WebSocket | null = null;
@@ -265,12 +274,14 @@ class SimAgent {
         if (this.#stopped) return;
         try {
           await this.#openGateway();
+          this.resumed++;
           return;
         } catch {
           try {
             // The gateway refused (or the hub is still down): a full registration, as the agent does next.
             if (this.#stopped) return;
             await this.register();
+            this.reregistered++;
             return;
           } catch {
             // Next attempt after the backoff.
@@ -297,7 +308,7 @@ export interface ScaleResult {
   registration: { seconds: number; per_second: number; failed_attempts: number };
   rss: { idle_kib: number; with_sessions_kib: number; per_session_kib: number; target_kib: number };
   heartbeat: { interval_ms: number; window_ms: number; acks: number; cpu_ms_with: number; cpu_ms_baseline: number; cpu_us_per_heartbeat: number };
-  reconnect: { hub_restart_ms: number; p50_ms: number; p99_ms: number; max_ms: number; all_reconnected: boolean; reconnected: number; target_ms: number; backoff_base_ms: number; backoff_max_ms: number };
+  reconnect: { hub_restart_ms: number; p50_ms: number; p99_ms: number; max_ms: number; all_reconnected: boolean; reconnected: number; resumed: number; reregistered: number; target_ms: number; backoff_base_ms: number; backoff_max_ms: number };
 }
 
 const RSS_TARGET_KIB = 50;
@@ -389,6 +400,8 @@ async function run(o: ScaleOptions): Promise<ScaleResult> {
         max_ms: Math.round(times.at(-1) ?? Number.NaN),
         all_reconnected: times.length === o.agents,
         reconnected: times.length,
+        resumed: agents.reduce((n, a) => n + a.resumed, 0),
+        reregistered: agents.reduce((n, a) => n + a.reregistered, 0),
         target_ms: RECONNECT_TARGET_MS,
         backoff_base_ms: o.reconnect.baseMs,
         backoff_max_ms: o.reconnect.maxMs,
@@ -417,8 +430,30 @@ export function table(r: ScaleResult): string {
     `| hub RSS per idle session | ${r.rss.per_session_kib} KiB | ≤ ${r.rss.target_kib} KiB: ${ok(r.rss.per_session_kib <= r.rss.target_kib)} |`,
     `| heartbeat cost, hub CPU per heartbeat (every ${r.heartbeat.interval_ms} ms each, ${r.heartbeat.window_ms / 1000} s window, ${r.heartbeat.acks} acks; ${r.heartbeat.cpu_ms_with} ms CPU vs ${r.heartbeat.cpu_ms_baseline} ms idle) | ${r.heartbeat.cpu_us_per_heartbeat} µs | |`,
     `| hub SIGKILL → restarted and ready (same port, same state file) | ${r.reconnect.hub_restart_ms} ms | |`,
-    `| reconnect after SIGKILL + restart, p50 / p99 / max (backoff ${r.reconnect.backoff_base_ms} ms doubling to ${r.reconnect.backoff_max_ms} ms, +0–25 % within the cap) | ${r.reconnect.p50_ms} / ${r.reconnect.p99_ms} / ${r.reconnect.max_ms} ms (${r.reconnect.reconnected}/${r.agents}) | all ≤ ${r.reconnect.target_ms / 1000} s: ${ok(r.reconnect.all_reconnected && r.reconnect.max_ms <= r.reconnect.target_ms)} |`,
+    `| reconnect after SIGKILL + restart, p50 / p99 / max (backoff ${r.reconnect.backoff_base_ms} ms doubling to ${r.reconnect.backoff_max_ms} ms, +0–25 % within the cap) | ${r.reconnect.p50_ms} / ${r.reconnect.p99_ms} / ${r.reconnect.max_ms} ms (${r.reconnect.reconnected}/${r.agents}; ${r.reconnect.resumed} resumed on the gateway, ${r.reconnect.reregistered} registered again) | all ≤ ${r.reconnect.target_ms / 1000} s: ${ok(r.reconnect.all_reconnected && r.reconnect.max_ms <= r.reconnect.target_ms)} |`,
   ].join('\n');
+}
+
+export const SCALE_BEGIN = '<!-- scale:begin -->';
+export const SCALE_END = '<!-- scale:end -->';
+
+/** `doc` with the text between the scale markers replaced (the section appended when the markers are absent). */
+export function withScaleSection(doc: string, r: ScaleResult): string {
+  const section = [
+    SCALE_BEGIN,
+    '## Hub scale: simulated agents (`bench/scale.ts`, issue 15 item 8, one hub)',
+    '',
+    'Regenerate with `bun bench/scale.ts --docs` (or `--json FILE`). Simulated agents speak the real protocol (register,',
+    'gateway hand-off, heartbeats, ping/pong, resumption with the agent\'s jittered backoff); the hub is',
+    '`bun run src/cli.ts hub` with a SQLite state file. Hub replicas on PostgreSQL (items 1–3) are not measured here yet.',
+    '',
+    table(r),
+    SCALE_END,
+  ].join('\n');
+  const b = doc.indexOf(SCALE_BEGIN);
+  const e = doc.indexOf(SCALE_END);
+  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + SCALE_END.length);
+  return `${doc.replace(/\n*$/, '')}\n\n${section}\n`;
 }
 
 if (import.meta.main) {
@@ -426,5 +461,9 @@ if (import.meta.main) {
   const r = await run(o);
   console.log(table(r));
   if (o.json) writeFileSync(o.json, `${JSON.stringify(r, null, 2)}\n`);
+  if (o.docs) {
+    const file = join(ROOT, 'docs/benchmarks.md');
+    writeFileSync(file, withScaleSection(readFileSync(file, 'utf8'), r));
+  }
   process.exit(0);
 }
