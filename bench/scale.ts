@@ -81,6 +81,10 @@ function parseOptions(argv: string[]): ScaleOptions {
     smoke,
   };
   if (o.reconnect.baseMs > o.reconnect.maxMs) fail('--reconnect-base-ms must not exceed --reconnect-max-ms');
+  // One socket per agent here and one per session in the hub (which inherits this limit); a lower soft limit would
+  // surface as unexplained connect failures midway.
+  const nofile = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Number.POSITIVE_INFINITY);
+  if (o.agents + 256 > nofile) fail(`--agents ${o.agents} needs more than the open-file limit ${nofile}: raise it first (ulimit -n ${o.agents + 1024})`);
   if (o.docs && o.smoke) fail('--docs records a full run, not --smoke');
   if (o.replicas !== 1) fail('--replicas: hub replicas need the shared PostgreSQL store and forwarding (issue 15, items 1–3), which this hub does not have yet; only 1 is measured');
   return o;
@@ -420,8 +424,10 @@ function round(x: number, d: number): number {
 
 export function table(r: ScaleResult): string {
   const ok = (v: boolean) => (v ? 'yes' : '**no**');
+  const loaded = Math.max(r.load_avg_start[0] ?? 0, r.load_avg_end[0] ?? 0) > r.cores;
   return [
     `${r.agents} simulated agents (one WebSocket each, one process) against one hub process (SQLite state file); ${r.cores} cores, load average ${r.load_avg_start.join(' ')} at start, ${r.load_avg_end.join(' ')} at end`,
+    ...(loaded ? ['', '**The machine was loaded** (1-minute load average above the core count): CPU and latency figures are pessimistic.'] : []),
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -446,6 +452,10 @@ export function withScaleSection(doc: string, r: ScaleResult): string {
     'Regenerate with `bun bench/scale.ts --docs` (or `--json FILE`). Simulated agents speak the real protocol (register,',
     'gateway hand-off, heartbeats, ping/pong, resumption with the agent\'s jittered backoff); the hub is',
     '`bun run src/cli.ts hub` with a SQLite state file. Hub replicas on PostgreSQL (items 1–3) are not measured here yet.',
+    'RSS per idle session is (RSS with N idle sessions − RSS before) / N, after a few seconds of idling each. Heartbeat',
+    'cost is the hub CPU of a window with every agent heartbeating, minus the same window idle, per acknowledged',
+    'heartbeat. Reconnect time runs from the SIGKILL to the agent\'s first acknowledged heartbeat on the restarted hub:',
+    'each agent retries at ≈ base, 3·base, 7·base … (+0–25 %) after the drop, so it moves in steps with the restart time.',
     '',
     table(r),
     SCALE_END,

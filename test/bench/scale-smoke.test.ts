@@ -110,6 +110,15 @@ describe('bench/scale.ts', () => {
     const replicas = runBench(['--replicas', '2']);
     expect(replicas.code).toBe(2);
     expect(replicas.err).toContain('hub replicas need the shared PostgreSQL store');
+    const docsSmoke = runBench(['--smoke', '--docs']);
+    expect(docsSmoke.code).toBe(2);
+    expect(docsSmoke.err).toContain('--docs records a full run, not --smoke');
+  });
+
+  test('an open-file limit too low for the agents is refused up front with the ulimit to set', () => {
+    const p = Bun.spawnSync(['bash', '-c', `ulimit -n 200 && exec "$0" "$1" --agents 100`, process.execPath, BENCH], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe', timeout: 60_000 });
+    expect(p.exitCode).toBe(2);
+    expect(p.stderr.toString()).toContain('--agents 100 needs more than the open-file limit 200: raise it first (ulimit -n 1124)');
   });
 });
 
