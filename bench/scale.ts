@@ -13,9 +13,10 @@
 //   bun bench/scale.ts [--agents 1000] [--concurrency 50] [--heartbeat-interval-ms 2000] [--window-ms 20000]
 //                      [--reconnect-base-ms 500] [--reconnect-max-ms 10000] [--hub-cmd "bun run src/cli.ts"]
 //                      [--json FILE] [--docs] [--smoke]
-// Hubs are started through `HubLauncher`; replicas (issue 15, items 1–3) need a shared store and forwarding, which do
-// not exist yet, so `--replicas` other than 1 is refused rather than faked. With them, `startHubs` starts several
-// launchers and `SimAgent` takes the URL of the replica it should dial (`pickHub`).
+// Hubs are started through `HubLauncher` (`--hub-cmd` runs another build, e.g. the compiled binary); replicas (issue 15,
+// items 1–3) need a shared store and forwarding, which do not exist yet, so `--replicas` other than 1 is refused
+// rather than faked. With them: one launcher per replica on a shared `state: postgres://…`, and each `SimAgent`'s
+// `hubUrl()` naming the replica (or the HAProxy front) it dials; the kill step then kills one replica.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
