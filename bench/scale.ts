@@ -1,6 +1,7 @@
 // Scale figures of one hub (issue 15, item 8, the part without replicas): N lightweight simulated agents in this
 // process, one WebSocket each, speaking the real protocol (register on the controller socket, hand-off to the
-// gateway with our query, heartbeats, ping → pong, resumption on the gateway after a drop, §2.1–§2.8, §7) against
+// gateway with our query, heartbeats, ping → pong, after a drop the agent's redial: resume on the gateway, after a
+// failed resume a full registration, §2.1–§2.8, §7) against
 // a hub process this script starts (`bun run src/cli.ts hub`, SQLite state file). Measured:
 //   - registrations per second: all N register with bounded concurrency (a registration ends at the first
 //     heartbeat_ack on the gateway socket: the session is bound);
@@ -268,29 +269,30 @@ class SimAgent {
     }
   }
 
-  /** The agent's redial loop (session.ts): resume on the gateway; a refusal there → full registration. */
+  /**
+   * The agent's redial loop (src/tunnel/session.ts): after each backoff wait, resume on the gateway; once a gateway
+   * attempt has failed, every later attempt is a full registration (which hands off to the gateway again).
+   */
   #onClose(ws: WebSocket): void {
     if (ws !== this.#gw || this.#stopped) return;
     this.#gw = null;
     this.ackedAt = null;
+    let preferController = false;
     void (async () => {
       for (let attempt = 0; !this.#stopped; attempt++) {
         await Bun.sleep(backoffDelay(this.policy, attempt)); // the jittered backoff being measured
         if (this.#stopped) return;
         try {
-          await this.#openGateway();
-          this.resumed++;
-          return;
-        } catch {
-          try {
-            // The gateway refused (or the hub is still down): a full registration, as the agent does next.
-            if (this.#stopped) return;
+          if (preferController) {
             await this.register();
             this.reregistered++;
-            return;
-          } catch {
-            // Next attempt after the backoff.
+          } else {
+            await this.#openGateway();
+            this.resumed++;
           }
+          return;
+        } catch {
+          preferController = true;
         }
       }
     })();
@@ -451,7 +453,8 @@ export function withScaleSection(doc: string, r: ScaleResult): string {
     '## Hub scale: simulated agents (`bench/scale.ts`, issue 15 item 8, one hub)',
     '',
     'Regenerate with `bun bench/scale.ts --docs` (or `--json FILE`). Simulated agents speak the real protocol (register,',
-    'gateway hand-off, heartbeats, ping/pong, resumption with the agent\'s jittered backoff); the hub is',
+    'gateway hand-off, heartbeats, ping/pong, and the agent\'s redial: resume on the gateway, after a failed resume a full',
+    'registration, each after its jittered backoff); the hub is',
     '`bun run src/cli.ts hub` with a SQLite state file. Hub replicas on PostgreSQL (items 1–3) are not measured here yet.',
     'RSS per idle session is (RSS with N idle sessions − RSS before) / N, after a few seconds of idling each. Heartbeat',
     'cost is the hub CPU of a window with every agent heartbeating, minus the same window idle, per acknowledged',
