@@ -12,7 +12,7 @@
 //     own jittered backoff (src/timing/backoff.ts, within-cap 25 %) → p50/p99/max from the kill until the agent's
 //     session is acknowledged again (target all ≤ 30 s).
 //   bun bench/scale.ts [--agents 1000] [--concurrency 50] [--heartbeat-interval-ms 2000] [--window-ms 20000]
-//                      [--reconnect-base-ms 500] [--reconnect-max-ms 10000] [--hub-cmd "bun run src/cli.ts"]
+//                      [--down-ms 0] [--reconnect-base-ms 500] [--reconnect-max-ms 10000] [--hub-cmd "bun run src/cli.ts"]
 //                      [--json FILE] [--docs] [--smoke]
 // Hubs are started through `HubLauncher` (`--hub-cmd` runs another build, e.g. the compiled binary); replicas (issue 15,
 // items 1–3) need a shared store and forwarding, which do not exist yet, so `--replicas` other than 1 is refused
@@ -39,6 +39,8 @@ export interface ScaleOptions {
   concurrency: number;
   heartbeatIntervalMs: number;
   windowMs: number;
+  /** How long the hub stays down after the SIGKILL before it is started again (a slow restart or fail-over). */
+  downMs: number;
   reconnect: BackoffPolicy;
   hubCmd: string[];
   replicas: number;
@@ -49,7 +51,7 @@ export interface ScaleOptions {
 }
 
 function parseOptions(argv: string[]): ScaleOptions {
-  const known = new Set(['--agents', '--concurrency', '--heartbeat-interval-ms', '--window-ms', '--reconnect-base-ms', '--reconnect-max-ms', '--hub-cmd', '--replicas', '--json']);
+  const known = new Set(['--agents', '--concurrency', '--heartbeat-interval-ms', '--window-ms', '--down-ms', '--reconnect-base-ms', '--reconnect-max-ms', '--hub-cmd', '--replicas', '--json']);
   const vals = new Map<string, string>();
   let smoke = false;
   let docs = false;
@@ -75,6 +77,7 @@ function parseOptions(argv: string[]): ScaleOptions {
     concurrency: int('--concurrency', smoke ? 10 : 50, 1),
     heartbeatIntervalMs: int('--heartbeat-interval-ms', smoke ? 500 : 2000, 50),
     windowMs: int('--window-ms', smoke ? 2000 : 20_000, 100),
+    downMs: int('--down-ms', 0, 0),
     reconnect: { baseMs: int('--reconnect-base-ms', 500, 1), maxMs: int('--reconnect-max-ms', smoke ? 2000 : 10_000, 1), jitter: { kind: 'within-cap', fraction: 0.25 } },
     hubCmd: (vals.get('--hub-cmd') ?? `${process.execPath} run ${join(ROOT, 'src/cli.ts')}`).split(/\s+/).filter(Boolean),
     replicas: int('--replicas', 1, 1),
@@ -315,7 +318,7 @@ export interface ScaleResult {
   registration: { seconds: number; per_second: number; failed_attempts: number };
   rss: { idle_kib: number; with_sessions_kib: number; per_session_kib: number; target_kib: number };
   heartbeat: { interval_ms: number; window_ms: number; acks: number; cpu_ms_with: number; cpu_ms_baseline: number; cpu_us_per_heartbeat: number };
-  reconnect: { hub_restart_ms: number; p50_ms: number; p99_ms: number; max_ms: number; all_reconnected: boolean; reconnected: number; resumed: number; reregistered: number; target_ms: number; backoff_base_ms: number; backoff_max_ms: number };
+  reconnect: { down_ms: number; hub_restart_ms: number; p50_ms: number; p99_ms: number; max_ms: number; all_reconnected: boolean; reconnected: number; resumed: number; reregistered: number; target_ms: number; backoff_base_ms: number; backoff_max_ms: number };
 }
 
 const RSS_TARGET_KIB = 50;
@@ -377,6 +380,7 @@ async function run(o: ScaleOptions): Promise<ScaleResult> {
     const kill = performance.now();
     hub.proc.kill('SIGKILL');
     await hub.proc.exited;
+    if (o.downMs) await Bun.sleep(o.downMs); // the outage being modelled
     hub = await launcher.start(port);
     const restartMs = performance.now() - kill;
     const deadline = kill + RECONNECT_TARGET_MS * 3;
@@ -401,6 +405,7 @@ async function run(o: ScaleOptions): Promise<ScaleResult> {
         cpu_us_per_heartbeat: acks ? round((Math.max(0, cpuWith - cpuBase) * 1000) / acks, 1) : Number.NaN,
       },
       reconnect: {
+        down_ms: o.downMs,
         hub_restart_ms: Math.round(restartMs),
         p50_ms: Math.round(q(50)),
         p99_ms: Math.round(q(99)),
@@ -438,7 +443,7 @@ export function table(r: ScaleResult): string {
     `| hub RSS idle → with ${r.agents} idle sessions | ${(r.rss.idle_kib / 1024).toFixed(1)} MiB → ${(r.rss.with_sessions_kib / 1024).toFixed(1)} MiB | |`,
     `| hub RSS per idle session | ${r.rss.per_session_kib} KiB | ≤ ${r.rss.target_kib} KiB: ${ok(r.rss.per_session_kib <= r.rss.target_kib)} |`,
     `| heartbeat cost, hub CPU per heartbeat (every ${r.heartbeat.interval_ms} ms each, ${r.heartbeat.window_ms / 1000} s window, ${r.heartbeat.acks} acks; ${r.heartbeat.cpu_ms_with} ms CPU vs ${r.heartbeat.cpu_ms_baseline} ms idle) | ${r.heartbeat.cpu_us_per_heartbeat} µs | |`,
-    `| hub SIGKILL → restarted and ready (same port, same state file) | ${r.reconnect.hub_restart_ms} ms | |`,
+    `| hub SIGKILL → restarted and ready (same port, same state file${r.reconnect.down_ms ? `, held down ${r.reconnect.down_ms} ms` : ''}) | ${r.reconnect.hub_restart_ms} ms | |`,
     `| reconnect after SIGKILL + restart, p50 / p99 / max (backoff ${r.reconnect.backoff_base_ms} ms doubling to ${r.reconnect.backoff_max_ms} ms, +0–25 % within the cap) | ${r.reconnect.p50_ms} / ${r.reconnect.p99_ms} / ${r.reconnect.max_ms} ms (${r.reconnect.reconnected}/${r.agents}; ${r.reconnect.resumed} resumed on the gateway, ${r.reconnect.reregistered} registered again) | all ≤ ${r.reconnect.target_ms / 1000} s: ${ok(r.reconnect.all_reconnected && r.reconnect.max_ms <= r.reconnect.target_ms)} |`,
   ].join('\n');
 }

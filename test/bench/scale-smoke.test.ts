@@ -20,6 +20,7 @@ const SHAPE: Record<string, Kind | Record<string, Kind>> = {
   rss: { idle_kib: 'int', with_sessions_kib: 'int', per_session_kib: 'num', target_kib: 'int' },
   heartbeat: { interval_ms: 'int', window_ms: 'int', acks: 'int', cpu_ms_with: 'num', cpu_ms_baseline: 'num', cpu_us_per_heartbeat: 'num' },
   reconnect: {
+    down_ms: 'int',
     hub_restart_ms: 'int',
     p50_ms: 'int',
     p99_ms: 'int',
@@ -75,7 +76,9 @@ function runBench(args: string[]) {
 describe('bench/scale.ts', () => {
   test('--smoke writes a complete JSON report: 20 agents registered, heartbeats acknowledged, all back after the hub restart', () => {
     const json = join(tempDir('pipeops-scale-test-'), 'scale.json');
-    const r = runBench(['--smoke', '--json', json]);
+    // Held down 3 s: each agent's first redial (0.5–0.625 s after the drop) finds no hub, so the full-registration
+    // path of the redial is exercised too.
+    const r = runBench(['--smoke', '--down-ms', '3000', '--json', json]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
@@ -89,6 +92,8 @@ describe('bench/scale.ts', () => {
     expect(r.out).toContain('| hub RSS per idle session |');
     expect(r.out).toContain('(20/20;');
     expect((rec.resumed as number) + (rec.reregistered as number)).toBe(20);
+    expect(rec.down_ms).toBe(3000);
+    expect(rec.reregistered).toBeGreaterThan(0);
   }, 240_000);
 
   test('the shape check itself rejects a missing, a mistyped and an unexpected key', () => {
@@ -132,7 +137,7 @@ describe('withScaleSection', () => {
     registration: { seconds: 1, per_second: 2, failed_attempts: 0 },
     rss: { idle_kib: 1024, with_sessions_kib: 1124, per_session_kib: 50, target_kib: 50 },
     heartbeat: { interval_ms: 100, window_ms: 1000, acks: 20, cpu_ms_with: 10, cpu_ms_baseline: 0, cpu_us_per_heartbeat: 500 },
-    reconnect: { hub_restart_ms: 1, p50_ms: 1, p99_ms: 2, max_ms: 3, all_reconnected: true, reconnected: 2, resumed: 2, reregistered: 0, target_ms: 30000, backoff_base_ms: 1, backoff_max_ms: 2 },
+    reconnect: { down_ms: 0, hub_restart_ms: 1, p50_ms: 1, p99_ms: 2, max_ms: 3, all_reconnected: true, reconnected: 2, resumed: 2, reregistered: 0, target_ms: 30000, backoff_base_ms: 1, backoff_max_ms: 2 },
   };
 
   test('replaces only the text between the markers and appends the section when they are absent', async () => {
