@@ -100,6 +100,7 @@ export function helmValuesSchema(): Json {
       fullnameOverride: str,
       image: obj({ repository: { type: 'string', minLength: 1 }, tag: str, digest: str, pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] } }),
       imagePullSecrets: anyList,
+      replicas: { type: 'integer', minimum: 1, description: 'Agent replicas; more than one needs config.agent.leader_election.enabled.' },
       token: { type: 'string', description: 'Agent token; stored in a Secret created by the chart. Ignored when existingSecret.name is set.' },
       existingSecret: obj({ name: str, key: { type: 'string', minLength: 1 } }),
       apiToken: {
@@ -131,6 +132,15 @@ export function helmValuesSchema(): Json {
       service: obj({ type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] }, port: { type: 'integer', minimum: 1, maximum: 65535 }, annotations: map }),
       serviceMonitor: obj({ enabled: bool, interval: str, scrapeTimeout: str, labels: map }),
       extraEnv: anyList,
+      // The product README's exposure values (templates/_helpers.tpl maps them onto config.gateway).
+      agent: obj({
+        gateway: obj({
+          enabled: bool,
+          environment: obj({ mode: { enum: ['', 'managed', 'single-vm'] }, vmIP: str }),
+          istio: obj({ enabled: bool, service: obj({ create: bool, namespace: str }) }),
+          gatewayApi: obj({ enabled: bool, gatewayClass: str }),
+        }),
+      }),
       config: helmConfigSchema(),
     },
     required: ['image', 'config'],

@@ -51,6 +51,8 @@ export const RULES: Rule[] = [
   { id: 'runtime-through-contract', files: /^(src\/(?!runtime\/|hub\/)|routes\/|workers\/)/, pattern: /['"][./]*(src\/)?runtime\/(bun|deno)\/|['"][./]*(src\/)?runtime\/sqlite\.ts['"]/, message: 'import the runtime as #runtime (types from src/runtime/types.ts), not one implementation' },
   // The agent's client sockets need headers, TLS options and ping/pong, which differ per runtime (docs/runtimes.md).
   { id: 'websocket-through-runtime', files: /^(src\/(?!runtime\/|hub\/|sandbox\/|demo\/|realkube\/)|routes\/|workers\/)/, pattern: /\bnew WebSocket\(/, message: 'open client WebSockets with runtime.openWebSocket (#runtime): headers, TLS and ping/pong differ per runtime', codeOnly: true },
+  // These test folders also run under `deno test` (the Deno tier, .ci/run): Deno has import.meta.dirname, not Bun's dir.
+  { id: 'deno-tier-portable-tests', files: /^test\/(protocol|config|timing|runtime)\//, pattern: /\bimport\.meta\.dir\b(?!name)/, message: 'use import.meta.dirname: this folder runs under deno test too (Deno has no import.meta.dir)' },
   { id: 'no-insecure-tls-env', files: /^(src|routes|workers)\//, pattern: /NODE_TLS_REJECT_UNAUTHORIZED/, message: 'never disable TLS verification globally' },
 ];
 

@@ -36,6 +36,7 @@ export const METRICS = [
   { name: 'pipeops_tunnel_messages_total', type: 'counter', help: 'Control messages by direction and type.', labels: ['direction', 'type'] },
   { name: 'pipeops_worker_restarts_total', type: 'counter', help: 'Worker threads restarted after a crash.', labels: ['worker'] },
   { name: 'pipeops_worker_up', type: 'gauge', help: '1 while the worker thread is running.', labels: ['worker'] },
+  { name: 'pipeops_agent_leader_election_leader', type: 'gauge', help: 'Leader election (agent.leader_election): 1 while this replica holds the Lease and runs the control-plane session, 0 while it stands by. Absent with election off.', labels: ['lease'] },
   { name: 'pipeops_proxy_requests_total', type: 'counter', help: 'Proxied requests by target kind, status and response encoding (json, json_gzip, binary, binary_gzip, stream; upgrade for a 101; error when no response came).', labels: ['target', 'status', 'encoding'] },
   { name: 'pipeops_proxy_request_duration_seconds', type: 'histogram', help: 'Time from proxy_request to the last byte relayed.', labels: ['target'], buckets: LATENCY_BUCKETS },
   { name: 'pipeops_proxy_bytes_total', type: 'counter', help: 'Body bytes relayed through the tunnel (uncompressed).', labels: ['direction'] },
@@ -46,10 +47,24 @@ export const METRICS = [
   { name: 'pipeops_ws_session_duration_seconds', type: 'histogram', help: 'Lifetime of stream sessions by kind.', labels: ['kind'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200] },
   { name: 'pipeops_ws_bytes_total', type: 'counter', help: 'Stream payload bytes by kind and direction (to_backend, to_control_plane).', labels: ['kind', 'direction'] },
   { name: 'pipeops_ws_backpressure_total', type: 'counter', help: 'Backpressure signals sent to the control plane for streams whose backend does not keep up.', labels: ['kind'] },
+  // L4 tunnels (§5), upstream's names: yamux streams from the gateway, and the legacy JSON messages.
+  { name: 'pipeops_agent_yamux_streams_accepted_total', type: 'counter', help: 'Yamux streams the gateway opened (each carries one L4 connection).' },
+  { name: 'pipeops_agent_yamux_active_streams', type: 'gauge', help: 'Yamux streams relaying to a Service now.' },
+  { name: 'pipeops_agent_yamux_bytes_total', type: 'counter', help: 'Yamux TCP stream bytes by direction (in: gateway to Service, out: Service to gateway), counted when a stream ends.', labels: ['direction'] },
+  { name: 'pipeops_agent_yamux_stream_errors_total', type: 'counter', help: 'Yamux streams refused: header_error (bad or invalid stream header, T3), dial_error (Service unreachable), limit (tunnels.tcp.max_connections / tunnels.udp.max_sessions).', labels: ['type'] },
+  { name: 'pipeops_agent_yamux_stream_duration_seconds', type: 'histogram', help: 'Lifetime of relayed yamux streams.', buckets: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6, 819.2, 1638.4] },
+  { name: 'pipeops_agent_tcp_tunnel_connections_total', type: 'counter', help: 'Legacy JSON TCP tunnel connections started (tcp_tunnel_start).' },
+  { name: 'pipeops_agent_tcp_tunnel_active_connections', type: 'gauge', help: 'Legacy JSON TCP tunnel connections open now.' },
+  { name: 'pipeops_agent_tcp_tunnel_errors_total', type: 'counter', help: 'Legacy JSON TCP tunnel connections closed by a failure, by close reason (connection_failed, registration_failed, write_error, invalid_message).', labels: ['error_type'] },
+  { name: 'pipeops_agent_udp_tunnel_packets_total', type: 'counter', help: 'UDP datagrams relayed (yamux and legacy JSON), by direction (to_backend, to_gateway).', labels: ['direction'] },
+  { name: 'pipeops_agent_udp_tunnel_errors_total', type: 'counter', help: 'UDP tunnel failures: dropped (over tunnels.udp.buffer_size or a full stream), limit, invalid_message, invalid_target, socket.', labels: ['error_type'] },
   { name: 'pipeops_bun_heap_bytes', type: 'gauge', help: 'JavaScriptCore heap size of the main thread (bun:jsc).' },
   { name: 'pipeops_bun_heap_objects', type: 'gauge', help: 'Live objects on the main thread heap (bun:jsc).' },
   { name: 'gateway_routes_registered_total', type: 'counter', help: 'Routes acknowledged by the control plane route registry, by call (register, sync).', labels: ['via'] },
   { name: 'gateway_routes_active', type: 'gauge', help: 'Managed routes the control plane route registry has acknowledged and holds now.' },
+  { name: 'gateway_tunnels_active', type: 'gauge', help: 'L4 tunnels (TCP/UDP listeners of labelled Gateways) the control plane tunnel registry has acknowledged.' },
+  { name: 'gateway_exposure_objects', type: 'gauge', help: 'Exposure objects (gateway.*) after the last pass, by state: applied (changed by it), unchanged, refused (exists without our labels), failed.', labels: ['state'] },
+  { name: 'gateway_exposure_deleted_total', type: 'counter', help: 'Exposure objects the agent removed because they are no longer configured.' },
   { name: 'gateway_cluster_type', type: 'gauge', help: 'Detected cluster type: 1 for the current type (label type=private|public), 0 for the other.', labels: ['type'] },
   { name: 'gateway_route_sync_success_total', type: 'counter', help: 'Route registry calls that succeeded (HTTP 200), by operation (register, unregister, sync).', labels: ['operation'] },
   { name: 'gateway_route_sync_failures_total', type: 'counter', help: 'Route registry calls that failed after all retries, by operation.', labels: ['operation'] },
@@ -75,8 +90,8 @@ export const METRICS = [
 /**
  * Upstream's metric names filled from ours as updates arrive: our update → the upstream updates it implies.
  * Not exported because we cannot fill them truthfully: frame counts (our relays count bytes), per-service
- * byte counters and `websocket_proxy_errors_total` (no such labels here), and the L4 tunnel, yamux and
- * gateway-watcher families (features this agent does not have); see docs/compatibility.md.
+ * byte counters and `websocket_proxy_errors_total` (no such labels here), and the gateway-watcher family; the L4
+ * tunnel and yamux families are declared above under upstream's names; see docs/compatibility.md.
  */
 export const UPSTREAM_ALIASES: Readonly<Record<string, (u: MetricUpdate) => MetricUpdate[]>> = {
   pipeops_heartbeat_total: (u) => [{ ...u, name: 'pipeops_agent_heartbeat_success_total', labels: {} }],

@@ -56,6 +56,7 @@ export function readyResponse(s: AgentSnapshot, r: Readiness, now: number): { co
     connected: s.connection.state === 'connected',
     registered: s.connection.registered,
     connection_state: s.connection.state,
+    ...leaderElectionField(s),
   };
   if (r.ready) {
     return {
@@ -81,6 +82,24 @@ export function readyResponse(s: AgentSnapshot, r: Readiness, now: number): { co
       reason: r.reasons.join('; '),
       reasons: r.reasons,
       timestamp: iso(now),
+    },
+  };
+}
+
+/**
+ * Under leader election: this replica's role, and for a standby that it is passive by design (no control-plane
+ * session until it holds the Lease) and who leads.
+ */
+function leaderElectionField(s: AgentSnapshot): Record<string, unknown> {
+  const l = s.leadership;
+  if (!l) return {};
+  return {
+    leader_election: {
+      role: l.role,
+      identity: l.identity,
+      leader: l.holder,
+      lease: l.lease,
+      ...(l.role === 'standby' ? { note: 'standby: ready but passive; the leader holds the control-plane session, this replica takes over when the Lease expires or is released' } : {}),
     },
   };
 }

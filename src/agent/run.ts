@@ -1,24 +1,18 @@
 // The agent's main thread: resolves identity, state and Kubernetes access, serves the local HTTP API,
 // supervises the three workers and routes their messages, and shuts everything down cleanly.
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/schema.ts';
 import { KubeClient } from '../kube/client.ts';
-import { nodeFacts } from '../kube/cluster-info.ts';
-import { hostFacts } from '../kube/host-facts.ts';
-import { readServiceAccount } from '../kube/service-account.ts';
 import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
 import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
 import { prettyLine } from '../log/pretty.ts';
-import { restBaseUrl } from '../protocol/session-urls.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
 import { runtime } from '#runtime';
 import { gatherIdentityFacts, openStateStore, type PersistedState, resolveAgentId, resolveStateNamespace, type StateStore } from '../state/index.ts';
 import { BUILD_INFO } from '../version.ts';
-import { selectServiceToken } from './credentials.ts';
+import { defaultIdentity, LeaderElector } from './leader-election.ts';
+import { checkControlPlane, checkKubernetes, gatherRegisterFacts } from './startup-facts.ts';
 import { startAgentServer } from './http-app.ts';
-import type { CheckResult } from './http-types.ts';
 import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
@@ -31,7 +25,6 @@ import type {
   MainToHeartbeat,
   MainToIngress,
   MainToTunnel,
-  RegisterFacts,
   TunnelToMain,
 } from '../threads/messages.ts';
 
@@ -124,14 +117,18 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     saving = saving.then(() => store.save(snapshot)).catch((e) => log.error({ err: (e as Error).message, store: store.describe() }, 'saving agent state failed'));
     return saving;
   };
-  if (state.agent_id !== id.id) await persist({ agent_id: id.id });
+  // Under leader election only the leader writes the state (at the start of its term, see adoptPersistedState).
+  const election = cfg.agent.leader_election.enabled && kube !== null ? cfg.agent.leader_election : null;
+  if (cfg.agent.leader_election.enabled && !kube) log.warn('leader election needs a Kubernetes API for its Lease: running without it, as the only replica');
+  let agentId = id.id;
+  if (!election && state.agent_id !== id.id) await persist({ agent_id: id.id });
 
   // ---- register facts (cheap, bounded; failures degrade to "unknown") ----
   const facts = await gatherRegisterFacts(cfg, kube, state, log);
-  const credentialsChanged = facts.serviceToken !== '' && facts.serviceToken !== state.cluster_token;
+  let credentialsChanged = facts.serviceToken !== '' && facts.serviceToken !== state.cluster_token;
   if (facts.serviceToken) {
     secrets.add(facts.serviceToken);
-    if (credentialsChanged) await persist({ cluster_token: facts.serviceToken });
+    if (credentialsChanged && !election) await persist({ cluster_token: facts.serviceToken });
   }
 
   // ---- status, metrics, HTTP API ----
@@ -143,6 +140,15 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     ingressSync: cfg.agent.enable_ingress_sync,
     kubernetesConfigured: kube !== null,
   });
+  const electionIdentity = election ? election.identity || defaultIdentity(opts.env) : '';
+  const leaseNamespace = election
+    ? election.lease_namespace || resolveStateNamespace({ configured: cfg.agent.state_namespace || undefined, serviceAccountNamespace: target?.namespace, env: opts.env })
+    : '';
+  if (election) {
+    status.update('leadership', (s) => {
+      s.leadership = { role: 'standby', identity: electionIdentity, holder: null, lease: `${leaseNamespace}/${election.lease_name}` };
+    });
+  }
   status.update('identity', (s) => {
     s.clusterId = state.cluster_id;
     s.kubernetes.version = facts.k8sVersion === 'unknown' ? null : facts.k8sVersion;
@@ -187,7 +193,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       config: {
         apiUrl: cfg.pipeops.api_url,
         token: cfg.pipeops.token,
-        agentId: id.id,
+        agentId,
         clusterName: cfg.agent.cluster_name,
         agentVersion: BUILD_INFO.version,
         labels: cfg.agent.labels,
@@ -237,6 +243,20 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           dialTimeoutMs: cfg.timeouts.proxy_dial,
           idleMs: cfg.timeouts.stream_idle,
           maxFrameBytes: cfg.proxy.ws_max_frame_bytes,
+        },
+        l4: {
+          enabled: cfg.tunnels.enabled,
+          tcp: {
+            bufferSize: cfg.tunnels.tcp.buffer_size,
+            keepalive: cfg.tunnels.tcp.keepalive,
+            keepalivePeriodMs: cfg.tunnels.tcp.keepalive_period,
+            connectTimeoutMs: cfg.tunnels.tcp.connection_timeout,
+            idleTimeoutMs: cfg.tunnels.tcp.idle_timeout,
+            maxConnections: cfg.tunnels.tcp.max_connections,
+          },
+          udp: { bufferSize: cfg.tunnels.udp.buffer_size, sessionTimeoutMs: cfg.tunnels.udp.session_timeout, maxSessions: cfg.tunnels.udp.max_sessions },
+          target: { mode: cfg.kubernetes.service_proxy, serviceMap: cfg.kubernetes.service_map, clusterDomain },
+          yamux: { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 },
         },
       },
     }),
@@ -296,7 +316,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       logLevel: cfg.logging.level,
       kube: kubeAccess,
       config: {
-        agentId: id.id,
+        agentId,
         agentVersion: BUILD_INFO.version,
         intervalMs: cfg.agent.heartbeat_interval,
         intervals: {
@@ -352,6 +372,13 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
         forceTunnelMode: cfg.tunnels.routing.force_tunnel_mode,
         directCidrs: cfg.tunnels.routing.direct_cidrs,
         detectionWaitMs: cfg.agent.gateway_detection_wait,
+        exposure: cfg.gateway,
+        discovery: {
+          enabled: cfg.tunnels.enabled,
+          tcp: { enabled: cfg.tunnels.discovery.tcp.enabled, selector: cfg.tunnels.discovery.tcp.gateway_label || 'pipeops.io/managed' },
+          udp: { enabled: cfg.tunnels.discovery.udp.enabled, selector: cfg.tunnels.discovery.udp.gateway_label || 'pipeops.io/managed' },
+          dualMode: cfg.tunnels.routing.dual_mode_enabled,
+        },
         // A restarted worker learns the current session here (session messages only come on changes).
         session: { registered: status.snapshot().connection.registered, clusterId: status.snapshot().clusterId, state: status.snapshot().connection.state },
       },
@@ -373,9 +400,94 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     },
   });
 
-  heartbeatSup.start();
-  ingressSup.start();
-  tunnelSup.start();
+  // ---- leader-only work: the switch that starts and stops everything that faces the control plane ----
+  let leaderWork: 'stopped' | 'running' = 'stopped';
+  const startLeaderWork = async () => {
+    if (leaderWork === 'running' || stopping) return;
+    leaderWork = 'running';
+    if (election) await adoptPersistedState();
+    // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels), heartbeats and ingress
+    // sync. A supervisor stopped at the end of a term starts afresh (new thread, new init) in the next one.
+    heartbeatSup.start();
+    ingressSup.start();
+    tunnelSup.start();
+  };
+  const stopLeaderWork = async (budgetMs: number) => {
+    if (leaderWork === 'stopped') return;
+    leaderWork = 'stopped';
+    // The tunnel closes its session with 1000 first; the others only need to stop.
+    await tunnelSup.stop(Math.max(500, budgetMs - 1000));
+    await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
+    if (election) {
+      status.update('session', (s) => {
+        for (const w of ['tunnel', 'heartbeat', 'ingress']) delete s.workers[w];
+        s.connection.state = 'disconnected';
+        s.connection.registered = false;
+        s.connection.since = Date.now();
+      });
+    }
+  };
+  /**
+   * A new leader continues the cluster identity the previous one persisted (agent id, cluster id, token) instead of
+   * registering a second cluster; it writes the state only now, so a standby never does.
+   */
+  const adoptPersistedState = async () => {
+    try {
+      Object.assign(state, await store.load());
+    } catch (e) {
+      log.warn({ err: (e as Error).message, store: store.describe() }, 'reloading agent state for the new term failed; using what this replica read at startup');
+    }
+    agentId = state.agent_id || id.id;
+    if (state.agent_id !== agentId) await persist({ agent_id: agentId });
+    credentialsChanged = facts.serviceToken !== '' && facts.serviceToken !== state.cluster_token;
+    if (credentialsChanged) await persist({ cluster_token: facts.serviceToken });
+    if (state.cluster_token) secrets.add(state.cluster_token);
+    status.update('identity', (s) => {
+      s.agentId = agentId;
+      s.clusterId = state.cluster_id;
+    });
+  };
+
+  const elector = election
+    ? new LeaderElector(
+        kube as KubeClient,
+        {
+          namespace: leaseNamespace,
+          name: election.lease_name,
+          identity: electionIdentity,
+          leaseDurationMs: election.lease_duration,
+          renewDeadlineMs: election.renew_deadline,
+          retryPeriodMs: election.retry_period,
+          releaseOnCancel: election.release_on_cancel,
+        },
+        {
+          onStartedLeading: async () => {
+            status.update('leadership', (s) => {
+              if (s.leadership) s.leadership.role = 'leader';
+            });
+            metrics.set('pipeops_agent_leader_election_leader', 1, { lease: `${leaseNamespace}/${election.lease_name}` });
+            await startLeaderWork();
+          },
+          onStoppedLeading: async () => {
+            status.update('leadership', (s) => {
+              if (s.leadership) s.leadership.role = 'standby';
+            });
+            metrics.set('pipeops_agent_leader_election_leader', 0, { lease: `${leaseNamespace}/${election.lease_name}` });
+            await stopLeaderWork(cfg.timeouts.shutdown);
+          },
+          onNewLeader: (holder) =>
+            status.update('leadership', (s) => {
+              if (s.leadership) s.leadership.holder = holder || null;
+            }),
+        },
+        log,
+      )
+    : null;
+  if (elector) {
+    metrics.set('pipeops_agent_leader_election_leader', 0, { lease: elector.lease });
+    log.info({ lease: elector.lease, identity: elector.identity }, 'leader election on: standing by until this replica holds the Lease');
+    elector.start();
+  } else await startLeaderWork();
 
   const shutdown = (code: number): Promise<void> => {
     stopping ??= (async () => {
@@ -383,9 +495,10 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       const budget = cfg.timeouts.shutdown;
       const t0 = Date.now();
       await server.stop();
-      // The tunnel closes its session with 1000 first; the others only need to stop.
-      await tunnelSup.stop(Math.max(500, budget - 2000));
-      await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
+      // A leader stops its work (closing the session) and then releases the Lease, so a standby registers only after
+      // this replica's session is gone.
+      if (elector) await elector.stop();
+      await stopLeaderWork(Math.max(500, budget - 1000));
       await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
@@ -418,81 +531,5 @@ function readOptional(path: string): string | undefined {
     return readFileSync(path, 'utf8');
   } catch (e) {
     throw new AgentStartupError(`cannot read ${path}: ${(e as Error).message}`, 2);
-  }
-}
-
-async function gatherRegisterFacts(cfg: AgentConfig, kube: KubeClient | null, state: PersistedState, log: Logger): Promise<RegisterFacts> {
-  const host = hostFacts();
-  const facts: RegisterFacts = {
-    hostname: host.hostname,
-    serverSpecs: host.server_specs,
-    k8sVersion: 'unknown',
-    region: 'unknown-country',
-    cloudProvider: 'agent',
-    serverIp: '0.0.0.0',
-    serviceToken: '',
-  };
-  if (!kube) return facts;
-  const [v, n] = await Promise.allSettled([kube.version(), nodeFacts(kube)]);
-  if (v.status === 'fulfilled') facts.k8sVersion = v.value;
-  else log.warn({ err: (v.reason as Error).message }, 'Kubernetes version unavailable at startup');
-  if (n.status === 'fulfilled') {
-    if (n.value.region) facts.region = n.value.region;
-    if (n.value.cloudProvider) facts.cloudProvider = n.value.cloudProvider;
-  }
-  // Outside a cluster the credential the agent itself uses (the kubeconfig's token) is the candidate.
-  let saToken: string | undefined = kube.target.source === 'in-cluster' ? undefined : kube.target.token?.();
-  if (kube.target.source === 'in-cluster') {
-    try {
-      saToken = readServiceAccount(cfg.kubernetes.service_account_dir).token;
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'ServiceAccount token unreadable');
-    }
-  }
-  facts.serviceToken = await selectServiceToken({
-    persisted: state.cluster_token,
-    configured: cfg.kubernetes.service_token,
-    serviceAccount: saToken,
-    validate: (token) => kube.selfSubjectAccessReview({ verb: 'create', resource: 'namespaces' }, token),
-    log,
-  });
-  return facts;
-}
-
-async function checkControlPlane(apiUrl: string, status: AgentStatus): Promise<CheckResult> {
-  const s = status.snapshot().connection;
-  const u = new URL(restBaseUrl(apiUrl));
-  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
-  const t0 = performance.now();
-  const reach = await new Promise<string | null>((resolve) => {
-    const sock = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
-    const t = setTimeout(() => {
-      sock.destroy();
-      resolve('timed out');
-    }, 4000);
-    sock.once('connect', () => {
-      clearTimeout(t);
-      sock.end();
-      resolve(null);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(t);
-      resolve(e.message);
-    });
-  });
-  const latencyMs = Math.round(performance.now() - t0);
-  const session = `session ${s.state}${s.registered ? ', registered' : ', not registered'}${s.mode ? ` via ${s.mode}` : ''}`;
-  if (reach) return { ok: false, latencyMs, detail: `${u.host} unreachable (${reach}); ${session}` };
-  return { ok: s.state === 'connected' && s.registered, latencyMs, detail: `${u.host} reachable; ${session}` };
-}
-
-async function checkKubernetes(kube: KubeClient | null): Promise<CheckResult> {
-  if (!kube) return { ok: false, detail: 'no Kubernetes API configured' };
-  const t0 = performance.now();
-  try {
-    const v = await kube.version();
-    return { ok: true, latencyMs: Math.round(performance.now() - t0), detail: `API server ${kube.target.server} answered ${v}` };
-  } catch (e) {
-    return { ok: false, latencyMs: Math.round(performance.now() - t0), detail: (e as Error).message };
   }
 }

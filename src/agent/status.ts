@@ -38,6 +38,8 @@ export interface AgentSnapshot {
   /** `configured` false: no in-cluster credentials and no kubeconfig, so nothing can be relayed (not ready). */
   kubernetes: { configured: boolean; reachable: boolean | null; version: string | null; lastCheck: number | null; error: string | null };
   features: Record<string, boolean>;
+  /** Leader election (agent.leader_election): null when off. A standby is ready but passive: no session. */
+  leadership: { role: 'leader' | 'standby'; identity: string; holder: string | null; lease: string } | null;
 }
 
 export interface Readiness {
@@ -80,6 +82,7 @@ export class AgentStatus extends EventTarget {
         metrics: true,
         realtime_events: true,
       },
+      leadership: null,
     };
   }
 
@@ -99,6 +102,8 @@ export class AgentStatus extends EventTarget {
     const s = this.#s;
     const reasons: string[] = [];
     if (!s.kubernetes.configured) reasons.push(NO_KUBERNETES_REASON);
+    // A standby holds no session on purpose: ready (it can take over), and its /ready body says it is passive.
+    if (s.leadership?.role === 'standby') return { ready: reasons.length === 0, reasons };
     if (!s.connection.registered) reasons.push('not registered with the control plane');
     if (s.connection.state !== 'connected') reasons.push(`control-plane session ${s.connection.state}`);
     if (s.connection.state === 'connected' && s.heartbeat.last !== null && now - s.heartbeat.last > HEARTBEAT_STALE_MS)

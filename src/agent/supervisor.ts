@@ -33,7 +33,10 @@ export class WorkerSupervisor<In extends { kind: string }, Out extends { kind: s
 
   constructor(private readonly d: SupervisorDeps<In, Out>) {}
 
+  /** Starts the worker; after stop() it starts afresh (leader election: a new term). */
   start(): void {
+    this.#stopping = false;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const d = this.d;
     const w = d.spawn();
     this.#worker = w;

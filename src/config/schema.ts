@@ -1,6 +1,8 @@
 // The one schema for every agent setting. `AgentConfig` (defaults applied, durations in milliseconds) is the
 // type the rest of the agent reads; loaders (load.ts), docs and --print-config are all derived from this tree.
 import { z } from 'zod';
+import { parseLabelSelector } from '../kube/label-selector.ts';
+import { gatewaySchema } from './exposure-schema.ts';
 import {
   autoBool,
   bool,
@@ -81,6 +83,37 @@ const compatibility = z
   })
   .prefault({});
 
+/** client-go's leaderelection JitterFactor: an acquire attempt waits retry_period × [1, 2.2]. */
+export const LEADER_ELECTION_JITTER = 1.2;
+
+const leaderElection = z
+  .object({
+    enabled: bool(
+      false,
+      'Leader election on a `coordination.k8s.io/v1` Lease (client-go semantics), for more than one replica: only the leader runs the control-plane session, heartbeats, ingress sync and L4 tunnels; the others are ready but passive and take over when the Lease expires or is released. Off: one replica, no Lease.',
+    ),
+    lease_name: str('pipeops-agent-leader', 'Name of the Lease.'),
+    lease_namespace: str('', 'Namespace of the Lease. Empty: the state namespace (`agent.state_namespace`, else the ServiceAccount namespace).'),
+    identity: str('', 'This replica\'s holder identity. Empty: `POD_NAME`, else `<hostname>_<random uuid>`.'),
+    lease_duration: duration(
+      '8s',
+      'How long a standby waits, after it last saw the Lease change, before it takes an unrenewed Lease over (client-go LeaseDuration). A standby takes over at most lease_duration + 2 × 2.2 × retry_period after the leader\'s last renewal (12.4 s with the defaults).',
+      { unit: 's', min: 1000 },
+    ),
+    renew_deadline: duration('5s', 'How long the leader keeps retrying a failed renewal before it steps down (client-go RenewDeadline). Must be below lease_duration.', { unit: 's', min: 1 }),
+    retry_period: duration('1s', 'Interval of acquire and renew attempts (client-go RetryPeriod; acquire attempts are jittered up to +120 %).', { unit: 's', min: 1 }),
+    release_on_cancel: bool(true, 'On shutdown the leader releases the Lease (holder cleared, as client-go ReleaseOnCancel), so a standby takes over at its next attempt instead of after lease_duration.'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.lease_duration <= v.renew_deadline) {
+      ctx.addIssue({ code: 'custom', path: ['lease_duration'], message: 'must be greater than agent.leader_election.renew_deadline', params: { sourceKey: 'agent.leader_election.lease_duration' } });
+    }
+    if (v.renew_deadline <= LEADER_ELECTION_JITTER * v.retry_period) {
+      ctx.addIssue({ code: 'custom', path: ['renew_deadline'], message: 'must be greater than 1.2 × agent.leader_election.retry_period', params: { sourceKey: 'agent.leader_election.renew_deadline' } });
+    }
+  })
+  .prefault({});
+
 const agent = z.object({
   id: str('', 'Agent id. Empty: the persisted id, else one derived as upstream from host and Pod identity (outside a Pod also from the cluster name, API server and state location, so agents on one host differ), then persisted.'),
   name: str('', 'Display name of this agent (informational).'),
@@ -139,6 +172,7 @@ const agent = z.object({
   state_namespace: str('', 'Namespace of the state ConfigMap/Secret. Empty: the ServiceAccount namespace, else `pipeops-system`.'),
   state_configmap_name: str('pipeops-agent-state', 'Name of the state ConfigMap (agent_id, cluster_id, gateway_ws_url).'),
   state_secret_name: str('pipeops-agent-secrets', 'Name of the state Secret (cluster_token, cluster_cert_data).'),
+  leader_election: leaderElection,
   compatibility,
 });
 
@@ -211,7 +245,17 @@ const discovery = (proto: string) =>
   z
     .object({
       enabled: bool(true, `Discover ${proto} listeners on Gateway API Gateways.`),
-      gateway_label: str('pipeops.io/managed', `Label selecting the Gateways whose ${proto} listeners are registered.`),
+      gateway_label: str(
+        'pipeops.io/managed',
+        `Label selecting the Gateways whose ${proto} listeners are registered: a key (the label exists), or \`k=v\`, \`k!=v\`, \`!k\` terms, comma-separated. Empty = \`pipeops.io/managed\`.`,
+      ),
+    })
+    .superRefine((v, ctx) => {
+      try {
+        parseLabelSelector(v.gateway_label);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['gateway_label'], message: (e as Error).message });
+      }
     })
     .prefault({});
 
@@ -232,7 +276,7 @@ const tunnels = z
     discovery: z.object({ tcp: discovery('TCP'), udp: discovery('UDP') }).prefault({}),
     tcp: z
       .object({
-        buffer_size: bytes(32768, 'Read buffer per TCP tunnel connection, bytes.'),
+        buffer_size: bytes(32768, 'Largest `tcp_tunnel_data` payload of the legacy JSON path (backend reads are split into pieces of this size), bytes. Yamux streams carry what the socket reads, within the stream window.'),
         keepalive: bool(true, 'TCP keep-alive on backend connections.'),
         keepalive_period: duration('30s', 'TCP keep-alive period.', { min: 1 }),
         connection_timeout: duration('30s', 'Backend dial timeout.', { min: 1 }),
@@ -271,10 +315,10 @@ const kubernetes = z
       z
         .record(
           z.string().regex(SERVICE_KEY, { error: 'keys must look like "namespace/name:port"' }),
-          z.string().refine((v) => /^https?:\/\/[^/]+/.test(v), { error: 'values must be http(s)://host:port URLs' }),
+          z.string().refine((v) => /^(https?|tcp|udp):\/\/[^/]+/.test(v), { error: 'values must be http(s)://host:port URLs (tcp:// or udp:// for L4 tunnels only)' }),
         )
         .default({}),
-      'Explicit Service address map `"ns/name:port"` → `"http://host:port"` (used first in every mode; the only source in `map` mode).',
+      'Explicit Service address map `"ns/name:port"` → `"http://host:port"` (used first in every mode; the only source in `map` mode). L4 tunnels use the host and port of the entry, which may also be written `tcp://host:port` or `udp://host:port` (L4 only).',
       { kind: 'string-map', type: 'map "ns/name:port" → URL' },
     ),
   })
@@ -336,75 +380,6 @@ const proxy = z
   })
   .prefault({});
 
-// ---- gateway (optional TCP gateway Helm install) -----------------------------------------------------------
-
-const backendRef = z.looseObject({ name: z.string(), namespace: z.string().optional(), port: z.number().int().min(1).max(65535) });
-const destination = z.looseObject({ host: z.string(), port: z.number().int().min(1).max(65535) });
-
-const istioServer = z.looseObject({
-  port: z.looseObject({ number: z.number().int().min(1).max(65535), name: z.string(), protocol: z.string().optional() }),
-  hosts: z.array(z.string()).optional(),
-  tls: z.record(z.string(), z.unknown()).optional(),
-});
-const istioTcpRoute = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), destination });
-const istioTlsRoute = z.looseObject({
-  name: z.string(),
-  port: z.number().int().min(0).max(65535).optional(),
-  sni_hosts: z.array(z.string()),
-  destination,
-});
-const gwListener = z.looseObject({ name: z.string(), port: z.number().int().min(1).max(65535), protocol: z.string().optional() });
-const gwRoute = z.looseObject({ name: z.string(), section_name: z.string(), backend_refs: z.array(backendRef) });
-
-const gateway = z
-  .object({
-    enabled: bool(false, 'Install the optional TCP gateway Helm release (Istio or Gateway API).'),
-    release_name: str('pipeops-gateway', 'Helm release name of the TCP gateway.'),
-    namespace: str('pipeops-system', 'Namespace of the TCP gateway release.'),
-    environment: z
-      .object({
-        mode: str('', '`managed` or `single-vm`; empty = detect (k3s or one node ⇒ single-vm).'),
-        vm_ip: str('', 'Load-balancer IP in single-vm mode; empty = a node address.'),
-      })
-      .prefault({}),
-    istio: z
-      .object({
-        enabled: bool(false, 'Render Istio Gateway/VirtualService resources.'),
-        service: z
-          .object({
-            create: bool(false, 'Create a dedicated LoadBalancer Service in the Istio namespace.'),
-            namespace: str('istio-system', 'Namespace of the Istio ingress gateway.'),
-          })
-          .prefault({}),
-        gateway: z
-          .object({
-            selector: leaf(z.record(z.string(), z.string()).default({ istio: 'ingressgateway' }), 'Istio Gateway workload selector.', {
-              kind: 'string-map',
-              type: 'map string → string',
-            }),
-            servers: objectList(istioServer, 'Istio Gateway servers: {port: {number, name, protocol}, hosts, tls}.'),
-          })
-          .prefault({}),
-        virtual_service: z
-          .object({
-            tcp_routes: objectList(istioTcpRoute, 'Istio TCP routes: {name, port, destination: {host, port}}.'),
-            tls_routes: objectList(istioTlsRoute, 'Istio TLS routes: {name, port, sni_hosts, destination: {host, port}}.'),
-          })
-          .prefault({}),
-      })
-      .prefault({}),
-    gateway_api: z
-      .object({
-        enabled: bool(false, 'Render Gateway API Gateway/TCPRoute/UDPRoute resources.'),
-        gateway_class: str('istio', 'GatewayClass of the rendered Gateway.'),
-        listeners: objectList(gwListener, 'Gateway listeners: {name, port, protocol (TCP|UDP)}.'),
-        tcp_routes: objectList(gwRoute, 'TCPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
-        udp_routes: objectList(gwRoute, 'UDPRoutes: {name, section_name, backend_refs: [{name, namespace, port}]}.'),
-      })
-      .prefault({}),
-  })
-  .prefault({});
-
 // ---- the whole ---------------------------------------------------------------------------------------------
 
 export const AgentConfigSchema = z.object({
@@ -416,7 +391,7 @@ export const AgentConfigSchema = z.object({
   logging,
   timeouts,
   proxy,
-  gateway,
+  gateway: gatewaySchema,
   upgrade: looseBlock(NO_EFFECT),
   encryption: looseBlock(NO_EFFECT),
 });

@@ -17,6 +17,8 @@ import { createLogger, secrets } from '../log/logger.ts';
 import { type Sandbox, startSandbox } from '../sandbox/index.ts';
 import { startIngressController } from '../sandbox/ingress-controller.ts';
 import { type DemoApp, startDemoApp } from './demo-apps.ts';
+import { type DemoL4Service, startDemoTcp, startDemoUdp } from './demo-l4.ts';
+import { sleep } from '../timing/sleep.ts';
 
 export interface DemoEndpoints {
   hub_url: string;
@@ -27,6 +29,8 @@ export interface DemoEndpoints {
   sandbox_url: string;
   cluster_id: string;
   kubeconfig: string;
+  /** L4 services of the `demo` cluster exposed by the hub: `redis-cli -h/-p`, `socat - UDP4:…` against `hub_address`. */
+  l4?: { name: string; protocol: 'tcp' | 'udp'; hub_address: string }[];
 }
 
 export interface RunningDemo {
@@ -43,8 +47,9 @@ const token = (prefix: string) => `${prefix}-${randomBytes(18).toString('base64u
 
 /** The demo hub: ephemeral ports, state in the demo directory; the public cluster's load balancer is the shop app
  * on loopback, so loopback direct endpoints are allowed by name, as an operator would. */
-export function demoHubConfig(dir: string, tokens: { agent: string; admin: string; user: string }) {
+export function demoHubConfig(dir: string, tokens: { agent: string; admin: string; user: string }, l4: readonly DemoL4Service[] = []) {
   return HubConfigSchema.parse({
+    l4_exposures: l4.map((x) => ({ name: x.name, protocol: x.protocol, listen_port: 0, cluster: 'demo', namespace: 'demo', service: x.service, port: x.port })),
     port: 0,
     kube_port: 0,
     gateway_port: 0,
@@ -80,8 +85,18 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
   await publicSandbox.writeKubeconfig(publicKubeconfig, { token: tokens.sandboxSa });
   applyPublicCluster(publicSandbox, shop.port);
 
+  // L4: a TCP and a UDP service of the demo cluster, exposed on the hub (yamux streams through the agent).
+  const l4 = [await startDemoTcp(), await startDemoUdp()];
+  for (const x of l4)
+    sandbox.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: x.service, namespace: 'demo', labels: { app: x.service }, creationTimestamp: '2026-01-01T00:00:00Z' },
+      spec: { type: 'ClusterIP', selector: { app: x.service }, ports: [{ name: x.protocol, port: x.port, protocol: x.protocol.toUpperCase() }] },
+    });
+
   const hub = await startHub(
-    demoHubConfig(dir, tokens),
+    demoHubConfig(dir, tokens, l4),
     createLogger({ name: 'hub', sink }),
   );
 
@@ -89,7 +104,15 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
     parseAgentConfig({
       agent: { cluster_name: 'demo', port: 0, host: '127.0.0.1', state_file: join(dir, 'agent-state.yaml'), heartbeat_interval: '10s', enable_ingress_sync: true },
       pipeops: { api_url: hub.url, token: tokens.agent },
-      kubernetes: { in_cluster: false, kubeconfig: sandboxKubeconfig, service_token: tokens.sandboxSa, service_proxy: 'apiserver' },
+      kubernetes: {
+        in_cluster: false,
+        kubeconfig: sandboxKubeconfig,
+        service_token: tokens.sandboxSa,
+        service_proxy: 'apiserver',
+        // The sandbox has no cluster DNS: the L4 Services' "pods" are named here (L4 cannot use services/proxy).
+        service_map: Object.fromEntries(l4.map((x) => [`demo/${x.service}:${x.port}`, `${x.protocol}://127.0.0.1:${x.backendPort}`])),
+      },
+      tunnels: { enabled: true },
     }),
     { env: {}, logSink: sink },
   );
@@ -130,6 +153,8 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
   await waitForRoute(hub, 'hello.demo.local', 20_000);
   await waitForRoute(hub, 'shop.demo.local', 20_000);
 
+  await waitForYamux(hub, clusterId, 20_000);
+
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigFor(hub, clusterId, tokens.user, { namespace: 'demo' }), { mode: 0o600 });
   const endpoints: DemoEndpoints = {
@@ -140,6 +165,7 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
     sandbox_url: sandbox.url,
     cluster_id: clusterId,
     kubeconfig,
+    l4: l4.map((x) => ({ name: x.name, protocol: x.protocol, hub_address: hub.l4.address(x.name)! })),
   };
   writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
   writeFileSync(join(dir, 'tokens.json'), `${JSON.stringify({ admin_token: tokens.admin, user_token: tokens.user }, null, 2)}\n`, { mode: 0o600 });
@@ -155,9 +181,19 @@ export async function startDemo(o: { dir: string; log?: (line: string) => void }
       await hub.stop();
       await ingress.stop();
       await Promise.all([hello, shop].map((a: DemoApp) => a.stop()));
+      await Promise.all(l4.map((x) => x.stop()));
       await Promise.all([sandbox.close(), publicSandbox.close()]);
     },
   };
+}
+
+async function waitForYamux(hub: Hub, clusterId: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // The yamux negotiation is one message each way right after the gateway session opens.
+  while (!hub.yamux.active().includes(clusterId)) {
+    if (Date.now() > deadline) throw new Error(`no yamux session with the demo agent within ${timeoutMs / 1000} s; see demo.log`);
+    await sleep(25);
+  }
 }
 
 function waitForRoute(hub: Hub, hostname: string, timeoutMs: number): Promise<void> {
@@ -216,6 +252,7 @@ pipeops demo is running (cluster ${e.cluster_id}).
   kubectl --kubeconfig ${e.kubeconfig} logs -f deploy/hello
   curl -s -H 'Host: hello.demo.local' ${e.gateway_url}/          # public gateway → tunnel → agent → ingress → app
   curl -s -H 'Host: shop.demo.local' ${e.gateway_url}/           # public gateway → load balancer (direct mode)
+${(e.l4 ?? []).map((x) => (x.protocol === 'tcp' ? `  redis-cli -h ${x.hub_address.replace(/:\d+$/, '')} -p ${x.hub_address.split(':').pop()} PING            # L4 TCP: hub → yamux → agent → redis` : `  echo hello | socat -t1 - UDP4:${x.hub_address}             # L4 UDP: hub → yamux → agent → UDP echo`)).join('\n')}
   curl -s ${e.agent_url}/ready                                  # the agent's truthful readiness
   open ${e.agent_url}/dashboard                                 # live dashboard
   curl -s -H "Authorization: Bearer $(jq -r .admin_token ${join(dir, 'tokens.json')})" ${e.hub_url}/api/v1/clusters

@@ -7,6 +7,9 @@ import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } fr
 import { KubeClient } from '../kube/client.ts';
 import { type WorkerPort, workerLogger } from '../runtime/worker-port.ts';
 import { DEFAULT_DETECTION_WAIT_MS } from './cluster-detection.ts';
+import { Exposure } from './exposure.ts';
+import { GatewayDiscovery } from './gateway-discovery.ts';
+import { TunnelRegistryClient } from './tunnel-registry-client.ts';
 import { IngressSync } from './ingress-sync.ts';
 import { RouteRegistryClient } from './route-registry-client.ts';
 
@@ -40,18 +43,26 @@ class IngressWorker {
   #connected = false;
   #clusterId = '';
   readonly #kube: KubeClient | null = null;
+  #exposure: Exposure | null = null;
+  #discovery: GatewayDiscovery | null = null;
 
   constructor(port: WorkerPort<MainToIngress, IngressToMain>, init: WorkerInit<IngressWorkerConfig>) {
     this.#port = port;
     this.#cfg = init.config;
     this.#log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'ingress', init.logLevel);
     this.#metrics = new MetricBatch((updates) => port.post({ kind: 'metrics', updates }));
-    if (!this.#cfg.enabled) {
-      this.#log.info('ingress sync disabled (agent.enable_ingress_sync=false)');
-      return;
+    // Exposure (gateway.*) needs only the Kubernetes API: it runs whether or not ingress sync does.
+    if (this.#cfg.exposure?.enabled) {
+      if (init.kube) {
+        this.#exposure = new Exposure({ kube: new KubeClient(fromKubeAccess(init.kube)), config: this.#cfg.exposure, log: this.#log, metric: this.#metrics.add });
+        this.#exposure.start();
+      } else this.#log.warn('gateway.enabled but no Kubernetes API is configured; no exposure objects are kept');
     }
+    const discovery = this.#cfg.discovery?.enabled === true;
+    if (!this.#cfg.enabled) this.#log.info('ingress sync disabled (agent.enable_ingress_sync=false)');
+    if (!this.#cfg.enabled && !discovery) return;
     if (!init.kube) {
-      this.#log.warn('ingress sync enabled but no Kubernetes API is configured; nothing to watch');
+      this.#log.warn('ingress sync or Gateway discovery enabled but no Kubernetes API is configured; nothing to watch');
       return;
     }
     this.#kube = new KubeClient(fromKubeAccess(init.kube));
@@ -64,6 +75,8 @@ class IngressWorker {
     const cameBack = usable && !this.#connected && m.reconnect === true;
     this.#connected = usable;
     if (!usable) return;
+    this.#sessionForDiscovery(m.clusterId, cameBack);
+    if (!this.#cfg.enabled) return;
     if (!this.#sync) {
       this.#start(m.clusterId);
       return;
@@ -107,7 +120,38 @@ class IngressWorker {
     });
   }
 
+  /** Gateway discovery (tunnels.enabled, §5.5): started once the cluster id is known. */
+  #sessionForDiscovery(clusterId: string, cameBack: boolean): void {
+    const d = this.#cfg.discovery;
+    if (!d?.enabled || !this.#kube) return;
+    if (this.#discovery) {
+      if (clusterId !== this.#discovery.clusterId) this.#discovery.setClusterId(clusterId);
+      else if (cameBack) this.#discovery.reconnected();
+      return;
+    }
+    const registry = new TunnelRegistryClient({
+      apiUrl: this.#cfg.apiUrl,
+      token: this.#cfg.token,
+      tls: this.#cfg.tls,
+    });
+    this.#log.info({ tcp: d.tcp, udp: d.udp, force_tunnel_mode: this.#cfg.forceTunnelMode }, 'gateway discovery starting');
+    this.#discovery = new GatewayDiscovery({
+      kube: this.#kube,
+      registry,
+      clusterId,
+      tcp: d.tcp,
+      udp: d.udp,
+      forceTunnel: this.#cfg.forceTunnelMode,
+      dualMode: d.dualMode,
+      directCidrs: this.#cfg.directCidrs ?? [],
+      log: this.#log,
+      metric: this.#metrics.add,
+    });
+  }
+
   async stop(): Promise<void> {
+    await this.#discovery?.stop();
+    await this.#exposure?.stop();
     await this.#sync?.stop();
     this.#metrics.flush();
   }

@@ -5,7 +5,7 @@ import { restBaseUrl } from '../protocol/session-urls.ts';
 import { backoffDelay } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';
 import { ROUTES_PATH, type RegisterRouteBody, type SyncRoutesBody } from '../protocol/route-registry-messages.ts';
-import { runtime } from '#runtime';
+import { type RegistryTls, registryFetch, scrubToken } from './registry-fetch.ts';
 
 export type RegistryOperation = 'register' | 'unregister' | 'sync';
 
@@ -22,12 +22,7 @@ export class RegistryError extends Error {
   }
 }
 
-export interface RegistryTls {
-  insecureSkipVerify?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
+export type { RegistryTls } from './registry-fetch.ts';
 
 export interface RetryPolicy {
   attempts: number;
@@ -106,19 +101,14 @@ export class RouteRegistryClient implements RouteRegistry {
 
   /** One attempt; null on success. */
   async #once(op: RegistryOperation, payload: string): Promise<RegistryError | null> {
-    const tls = this.#o.tls ?? {};
     try {
-      const res = await runtime.fetch(`${this.#base}/${op}`, {
+      const res = await registryFetch(`${this.#base}/${op}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'user-agent': this.#o.userAgent ?? 'pipeops-agent' },
+        token: this.#o.token,
         body: payload,
-        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000),
-        tls: {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls.insecureSkipVerify !== true,
-        },
+        ...(this.#o.tls ? { tls: this.#o.tls } : {}),
+        timeoutMs: this.#o.timeoutMs ?? 30_000,
+        ...(this.#o.userAgent ? { userAgent: this.#o.userAgent } : {}),
       });
       const text = await res.text().catch(() => '');
       if (res.status === 200) return null;
@@ -132,6 +122,6 @@ export class RouteRegistryClient implements RouteRegistry {
   }
 
   #scrub(s: string): string {
-    return this.#o.token ? s.split(this.#o.token).join('[REDACTED]') : s;
+    return scrubToken(s, this.#o.token);
   }
 }

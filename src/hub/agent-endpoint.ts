@@ -32,6 +32,8 @@ export interface AgentSocketData {
   bytesIn?: number;
   /** Extensions the agent advertised (gateway query, or register metadata on a controller session); none: upstream. */
   extensions?: ReadonlySet<Extension>;
+  /** The gateway dial said `supports_yamux=true` (§2.1): the hub may send `gateway_hello` (§5.1). */
+  yamux?: boolean;
 }
 
 /** Agent events the hub counts (hub-metrics.ts); every method optional so tests and tools may omit it. */
@@ -48,6 +50,8 @@ export interface AgentSession {
   connectedAt: number;
   /** What this session's agent advertised (src/protocol/extensions.ts); the hub uses nothing else. */
   extensions: ReadonlySet<Extension>;
+  /** The agent advertised yamux on this (gateway) socket. */
+  yamux: boolean;
   /** One typed message (src/protocol/wire-messages.ts). */
   send(m: HubToAgent): void;
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
@@ -67,6 +71,8 @@ export class AgentEndpoint {
   readonly #sockets = new Set<AgentSocket>();
   readonly #messageListeners = new Set<AgentMessageListener>();
   readonly #binaryListeners = new Set<AgentBinaryListener>();
+  /** Asked first for every binary message; true = consumed (yamux bytes, src/hub/l4/agent-yamux.ts). */
+  #binaryClaim: ((clusterId: string, data: Uint8Array) => boolean) | null = null;
   readonly #sessionListeners = new Set<(clusterId: string, connected: boolean) => void>();
   readonly #taps = new Set<(clusterId: string | null, m: InboundMessage) => void>();
   /** Bytes of sockets already closed; live sockets keep their own (trafficBytes sums both). */
@@ -109,6 +115,9 @@ export class AgentEndpoint {
     this.#binaryListeners.add(l);
     return () => this.#binaryListeners.delete(l);
   }
+  claimBinary(claim: (clusterId: string, data: Uint8Array) => boolean): void {
+    this.#binaryClaim = claim;
+  }
   onSession(l: (clusterId: string, connected: boolean) => void): () => void {
     this.#sessionListeners.add(l);
     return () => this.#sessionListeners.delete(l);
@@ -142,7 +151,8 @@ export class AgentEndpoint {
   message(ws: AgentSocket, data: string | Uint8Array): void {
     ws.data.bytesIn = (ws.data.bytesIn ?? 0) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     if (typeof data !== 'string') {
-      if (ws.data.clusterId) for (const l of this.#binaryListeners) l(ws.data.clusterId, data);
+      const id = ws.data.clusterId;
+      if (id && !this.#binaryClaim?.(id, data)) for (const l of this.#binaryListeners) l(id, data);
       return;
     }
     const d = decodeEnvelope(data);
@@ -204,6 +214,7 @@ export class AgentEndpoint {
       kind: ws.data.kind,
       connectedAt: Date.now(),
       extensions: ws.data.extensions ?? new Set(),
+      yamux: ws.data.yamux === true,
       socket: ws,
       send: (m) => send(ws, m),
       sendBinary: (bytes) => {

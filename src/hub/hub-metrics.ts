@@ -74,6 +74,15 @@ export const HUB_METRICS = [
     help: 'Route registry calls (register, sync, unregister) refused, by reason: the `error` code of the answer (unauthorized, invalid_json, invalid_route, cluster_not_found, forbidden, host_conflict, …).',
     labels: ['reason'],
   },
+  { name: 'pipeops_hub_l4_connections_total', type: 'counter', help: 'L4 connections accepted (TCP) and UDP client addresses seen, by tunnel (exposure name or registered tunnel id) and protocol.', labels: ['tunnel', 'protocol'] },
+  { name: 'pipeops_hub_l4_bytes_total', type: 'counter', help: 'L4 payload bytes by tunnel and direction (to_service, to_client), counted when a connection ends.', labels: ['tunnel', 'direction'] },
+  {
+    name: 'pipeops_hub_l4_failures_total',
+    type: 'counter',
+    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial.',
+    labels: ['tunnel', 'reason'],
+  },
+  { name: 'pipeops_hub_l4_connections_active', type: 'gauge', help: 'L4 connections (TCP) and UDP client addresses relayed now, by tunnel.', labels: ['tunnel'] },
 ] as const satisfies readonly HubMetricDef[];
 
 export type HubMetricName = (typeof HUB_METRICS)[number]['name'];
@@ -86,6 +95,8 @@ export interface HubState {
   routes(): { registry: number; config: number };
   inFlight(): { kube: number; public: number };
   upgradesActive(): { kube: number; public: number };
+  /** Active L4 connections per tunnel (absent: no L4 gateway). */
+  l4Active?(): { tunnel: string; active: number }[];
 }
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
@@ -152,6 +163,9 @@ export class HubMetrics {
     const u = s.upgradesActive();
     this.#gauge('pipeops_hub_upgrades_active').set({ gateway: 'kube' }, u.kube);
     this.#gauge('pipeops_hub_upgrades_active').set({ gateway: 'public' }, u.public);
+    const l4 = this.#gauge('pipeops_hub_l4_connections_active');
+    l4.reset();
+    for (const t of s.l4Active?.() ?? []) l4.set({ tunnel: t.tunnel }, t.active);
     // Byte totals are kept by the agent endpoint (per socket, summed); the counter follows them.
     const b = s.tunnelBytes();
     this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' }, Math.max(0, b.toAgent - this.#bytesSeen.toAgent));

@@ -1,7 +1,7 @@
 // The hub process: one Bun server for the agent endpoints, the admin API, the route registry and /healthz,
 // /readyz, /metrics; the Kubernetes API gateway and the public gateway listen on their own ports.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -11,7 +11,7 @@ import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';
 import { AgentEndpoint, type AgentSocketData } from './agent-endpoint.ts';
 import { bearerToken, tokenDigest, tokenMatches } from './auth.ts';
 import { ClusterStore } from './cluster-store.ts';
-import { gatewayPort, gatewayTlsPort, type HubConfig } from './config/schema.ts';
+import { gatewayPort, gatewayTlsPort, type HubConfig, parsePortRange } from './config/schema.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { ensureGatewayTls } from './kube-gateway/gateway-tls.ts';
 import { type KubeGateway, startKubeGateway } from './kube-gateway/kube-gateway.ts';
@@ -22,6 +22,11 @@ import type { LookupFn } from './routes/endpoint-resolve.ts';
 import { RouteStore } from './routes/route-store.ts';
 import { openCredentialCipher, prepareStateFiles } from './state-files.ts';
 import { mountRoutesApi } from './routes/routes-api.ts';
+import { AgentYamux } from './l4/agent-yamux.ts';
+import { L4Gateway } from './l4/l4-gateway.ts';
+import { RegisteredTunnels } from './l4/registered-tunnels.ts';
+import { TunnelStore } from './tunnels/tunnel-store.ts';
+import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 
 export const GATEWAY_WS_PATH = '/gateway/ws';
 
@@ -39,10 +44,16 @@ export interface Hub {
   kubeGateway: KubeGateway;
   /** Route registry (routes agents registered through /api/v1/gateway/routes/*). */
   routes: RouteStore;
+  /** L4 tunnel registry (tunnels agents registered through /api/v1/clusters/agent/{id}/tunnels). */
+  tunnels: TunnelStore;
   /** Public HTTP gateway base URL (apps by Host + path); `gatewayTlsUrl` when certificates are configured. */
   gatewayUrl: string;
   gatewayTlsUrl: string | null;
   publicGateway: PublicGateway;
+  /** Public L4 listeners (static `l4_exposures` and registered tunnels). */
+  l4: L4Gateway;
+  /** Yamux sessions with agents (L4 streams). */
+  yamux: AgentYamux;
   /** The hub's Prometheus registry, served at GET /metrics. */
   metrics: HubMetrics;
   stop(): Promise<void>;
@@ -74,6 +85,8 @@ export function clusterView(agents: AgentEndpoint, id: string) {
 
 interface AppParts {
   metrics: HubMetrics;
+  l4: () => L4Gateway | null;
+  registered: () => RegisteredTunnels | null;
   /** False until every listener is up and again once shutdown began. */
   ready: () => boolean;
 }
@@ -88,6 +101,7 @@ function buildApp(
   cfg: HubConfig,
   agents: AgentEndpoint,
   routes: RouteStore,
+  tunnels: TunnelStore,
   policy: EndpointPolicy,
   deps: HubDeps,
   log: Logger,
@@ -116,6 +130,7 @@ function buildApp(
     if (kind === 'gateway') {
       data.clusterUuid = url.searchParams.get('cluster_uuid') ?? undefined;
       data.extensions = parseExtensions(url.searchParams.get(EXTENSIONS_QUERY_PARAM));
+      data.yamux = url.searchParams.get('supports_yamux') === 'true';
     }
     if (c.env.server.upgrade(req, { data })) return new Response(null);
     return c.json({ error: 'upgrade failed' }, 400);
@@ -145,6 +160,11 @@ function buildApp(
     const r = agents.store.find(c.req.param('id'));
     return r ? c.json(clusterView(agents, r.cluster_id)) : c.json({ error: 'cluster not found' }, 404);
   });
+  // Admin: the L4 listeners and their counters (issue 13 item 6).
+  app.get('/api/v1/l4/tunnels', (c) => {
+    if (!adminAuth(c.req.raw)) return c.json(unauthorized, 401);
+    return c.json({ tunnels: parts.l4()?.list() ?? [] });
+  });
   mountRoutesApi(app, {
     routes,
     clusters: agents.store,
@@ -155,6 +175,15 @@ function buildApp(
     rejected: (reason) => parts.metrics.inc('pipeops_hub_route_registrations_rejected_total', { reason }),
     endpointPolicy: policy,
     lookup: deps.lookup,
+  });
+  mountTunnelsApi(app, {
+    tunnels,
+    clusters: agents.store,
+    agentTokens: cfg.agent_tokens,
+    log,
+    endpointPolicy: policy,
+    lookup: deps.lookup,
+    hubEndpoint: (t) => parts.registered()?.endpoint(t) ?? null,
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {
@@ -180,6 +209,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const { store, reencrypted } = await ClusterStore.open(cfg.state, cipher);
   if (reencrypted) log.info({ clusters: reencrypted }, 'cluster credentials re-encrypted with the current key');
   const routes = new RouteStore(store.database);
+  const tunnels = new TunnelStore(store.database);
   const metrics = new HubMetrics();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
@@ -192,7 +222,9 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   });
   const policy = new EndpointPolicy(cfg.direct_allowed_cidrs, localAddresses());
   let ready = false;
-  const app = buildApp(cfg, agents, routes, policy, deps, log, { metrics, ready: () => ready });
+  let l4: L4Gateway | null = null;
+  let registered: RegisteredTunnels | null = null;
+  const app = buildApp(cfg, agents, routes, tunnels, policy, deps, log, { metrics, ready: () => ready, l4: () => l4, registered: () => registered });
 
   // The gateway (and its certificate, possibly minted now) is ready before agents can connect, so a caller of
   // startHub sees every agent message from the first one.
@@ -269,6 +301,38 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     throw e;
   }
   policy.listeners.push({ host: cfg.host, port: server.port ?? cfg.port });
+  const yamux = new AgentYamux(agents, log, { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: cfg.l4_stream_window });
+  const l4Host = cfg.l4_host || cfg.host;
+  const l4Gateway = new L4Gateway({
+    host: l4Host,
+    // What clients dial: the public URL's host, else the bind address (the machine's name for a wildcard bind).
+    publicHost: cfg.public_url ? new URL(cfg.public_url).hostname.replace(/^\[(.*)\]$/, '$1') : l4Host === '0.0.0.0' || l4Host === '::' ? hostname() : l4Host,
+    portRange: cfg.l4_port_range ? parsePortRange(cfg.l4_port_range) : null,
+    agents: yamux,
+    clusters: store,
+    policy,
+    lookup: deps.lookup,
+    idleMs: cfg.l4_idle_timeout,
+    udpIdleMs: cfg.l4_udp_session_timeout,
+    log,
+    metrics,
+  });
+  l4 = l4Gateway;
+  try {
+    for (const x of cfg.l4_exposures) {
+      await l4Gateway.expose({ name: x.name, protocol: x.protocol, listenPort: x.listen_port, cluster: x.cluster, namespace: x.namespace, service: x.service, port: x.port, tunnelId: x.name, mode: 'tunnel', source: 'config' });
+    }
+  } catch (e) {
+    await l4Gateway.stop();
+    yamux.stop();
+    await server.stop(true);
+    await publicGateway.stop();
+    await kubeGateway.stop();
+    store.close();
+    throw new Error(`L4 exposure: ${(e as Error).message}`);
+  }
+  registered = new RegisteredTunnels(tunnels, l4Gateway, log);
+  await registered.reconcile();
   metrics.attach({
     sockets: () => agents.socketCounts(),
     clusters: () => {
@@ -280,6 +344,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     routes: () => ({ registry: routes.list().length, config: cfg.path_routes.length }),
     inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
+    l4Active: () => l4Gateway.list().map((t) => ({ tunnel: t.name, active: t.connections_active })),
   });
   ready = true;
   const scheme = tls ? 'https' : 'http';
@@ -296,12 +361,18 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     kubeCaPem,
     kubeGateway,
     routes,
+    tunnels,
     gatewayUrl: publicGateway.url,
     gatewayTlsUrl: publicGateway.tlsUrl,
     publicGateway,
+    l4: l4Gateway,
+    yamux,
     metrics,
     async stop() {
       ready = false;
+      registered?.stop();
+      await l4Gateway.stop();
+      yamux.stop();
       await publicGateway.stop();
       await kubeGateway.stop();
       agents.closeAll('hub shutting down');

@@ -56,7 +56,8 @@ export type RequestInit2 = Omit<RequestInit, 'signal'> & {
   injectToken?: boolean;
 };
 export type ListOptions = { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; resourceVersion?: string };
-export type PatchType = 'merge' | 'strategic' | 'json';
+/** `apply`: server-side apply (the path carries `fieldManager`, and `force` when taken over). */
+export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
 export type AccessAttributes = {
   verb: string;
   resource: string;
@@ -71,6 +72,7 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   merge: 'application/merge-patch+json',
   strategic: 'application/strategic-merge-patch+json',
   json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
 };
 
 /** What the request was about, parsed from its path, for error messages. */

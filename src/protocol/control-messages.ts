@@ -62,6 +62,10 @@ export const ErrorPayloadSchema = z.object({ error: z.string().optional(), messa
 export const GatewayHelloSchema = z.object({
   use_yamux: z.boolean().optional(),
   yamux_config: z.record(z.string(), z.unknown()).optional(),
+  /** Ours (src/protocol/yamux-hello.ts): `tagged` yamux framing; an upstream gateway never sends it. */
+  pipeops_yamux_framing: z.string().optional(),
+  /** Ours: `length_prefixed` UDP datagrams (deviation T2). */
+  pipeops_udp_datagrams: z.string().optional(),
 });
 
 export function needsReregistration(errorText: string): boolean {

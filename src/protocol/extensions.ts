@@ -15,8 +15,10 @@
  * - `raw_upgrade`: an upgrade `proxy_request` is replayed verbatim and answered with the target's status (W2).
  * - `long_streams`: streamed responses (watch, `logs -f`) have no total deadline (deviation P3); upstream cuts
  *   them after 30 s.
+ * - `yamux_tagged`: after `gateway_hello`, yamux may travel in binary messages tagged with two zero bytes beside the
+ *   HTTP binary frames (src/tunnel/l4/yamux-tunnels.ts), instead of claiming every binary message as upstream does.
  */
-export const EXTENSIONS = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade'] as const;
+export const EXTENSIONS = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'] as const;
 export type Extension = (typeof EXTENSIONS)[number];
 
 /** Gateway URL query parameter. */

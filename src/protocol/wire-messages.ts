@@ -71,7 +71,8 @@ export interface HubToAgentPayloads {
   register_success: RegisterSuccess;
   register_in_progress: Record<string, unknown>;
   heartbeat_ack: { cluster_id: string; received_at: string };
-  gateway_hello: { use_yamux?: boolean; yamux_config?: Record<string, unknown> };
+  /** `pipeops_*`: ours, src/protocol/yamux-hello.ts. */
+  gateway_hello: { use_yamux?: boolean; yamux_config?: Record<string, unknown>; pipeops_yamux_framing?: string; pipeops_udp_datagrams?: string };
   ping: Empty;
   pong: { timestamp: string };
   /** Re-registration is triggered by "not registered" / "cluster not found" (§2.7, L2). */
@@ -121,7 +122,7 @@ export interface AgentToHubPayloads {
   ping: Empty;
   pong: { timestamp: string };
   protocol_fallback: ProtocolFallbackPayload;
-  gateway_hello_ack: { use_yamux: boolean };
+  gateway_hello_ack: { use_yamux: boolean; pipeops_yamux_framing?: string; pipeops_udp_datagrams?: string };
   proxy_response: ProxyResponsePayload;
   /** `request_id` repeated inside by some senders (upstream's stream errors). */
   proxy_error: { error: string; request_id?: string };
@@ -133,7 +134,7 @@ export interface AgentToHubPayloads {
   proxy_websocket_close: StreamClosePayload;
   backpressure: { request_id: string; reason: string };
   tcp_tunnel_data: Record<string, unknown>;
-  tcp_tunnel_close: { reason: string; error: string };
+  tcp_tunnel_close: { reason: string; error?: string; bytes_sent?: number; bytes_received?: number; duration_ms?: number };
   udp_tunnel_data: Record<string, unknown>;
 }
 

@@ -44,6 +44,8 @@ export interface RealKube {
   caPem: string;
   /** Bearer token of `admin` (group system:masters). */
   adminToken: string;
+  /** etcd's client URL (plain HTTP on loopback): tests compact it through its v3 JSON gateway. */
+  etcdUrl: string;
   dir: string;
   pki: Pki;
   auditLogPath: string;
@@ -279,6 +281,7 @@ export async function startRealKube(opts: RealKubeOptions = {}): Promise<RealKub
     port,
     caPem,
     adminToken,
+    etcdUrl: `http://127.0.0.1:${etcdPort}`,
     dir,
     pki,
     auditLogPath,

@@ -1,7 +1,7 @@
 // POST selfsubjectaccessreviews: evaluates the caller's own policy for the attributes asked about.
 // kubectl sends protobuf for `auth can-i`; client libraries send JSON. The answer is always JSON.
 import { type RequestAttributes, isAllowed, type TokenPolicy } from './access-policy.ts';
-import { type ApiError, badRequest, invalid } from './api-status.ts';
+import { type ApiError, apiError, badRequest } from './api-status.ts';
 import { isPlainObject, type KubeObject } from './kube-object.ts';
 import { type AccessReviewSpec, decodeAccessReview, isProtobufEnvelope } from './ssar-protobuf.ts';
 
@@ -14,7 +14,12 @@ export function parseAccessReview(body: Buffer): AccessReviewSpec | ApiError {
     const obj = JSON.parse(body.toString('utf8')) as unknown;
     const spec = (isPlainObject(obj) && isPlainObject(obj.spec) ? obj.spec : {}) as AccessReviewSpec;
     if (!spec.resourceAttributes === !spec.nonResourceAttributes) {
-      return invalid('SelfSubjectAccessReview', 'authorization.k8s.io', '', 'spec.resourceAttributes', 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified');
+      // The apiserver's own wording: it validates the internal type, whose kind is empty in the message and details.
+      const detail = 'Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified';
+      return apiError(422, 'Invalid', `.authorization.k8s.io "" is invalid: spec: ${detail}`, {
+        group: 'authorization.k8s.io',
+        causes: [{ reason: 'FieldValueInvalid', message: detail, field: 'spec' }],
+      });
     }
     return spec;
   } catch (e) {

@@ -6,6 +6,7 @@ export interface StatusDetails {
   group?: string;
   kind?: string;
   causes?: { reason?: string; message?: string; field?: string }[];
+  retryAfterSeconds?: number;
 }
 
 export interface ApiError {
@@ -30,7 +31,7 @@ export function statusObject(e: ApiError): KubeObject {
     metadata: {},
     status: 'Failure',
     message: e.message,
-    reason: e.reason,
+    ...(e.reason ? { reason: e.reason } : {}),
     // Go's omitempty: the core group ("") is absent from details on a real apiserver.
     ...(e.details ? { details: e.details.group === '' ? withoutGroup(e.details) : e.details } : {}),
     code: e.code,
@@ -93,3 +94,10 @@ export const expired = (requested: number, oldest: number): ApiError =>
   apiError(410, 'Expired', `too old resource version: ${requested} (${oldest})`);
 
 export const serviceUnavailable = (message: string): ApiError => apiError(503, 'ServiceUnavailable', message);
+
+/** A LIST or watch at a resourceVersion the server has not reached within its wait (about 3 s on a real one). */
+export const resourceVersionTooLarge = (requested: number, current: number): ApiError =>
+  apiError(504, 'Timeout', `Timeout: Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });

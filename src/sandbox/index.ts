@@ -33,6 +33,12 @@ export interface SandboxOptions {
   /** Bearer token → policy. No tokens: anonymous requests are allowed everything. */
   tokens?: Record<string, TokenPolicy>;
   aggregatedDiscovery?: boolean;
+  /**
+   * With tokens: a request without credentials is `system:anonymous` — `/version` answers, everything else is 403 —
+   * as on a real apiserver with `--anonymous-auth=true` (its default). Default false: 401, as with
+   * `--anonymous-auth=false`.
+   */
+  anonymousAuth?: boolean;
   bookmarkIntervalMs?: number;
   historyLimit?: number;
   gitVersion?: string;
@@ -122,6 +128,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     proxy,
     openapi: new OpenApiDocs(registry, opts.gitVersion ?? 'v1.32.0'),
     ...(opts.tokens ? { tokens: opts.tokens } : {}),
+    ...(opts.anonymousAuth ? { anonymousAuth: true } : {}),
     aggregatedDiscovery: opts.aggregatedDiscovery ?? true,
     gitVersion: opts.gitVersion ?? 'v1.32.0',
     requests,

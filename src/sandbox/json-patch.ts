@@ -88,7 +88,16 @@ export function applyJsonPatch(target: unknown, ops: unknown): JsonPatchResult {
         next = remove(doc, tokens);
         break;
       case 'replace': {
-        if (!get(doc, tokens).found) return { ok: false, message: `replace operation does not apply: doc is missing key: ${op.path}` };
+        if (!get(doc, tokens).found) {
+          // Like the apiserver's JSON patch library, replacing a missing member of an object adds it; a missing
+          // array index or parent is still an error.
+          const at = walk(doc, tokens);
+          if (typeof at !== 'string' && isPlainObject(at.parent)) {
+            next = add(doc, tokens, cloneObject(op.value));
+            break;
+          }
+          return { ok: false, message: `replace operation does not apply: doc is missing key: ${op.path}` };
+        }
         const r = tokens.length === 0 ? doc : remove(doc, tokens);
         next = typeof r === 'string' ? r : add(r, tokens, cloneObject(op.value));
         break;

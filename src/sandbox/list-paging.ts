@@ -9,7 +9,7 @@ export interface Page {
   remainingItemCount?: number;
 }
 
-const keyOf = (o: KubeObject) => `${metaOf(o).namespace ?? ''}/${metaOf(o).name ?? ''}`;
+export const keyOf = (o: KubeObject) => `${metaOf(o).namespace ?? ''}/${metaOf(o).name ?? ''}`;
 
 /** The token: base64 JSON like the real one (`{"v":"meta.k8s.io/v1","rv":…,"start":"…"}`); opaque to clients. */
 function encodeContinue(rv: string, lastKey: string): string {
@@ -28,7 +28,11 @@ function decodeContinue(token: string): string | ApiError {
   }
 }
 
-export function pageList(items: KubeObject[], q: URLSearchParams, rv: string, filtered: boolean): Page | ApiError {
+/**
+ * One page of `items` (already filtered). `rawKeys` are the keys before filtering: like etcd, a full page gets a
+ * continue token while any key lies beyond its last item, even when no further item would match the selector.
+ */
+export function pageList(items: KubeObject[], q: URLSearchParams, rv: string, filtered: boolean, rawKeys: string[] = items.map(keyOf)): Page | ApiError {
   const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   const token = q.get('continue');
   let from = sorted;
@@ -38,8 +42,10 @@ export function pageList(items: KubeObject[], q: URLSearchParams, rv: string, fi
     from = sorted.filter((o) => keyOf(o) >= start);
   }
   const limit = Number(q.get('limit') ?? '');
-  if (!Number.isInteger(limit) || limit <= 0 || from.length <= limit) return { items: from };
+  if (!Number.isInteger(limit) || limit <= 0) return { items: from };
   const page = from.slice(0, limit);
+  const last = page.length === limit ? keyOf(page[page.length - 1] as KubeObject) : undefined;
+  if (last === undefined || !rawKeys.some((k) => k > last)) return { items: page };
   return {
     items: page,
     continue: encodeContinue(rv, keyOf(page[page.length - 1] as KubeObject)),

@@ -211,6 +211,48 @@ export class ObjectStore {
     return this.subscribe(cb, k);
   }
 
+  /**
+   * The objects of kind `k` as they were at `rv` (a LIST with `resourceVersionMatch=Exact`): the current state with
+   * every later event of the kind undone. 410 Expired when `rv` is older than the history kept.
+   */
+  listAt(k: ResourceKind, rv: number, namespace?: string): KubeObject[] | ApiError {
+    if (rv < this.#compactedRv) return expired(rv, this.#compactedRv);
+    const state = new Map<string, KubeObject>();
+    for (const o of this.list(k)) state.set(objectKey(metaOf(o).namespace ?? '', metaOf(o).name ?? ''), o);
+    for (let i = this.#history.length - 1; i >= 0; i--) {
+      const e = this.#history[i] as StoreEvent;
+      if (e.rv <= rv) break;
+      if (gr(e.kind) !== gr(k)) continue;
+      const key = objectKey(e.namespace, metaOf(e.object).name ?? '');
+      if (e.type === 'ADDED') state.delete(key);
+      else state.set(key, { ...cloneObject(e.type === 'MODIFIED' && e.prev ? e.prev : e.object), apiVersion: apiVersionOf(k) });
+    }
+    return [...state.values()]
+      .filter((o) => !namespace || !k.namespaced || metaOf(o).namespace === namespace)
+      .sort((a, b) => {
+        const ka = objectKey(metaOf(a).namespace ?? '', metaOf(a).name ?? '');
+        const kb = objectKey(metaOf(b).namespace ?? '', metaOf(b).name ?? '');
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+      });
+  }
+
+  /** Resolves true once the store's resourceVersion reaches `rv`, false after `timeoutMs` (the apiserver's wait). */
+  waitForResourceVersion(rv: number, timeoutMs: number): Promise<boolean> {
+    if (this.#rv >= rv) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const sub = this.subscribe(() => {
+        if (this.#rv < rv) return;
+        clearTimeout(timer);
+        sub.cancel();
+        resolve(true);
+      });
+      const timer = setTimeout(() => {
+        sub.cancel();
+        resolve(false);
+      }, timeoutMs);
+    });
+  }
+
   /** Live events only; all kinds when `k` is omitted. */
   subscribe(cb: StoreListener, k?: ResourceKind): Subscription {
     const entry = { kind: k, cb };

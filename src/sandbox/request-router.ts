@@ -37,6 +37,8 @@ export interface RouterContext {
   proxy: ServiceProxy;
   openapi: OpenApiDocs;
   tokens?: Record<string, TokenPolicy>;
+  /** `--anonymous-auth=true`: a request without credentials is `system:anonymous` (403) instead of 401. */
+  anonymousAuth?: boolean;
   aggregatedDiscovery: boolean;
   gitVersion: string;
   requests: RecordedRequest[];
@@ -70,10 +72,17 @@ function record(ctx: RouterContext, req: IncomingMessage): void {
 interface Caller {
   user: string;
   policy?: TokenPolicy;
+  /** No credentials under `anonymousAuth`: only the public info paths (/version) are open to it. */
+  anonymous?: boolean;
 }
 
+const ANONYMOUS = 'system:anonymous';
+/** What `system:public-info-viewer` grants `system:anonymous` on a real apiserver (health is answered earlier). */
+const PUBLIC_INFO = new Set(['/version', '/version/']);
+
 function authenticate(ctx: RouterContext, req: IncomingMessage): Caller | ApiError {
-  if (!ctx.tokens || Object.keys(ctx.tokens).length === 0) return { user: 'system:anonymous' };
+  if (!ctx.tokens || Object.keys(ctx.tokens).length === 0) return { user: ANONYMOUS };
+  if (ctx.anonymousAuth && !req.headers.authorization) return { user: ANONYMOUS, policy: { user: ANONYMOUS, rules: [] }, anonymous: true };
   const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
   const token = m?.[1]?.trim();
   const policy = token ? ctx.tokens[token] : undefined;
@@ -136,9 +145,14 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
   const caller = authenticate(ctx, req);
   if (isApiError(caller)) return sendError(res, caller);
 
+  if (caller.anonymous && req.method === 'GET' && !PUBLIC_INFO.has(path) && !parseResourcePath(ctx.resources.registry, path)) {
+    return sendError(res, apiError(403, 'Forbidden', `forbidden: User "${ANONYMOUS}" cannot get path "${path}"`, {}));
+  }
   if (req.method === 'GET' && serveNonResource(ctx, req, res, path)) return;
   if (path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
     if (req.method !== 'POST') return sendError(res, apiError(405, 'MethodNotAllowed', 'only POST is supported'));
+    const deniedReview = caller.anonymous && authorize(ctx, caller, { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' });
+    if (deniedReview) return sendError(res, deniedReview);
     ctx.audit.push({ verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', user: caller.user, allowed: true });
     const body = await readBody(req);
     const spec = body ? parseAccessReview(body) : badRequest('empty body');
@@ -151,10 +165,21 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
     // A real apiserver authorizes before it routes: an API it does not serve is 403 without a grant, 404 with one.
     const r = requestedResource(path);
     const denied = r && authorize(ctx, caller, { ...r, verb: verbFor(req.method ?? 'GET', r, url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') });
-    return sendError(res, denied || (p ?? pathNotFound()));
+    if (denied) return sendError(res, denied);
+    // A group/version nobody serves has no handler at all on a real apiserver: its mux answers a plain-text 404.
+    if (!servesGroupVersion(ctx, path)) return sendText(res, 404, '404 page not found\n');
+    return sendError(res, p ?? pathNotFound());
   }
-  const denied = authorize(ctx, caller, attributesOf(req.method ?? 'GET', p, url.searchParams));
+  const attrs = attributesOf(req.method ?? 'GET', p, url.searchParams);
+  const denied = authorize(ctx, caller, attrs);
   if (denied) return sendError(res, denied);
+  // A server-side apply that creates the object is authorized as create too (kube-apiserver's patch handler).
+  if (req.method === 'PATCH' && p.name && !p.subresource && (req.headers['content-type'] ?? '').startsWith('application/apply-patch+yaml')) {
+    if (!ctx.resources.store.get(p.kind, p.namespace ?? '', p.name)) {
+      const deniedCreate = authorize(ctx, caller, { ...attrs, verb: 'create' });
+      if (deniedCreate) return sendError(res, deniedCreate);
+    }
+  }
 
   switch (p.subresource) {
     case 'log':
@@ -168,6 +193,15 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
     default:
       return handleResource(ctx.resources, req, res, p, url.searchParams);
   }
+}
+
+/** True when the path's `/api/v1` or `/apis/{group}/{version}` is one the registry serves. */
+function servesGroupVersion(ctx: RouterContext, path: string): boolean {
+  const m = /^\/(?:api\/(v1)(?:\/|$)|apis\/([^/]+)\/([^/]+))/.exec(path);
+  if (!m) return false;
+  const group = m[1] ? '' : (m[2] as string);
+  const version = m[1] ?? (m[3] as string);
+  return ctx.resources.registry.kinds.some((k) => k.group === group && k.version === version);
 }
 
 /** Discovery, version and OpenAPI; true when answered. */

@@ -2,21 +2,24 @@
 // (JSON, merge, strategic, apply), delete, deletecollection; the `/status` subresource writes only status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { type ApiError, apiError, badRequest, isApiError, notFound, unsupportedMediaType } from './api-status.ts';
+import { type ApiError, apiError, badRequest, isApiError, notFound, resourceVersionTooLarge, unsupportedMediaType } from './api-status.ts';
 import type { ResourcePath } from './api-path.ts';
 import { type FieldFilter, matchesFields, parseFieldSelector, resolveFieldLabels } from './field-selector.ts';
 import { readBody, sendError, sendJson } from './http-reply.ts';
 import { applyJsonPatch } from './json-patch.ts';
-import { pageList } from './list-paging.ts';
+import { validateListOptions } from './list-options.ts';
+import { keyOf, pageList } from './list-paging.ts';
 import { jsonMergePatch } from './json-merge-patch.ts';
 import { cloneObject, isPlainObject, type KubeObject, metaOf } from './kube-object.ts';
 import { type LabelSelector, matchesLabels, parseLabelSelector } from './label-selector.ts';
 import { wantsMetadataOnly, wantsTable } from './media-type.ts';
 import type { ObjectStore } from './object-store.ts';
 import { apiVersionOf, type ResourceKind, type ResourceRegistry } from './resource-registry.ts';
+import { checkApply, serverSideApply } from './server-side-apply.ts';
 import { strategicMergePatch } from './strategic-merge-patch.ts';
 import { decodeProtobufObject } from './protobuf-objects.ts';
-import { parseIncludeObject, toTable } from './table.ts';
+import { type IncludeObject, parseIncludeObject, toTable } from './table.ts';
+import { admitWrite, createsOnUpdate, deleteReturnsObject, validateWrite } from './validation.ts';
 import { serveWatch, type WatchSettings } from './watch-stream.ts';
 
 export interface ResourceContext {
@@ -106,25 +109,16 @@ async function dispatch(
 
   if (!p.name) {
     if (method === 'GET') {
+      const watch = q.get('watch') === 'true' || q.get('watch') === '1';
+      const badOptions = validateListOptions(q, watch) ?? resourceVersionParamError(q.get('resourceVersion'));
+      if (badOptions) return badOptions;
       const sel = parseSelectors(k, q);
       if (isApiError(sel)) return sel;
-      if (q.get('watch') === 'true' || q.get('watch') === '1') {
-        serveWatch(ctx.watch, res, { kind: k, namespace: p.namespace, query: q, table, ...sel });
+      if (watch) {
+        serveWatch(ctx.watch, res, { kind: k, namespace: p.namespace, query: q, table, metadataOnly, ...sel });
         return undefined;
       }
-      const items = ctx.store
-        .list(k, p.namespace)
-        .filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
-      const rv = String(ctx.store.resourceVersion);
-      const page = pageList(items, q, rv, Boolean(q.get('labelSelector') || q.get('fieldSelector')));
-      if (isApiError(page)) return page;
-      const listMeta = { resourceVersion: rv, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };
-      if (table) return { code: 200, body: { ...toTable(k, page.items, { now: Date.now(), include: table, resourceVersion: rv }), metadata: listMeta } };
-      if (metadataOnly) return { code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: page.items.map(partialMetadata) } };
-      return {
-        code: 200,
-        body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: listMeta, items: page.items.map(withoutTypeMeta) },
-      };
+      return listReply(ctx, k, p.namespace, q, sel, table, metadataOnly);
     }
     if (method === 'POST') return create(ctx, req, p, dryRun);
     if (method === 'DELETE') {
@@ -154,8 +148,13 @@ async function dispatch(
     if (isApiError(gone)) return gone;
     if (k.resource === 'namespaces' && k.group === '' && !dryRun) {
       for (const o of ctx.store.namespacedKindsWithObjectsIn(p.name, ctx.registry.kinds)) ctx.store.delete(o.kind, p.name, o.name);
+      // The sandbox empties and removes a namespace at once; the answer still says what a real one says: Terminating.
+      metaOf(gone).deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      gone.status = { ...(isPlainObject(gone.status) ? gone.status : {}), phase: 'Terminating' };
     }
-    return { code: 200, body: gone };
+    if (deleteReturnsObject(k, gone)) return { code: 200, body: gone };
+    const gm = metaOf(gone);
+    return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: gm.name, ...(k.group ? { group: k.group } : {}), kind: k.resource, uid: gm.uid } } };
   }
   if (method === 'PUT' || method === 'PATCH') {
     const body = await readObject(req, method === 'PUT' ? BODY_TYPES : PATCH_TYPES);
@@ -163,8 +162,17 @@ async function dispatch(
     const bodyName = method === 'PUT' && isPlainObject(body) ? metaOf(body).name : undefined;
     if (bodyName && bodyName !== p.name) return badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${p.name})`);
     const type = mediaType(req);
+    const applying = method === 'PATCH' && type === 'application/apply-patch+yaml';
+    if (applying) {
+      const refused = checkApply(k, q, body);
+      if (refused) return refused;
+    }
     if (!current) {
-      if (type === 'application/apply-patch+yaml' && isPlainObject(body)) return createObject(ctx, p, body, dryRun);
+      if (applying) return createObject(ctx, p, serverSideApply(undefined, body as KubeObject, q.get('fieldManager') ?? ''), dryRun);
+      if (method === 'PUT' && createsOnUpdate(k) && isPlainObject(body)) {
+        const { resourceVersion: _rv, ...meta } = metaOf(body);
+        return createObject(ctx, p, { ...body, metadata: meta }, dryRun);
+      }
       return notFound(k.resource, k.group, p.name);
     }
     let next: KubeObject;
@@ -174,7 +182,7 @@ async function dispatch(
       next = body;
       expectRv = metaOf(next).resourceVersion;
     } else {
-      const patched = applyPatch(type, current, body);
+      const patched = applying ? serverSideApply(current, body as KubeObject, q.get('fieldManager') ?? '') : applyPatch(type, current, body);
       if (isApiError(patched)) return patched;
       next = patched;
       const rv = metaOf(next).resourceVersion;
@@ -191,12 +199,68 @@ async function dispatch(
       m.namespace = ns;
     }
     next = scopeToSubresource(k, p.subresource, current, next);
+    admitWrite(k, next);
+    const refused = validateWrite(k, next, current);
+    if (refused) return refused;
     const updated = ctx.store.update(k, next, { expectRv, dryRun });
     if (isApiError(updated)) return updated;
     return { code: 200, body: updated };
   }
   return apiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
 }
+
+/**
+ * A LIST as a real apiserver answers it: `resourceVersionMatch=Exact` reads the state at that version (410 once it
+ * is older than the history kept), a version the server has not reached waits about 3 s and then is 504, and
+ * resourceVersion=0 is served whole from the watch cache (`limit` ignored); otherwise pages follow `limit` and
+ * `continue` in key order.
+ */
+async function listReply(
+  ctx: ResourceContext,
+  k: ResourceKind,
+  namespace: string | undefined,
+  q: URLSearchParams,
+  sel: { labels: LabelSelector; fields: FieldFilter },
+  table: IncludeObject | undefined,
+  metadataOnly: boolean,
+): Promise<Reply> {
+  const rvParam = q.get('resourceVersion') ?? '';
+  const exact = q.get('resourceVersionMatch') === 'Exact';
+  let rv = String(ctx.store.resourceVersion);
+  let all: KubeObject[];
+  if (rvParam !== '' && rvParam !== '0') {
+    const wanted = Number(rvParam);
+    if (wanted > ctx.store.resourceVersion && !(await ctx.store.waitForResourceVersion(wanted, TOO_LARGE_WAIT_MS))) {
+      return resourceVersionTooLarge(wanted, ctx.store.resourceVersion);
+    }
+    if (exact) {
+      const at = ctx.store.listAt(k, wanted, namespace);
+      if (isApiError(at)) return at;
+      all = at;
+      rv = String(wanted);
+    } else all = ctx.store.list(k, namespace);
+  } else all = ctx.store.list(k, namespace);
+  const items = all.filter((o) => matchesLabels(sel.labels, metaOf(o).labels) && matchesFields(sel.fields.reqs, sel.fields.paths, o));
+  const pageQuery = new URLSearchParams(q);
+  // Measured on kube-apiserver v1.37: resourceVersion=0 is served whole from the watch cache, and so is a continue
+  // that also names a resourceVersion; any other resourceVersion pages normally.
+  if (rvParam === '0' || (rvParam !== '' && q.get('continue'))) pageQuery.delete('limit');
+  const page = pageList(items, pageQuery, rv, Boolean(q.get('labelSelector') || q.get('fieldSelector')), all.map(keyOf));
+  if (isApiError(page)) return page;
+  const listMeta = { resourceVersion: rv, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };
+  if (table) return { code: 200, body: { ...toTable(k, page.items, { now: Date.now(), include: table, resourceVersion: rv }), metadata: listMeta } };
+  if (metadataOnly) return { code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: page.items.map(partialMetadata) } };
+  return { code: 200, body: { kind: `${k.kind}List`, apiVersion: apiVersionOf(k), metadata: listMeta, items: page.items.map(withoutTypeMeta) } };
+}
+
+/** A resourceVersion parameter that is not an unsigned integer: a real apiserver answers a bare 500 (ParseUint). */
+function resourceVersionParamError(rv: string | null): ApiError | undefined {
+  if (!rv || /^\d+$/.test(rv)) return undefined;
+  return apiError(500, '', `resourceVersion: Invalid value: "${rv}": strconv.ParseUint: parsing "${rv}": invalid syntax`);
+}
+
+/** How long a LIST at a future resourceVersion waits for the store before its 504 (the apiserver waits ~3 s). */
+const TOO_LARGE_WAIT_MS = 3000;
 
 /** `/status` writes only status; writes to the main resource keep status when the kind has a status subresource. */
 function scopeToSubresource(k: ResourceKind, sub: string | undefined, current: KubeObject, next: KubeObject): KubeObject {
@@ -255,6 +319,11 @@ function createObject(ctx: ResourceContext, p: ResourcePath, body: KubeObject, d
     if (nsKind && !ctx.store.get(nsKind, '', m.namespace)) return notFound('namespaces', '', m.namespace);
   }
   if (p.name && !m.name) m.name = p.name;
+  // The storage layer's refusal, answered as a bare 500 by a real apiserver.
+  if (m.resourceVersion) return apiError(500, '', 'resourceVersion should not be set on objects to be created');
+  admitWrite(k, body);
+  const refused = validateWrite(k, body);
+  if (refused) return refused;
   const created = ctx.store.create(k, body, { dryRun });
   if (isApiError(created)) return created;
   return { code: 201, body: created };

@@ -15,6 +15,8 @@ export interface WatchRequest {
   namespace?: string;
   query: URLSearchParams;
   table?: IncludeObject;
+  /** `as=PartialObjectMetadata`: events carry metadata only, like a metadata informer's watch. */
+  metadataOnly?: boolean;
   labels: LabelSelector;
   fields: FieldFilter;
 }
@@ -31,7 +33,10 @@ function matches(w: WatchRequest, o: KubeObject, ns: string): boolean {
   return matchesLabels(w.labels, metaOf(o).labels) && matchesFields(w.fields.reqs, w.fields.paths, o);
 }
 
-/** The apiserver's selector semantics: an object entering the selection is ADDED, leaving it is DELETED. */
+/**
+ * The apiserver's selector semantics: an object entering the selection is ADDED, leaving it is DELETED (carrying
+ * the object as it was while it matched, as the watch cache sends it).
+ */
 export function visibleEvent(w: WatchRequest, e: StoreEvent): StoreEvent['type'] | undefined {
   const now = matches(w, e.object, e.namespace);
   if (e.type !== 'MODIFIED') return now ? e.type : undefined;
@@ -60,7 +65,9 @@ export function serveWatch(s: WatchSettings, res: ServerResponse, w: WatchReques
   };
   const send = (type: string, o: KubeObject) => {
     const full = { ...o, apiVersion: apiVersionOf(k), kind: k.kind };
-    write(type, w.table ? toTable(k, [full], { now: Date.now(), include: w.table }) : full);
+    if (w.table) write(type, toTable(k, [full], { now: Date.now(), include: w.table }));
+    else if (w.metadataOnly) write(type, { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: metaOf(full) });
+    else write(type, full);
   };
   const bookmark = (initialEnd: boolean) =>
     write('BOOKMARK', {
@@ -87,12 +94,15 @@ export function serveWatch(s: WatchSettings, res: ServerResponse, w: WatchReques
 
   const onEvent = (e: StoreEvent) => {
     const type = visibleEvent(w, e);
-    if (type) send(type, e.object);
+    if (type === 'DELETED' && e.type === 'MODIFIED' && e.prev) send(type, { ...e.prev, metadata: { ...metaOf(e.prev), resourceVersion: metaOf(e.object).resourceVersion } });
+    else if (type) send(type, e.object);
   };
 
   if (initialEvents || rvParam === '' || rvParam === '0') {
     for (const o of s.store.list(k, w.namespace)) if (matches(w, o, metaOf(o).namespace ?? '')) send('ADDED', o);
-    if (initialEvents) bookmark(true);
+    // The end of the initial ADDEDs is announced for a watch-list and, when bookmarks are allowed, for every watch
+    // that starts with them (resourceVersion unset or 0), as kube-apiserver v1.37 does.
+    if (initialEvents || bookmarks) bookmark(true);
     sub = s.store.subscribe(onEvent, k);
   } else {
     const since = Number(rvParam);

@@ -1,9 +1,10 @@
 // Every message between the main thread and the worker threads, as one discriminated union per direction.
 // A contract of the main thread (src/agent/) and the workers (src/tunnel/, src/gateway/, src/heartbeat/): neither owns it.
 // Plain data only (structured clone); ArrayBuffers of 64 KiB and more are transferred, not copied.
+import type { GatewayConfig } from '../config/exposure-schema.ts';
 import type { ConnectionState, SessionStatus } from './connection-state.ts';
 import type { MetricUpdate } from './metric-update.ts';
-import type { RelayConfig, ServiceTarget, SessionTimeouts, StreamConfig } from './tunnel-config.ts';
+import type { L4Config, RelayConfig, ServiceTarget, SessionTimeouts, StreamConfig } from './tunnel-config.ts';
 
 export type { ServiceTarget };
 
@@ -84,6 +85,8 @@ export interface TunnelWorkerConfig {
   facts: RegisterFacts;
   relay: Omit<RelayConfig, 'ingressController'>;
   streams: StreamConfig;
+  /** tunnels.* (L4 tunnels, §5). */
+  l4: L4Config;
 }
 
 export interface RegisterFacts {
@@ -142,6 +145,10 @@ export interface IngressWorkerConfig {
   detectionWaitMs?: number;
   /** The session as the main thread knows it at (re)start. */
   session?: { registered: boolean; clusterId: string; state: ConnectionState };
+  /** `gateway.*`: the exposure objects the worker keeps (src/gateway/exposure.ts). */
+  exposure?: GatewayConfig;
+  /** `tunnels.enabled` with `tunnels.discovery.*`: Gateway discovery and the tunnel registry (§5.5, §1.2). */
+  discovery?: { enabled: boolean; tcp: { enabled: boolean; selector: string }; udp: { enabled: boolean; selector: string }; dualMode: boolean };
 }
 
 /** `session`: the tunnel's session state; `reconnect` is true once a session has been usable before. */

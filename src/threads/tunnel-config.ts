@@ -55,3 +55,14 @@ export interface SessionTimeouts {
   /** How long a heartbeat may wait for proof that the peer is alive (timeouts.heartbeat). */
   heartbeatMs: number;
 }
+
+/** tunnels.* as the L4 tunnels read them (protocol.md §5; src/tunnel/l4/). */
+export interface L4Config {
+  enabled: boolean;
+  tcp: { bufferSize: number; keepalive: boolean; keepalivePeriodMs: number; connectTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
+  udp: { bufferSize: number; sessionTimeoutMs: number; maxSessions: number };
+  /** Where L4 streams dial: kubernetes.service_map first, else cluster DNS with the detected domain. */
+  target: { mode: ServiceProxyMode; clusterDomain: string; serviceMap: Record<string, string> };
+  /** Yamux defaults before gateway_hello overrides (§5.2). */
+  yamux: { keepAliveMs: number; writeTimeoutMs: number; maxStreamWindow: number };
+}

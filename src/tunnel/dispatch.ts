@@ -10,6 +10,8 @@ import { AGENT_INBOUND_TYPES, isRelayType, type RelayType } from '../protocol/me
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { RelayConfig, StreamConfig } from '../threads/tunnel-config.ts';
 import { HttpRelay } from './http-relay.ts';
+import { LegacyTunnels } from './l4/legacy-tunnels.ts';
+import type { L4Config } from './l4/yamux-tunnels.ts';
 import type { SessionConnection } from './session.ts';
 import { StreamRelay } from './stream-relay.ts';
 
@@ -19,6 +21,8 @@ export interface DispatcherDeps {
   metric(u: MetricUpdate): void;
   relay: Omit<RelayConfig, 'ingressController'>;
   streams: StreamConfig;
+  /** tunnels.* (§5); `enabled: false` answers the L4 messages with T1. */
+  l4?: L4Config;
 }
 
 export class TunnelDispatcher {
@@ -27,10 +31,13 @@ export class TunnelDispatcher {
   #ingressController: ServiceTarget | null = null;
   readonly http: HttpRelay;
   readonly streams: StreamRelay;
+  /** The legacy JSON L4 messages (§5.4), when tunnels are enabled. */
+  readonly legacyTunnels: LegacyTunnels | null;
 
   constructor(deps: DispatcherDeps) {
     this.#d = deps;
     const self = this;
+    this.legacyTunnels = deps.l4?.enabled ? new LegacyTunnels(deps.l4, deps.log, deps.metric) : null;
     this.streams = new StreamRelay({ kube: deps.kube, log: deps.log, metric: deps.metric, config: deps.streams });
     this.http = new HttpRelay({
       upgrade: (req, decision, conn) => this.streams.upgrade(req, decision, conn, req.rawUpgrade),
@@ -53,6 +60,7 @@ export class TunnelDispatcher {
   detach(): void {
     this.http.closeAll('tunnel connection lost');
     this.streams.closeAll();
+    this.legacyTunnels?.closeAll();
   }
 
   setRouteHints(routes: RouteHint[], ingressController: ServiceTarget | null): void {
@@ -63,6 +71,7 @@ export class TunnelDispatcher {
   closeAll(reason: string): void {
     this.http.closeAll(reason);
     this.streams.closeAll();
+    this.legacyTunnels?.closeAll();
   }
 
   beforeText(): void {
@@ -150,7 +159,23 @@ export class TunnelDispatcher {
       case 'ws_close':
         this.streams.close(m, conn);
         return true;
-      // T1: L4 tunnels are not enabled in this agent build: answer instead of crashing like upstream.
+      case 'tcp_tunnel_start':
+      case 'tcp_tunnel_data':
+      case 'tcp_tunnel_close':
+      case 'udp_tunnel_data':
+        if (!this.legacyTunnels) return this.#tunnelsDisabled(m, conn);
+        this.legacyTunnels.handle(m, conn);
+        return true;
+      default: {
+        const unhandled: never = type;
+        return unhandled;
+      }
+    }
+  }
+
+  /** T1: L4 tunnels are disabled (tunnels.enabled=false): answer instead of crashing like upstream. */
+  #tunnelsDisabled(m: InboundMessage, conn: SessionConnection): boolean {
+    switch (m.type) {
       case 'tcp_tunnel_start':
       case 'tcp_tunnel_data':
         conn.send({ type: 'tcp_tunnel_close', payload: { reason: 'tunnels_disabled', error: 'L4 tunnels are disabled on this agent (tunnels.enabled=false)' }, requestId: m.requestId });
@@ -162,10 +187,8 @@ export class TunnelDispatcher {
         this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'tunnels_disabled' } });
         this.#d.log.debug({ tunnel_id: m.payload.tunnel_id }, 'udp_tunnel_data dropped: tunnels disabled');
         return true;
-      default: {
-        const unhandled: never = type;
-        return unhandled;
-      }
+      default:
+        return false;
     }
   }
 }

@@ -10,7 +10,7 @@ import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
 import type { CreditWindow } from '../protocol/flow-control.ts';
 import type { ProxyResponsePayload } from '../protocol/wire-messages.ts';
-import { sleep } from '../timing/sleep.ts';
+import { drained } from '../timing/drain.ts';
 import type { SessionConnection } from './session.ts';
 import { runtime } from '#runtime';
 
@@ -29,11 +29,12 @@ export interface BufferedResult {
   gzipSavedBytes: number;
 }
 
-/** Wait until the tunnel socket's send buffer is below the mark (or the socket is gone / the request aborted). */
-export async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
-  // Bun's client WebSocket has no 'drain' event: poll. 1 ms keeps the pipe full (4 MiB drains in ~4 ms on a
-  // fast link); a growing backoff here cost most of the throughput.
-  while (conn.open && conn.bufferedAmount > highWater && !signal?.aborted) await sleep(1);
+/**
+ * Wait until the tunnel socket's send buffer is below the mark (or the socket is gone / the request aborted). The
+ * client WebSocket has no drain event on Bun: drained() paces its checks by the observed drain rate.
+ */
+async function drain(conn: SessionConnection, highWater: number, signal?: AbortSignal): Promise<void> {
+  await drained(conn, highWater, signal);
 }
 
 const gzipAsync = promisify(gzipCb);

@@ -396,7 +396,7 @@ export class ControlSession {
     }
     const transport = factory(hello, router.claimWriter);
     if (!transport) return;
-    if (!conn.send({ type: 'gateway_hello_ack', payload: { use_yamux: true } })) {
+    if (!conn.send({ type: 'gateway_hello_ack', payload: { use_yamux: true, ...transport.ack } })) {
       transport.close('gateway_hello_ack could not be sent');
       return;
     }

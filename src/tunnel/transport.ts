@@ -36,6 +36,13 @@ export interface SessionTransport {
   onBinary(data: ArrayBuffer): void;
   /** The socket closed or the session let it go: release everything. Called at most once; nothing is delivered after. */
   close(reason: string): void;
+  /** Fields added to `gateway_hello_ack` beside `use_yamux` (what this transport accepted, src/protocol/yamux-hello.ts). */
+  readonly ack?: Record<string, unknown>;
+  /**
+   * A shared claim (our tagged yamux framing): only the binary messages this accepts are delivered here; the others,
+   * and the envelope transport's binary writes, keep working. Absent: the claim takes every binary message (§5.1).
+   */
+  accepts?(data: ArrayBuffer): boolean;
 }
 
 /**
@@ -104,7 +111,8 @@ export class TransportRouter {
   constructor(sink: FrameSink) {
     this.#sink = sink;
     const sinkRef = sink;
-    this.envelopeWriter = Object.assign(this.#writer(() => this.#claimed === null), {
+    // A shared (tagged) claim leaves the envelope transport its binary writes.
+    this.envelopeWriter = Object.assign(this.#writer(() => this.#claimed === null || this.#claimed.accepts !== undefined), {
       sendText(text: string) {
         if (!sinkRef.open) return false;
         sinkRef.send(text);
@@ -136,7 +144,10 @@ export class TransportRouter {
   deliver(data: string | ArrayBuffer): void {
     if (this.#closed || !this.#text) return;
     if (typeof data === 'string') this.#text.onText?.(data);
-    else (this.#claimed ?? this.#text).onBinary(data);
+    else {
+      const c = this.#claimed;
+      (c && (!c.accepts || c.accepts(data)) ? c : this.#text).onBinary(data);
+    }
   }
 
   /** The socket is done: close every transport once. */

@@ -5,6 +5,7 @@ import type { MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from 
 import type { WorkerPort } from '../runtime/worker-port.ts';
 import { workerLogger } from '../runtime/worker-port.ts';
 import { TunnelDispatcher } from './dispatch.ts';
+import { YamuxTunnels } from './l4/yamux-tunnels.ts';
 import { buildRegisterPayload } from './register-payload.ts';
 import { ControlSession } from './session.ts';
 import { fromKubeAccess } from '../threads/kube-access.ts';
@@ -49,7 +50,8 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
   const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'tunnel', init.logLevel);
   const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}` }) : null;
   const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
-  const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams });
+  const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams, l4: c.l4 });
+  const yamux = new YamuxTunnels({ config: c.l4, log, metric });
   const session = new ControlSession(
     {
       apiUrl: c.apiUrl,
@@ -59,6 +61,8 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       credentialsChanged: c.credentialsChanged,
       tls: c.tls,
       timeouts: c.timeouts,
+      // supports_yamux and gateway_hello only with L4 tunnels enabled (§2.1, §5.1).
+      ...(c.l4.enabled ? { binaryTransport: (offer, writer) => yamux.transport(offer, writer) } : {}),
       buildRegisterPayload: (mode, clusterId) =>
         buildRegisterPayload({
           agentId: c.agentId,

@@ -16,6 +16,31 @@ describe('goDuration', () => {
 });
 
 describe('readyResponse', () => {
+  test('leader election: a standby is 200 and says it is passive; a leader without its session is 503 like any agent', () => {
+    const s = status();
+    s.update('leadership', (x) => {
+      x.leadership = { role: 'standby', identity: 'pod-b', holder: 'pod-a', lease: 'pipeops-system/pipeops-agent-leader' };
+    });
+    const now = Date.now();
+    const standby = readyResponse(s.snapshot(), s.readiness(now), now);
+    expect(standby.code).toBe(200);
+    expect(standby.body).toMatchObject({ status: 'ready', registered: false, leader_election: { role: 'standby', identity: 'pod-b', leader: 'pod-a', lease: 'pipeops-system/pipeops-agent-leader' } });
+    expect(String((standby.body.leader_election as { note: string }).note)).toContain('ready but passive');
+    s.update('leadership', (x) => {
+      if (x.leadership) x.leadership.role = 'leader';
+    });
+    const leader = readyResponse(s.snapshot(), s.readiness(now), now);
+    expect(leader.code).toBe(503);
+    expect(leader.body).toMatchObject({ leader_election: { role: 'leader' } });
+    expect(leader.body.reasons).toEqual(['not registered with the control plane', 'control-plane session connecting']);
+  });
+
+  test('without leader election the body has no leader_election field', () => {
+    const s = status();
+    const now = Date.now();
+    expect(readyResponse(s.snapshot(), s.readiness(now), now).body.leader_election).toBeUndefined();
+  });
+
   test('503 with every reason while not registered or connected', () => {
     const s = status();
     const now = Date.now();

@@ -43,6 +43,21 @@ test('npm run demo: kubeconfig and endpoints.json written; kubectl get pods -A w
     expect(stdout).toContain('hello-6d9f7c8b5-abcde');
     const readyRes = await fetch(`${endpoints.agent_url}/ready`);
     expect(readyRes.status).toBe(200);
+    // Issue 13 item 8: the README's L4 clients against the hub addresses in endpoints.json.
+    const l4 = Object.fromEntries((endpoints.l4 as { name: string; protocol: string; hub_address: string }[]).map((x) => [x.name, x]));
+    expect(l4.redis?.protocol).toBe('tcp');
+    expect(l4['udp-echo']?.protocol).toBe('udp');
+    const [rh, rp] = [l4.redis!.hub_address.replace(/:\d+$/, ''), l4.redis!.hub_address.split(':').pop()!];
+    if (Bun.which('redis-cli')) {
+      const cli = async (...args: string[]) => (await new Response(Bun.spawn(['redis-cli', '-h', rh, '-p', rp, ...args], { stdout: 'pipe' }).stdout).text()).trim();
+      expect(await cli('PING')).toBe('PONG');
+      expect(await cli('SET', 'k', 'through the hub')).toBe('OK');
+      expect(await cli('GET', 'k')).toBe('through the hub');
+    } else console.warn('skipping the redis-cli check: redis-cli not installed');
+    if (Bun.which('socat')) {
+      const udp = Bun.spawn(['socat', '-t2', '-', `UDP4:${l4['udp-echo']!.hub_address}`], { stdin: new TextEncoder().encode('hello over udp\n'), stdout: 'pipe' });
+      expect(await new Response(udp.stdout).text()).toBe('hello over udp\n');
+    } else console.warn('skipping the socat UDP check: socat not installed');
   } finally {
     // Stop the demo process itself (npm's own signal handling is npm's business), then npm ends.
     const pids = Bun.spawnSync(['pgrep', '-f', `cli.ts demo --dir ${dir}`]).stdout.toString().trim().split('\n').filter(Boolean);

@@ -9,7 +9,7 @@ import { ADMIN_TOKEN, AGENT_TOKEN, adminClusters, tempDir, testAgent, testHub, U
 import { waitFor } from '../support/wait.ts';
 import { connectFakeAgent } from './fake-agent.ts';
 
-const ALL = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade'];
+const ALL = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'];
 const stops: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const s of stops.reverse()) await s();

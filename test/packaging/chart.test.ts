@@ -218,6 +218,34 @@ describe.skipIf(skip)('helm lint and template', () => {
     expect(role.rules.map((r) => r.resourceNames)).toEqual([['cm1'], ['s1'], undefined]);
   });
 
+  test('replicas: 2 with leader election: RollingUpdate without unavailability, Pod name as identity, the Lease Role', () => {
+    const objs = render({ set: { token: 't', replicas: '2', 'config.agent.leader_election.enabled': 'true' } });
+    const dep = find(objs, 'Deployment') as K8sObject & { spec: Loose };
+    expect(dep.spec.replicas).toBe(2);
+    expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const env = dep.spec.template.spec.containers[0].env as Loose[];
+    expect(env.find((e) => e.name === 'PIPEOPS_LEADER_ELECTION_IDENTITY')).toEqual({ name: 'PIPEOPS_LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    const role = find(objs, 'Role', 'pipeops-agent-leader-election') as K8sObject & { rules: Loose[] };
+    expect(role.metadata.namespace).toBe('pipeops-system');
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pipeops-agent-leader'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
+    // A Lease elsewhere, by another name: the Role follows.
+    const moved = render({ set: { token: 't', 'config.agent.leader_election.enabled': 'true', 'config.agent.leader_election.lease_namespace': 'ops', 'config.agent.leader_election.lease_name': 'agent-lock' } });
+    const r2 = find(moved, 'Role', 'pipeops-agent-leader-election') as K8sObject & { rules: Loose[] };
+    expect(r2.metadata.namespace).toBe('ops');
+    expect(r2.rules[0].resourceNames).toEqual(['agent-lock']);
+    // Default: one replica, Recreate, no Lease Role, no identity env.
+    const def = render({ set: { token: 't' } });
+    expect((find(def, 'Deployment') as K8sObject & { spec: Loose }).spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+    expect(def.some((o) => o.metadata.name === 'pipeops-agent-leader-election')).toBe(false);
+  });
+
+  test('replicas > 1 without leader election is refused with the reason', () => {
+    expect(() => render({ set: { token: 't', replicas: '2' } })).toThrow('replicas > 1 needs config.agent.leader_election.enabled=true');
+  });
+
   test('deploy/agent.yaml is the chart rendered with default values (npm run docs regenerates it)', () => {
     const r = helm(MANIFEST_ARGS);
     expect(r.code).toBe(0);
@@ -256,7 +284,57 @@ describe.skipIf(skip || !Bun.which('kubectl'))('kubectl apply of the rendered ma
       }
       const second = await apply();
       expect(second.code).toBe(0);
-      expect(second.out.split('\n').filter((l) => l && !l.endsWith(' unchanged'))).toEqual([]);
+      // kubectl's client-side apply re-sends `stringData` on every apply, because the apiserver folds it into `data`
+      // and the live object never has it: the Secret reports `configured` on a real server too (the sandbox folds it
+      // since docs/sandbox-fidelity.md). Everything else must be unchanged.
+      expect(second.out.split('\n').filter((l) => l && !l.endsWith(' unchanged') && l !== 'secret/pipeops-agent configured')).toEqual([]);
     }
   }, 60_000);
+});
+
+describe.skipIf(skip)('exposure values (product README names)', () => {
+  test('agent.gateway.* lands in the ConfigMap\'s gateway block and switches on the exposure Role; the result loads', async () => {
+    const objs = render({
+      set: {
+        token: 'x',
+        'agent.gateway.enabled': 'true',
+        'agent.gateway.gatewayApi.enabled': 'true',
+        'agent.gateway.gatewayApi.gatewayClass': 'cls',
+        'agent.gateway.environment.mode': 'single-vm',
+        'agent.gateway.environment.vmIP': '192.0.2.10',
+        'agent.gateway.istio.service.namespace': 'mesh',
+        'config.gateway.namespace': 'edge',
+        'config.gateway.gateway_api.listeners[0].port': '5000',
+      },
+    });
+    const cm = find(objs, 'ConfigMap', 'pipeops-agent-config') as K8sObject & { data: Record<string, string> };
+    const gateway = (parse(cm.data['config.yaml'] ?? '') as Loose).gateway;
+    expect(gateway).toMatchObject({
+      enabled: true,
+      namespace: 'edge',
+      environment: { mode: 'single-vm', vm_ip: '192.0.2.10' },
+      gateway_api: { enabled: true, gateway_class: 'cls', listeners: [{ port: 5000 }] },
+      istio: { enabled: false, service: { namespace: 'mesh' } },
+    });
+    expect(find(objs, 'Role', 'pipeops-agent-exposure').metadata.namespace).toBe('edge');
+    // The ConfigMap's file is a valid agent configuration (the listener gets its default name and protocol).
+    const dir = tempDir('pipeops-exposure-values-');
+    writeFileSync(join(dir, 'config.yaml'), cm.data['config.yaml'] ?? '');
+    const p = Bun.spawn([process.execPath, join(import.meta.dir, '../../src/cli.ts'), 'agent', '--config', join(dir, 'config.yaml'), '--print-config'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, PIPEOPS_TOKEN: 'x' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toContain('tcp-5000');
+    // config.gateway alone works as before; the product keys are optional.
+    expect(render({ set: { token: 'x' } }).some((o) => o.metadata.name === 'pipeops-agent-exposure')).toBe(false);
+  });
+
+  test('a typo under agent.gateway fails template', () => {
+    const r = helm(['template', 'x', CHART, '--set', 'agent.gateway.vmip=1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain("additional properties 'vmip' not allowed");
+  });
 });

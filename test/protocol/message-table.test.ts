@@ -12,7 +12,7 @@ import { type AgentToHub, encodeMessage, type HubToAgent } from '../../src/proto
 
 describe('message table', () => {
   test('docs/protocol-messages.md is up to date (run: npm run docs)', () => {
-    const committed = readFileSync(join(import.meta.dir, '..', '..', 'docs', 'protocol-messages.md'), 'utf8');
+    const committed = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'protocol-messages.md'), 'utf8');
     expect(committed).toBe(renderMessageDocs());
   });
 

@@ -28,7 +28,14 @@ const call = async (path: string, token?: string, init: RequestInit = {}) => {
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) },
     tls: { ca: sb.caPem },
   } as RequestInit);
-  return { status: r.status, body: (await r.json()) as Record<string, Json> };
+  const text = await r.text();
+  let body: Record<string, Json>;
+  try {
+    body = JSON.parse(text) as Record<string, Json>;
+  } catch {
+    body = { text };
+  }
+  return { status: r.status, body };
 };
 
 // Minimal protobuf writer for the test's own SSAR bodies.
@@ -95,6 +102,8 @@ describe('authorization', () => {
     expect(denied.body.message).toBe('nodes.metrics.k8s.io is forbidden: User "viewer" cannot list resource "nodes" in API group "metrics.k8s.io" at the cluster scope');
     const allowed = await call(path, 'metrics');
     expect(allowed.status).toBe(404);
+    // No handler serves an unknown group: the real apiserver's mux answers plain text, not a Status.
+    expect(allowed.body).toEqual({ text: '404 page not found\n' });
     expect(sb.audit.filter((a) => a.group === 'metrics.k8s.io').map((a) => `${a.user} ${a.verb} ${a.resource} ${a.allowed}`)).toEqual([
       'viewer list nodes false',
       'metrics-reader list nodes true',

@@ -116,10 +116,15 @@ describe('JSON patch', () => {
   });
 
   test('a failing op is an error value with the path in the message', () => {
-    const r = applyJsonPatch({ a: 1 }, [{ op: 'replace', path: '/missing', value: 1 }]);
+    const r = applyJsonPatch({ a: 1 }, [{ op: 'replace', path: '/missing/deeper', value: 1 }]);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toContain('/missing');
+    if (!r.ok) expect(r.message).toContain('/missing/deeper');
+    expect(applyJsonPatch({ a: [1] }, [{ op: 'replace', path: '/a/3', value: 1 }]).ok).toBe(false);
     expect(applyJsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]).ok).toBe(false);
+  });
+
+  test('replace of a missing member of an object adds it, as on kube-apiserver v1.37 (test/real/fidelity.test.ts)', () => {
+    expect(applyJsonPatch({ data: { k: 'v' } }, [{ op: 'replace', path: '/data/none', value: 'x' }])).toEqual({ ok: true, value: { data: { k: 'v', none: 'x' } } });
   });
 
   test('keys with ~ and / are escaped in pointers', () => {

@@ -2,7 +2,7 @@
 // reads; the loader (load.ts), `hub --help`, `hub --print-config` and docs/hub-configuration.md are derived from it
 // and from the env/flag tables in bindings.ts. Add a key here (with a description) and it is documented.
 import { z } from 'zod';
-import { bool, duration, leaf, objectList, oneOf, port, str } from '../../config/fields.ts';
+import { bool, duration, int, leaf, objectList, oneOf, port, str } from '../../config/fields.ts';
 import { parseCidr } from '../routes/endpoint-policy.ts';
 import { checkHostname, checkPath, checkServiceRef } from '../routes/route-validation.ts';
 
@@ -60,6 +60,32 @@ const pathRoute = z
     if (svc) bad(svc.startsWith('namespace') ? 'namespace' : svc.startsWith('service_port') ? 'port' : 'service', svc.replace('service_name', 'service').replace('service_port', 'port'));
   });
 
+const l4Exposure = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a DNS label such as redis or dns-udp' }),
+    protocol: z.enum(['tcp', 'udp']),
+    listen_port: z.number().int().min(0).max(65535),
+    cluster: z.string().min(1),
+    namespace: z.string().min(1),
+    service: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+  })
+  .superRefine((r, ctx) => {
+    const svc = checkServiceRef(r.namespace, r.service, r.port);
+    if (svc) ctx.addIssue({ code: 'custom', path: [svc.startsWith('namespace') ? 'namespace' : svc.startsWith('service_port') ? 'port' : 'service'], message: svc.replace('service_name', 'service').replace('service_port', 'port') });
+  });
+
+/** `min-max` port range for the listeners of registered tunnels, or empty. */
+const PORT_RANGE = /^(\d{1,5})-(\d{1,5})$/;
+
+export function parsePortRange(v: string): { min: number; max: number } | null {
+  const m = PORT_RANGE.exec(v);
+  if (!m) return null;
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  return min >= 1 && max <= 65535 && min <= max ? { min, max } : null;
+}
+
 const credentials = z
   .object({
     key: leaf(
@@ -98,6 +124,23 @@ export const HubConfigSchema = z.object({
     "Non-public ranges (loopback, link-local, private, CGNAT, unique-local…) that direct routes' `public_endpoint` may reach. Empty: only public addresses. Unspecified, multicast and broadcast addresses and the hub's own listeners are always refused.",
     { kind: 'string-list', type: 'list of CIDRs' },
   ),
+  l4_exposures: objectList(
+    l4Exposure,
+    'Static L4 exposures: a TCP listener or UDP socket on the hub whose connections (TCP) or client addresses (UDP) become yamux streams to the cluster\'s agent (§5.3). Items: {name, protocol (tcp|udp), listen_port (0 = ephemeral), cluster (id or name), namespace, service, port}.',
+  ),
+  l4_port_range: leaf(
+    z.string().refine((v) => v === '' || parsePortRange(v) !== null, { error: 'expected "min-max" with 1 ≤ min ≤ max ≤ 65535, or empty' }).default(''),
+    'Ports for the listeners of tunnels agents register (§1.2), as `min-max`. Empty: ephemeral ports.',
+    { kind: 'string', type: 'port range' },
+  ),
+  l4_host: str('', 'Address the L4 listeners bind to. Empty: `host`.'),
+  l4_idle_timeout: duration('5m', 'Close an L4 TCP connection idle this long (either way).', { min: 1 }),
+  l4_stream_window: int(
+    1 << 20,
+    'Yamux receive window per L4 stream, both ways (sent to agents as `max_stream_window_size`), bytes, 256 KiB–16 MiB. Larger moves more per stream over a slow link; it also bounds what one stalled connection may buffer in the hub and the agent.',
+    { min: 256 * 1024, max: 16 << 20, what: 'a byte count from 262144 to 16777216' },
+  ),
+  l4_udp_session_timeout: duration('60s', 'Forget a UDP client address (and end its stream) after this long without a datagram.', { min: 1 }),
   credentials,
   log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error'] as const, 'info', 'Minimum log level.'),
 });
@@ -107,6 +150,7 @@ export type HubConfig = z.infer<typeof HubConfigSchema>;
 /** What a config file or a test may write. */
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
 export type PathRouteConfig = HubConfig['path_routes'][number];
+export type L4ExposureConfig = HubConfig['l4_exposures'][number];
 
 /** The public gateway's port: `gateway_port`, else 8088 — or ephemeral when the hub itself is (port 0). */
 export function gatewayPort(cfg: HubConfig): number {

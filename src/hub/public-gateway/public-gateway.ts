@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { AgentEndpoint } from '../agent-endpoint.ts';
+import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
+import { type Drainable, drained } from '../../timing/drain.ts';
 import type { ClusterStore } from '../cluster-store.ts';
 import type { PathRouteConfig } from '../config/schema.ts';
 import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
@@ -76,6 +77,24 @@ export interface PublicGateway {
 
 /** Streamed request bodies pause while the agent's socket holds more than this unsent. */
 const UPLOAD_HIGH_WATER = 4 << 20;
+
+/** One writer per agent session, so every upload paused behind it shares one drain monitor (src/timing/drain.ts). */
+const sessionWriters = new WeakMap<AgentSession, Drainable>();
+function sessionWriter(agents: AgentEndpoint, session: AgentSession): Drainable {
+  let w = sessionWriters.get(session);
+  if (!w) {
+    w = {
+      get bufferedAmount() {
+        return session.bufferedAmount();
+      },
+      get open() {
+        return agents.sessions.get(session.clusterId) === session;
+      },
+    };
+    sessionWriters.set(session, w);
+  }
+  return w;
+}
 const DEFAULT_MAX_CLIENT_BACKLOG = 16 << 20;
 
 const plainError = (code: number, message: string) => ({ contentType: 'text/plain; charset=utf-8', body: `${code} ${http.STATUS_CODES[code] ?? 'Error'}: ${message}\n` });
@@ -210,11 +229,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       session.send({ type: 'proxy_request_chunk', payload: { data: c.toString('base64') }, requestId });
       if (session.bufferedAmount() > UPLOAD_HIGH_WATER) {
         req.pause();
-        const check = () => {
-          if (!live() || session.bufferedAmount() <= UPLOAD_HIGH_WATER / 4) req.resume();
-          else setTimeout(check, 2);
-        };
-        setTimeout(check, 2);
+        void drained(sessionWriter(o.agents, session), UPLOAD_HIGH_WATER / 4).then(() => req.resume());
       }
     });
     req.on('end', () => {

@@ -83,3 +83,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "pipeops-agent.needsServiceProxy" -}}
 {{- if or .Values.rbac.serviceProxy (eq .Values.config.kubernetes.service_proxy "apiserver") }}true{{ end }}
 {{- end }}
+
+{{/*
+config.gateway with the product's `agent.gateway.*` values applied over it (values.yaml explains the mapping), as
+YAML; the ConfigMap and the exposure Role both read it.
+*/}}
+{{- define "pipeops-agent.gatewayConfig" -}}
+{{- $g := deepCopy .Values.config.gateway }}
+{{- $a := dict }}
+{{- if .Values.agent }}{{ $a = .Values.agent.gateway | default dict }}{{ end }}
+{{- if hasKey $a "enabled" }}{{ $_ := set $g "enabled" $a.enabled }}{{ end }}
+{{- with $a.environment }}
+{{- if hasKey . "mode" }}{{ $_ := set $g.environment "mode" .mode }}{{ end }}
+{{- if hasKey . "vmIP" }}{{ $_ := set $g.environment "vm_ip" .vmIP }}{{ end }}
+{{- end }}
+{{- with $a.istio }}
+{{- if hasKey . "enabled" }}{{ $_ := set $g.istio "enabled" .enabled }}{{ end }}
+{{- with .service }}
+{{- if hasKey . "create" }}{{ $_ := set $g.istio.service "create" .create }}{{ end }}
+{{- if hasKey . "namespace" }}{{ $_ := set $g.istio.service "namespace" .namespace }}{{ end }}
+{{- end }}
+{{- end }}
+{{- with $a.gatewayApi }}
+{{- if hasKey . "enabled" }}{{ $_ := set $g.gateway_api "enabled" .enabled }}{{ end }}
+{{- if hasKey . "gatewayClass" }}{{ $_ := set $g.gateway_api "gateway_class" .gatewayClass }}{{ end }}
+{{- end }}
+{{- toYaml $g }}
+{{- end }}
