@@ -21,7 +21,7 @@ export function emptyDir(prefix = 'pipeops-bin-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-function watchLines(p: Bun.Subprocess<'ignore', 'pipe', 'pipe'>): Proc {
+export function watchLines(p: Bun.Subprocess<'ignore', 'pipe', 'pipe'>): Proc {
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const pump = async (s: ReadableStream<Uint8Array>) => {
