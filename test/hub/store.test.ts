@@ -8,6 +8,7 @@ import { CredentialCipher, newKeyText, parseKey } from '../../src/hub/credential
 import { MIGRATIONS } from '../../src/hub/store/migrations.ts';
 import { openHubStore, redactDatabaseUrl } from '../../src/hub/store/open-store.ts';
 import type { ClusterStore, HubStore, NewRoute } from '../../src/hub/store/types.ts';
+import type { NewTunnel } from '../../src/hub/tunnels/tunnel-store.ts';
 import { tempDir } from '../support/hub-agent.ts';
 import { POSTGRES_REQUIRED, postgresUnavailable, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
@@ -34,6 +35,22 @@ const route = (cluster_id: string, hostname: string, path = '/'): NewRoute => ({
   routing_mode: 'tunnel',
   deployment_id: '',
   deployment_name: '',
+});
+
+const tunnel = (cluster_id: string, tunnel_id: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): NewTunnel => ({
+  cluster_id,
+  tunnel_id,
+  protocol,
+  gateway_name: 'edge',
+  gateway_namespace: 'gw',
+  gateway_port: port,
+  service_name: tunnel_id,
+  service_namespace: 'apps',
+  service_port: port,
+  routing_mode: 'tunnel',
+  public_endpoint: '',
+  labels: { app: tunnel_id },
+  annotations: {},
 });
 
 interface Backend {
@@ -187,6 +204,23 @@ for (const b of backends) {
       expect((await c.routes.list()).map((r) => r.hostname)).toEqual(['shared.example.com']);
     });
 
+    test('the tunnel registry: register, sync (a service-less entry keeps its service), deregister; the hub port survives a re-register', async () => {
+      const s = (await open(await b.fresh())).store;
+      const t = tunnel('c1', 'redis', 6379);
+      expect((await s.tunnels.register(t)).change).toBe('created');
+      expect((await s.tunnels.register(t)).change).toBe('unchanged');
+      expect(await s.tunnels.setTunnelPort('c1', 'redis', 40001)).toBe(true);
+      expect((await s.tunnels.register({ ...t, gateway_port: 6380 })).tunnel).toMatchObject({ gateway_port: 6380, tunnel_port: 40001, labels: { app: 'redis' } });
+      const synced = await s.tunnels.sync('c1', [{ ...t, gateway_port: 6380, service_name: '', service_namespace: '', service_port: 0 }, tunnel('c1', 'dns', 53, 'udp')]);
+      expect({ added: synced.added, removed: synced.removed, updated: synced.updated }).toEqual({ added: 1, removed: 0, updated: 0 });
+      expect((await s.tunnels.get('c1', 'redis'))?.service_name).toBe('redis');
+      await s.tunnels.register(tunnel('c2', 'redis', 6379));
+      expect((await s.tunnels.sync('c1', [])).removed).toBe(2);
+      expect((await s.tunnels.list()).map((x) => `${x.cluster_id}/${x.tunnel_id}`)).toEqual(['c2/redis']);
+      expect((await s.tunnels.deregister('c2', 'redis')).removed).toBe(1);
+      expect(await s.tunnels.setTunnelPort('c2', 'redis', 1)).toBe(false);
+    });
+
     if (b.name === 'postgres') {
       test('a route change on one replica reaches the other replica\'s listeners (LISTEN/NOTIFY)', async () => {
         const here = await b.fresh();
@@ -198,6 +232,17 @@ for (const b of backends) {
         await waitFor(() => seen === 1, { what: 'the other replica notified' });
         await a.routes.unregister('notify.example.com', () => true);
         await waitFor(() => seen === 2, { what: 'the unregister notified' });
+      });
+
+      test('a tunnel change on one replica reaches the other replica\'s listeners (LISTEN/NOTIFY)', async () => {
+        const here = await b.fresh();
+        const a = (await open(here)).store;
+        const c = (await open(here)).store;
+        let seen = 0;
+        c.tunnels.onChange(() => void seen++);
+        await a.tunnels.register(tunnel('c1', 'redis', 6379));
+        await waitFor(() => seen === 1, { what: 'the other replica notified' });
+        expect((await c.tunnels.list()).map((x) => x.tunnel_id)).toEqual(['redis']);
       });
 
       test('two replicas claiming one host at once: exactly one wins, the other gets the conflict', async () => {
