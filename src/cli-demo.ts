@@ -15,9 +15,9 @@ Flags:
   --real         real API servers instead of the sandbox: etcd, kube-apiserver and kube-controller-manager
                  with a stand-in kubelet per cluster (built from the Go module proxy on first use, ~11 min;
                  then ~10 s to start and ~450 MB of memory per cluster)
-  --ha           hub replicas: PostgreSQL (a private server), two hub processes behind HAProxy, the agent as its
-                 own process; endpoints.json lists hub_replicas and agent_replicas with their pids (needs the
-                 postgresql and haproxy packages)
+  --ha           hub replicas: PostgreSQL (a private server), two hub processes behind HAProxy, two agent
+                 processes with leader election (one leads, one stands by); endpoints.json lists hub_replicas
+                 and agent_replicas with their pids (needs the postgresql and haproxy packages)
   --help, --version
 `;
 

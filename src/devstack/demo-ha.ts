@@ -2,7 +2,9 @@
 // cluster's agent (a separate process) dialling HAProxy; the sandbox cluster runs in this process. endpoints.json
 // lists every process with its pid, so a person or a script can kill one replica and watch the other carry on:
 // the agent redials through HAProxy and lands on the survivor, and kubectl (pointed at HAProxy) works again.
-// One agent replica: agent leader election (issue 15 item 5) is not part of this build.
+// Two agent replicas for the `demo` cluster with leader election on (a Lease in the sandbox's `pipeops-system`,
+// the kubeconfig's namespace): one config file and one state file (one cluster identity), a distinct identity and
+// port each; the leader holds the session, the standby is ready but passive and takes over when the leader dies.
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,7 +28,12 @@ export interface HaDemoEndpoints {
   cluster_id: string;
   kubeconfig: string;
   hub_replicas: (HaProcess & { id: string; kube_url: string; gateway_url: string; log: string })[];
-  agent_replicas: (HaProcess & { log: string })[];
+  /** Both agent replicas; `identity` is the Lease holder name, `/ready` (at `url`) tells the current role. */
+  agent_replicas: (HaProcess & { identity: string; log: string })[];
+  /** The identity that held the agent Lease when the demo came up. */
+  agent_leader: string;
+  /** The agent Lease (namespace/name) in the sandbox. */
+  agent_lease: string;
   haproxy: { pid: number };
   postgres: { pid: number; url: string };
   /** The agent redials a lost session within this bound (its reconnect cap, jitter included). */
@@ -44,6 +51,8 @@ export interface RunningHaDemo {
 }
 
 const AGENT_RECONNECT_MAX_MS = 2_000;
+const AGENT_IDENTITIES = ['agent-a', 'agent-b'] as const;
+const LEASE_NAMESPACE = 'pipeops-system';
 
 export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
   const dir = resolve(o.dir);
@@ -65,41 +74,49 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
     const sandbox = await startSandbox({ tls: 'generate', tokens: { [tokens.sandboxSa]: { verbs: '*', resources: '*', namespaces: '*' } }, seed: 'demo' });
     stops.push(() => sandbox.close());
     const sandboxKubeconfig = join(dir, 'sandbox-kubeconfig');
-    await sandbox.writeKubeconfig(sandboxKubeconfig, { token: tokens.sandboxSa });
+    // The kubeconfig's namespace is where the agents' Lease lives (the seeded sandbox has it).
+    await sandbox.writeKubeconfig(sandboxKubeconfig, { token: tokens.sandboxSa, namespace: LEASE_NAMESPACE });
     const ingress = await startIngressController(sandbox);
     stops.push(() => ingress.stop());
     const hello = await startDemoApp({ directLabel: 'directly' });
     stops.push(() => hello.stop());
     ingress.bind('demo', 'hello', 80, { host: '127.0.0.1', port: hello.port });
 
-    // The agent, dialling HAProxy, as its own process.
-    const agentPort = await freeLoopbackPort();
+    // Two agent replicas, dialling HAProxy, each its own process: one config and state file, leader election on.
     const agentCfg = join(dir, 'agent.yaml');
     writeFileSync(
       agentCfg,
       stringify({
-        agent: { cluster_name: 'demo', port: agentPort, host: '127.0.0.1', state_file: join(dir, 'agent-state.yaml'), heartbeat_interval: '10s', enable_ingress_sync: true },
+        agent: { cluster_name: 'demo', host: '127.0.0.1', state_file: join(dir, 'agent-state.yaml'), heartbeat_interval: '10s', enable_ingress_sync: true, leader_election: { enabled: true } },
         pipeops: { api_url: frontUrl, token: tokens.agent },
         kubernetes: { in_cluster: false, kubeconfig: sandboxKubeconfig, service_token: tokens.sandboxSa, service_proxy: 'apiserver' },
         timeouts: { websocket_reconnect: '200ms', websocket_reconnect_max: `${AGENT_RECONNECT_MAX_MS}ms` },
       }),
       { mode: 0o600 },
     );
-    const agentLog = join(dir, 'agent.log');
-    const [acmd, aargs] = selfCommand(['agent', '--config', agentCfg]);
-    const agent = spawn(acmd, aargs, { stdio: ['ignore', openSync(agentLog, 'a'), openSync(agentLog, 'a')], env: { ...process.env, PIPEOPS_CONFIG: '' } });
-    stops.push(
-      () =>
-        new Promise<void>((res) => {
-          if (agent.exitCode !== null || agent.signalCode !== null) return res();
-          agent.once('close', () => res());
-          agent.kill('SIGTERM');
-        }),
-    );
+    const agents: { identity: string; port: number; log: string; proc: ReturnType<typeof spawn> }[] = [];
+    for (const identity of AGENT_IDENTITIES) {
+      const port = await freeLoopbackPort();
+      const log = join(dir, `${identity}.log`);
+      const [acmd, aargs] = selfCommand(['agent', '--config', agentCfg, '--leader-elect', '--port', String(port)]);
+      const proc = spawn(acmd, aargs, {
+        stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+        env: { ...process.env, PIPEOPS_CONFIG: '', PIPEOPS_LEADER_ELECTION_IDENTITY: identity },
+      });
+      agents.push({ identity, port, log, proc });
+      stops.push(
+        () =>
+          new Promise<void>((res) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return res();
+            proc.once('close', () => res());
+            proc.kill('SIGTERM');
+          }),
+      );
+    }
     const admin = { authorization: `Bearer ${tokens.admin}` };
     let clusterId = '';
     await waitUntil('the agent registered and connected (see agent.log)', 30_000, async () => {
-      if (agent.exitCode !== null) throw new Fatal(`the agent exited with ${agent.exitCode}; see ${agentLog}`);
+      for (const a of agents) if (a.proc.exitCode !== null) throw new Fatal(`agent ${a.identity} exited with ${a.proc.exitCode}; see ${a.log}`);
       const list = (await (await fetch(`${frontUrl}/api/v1/clusters`, { headers: admin })).json()) as { clusters: { cluster_id: string; name: string; connected: boolean }[] };
       clusterId = list.clusters.find((c) => c.name === 'demo' && c.connected)?.cluster_id ?? '';
       return clusterId !== '';
@@ -107,6 +124,17 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
     await waitUntil('hello.demo.local registered by the agent', 30_000, async () => {
       const r = (await (await fetch(`${frontUrl}/api/v1/gateway/routes`, { headers: admin })).json()) as { routes: { hostname: string }[] };
       return r.routes.some((x) => x.hostname === 'hello.demo.local');
+    });
+
+    // Both replicas up: one leads (holds the session), the other reports itself standby behind that leader.
+    let agentLeader = '';
+    await waitUntil('both agent replicas ready, one leading (see agent-*.log)', 30_000, async () => {
+      const roles = await Promise.all(
+        agents.map(async (a) => ((await (await fetch(`http://127.0.0.1:${a.port}/ready`)).json()) as { leader_election?: { role: string; leader: string | null } }).leader_election),
+      );
+      const leader = roles.find((r) => r?.role === 'leader')?.leader ?? '';
+      agentLeader = leader;
+      return leader !== '' && roles.every((r) => r?.leader === leader);
     });
 
     const kubeconfig = join(dir, 'kubeconfig');
@@ -130,7 +158,9 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
         pid: hubs.pids().get(r.name)!,
         log: join(dir, `${r.name}.log`),
       })),
-      agent_replicas: [{ url: `http://127.0.0.1:${agentPort}`, pid: agent.pid!, log: agentLog }],
+      agent_replicas: agents.map((a) => ({ identity: a.identity, url: `http://127.0.0.1:${a.port}`, pid: a.proc.pid!, log: a.log })),
+      agent_leader: agentLeader,
+      agent_lease: `${LEASE_NAMESPACE}/pipeops-agent-leader`,
       haproxy: hubs.haproxy,
       postgres: { pid: hubs.postgres.pid, url: hubs.database },
       agent_reconnect_max_ms: AGENT_RECONNECT_MAX_MS,
@@ -159,16 +189,18 @@ export async function startHaDemo(o: { dir: string }): Promise<RunningHaDemo> {
 
 export function haDemoInstructions(e: HaDemoEndpoints, dir: string): string {
   const [a, b] = e.hub_replicas;
+  const leader = e.agent_replicas.find((r) => r.identity === e.agent_leader);
   return `
-PipeOps HA demo is running: PostgreSQL, two hub replicas behind HAProxy, the "demo" cluster's agent.
+PipeOps HA demo is running: PostgreSQL, two hub replicas behind HAProxy, two agent replicas (leader election) for "demo".
 
   export KUBECONFIG=${e.kubeconfig}
   kubectl get pods                       # through HAProxy → any replica → the one holding the session → agent
   curl -H 'Host: hello.demo.local' ${e.gateway_url}/
 
-Replicas: ${a?.id} pid ${a?.pid} (${a?.url}), ${b?.id} pid ${b?.pid} (${b?.url}); agent pid ${e.agent_replicas[0]?.pid}; haproxy pid ${e.haproxy.pid}.
+Hub replicas: ${a?.id} pid ${a?.pid} (${a?.url}), ${b?.id} pid ${b?.pid} (${b?.url}); haproxy pid ${e.haproxy.pid}.
 Kill one (kill -9 ${a?.pid}) and run kubectl again: the agent redials through HAProxy within ${e.agent_reconnect_max_ms / 1000} s.
-One agent replica: agent leader election (issue 15 item 5) is not in this build.
+Agent replicas: ${e.agent_replicas.map((r) => `${r.identity} pid ${r.pid} (${r.url})`).join(', ')}; ${e.agent_leader} leads (Lease ${e.agent_lease}).
+Kill the leader (kill -9 ${leader?.pid}): the standby takes the Lease over and registers within ~12 s; curl <url>/ready shows each role.
 
 Endpoints: ${join(dir, 'endpoints.json')}   Logs: ${dir}/*.log   Stop: Ctrl-C
 `;
