@@ -13,7 +13,7 @@ import type { RunningAgent } from '../../src/agent/run.ts';
 import { newKeyText } from '../../src/hub/credential-cipher.ts';
 import { FORWARD_SIGNATURE, FORWARD_TIME, FORWARDED_BY, l4Target, ReplicaLink } from '../../src/hub/replica-link.ts';
 import type { Hub } from '../../src/hub/server.ts';
-import { type Backend, echoRoundTrip, sha256, tcpEcho, udpEcho } from '../support/l4-backends.ts';
+import { type Backend, echoRoundTrip, freePort, sha256, tcpEcho, udpEcho } from '../support/l4-backends.ts';
 import { quietLog, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { POSTGRES_REQUIRED, postgresUnavailable, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
@@ -49,12 +49,13 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
     });
     await new Promise<void>((r) => afterFin.listen(0, '127.0.0.1', r));
     cleanups.push(() => echo.stop(), () => udp.stop(), () => new Promise((r) => afterFin.close(r)));
+    const closedPort = await freePort();
     const dir = tempDir();
     const common = {
       database,
       state: `${dir}/hub.db`,
       credentials: { key: newKeyText() },
-      l4_exposures: [exposure('echo', 'tcp', 'echo', 7), exposure('after-fin', 'tcp', 'after-fin', 7), exposure('udp-echo', 'udp', 'udp-echo', 7)],
+      l4_exposures: [exposure('echo', 'tcp', 'echo', 7), exposure('after-fin', 'tcp', 'after-fin', 7), exposure('udp-echo', 'udp', 'udp-echo', 7), exposure('nowhere', 'tcp', 'nowhere', 9)],
     };
     a = await testHub({ ...common, replica: { secret: SECRET, lease: '3s', id: 'replica-a' } });
     cleanups.push(() => a.stop());
@@ -69,6 +70,7 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
           'demo/echo:7': `tcp://127.0.0.1:${echo.port}`,
           'demo/after-fin:7': `tcp://127.0.0.1:${(afterFin.address() as net.AddressInfo).port}`,
           'demo/udp-echo:7': `udp://127.0.0.1:${udp.port}`,
+          'demo/nowhere:9': `tcp://127.0.0.1:${closedPort}`,
         },
       },
     });
@@ -115,6 +117,19 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
       s.on('error', reject);
     });
     expect(answer).toBe('got 100000 bytes, then your FIN');
+  }, 30_000);
+
+  test('a stream the agent refuses (nothing listens behind the service): the client is closed, A counts it', async () => {
+    const onA = async () => Number((await a.metrics.text()).match(/pipeops_hub_l4_failures_total\{tunnel="nowhere",reason="forwarded_connection_error"\} (\d+)/)?.[1] ?? 0);
+    const n0 = await onA();
+    const how = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: b.l4.port('nowhere')!, allowHalfOpen: true }, () => s.write('hello?'));
+      s.on('data', () => resolve('data'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+      s.on('end', () => (s.destroy(), resolve('ended')));
+    });
+    expect(how).toMatch(/ended|error/);
+    await waitFor(async () => (await onA()) > n0, { what: 'the refused stream counted on A' });
   }, 30_000);
 
   /** A raw upgrade request to A's Kubernetes API gateway; resolves with the status line and the body. */

@@ -279,6 +279,8 @@ export class L4Gateway {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: pipeops-l4\r\n\r\n`);
     if (head.length) o.stream.write(head);
     this.#d.log.debug({ tunnel: t.tunnel, cluster_id: t.cluster, from: via.from }, 'L4 connection forwarded by another replica');
+    // A stream that fails here (the agent refused it, reset, idle) is counted here: the link is closed, and the
+    // forwarding replica sees the close without a reason (Bun cannot reset an upgraded TLS socket).
     pipeSocketStream(socket as unknown as PipeSocket, o.stream, { idleMs: this.#d.idleMs }, (r) => {
       if (r.error) {
         this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: t.tunnel, reason: 'forwarded_connection_error' });
