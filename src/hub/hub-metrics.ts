@@ -49,7 +49,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_forwarded_total',
     type: 'counter',
-    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public) and kind (request, upgrade).',
+    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public, l4) and kind (request, upgrade, tcp).',
     labels: ['gateway', 'kind'],
   },
   { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
@@ -85,7 +85,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_l4_failures_total',
     type: 'counter',
-    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial.',
+    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial; between hub replicas: replica_link (the link to the replica holding the session failed or was refused), udp_not_forwarded (a datagram for a session another replica holds), client_gone, and on the holding replica forward_refused (tunnel "internal": unsigned, forged or malformed forward) and forwarded_connection_error.',
     labels: ['tunnel', 'reason'],
   },
   { name: 'pipeops_hub_l4_connections_active', type: 'gauge', help: 'L4 connections (TCP) and UDP client addresses relayed now, by tunnel.', labels: ['tunnel'] },

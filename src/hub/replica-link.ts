@@ -126,10 +126,93 @@ export class ReplicaLink {
     peer.on('close', () => socket.destroy());
   }
 
+  /**
+   * Open an L4 byte pipe to the replica at `base` (its Kubernetes API gateway) that holds a cluster's session: a
+   * signed upgrade of `/internal/l4` naming the cluster and the stream header fields. Resolves after the peer's
+   * 101 with the socket (half-close allowed) and any bytes that came with the answer; rejects with the reason.
+   */
+  openL4(base: string, t: L4ForwardTarget, timeoutMs = 10_000): Promise<{ socket: net.Socket; rest: Buffer }> {
+    const u = new URL(base);
+    const target = l4Target(t);
+    const secure = u.protocol === 'https:';
+    const port = Number(u.port) || (secure ? 443 : 80);
+    // Half-open: the client's FIN must not end the answer's direction (node's TLSSocket takes the option; bun-types omit it).
+    const peer = secure ? tls.connect({ host: u.hostname, port, ...this.#tlsOptions(), ...{ allowHalfOpen: true } }) : net.connect({ host: u.hostname, port, allowHalfOpen: true });
+    peer.allowHalfOpen = true;
+    peer.setNoDelay(true);
+    return new Promise((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        peer.off('data', onData);
+        peer.destroy();
+        reject(new Error(why));
+      };
+      const timer = setTimeout(() => fail(`no answer from ${u.host} within ${timeoutMs} ms`), timeoutMs);
+      const onData = (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        const end = got.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (got.length > 16 * 1024) fail(`${u.host} answered an oversized head`);
+          return;
+        }
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(got.subarray(0, end).toString('latin1'))?.[1];
+        if (status !== '101') return fail(`${u.host} refused the L4 forward (${status ?? 'not HTTP'}): ${got.subarray(end + 4).toString('utf8').slice(0, 200)}`);
+        clearTimeout(timer);
+        peer.off('data', onData);
+        peer.off('error', onError);
+        peer.pause();
+        resolve({ socket: peer, rest: got.subarray(end + 4) });
+      };
+      const onError = (e: Error) => fail(`${u.host}: ${e.message}`);
+      peer.on('error', onError);
+      peer.on('end', () => fail(`${u.host} closed the connection before answering`));
+      peer.once(secure ? 'secureConnect' : 'connect', () => {
+        const lines = [`GET ${target} HTTP/1.1`, `Host: ${u.host}`, 'Connection: Upgrade', `Upgrade: ${L4_UPGRADE}`];
+        for (const [k, v] of Object.entries(this.sign('GET', target))) lines.push(`${k}: ${v}`);
+        peer.write(`${lines.join('\r\n')}\r\n\r\n`);
+      });
+      peer.on('data', onData);
+    });
+  }
+
   /** The peers present the replicas' shared certificate: its chain is checked, not the name (an internal address). */
   #tlsOptions() {
     return this.#o.kubeCaPem ? { ca: this.#o.kubeCaPem, checkServerIdentity: () => undefined } : { rejectUnauthorized: true };
   }
+}
+
+/** The internal path of L4 forwards (on the Kubernetes API gateway, which the replica link already reaches). */
+export const L4_PATH = '/internal/l4';
+export const L4_UPGRADE = 'pipeops-l4';
+
+/** What a replica needs to open the agent stream for a forwarded L4 connection (TCP only). */
+export interface L4ForwardTarget {
+  cluster: string;
+  /** The exposure's name (metrics and logs on the holding replica). */
+  tunnel: string;
+  namespace: string;
+  service: string;
+  port: number;
+  tunnelId: string;
+}
+
+export function l4Target(t: L4ForwardTarget): string {
+  const q = new URLSearchParams({ cluster: t.cluster, tunnel: t.tunnel, namespace: t.namespace, service: t.service, port: String(t.port), tunnel_id: t.tunnelId });
+  return `${L4_PATH}?${q.toString()}`;
+}
+
+/** The forward's fields, or what is wrong with them. */
+export function parseL4Target(url: string): L4ForwardTarget | string {
+  const u = new URL(url, 'http://x');
+  if (u.pathname !== L4_PATH) return `not ${L4_PATH}`;
+  const q = u.searchParams;
+  const need = ['cluster', 'tunnel', 'namespace', 'service', 'port', 'tunnel_id'];
+  const missing = need.filter((k) => !q.get(k));
+  if (missing.length) return `missing ${missing.join(', ')}`;
+  const port = Number(q.get('port'));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `bad port ${q.get('port')}`;
+  return { cluster: q.get('cluster')!, tunnel: q.get('tunnel')!, namespace: q.get('namespace')!, service: q.get('service')!, port, tunnelId: q.get('tunnel_id')! };
 }
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);

@@ -273,6 +273,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       directory,
       clusters: store,
       link,
+      internalL4: () => (l4 ? (req, socket, head) => l4!.acceptForwarded(req, socket, head) : null),
       log,
       metrics,
     });
@@ -372,6 +373,15 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     udpIdleMs: cfg.l4_udp_session_timeout,
     log,
     metrics,
+    remote: link
+      ? {
+          locate: async (clusterId) => {
+            const where = await directory.locate(clusterId);
+            return where.kind === 'remote' ? where.replica.kube_url : null;
+          },
+          link,
+        }
+      : undefined,
   });
   l4 = l4Gateway;
   try {

@@ -20,7 +20,7 @@ import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
-import type { ReplicaLink } from '../replica-link.ts';
+import { L4_PATH, type ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
@@ -45,6 +45,8 @@ export interface KubeGatewayOptions {
   clusters: ClusterStore;
   /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
   link?: ReplicaLink;
+  /** Hub replicas: L4 connections another replica forwards (upgrades of /internal/l4, checked by the handler). */
+  internalL4?: () => ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null;
   log: Logger;
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
@@ -220,6 +222,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       socket.end(`HTTP/1.1 ${code} Refused\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\n\r\n${e.body}`);
       if (logIt) log.warn({ method: req.method, code }, 'kube gateway: upgrade request refused');
     };
+    if ((req.url ?? '').split('?')[0] === L4_PATH) {
+      const accept = o.internalL4?.();
+      if (!accept) return refuse(404, 'this hub does not accept L4 forwards');
+      return accept(req, socket, head);
+    }
     if (!authorized(req)) return refuse(401, 'Unauthorized');
     const target = parseGatewayTarget(req.url ?? '/');
     if (!target) return refuse(404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');

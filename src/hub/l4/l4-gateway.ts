@@ -2,7 +2,13 @@
 // `l4_exposures`, or a tunnel an agent registered). Tunnel mode: each TCP connection, and each UDP client address,
 // becomes a yamux stream to the cluster's agent, opened with the §5.3 header. Direct mode: forwarded to the
 // tunnel's public endpoint without the agent, under the same EndpointPolicy as direct HTTP routes.
+//
+// Hub replicas (issue 15): a TCP connection for a cluster whose agent session another replica holds is carried
+// to that replica over the authenticated replica link (`ReplicaLink.openL4`: a signed upgrade of /internal/l4 on
+// its Kubernetes API gateway), which opens the agent stream (`acceptForwarded`) and pipes bytes. UDP is not
+// forwarded: a datagram for a remote session is dropped and counted (reason `udp_not_forwarded`).
 import dgram from 'node:dgram';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DatagramReader, encodeDatagram, encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
@@ -14,6 +20,16 @@ import type { HubMetrics } from '../hub-metrics.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import type { AgentYamux } from './agent-yamux.ts';
+import { type L4ForwardTarget, parseL4Target, type ReplicaLink } from '../replica-link.ts';
+import { pipeSockets } from './socket-pipe.ts';
+import type { Duplex } from 'node:stream';
+
+/** Reaching the replica that holds a cluster's session (absent: one hub). */
+export interface L4Remote {
+  /** The holding replica's Kubernetes API gateway URL, or null when no other replica holds it. */
+  locate(clusterId: string): Promise<string | null>;
+  link: Pick<ReplicaLink, 'openL4' | 'check'>;
+}
 
 export interface L4Exposure {
   /** Unique: a config name, or a registered tunnel id. */
@@ -62,6 +78,7 @@ export interface L4GatewayDeps {
   udpIdleMs: number;
   log: Logger;
   metrics: HubMetrics;
+  remote?: L4Remote;
 }
 
 export interface L4TunnelView {
@@ -191,20 +208,85 @@ export class L4Gateway {
     if (bytesOut) this.#d.metrics.inc('pipeops_hub_l4_bytes_total', { tunnel: e.name, direction: 'to_client' }, bytesOut);
   }
 
-  /** A yamux stream to the exposure's Service, header written. */
-  #openStream(e: L4Exposure, stats: Stats): { stream: YamuxStream; udpFramed: boolean } | null {
+  /** A yamux stream to the exposure's Service, header written; or why not (not counted yet). */
+  #tryStream(e: L4Exposure): { ok: true; stream: YamuxStream; udpFramed: boolean } | { ok: false; reason: string; detail: string; clusterId: string | null } {
     const clusterId = this.#d.clusters.resolve(e.cluster);
-    if (!clusterId) {
-      this.#fail(e, stats, 'cluster_not_found', `cluster ${e.cluster} is not registered`);
-      return null;
-    }
+    if (!clusterId) return { ok: false, reason: 'cluster_not_found', detail: `cluster ${e.cluster} is not registered`, clusterId: null };
     const o = this.#d.agents.open(clusterId);
-    if (!o.ok) {
-      this.#fail(e, stats, o.reason, o.detail);
-      return null;
-    }
+    if (!o.ok) return { ...o, clusterId };
     o.stream.write(encodeStreamHeader({ protocol: e.protocol, serviceName: e.service, serviceNamespace: e.namespace, servicePort: e.port, tunnelId: e.tunnelId }));
     return o;
+  }
+
+  /** Carry a TCP client connection to the replica holding the cluster's session (the local agent is not here). */
+  async #forward(e: L4Exposure, stats: Stats, sock: PipeSocket, clusterId: string, local: { reason: string; detail: string }): Promise<void> {
+    const remote = this.#d.remote!;
+    sock.pause();
+    const gone = (reason: string, detail: string) => {
+      this.#fail(e, stats, reason, detail);
+      stats.active--;
+      sock.destroy();
+    };
+    let base: string | null;
+    try {
+      base = await remote.locate(clusterId);
+    } catch (err) {
+      return gone('replica_link', `session directory did not answer: ${(err as Error).message}`);
+    }
+    if (!base) return gone(local.reason, local.detail);
+    if (sock.destroyed) return gone('client_gone', 'the client left before the replica link was open');
+    const t: L4ForwardTarget = { cluster: clusterId, tunnel: e.name, namespace: e.namespace, service: e.service, port: e.port, tunnelId: e.tunnelId };
+    let peer: Awaited<ReturnType<L4Remote['link']['openL4']>>;
+    try {
+      peer = await remote.link.openL4(base, t);
+    } catch (err) {
+      return gone('replica_link', (err as Error).message);
+    }
+    if (sock.destroyed) {
+      peer.socket.destroy();
+      return gone('client_gone', 'the client left before the replica link was open');
+    }
+    this.#d.metrics.inc('pipeops_hub_forwarded_total', { gateway: 'l4', kind: 'tcp' });
+    pipeSockets(sock, peer.socket as unknown as PipeSocket, { idleMs: this.#d.idleMs, initial: peer.rest }, (r) => {
+      this.#ended(e, stats, r.clientToPeer, r.peerToClient);
+      if (r.error) this.#fail(e, stats, r.error.startsWith('idle') ? 'idle_timeout' : r.error.includes('replica link') ? 'replica_link' : 'connection_error', r.error);
+    });
+  }
+
+  /**
+   * A TCP connection another replica forwards (the upgrade of /internal/l4 on the Kubernetes API gateway): the
+   * link signature is checked (403 otherwise), the agent stream opened with the forwarded header, then 101 and bytes.
+   */
+  acceptForwarded(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const answer = (code: number, message: string) => {
+      socket.end(`HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : 'Refused'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+    };
+    const refuse = (tunnel: string, reason: string, code: number, detail: string) => {
+      this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel, reason });
+      this.#d.log.warn({ tunnel, reason, detail, from: req.socket.remoteAddress }, 'L4 forward from another replica refused');
+      answer(code, detail);
+    };
+    socket.on('error', () => socket.destroy());
+    const via = this.#d.remote?.link.check(req) ?? { kind: 'forged' as const, reason: 'this hub has no replica link' };
+    if (via.kind !== 'replica') return refuse('internal', 'forward_refused', 403, via.kind === 'client' ? 'unsigned request' : via.reason);
+    const t = parseL4Target(req.url ?? '/');
+    if (typeof t === 'string') return refuse('internal', 'forward_refused', 400, t);
+    const o = this.#d.agents.open(t.cluster);
+    if (!o.ok) return refuse(t.tunnel, o.reason, 502, o.detail);
+    o.stream.write(encodeStreamHeader({ protocol: 'tcp', serviceName: t.service, serviceNamespace: t.namespace, servicePort: t.port, tunnelId: t.tunnelId }));
+    // The stream's FIN must not close our write side: the service may still answer after the client's FIN.
+    (socket as { allowHalfOpen?: boolean }).allowHalfOpen = true;
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: pipeops-l4\r\n\r\n`);
+    if (head.length) o.stream.write(head);
+    this.#d.log.debug({ tunnel: t.tunnel, cluster_id: t.cluster, from: via.from }, 'L4 connection forwarded by another replica');
+    // A stream that fails here (the agent refused it, reset, idle) is counted here: the link is closed, and the
+    // forwarding replica sees the close without a reason (Bun cannot reset an upgraded TLS socket).
+    pipeSocketStream(socket as unknown as PipeSocket, o.stream, { idleMs: this.#d.idleMs }, (r) => {
+      if (r.error) {
+        this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: t.tunnel, reason: 'forwarded_connection_error' });
+        this.#d.log.warn({ tunnel: t.tunnel, detail: r.error }, 'L4 connection forwarded by another replica failed');
+      }
+    });
   }
 
   async #listenTcp(e: L4Exposure, stats: Stats): Promise<Listener> {
@@ -216,8 +298,10 @@ export class L4Gateway {
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
         this.#opened(e, stats);
-        const o = this.#openStream(e, stats);
-        if (!o) {
+        const o = this.#tryStream(e);
+        if (!o.ok) {
+          if (o.reason === 'agent_offline' && o.clusterId && this.#d.remote) return void this.#forward(e, stats, sock, o.clusterId, o);
+          this.#fail(e, stats, o.reason, o.detail);
           stats.active--;
           sock.destroy();
           return;
@@ -334,10 +418,18 @@ export class L4Gateway {
         if (e.mode === 'direct') {
           client.up = this.#directUdp(e, stats, back, () => end(key, client));
         } else {
-          const o = this.#openStream(e, stats);
-          if (!o) {
+          const o = this.#tryStream(e);
+          if (!o.ok) {
             clients.delete(key);
             stats.active--;
+            const remote = this.#d.remote;
+            if (o.reason === 'agent_offline' && o.clusterId && remote) {
+              // UDP is not carried between replicas: say so when another replica holds the session.
+              void remote
+                .locate(o.clusterId)
+                .catch(() => null)
+                .then((base) => (base ? this.#fail(e, stats, 'udp_not_forwarded', `another hub replica holds the session of cluster ${o.clusterId}; UDP is not forwarded between replicas`) : this.#fail(e, stats, o.reason, o.detail)));
+            } else this.#fail(e, stats, o.reason, o.detail);
             return;
           }
           client.stream = o.stream;

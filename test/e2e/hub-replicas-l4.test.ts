@@ -1,0 +1,196 @@
+// L4 between hub replicas (issue 15 item 3): two replicas on one PostgreSQL database, the agent's session on
+// replica A, the same `l4_exposures` on both. A TCP connection on B's listener is carried to A over the replica
+// link (a signed upgrade of /internal/l4 on A's Kubernetes API gateway) and from A through the agent to a real
+// TCP backend: bytes come back sha256-intact, half-close is kept. An unsigned or forged forward is refused (403)
+// and counted; UDP is not forwarded, and a datagram for A's session on B is counted as such.
+// Skipped without PostgreSQL unless PIPEOPS_POSTGRES=required.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { RunningAgent } from '../../src/agent/run.ts';
+import { newKeyText } from '../../src/hub/credential-cipher.ts';
+import { FORWARD_SIGNATURE, FORWARD_TIME, FORWARDED_BY, l4Target, ReplicaLink } from '../../src/hub/replica-link.ts';
+import type { Hub } from '../../src/hub/server.ts';
+import { type Backend, echoRoundTrip, freePort, sha256, tcpEcho, udpEcho } from '../support/l4-backends.ts';
+import { quietLog, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
+import { POSTGRES_REQUIRED, postgresUnavailable, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { waitFor } from '../support/wait.ts';
+
+const skip = POSTGRES_REQUIRED ? null : postgresUnavailable();
+if (skip) console.log(`SKIPPED: L4 between hub replicas on PostgreSQL: ${skip}`);
+
+const SECRET = 'replica-secret-for-l4-tests-0123456789';
+const exposure = (name: string, protocol: 'tcp' | 'udp', service: string, port: number) => ({ name, protocol, listen_port: 0, cluster: 'l4-replicas', namespace: 'demo', service, port });
+
+describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
+  let pg: TestPostgres;
+  let a: Hub;
+  let b: Hub;
+  let agent: RunningAgent;
+  let echo: Awaited<ReturnType<typeof tcpEcho>>;
+  let udp: Backend;
+  let afterFin: net.Server;
+  let clusterId: string;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    cleanups.push(() => pg.stop());
+    const database = await pg.newDatabase();
+    echo = await tcpEcho();
+    udp = await udpEcho();
+    // Answers only after the client's FIN arrived.
+    afterFin = net.createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (d) => (n += d.length));
+      s.on('end', () => s.end(`got ${n} bytes, then your FIN`));
+    });
+    await new Promise<void>((r) => afterFin.listen(0, '127.0.0.1', r));
+    cleanups.push(() => echo.stop(), () => udp.stop(), () => new Promise((r) => afterFin.close(r)));
+    const closedPort = await freePort();
+    const dir = tempDir();
+    const common = {
+      database,
+      state: `${dir}/hub.db`,
+      credentials: { key: newKeyText() },
+      l4_exposures: [exposure('echo', 'tcp', 'echo', 7), exposure('after-fin', 'tcp', 'after-fin', 7), exposure('udp-echo', 'udp', 'udp-echo', 7), exposure('nowhere', 'tcp', 'nowhere', 9)],
+    };
+    a = await testHub({ ...common, replica: { secret: SECRET, lease: '3s', id: 'replica-a' } });
+    cleanups.push(() => a.stop());
+    b = await testHub({ ...common, replica: { secret: SECRET, lease: '3s', id: 'replica-b' } });
+    cleanups.push(() => b.stop());
+    agent = await testAgent(a.url, dir, {
+      agent: { cluster_name: 'l4-replicas' },
+      tunnels: { enabled: true },
+      kubernetes: {
+        service_proxy: 'map',
+        service_map: {
+          'demo/echo:7': `tcp://127.0.0.1:${echo.port}`,
+          'demo/after-fin:7': `tcp://127.0.0.1:${(afterFin.address() as net.AddressInfo).port}`,
+          'demo/udp-echo:7': `udp://127.0.0.1:${udp.port}`,
+          'demo/nowhere:9': `tcp://127.0.0.1:${closedPort}`,
+        },
+      },
+    });
+    cleanups.push(() => agent.stop());
+    clusterId = await waitFor(() => a.yamux.active()[0], { what: 'a yamux session between the agent and replica A', timeoutMs: 20_000 });
+    await waitFor(async () => (await b.directory.locate(clusterId)).kind === 'remote', { what: "B sees A's session" });
+    expect(b.agents.sessions.has(clusterId)).toBe(false);
+    // B learns the cluster's name from the store on a miss (the agent registered with A): the first connections may
+    // find no cluster yet.
+    const probe = randomBytes(16);
+    await waitFor(async () => (await echoRoundTrip(b.l4.port('echo')!, probe)).sha256 === sha256(probe), { what: 'a first echo through B', timeoutMs: 15_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+
+  test("4 MiB through B's listener reach the backend through A and come back sha256-intact", async () => {
+    const payload = randomBytes(4 * 1024 * 1024);
+    const before = (await b.metrics.text()).match(/pipeops_hub_forwarded_total\{gateway="l4",kind="tcp"\} (\d+)/)?.[1] ?? '0';
+    const r = await echoRoundTrip(b.l4.port('echo')!, payload);
+    expect(r).toEqual({ sha256: sha256(payload), bytes: payload.length });
+    expect(echo.received).toContain(sha256(payload));
+    const after = (await b.metrics.text()).match(/pipeops_hub_forwarded_total\{gateway="l4",kind="tcp"\} (\d+)/)?.[1];
+    expect(Number(after)).toBe(Number(before) + 1);
+    // B counted the connection and its bytes on its own listener.
+    const view = b.l4.list().find((t) => t.name === 'echo')!;
+    expect(view.bytes_in).toBeGreaterThanOrEqual(payload.length);
+    expect(view.bytes_out).toBeGreaterThanOrEqual(payload.length);
+  }, 60_000);
+
+  test('8 connections at once through B, each intact', async () => {
+    const payloads = Array.from({ length: 8 }, (_, i) => randomBytes(256 * 1024 + i));
+    const got = await Promise.all(payloads.map((p) => echoRoundTrip(b.l4.port('echo')!, p)));
+    expect(got.map((g) => g.sha256)).toEqual(payloads.map(sha256));
+  }, 60_000);
+
+  test("half-close is kept across the link: the service answers after the client's FIN", async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect({ host: '127.0.0.1', port: b.l4.port('after-fin')!, allowHalfOpen: true }, () => s.end(Buffer.alloc(100_000, 7)));
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('end', () => (s.end(), resolve(Buffer.concat(chunks).toString())));
+      s.on('error', reject);
+    });
+    expect(answer).toBe('got 100000 bytes, then your FIN');
+  }, 30_000);
+
+  test('a stream the agent refuses (nothing listens behind the service): the client is closed, A counts it', async () => {
+    const onA = async () => Number((await a.metrics.text()).match(/pipeops_hub_l4_failures_total\{tunnel="nowhere",reason="forwarded_connection_error"\} (\d+)/)?.[1] ?? 0);
+    const n0 = await onA();
+    const how = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: b.l4.port('nowhere')!, allowHalfOpen: true }, () => s.write('hello?'));
+      s.on('data', () => resolve('data'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+      s.on('end', () => (s.destroy(), resolve('ended')));
+    });
+    expect(how).toMatch(/ended|error/);
+    await waitFor(async () => (await onA()) > n0, { what: 'the refused stream counted on A' });
+  }, 30_000);
+
+  /** A raw upgrade request to A's Kubernetes API gateway; resolves with the status line and the body. */
+  const rawUpgrade = (target: string, headers: Record<string, string>) =>
+    new Promise<string>((resolve, reject) => {
+      const u = new URL(a.kubeUrl);
+      const s = tls.connect({ host: u.hostname, port: Number(u.port), ca: a.kubeCaPem, checkServerIdentity: () => undefined }, () => {
+        const lines = [`GET ${target} HTTP/1.1`, `Host: ${u.host}`, 'Connection: Upgrade', 'Upgrade: pipeops-l4', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+        s.write(`${lines.join('\r\n')}\r\n\r\n`);
+      });
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.on('end', () => resolve(text));
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+
+  test('an unsigned or forged /internal/l4 request is refused with 403 and counted; a signed one is served', async () => {
+    const target = l4Target({ cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
+    const refused = async () => Number((await a.metrics.text()).match(/pipeops_hub_l4_failures_total\{tunnel="internal",reason="forward_refused"\} (\d+)/)?.[1] ?? 0);
+    const n0 = await refused();
+    const unsigned = await rawUpgrade(target, {});
+    expect(unsigned).toStartWith('HTTP/1.1 403');
+    expect(unsigned).toContain('unsigned request');
+    const forged = await rawUpgrade(target, { [FORWARDED_BY]: 'replica-b', [FORWARD_TIME]: String(Date.now()), [FORWARD_SIGNATURE]: 'AAAA' });
+    expect(forged).toStartWith('HTTP/1.1 403');
+    expect(forged).toContain('bad signature');
+    // Signed with another secret: refused too.
+    const other = new ReplicaLink({ replicaId: 'replica-b', secret: 'not-the-replicas-secret-0123456789', log: quietLog });
+    const wrongKey = await rawUpgrade(target, other.sign('GET', target));
+    expect(wrongKey).toStartWith('HTTP/1.1 403');
+    // A signature over another target (a different service) does not carry over.
+    const right = new ReplicaLink({ replicaId: 'replica-b', secret: SECRET, kubeCaPem: a.kubeCaPem, log: quietLog });
+    const moved = await rawUpgrade(target.replace('service=echo', 'service=other'), right.sign('GET', target));
+    expect(moved).toStartWith('HTTP/1.1 403');
+    expect(await refused()).toBe(n0 + 4);
+    // The same request signed with the replicas' secret is served: 101, then the echo.
+    const { socket, rest } = await right.openL4(a.kubeUrl, { cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
+    expect(rest.length).toBe(0);
+    const back = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('end', () => (socket.end(), resolve(text)));
+      socket.on('error', reject);
+      socket.resume();
+      socket.end('hello through the link');
+    });
+    expect(back).toBe('hello through the link');
+  }, 30_000);
+
+  test('UDP is not forwarded between replicas: a datagram on B for A\'s session is counted udp_not_forwarded', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    try {
+      const counted = () => b.l4.list().find((t) => t.name === 'udp-echo')!.failures.udp_not_forwarded ?? 0;
+      const n0 = counted();
+      sock.send('ping', b.l4.port('udp-echo')!, '127.0.0.1');
+      await waitFor(() => counted() > n0, { what: 'the datagram counted on B' });
+      expect((await b.metrics.text())).toMatch(/pipeops_hub_l4_failures_total\{tunnel="udp-echo",reason="udp_not_forwarded"\} [1-9]/);
+    } finally {
+      sock.close();
+    }
+  });
+});
