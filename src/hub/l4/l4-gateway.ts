@@ -71,7 +71,7 @@ export interface L4GatewayDeps {
   publicHost: string;
   portRange: { min: number; max: number } | null;
   agents: AgentYamux;
-  clusters: Pick<ClusterNames, 'resolve'>;
+  clusters: Pick<ClusterNames, 'resolve' | 'refresh'>;
   policy: EndpointPolicy;
   lookup?: LookupFn;
   idleMs: number;
@@ -96,6 +96,9 @@ export interface L4TunnelView {
   bytes_out: number;
   failures: Record<string, number>;
 }
+
+/** A yamux stream to an exposure's Service, or why there is none. */
+type StreamAttempt = { ok: true; stream: YamuxStream; udpFramed: boolean } | { ok: false; reason: string; detail: string; clusterId: string | null };
 
 export class L4Gateway {
   readonly #listeners = new Map<string, Listener>();
@@ -209,13 +212,32 @@ export class L4Gateway {
   }
 
   /** A yamux stream to the exposure's Service, header written; or why not (not counted yet). */
-  #tryStream(e: L4Exposure): { ok: true; stream: YamuxStream; udpFramed: boolean } | { ok: false; reason: string; detail: string; clusterId: string | null } {
+  #tryStream(e: L4Exposure): StreamAttempt {
     const clusterId = this.#d.clusters.resolve(e.cluster);
     if (!clusterId) return { ok: false, reason: 'cluster_not_found', detail: `cluster ${e.cluster} is not registered`, clusterId: null };
     const o = this.#d.agents.open(clusterId);
     if (!o.ok) return { ...o, clusterId };
     o.stream.write(encodeStreamHeader({ protocol: e.protocol, serviceName: e.service, serviceNamespace: e.namespace, servicePort: e.port, tunnelId: e.tunnelId }));
     return o;
+  }
+
+  /** A TCP client connection onto its stream, or to the replica holding the session; true when piped here. */
+  #connectTcp(e: L4Exposure, stats: Stats, sock: PipeSocket, o: StreamAttempt): boolean {
+    if (!o.ok) {
+      if (o.reason === 'agent_offline' && o.clusterId && this.#d.remote) {
+        void this.#forward(e, stats, sock, o.clusterId, o);
+        return false;
+      }
+      this.#fail(e, stats, o.reason, o.detail);
+      stats.active--;
+      sock.destroy();
+      return false;
+    }
+    pipeSocketStream(sock, o.stream, { idleMs: this.#d.idleMs }, (r) => {
+      this.#ended(e, stats, r.bytesToStream, r.bytesToSocket);
+      if (r.error) this.#fail(e, stats, r.error.includes('reset by peer') ? 'stream_reset' : r.error.startsWith('idle') ? 'idle_timeout' : 'connection_error', r.error);
+    });
+    return true;
   }
 
   /** Carry a TCP client connection to the replica holding the cluster's session (the local agent is not here). */
@@ -299,17 +321,21 @@ export class L4Gateway {
         sock.on('close', () => sockets.delete(sock));
         this.#opened(e, stats);
         const o = this.#tryStream(e);
-        if (!o.ok) {
-          if (o.reason === 'agent_offline' && o.clusterId && this.#d.remote) return void this.#forward(e, stats, sock, o.clusterId, o);
-          this.#fail(e, stats, o.reason, o.detail);
-          stats.active--;
-          sock.destroy();
+        if (!o.ok && o.reason === 'cluster_not_found') {
+          // A name this replica has not seen (the agent registered with another replica, or a moment ago): read
+          // the cluster list once, with the client's bytes held in the kernel meanwhile, then decide.
+          sock.pause();
+          void this.#d.clusters.refresh().then(() => {
+            if (sock.destroyed) {
+              this.#fail(e, stats, 'client_gone', 'the client left while the cluster name was looked up');
+              stats.active--;
+              return;
+            }
+            if (this.#connectTcp(e, stats, sock, this.#tryStream(e))) sock.resume();
+          });
           return;
         }
-        pipeSocketStream(sock, o.stream, { idleMs: this.#d.idleMs }, (r) => {
-          this.#ended(e, stats, r.bytesToStream, r.bytesToSocket);
-          if (r.error) this.#fail(e, stats, r.error.includes('reset by peer') ? 'stream_reset' : r.error.startsWith('idle') ? 'idle_timeout' : 'connection_error', r.error);
-        });
+        this.#connectTcp(e, stats, sock, o);
       }),
     );
     return {
