@@ -1,6 +1,7 @@
 // The route registry (protocol.md §1.1) in SQL. "A hostname belongs to one cluster" is the primary key of
 // `route_hosts`; a route is (hostname, path). Every operation is one transaction: a conflicting claim changes
 // nothing. Changes are announced on the database's change channel, so every replica's listeners run.
+import { ChangeChannel } from './change-channel.ts';
 import type { SqlDriver, SqlExec } from './sql-driver.ts';
 import { retryConflicts } from './sql-driver.ts';
 import type { NewRoute, RegisterResult, RouteRecord, RouteStore, SyncResult, UnregisterResult } from './types.ts';
@@ -41,36 +42,24 @@ const UPSERT = `INSERT INTO routes (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map
 
 export class SqlRouteStore implements RouteStore {
   readonly #db: SqlDriver;
-  readonly #listeners = new Set<() => void | Promise<void>>();
-  /** Tells this store's own announcements from other replicas'. */
-  readonly #origin: string;
-  #unlisten: (() => Promise<void>) | null = null;
+  readonly #changes: ChangeChannel;
 
   constructor(db: SqlDriver, origin: string) {
     this.#db = db;
-    this.#origin = origin;
+    this.#changes = new ChangeChannel(db, ROUTES_CHANNEL, origin);
   }
 
   /** Subscribe to other replicas' changes. */
-  async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(
-      ROUTES_CHANNEL,
-      (from) => {
-        if (from !== this.#origin) void this.#fire();
-      },
-      // Changes announced while the subscription was down were missed: listeners re-read everything.
-      () => void this.#fire(),
-    );
+  start(): Promise<void> {
+    return this.#changes.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#unlisten?.();
-    this.#unlisten = null;
+  stop(): Promise<void> {
+    return this.#changes.stop();
   }
 
   onChange(l: () => void | Promise<void>): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
+    return this.#changes.onChange(l);
   }
 
   async list(clusterId?: string): Promise<RouteRecord[]> {
@@ -93,7 +82,7 @@ export class SqlRouteStore implements RouteStore {
         return { change: before ? 'updated' : 'created' };
       }),
     );
-    if ('change' in out && out.change !== 'unchanged') await this.#changed();
+    if ('change' in out && out.change !== 'unchanged') await this.#changes.changed();
     return out;
   }
 
@@ -124,7 +113,7 @@ export class SqlRouteStore implements RouteStore {
         return { added, removed, updated, total: after.size };
       }),
     );
-    if ('total' in out && (out.added || out.removed || out.updated)) await this.#changed();
+    if ('total' in out && (out.added || out.removed || out.updated)) await this.#changes.changed();
     return out;
   }
 
@@ -139,17 +128,8 @@ export class SqlRouteStore implements RouteStore {
       await tx.run('DELETE FROM route_hosts WHERE hostname = ?', [hostname]);
       return n;
     });
-    if (removed) await this.#changed();
+    if (removed) await this.#changes.changed();
     return { removed };
-  }
-
-  async #changed(): Promise<void> {
-    await Promise.all([this.#fire(), this.#db.notify(ROUTES_CHANNEL, this.#origin)]);
-  }
-
-  /** Listeners report their own failures (the public gateway logs one and keeps its previous table). */
-  async #fire(): Promise<void> {
-    await Promise.allSettled([...this.#listeners].map(async (l) => l()));
   }
 }
 

@@ -5,6 +5,7 @@
 //
 // `tunnel_port` is the hub port the L4 listeners assigned to the tunnel (0 until assigned); registering or
 // syncing a tunnel again keeps it.
+import { ChangeChannel } from '../store/change-channel.ts';
 import { retryConflicts, type SqlDriver, type SqlExec } from '../store/sql-driver.ts';
 import type { TunnelProtocol, TunnelRoutingMode } from '../../protocol/tunnel-registry-messages.ts';
 
@@ -112,36 +113,26 @@ export const CREATE_TUNNELS_TABLE = `CREATE TABLE IF NOT EXISTS tunnels (
 
 export class TunnelStore implements TunnelRegistryStore {
   readonly #db: SqlDriver;
-  readonly #origin: string;
-  readonly #listeners = new Set<() => void>();
-  #unlisten: (() => Promise<void>) | null = null;
+  readonly #changes: ChangeChannel;
 
   /** `db` holds the migrated schema (src/hub/store/migrations.ts); `origin` names this process on the change channel. */
   constructor(db: SqlDriver, origin: string) {
     this.#db = db;
-    this.#origin = origin;
+    this.#changes = new ChangeChannel(db, TUNNELS_CHANNEL, origin);
   }
 
   /** Listen for other replicas' changes (and re-read after a lost subscription). */
-  async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(
-      TUNNELS_CHANNEL,
-      (from) => {
-        if (from !== this.#origin) this.#fire();
-      },
-      () => this.#fire(),
-    );
+  start(): Promise<void> {
+    return this.#changes.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#unlisten?.();
-    this.#unlisten = null;
+  stop(): Promise<void> {
+    return this.#changes.stop();
   }
 
   /** Called after every committed change of a registration, here or on another replica (the L4 listeners rebuild their table). */
   onChange(l: () => void): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
+    return this.#changes.onChange(l);
   }
 
   async list(clusterId?: string): Promise<TunnelRecord[]> {
@@ -162,7 +153,7 @@ export class TunnelStore implements TunnelRegistryStore {
         return { change: before ? 'updated' : 'created', tunnel: (await getOn(tx, t.cluster_id, t.tunnel_id))! };
       }),
     );
-    if (out.change !== 'unchanged') await this.#changed();
+    if (out.change !== 'unchanged') await this.#changes.changed();
     return out;
   }
 
@@ -199,29 +190,20 @@ export class TunnelStore implements TunnelRegistryStore {
         return { added, removed, updated };
       }),
     );
-    if (out.added || out.removed || out.updated) await this.#changed();
+    if (out.added || out.removed || out.updated) await this.#changes.changed();
     return { ...out, tunnels: await listOn(this.#db, clusterId) };
   }
 
   /** One tunnel of the cluster; an unknown id removes nothing. */
   async deregister(clusterId: string, tunnelId: string): Promise<{ removed: number }> {
     const removed = await this.#db.run('DELETE FROM tunnels WHERE cluster_id = ? AND tunnel_id = ?', [clusterId, tunnelId]);
-    if (removed) await this.#changed();
+    if (removed) await this.#changes.changed();
     return { removed };
   }
 
   /** Records the hub port the L4 listeners gave the tunnel; false if the tunnel is gone. No change notification. */
   async setTunnelPort(clusterId: string, tunnelId: string, port: number): Promise<boolean> {
     return (await this.#db.run('UPDATE tunnels SET tunnel_port = ? WHERE cluster_id = ? AND tunnel_id = ?', [port, clusterId, tunnelId])) > 0;
-  }
-
-  async #changed(): Promise<void> {
-    this.#fire();
-    await this.#db.notify(TUNNELS_CHANNEL, this.#origin);
-  }
-
-  #fire(): void {
-    for (const l of this.#listeners) l();
   }
 }
 
