@@ -2,11 +2,12 @@
 // same backends reached directly, in one run with interleaved rounds (medians and ranges); then 1,000 concurrent idle
 // TCP connections through the tunnel and the agent's RSS growth. Hub, agent and backends are separate processes.
 //   bun bench/l4.ts [--quick]
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectedClusterId, fmt, lineOf, pct } from './support/load.ts';
+import { cpuTicks, rssMiB } from './support/proc-stats.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -20,16 +21,7 @@ const IPERF_SECONDS = quick ? 2 : 4;
 const RTT_SAMPLES = quick ? 500 : 1500;
 const IDLE_CONNECTIONS = 1000;
 
-/** user + system clock ticks (1/100 s) of a process. */
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
 const range = (xs: number[], digits = 1) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox } from '../src/sandbox/index.ts';
 import { connectedClusterId, fmt, lineOf } from './support/load.ts';
+import { rssMiB } from './support/proc-stats.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -29,10 +30,6 @@ const dir = mkdtempSync(join(tmpdir(), 'pipeops-soak-'));
 const FIX = join(ROOT, 'test/fixtures/tls');
 const TLS = { cert: readFileSync(join(FIX, 'server.crt'), 'utf8'), key: readFileSync(join(FIX, 'server.key'), 'utf8'), ca: readFileSync(join(FIX, 'ca.crt'), 'utf8') };
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 type Proc = ReturnType<typeof Bun.spawn>;

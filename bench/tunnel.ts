@@ -25,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
 import { connectedClusterId, lineOf, load, type Run } from './support/load.ts';
+import { TICK_US, cpuTicks, rssMiB } from './support/proc-stats.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -100,18 +101,8 @@ const procs: ReturnType<typeof Bun.spawn>[] = [];
 const AGENT_TOKEN = 'bench-agent-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const USER_TOKEN = 'bench-user-token-0123456789';
-const TICK_US = 1e6 / 100; // /proc/<pid>/stat counts clock ticks of 1/100 s (USER_HZ on Linux)
 
-/** user + system clock ticks of a process (all its threads). */
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -4,6 +4,7 @@
 // periodically (5 min, §5.5), on request (reconnect, cluster id change) and to repair after any failed call. One
 // call in flight; bursts coalesce because the work is computed when the call is made.
 import type { MetricUpdate } from '../threads/metric-update.ts';
+import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
 import { realTimers, type Timers } from './route-sync.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
 import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
@@ -190,7 +191,7 @@ export class TunnelSync {
   #failed(e: unknown, ctx: Record<string, unknown>): void {
     this.counters.failures++;
     const repair = this.#o.repair ?? { baseMs: 5000, maxMs: 300_000 };
-    const delay = Math.min(repair.maxMs, repair.baseMs * 2 ** Math.min(this.#repairAttempt++, 20));
+    const delay = backoffDelay({ ...repair, jitter: NO_JITTER }, this.#repairAttempt++);
     this.#o.log?.warn({ ...ctx, err: (e as Error).message, repair_in_ms: delay }, 'tunnel registry call failed; a bulk sync will repair');
     this.#needBulk = true;
     this.#bulkReason = 'repair';

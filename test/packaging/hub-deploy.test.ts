@@ -11,6 +11,7 @@ import { HELM, helm, type K8sObject, parseManifest, REPO } from './chart-support
 
 const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find(existsSync) ?? null;
 if (!HAPROXY) console.log('SKIPPED: haproxy -c checks (haproxy not installed)');
+if (!HELM) console.log('SKIPPED: hub Helm chart tests (no helm: .ci/run builds it into ~/.cache/pipeops-tools/bin)');
 const HUB_CHART = join(REPO, 'deploy', 'helm', 'pipeops-hub');
 
 const haproxyCheck = (file: string) => {
