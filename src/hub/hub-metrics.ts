@@ -49,7 +49,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_forwarded_total',
     type: 'counter',
-    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public, l4) and kind (request, upgrade, tcp).',
+    help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public, l4) and kind (request, upgrade, tcp, udp: one per UDP client address).',
     labels: ['gateway', 'kind'],
   },
   { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
@@ -85,10 +85,16 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_l4_failures_total',
     type: 'counter',
-    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial; between hub replicas: replica_link (the link to the replica holding the session failed or was refused), udp_not_forwarded (a datagram for a session another replica holds), client_gone, and on the holding replica forward_refused (tunnel "internal": unsigned, forged or malformed forward) and forwarded_connection_error.',
+    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial; udp_dropped (a UDP datagram dropped because its bounded queue toward the service or the client was full; counted per datagram); between hub replicas: replica_link (the link to the replica holding the session failed or was refused), client_gone, and on the holding replica forward_refused (tunnel "internal": unsigned, forged or malformed forward) and forwarded_connection_error.',
     labels: ['tunnel', 'reason'],
   },
   { name: 'pipeops_hub_l4_connections_active', type: 'gauge', help: 'L4 connections (TCP) and UDP client addresses relayed now, by tunnel.', labels: ['tunnel'] },
+  {
+    name: 'pipeops_hub_l4_forwarded_active',
+    type: 'gauge',
+    help: 'L4 links from other hub replicas that this replica relays to its agents now, by protocol: one per forwarded TCP connection or UDP client address.',
+    labels: ['protocol'],
+  },
 ] as const satisfies readonly HubMetricDef[];
 
 export type HubMetricName = (typeof HUB_METRICS)[number]['name'];
@@ -104,6 +110,8 @@ export interface HubState {
   upgradesActive(): { kube: number; public: number };
   /** Active L4 connections per tunnel (absent: no L4 gateway). */
   l4Active?(): { tunnel: string; active: number }[];
+  /** L4 links from other replicas relayed here now, by protocol. */
+  l4Forwarded?(): { tcp: number; udp: number };
 }
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
@@ -174,6 +182,8 @@ export class HubMetrics {
     const l4 = this.#gauge('pipeops_hub_l4_connections_active');
     l4.reset();
     for (const t of s.l4Active?.() ?? []) l4.set({ tunnel: t.tunnel }, t.active);
+    const fwd = s.l4Forwarded?.();
+    if (fwd) for (const protocol of ['tcp', 'udp'] as const) this.#gauge('pipeops_hub_l4_forwarded_active').set({ protocol }, fwd[protocol]);
     // Byte totals are kept by the agent endpoint (per socket, summed); the counter follows them.
     const b = s.tunnelBytes();
     this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' }, Math.max(0, b.toAgent - this.#bytesSeen.toAgent));

@@ -156,8 +156,11 @@ export class ReplicaLink {
           if (got.length > 16 * 1024) fail(`${u.host} answered an oversized head`);
           return;
         }
-        const status = /^HTTP\/1\.[01] (\d{3})/.exec(got.subarray(0, end).toString('latin1'))?.[1];
+        const answer = got.subarray(0, end).toString('latin1');
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1];
         if (status !== '101') return fail(`${u.host} refused the L4 forward (${status ?? 'not HTTP'}): ${got.subarray(end + 4).toString('utf8').slice(0, 200)}`);
+        // A replica that does not know UDP forwards would have opened a TCP stream: never send it datagrams.
+        if (t.protocol === 'udp' && !new RegExp(`^upgrade:[ \\t]*${L4_UDP_UPGRADE}[ \\t]*$`, 'im').test(answer)) return fail(`${u.host} does not carry UDP between replicas (an older hub version)`);
         clearTimeout(timer);
         peer.off('data', onData);
         peer.off('error', onError);
@@ -185,9 +188,13 @@ export class ReplicaLink {
 /** The internal path of L4 forwards (on the Kubernetes API gateway, which the replica link already reaches). */
 export const L4_PATH = '/internal/l4';
 export const L4_UPGRADE = 'pipeops-l4';
+/** The holding replica's answer to a UDP forward: a replica that does not know UDP forwards answers `pipeops-l4`. */
+export const L4_UDP_UPGRADE = 'pipeops-l4-udp';
 
-/** What a replica needs to open the agent stream for a forwarded L4 connection (TCP only). */
+/** What a replica needs to open the agent stream for a forwarded L4 connection or UDP client. */
 export interface L4ForwardTarget {
+  /** udp: the link carries length-prefixed datagrams (`[u16][bytes]`), whatever the agent negotiated. */
+  protocol: 'tcp' | 'udp';
   cluster: string;
   /** The exposure's name (metrics and logs on the holding replica). */
   tunnel: string;
@@ -198,7 +205,7 @@ export interface L4ForwardTarget {
 }
 
 export function l4Target(t: L4ForwardTarget): string {
-  const q = new URLSearchParams({ cluster: t.cluster, tunnel: t.tunnel, namespace: t.namespace, service: t.service, port: String(t.port), tunnel_id: t.tunnelId });
+  const q = new URLSearchParams({ protocol: t.protocol, cluster: t.cluster, tunnel: t.tunnel, namespace: t.namespace, service: t.service, port: String(t.port), tunnel_id: t.tunnelId });
   return `${L4_PATH}?${q.toString()}`;
 }
 
@@ -212,7 +219,10 @@ export function parseL4Target(url: string): L4ForwardTarget | string {
   if (missing.length) return `missing ${missing.join(', ')}`;
   const port = Number(q.get('port'));
   if (!Number.isInteger(port) || port < 1 || port > 65535) return `bad port ${q.get('port')}`;
-  return { cluster: q.get('cluster')!, tunnel: q.get('tunnel')!, namespace: q.get('namespace')!, service: q.get('service')!, port, tunnelId: q.get('tunnel_id')! };
+  // Absent: a replica from before UDP forwards (TCP only).
+  const protocol = q.get('protocol') ?? 'tcp';
+  if (protocol !== 'tcp' && protocol !== 'udp') return `bad protocol ${protocol}`;
+  return { protocol, cluster: q.get('cluster')!, tunnel: q.get('tunnel')!, namespace: q.get('namespace')!, service: q.get('service')!, port, tunnelId: q.get('tunnel_id')! };
 }
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);

@@ -411,6 +411,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     inFlight: () => ({ kube: kubeGateway.inFlight, public: publicGateway.inFlight - publicGateway.upgradesActive }),
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
     l4Active: () => l4Gateway.list().map((t) => ({ tunnel: t.name, active: t.connections_active })),
+    l4Forwarded: () => l4Gateway.forwardedActive(),
   });
   ready = true;
   const scheme = tls ? 'https' : 'http';

@@ -1,21 +1,22 @@
 // L4 between hub replicas (issue 15 item 3): two replicas on one PostgreSQL database, the agent's session on
 // replica A, the same `l4_exposures` on both. A TCP connection on B's listener is carried to A over the replica
 // link (a signed upgrade of /internal/l4 on A's Kubernetes API gateway) and from A through the agent to a real
-// TCP backend: bytes come back sha256-intact, half-close is kept. An unsigned or forged forward is refused (403)
-// and counted; UDP is not forwarded, and a datagram for A's session on B is counted as such.
-// Skipped without PostgreSQL unless PIPEOPS_POSTGRES=required.
+// TCP backend: bytes come back sha256-intact, half-close is kept. A UDP client address on B gets a link of its own
+// (protocol=udp, length-prefixed datagrams): echoes come back with their boundaries, two clients do not mix, the
+// forward is counted on B, and idle expiry closes the link on both replicas. An unsigned or forged forward is
+// refused (403) and counted. Skipped without PostgreSQL unless PIPEOPS_POSTGRES=required.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { RunningAgent } from '../../src/agent/run.ts';
 import { newKeyText } from '../../src/hub/credential-cipher.ts';
 import { FORWARD_SIGNATURE, FORWARD_TIME, FORWARDED_BY, l4Target, ReplicaLink } from '../../src/hub/replica-link.ts';
 import type { Hub } from '../../src/hub/server.ts';
-import { type Backend, echoRoundTrip, freePort, sha256, tcpEcho, udpEcho } from '../support/l4-backends.ts';
+import { echoRoundTrip, freePort, sha256, tcpEcho } from '../support/l4-backends.ts';
 import { quietLog, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { POSTGRES_REQUIRED, postgresUnavailable, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { udpClient, type UdpEcho, udpEchoOn } from '../support/udp-echo.ts';
 import { waitFor } from '../support/wait.ts';
 
 const skip = POSTGRES_REQUIRED ? null : postgresUnavailable();
@@ -30,7 +31,7 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
   let b: Hub;
   let agent: RunningAgent;
   let echo: Awaited<ReturnType<typeof tcpEcho>>;
-  let udp: Backend;
+  let exact: UdpEcho;
   let afterFin: net.Server;
   let clusterId: string;
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -40,7 +41,7 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
     cleanups.push(() => pg.stop());
     const database = await pg.newDatabase();
     echo = await tcpEcho();
-    udp = await udpEcho();
+    exact = await udpEchoOn();
     // Answers only after the client's FIN arrived.
     afterFin = net.createServer({ allowHalfOpen: true }, (s) => {
       let n = 0;
@@ -48,14 +49,22 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
       s.on('end', () => s.end(`got ${n} bytes, then your FIN`));
     });
     await new Promise<void>((r) => afterFin.listen(0, '127.0.0.1', r));
-    cleanups.push(() => echo.stop(), () => udp.stop(), () => new Promise((r) => afterFin.close(r)));
+    cleanups.push(() => echo.stop(), () => exact.stop(), () => new Promise((r) => afterFin.close(r)));
     const closedPort = await freePort();
     const dir = tempDir();
     const common = {
       database,
       state: `${dir}/hub.db`,
       credentials: { key: newKeyText() },
-      l4_exposures: [exposure('echo', 'tcp', 'echo', 7), exposure('after-fin', 'tcp', 'after-fin', 7), exposure('udp-echo', 'udp', 'udp-echo', 7), exposure('nowhere', 'tcp', 'nowhere', 9)],
+      l4_exposures: [
+        exposure('echo', 'tcp', 'echo', 7),
+        exposure('after-fin', 'tcp', 'after-fin', 7),
+        exposure('udp-exact', 'udp', 'udp-exact', 7),
+        { ...exposure('udp-elsewhere', 'udp', 'udp-exact', 7), cluster: 'l4-gone' },
+        exposure('nowhere', 'tcp', 'nowhere', 9),
+      ],
+      // Short, so that the expiry test does not wait a minute; long enough for a link to open on a busy machine.
+      l4_udp_session_timeout: '3s',
     };
     a = await testHub({ ...common, replica: { secret: SECRET, lease: '3s', id: 'replica-a' } });
     cleanups.push(() => a.stop());
@@ -69,7 +78,7 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
         service_map: {
           'demo/echo:7': `tcp://127.0.0.1:${echo.port}`,
           'demo/after-fin:7': `tcp://127.0.0.1:${(afterFin.address() as net.AddressInfo).port}`,
-          'demo/udp-echo:7': `udp://127.0.0.1:${udp.port}`,
+          'demo/udp-exact:7': `udp://127.0.0.1:${exact.port}`,
           'demo/nowhere:9': `tcp://127.0.0.1:${closedPort}`,
         },
       },
@@ -148,7 +157,7 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
     });
 
   test('an unsigned or forged /internal/l4 request is refused with 403 and counted; a signed one is served', async () => {
-    const target = l4Target({ cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
+    const target = l4Target({ protocol: 'tcp', cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
     const refused = async () => Number((await a.metrics.text()).match(/pipeops_hub_l4_failures_total\{tunnel="internal",reason="forward_refused"\} (\d+)/)?.[1] ?? 0);
     const n0 = await refused();
     const unsigned = await rawUpgrade(target, {});
@@ -165,9 +174,13 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
     const right = new ReplicaLink({ replicaId: 'replica-b', secret: SECRET, kubeCaPem: a.kubeCaPem, log: quietLog });
     const moved = await rawUpgrade(target.replace('service=echo', 'service=other'), right.sign('GET', target));
     expect(moved).toStartWith('HTTP/1.1 403');
-    expect(await refused()).toBe(n0 + 4);
+    // Nor a TCP signature for a UDP forward, nor an unsigned UDP forward.
+    expect(await rawUpgrade(target.replace('protocol=tcp', 'protocol=udp'), right.sign('GET', target))).toStartWith('HTTP/1.1 403');
+    const udpTarget = l4Target({ protocol: 'udp', cluster: clusterId, tunnel: 'udp-exact', namespace: 'demo', service: 'udp-exact', port: 7, tunnelId: 'udp-exact' });
+    expect(await rawUpgrade(udpTarget, {})).toStartWith('HTTP/1.1 403');
+    expect(await refused()).toBe(n0 + 6);
     // The same request signed with the replicas' secret is served: 101, then the echo.
-    const { socket, rest } = await right.openL4(a.kubeUrl, { cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
+    const { socket, rest } = await right.openL4(a.kubeUrl, { protocol: 'tcp', cluster: clusterId, tunnel: 'echo', namespace: 'demo', service: 'echo', port: 7, tunnelId: 'echo' });
     expect(rest.length).toBe(0);
     const back = await new Promise<string>((resolve, reject) => {
       let text = '';
@@ -180,17 +193,95 @@ describe.skipIf(skip !== null)('L4 between hub replicas on PostgreSQL', () => {
     expect(back).toBe('hello through the link');
   }, 30_000);
 
-  test('UDP is not forwarded between replicas: a datagram on B for A\'s session is counted udp_not_forwarded', async () => {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const forwardedUdp = async (h: Hub) => Number((await h.metrics.text()).match(/pipeops_hub_forwarded_total\{gateway="l4",kind="udp"\} (\d+)/)?.[1] ?? 0);
+  const linksOnA = async () => Number((await a.metrics.text()).match(/pipeops_hub_l4_forwarded_active\{protocol="udp"\} (\d+)/)?.[1] ?? -1);
+  const udpView = (h: Hub) => h.l4.list().find((t) => t.name === 'udp-exact')!;
+
+  test("UDP through B reaches the service through A and comes back, datagram boundaries intact; the forward is counted on B", async () => {
+    const n0 = await forwardedUdp(b);
+    const c = await udpClient();
     try {
-      const counted = () => b.l4.list().find((t) => t.name === 'udp-echo')!.failures.udp_not_forwarded ?? 0;
-      const n0 = counted();
-      sock.send('ping', b.l4.port('udp-echo')!, '127.0.0.1');
-      await waitFor(() => counted() > n0, { what: 'the datagram counted on B' });
-      expect((await b.metrics.text())).toMatch(/pipeops_hub_l4_failures_total\{tunnel="udp-echo",reason="udp_not_forwarded"\} [1-9]/);
+      // The agent negotiated length-prefixed datagrams (T2) with A; the link B–A always carries them so.
+      const sizes = [1, 0, 512, 1400, 9000, 33, 60_000, 2];
+      const sent = sizes.map((n, i) => randomBytes(n).fill(i, 0, Math.min(n, 1)));
+      for (const d of sent) c.send(d, b.l4.port('udp-exact')!);
+      const got = await c.next(sizes.length);
+      expect(got.map((d) => d.length)).toEqual(sizes);
+      expect(got.map((d, i) => sha256(d) === sha256(sent[i]!))).toEqual(sizes.map(() => true));
     } finally {
-      sock.close();
+      c.close();
     }
-  });
+    expect(await forwardedUdp(b)).toBe(n0 + 1);
+    // Nothing for this client went through a stream of B's own (B holds no session).
+    expect(b.agents.sessions.has(clusterId)).toBe(false);
+    expect(udpView(b).failures).toEqual({});
+    expect(a.l4.forwardedActive().udp).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  test('two client addresses at once through B: each gets only its own datagrams, over a link of its own', async () => {
+    const n0 = await forwardedUdp(b);
+    const sources0 = exact.sources().length;
+    const [x, y] = await Promise.all([udpClient(), udpClient()]);
+    try {
+      const port = b.l4.port('udp-exact')!;
+      const msgs = (who: string) => Array.from({ length: 20 }, (_, i) => Buffer.from(`${who}-${i}-${'.'.repeat(i * 37)}`));
+      const mx = msgs('x');
+      const my = msgs('y');
+      for (let i = 0; i < 20; i++) {
+        x.send(mx[i]!, port);
+        y.send(my[i]!, port);
+      }
+      const [gx, gy] = await Promise.all([x.next(20), y.next(20)]);
+      expect(gx.map(String)).toEqual(mx.map(String));
+      expect(gy.map(String)).toEqual(my.map(String));
+      expect(x.received()).toBe(20);
+      expect(y.received()).toBe(20);
+    } finally {
+      x.close();
+      y.close();
+    }
+    expect(await forwardedUdp(b)).toBe(n0 + 2);
+    // One agent UDP socket per client address: the service saw two new sources.
+    expect(exact.sources().length).toBe(sources0 + 2);
+  }, 30_000);
+
+  test("idle expiry (l4_udp_session_timeout) closes B's client session and the link; the next datagram opens a new one", async () => {
+    const c = await udpClient();
+    try {
+      const port = b.l4.port('udp-exact')!;
+      c.send(Buffer.from('first'), port);
+      expect(String((await c.next(1))[0])).toBe('first');
+      expect(udpView(b).connections_active).toBeGreaterThanOrEqual(1);
+      expect(await linksOnA()).toBeGreaterThanOrEqual(1);
+      // Every client of the earlier tests and this one go idle: B forgets them all and closes their links, and A
+      // (which sees each link end) relays none any more.
+      await waitFor(() => udpView(b).connections_active === 0, { what: "B's UDP client sessions expired", timeoutMs: 20_000 });
+      await waitFor(async () => (await linksOnA()) === 0, { what: 'the links closed on A', timeoutMs: 10_000 });
+      const n0 = await forwardedUdp(b);
+      c.send(Buffer.from('again'), port);
+      expect(String((await c.next(1))[0])).toBe('again');
+      expect(await forwardedUdp(b)).toBe(n0 + 1);
+    } finally {
+      c.close();
+    }
+  }, 40_000);
+
+  test('a UDP client for a cluster no replica holds is refused as agent_offline (no link is tried)', async () => {
+    // A cluster both replicas know whose agent has gone: registered through A, then stopped.
+    const gone = await testAgent(a.url, tempDir(), { agent: { cluster_name: 'l4-gone' } });
+    const goneId = await waitFor(() => [...a.agents.sessions.keys()].find((id) => id !== clusterId), { what: 'the second agent on A', timeoutMs: 20_000 });
+    await gone.stop();
+    await waitFor(async () => (await b.directory.locate(goneId)).kind !== 'remote', { what: "B sees that no replica holds the second cluster's session", timeoutMs: 20_000 });
+    const n0 = await forwardedUdp(b);
+    const counted = () => b.l4.list().find((t) => t.name === 'udp-elsewhere')!.failures.agent_offline ?? 0;
+    const c = await udpClient();
+    try {
+      c.send(Buffer.from('anyone?'), b.l4.port('udp-elsewhere')!);
+      await waitFor(() => counted() === 1, { what: 'agent_offline counted on B' });
+    } finally {
+      c.close();
+    }
+    expect(await forwardedUdp(b)).toBe(n0);
+    expect(await b.metrics.text()).toMatch(/pipeops_hub_l4_failures_total\{tunnel="udp-elsewhere",reason="agent_offline"\} 1/);
+  }, 30_000);
 });

@@ -5,13 +5,14 @@
 //
 // Hub replicas (issue 15): a TCP connection for a cluster whose agent session another replica holds is carried
 // to that replica over the authenticated replica link (`ReplicaLink.openL4`: a signed upgrade of /internal/l4 on
-// its Kubernetes API gateway), which opens the agent stream (`acceptForwarded`) and pipes bytes. UDP is not
-// forwarded: a datagram for a remote session is dropped and counted (reason `udp_not_forwarded`).
+// its Kubernetes API gateway), which opens the agent stream (`acceptForwarded`) and pipes bytes. A UDP client
+// address is carried the same way (`protocol=udp`): one link per client address, ended by the same idle expiry,
+// with length-prefixed datagrams on it (src/hub/l4/udp-peers.ts).
 import dgram from 'node:dgram';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { DatagramReader, encodeDatagram, encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
+import { encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { listenTcp, type PipeSocket } from '../../runtime/tcp.ts';
@@ -20,8 +21,9 @@ import type { HubMetrics } from '../hub-metrics.ts';
 import type { EndpointPolicy } from '../routes/endpoint-policy.ts';
 import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import type { AgentYamux } from './agent-yamux.ts';
-import { type L4ForwardTarget, parseL4Target, type ReplicaLink } from '../replica-link.ts';
+import { L4_UDP_UPGRADE, type L4ForwardTarget, parseL4Target, type ReplicaLink } from '../replica-link.ts';
 import { pipeSockets } from './socket-pipe.ts';
+import { linkPeer, PendingUdpPeer, relayLinkToStream, socketPeer, streamPeer, type UdpPeer, type UdpPeerHooks } from './udp-peers.ts';
 import type { Duplex } from 'node:stream';
 
 /** Reaching the replica that holds a cluster's session (absent: one hub). */
@@ -102,6 +104,8 @@ type StreamAttempt = { ok: true; stream: YamuxStream; udpFramed: boolean } | { o
 
 export class L4Gateway {
   readonly #listeners = new Map<string, Listener>();
+  /** Links from other replicas relayed to an agent here now: TCP connections, UDP client addresses. */
+  readonly #forwardedActive = { tcp: 0, udp: 0 };
   readonly #d: L4GatewayDeps;
 
   constructor(deps: L4GatewayDeps) {
@@ -129,6 +133,11 @@ export class L4Gateway {
       bytes_out: l.stats.bytesOut,
       failures: { ...l.stats.failures },
     }));
+  }
+
+  /** Links from other replicas this replica relays to its agents now, by protocol. */
+  forwardedActive(): { tcp: number; udp: number } {
+    return { ...this.#forwardedActive };
   }
 
   /** `host:port` clients use for an exposure. */
@@ -257,7 +266,7 @@ export class L4Gateway {
     }
     if (!base) return gone(local.reason, local.detail);
     if (sock.destroyed) return gone('client_gone', 'the client left before the replica link was open');
-    const t: L4ForwardTarget = { cluster: clusterId, tunnel: e.name, namespace: e.namespace, service: e.service, port: e.port, tunnelId: e.tunnelId };
+    const t: L4ForwardTarget = { protocol: 'tcp', cluster: clusterId, tunnel: e.name, namespace: e.namespace, service: e.service, port: e.port, tunnelId: e.tunnelId };
     let peer: Awaited<ReturnType<L4Remote['link']['openL4']>>;
     try {
       peer = await remote.link.openL4(base, t);
@@ -276,8 +285,9 @@ export class L4Gateway {
   }
 
   /**
-   * A TCP connection another replica forwards (the upgrade of /internal/l4 on the Kubernetes API gateway): the
-   * link signature is checked (403 otherwise), the agent stream opened with the forwarded header, then 101 and bytes.
+   * A TCP connection or UDP client another replica forwards (the upgrade of /internal/l4 on the Kubernetes API
+   * gateway): the link signature is checked (403 otherwise), the agent stream opened with the forwarded header,
+   * then 101 and bytes (TCP) or length-prefixed datagrams (UDP, answered `Upgrade: pipeops-l4-udp`).
    */
   acceptForwarded(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const answer = (code: number, message: string) => {
@@ -295,7 +305,24 @@ export class L4Gateway {
     if (typeof t === 'string') return refuse('internal', 'forward_refused', 400, t);
     const o = this.#d.agents.open(t.cluster);
     if (!o.ok) return refuse(t.tunnel, o.reason, 502, o.detail);
-    o.stream.write(encodeStreamHeader({ protocol: 'tcp', serviceName: t.service, serviceNamespace: t.namespace, servicePort: t.port, tunnelId: t.tunnelId }));
+    o.stream.write(encodeStreamHeader({ protocol: t.protocol, serviceName: t.service, serviceNamespace: t.namespace, servicePort: t.port, tunnelId: t.tunnelId }));
+    this.#forwardedActive[t.protocol]++;
+    const failed = (detail: string) => {
+      this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: t.tunnel, reason: 'forwarded_connection_error' });
+      this.#d.log.warn({ tunnel: t.tunnel, protocol: t.protocol, detail }, 'L4 connection forwarded by another replica failed');
+    };
+    if (t.protocol === 'udp') {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${L4_UDP_UPGRADE}\r\n\r\n`);
+      this.#d.log.debug({ tunnel: t.tunnel, cluster_id: t.cluster, from: via.from }, 'L4 UDP client forwarded by another replica');
+      relayLinkToStream(socket, head, o.stream, o.udpFramed, {
+        dropped: () => this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: t.tunnel, reason: 'udp_dropped' }),
+        done: (r) => {
+          this.#forwardedActive.udp--;
+          if (r.error && !r.error.includes('session ended')) failed(r.error);
+        },
+      });
+      return;
+    }
     // The stream's FIN must not close our write side: the service may still answer after the client's FIN.
     (socket as { allowHalfOpen?: boolean }).allowHalfOpen = true;
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: pipeops-l4\r\n\r\n`);
@@ -304,10 +331,8 @@ export class L4Gateway {
     // A stream that fails here (the agent refused it, reset, idle) is counted here: the link is closed, and the
     // forwarding replica sees the close without a reason (Bun cannot reset an upgraded TLS socket).
     pipeSocketStream(socket as unknown as PipeSocket, o.stream, { idleMs: this.#d.idleMs }, (r) => {
-      if (r.error) {
-        this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: t.tunnel, reason: 'forwarded_connection_error' });
-        this.#d.log.warn({ tunnel: t.tunnel, detail: r.error }, 'L4 connection forwarded by another replica failed');
-      }
+      this.#forwardedActive.tcp--;
+      if (r.error) failed(r.error);
     });
   }
 
@@ -414,7 +439,7 @@ export class L4Gateway {
 
   async #listenUdp(e: L4Exposure, stats: Stats): Promise<Listener> {
     const sock = dgram.createSocket(net.isIPv6(this.#d.host) ? 'udp6' : 'udp4');
-    type Client = { stream: YamuxStream | null; framed: boolean; up: dgram.Socket | null; idle: ReturnType<typeof setTimeout> | undefined; bytesIn: number; bytesOut: number };
+    type Client = { peer: UdpPeer | null; hooks: ClientHooks; idle: ReturnType<typeof setTimeout> | undefined; bytesIn: number; bytesOut: number; dropped: number };
     const clients = new Map<string, Client>();
     const touch = (key: string, c: Client) => {
       clearTimeout(c.idle);
@@ -424,8 +449,7 @@ export class L4Gateway {
       if (clients.get(key) !== c) return;
       clients.delete(key);
       clearTimeout(c.idle);
-      c.stream?.end();
-      c.up?.close();
+      c.peer?.close();
       this.#ended(e, stats, c.bytesIn, c.bytesOut);
     };
     sock.on('message', (msg: Buffer, rinfo) => {
@@ -433,49 +457,35 @@ export class L4Gateway {
       let c = clients.get(key);
       if (!c) {
         this.#opened(e, stats);
-        const client: Client = { stream: null, framed: false, up: null, idle: undefined, bytesIn: 0, bytesOut: 0 };
+        const client: Client = { peer: null, hooks: null!, idle: undefined, bytesIn: 0, bytesOut: 0, dropped: 0 };
         c = client;
         clients.set(key, client);
-        const back = (d: Uint8Array) => {
-          client.bytesOut += d.length;
-          touch(key, client);
-          sock.send(d, rinfo.port, rinfo.address);
-        };
-        if (e.mode === 'direct') {
-          client.up = this.#directUdp(e, stats, back, () => end(key, client));
-        } else {
-          const o = this.#tryStream(e);
-          if (!o.ok) {
-            clients.delete(key);
-            stats.active--;
-            const remote = this.#d.remote;
-            if (o.reason === 'agent_offline' && o.clusterId && remote) {
-              // UDP is not carried between replicas: say so when another replica holds the session.
-              void remote
-                .locate(o.clusterId)
-                .catch(() => null)
-                .then((base) => (base ? this.#fail(e, stats, 'udp_not_forwarded', `another hub replica holds the session of cluster ${o.clusterId}; UDP is not forwarded between replicas`) : this.#fail(e, stats, o.reason, o.detail)));
-            } else this.#fail(e, stats, o.reason, o.detail);
-            return;
-          }
-          client.stream = o.stream;
-          const reader = o.udpFramed ? new DatagramReader() : null;
-          o.stream.on.data = (piece) => {
-            if (reader) for (const d of reader.push(piece)) back(d);
-            else back(piece);
-          };
-          o.stream.on.end = () => end(key, client);
-          o.stream.on.close = (err) => {
-            if (err && !err.includes('session ended')) this.#fail(e, stats, err.includes('reset by peer') ? 'stream_reset' : 'connection_error', err);
+        const hooks: ClientHooks = {
+          back: (d) => {
+            client.bytesOut += d.length;
+            touch(key, client);
+            sock.send(d, rinfo.port, rinfo.address);
+          },
+          ended: (f) => {
+            if (f) this.#fail(e, stats, f.reason, f.detail);
             end(key, client);
-          };
-          client.framed = o.udpFramed;
-        }
+          },
+          dropped: (n) => {
+            // UDP may lose: a datagram its queue cannot take is dropped, counted, and logged once per client address.
+            this.#d.metrics.inc('pipeops_hub_l4_failures_total', { tunnel: e.name, reason: 'udp_dropped' }, n);
+            stats.failures.udp_dropped = (stats.failures.udp_dropped ?? 0) + n;
+            if (client.dropped === 0) this.#d.log.warn({ tunnel: e.name, client: `${rinfo.address}:${rinfo.port}` }, 'L4 UDP datagram dropped: its queue toward the service is full');
+            client.dropped += n;
+          },
+        };
+        client.hooks = hooks;
+        client.peer = e.mode === 'direct' ? this.#directUdp(e, hooks) : this.#tunnelUdp(e, hooks);
+        // Refused at once (counted): the next datagram from this address tries again.
+        if (clients.get(key) !== client) return;
       }
       c.bytesIn += msg.length;
       touch(key, c);
-      if (c.up) c.up.send(msg);
-      else if (c.stream) c.stream.write(c.framed ? encodeDatagram(msg) : msg);
+      if (!c.peer!.send(msg)) c.hooks.dropped(1);
     });
     const port = await this.#bindPort(
       e,
@@ -500,32 +510,87 @@ export class L4Gateway {
     };
   }
 
-  #directUdp(e: L4Exposure, stats: Stats, back: (d: Uint8Array) => void, closed: () => void): dgram.Socket | null {
-    const up = dgram.createSocket('udp4');
-    const pending: Buffer[] = [];
-    let ready = false;
-    const send = up.send.bind(up);
-    up.send = ((msg: Buffer) => {
-      if (ready) send(msg);
-      else pending.push(Buffer.from(msg));
-    }) as typeof up.send;
-    void resolveEndpoint(e.publicEndpoint ?? '', this.#d.policy, this.#d.lookup).then((r) => {
-      if (!r.ok) {
-        this.#fail(e, stats, 'direct_refused', r.reason);
-        up.close();
-        closed();
-        return;
+  /**
+   * Tunnel mode: the agent's UDP stream; or, when this replica has not seen the cluster's name yet, the stream after
+   * one read of the cluster list; or, when another replica holds the session, the link to it. Datagrams that come
+   * meanwhile wait in a bounded queue. Null when refused at once (counted).
+   */
+  #tunnelUdp(e: L4Exposure, h: ClientHooks): UdpPeer | null {
+    const o = this.#tryStream(e);
+    if (o.ok) return streamPeer(o.stream, o.udpFramed, h);
+    if (o.reason !== 'cluster_not_found' && !(o.reason === 'agent_offline' && o.clusterId && this.#d.remote)) {
+      h.ended({ reason: o.reason, detail: o.detail });
+      return null;
+    }
+    const pending = new PendingUdpPeer();
+    void (async () => {
+      let attempt: StreamAttempt = o;
+      if (!attempt.ok && attempt.reason === 'cluster_not_found') {
+        await this.#d.clusters.refresh();
+        if (pending.closed) return;
+        attempt = this.#tryStream(e);
       }
+      if (attempt.ok) return attach(pending, streamPeer(attempt.stream, attempt.udpFramed, h), h);
+      if (attempt.reason === 'agent_offline' && attempt.clusterId && this.#d.remote) return this.#forwardUdp(e, pending, attempt.clusterId, attempt, h);
+      h.ended({ reason: attempt.reason, detail: attempt.detail });
+    })();
+    return pending;
+  }
+
+  /** Carry a UDP client to the replica holding the cluster's session (a signed upgrade of /internal/l4, protocol=udp). */
+  async #forwardUdp(e: L4Exposure, pending: PendingUdpPeer, clusterId: string, local: { reason: string; detail: string }, h: ClientHooks): Promise<void> {
+    const remote = this.#d.remote!;
+    let base: string | null;
+    try {
+      base = await remote.locate(clusterId);
+    } catch (err) {
+      return h.ended({ reason: 'replica_link', detail: `session directory did not answer: ${(err as Error).message}` });
+    }
+    // No replica holds the session: the agent is offline, as for a local client.
+    if (!base) return h.ended(local);
+    if (pending.closed) return;
+    const t: L4ForwardTarget = { protocol: 'udp', cluster: clusterId, tunnel: e.name, namespace: e.namespace, service: e.service, port: e.port, tunnelId: e.tunnelId };
+    let peer: Awaited<ReturnType<L4Remote['link']['openL4']>>;
+    try {
+      peer = await remote.link.openL4(base, t);
+    } catch (err) {
+      return h.ended({ reason: 'replica_link', detail: (err as Error).message });
+    }
+    if (pending.closed) {
+      peer.socket.destroy();
+      return;
+    }
+    this.#d.metrics.inc('pipeops_hub_forwarded_total', { gateway: 'l4', kind: 'udp' });
+    attach(pending, linkPeer(peer.socket, peer.rest, h), h);
+  }
+
+  /** Direct mode: the public endpoint, checked and resolved per client address (no DNS rebinding in between). */
+  #directUdp(e: L4Exposure, h: ClientHooks): UdpPeer {
+    const pending = new PendingUdpPeer();
+    void resolveEndpoint(e.publicEndpoint ?? '', this.#d.policy, this.#d.lookup).then((r) => {
+      if (pending.closed) return;
+      if (!r.ok) return h.ended({ reason: 'direct_refused', detail: r.reason });
+      const up = dgram.createSocket(net.isIPv6(r.address) ? 'udp6' : 'udp4');
+      const refused = (err: Error) => {
+        up.close();
+        h.ended({ reason: 'direct_dial', detail: err.message });
+      };
+      up.once('error', refused);
       up.connect(r.port, r.address, () => {
-        ready = true;
-        for (const m of pending.splice(0)) send(m);
+        up.off('error', refused);
+        if (pending.closed) up.close();
+        else attach(pending, socketPeer(up, h), h);
       });
     });
-    up.on('message', (m: Buffer) => back(m));
-    up.on('error', (err) => {
-      this.#fail(e, stats, 'direct_dial', err.message);
-      closed();
-    });
-    return up;
+    return pending;
   }
+}
+
+/** A UDP client's hooks on this replica: its peer's, and the count of datagrams dropped for it. */
+type ClientHooks = UdpPeerHooks & { dropped(n: number): void };
+
+/** Hand a pending peer its target; the queued datagrams the target cannot take are counted as dropped. */
+function attach(pending: PendingUdpPeer, target: UdpPeer, h: ClientHooks): void {
+  const dropped = pending.attach(target);
+  if (dropped) h.dropped(dropped);
 }
