@@ -102,7 +102,7 @@ const replica = z
     id: str('', "This replica's name in the shared database (`database`); empty: a random one at every start."),
     secret: leaf(
       z.string().default('').refine((v) => v === '' || v.length >= 16, { error: 'at least 16 characters' }),
-      'Shared secret of the replicas: authenticates the requests and L4 TCP connections (not UDP) one forwards to the replica holding a cluster\'s session (an HMAC; the secret never travels). Every replica the same; empty: no forwarding (a request reaching a replica without the session gets 503/502). Prefer `PIPEOPS_HUB_REPLICA_SECRET_FILE`.',
+      'Shared secret of the replicas: authenticates the requests, L4 TCP connections and UDP client links one forwards to the replica holding a cluster\'s session (an HMAC; the secret never travels). Every replica the same; empty: no forwarding (a request reaching a replica without the session gets 503/502). Prefer `PIPEOPS_HUB_REPLICA_SECRET_FILE`.',
       { kind: 'string', secret: true },
     ),
     advertise_host: str('', 'Address other replicas reach this one at (its gateway ports), e.g. the pod IP; empty: `host`, or 127.0.0.1 when `host` is a wildcard.'),
