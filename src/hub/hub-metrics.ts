@@ -85,7 +85,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_l4_failures_total',
     type: 'counter',
-    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial; udp_dropped (a UDP datagram dropped because its bounded queue toward the service or the client was full; counted per datagram); between hub replicas: replica_link (the link to the replica holding the session failed or was refused), client_gone, and on the holding replica forward_refused (tunnel "internal": unsigned, forged or malformed forward) and forwarded_connection_error.',
+    help: 'L4 connections that failed, by tunnel and reason: cluster_not_found, agent_offline, no_yamux, yamux_closed (no stream could be opened), stream_reset (the agent refused the stream: bad header, dial failure, limit), idle_timeout, connection_error, direct_refused, direct_dial; udp_dropped (a UDP datagram dropped because its bounded queue toward the service or the client was full, or an empty one that an agent in raw mode cannot carry; counted per datagram); between hub replicas: replica_link (the link to the replica holding the session failed or was refused), client_gone, and on the holding replica forward_refused (tunnel "internal": unsigned, forged or malformed forward) and forwarded_connection_error.',
     labels: ['tunnel', 'reason'],
   },
   { name: 'pipeops_hub_l4_connections_active', type: 'gauge', help: 'L4 connections (TCP) and UDP client addresses relayed now, by tunnel.', labels: ['tunnel'] },

@@ -18,7 +18,7 @@ export interface UdpFailure {
 }
 
 export interface UdpPeer {
-  /** Carry one datagram; false when it was dropped because its queue is full (or it cannot be framed). */
+  /** Carry one datagram; false when it was dropped because its queue is full (or it cannot be carried at all). */
   send(d: Uint8Array): boolean;
   /** End it (idle expiry, listener stopped). No hook is called after this. */
   close(): void;
@@ -104,7 +104,7 @@ export function streamPeer(stream: YamuxStream, framed: boolean, h: UdpPeerHooks
   };
   return {
     send: (d) => {
-      if ((framed && d.length > MAX_DATAGRAM_BYTES) || stream.queuedBytes + d.length > UDP_QUEUE_BYTES) return false;
+      if (!carries(framed, d) || stream.queuedBytes + d.length > UDP_QUEUE_BYTES) return false;
       stream.write(framed ? encodeDatagram(d) : d);
       return true;
     },
@@ -114,6 +114,9 @@ export function streamPeer(stream: YamuxStream, framed: boolean, h: UdpPeerHooks
     },
   };
 }
+
+/** Whether the agent's stream can carry a datagram: raw mode has no way to say "empty", a prefix no way past 64 KiB. */
+const carries = (framed: boolean, d: Uint8Array) => (framed ? d.length <= MAX_DATAGRAM_BYTES : d.length > 0);
 
 /** A connected UDP socket to a direct-mode endpoint (it only hears that endpoint's answers). */
 export function socketPeer(sock: dgram.Socket, h: UdpPeerHooks): UdpPeer {
@@ -211,7 +214,7 @@ export function relayLinkToStream(link: Duplex, head: Uint8Array, stream: YamuxS
   const fromLink = new DatagramReader();
   const toService = (chunk: Uint8Array) => {
     for (const d of fromLink.push(chunk)) {
-      if (stream.queuedBytes + d.length > UDP_QUEUE_BYTES) {
+      if (!carries(framed, d) || stream.queuedBytes + d.length > UDP_QUEUE_BYTES) {
         hooks.dropped('service');
         continue;
       }
