@@ -462,6 +462,8 @@ export class L4Gateway {
         clients.set(key, client);
         const hooks: ClientHooks = {
           back: (d) => {
+            // An answer still in flight after the session ended (its peer closes gracefully) is not delivered.
+            if (clients.get(key) !== client) return;
             client.bytesOut += d.length;
             touch(key, client);
             sock.send(d, rinfo.port, rinfo.address);
@@ -557,7 +559,9 @@ export class L4Gateway {
       return h.ended({ reason: 'replica_link', detail: (err as Error).message });
     }
     if (pending.closed) {
-      peer.socket.destroy();
+      // Expired while the link opened: end it cleanly (the holder ends the agent stream without counting a failure).
+      peer.socket.end();
+      setTimeout(() => peer.socket.destroy(), 5_000).unref?.();
       return;
     }
     this.#d.metrics.inc('pipeops_hub_forwarded_total', { gateway: 'l4', kind: 'udp' });
