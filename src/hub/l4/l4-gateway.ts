@@ -23,7 +23,7 @@ import { type LookupFn, resolveEndpoint } from '../routes/endpoint-resolve.ts';
 import type { AgentYamux } from './agent-yamux.ts';
 import { L4_UDP_UPGRADE, type L4ForwardTarget, parseL4Target, type ReplicaLink } from '../replica-link.ts';
 import { pipeSockets } from './socket-pipe.ts';
-import { linkPeer, PendingUdpPeer, relayLinkToStream, socketPeer, streamPeer, type UdpPeer, type UdpPeerHooks } from './udp-peers.ts';
+import { attach, linkPeer, PendingUdpPeer, relayLinkToStream, socketPeer, streamPeer, type UdpClientHooks, type UdpPeer } from './udp-peers.ts';
 import type { Duplex } from 'node:stream';
 
 /** Reaching the replica that holds a cluster's session (absent: one hub). */
@@ -439,7 +439,7 @@ export class L4Gateway {
 
   async #listenUdp(e: L4Exposure, stats: Stats): Promise<Listener> {
     const sock = dgram.createSocket(net.isIPv6(this.#d.host) ? 'udp6' : 'udp4');
-    type Client = { peer: UdpPeer | null; hooks: ClientHooks; idle: ReturnType<typeof setTimeout> | undefined; bytesIn: number; bytesOut: number; dropped: number };
+    type Client = { peer: UdpPeer | null; hooks: UdpClientHooks; idle: ReturnType<typeof setTimeout> | undefined; bytesIn: number; bytesOut: number; dropped: number };
     const clients = new Map<string, Client>();
     const touch = (key: string, c: Client) => {
       clearTimeout(c.idle);
@@ -460,7 +460,7 @@ export class L4Gateway {
         const client: Client = { peer: null, hooks: null!, idle: undefined, bytesIn: 0, bytesOut: 0, dropped: 0 };
         c = client;
         clients.set(key, client);
-        const hooks: ClientHooks = {
+        const hooks: UdpClientHooks = {
           back: (d) => {
             // An answer still in flight after the session ended (its peer closes gracefully) is not delivered.
             if (clients.get(key) !== client) return;
@@ -517,7 +517,7 @@ export class L4Gateway {
    * one read of the cluster list; or, when another replica holds the session, the link to it. Datagrams that come
    * meanwhile wait in a bounded queue. Null when refused at once (counted).
    */
-  #tunnelUdp(e: L4Exposure, h: ClientHooks): UdpPeer | null {
+  #tunnelUdp(e: L4Exposure, h: UdpClientHooks): UdpPeer | null {
     const o = this.#tryStream(e);
     if (o.ok) return streamPeer(o.stream, o.udpFramed, h);
     if (o.reason !== 'cluster_not_found' && !(o.reason === 'agent_offline' && o.clusterId && this.#d.remote)) {
@@ -540,7 +540,7 @@ export class L4Gateway {
   }
 
   /** Carry a UDP client to the replica holding the cluster's session (a signed upgrade of /internal/l4, protocol=udp). */
-  async #forwardUdp(e: L4Exposure, pending: PendingUdpPeer, clusterId: string, local: { reason: string; detail: string }, h: ClientHooks): Promise<void> {
+  async #forwardUdp(e: L4Exposure, pending: PendingUdpPeer, clusterId: string, local: { reason: string; detail: string }, h: UdpClientHooks): Promise<void> {
     const remote = this.#d.remote!;
     let base: string | null;
     try {
@@ -569,7 +569,7 @@ export class L4Gateway {
   }
 
   /** Direct mode: the public endpoint, checked and resolved per client address (no DNS rebinding in between). */
-  #directUdp(e: L4Exposure, h: ClientHooks): UdpPeer {
+  #directUdp(e: L4Exposure, h: UdpClientHooks): UdpPeer {
     const pending = new PendingUdpPeer();
     void resolveEndpoint(e.publicEndpoint ?? '', this.#d.policy, this.#d.lookup).then((r) => {
       if (pending.closed) return;
@@ -588,13 +588,4 @@ export class L4Gateway {
     });
     return pending;
   }
-}
-
-/** A UDP client's hooks on this replica: its peer's, and the count of datagrams dropped for it. */
-type ClientHooks = UdpPeerHooks & { dropped(n: number): void };
-
-/** Hand a pending peer its target; the queued datagrams the target cannot take are counted as dropped. */
-function attach(pending: PendingUdpPeer, target: UdpPeer, h: ClientHooks): void {
-  const dropped = pending.attach(target);
-  if (dropped) h.dropped(dropped);
 }

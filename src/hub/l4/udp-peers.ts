@@ -31,6 +31,15 @@ export interface UdpPeerHooks {
   ended(failure: UdpFailure | null): void;
 }
 
+/** A UDP client's hooks on the listening replica: its peer's, and the count of datagrams dropped for it. */
+export type UdpClientHooks = UdpPeerHooks & { dropped(n: number): void };
+
+/** Hand a pending peer its target; the queued datagrams the target cannot take are counted as dropped. */
+export function attach(pending: PendingUdpPeer, target: UdpPeer, h: UdpClientHooks): void {
+  const dropped = pending.attach(target);
+  if (dropped) h.dropped(dropped);
+}
+
 /** Calls `ended` once, and never after `close`. */
 function once(h: UdpPeerHooks): { end: (f: UdpFailure | null) => void; closed: () => boolean; close: () => void } {
   let done = false;
