@@ -80,6 +80,12 @@ export const HUB_METRICS = [
     help: 'Route registry calls (register, sync, unregister) refused, by reason: the `error` code of the answer (unauthorized, invalid_json, invalid_route, cluster_not_found, forbidden, host_conflict, …).',
     labels: ['reason'],
   },
+  {
+    name: 'pipeops_hub_tunnel_registrations_rejected_total',
+    type: 'counter',
+    help: 'Tunnel registry calls (§1.2: register, sync, deregister) refused, and tunnels a sync left out, by reason: the `error` code (unauthorized, invalid_json, invalid_tunnel, endpoint_refused for a direct endpoint outside the address policy, cluster_not_found, forbidden, too_many_tunnels, …).',
+    labels: ['reason'],
+  },
   { name: 'pipeops_hub_l4_connections_total', type: 'counter', help: 'L4 connections accepted (TCP) and UDP client addresses seen, by tunnel (exposure name or registered tunnel id) and protocol.', labels: ['tunnel', 'protocol'] },
   { name: 'pipeops_hub_l4_bytes_total', type: 'counter', help: 'L4 payload bytes by tunnel and direction (to_service, to_client), counted when a connection ends.', labels: ['tunnel', 'direction'] },
   {

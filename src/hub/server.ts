@@ -199,6 +199,7 @@ function buildApp(
     endpointPolicy: policy,
     lookup: deps.lookup,
     hubEndpoint: (t) => parts.registered()?.endpoint(t) ?? null,
+    rejected: (reason) => parts.metrics.inc('pipeops_hub_tunnel_registrations_rejected_total', { reason }),
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((e, c) => {

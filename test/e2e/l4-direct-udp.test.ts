@@ -89,14 +89,17 @@ describe('registered UDP tunnels in direct mode', () => {
     expect(view.failures).toEqual({});
   });
 
-  test('an endpoint outside direct_allowed_cidrs is refused at registration: no listener', async () => {
+  test('an endpoint outside direct_allowed_cidrs is refused at registration and counted: no listener', async () => {
     const id = `udp-${clusterId}-gw-5354`;
+    const rejected = async () => Number((await hub.metrics.text()).match(/pipeops_hub_tunnel_registrations_rejected_total\{reason="endpoint_refused"\} (\d+)/)?.[1] ?? 0);
+    const n0 = await rejected();
     const r = await register(id, `127.0.0.3:${echo.port}`);
     expect(r.status).toBe(400);
     const body = (await r.json()) as { error: string; message: string };
     expect(body.error).toBe('endpoint_refused');
     expect(body.message).toContain('not in direct_allowed_cidrs');
     expect(hub.l4.list().some((t) => t.tunnel_id === id)).toBe(false);
+    expect(await rejected()).toBe(n0 + 1);
   });
 
   test('a name that resolves outside direct_allowed_cidrs when a client comes is refused per client and counted', async () => {

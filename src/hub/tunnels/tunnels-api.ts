@@ -143,7 +143,8 @@ export function mountTunnelsApi<E extends Env>(app: Hono<E>, d: TunnelsApiDeps):
       { op: 'sync', cluster_id: rec.cluster_id, tunnels: out.tunnels.length, added: out.added, removed: out.removed, updated: out.updated, rejected: rejected.length },
       'tunnel registry: tunnels synced',
     );
-    if (rejected.length) d.rejected?.('invalid_tunnel');
+    // One count per entry left out, by what was wrong with it.
+    for (const r of rejected) d.rejected?.(r.reason.startsWith('endpoint refused') ? 'endpoint_refused' : 'invalid_tunnel');
     return c.json({ accepted: await Promise.all(out.tunnels.map(answer)), rejected, added: out.added, removed: out.removed, updated: out.updated });
   });
 
