@@ -7,7 +7,7 @@ import { isKubeError, type KubeClient } from '../kube/client.ts';
 import { type Informer, listWatch } from '../kube/watch.ts';
 import { inCidrs, isPrivateAddress, loadBalancerAddress } from './cluster-detection.ts';
 import type { KubeService } from './kube-shapes.ts';
-import type { Timers } from './route-sync.ts';
+import type { Timers } from './convergence-loop.ts';
 import { type DiscoveryOptions, discoverTunnels, type GatewayObject, type L4RouteObject } from './tunnel-discovery.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
 import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';

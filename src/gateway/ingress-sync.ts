@@ -11,7 +11,8 @@ import { type KubeIngress, type KubeService, serviceKey } from './kube-shapes.ts
 import { type IngressScope, isManaged } from './managed.ts';
 import { extractRoutes, referencedServices } from './route-extraction.ts';
 import type { RouteRegistry } from './route-registry-client.ts';
-import { RouteSync, realTimers, type Timers } from './route-sync.ts';
+import { RouteSync } from './route-sync.ts';
+import { realTimers, type Timers } from './convergence-loop.ts';
 
 export const INGRESS_PATH = '/apis/networking.k8s.io/v1/ingresses';
 export const SERVICE_PATH = '/api/v1/services';

@@ -4,27 +4,12 @@
 // unregistered and registered again, so registries keyed by host and path drop it too); a bulk `sync` again
 // periodically, on request (reconnect) and to repair after any failed call. One call in flight; bursts coalesce
 // because work is "hosts whose desired routes differ from the acknowledged ones", computed when the call is made.
-import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import { registerBody, type SyncTarget, syncBody } from './route-payloads.ts';
 import { compareRoutes, type IngressRoutes, type Route } from './route-extraction.ts';
 import type { RouteRegistry } from './route-registry-client.ts';
+import { ConvergenceLoop, type SyncLog, type Timers } from './convergence-loop.ts';
 
-export interface Timers {
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  set: (fn, ms) => setTimeout(fn, ms),
-  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
-interface SyncLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
 
 export interface RouteSyncOptions {
   registry: RouteRegistry;
@@ -48,31 +33,20 @@ export interface SyncCounters {
   failures: number;
 }
 
-export class RouteSync {
+export class RouteSync extends ConvergenceLoop {
   readonly #o: RouteSyncOptions;
-  readonly #timers: Timers;
   readonly #desired = new Map<string, IngressRoutes>();
   /** host → keys of the Ingresses with a route for it. */
   readonly #hosts = new Map<string, Set<string>>();
   /** null: nothing acknowledged yet, or the last bulk sync failed — only a bulk sync can proceed. */
   #acked: Acked | null = null;
   readonly #dirty = new Set<string>();
-  #needBulk = true;
-  #bulkReason = 'startup';
   #target: SyncTarget | null = null;
-  #started = false;
-  #stopped = false;
-  #running = false;
-  #pumping: Promise<void> | null = null;
-  #repairTimer: unknown = null;
-  #repairAttempt = 0;
-  #refreshTimer: unknown = null;
-  #idleWaiters: (() => void)[] = [];
   readonly counters: SyncCounters = { syncs: 0, registers: 0, unregisters: 0, failures: 0 };
 
   constructor(o: RouteSyncOptions) {
+    super(o, 'route registry');
     this.#o = o;
-    this.#timers = o.timers ?? realTimers;
   }
 
   // ---- inputs ----
@@ -86,7 +60,7 @@ export class RouteSync {
     }
     this.#desired.set(rec.key, rec);
     this.#reindex(rec.key, old, rec);
-    this.#kick();
+    this.kick();
   }
 
   /** The Ingress is gone or no longer managed. */
@@ -95,7 +69,7 @@ export class RouteSync {
     if (!old) return;
     this.#desired.delete(key);
     this.#reindex(key, old, undefined);
-    this.#kick();
+    this.kick();
   }
 
   /** Who we are and where routes point; null while unknown (nothing is sent). A change re-syncs in bulk. */
@@ -103,32 +77,7 @@ export class RouteSync {
     const changed = JSON.stringify(t) !== JSON.stringify(this.#target);
     this.#target = t;
     if (changed && t && this.#acked !== null) this.resync('target changed');
-    else this.#kick();
-  }
-
-  /** Ask for a bulk sync (reconnect, periodic refresh, repair). */
-  resync(reason: string): void {
-    this.#needBulk = true;
-    this.#bulkReason = reason;
-    this.#kick();
-  }
-
-  /** The informers are synced: work may start. Starts the periodic refresh. */
-  start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    this.#scheduleRefresh();
-    this.#kick();
-  }
-
-  /** Stops; resolves once the call in flight (if any) has ended, so nothing is sent afterwards. */
-  stop(): Promise<void> {
-    this.#stopped = true;
-    this.#timers.clear(this.#refreshTimer);
-    this.#timers.clear(this.#repairTimer);
-    this.#repairTimer = null;
-    this.#wakeIdle();
-    return this.#pumping ?? Promise.resolve();
+    else this.kick();
   }
 
   // ---- outputs ----
@@ -146,18 +95,15 @@ export class RouteSync {
     return n;
   }
 
-  /** Nothing to send, nothing in flight, nothing awaiting repair: the registry holds the desired routes. */
-  get idle(): boolean {
-    if (!this.#started || !this.#target || this.#running || this.#needBulk || this.#repairTimer !== null || this.#acked === null) return false;
+  protected ready(): boolean {
+    return this.#target !== null;
+  }
+
+  protected converged(): boolean {
+    if (this.#acked === null) return false;
     for (const h of this.#dirty) if (!this.#hostInSync(h)) return false;
     for (const v of this.#acked.values()) if (v === UNKNOWN) return false;
     return true;
-  }
-
-  /** Resolves the next time the engine is idle (or stopped). */
-  whenIdle(): Promise<void> {
-    if (this.idle || this.#stopped) return Promise.resolve();
-    return new Promise((r) => this.#idleWaiters.push(r));
   }
 
   // ---- internals ----
@@ -197,33 +143,18 @@ export class RouteSync {
     return have === undefined ? want.length === 0 : have.length === want.length && have.every((b, i) => b === want[i]);
   }
 
-  #kick(): void {
-    if (this.#running || this.#stopped) return;
-    this.#running = true;
-    this.#pumping = Promise.resolve().then(() => this.#pump());
+  /** One dirty host, also while a repair is pending (the acknowledged state of the other hosts is still known). */
+  protected async step(): Promise<boolean> {
+    const t = this.#target;
+    if (!t || this.#acked === null || this.#dirty.size === 0) return false;
+    const host = this.#dirty.values().next().value as string;
+    this.#dirty.delete(host);
+    if (!this.#hostInSync(host)) await this.#syncHost(host, t);
+    return true;
   }
 
-  async #pump(): Promise<void> {
-    try {
-      while (!this.#stopped && this.#started && this.#target) {
-        if (this.#needBulk && this.#repairTimer === null) {
-          await this.#bulk(this.#target);
-          continue;
-        }
-        if (this.#acked === null || this.#dirty.size === 0) break;
-        const host = this.#dirty.values().next().value as string;
-        this.#dirty.delete(host);
-        if (!this.#hostInSync(host)) await this.#syncHost(host, this.#target);
-      }
-    } finally {
-      this.#running = false;
-    }
-    if (this.idle || this.#stopped) this.#wakeIdle();
-  }
-
-  async #bulk(t: SyncTarget): Promise<void> {
-    this.#needBulk = false;
-    const reason = this.#bulkReason;
+  protected async bulk(reason: string): Promise<void> {
+    const t = this.#target!;
     this.#dirty.clear();
     const snapshot: Acked = new Map();
     for (const host of this.#hosts.keys()) snapshot.set(host, this.#bodiesFor(host, t));
@@ -233,13 +164,14 @@ export class RouteSync {
       await this.#o.registry.sync(body);
       this.#acked = snapshot;
       this.counters.syncs++;
-      this.#repairAttempt = 0;
+      this.bulkSucceeded();
       this.#o.metric?.({ name: 'gateway_routes_registered_total', op: 'inc', value: routes, labels: { via: 'sync' } });
       this.#o.log?.info({ reason, ingresses: body.ingresses.length, routes, routing_mode: t.routing.routingMode }, 'route registry synced');
       this.#reportActive();
     } catch (e) {
       this.#acked = null;
-      this.#failed(e, { operation: 'sync', reason });
+      this.counters.failures++;
+      this.failed(e, { operation: 'sync', reason });
     }
   }
 
@@ -274,44 +206,15 @@ export class RouteSync {
       this.#reportActive();
     } catch (e) {
       if (this.#acked === acked) acked.set(host, UNKNOWN);
-      this.#failed(e, { operation: want.length === 0 ? 'unregister' : 'register', hostname: host });
+      this.counters.failures++;
+      this.failed(e, { operation: want.length === 0 ? 'unregister' : 'register', hostname: host });
     }
-  }
-
-  /** A call failed after its retries: repair with a bulk sync after a growing delay. */
-  #failed(e: unknown, ctx: Record<string, unknown>): void {
-    this.counters.failures++;
-    const repair = this.#o.repair ?? { baseMs: 5000, maxMs: 300_000 };
-    const delay = backoffDelay({ ...repair, jitter: NO_JITTER }, this.#repairAttempt++);
-    this.#o.log?.warn({ ...ctx, err: (e as Error).message, repair_in_ms: delay }, 'route registry call failed; a bulk sync will repair');
-    this.#needBulk = true;
-    this.#bulkReason = 'repair';
-    if (this.#repairTimer === null) {
-      this.#repairTimer = this.#timers.set(() => {
-        this.#repairTimer = null;
-        this.#kick();
-      }, delay);
-    }
-  }
-
-  #scheduleRefresh(): void {
-    if (!(this.#o.refreshIntervalMs > 0)) return;
-    this.#refreshTimer = this.#timers.set(() => {
-      this.resync('periodic refresh');
-      this.#scheduleRefresh();
-    }, this.#o.refreshIntervalMs);
   }
 
   #reportActive(): void {
     let n = 0;
     for (const v of this.#acked?.values() ?? []) if (v !== UNKNOWN) n += v.length;
     this.#o.metric?.({ name: 'gateway_routes_active', op: 'set', value: n });
-  }
-
-  #wakeIdle(): void {
-    const w = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const r of w) r();
   }
 }
 

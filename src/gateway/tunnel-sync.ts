@@ -4,16 +4,9 @@
 // periodically (5 min, §5.5), on request (reconnect, cluster id change) and to repair after any failed call. One
 // call in flight; bursts coalesce because the work is computed when the call is made.
 import type { MetricUpdate } from '../threads/metric-update.ts';
-import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
-import { realTimers, type Timers } from './route-sync.ts';
+import { ConvergenceLoop, type SyncLog, type Timers } from './convergence-loop.ts';
 import type { TunnelRegistry } from './tunnel-registry-client.ts';
 import type { TunnelRegistrationBody } from '../protocol/tunnel-registry-messages.ts';
-
-interface SyncLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
 
 export interface TunnelSyncOptions {
   registry: TunnelRegistry;
@@ -28,29 +21,18 @@ export interface TunnelSyncOptions {
 
 export const DEFAULT_TUNNEL_REFRESH_MS = 5 * 60_000;
 
-export class TunnelSync {
+export class TunnelSync extends ConvergenceLoop {
   readonly #o: TunnelSyncOptions;
-  readonly #timers: Timers;
   /** tunnel id → JSON of the registration body. */
   #desired = new Map<string, string>();
   /** null: nothing acknowledged (start, or the last bulk sync failed). */
   #acked: Map<string, string> | null = null;
   #clusterId = '';
-  #needBulk = true;
-  #bulkReason = 'startup';
-  #started = false;
-  #stopped = false;
-  #running = false;
-  #pumping: Promise<void> | null = null;
-  #repairTimer: unknown = null;
-  #repairAttempt = 0;
-  #refreshTimer: unknown = null;
-  #idleWaiters: (() => void)[] = [];
   readonly counters = { syncs: 0, registers: 0, deregisters: 0, failures: 0, rejected: 0 };
 
   constructor(o: TunnelSyncOptions) {
+    super({ ...o, refreshIntervalMs: o.refreshIntervalMs ?? DEFAULT_TUNNEL_REFRESH_MS }, 'tunnel registry');
     this.#o = o;
-    this.#timers = o.timers ?? realTimers;
   }
 
   /** The complete discovered set (replaces the previous one). */
@@ -58,7 +40,7 @@ export class TunnelSync {
     const next = new Map(tunnels.map((t) => [t.tunnel_id, JSON.stringify(t)]));
     if (next.size === this.#desired.size && [...next].every(([k, v]) => this.#desired.get(k) === v)) return;
     this.#desired = next;
-    this.#kick();
+    this.kick();
   }
 
   /** The cluster id from registration; nothing is sent before it is known. A change syncs in bulk. */
@@ -66,30 +48,6 @@ export class TunnelSync {
     if (id === this.#clusterId) return;
     this.#clusterId = id;
     this.resync('cluster id');
-  }
-
-  resync(reason: string): void {
-    this.#needBulk = true;
-    this.#bulkReason = reason;
-    this.#kick();
-  }
-
-  /** Discovery is synced: work may start. Starts the periodic refresh. */
-  start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    this.#scheduleRefresh();
-    this.#kick();
-  }
-
-  /** Stops; resolves once the call in flight (if any) has ended. */
-  stop(): Promise<void> {
-    this.#stopped = true;
-    this.#timers.clear(this.#refreshTimer);
-    this.#timers.clear(this.#repairTimer);
-    this.#repairTimer = null;
-    this.#wakeIdle();
-    return this.#pumping ?? Promise.resolve();
   }
 
   /** The desired registration bodies (JSON), by tunnel id order of arrival. */
@@ -101,15 +59,21 @@ export class TunnelSync {
     return this.#desired.size;
   }
 
-  /** Nothing to send, nothing in flight, nothing awaiting repair: the registry holds the desired tunnels. */
-  get idle(): boolean {
-    if (!this.#started || !this.#clusterId || this.#running || this.#needBulk || this.#repairTimer !== null || this.#acked === null) return false;
-    return this.#nextWork() === null;
+  protected ready(): boolean {
+    return this.#clusterId !== '';
   }
 
-  whenIdle(): Promise<void> {
-    if (this.idle || this.#stopped) return Promise.resolve();
-    return new Promise((r) => this.#idleWaiters.push(r));
+  protected converged(): boolean {
+    return this.#acked !== null && this.#nextWork() === null;
+  }
+
+  protected async step(repairPending: boolean): Promise<boolean> {
+    // A failed call leaves the acknowledged state in doubt: only the repair sync proceeds.
+    if (repairPending) return false;
+    const w = this.#nextWork();
+    if (!w) return false;
+    await this.#one(w.op, w.id);
+    return true;
   }
 
   #nextWork(): { op: 'register' | 'deregister'; id: string } | null {
@@ -120,33 +84,7 @@ export class TunnelSync {
     return null;
   }
 
-  #kick(): void {
-    if (this.#running || this.#stopped) return;
-    this.#running = true;
-    this.#pumping = Promise.resolve().then(() => this.#pump());
-  }
-
-  async #pump(): Promise<void> {
-    try {
-      while (!this.#stopped && this.#started && this.#clusterId) {
-        if (this.#needBulk) {
-          if (this.#repairTimer !== null) break;
-          await this.#bulk();
-          continue;
-        }
-        const w = this.#nextWork();
-        if (!w) break;
-        await this.#one(w.op, w.id);
-      }
-    } finally {
-      this.#running = false;
-    }
-    if (this.idle || this.#stopped) this.#wakeIdle();
-  }
-
-  async #bulk(): Promise<void> {
-    this.#needBulk = false;
-    const reason = this.#bulkReason;
+  protected async bulk(reason: string): Promise<void> {
     const clusterId = this.#clusterId;
     const snapshot = new Map(this.#desired);
     try {
@@ -155,13 +93,14 @@ export class TunnelSync {
       this.#acked = snapshot;
       this.counters.syncs++;
       this.counters.rejected += rejected.length;
-      this.#repairAttempt = 0;
+      this.bulkSucceeded();
       for (const r of rejected) this.#o.log?.warn({ tunnel_id: r.tunnel_id, reason: r.reason }, 'tunnel registry refused a tunnel');
       this.#o.log?.info({ reason, tunnels: snapshot.size, rejected: rejected.length }, 'tunnel registry synced');
       this.#report();
     } catch (e) {
       this.#acked = null;
-      this.#failed(e, { operation: 'sync', reason });
+      this.counters.failures++;
+      this.failed(e, { operation: 'sync', reason });
     }
   }
 
@@ -184,41 +123,12 @@ export class TunnelSync {
       }
       this.#report();
     } catch (e) {
-      this.#failed(e, { operation: op, tunnel_id: id });
+      this.counters.failures++;
+      this.failed(e, { operation: op, tunnel_id: id });
     }
-  }
-
-  #failed(e: unknown, ctx: Record<string, unknown>): void {
-    this.counters.failures++;
-    const repair = this.#o.repair ?? { baseMs: 5000, maxMs: 300_000 };
-    const delay = backoffDelay({ ...repair, jitter: NO_JITTER }, this.#repairAttempt++);
-    this.#o.log?.warn({ ...ctx, err: (e as Error).message, repair_in_ms: delay }, 'tunnel registry call failed; a bulk sync will repair');
-    this.#needBulk = true;
-    this.#bulkReason = 'repair';
-    if (this.#repairTimer === null) {
-      this.#repairTimer = this.#timers.set(() => {
-        this.#repairTimer = null;
-        this.#kick();
-      }, delay);
-    }
-  }
-
-  #scheduleRefresh(): void {
-    const every = this.#o.refreshIntervalMs ?? DEFAULT_TUNNEL_REFRESH_MS;
-    if (!(every > 0)) return;
-    this.#refreshTimer = this.#timers.set(() => {
-      this.resync('periodic refresh');
-      this.#scheduleRefresh();
-    }, every);
   }
 
   #report(): void {
     this.#o.metric?.({ name: 'gateway_tunnels_active', op: 'set', value: this.#acked?.size ?? 0 });
-  }
-
-  #wakeIdle(): void {
-    const w = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const r of w) r();
   }
 }
