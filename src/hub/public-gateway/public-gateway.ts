@@ -21,7 +21,7 @@ import type { PathRouteConfig } from '../config/schema.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
 import { type AppBody, appProxyRequest, INLINE_BODY_MAX } from '../../protocol/proxy-request-builders.ts';
-import type { ReplicaLink } from '../replica-link.ts';
+import { clientAddress, type ForwardCheck, LINK_HEADERS, type ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterStore, RouteStore } from '../store/types.ts';
 import { AppWebSocketRelay } from './app-websocket-relay.ts';
@@ -152,10 +152,16 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     return { host, path, query, target: targetFor(route, path, () => configured), route: `${route.host || '*'}${route.path}` };
   };
 
+  /** Who sent a request: the client itself, or (verified) the replica that forwarded a client's request. */
+  const clientOf = (req: IncomingMessage, proto: 'http' | 'https'): { check: ForwardCheck | undefined; client: ClientFacts } => {
+    const check = o.link?.check(req);
+    const forwarded = check?.kind === 'replica' ? check.client : undefined;
+    return { check, client: { ip: clientAddress(req, check), proto: forwarded?.proto ?? proto } };
+  };
+
   /** Another replica's public gateway when it holds the cluster's session and this request may go there. */
-  const peerFor = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
-    if (!o.link) return { kind: 'here' };
-    const via = o.link.check(req);
+  const peerFor = async (via: ForwardCheck | undefined, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link || !via) return { kind: 'here' };
     if (via.kind === 'forged') return via;
     if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
     const where = await o.directory.locate(clusterId).catch((e: Error) => {
@@ -193,7 +199,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const { host, path, query, target } = resolved;
     route = resolved.route;
     if (target?.kind === 'tunnel' || target?.kind === 'direct') mode = target.kind;
-    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
+    const { check, client } = clientOf(req, proto);
     if (!target) {
       log.debug({ host, path, method: req.method, status: 404 }, 'public gateway: no route');
       req.resume();
@@ -213,14 +219,14 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
           sendError(res, code, reason);
         });
         if (!connect) return;
-        const r = await forwardDirect(req, res, { endpoint: target.endpoint, connect, pathAndQuery, headers: appHeaders(req.rawHeaders, client), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError);
+        const r = await forwardDirect(req, res, { endpoint: target.endpoint, connect, pathAndQuery, headers: appHeaders(req.rawHeaders, client, { drop: LINK_HEADERS }), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError);
         const line = { mode: 'direct', cluster_id: target.clusterId, host, path, method: req.method, status: r.status, bytes: r.bytes, ms: Math.round(performance.now() - t0), ...(r.error ? { error: r.error } : {}) };
         if (r.error) log.warn(line, 'public gateway request failed');
         else log.debug(line, 'public gateway request');
       })();
       return;
     }
-    const via = await peerFor(req, target.clusterId);
+    const via = await peerFor(check, target.clusterId);
     if (via.kind === 'forged') {
       log.warn({ cluster_id: target.clusterId, host, path, reason: via.reason }, 'public gateway: forwarded request refused');
       req.resume();
@@ -228,7 +234,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     }
     if (via.kind === 'peer') {
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'request' });
-      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendError(res, code, message));
+      return o.link!.forwardRequest(req, res, via.url, client, (code, message) => sendError(res, code, message));
     }
     forwardTunnel(req, res, target, host, query, client);
   };
@@ -244,7 +250,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const requestId = nextId();
     const method = req.method ?? 'GET';
     tables.open(session, { requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res);
-    const headers = appHeaders(req.rawHeaders, client);
+    const headers = appHeaders(req.rawHeaders, client, { drop: LINK_HEADERS });
     const send = (body: AppBody) =>
       session.send({
         type: 'proxy_request',
@@ -303,8 +309,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     };
     if (!target) return refuse(404, `no route for ${host || '(no Host header)'}${path}`);
     if (target.kind === 'error') return refuse(target.status, target.reason);
-    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
-    const headers = appHeaders(req.rawHeaders, client, { upgrade: true });
+    const { check, client } = clientOf(req, proto);
+    const headers = appHeaders(req.rawHeaders, client, { upgrade: true, drop: LINK_HEADERS });
     const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
     if (target.kind === 'direct') {
       void checkDirect(target, { host, path, upgrade: req.headers.upgrade }, answer).then((connect) => {
@@ -314,12 +320,12 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       });
       return;
     }
-    const via = await peerFor(req, target.clusterId);
+    const via = await peerFor(check, target.clusterId);
     if (socket.destroyed) return;
     if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
     if (via.kind === 'peer') {
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'upgrade' });
-      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+      return o.link!.forwardUpgrade(req, socket, head, via.url, client, (code, message) => refuse(code, message));
     }
     const session = o.directory.local(target.clusterId);
     if (!session) {
