@@ -7,7 +7,9 @@
 // that burst does to PostgreSQL: pg_stat_activity (connections, active, waiting on locks) and write transactions
 // (xid advance) every 100 ms, pg_stat_database commits/rollbacks, and the hubs' resume latency (gateway socket
 // open → first heartbeat_ack) and errors, against the same figures in the steady state before the kill.
-//   bun bench/scale.ts [--agents N] [--first-redial full|additive] [--no-baseline] [--json FILE]
+//   bun bench/scale.ts [--agents N] [--first-redial full|additive] [--durable] [--no-baseline] [--json FILE]
+// --durable: PostgreSQL flushes every commit to disk (fsync, full-page writes) as in production; by default the
+// bench's server runs without (as the tests' does).
 // --first-redial additive: the first redial after the lost session waits base + 0–25 % like the later ones (the
 // agent before it spread that first wait over [0, base + 25 %); upstream's Go agent still does), for comparison.
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ const FIRST_REDIAL = arg('--first-redial') ?? 'full';
 if (FIRST_REDIAL !== 'full' && FIRST_REDIAL !== 'additive') throw new Error('--first-redial full|additive');
 const RECONNECT: BackoffPolicy = { baseMs: 500, maxMs: 60_000, jitter: { kind: 'within-cap', fraction: 0.25 } };
 const WITH_BASELINE = !process.argv.includes('--no-baseline');
+const DURABLE = process.argv.includes('--durable');
 const JSON_OUT = arg('--json');
 /** The agent's heartbeat period (agent.heartbeat_interval default). */
 const HEARTBEAT_PERIOD_MS = 30_000;
@@ -372,7 +375,7 @@ const rows: Row[] = [];
 const loadStart = loadavg().map((x) => x.toFixed(2));
 
 // Two replicas on PostgreSQL behind HAProxy.
-const cluster = await startHubCluster({ dir: join(dir, 'ha'), replicas: 2, lease: '10s' });
+const cluster = await startHubCluster({ dir: join(dir, 'ha'), replicas: 2, lease: '10s', durablePostgres: DURABLE });
 const sampler = connectPostgres(cluster.database, { max: 1 });
 try {
   const pidsNow = () => [...cluster.pids().values()];
@@ -420,7 +423,7 @@ const loadEnd = loadavg().map((x) => x.toFixed(2));
 
 const base = rows[1] ?? rows[0]!;
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-console.log(`\nload average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; first redial: ${FIRST_REDIAL}`);
+console.log(`\nload average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; first redial: ${FIRST_REDIAL}; PostgreSQL ${DURABLE ? 'durable (fsync on)' : 'fsync off'}`);
 console.log(`\n| setup | registrations/s | hub RSS per idle session | heartbeat round (${N}) | hub CPU per heartbeat | after SIGKILL of a replica: sessions lost, back p50 / p99 / all |`);
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
@@ -444,5 +447,5 @@ if (ha.steady && ha.herd && ha.reconnect) {
   console.log(`| failed attempts | ${ha.steady.resume.errors} | ${ha.herd.resume.errors + ha.herd.register.errors} ${JSON.stringify({ ...ha.herd.resume.errorKinds, ...ha.herd.register.errorKinds })} |`);
   console.log(`| all back after the SIGKILL: p50 / p99 / max / all | | ${f(ha.reconnect.p50)} / ${f(ha.reconnect.p99)} / ${f(ha.reconnect.max)} ms / ${f(ha.reconnect.allBackMs)} ms (${ha.reconnect.lost} lost) |`);
 }
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ agents: N, first_redial: FIRST_REDIAL, load_start: loadStart, load_end: loadEnd, rows }, null, 2));
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ agents: N, first_redial: FIRST_REDIAL, durable: DURABLE, load_start: loadStart, load_end: loadEnd, rows }, null, 2));
 process.exit(0);
