@@ -244,6 +244,8 @@ interface PgWindow {
   /** Writing transactions per 100 ms: peak and mean. */
   peakWritesPer100ms: number;
   meanWritesPer100ms: number;
+  /** Writing transactions in the window. */
+  writes: number;
   /** Commits + rollbacks per second (pg_stat_database, flushed by each backend at most once a second). */
   xactsPerS: number;
   rollbacks: number;
@@ -265,6 +267,7 @@ function summarise(s: PgSample[]): PgWindow {
     peakLockWaits: Math.max(...s.map((x) => x.lockWaits)),
     peakWritesPer100ms: Math.max(...per100),
     meanWritesPer100ms: per100.reduce((a, b) => a + b, 0) / Math.max(1, per100.length),
+    writes: s.at(-1)!.nextXid - s[0]!.nextXid,
     xactsPerS: (s.at(-1)!.commits + s.at(-1)!.rollbacks - s[0]!.commits - s[0]!.rollbacks) / seconds,
     rollbacks: s.at(-1)!.rollbacks - s[0]!.rollbacks,
   };
@@ -296,7 +299,7 @@ interface Row {
   reconnect?: { lost: number; p50: number; p99: number; max: number; allBackMs: number };
   /** Before the kill: the database idle plus serial resumes; after: from the kill until every agent is back. */
   steady?: { pg: PgWindow; resume: Latency };
-  herd?: { pg: PgWindow; resume: Latency; register: Latency };
+  herd?: { pg: PgWindow; resume: Latency; register: Latency; directoryMs: number };
 }
 
 function latency(xs: Attempt[]): Latency {
@@ -306,7 +309,7 @@ function latency(xs: Attempt[]): Latency {
   return { n: ok.length, p50: pct(ok, 50), p99: pct(ok, 99), errors: xs.length - ok.length, errorKinds };
 }
 
-async function measure(setup: string, hubWs: string, token: string, pids: () => number[], kill?: { pg: PgClient; run: () => Promise<{ at: number; held: number }> }): Promise<Row> {
+async function measure(setup: string, hubWs: string, token: string, pids: () => number[], kill?: { pg: PgClient; pg2: PgClient; run: () => Promise<{ at: number; held: number; victim: string }> }): Promise<Row> {
   const agents = Array.from({ length: N }, (_, i) => new SimAgent(i, hubWs, token));
   // Warm-up: one agent, so that the baseline RSS includes the code paths.
   const rss0 = pids().reduce((s, p) => s + rssKiB(p), 0);
@@ -350,20 +353,30 @@ async function measure(setup: string, hubWs: string, token: string, pids: () => 
     while (agents.some((a) => !a.connected)) await new Promise((r) => setTimeout(r, 50));
 
     const herd = samplePostgres(kill.pg);
-    const { at, held } = await kill.run();
+    const { at, held, victim } = await kill.run();
     const deadline = at + 120_000;
+    // The session directory is right again once no session names the dead replica (claimed by the survivor).
+    const directory = (async () => {
+      while (performance.now() < at + 30_000) {
+        const { rows } = await kill.pg2.query<{ n: number }>('SELECT count(*)::int AS n FROM agent_sessions WHERE replica_id = $1', [victim]);
+        if (Number(rows[0]!.n) === 0) return performance.now() - at;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return NaN;
+    })();
     // First every session the dead replica held is seen lost, then every agent is back.
     while (agents.filter((a) => a.lostAt >= at).length < held && performance.now() < at + 20_000) await new Promise((r) => setTimeout(r, 20));
     while (agents.some((a) => !a.connected) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const allBackMs = agents.every((a) => a.connected) ? performance.now() - at : NaN;
-    // One more second: the directory's claims and the first renewal after the burst.
+    // The window ends one second after the later of: every agent back, the directory right again.
+    const directoryMs = await directory;
     await new Promise((r) => setTimeout(r, 1_000));
     await herd.stop();
     const lost = agents.filter((a) => a.lostAt >= at);
     const back = lost.filter((a) => a.backAfterMs >= 0).map((a) => a.backAfterMs);
     row.reconnect = { lost: lost.length, p50: pct(back, 50), p99: pct(back, 99), max: Math.max(...back), allBackMs };
     const after = agents.flatMap((a) => a.attempts.filter((x) => x.at >= at));
-    row.herd = { pg: summarise(herd.samples.filter((x) => x.t >= at)), resume: latency(after.filter((x) => x.kind === 'resume')), register: latency(after.filter((x) => x.kind === 'register')) };
+    row.herd = { pg: summarise(herd.samples.filter((x) => x.t >= at)), resume: latency(after.filter((x) => x.kind === 'resume')), register: latency(after.filter((x) => x.kind === 'register')), directoryMs };
   }
   for (const a of agents) a.close();
   return row;
@@ -377,11 +390,13 @@ const loadStart = loadavg().map((x) => x.toFixed(2));
 // Two replicas on PostgreSQL behind HAProxy.
 const cluster = await startHubCluster({ dir: join(dir, 'ha'), replicas: 2, lease: '10s', durablePostgres: DURABLE });
 const sampler = connectPostgres(cluster.database, { max: 1 });
+const sampler2 = connectPostgres(cluster.database, { max: 1 });
 try {
   const pidsNow = () => [...cluster.pids().values()];
   rows.push(
     await measure(`2 replicas, PostgreSQL, HAProxy (${N} agents)`, cluster.frontUrl.replace(/^http/, 'ws'), cluster.tokens.agent, pidsNow, {
       pg: sampler,
+      pg2: sampler2,
       run: async () => {
         // The replica holding more sessions dies.
         const counts = await Promise.all(
@@ -394,12 +409,13 @@ try {
         const at = performance.now();
         process.kill(cluster.pids().get(victim.r.name)!, 'SIGKILL');
         console.error(`killed ${victim.r.name} holding ${victim.n} sessions`);
-        return { at, held: victim.n };
+        return { at, held: victim.n, victim: victim.r.name };
       },
     }),
   );
 } finally {
   await sampler.close();
+  await sampler2.close();
   await cluster.stop();
 }
 
@@ -436,16 +452,17 @@ const ha = rows[0]!;
 if (ha.steady && ha.herd && ha.reconnect) {
   const w = (p: PgWindow) => `${p.peakConns} / ${p.peakActive} / ${p.peakLockWaits}`;
   const l = (x: Latency) => `${f(x.p50)} / ${f(x.p99)} ms (${x.n})`;
-  console.log('\n| PostgreSQL and the hubs | steady state (heartbeats at the default period; resumes: 50 one at a time) | reconnect burst (kill → all back) |');
+  console.log('\n| PostgreSQL and the hubs | steady state (heartbeats at the default period; resumes: 50 one at a time) | reconnect burst (kill → all back and the directory right, + 1 s) |');
   console.log('|---|---|---|');
   console.log(`| window | ${f(ha.steady.pg.seconds, 1)} s | ${f(ha.herd.pg.seconds, 1)} s |`);
   console.log(`| backends: peak connections / active / waiting on a lock | ${w(ha.steady.pg)} | ${w(ha.herd.pg)} |`);
-  console.log(`| writing transactions per 100 ms: peak / mean | ${f(ha.steady.pg.peakWritesPer100ms)} / ${f(ha.steady.pg.meanWritesPer100ms, 1)} | ${f(ha.herd.pg.peakWritesPer100ms)} / ${f(ha.herd.pg.meanWritesPer100ms, 1)} |`);
+  console.log(`| writing transactions per 100 ms: peak / mean; in all | ${f(ha.steady.pg.peakWritesPer100ms)} / ${f(ha.steady.pg.meanWritesPer100ms, 1)}; ${ha.steady.pg.writes} | ${f(ha.herd.pg.peakWritesPer100ms)} / ${f(ha.herd.pg.meanWritesPer100ms, 1)}; ${ha.herd.pg.writes} |`);
   console.log(`| commits + rollbacks per second (pg_stat_database); rollbacks | ${f(ha.steady.pg.xactsPerS)}; ${ha.steady.pg.rollbacks} | ${f(ha.herd.pg.xactsPerS)}; ${ha.herd.pg.rollbacks} |`);
   console.log(`| resume (gateway open → first heartbeat_ack) p50 / p99 | ${l(ha.steady.resume)} | ${l(ha.herd.resume)} |`);
   console.log(`| full registrations after a failed resume p50 / p99 | - | ${l(ha.herd.register)} |`);
   console.log(`| failed attempts | ${ha.steady.resume.errors} | ${ha.herd.resume.errors + ha.herd.register.errors} ${JSON.stringify({ ...ha.herd.resume.errorKinds, ...ha.herd.register.errorKinds })} |`);
   console.log(`| all back after the SIGKILL: p50 / p99 / max / all | | ${f(ha.reconnect.p50)} / ${f(ha.reconnect.p99)} / ${f(ha.reconnect.max)} ms / ${f(ha.reconnect.allBackMs)} ms (${ha.reconnect.lost} lost) |`);
+  console.log(`| session directory right again (no session names the dead replica) | | ${f(ha.herd.directoryMs)} ms after the SIGKILL |`);
 }
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ agents: N, first_redial: FIRST_REDIAL, durable: DURABLE, load_start: loadStart, load_end: loadEnd, rows }, null, 2));
 process.exit(0);
