@@ -11,6 +11,7 @@
 // second http.Server.
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -34,6 +35,7 @@ import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
 import { buildRouteTable, type GatewayRoute, type GatewayTarget, targetFor } from './gateway-routes.ts';
+import { proxyProtocolListener, trustedProxies } from './proxy-listener.ts';
 
 export interface GatewayCert {
   hosts: string[];
@@ -53,6 +55,8 @@ export interface PublicGatewayOptions {
   routes: RouteStore;
   /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
   link?: ReplicaLink;
+  /** Proxies (CIDRs) whose connections to the plain listener start with a PROXY protocol header naming the client. */
+  proxyProtocolFrom?: readonly string[];
   pathRoutes: readonly PathRouteConfig[];
   /** Time until the agent's or backend's status arrives. */
   answerTimeoutMs: number;
@@ -152,11 +156,17 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     return { host, path, query, target: targetFor(route, path, () => configured), route: `${route.host || '*'}${route.path}` };
   };
 
-  /** Who sent a request: the client itself, or (verified) the replica that forwarded a client's request. */
+  /** Addresses trusted proxies named for their connections (PROXY protocol), by socket. */
+  const proxied = new WeakMap<object, string>();
+  /**
+   * Who sent a request: the client itself (as a trusted proxy in front named it, else the socket's peer), or
+   * (verified) the replica that forwarded a client's request.
+   */
   const clientOf = (req: IncomingMessage, proto: 'http' | 'https'): { check: ForwardCheck | undefined; client: ClientFacts } => {
     const check = o.link?.check(req);
     const forwarded = check?.kind === 'replica' ? check.client : undefined;
-    return { check, client: { ip: clientAddress(req, check), proto: forwarded?.proto ?? proto } };
+    const ip = forwarded ? clientAddress(req, check) : (proxied.get(req.socket) ?? req.socket.remoteAddress ?? '');
+    return { check, client: { ip, proto: forwarded?.proto ?? proto } };
   };
 
   /** Another replica's public gateway when it holds the cluster's session and this request may go there. */
@@ -379,6 +389,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
   plain.requestTimeout = 0;
   plain.on('connection', track);
   plain.on('upgrade', onUpgrade('http'));
+  const front = o.proxyProtocolFrom?.length ? proxyProtocolListener(plain, trustedProxies(o.proxyProtocolFrom), log, (s, ip) => proxied.set(s, ip)) : plain;
 
   let secure: { tlsServer: tls.Server; http: http.Server } | null = null;
   if (o.tls && o.tls.certs.length) {
@@ -403,7 +414,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     secure = { tlsServer, http: inner };
   }
 
-  const listen = (server: http.Server | tls.Server, port: number) =>
+  const listen = (server: http.Server | tls.Server | net.Server, port: number) =>
     new Promise<number>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(port, o.host, () => {
@@ -411,13 +422,13 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         resolveListen((server.address() as AddressInfo).port);
       });
     });
-  const port = await listen(plain, o.port);
+  const port = await listen(front, o.port);
   let tlsPort: number | null = null;
   if (secure && o.tls) {
     try {
       tlsPort = await listen(secure.tlsServer, o.tls.port);
     } catch (e) {
-      plain.close();
+      front.close();
       throw e;
     }
   }
@@ -425,7 +436,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
   const base = h.includes(':') ? `[${h}]` : h;
   const url = `http://${base}:${port}`;
   const tlsUrl = tlsPort !== null ? `https://${base}:${tlsPort}` : null;
-  log.info({ url, tls_url: tlsUrl, routes: table.size, path_routes: o.pathRoutes.length }, 'public gateway listening');
+  log.info({ url, tls_url: tlsUrl, routes: table.size, path_routes: o.pathRoutes.length, proxy_protocol_from: o.proxyProtocolFrom?.length ? o.proxyProtocolFrom : undefined }, 'public gateway listening');
 
   return {
     url,
@@ -442,7 +453,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       offRoutes();
       tables.close();
       outage.close();
-      const closed = [new Promise<void>((r) => plain.close(() => r()))];
+      const closed = [new Promise<void>((r) => front.close(() => r()))];
       if (secure) closed.push(new Promise<void>((r) => secure.tlsServer.close(() => r())));
       for (const s of [...sockets]) s.destroy();
       await Promise.all(closed);
