@@ -4,10 +4,12 @@
 // peer after the request head, so the peer's 101 and everything after it reach the client unchanged.
 //
 // The link is authenticated with the replicas' shared secret: a forwarded request carries an HMAC over
-// (replica, time, method, target, client address), never the secret. A verified forward is served here and never
-// forwarded again (no loops); a forged or stale one is refused. The client address is the one the forwarding
-// replica saw: the receiving replica uses it in place of the link's own peer address (X-Forwarded-For, logs) only
-// when the signature verifies; a copy sent by a client is ignored and never passed on.
+// (replica, time, method, target), never the secret. A verified forward is served here and never forwarded again
+// (no loops); a forged or stale one is refused. The client the forwarding replica served (its address and scheme)
+// travels with a second HMAC over the same fields and the client's: the receiving replica uses it in place of the
+// link's own peer address (X-Forwarded-For, logs) only when both verify; a copy sent by a client is ignored and never
+// passed on. A separate signature keeps replicas of the previous release (which check only the first) forwarding
+// to and from this one during a rolling upgrade.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -23,8 +25,10 @@ export const FORWARD_SIGNATURE = 'x-pipeops-forward-signature';
 export const FORWARDED_CLIENT = 'x-pipeops-forwarded-client';
 /** The scheme the client used at the forwarding replica's public gateway (covered by the signature). */
 export const FORWARDED_PROTO = 'x-pipeops-forwarded-proto';
+/** HMAC over the forward's fields and the client's (address, scheme). */
+export const FORWARDED_CLIENT_SIGNATURE = 'x-pipeops-forwarded-client-signature';
 /** The link's own headers: dropped from everything passed on (to a peer, to an agent, to a backend). */
-export const LINK_HEADERS: readonly string[] = [FORWARDED_BY, FORWARD_TIME, FORWARD_SIGNATURE, FORWARDED_CLIENT, FORWARDED_PROTO];
+export const LINK_HEADERS: readonly string[] = [FORWARDED_BY, FORWARD_TIME, FORWARD_SIGNATURE, FORWARDED_CLIENT, FORWARDED_PROTO, FORWARDED_CLIENT_SIGNATURE];
 
 /** Who the forwarding replica served: the client's address and, on the public gateway, the listener's scheme. */
 export interface ForwardedClient {
@@ -58,20 +62,25 @@ export class ReplicaLink {
     this.#now = o.now ?? Date.now;
   }
 
-  // Without a client address the signed text is the one of replicas that sent none (a forward without it still verifies).
-  #mac(from: string, time: string, method: string, target: string, client: { ip: string; proto: string } | undefined): Buffer {
-    const text = `${from}\n${time}\n${method.toUpperCase()}\n${target}${client === undefined ? '' : `\n${client.ip}\n${client.proto}`}`;
-    return createHmac('sha256', this.#o.secret).update(text).digest();
+  #mac(from: string, time: string, method: string, target: string): Buffer {
+    return createHmac('sha256', this.#o.secret).update(`${from}\n${time}\n${method.toUpperCase()}\n${target}`).digest();
+  }
+
+  /** The client's signature: its own prefix, so that it can never stand for the forward's. */
+  #clientMac(from: string, time: string, method: string, target: string, ip: string, proto: string): Buffer {
+    return createHmac('sha256', this.#o.secret).update(`client\n${from}\n${time}\n${method.toUpperCase()}\n${target}\n${ip}\n${proto}`).digest();
   }
 
   /** The link headers for a request this replica forwards; `client`: whom it came from (sent when its address is an IP). */
   sign(method: string, target: string, client?: ForwardedClient): Record<string, string> {
     const time = String(this.#now());
-    const c = client && isIP(client.ip) ? { ip: client.ip, proto: client.proto ?? '' } : undefined;
-    const sig = this.#mac(this.#o.replicaId, time, method, target, c).toString('base64url');
-    const out: Record<string, string> = { [FORWARDED_BY]: this.#o.replicaId, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: sig };
-    if (c) out[FORWARDED_CLIENT] = c.ip;
-    if (c?.proto) out[FORWARDED_PROTO] = c.proto;
+    const id = this.#o.replicaId;
+    const out: Record<string, string> = { [FORWARDED_BY]: id, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: this.#mac(id, time, method, target).toString('base64url') };
+    if (client && isIP(client.ip)) {
+      out[FORWARDED_CLIENT] = client.ip;
+      if (client.proto) out[FORWARDED_PROTO] = client.proto;
+      out[FORWARDED_CLIENT_SIGNATURE] = this.#clientMac(id, time, method, target, client.ip, client.proto ?? '').toString('base64url');
+    }
     return out;
   }
 
@@ -80,13 +89,14 @@ export class ReplicaLink {
     const from = one(req.headers[FORWARDED_BY]);
     if (from === undefined) return { kind: 'client' };
     const time = one(req.headers[FORWARD_TIME]) ?? '';
-    const ip = one(req.headers[FORWARDED_CLIENT]);
-    const proto = one(req.headers[FORWARDED_PROTO]) ?? '';
-    const sig = Buffer.from(one(req.headers[FORWARD_SIGNATURE]) ?? '', 'base64url');
-    const want = this.#mac(from, time, req.method ?? 'GET', req.url ?? '/', ip === undefined ? undefined : { ip, proto });
-    if (sig.length !== want.length || !timingSafeEqual(sig, want)) return { kind: 'forged', reason: 'bad signature' };
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    if (!same(one(req.headers[FORWARD_SIGNATURE]), this.#mac(from, time, method, target))) return { kind: 'forged', reason: 'bad signature' };
     if (Math.abs(this.#now() - Number(time)) > MAX_SKEW_MS) return { kind: 'forged', reason: 'stale signature' };
+    const ip = one(req.headers[FORWARDED_CLIENT]);
     if (ip === undefined) return { kind: 'replica', from };
+    const proto = one(req.headers[FORWARDED_PROTO]) ?? '';
+    if (!same(one(req.headers[FORWARDED_CLIENT_SIGNATURE]), this.#clientMac(from, time, method, target, ip, proto))) return { kind: 'forged', reason: 'bad client signature' };
     if (!isIP(ip) || (proto !== '' && proto !== 'http' && proto !== 'https')) return { kind: 'forged', reason: 'bad forwarded client' };
     return { kind: 'replica', from, client: proto ? { ip, proto } : { ip } };
   }
@@ -244,6 +254,12 @@ export function parseL4Target(url: string): L4ForwardTarget | string {
 }
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** A base64url signature header against the expected MAC, in constant time. */
+function same(header: string | undefined, want: Buffer): boolean {
+  const got = Buffer.from(header ?? '', 'base64url');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
 
 /**
  * The address a request came from: the forwarding replica's client for a verified forward, else the peer of the

@@ -1,9 +1,11 @@
-// The replica link's signature covers the forwarded client (address and scheme): a verified forward yields the
-// client the forwarding replica saw, any change to it (or a copy sent by a client) does not.
+// The replica link's client signature covers the forwarded client (address and scheme): a verified forward yields
+// the client the forwarding replica saw, any change to it (or a copy sent by a client) does not; the forward's own
+// signature is the previous release's, so replicas of both releases verify each other's forwards.
 import { describe, expect, test } from 'bun:test';
 import type { IncomingMessage } from 'node:http';
 import pino from 'pino';
-import { clientAddress, FORWARDED_BY, FORWARDED_CLIENT, FORWARDED_PROTO, ReplicaLink, withoutLinkRawHeaders } from '../../src/hub/replica-link.ts';
+import { createHmac } from 'node:crypto';
+import { clientAddress, FORWARD_SIGNATURE, FORWARD_TIME, FORWARDED_BY, FORWARDED_CLIENT, FORWARDED_CLIENT_SIGNATURE, FORWARDED_PROTO, ReplicaLink, withoutLinkRawHeaders } from '../../src/hub/replica-link.ts';
 
 const log = pino({ level: 'silent' });
 const link = (id: string, secret = 'replica-secret-0123456789') => new ReplicaLink({ replicaId: id, secret, log, now: () => 1_000_000 });
@@ -23,12 +25,20 @@ describe('replica link: the forwarded client', () => {
     expect(clientAddress(request('GET', '/x?y=1', h), via)).toBe('127.0.0.7');
   });
 
-  test('changing the client address or scheme breaks the signature', () => {
+  test('changing the client address or scheme breaks the client signature', () => {
     const h = b.sign('GET', '/x', { ip: '127.0.0.7', proto: 'http' });
-    expect(a.check(request('GET', '/x', { ...h, [FORWARDED_CLIENT]: '203.0.113.9' }))).toEqual({ kind: 'forged', reason: 'bad signature' });
-    expect(a.check(request('GET', '/x', { ...h, [FORWARDED_PROTO]: 'https' }))).toEqual({ kind: 'forged', reason: 'bad signature' });
-    const { [FORWARDED_CLIENT]: _, ...without } = h;
-    expect(a.check(request('GET', '/x', without))).toEqual({ kind: 'forged', reason: 'bad signature' });
+    expect(a.check(request('GET', '/x', { ...h, [FORWARDED_CLIENT]: '203.0.113.9' }))).toEqual({ kind: 'forged', reason: 'bad client signature' });
+    expect(a.check(request('GET', '/x', { ...h, [FORWARDED_PROTO]: 'https' }))).toEqual({ kind: 'forged', reason: 'bad client signature' });
+    const { [FORWARDED_CLIENT_SIGNATURE]: _, ...unsigned } = h;
+    expect(a.check(request('GET', '/x', unsigned))).toEqual({ kind: 'forged', reason: 'bad client signature' });
+    // The forward's own signature cannot stand in for the client's.
+    expect(a.check(request('GET', '/x', { ...h, [FORWARDED_CLIENT_SIGNATURE]: h[FORWARD_SIGNATURE]! }))).toEqual({ kind: 'forged', reason: 'bad client signature' });
+  });
+
+  test("the forward's own signature is the previous release's: a replica of either release verifies it", () => {
+    const h = b.sign('PATCH', '/x?y=1', { ip: '127.0.0.7' });
+    const previous = createHmac('sha256', 'replica-secret-0123456789').update(`replica-b\n${h[FORWARD_TIME]}\nPATCH\n/x?y=1`).digest('base64url');
+    expect(h[FORWARD_SIGNATURE]).toBe(previous);
   });
 
   test('a client-sent copy of the header is not a forward: the socket address counts', () => {
