@@ -128,6 +128,8 @@ export async function startHubCluster(o: { dir: string; replicas?: number; lease
           public_url: frontUrl,
           credentials: { key: credentialsKey },
           replica: { id: r.name, secret: replicaSecret, lease: o.lease ?? '5s' },
+          // HAProxy (on loopback) sends a PROXY v2 header on the public gateway port (src/devstack/haproxy.ts).
+          gateway_proxy_protocol_from: ['127.0.0.1/32'],
           ...o.extraConfig,
           direct_allowed_cidrs: ['127.0.0.0/8'],
         }),
