@@ -2,7 +2,7 @@
 // errors for what is not a header.
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { encodeProxyHeader, parseProxyHeader } from '../../src/hub/public-gateway/proxy-protocol.ts';
+import { encodeProxyHeader, looksLikeHeader, parseProxyHeader } from '../../src/hub/public-gateway/proxy-protocol.ts';
 
 const v6 = fc.ipV6().filter((ip) => !ip.includes('.'));
 
@@ -47,5 +47,11 @@ describe('PROXY protocol header', () => {
         if (r.kind === 'ok') expect(r.length).toBeLessThanOrEqual(bytes.length);
       }),
     );
+  });
+
+  test('looksLikeHeader: a malformed header is still a header (refused); HTTP, even with a leading CRLF, is not', () => {
+    expect(looksLikeHeader(Buffer.from('PROXY TCP4 1.2.3.4\r\n'))).toBe(true);
+    expect(looksLikeHeader(encodeProxyHeader(2, '1.2.3.4', '5.6.7.8', 1, 2).subarray(0, 12))).toBe(true);
+    for (const http of ['GET / HTTP/1.1\r\n', '\r\nGET / HTTP/1.1\r\n', 'POST /x HTTP/1.1\r\n', 'PROPFIND / HTTP/1.1\r\n']) expect(looksLikeHeader(Buffer.from(http))).toBe(false);
   });
 });

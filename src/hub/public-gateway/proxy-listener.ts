@@ -8,7 +8,7 @@ import type http from 'node:http';
 import net, { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { canonicalAddress, parseCidr } from '../routes/endpoint-policy.ts';
-import { parseProxyHeader } from './proxy-protocol.ts';
+import { looksLikeHeader, parseProxyHeader } from './proxy-protocol.ts';
 
 /** How long a trusted proxy may take to send its header. */
 const HEADER_TIMEOUT_MS = 5_000;
@@ -53,7 +53,7 @@ export function proxyProtocolListener(inner: http.Server, trusted: (ip: string) 
       if (h.kind === 'incomplete') return;
       clearTimeout(timer);
       s.off('data', onData);
-      if (h.kind === 'error' && !got.subarray(0, 6).equals(Buffer.from('PROXY ')) && got[0] !== 0x0d) {
+      if (h.kind === 'error' && !looksLikeHeader(got)) {
         // Not a header at all: plain HTTP from the trusted address itself.
         s.pause();
         s.unshift(got);

@@ -28,6 +28,12 @@ export function parseProxyHeader(b: Uint8Array): ProxyHeader {
   return parseV1(buf);
 }
 
+/** Whether `b` starts as a PROXY header does (v1's `PROXY ` or v2's whole signature), however malformed the rest. */
+export function looksLikeHeader(b: Uint8Array): boolean {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return buf.subarray(0, 6).toString('latin1') === 'PROXY ' || (buf.length >= V2_SIGNATURE.length && buf.subarray(0, V2_SIGNATURE.length).equals(V2_SIGNATURE));
+}
+
 function parseV1(buf: Buffer): ProxyHeader {
   const end = buf.subarray(0, V1_MAX).indexOf('\r\n');
   if (end < 0) return buf.length >= V1_MAX ? { kind: 'error', reason: 'PROXY v1 line longer than 107 bytes' } : { kind: 'incomplete' };
