@@ -2,21 +2,39 @@
 // controller socket, hand-off to the gateway socket, heartbeats; the same envelopes as the agent) against two hub
 // replicas on PostgreSQL behind HAProxy, and, as the baseline in the same run, against one hub on SQLite.
 // Measured: registrations/s, hub RSS per idle session, heartbeat cost (hub CPU per heartbeat, round time), and
-// the time for every agent to be back after the replica holding most sessions is SIGKILLed (jittered backoff).
-//   bun bench/scale.ts [--agents N]
+// the time for every agent to be back after the replica holding most sessions is SIGKILLed (the agent's own
+// redial: resume on the gateway after its jittered backoff, a full registration after a failed resume), and what
+// that burst does to PostgreSQL: pg_stat_activity (connections, active, waiting on locks) and write transactions
+// (xid advance) every 100 ms, pg_stat_database commits/rollbacks, and the hubs' resume latency (gateway socket
+// open → first heartbeat_ack) and errors, against the same figures in the steady state before the kill.
+//   bun bench/scale.ts [--agents N] [--first-redial full|additive] [--durable] [--no-baseline] [--json FILE]
+// --durable: PostgreSQL flushes every commit to disk (fsync, full-page writes) as in production; by default the
+// bench's server runs without (as the tests' does).
+// --first-redial additive: the first redial after the lost session waits base + 0–25 % like the later ones (the
+// agent before it spread that first wait over [0, base + 25 %); upstream's Go agent still does), for comparison.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startHubCluster } from '../src/devstack/hub-cluster.ts';
 import { freeLoopbackPort } from '../src/devstack/postgres-server.ts';
 import { decodeEnvelope, encodeEnvelope } from '../src/protocol/envelope.ts';
+import { connectPostgres, type PgClient } from '../src/runtime/postgres.ts';
+import { type BackoffPolicy, backoffDelay, firstRedialDelay } from '../src/timing/backoff.ts';
 
-const N = Number(process.argv[process.argv.indexOf('--agents') + 1]) || 1000;
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const N = Number(arg('--agents')) || 1000;
 const CONCURRENCY = 100;
-const RECONNECT_FIRST_MS = 250;
-const RECONNECT_MAX_MS = 8_000;
+/** The agent's reconnect policy with its defaults (timeouts.websocket_reconnect 500 ms, _max 60 s; src/tunnel/session.ts). */
+const FIRST_REDIAL = arg('--first-redial') ?? 'full';
+if (FIRST_REDIAL !== 'full' && FIRST_REDIAL !== 'additive') throw new Error('--first-redial full|additive');
+const RECONNECT: BackoffPolicy = { baseMs: 500, maxMs: 60_000, jitter: { kind: 'within-cap', fraction: 0.25 } };
+const WITH_BASELINE = !process.argv.includes('--no-baseline');
+const DURABLE = process.argv.includes('--durable');
+const JSON_OUT = arg('--json');
+/** The agent's heartbeat period (agent.heartbeat_interval default). */
+const HEARTBEAT_PERIOD_MS = 30_000;
 
 function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -47,13 +65,23 @@ const registerPayload = (i: number, clusterId?: string) => ({
   k8s_service_token: `sim-sa-token-${i}-0123456789`,
 });
 
+/** A resume or registration attempt after the kill: when it started, how long it took, how it ended. */
+interface Attempt {
+  at: number;
+  ms: number;
+  kind: 'resume' | 'register';
+  error?: string;
+}
+
 /** One simulated agent: what the real one does on the wire, without a cluster behind it. */
 class SimAgent {
   clusterId: string | undefined;
+  gatewayWsUrl = '';
   gw: WebSocket | null = null;
   connected = false;
   lostAt = 0;
   backAfterMs = -1;
+  readonly attempts: Attempt[] = [];
   #seq = 0;
   #acks = new Map<string, () => void>();
   #closing = false;
@@ -69,11 +97,11 @@ class SimAgent {
     return new Promise((resolve, reject) => {
       ws.addEventListener('open', () => resolve(ws), { once: true });
       ws.addEventListener('error', () => reject(new Error('connect failed')), { once: true });
-      ws.addEventListener('close', () => reject(new Error('closed before open')), { once: true });
+      ws.addEventListener('close', (e) => reject(new Error(`closed before open (${e.code})`)), { once: true });
     });
   }
 
-  /** register → register_success → gateway socket; throws on any failure. */
+  /** register → register_success → gateway socket → first heartbeat_ack; throws on any failure. */
   async connect(): Promise<void> {
     const ctl = await this.#open(`${this.hubWs}/api/v1/clusters/agent/ws`);
     const ok = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -93,33 +121,57 @@ class SimAgent {
     });
     ctl.close();
     this.clusterId = String(ok.cluster_id);
-    const gw = await this.#open(`${String(ok.gateway_ws_url)}?cluster_uuid=${encodeURIComponent(this.clusterId)}`);
+    this.gatewayWsUrl = String(ok.gateway_ws_url);
+    await this.resume();
+  }
+
+  /** The gateway socket for the known cluster (the agent's resume), bound once its first heartbeat is acknowledged. */
+  async resume(): Promise<void> {
+    const gw = await this.#open(`${this.gatewayWsUrl}?cluster_uuid=${encodeURIComponent(this.clusterId!)}`);
     gw.addEventListener('message', (e) => {
       if (typeof e.data !== 'string') return;
       const d = decodeEnvelope(e.data);
       if (d.ok && d.message.type === 'heartbeat_ack' && d.message.requestId) this.#acks.get(d.message.requestId)?.();
     });
+    const closed = new Promise<never>((_, reject) => gw.addEventListener('close', (e) => reject(new Error(`gateway closed (${e.code} ${e.reason})`)), { once: true }));
+    closed.catch(() => {});
+    const previous = this.gw;
+    this.gw = gw;
+    try {
+      await Promise.race([this.heartbeat(), closed]);
+    } catch (e) {
+      this.gw = previous;
+      gw.close();
+      throw e;
+    }
     gw.addEventListener('close', () => {
       if (this.gw !== gw || this.#closing) return;
       this.connected = false;
       this.lostAt = performance.now();
       void this.#reconnect();
     });
-    this.gw = gw;
     this.connected = true;
   }
 
-  /** Exponential backoff with full jitter in [d/2, d], as the agent's (no thundering herd on the database). */
+  /**
+   * The agent's redial (src/tunnel/session.ts): after each backoff wait resume on the gateway; once a gateway
+   * attempt has failed, every later attempt is a full registration.
+   */
   async #reconnect(): Promise<void> {
-    let delay = RECONNECT_FIRST_MS;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * (delay / 2)));
+    let viaController = false;
+    for (let attempt = 0; !this.#closing; attempt++) {
+      const wait = attempt === 0 && FIRST_REDIAL === 'full' ? firstRedialDelay(RECONNECT) : backoffDelay(RECONNECT, attempt);
+      await new Promise((r) => setTimeout(r, wait));
+      const t0 = performance.now();
+      const kind = viaController ? 'register' : 'resume';
       try {
-        await this.connect();
+        await (viaController ? this.connect() : this.resume());
+        this.attempts.push({ at: t0, ms: performance.now() - t0, kind });
         this.backAfterMs = performance.now() - this.lostAt;
         return;
-      } catch {
-        delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+      } catch (e) {
+        this.attempts.push({ at: t0, ms: performance.now() - t0, kind, error: (e as Error).message });
+        viaController = true;
       }
     }
   }
@@ -143,6 +195,84 @@ class SimAgent {
   }
 }
 
+/** One 100 ms sample of the database: its backends (not the sampler's) and its transaction counters. */
+interface PgSample {
+  t: number;
+  conns: number;
+  active: number;
+  lockWaits: number;
+  /** Next transaction id: advances by one per writing transaction, at once (pg_stat_database lags up to 1 s). */
+  nextXid: number;
+  commits: number;
+  rollbacks: number;
+}
+
+const PG_SAMPLE = `SELECT
+  (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())::int AS conns,
+  (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active')::int AS active,
+  (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')::int AS lock_waits,
+  pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid,
+  xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()`;
+
+/** Samples the database every 100 ms until stopped. */
+function samplePostgres(pg: PgClient): { samples: PgSample[]; stop(): Promise<void> } {
+  const samples: PgSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      const { rows } = await pg.query<Record<string, number | string>>(PG_SAMPLE, []);
+      const r = rows[0]!;
+      samples.push({ t, conns: Number(r.conns), active: Number(r.active), lockWaits: Number(r.lock_waits), nextXid: Number(r.next_xid), commits: Number(r.xact_commit), rollbacks: Number(r.xact_rollback) });
+      await new Promise((res) => setTimeout(res, Math.max(0, 100 - (performance.now() - t))));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+interface PgWindow {
+  seconds: number;
+  peakConns: number;
+  peakActive: number;
+  peakLockWaits: number;
+  /** Writing transactions per 100 ms: peak and mean. */
+  peakWritesPer100ms: number;
+  meanWritesPer100ms: number;
+  /** Writing transactions in the window. */
+  writes: number;
+  /** Commits + rollbacks per second (pg_stat_database, flushed by each backend at most once a second). */
+  xactsPerS: number;
+  rollbacks: number;
+}
+
+function summarise(s: PgSample[]): PgWindow {
+  // Rates over spans of at least 100 ms (a sample that came early would inflate a per-100 ms rate).
+  const per100: number[] = [];
+  for (let i = 0, j = 1; j < s.length; j++) {
+    if (s[j]!.t - s[i]!.t < 100) continue;
+    per100.push((s[j]!.nextXid - s[i]!.nextXid) / ((s[j]!.t - s[i]!.t) / 100));
+    i = j;
+  }
+  const seconds = (s.at(-1)!.t - s[0]!.t) / 1000;
+  return {
+    seconds,
+    peakConns: Math.max(...s.map((x) => x.conns)),
+    peakActive: Math.max(...s.map((x) => x.active)),
+    peakLockWaits: Math.max(...s.map((x) => x.lockWaits)),
+    peakWritesPer100ms: Math.max(...per100),
+    meanWritesPer100ms: per100.reduce((a, b) => a + b, 0) / Math.max(1, per100.length),
+    writes: s.at(-1)!.nextXid - s[0]!.nextXid,
+    xactsPerS: (s.at(-1)!.commits + s.at(-1)!.rollbacks - s[0]!.commits - s[0]!.rollbacks) / seconds,
+    rollbacks: s.at(-1)!.rollbacks - s[0]!.rollbacks,
+  };
+}
+
 async function inBatches<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -152,6 +282,14 @@ async function inBatches<T>(items: T[], n: number, fn: (t: T) => Promise<void>):
   );
 }
 
+interface Latency {
+  n: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+}
+
 interface Row {
   setup: string;
   regsPerS: number;
@@ -159,9 +297,19 @@ interface Row {
   hbRoundMs: number;
   hbCpuUs: number;
   reconnect?: { lost: number; p50: number; p99: number; max: number; allBackMs: number };
+  /** Before the kill: the database idle plus serial resumes; after: from the kill until every agent is back. */
+  steady?: { pg: PgWindow; resume: Latency };
+  herd?: { pg: PgWindow; resume: Latency; register: Latency; directoryMs: number };
 }
 
-async function measure(setup: string, hubWs: string, token: string, pids: () => number[], kill?: () => Promise<{ at: number; held: number }>): Promise<Row> {
+function latency(xs: Attempt[]): Latency {
+  const ok = xs.filter((x) => !x.error).map((x) => x.ms);
+  const errorKinds: Record<string, number> = {};
+  for (const x of xs) if (x.error) errorKinds[x.error] = (errorKinds[x.error] ?? 0) + 1;
+  return { n: ok.length, p50: pct(ok, 50), p99: pct(ok, 99), errors: xs.length - ok.length, errorKinds };
+}
+
+async function measure(setup: string, hubWs: string, token: string, pids: () => number[], kill?: { pg: PgClient; pg2: PgClient; run: () => Promise<{ at: number; held: number; victim: string }> }): Promise<Row> {
   const agents = Array.from({ length: N }, (_, i) => new SimAgent(i, hubWs, token));
   // Warm-up: one agent, so that the baseline RSS includes the code paths.
   const rss0 = pids().reduce((s, p) => s + rssKiB(p), 0);
@@ -178,14 +326,57 @@ async function measure(setup: string, hubWs: string, token: string, pids: () => 
   const row: Row = { setup, regsPerS, rssPerSessionKiB: (rss1 - rss0) / N, hbRoundMs, hbCpuUs: ((cpu1 - cpu0) * 10_000) / N };
 
   if (kill) {
-    const { at, held } = await kill();
+    // Steady state: 3 s of the agents' heartbeats at their default period (every agent once per
+    // HEARTBEAT_PERIOD_MS, spread evenly), then resumes one at a time (what a lone reconnecting agent costs).
+    await new Promise((r) => setTimeout(r, 1_500)); // pg_stat_database shows the registrations up to 1 s late
+    const steady = samplePostgres(kill.pg);
+    const beat = Math.max(1, Math.round((N * 100) / HEARTBEAT_PERIOD_MS));
+    let next = 0;
+    const ticker = setInterval(() => {
+      for (let k = 0; k < beat; k++) void agents[next++ % N]!.heartbeat().catch(() => {});
+    }, 100);
+    await new Promise((r) => setTimeout(r, 3_000));
+    clearInterval(ticker);
+    await steady.stop();
+    const probes: Attempt[] = [];
+    for (const a of agents.slice(0, 50)) {
+      const p0 = performance.now();
+      await a.resume().then(
+        () => probes.push({ at: p0, ms: performance.now() - p0, kind: 'resume' }),
+        (e: Error) => probes.push({ at: p0, ms: performance.now() - p0, kind: 'resume', error: e.message }),
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    row.steady = { pg: summarise(steady.samples), resume: latency(probes) };
+    // Sessions a probe moved to the other replica are closed on the first one at its next renewal: let that pass.
+    await new Promise((r) => setTimeout(r, 4_000));
+    while (agents.some((a) => !a.connected)) await new Promise((r) => setTimeout(r, 50));
+
+    const herd = samplePostgres(kill.pg);
+    const { at, held, victim } = await kill.run();
     const deadline = at + 120_000;
+    // The session directory is right again once no session names the dead replica (claimed by the survivor).
+    const directory = (async () => {
+      while (performance.now() < at + 30_000) {
+        const { rows } = await kill.pg2.query<{ n: number }>('SELECT count(*)::int AS n FROM agent_sessions WHERE replica_id = $1', [victim]);
+        if (Number(rows[0]!.n) === 0) return performance.now() - at;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return NaN;
+    })();
     // First every session the dead replica held is seen lost, then every agent is back.
     while (agents.filter((a) => a.lostAt >= at).length < held && performance.now() < at + 20_000) await new Promise((r) => setTimeout(r, 20));
     while (agents.some((a) => !a.connected) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const allBackMs = agents.every((a) => a.connected) ? performance.now() - at : NaN;
+    // The window ends one second after the later of: every agent back, the directory right again.
+    const directoryMs = await directory;
+    await new Promise((r) => setTimeout(r, 1_000));
+    await herd.stop();
     const lost = agents.filter((a) => a.lostAt >= at);
     const back = lost.filter((a) => a.backAfterMs >= 0).map((a) => a.backAfterMs);
-    row.reconnect = { lost: lost.length, p50: pct(back, 50), p99: pct(back, 99), max: Math.max(...back), allBackMs: agents.every((a) => a.connected) ? performance.now() - at : NaN };
+    row.reconnect = { lost: lost.length, p50: pct(back, 50), p99: pct(back, 99), max: Math.max(...back), allBackMs };
+    const after = agents.flatMap((a) => a.attempts.filter((x) => x.at >= at));
+    row.herd = { pg: summarise(herd.samples.filter((x) => x.t >= at)), resume: latency(after.filter((x) => x.kind === 'resume')), register: latency(after.filter((x) => x.kind === 'register')), directoryMs };
   }
   for (const a of agents) a.close();
   return row;
@@ -194,47 +385,61 @@ async function measure(setup: string, hubWs: string, token: string, pids: () => 
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-bench-scale-'));
 const rows: Row[] = [];
 
+const loadStart = loadavg().map((x) => x.toFixed(2));
+
 // Two replicas on PostgreSQL behind HAProxy.
-const cluster = await startHubCluster({ dir: join(dir, 'ha'), replicas: 2, lease: '10s' });
+const cluster = await startHubCluster({ dir: join(dir, 'ha'), replicas: 2, lease: '10s', durablePostgres: DURABLE });
+const sampler = connectPostgres(cluster.database, { max: 1 });
+const sampler2 = connectPostgres(cluster.database, { max: 1 });
 try {
   const pidsNow = () => [...cluster.pids().values()];
   rows.push(
-    await measure(`2 replicas, PostgreSQL, HAProxy (${N} agents)`, cluster.frontUrl.replace(/^http/, 'ws'), cluster.tokens.agent, pidsNow, async () => {
-      // The replica holding more sessions dies.
-      const counts = await Promise.all(
-        cluster.replicas.map(async (r) => {
-          const m = await (await fetch(`http://${r.host}:${r.port}/metrics`)).text();
-          return { r, n: Number(/pipeops_hub_agent_sockets\{kind="gateway",state="bound"\} (\d+)/.exec(m)?.[1] ?? 0) };
-        }),
-      );
-      const victim = counts.sort((x, y) => y.n - x.n)[0]!;
-      const at = performance.now();
-      process.kill(cluster.pids().get(victim.r.name)!, 'SIGKILL');
-      console.error(`killed ${victim.r.name} holding ${victim.n} sessions`);
-      return { at, held: victim.n };
+    await measure(`2 replicas, PostgreSQL, HAProxy (${N} agents)`, cluster.frontUrl.replace(/^http/, 'ws'), cluster.tokens.agent, pidsNow, {
+      pg: sampler,
+      pg2: sampler2,
+      run: async () => {
+        // The replica holding more sessions dies.
+        const counts = await Promise.all(
+          cluster.replicas.map(async (r) => {
+            const m = await (await fetch(`http://${r.host}:${r.port}/metrics`)).text();
+            return { r, n: Number(/pipeops_hub_agent_sockets\{kind="gateway",state="bound"\} (\d+)/.exec(m)?.[1] ?? 0) };
+          }),
+        );
+        const victim = counts.sort((x, y) => y.n - x.n)[0]!;
+        const at = performance.now();
+        process.kill(cluster.pids().get(victim.r.name)!, 'SIGKILL');
+        console.error(`killed ${victim.r.name} holding ${victim.n} sessions`);
+        return { at, held: victim.n, victim: victim.r.name };
+      },
     }),
   );
 } finally {
+  await sampler.close();
+  await sampler2.close();
   await cluster.stop();
 }
 
 // Baseline: one hub process on SQLite.
-const port = await freeLoopbackPort();
-const cfg = join(dir, 'single.yaml');
-writeFileSync(cfg, stringify({ host: '127.0.0.1', port, kube_port: 0, gateway_port: 0, agent_tokens: ['bench-agent-token-0123'], state: join(dir, 'single', 'hub.db') }));
-const single = spawn(process.execPath, [join(import.meta.dir, '..', 'src', 'cli.ts'), 'hub', '--config', cfg], { stdio: 'ignore' });
-try {
-  for (;;) {
-    if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
+if (WITH_BASELINE) {
+  const port = await freeLoopbackPort();
+  const cfg = join(dir, 'single.yaml');
+  writeFileSync(cfg, stringify({ host: '127.0.0.1', port, kube_port: 0, gateway_port: 0, agent_tokens: ['bench-agent-token-0123'], state: join(dir, 'single', 'hub.db') }));
+  const single = spawn(process.execPath, [join(import.meta.dir, '..', 'src', 'cli.ts'), 'hub', '--config', cfg], { stdio: 'ignore' });
+  try {
+    for (;;) {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    rows.push(await measure(`1 hub, SQLite (${N} agents)`, `ws://127.0.0.1:${port}`, 'bench-agent-token-0123', () => [single.pid!]));
+  } finally {
+    single.kill('SIGTERM');
   }
-  rows.push(await measure(`1 hub, SQLite (${N} agents)`, `ws://127.0.0.1:${port}`, 'bench-agent-token-0123', () => [single.pid!]));
-} finally {
-  single.kill('SIGTERM');
 }
+const loadEnd = loadavg().map((x) => x.toFixed(2));
 
-const base = rows[1]!;
+const base = rows[1] ?? rows[0]!;
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+console.log(`\nload average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; first redial: ${FIRST_REDIAL}; PostgreSQL ${DURABLE ? 'durable (fsync on)' : 'fsync off'}`);
 console.log(`\n| setup | registrations/s | hub RSS per idle session | heartbeat round (${N}) | hub CPU per heartbeat | after SIGKILL of a replica: sessions lost, back p50 / p99 / all |`);
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
@@ -243,4 +448,21 @@ for (const r of rows) {
     `| ${r.setup} | ${f(r.regsPerS)} (${f(r.regsPerS / base.regsPerS, 2)}×) | ${f(r.rssPerSessionKiB, 1)} KiB | ${f(r.hbRoundMs)} ms | ${f(r.hbCpuUs)} µs | ${rc} |`,
   );
 }
+const ha = rows[0]!;
+if (ha.steady && ha.herd && ha.reconnect) {
+  const w = (p: PgWindow) => `${p.peakConns} / ${p.peakActive} / ${p.peakLockWaits}`;
+  const l = (x: Latency) => `${f(x.p50)} / ${f(x.p99)} ms (${x.n})`;
+  console.log('\n| PostgreSQL and the hubs | steady state (heartbeats at the default period; resumes: 50 one at a time) | reconnect burst (kill → all back and the directory right, + 1 s) |');
+  console.log('|---|---|---|');
+  console.log(`| window | ${f(ha.steady.pg.seconds, 1)} s | ${f(ha.herd.pg.seconds, 1)} s |`);
+  console.log(`| backends: peak connections / active / waiting on a lock | ${w(ha.steady.pg)} | ${w(ha.herd.pg)} |`);
+  console.log(`| writing transactions per 100 ms: peak / mean; in all | ${f(ha.steady.pg.peakWritesPer100ms)} / ${f(ha.steady.pg.meanWritesPer100ms, 1)}; ${ha.steady.pg.writes} | ${f(ha.herd.pg.peakWritesPer100ms)} / ${f(ha.herd.pg.meanWritesPer100ms, 1)}; ${ha.herd.pg.writes} |`);
+  console.log(`| commits + rollbacks per second (pg_stat_database); rollbacks | ${f(ha.steady.pg.xactsPerS)}; ${ha.steady.pg.rollbacks} | ${f(ha.herd.pg.xactsPerS)}; ${ha.herd.pg.rollbacks} |`);
+  console.log(`| resume (gateway open → first heartbeat_ack) p50 / p99 | ${l(ha.steady.resume)} | ${l(ha.herd.resume)} |`);
+  console.log(`| full registrations after a failed resume p50 / p99 | - | ${l(ha.herd.register)} |`);
+  console.log(`| failed attempts | ${ha.steady.resume.errors} | ${ha.herd.resume.errors + ha.herd.register.errors} ${JSON.stringify({ ...ha.herd.resume.errorKinds, ...ha.herd.register.errorKinds })} |`);
+  console.log(`| all back after the SIGKILL: p50 / p99 / max / all | | ${f(ha.reconnect.p50)} / ${f(ha.reconnect.p99)} / ${f(ha.reconnect.max)} ms / ${f(ha.reconnect.allBackMs)} ms (${ha.reconnect.lost} lost) |`);
+  console.log(`| session directory right again (no session names the dead replica) | | ${f(ha.herd.directoryMs)} ms after the SIGKILL |`);
+}
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ agents: N, first_redial: FIRST_REDIAL, durable: DURABLE, load_start: loadStart, load_end: loadEnd, rows }, null, 2));
 process.exit(0);

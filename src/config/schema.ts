@@ -341,7 +341,7 @@ const timeouts = z
     websocket_handshake: duration('30s', 'Control-plane WebSocket dial and handshake timeout (TCP connect, TLS, HTTP 101).', positive),
     websocket_ping: duration('10s', 'Interval of WebSocket pings to the control plane.', positive),
     websocket_read: duration('60s', 'Read deadline on the control-plane socket (refreshed by every message and pong). On expiry the socket is dropped at once, without a close handshake, and the agent is not ready.', positive),
-    websocket_reconnect: duration('500ms', 'First reconnect delay (doubles each attempt, +0–25 % jitter).', positive),
+    websocket_reconnect: duration('500ms', 'Reconnect delay: doubles after each failed attempt, +0–25 % jitter. The first wait after a session that was up ends is drawn from [0, this + 25 %) instead (full jitter), so that the agents of a hub replica that died do not all redial within the same 25 % of it.', positive),
     websocket_reconnect_max: duration('60s', 'Reconnect delay cap, jitter included: at the cap each wait is uniform in [cap / 1.25, cap].', positive),
     registration: duration('30s', 'Wait for `register_success` per attempt.', positive),
     registration_max_wait: duration('120s', 'Absolute cap on waiting for `register_success` (also while `register_in_progress`).', positive),

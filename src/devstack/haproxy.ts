@@ -21,7 +21,7 @@ export interface HaproxyListeners {
 }
 
 export function haproxyConfig(listen: HaproxyListeners, replicas: readonly HubReplicaPorts[]): string {
-  const backend = (name: string, port: (r: HubReplicaPorts) => number) => [
+  const backend = (name: string, port: (r: HubReplicaPorts) => number, serverOptions = '') => [
     `backend ${name}`,
     '  balance roundrobin',
     // /readyz answers 200 only while the replica serves and its database answers.
@@ -29,7 +29,7 @@ export function haproxyConfig(listen: HaproxyListeners, replicas: readonly HubRe
     '  option httpchk',
     '  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host hub',
     '  http-check expect status 200',
-    ...replicas.map((r) => `  server ${r.name} ${r.host}:${port(r)} check port ${r.port}`),
+    ...replicas.map((r) => `  server ${r.name} ${r.host}:${port(r)} check port ${r.port}${serverOptions}`),
     '',
   ];
   return [
@@ -64,7 +64,8 @@ export function haproxyConfig(listen: HaproxyListeners, replicas: readonly HubRe
     '',
     ...backend('hub_agents', (r) => r.port),
     ...backend('hub_kube', (r) => r.kube_port),
-    ...backend('hub_public', (r) => r.gateway_port),
+    // The public gateway learns each client's address from a PROXY v2 header (gateway_proxy_protocol_from).
+    ...backend('hub_public', (r) => r.gateway_port, ' send-proxy-v2'),
   ].join('\n');
 }
 

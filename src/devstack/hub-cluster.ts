@@ -70,7 +70,7 @@ export const accepts = (port: number) =>
     s.on('error', () => res(false));
   });
 
-export async function startHubCluster(o: { dir: string; replicas?: number; lease?: string; note?: (line: string) => void; extraConfig?: Record<string, unknown> }): Promise<HubCluster> {
+export async function startHubCluster(o: { dir: string; replicas?: number; lease?: string; note?: (line: string) => void; extraConfig?: Record<string, unknown>; durablePostgres?: boolean }): Promise<HubCluster> {
   const dir = o.dir;
   const note = o.note ?? (() => {});
   const tokens = { agent: token('agent'), admin: token('admin'), user: token('user') };
@@ -93,7 +93,7 @@ export async function startHubCluster(o: { dir: string; replicas?: number; lease
       } finally {
         await c.close();
       }
-    });
+    }, { durable: o.durablePostgres });
     stops.push(() => pg.stop());
     const database = await pg.createDatabase('pipeops_hub');
     note(`postgres ${pg.url} (pid ${pg.pid})`);
@@ -128,6 +128,8 @@ export async function startHubCluster(o: { dir: string; replicas?: number; lease
           public_url: frontUrl,
           credentials: { key: credentialsKey },
           replica: { id: r.name, secret: replicaSecret, lease: o.lease ?? '5s' },
+          // HAProxy (on loopback) sends a PROXY v2 header on the public gateway port (src/devstack/haproxy.ts).
+          gateway_proxy_protocol_from: ['127.0.0.1/32'],
           ...o.extraConfig,
           direct_allowed_cidrs: ['127.0.0.0/8'],
         }),

@@ -59,8 +59,11 @@ function run(argv: string[], asPostgres: boolean): Promise<{ code: number; out: 
   });
 }
 
-/** `dir` must be empty or absent; the server's data and socket live there. `psql` is not needed. */
-export async function startPostgres(dir: string, query: (url: string, sql: string) => Promise<void>): Promise<PostgresServer> {
+/**
+ * `dir` must be empty or absent; the server's data and socket live there. `psql` is not needed. `durable`: commits
+ * are flushed to disk as in production (default off: fsync and full-page writes off, for tests and the demo).
+ */
+export async function startPostgres(dir: string, query: (url: string, sql: string) => Promise<void>, o: { durable?: boolean } = {}): Promise<PostgresServer> {
   const why = postgresUnavailable();
   if (why) throw new Error(why);
   const bin = postgresBin()!;
@@ -77,7 +80,8 @@ export async function startPostgres(dir: string, query: (url: string, sql: strin
   let port = 0;
   for (let attempt = 1; ; attempt++) {
     port = await freeLoopbackPort();
-    const opts = `-k ${dir} -h 127.0.0.1 -p ${port} -F -c fsync=off -c full_page_writes=off -c max_connections=300`;
+    const durability = o.durable ? '' : ' -F -c fsync=off -c full_page_writes=off';
+    const opts = `-k ${dir} -h 127.0.0.1 -p ${port}${durability} -c max_connections=300`;
     const start = await run([join(bin, 'pg_ctl'), '-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'], asPostgres);
     if (start.code === 0) break;
     // Another process may have taken the port between the probe and the server's bind.

@@ -5,11 +5,15 @@
 //
 // The link is authenticated with the replicas' shared secret: a forwarded request carries an HMAC over
 // (replica, time, method, target), never the secret. A verified forward is served here and never forwarded again
-// (no loops); a forged or stale one is refused.
+// (no loops); a forged or stale one is refused. The client the forwarding replica served (its address and scheme)
+// travels with a second HMAC over the same fields and the client's: the receiving replica uses it in place of the
+// link's own peer address (X-Forwarded-For, logs) only when both verify; a copy sent by a client is ignored and never
+// passed on. A separate signature keeps replicas of the previous release (which check only the first) forwarding
+// to and from this one during a rolling upgrade.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -17,12 +21,26 @@ import type { Logger } from 'pino';
 export const FORWARDED_BY = 'x-pipeops-forwarded-by';
 export const FORWARD_TIME = 'x-pipeops-forward-time';
 export const FORWARD_SIGNATURE = 'x-pipeops-forward-signature';
-const LINK_HEADERS = [FORWARDED_BY, FORWARD_TIME, FORWARD_SIGNATURE];
+/** The address of the client as the forwarding replica saw it (covered by the signature). */
+export const FORWARDED_CLIENT = 'x-pipeops-forwarded-client';
+/** The scheme the client used at the forwarding replica's public gateway (covered by the signature). */
+export const FORWARDED_PROTO = 'x-pipeops-forwarded-proto';
+/** HMAC over the forward's fields and the client's (address, scheme). */
+export const FORWARDED_CLIENT_SIGNATURE = 'x-pipeops-forwarded-client-signature';
+/** The link's own headers: dropped from everything passed on (to a peer, to an agent, to a backend). */
+export const LINK_HEADERS: readonly string[] = [FORWARDED_BY, FORWARD_TIME, FORWARD_SIGNATURE, FORWARDED_CLIENT, FORWARDED_PROTO, FORWARDED_CLIENT_SIGNATURE];
+
+/** Who the forwarding replica served: the client's address and, on the public gateway, the listener's scheme. */
+export interface ForwardedClient {
+  ip: string;
+  proto?: 'http' | 'https';
+}
 
 /** How far a forward's clock may be from ours. */
 const MAX_SKEW_MS = 60_000;
 
-export type ForwardCheck = { kind: 'client' } | { kind: 'replica'; from: string } | { kind: 'forged'; reason: string };
+/** `client`: the forwarding replica's client address (absent when it sent none, e.g. an older replica). */
+export type ForwardCheck = { kind: 'client' } | { kind: 'replica'; from: string; client?: ForwardedClient } | { kind: 'forged'; reason: string };
 
 export interface ReplicaLinkOptions {
   replicaId: string;
@@ -48,10 +66,22 @@ export class ReplicaLink {
     return createHmac('sha256', this.#o.secret).update(`${from}\n${time}\n${method.toUpperCase()}\n${target}`).digest();
   }
 
-  /** The link headers for a request this replica forwards. */
-  sign(method: string, target: string): Record<string, string> {
+  /** The client's signature: its own prefix, so that it can never stand for the forward's. */
+  #clientMac(from: string, time: string, method: string, target: string, ip: string, proto: string): Buffer {
+    return createHmac('sha256', this.#o.secret).update(`client\n${from}\n${time}\n${method.toUpperCase()}\n${target}\n${ip}\n${proto}`).digest();
+  }
+
+  /** The link headers for a request this replica forwards; `client`: whom it came from (sent when its address is an IP). */
+  sign(method: string, target: string, client?: ForwardedClient): Record<string, string> {
     const time = String(this.#now());
-    return { [FORWARDED_BY]: this.#o.replicaId, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: this.#mac(this.#o.replicaId, time, method, target).toString('base64url') };
+    const id = this.#o.replicaId;
+    const out: Record<string, string> = { [FORWARDED_BY]: id, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: this.#mac(id, time, method, target).toString('base64url') };
+    if (client && isIP(client.ip)) {
+      out[FORWARDED_CLIENT] = client.ip;
+      if (client.proto) out[FORWARDED_PROTO] = client.proto;
+      out[FORWARDED_CLIENT_SIGNATURE] = this.#clientMac(id, time, method, target, client.ip, client.proto ?? '').toString('base64url');
+    }
+    return out;
   }
 
   /** Whether a request came from a client, from a replica (verified), or claims to without proof. */
@@ -59,15 +89,23 @@ export class ReplicaLink {
     const from = one(req.headers[FORWARDED_BY]);
     if (from === undefined) return { kind: 'client' };
     const time = one(req.headers[FORWARD_TIME]) ?? '';
-    const sig = Buffer.from(one(req.headers[FORWARD_SIGNATURE]) ?? '', 'base64url');
-    const want = this.#mac(from, time, req.method ?? 'GET', req.url ?? '/');
-    if (sig.length !== want.length || !timingSafeEqual(sig, want)) return { kind: 'forged', reason: 'bad signature' };
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    if (!same(one(req.headers[FORWARD_SIGNATURE]), this.#mac(from, time, method, target))) return { kind: 'forged', reason: 'bad signature' };
     if (Math.abs(this.#now() - Number(time)) > MAX_SKEW_MS) return { kind: 'forged', reason: 'stale signature' };
-    return { kind: 'replica', from };
+    const ip = one(req.headers[FORWARDED_CLIENT]);
+    if (ip === undefined) return { kind: 'replica', from };
+    const proto = one(req.headers[FORWARDED_PROTO]) ?? '';
+    if (!same(one(req.headers[FORWARDED_CLIENT_SIGNATURE]), this.#clientMac(from, time, method, target, ip, proto))) return { kind: 'forged', reason: 'bad client signature' };
+    if (!isIP(ip) || (proto !== '' && proto !== 'http' && proto !== 'https')) return { kind: 'forged', reason: 'bad forwarded client' };
+    return { kind: 'replica', from, client: proto ? { ip, proto } : { ip } };
   }
 
-  /** Carry a request (body unread) to `base` (the peer's gateway) and its answer back. `fail` answers when the peer cannot be reached. */
-  forwardRequest(req: IncomingMessage, res: ServerResponse, base: string, fail: (code: number, message: string) => void): void {
+  /**
+   * Carry a request (body unread) to `base` (the peer's gateway) and its answer back. `client`: the client's address
+   * as this replica derived it (signed along). `fail` answers when the peer cannot be reached.
+   */
+  forwardRequest(req: IncomingMessage, res: ServerResponse, base: string, client: ForwardedClient, fail: (code: number, message: string) => void): void {
     const u = new URL(base);
     const target = req.url ?? '/';
     const secure = u.protocol === 'https:';
@@ -76,7 +114,7 @@ export class ReplicaLink {
       port: Number(u.port) || (secure ? 443 : 80),
       method: req.method,
       path: target,
-      headers: { ...withoutLinkHeaders(req.headers), ...this.sign(req.method ?? 'GET', target) },
+      headers: { ...withoutLinkHeaders(req.headers), ...this.sign(req.method ?? 'GET', target, client) },
       ...(secure ? this.#tlsOptions() : {}),
     };
     const up = (secure ? https : http).request(options, (answer) => {
@@ -98,8 +136,8 @@ export class ReplicaLink {
     req.pipe(up);
   }
 
-  /** Carry an upgrade to `base`: the request head with link headers, then bytes both ways. */
-  forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, base: string, refuse: (code: number, message: string) => void): void {
+  /** Carry an upgrade to `base`: the request head with link headers (`client` signed along), then bytes both ways. */
+  forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, base: string, client: ForwardedClient, refuse: (code: number, message: string) => void): void {
     const u = new URL(base);
     const target = req.url ?? '/';
     const secure = u.protocol === 'https:';
@@ -107,7 +145,7 @@ export class ReplicaLink {
     const peer = secure ? tls.connect({ host: u.hostname, port, ...this.#tlsOptions() }) : net.connect({ host: u.hostname, port });
     const lines = [`${req.method ?? 'GET'} ${target} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) if (!LINK_HEADERS.includes(req.rawHeaders[i]!.toLowerCase())) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    for (const [k, v] of Object.entries(this.sign(req.method ?? 'GET', target))) lines.push(`${k}: ${v}`);
+    for (const [k, v] of Object.entries(this.sign(req.method ?? 'GET', target, client))) lines.push(`${k}: ${v}`);
     let connected = false;
     peer.once(secure ? 'secureConnect' : 'connect', () => {
       connected = true;
@@ -227,8 +265,29 @@ export function parseL4Target(url: string): L4ForwardTarget | string {
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
+/** A base64url signature header against the expected MAC, in constant time. */
+function same(header: string | undefined, want: Buffer): boolean {
+  const got = Buffer.from(header ?? '', 'base64url');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * The address a request came from: the forwarding replica's client for a verified forward, else the peer of the
+ * socket. `via` is `check(req)` (undefined: no replica link, so no forward can be verified).
+ */
+export function clientAddress(req: IncomingMessage, via: ForwardCheck | undefined): string {
+  return via?.kind === 'replica' && via.client !== undefined ? via.client.ip : (req.socket.remoteAddress ?? '');
+}
+
 function withoutLinkHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined && !LINK_HEADERS.includes(k)) out[k] = v;
+  return out;
+}
+
+/** node's rawHeaders without the link's headers (what a gateway passes on to an agent). */
+export function withoutLinkRawHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!LINK_HEADERS.includes(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
   return out;
 }

@@ -298,6 +298,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       clusters: store,
       routes,
       link,
+      proxyProtocolFrom: cfg.gateway_proxy_protocol_from,
       pathRoutes: cfg.path_routes,
       answerTimeoutMs: cfg.proxy_timeout,
       endpointPolicy: policy,

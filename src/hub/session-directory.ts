@@ -36,8 +36,13 @@ export class SessionDirectory {
   readonly #now: () => number;
   readonly #offs: (() => unknown)[] = [];
   #timer: ReturnType<typeof setInterval> | null = null;
-  /** Lease writes in order (a claim never overtakes the release before it). */
-  #writes: Promise<void> = Promise.resolve();
+  /**
+   * Claims and releases not yet written: the latest state of each cluster (true: held here). One writer drains it,
+   * a batch per round trip, so a burst of sessions (the agents of a replica that died) costs a few statements, not
+   * one per agent, and a claim never overtakes the release before it.
+   */
+  readonly #pending = new Map<string, boolean>();
+  #writer: Promise<void> | null = null;
   /** Sessions whose claim the store took (a later claim by another replica means the agent moved). */
   readonly #claimed = new Set<string>();
 
@@ -89,15 +94,8 @@ export class SessionDirectory {
     await this.renew();
     this.#offs.push(
       this.#agents.onSession((clusterId, connected) => {
-        this.#write(async () => {
-          if (!connected) {
-            this.#claimed.delete(clusterId);
-            await leases.release(clusterId, replica.id);
-            return;
-          }
-          await leases.claim(clusterId, replica.id);
-          this.#claimed.add(clusterId);
-        }, clusterId);
+        this.#pending.set(clusterId, connected);
+        this.#writer ??= this.#drain(leases, replica.id).finally(() => (this.#writer = null));
       }),
     );
     const period = this.#o.renewMs ?? Math.max(250, Math.floor(this.leaseMs / 3));
@@ -112,8 +110,9 @@ export class SessionDirectory {
     const now = this.#now();
     await leases.heartbeatReplica({ replica_id: replica.id, kube_url: replica.kube_url, public_url: replica.public_url, expires_at: now + this.leaseMs });
     const recorded = new Set(await leases.held(replica.id));
+    const claims: string[] = [];
     for (const [clusterId, session] of [...this.#agents.sessions]) {
-      if (recorded.has(clusterId)) continue;
+      if (recorded.has(clusterId) || this.#pending.has(clusterId)) continue;
       const holder = this.#claimed.has(clusterId) ? await leases.holder(clusterId, now) : null;
       if (holder && holder.replica_id !== replica.id) {
         // The agent registered on another replica since: this socket is a leftover (as a reconnect replaces one
@@ -124,15 +123,32 @@ export class SessionDirectory {
         continue;
       }
       // The claim never reached the store (it was down), or this replica's entries expired: claim again.
-      await leases.claim(clusterId, replica.id);
-      this.#claimed.add(clusterId);
+      claims.push(clusterId);
+    }
+    if (claims.length) {
+      await leases.claimMany(claims, replica.id);
+      for (const id of claims) this.#claimed.add(id);
     }
     const dropped = await leases.expire(now);
     if (dropped) this.#o.log?.info({ sessions: dropped }, 'session directory: sessions of replicas whose lease ran out dropped');
   }
 
-  #write(fn: () => Promise<void>, clusterId: string): void {
-    this.#writes = this.#writes.then(fn).catch((e: Error) => this.#o.log?.warn({ err: e.message, cluster_id: clusterId }, 'session directory: lease not recorded; the next renewal retries'));
+  /** Write what is pending, a batch at a time, until nothing is; a failed batch is left to the next renewal. */
+  async #drain(leases: SessionLeases, replicaId: string): Promise<void> {
+    while (this.#pending.size) {
+      const batch = [...this.#pending];
+      this.#pending.clear();
+      const claims = batch.filter(([, held]) => held).map(([id]) => id);
+      const releases = batch.filter(([, held]) => !held).map(([id]) => id);
+      try {
+        for (const id of releases) this.#claimed.delete(id);
+        if (releases.length) await leases.releaseMany(releases, replicaId);
+        if (claims.length) await leases.claimMany(claims, replicaId);
+        for (const id of claims) this.#claimed.add(id);
+      } catch (e) {
+        this.#o.log?.warn({ err: (e as Error).message, sessions: batch.length, cluster_id: batch[0]![0] }, 'session directory: lease not recorded; the next renewal retries');
+      }
+    }
   }
 
   /** Stop renewing; `leave` removes this replica's entries at once (clean shutdown). */
@@ -140,7 +156,7 @@ export class SessionDirectory {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     for (const off of this.#offs.splice(0)) off();
-    await this.#writes;
+    while (this.#writer) await this.#writer;
     const { leases, replica } = this.#o;
     if (leave && leases && replica) await leases.leave(replica.id).catch(() => {});
   }

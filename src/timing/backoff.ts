@@ -8,6 +8,10 @@
 // - `equal` (Kubernetes watch relists): uniform in [d/2, d];
 // - `symmetric` (route registry retries, protocol.md §1.1): uniform in [(1-f)·d, (1+f)·d), may pass the cap by f;
 // - `none` (heartbeat retries, route-sync repair): exactly d.
+//
+// `firstRedialDelay` is the control-plane session's first wait after a session that was up ended: full jitter over
+// the first interval, so that agents that lost their sessions at the same instant (a hub replica died) do not redial
+// within the same 25 % of it.
 
 export type Jitter = { kind: 'none' } | { kind: 'equal' } | { kind: 'within-cap'; fraction: number } | { kind: 'symmetric'; fraction: number };
 
@@ -43,4 +47,12 @@ export function backoffDelay(p: BackoffPolicy, attempt: number, random: () => nu
 /** The largest delay the policy can produce: what an operator (or a test) may wait at most per attempt. */
 export function backoffBound(p: BackoffPolicy): number {
   return p.jitter.kind === 'symmetric' ? Math.round(p.maxMs * (1 + p.jitter.fraction)) : p.maxMs;
+}
+
+/**
+ * The first wait after an established session ended: uniform in [0, the largest first wait of `p`) ("full jitter").
+ * Later waits (attempt 1, 2, …) are `backoffDelay`'s, unchanged.
+ */
+export function firstRedialDelay(p: BackoffPolicy, random: () => number = Math.random): number {
+  return Math.floor(random() * backoffDelay(p, 0, () => 1));
 }

@@ -9,7 +9,7 @@ import type { MetricUpdate } from '../threads/metric-update.ts';
 import { registerRequestId, type RegisterPayload, type RegisterSuccess } from '../protocol/control-messages.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
 import { controllerUrl, describeEndpoint, gatewayUrl } from '../protocol/session-urls.ts';
-import { type BackoffPolicy, backoffDelay } from '../timing/backoff.ts';
+import { type BackoffPolicy, backoffDelay, firstRedialDelay } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';
 import type { ClientWebSocket } from '../runtime/types.ts';
 import { type ControlContext, dispatchControl } from './control-handlers.ts';
@@ -39,6 +39,8 @@ export interface SessionOptions {
   binaryTransport?: BinaryTransportFactory;
   /** Where a socket's frames are written (default: the socket itself); a write scheduler plugs in here. */
   frameSink?: (ws: ClientWebSocket) => FrameSink;
+  /** The reconnect jitter's random source (default Math.random; tests pin it). */
+  random?: () => number;
 }
 
 /** What the session hands to the rest of the worker. */
@@ -172,7 +174,11 @@ export class ControlSession {
       if (reason?.kind === 'closed') this.#log.warn({ code: reason.code, reason: reason.reason }, 'control-plane session closed');
       this.#registered = false;
       this.#emit(this.#everConnected ? 'reconnecting' : 'connecting');
-      const delay = backoffDelay(this.#backoff, attempt++);
+      // Right after a session that was up: full jitter over the first interval (every agent of a replica that died
+      // lost its session at the same instant; see firstRedialDelay). Failed attempts double as before.
+      const random = this.#o.random ?? Math.random;
+      const delay = reason?.kind === 'closed' ? firstRedialDelay(this.#backoff, random) : backoffDelay(this.#backoff, attempt, random);
+      attempt++;
       this.#log.info({ delay_ms: delay, attempt }, 'reconnecting to control plane');
       await this.#sleep(delay);
     }

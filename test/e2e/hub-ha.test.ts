@@ -6,6 +6,7 @@
 // through HAProxy within 15 s, kubectl works again, and no sample of either hub replica ever shows two bound agent
 // sessions (controller sockets) at once. Skipped without PostgreSQL or HAProxy unless PIPEOPS_POSTGRES=required.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { type RunningHaDemo, startHaDemo } from '../../src/devstack/demo-ha.ts';
 import { kubectlPath, runKubectl, VERSIONS } from '../sandbox/streams/kubectl-run.ts';
@@ -87,6 +88,31 @@ describe.skipIf(skip !== null)('hub replicas behind HAProxy', () => {
     const b = await boundSessions();
     expect(b.controller + b.gateway).toBe(1);
   }, 30_000);
+
+  test("an app through HAProxy (PROXY v2) sees the client's own address, whichever replica HAProxy picks", async () => {
+    // From 127.0.0.7: HAProxy connects from 127.0.0.1, so an address that leaks from any hop shows. Round robin
+    // sends some requests to the replica without the session, which forwards them over the replica link.
+    const forwarded = async () => {
+      const texts = await Promise.all(demo.endpoints.hub_replicas.map(async (r) => (await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(3000) })).text()));
+      return texts.reduce((n, t) => n + Number(/pipeops_hub_forwarded_total\{gateway="public",kind="request"\} (\d+)/.exec(t)?.[1] ?? 0), 0);
+    };
+    const before = await forwarded();
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const body = await new Promise<string>((resolve, reject) => {
+        const u = new URL(demo.endpoints.gateway_url);
+        const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', localAddress: '127.0.0.7', headers: { host: 'hello.demo.local' }, agent: false, timeout: 10_000 }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(`${res.statusCode}\n${b}`));
+        });
+        req.on('error', reject);
+      });
+      seen.push(/^x-forwarded-for: (.*)$/m.exec(body)?.[1] ?? body.slice(0, 200));
+    }
+    expect(seen).toEqual(['127.0.0.7', '127.0.0.7', '127.0.0.7', '127.0.0.7']);
+    expect(await forwarded()).toBeGreaterThan(before);
+  }, 60_000);
 
   test.skipIf(!bin)('kubectl through HAProxy reaches the agent, whichever replica HAProxy picks', async () => {
     const env = { KUBECONFIG: demo.endpoints.kubeconfig, KUBECACHEDIR: `${tempDir()}/cache`, HOME: tempDir() };

@@ -153,3 +153,35 @@ test('a session another replica claimed later is closed here at the next renewal
   expect((await store.leases.holder(id, Date.now()))?.replica_id).toBe('B');
   await a.stop();
 });
+
+test('a burst of sessions is recorded in a few statements, each cluster in its latest state', async () => {
+  const { store } = await openHubStore({ database: join(tempDir(), 'hub.db'), cipher: await CredentialCipher.create(parseKey(newKeyText())!) });
+  stores.push(store);
+  // The endpoint's session events, fired by the test; the store's lease writes, counted.
+  const listeners: ((clusterId: string, connected: boolean) => void)[] = [];
+  const endpoint = { sessions: new Map(), onSession: (l: (typeof listeners)[number]) => (listeners.push(l), () => {}) };
+  const calls: string[] = [];
+  const leases = new Proxy(store.leases, {
+    get: (target, key) => {
+      const v = Reflect.get(target, key) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (key === 'claimMany' || key === 'releaseMany' || key === 'claim' || key === 'release') calls.push(`${String(key)}:${Array.isArray(args[0]) ? args[0].length : 1}`);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const dir = new SessionDirectory(endpoint as never, { leases, replica: { id: 'A', kube_url: '', public_url: '' }, leaseMs: 60_000, renewMs: 3_600_000 });
+  await dir.start();
+  const fire = (id: string, up: boolean) => listeners.forEach((l) => l(id, up));
+  const ids = Array.from({ length: 300 }, (_, i) => `c-${i}`);
+  for (const id of ids) fire(id, true);
+  // c-0 goes and comes back, c-1 goes, within the same burst.
+  fire('c-0', false);
+  fire('c-0', true);
+  fire('c-1', false);
+  await dir.stop(false);
+  expect((await store.leases.held('A')).sort()).toEqual(ids.filter((id) => id !== 'c-1').sort());
+  // The first event is written at once; everything that arrived meanwhile goes in one batch.
+  expect(calls).toEqual(['claimMany:1', 'releaseMany:1', 'claimMany:299']);
+});

@@ -194,6 +194,23 @@ for (const b of backends) {
       expect(await s.leases.holder('c2', t)).toBeNull();
     });
 
+    test('session leases in bulk: 450 claims (over two statement chunks, duplicates folded), the latest claim wins, releases only this replica\'s', async () => {
+      const s = (await open(await b.fresh())).store;
+      const t = 1_000_000;
+      await s.leases.heartbeatReplica({ replica_id: 'A', kube_url: '', public_url: '', expires_at: t + 5000 });
+      await s.leases.heartbeatReplica({ replica_id: 'B', kube_url: '', public_url: '', expires_at: t + 5000 });
+      const ids = Array.from({ length: 450 }, (_, i) => `bulk-${i}`);
+      await s.leases.claimMany([...ids, 'bulk-0', 'bulk-449'], 'A');
+      expect((await s.leases.held('A')).length).toBe(450);
+      // B takes over a third; A's release of everything leaves B's claims alone.
+      await s.leases.claimMany(ids.slice(0, 150), 'B');
+      await s.leases.releaseMany(ids, 'A');
+      expect(await s.leases.held('A')).toEqual([]);
+      expect((await s.leases.held('B')).sort()).toEqual(ids.slice(0, 150).sort());
+      await s.leases.claimMany([], 'A');
+      await s.leases.releaseMany([], 'A');
+    });
+
     test('two stores on one database (replicas): each reads what the other wrote, credentials included', async () => {
       const here = await b.fresh();
       const a = (await open(here)).store;

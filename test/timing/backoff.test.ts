@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { backoffBound, backoffDelay, type BackoffPolicy } from '../../src/timing/backoff.ts';
+import { backoffBound, backoffDelay, type BackoffPolicy, firstRedialDelay } from '../../src/timing/backoff.ts';
 
 const jitterSymmetric = (delayMs: number, fraction: number, random: () => number) =>
   backoffDelay({ baseMs: delayMs, maxMs: delayMs, jitter: { kind: 'symmetric', fraction } }, 0, random);
@@ -70,5 +70,39 @@ describe('backoff: the jitter kinds the other retry loops use', () => {
   });
   test('a negative attempt is treated as the first', () => {
     expect(backoffDelay({ baseMs: 100, maxMs: 1000, jitter: { kind: 'none' } }, -3)).toBe(100);
+  });
+});
+
+describe('backoff: the first redial after a lost session (full jitter over the first interval)', () => {
+  const p: BackoffPolicy = { baseMs: 500, maxMs: 60_000, jitter: { kind: 'within-cap', fraction: 0.25 } };
+  test('uniform over [0, base + 25 %): five times the spread of the additive jitter, same upper bound', () => {
+    expect(firstRedialDelay(p, () => 0)).toBe(0);
+    expect(firstRedialDelay(p, () => 0.5)).toBe(312);
+    expect(firstRedialDelay(p, () => 0.999_999)).toBe(624);
+    expect(backoffDelay(p, 0, () => 0.999_999)).toBe(625);
+    // Later attempts keep their meaning: websocket_reconnect doubling, +0–25 %.
+    expect(backoffDelay(p, 1, () => 0)).toBe(1000);
+  });
+  test('for any policy: in [0, the largest first wait], never above the cap, and monotone in the random draw', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 600_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 0.9999, noNaN: true }),
+        fc.double({ min: 0, max: 0.9999, noNaN: true }),
+        (baseMs, maxMs, fraction, r1, r2) => {
+          const q: BackoffPolicy = { baseMs: Math.min(baseMs, maxMs), maxMs, jitter: { kind: 'within-cap', fraction } };
+          const top = backoffDelay(q, 0, () => 1);
+          const [lo, hi] = r1 <= r2 ? [r1, r2] : [r2, r1];
+          const a = firstRedialDelay(q, () => lo);
+          const b = firstRedialDelay(q, () => hi);
+          expect(a).toBeGreaterThanOrEqual(0);
+          expect(b).toBeLessThanOrEqual(top);
+          expect(b).toBeLessThanOrEqual(maxMs);
+          expect(a).toBeLessThanOrEqual(b);
+        },
+      ),
+    );
   });
 });

@@ -10,6 +10,7 @@ import { HOP_BY_HOP, type HeaderMap, rawHeadersToMap } from '../../protocol/http
 import { rawUpgradeRequest, type ServiceTarget } from '../../protocol/proxy-request-builders.ts';
 import { decodeFrameData, encodeFrameData, OPCODE } from '../../protocol/stream-messages.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
+import { LINK_HEADERS } from '../replica-link.ts';
 import { withoutRuntimeHints } from '../runtime-error-text.ts';
 import { agentErrorStatus, kubeErrorBody } from '../kube-gateway/kube-status.ts';
 
@@ -37,13 +38,13 @@ export interface UpgradeContext {
   service?: ServiceTarget;
 }
 
-/** Headers for the agent: the client's upgrade headers kept, credentials replaced, Host dropped. */
+/** Headers for the agent: the client's upgrade headers kept, credentials replaced, Host and the replica link's headers dropped. */
 export function upgradeHeaders(req: IncomingMessage, serviceToken: string): HeaderMap {
   const all = rawHeadersToMap(req.rawHeaders);
   const out: HeaderMap = {};
   for (const [k, vs] of Object.entries(all)) {
     const l = k.toLowerCase();
-    if (l === 'authorization' || l === 'host' || l === 'content-length') continue;
+    if (l === 'authorization' || l === 'host' || l === 'content-length' || LINK_HEADERS.includes(l)) continue;
     if (HOP_BY_HOP.has(l) && l !== 'connection' && l !== 'upgrade') continue;
     out[k] = vs;
   }

@@ -141,6 +141,11 @@ export const HubConfigSchema = z.object({
     pathRoute,
     'Path routes to in-cluster Services through the agent (webhook gateways). Items: {host?, path_prefix, cluster (id or name), namespace, service, port, strip_prefix}.',
   ),
+  gateway_proxy_protocol_from: leaf(
+    z.array(z.string().refine((c) => parseCidr(c) !== null, { error: 'expected a CIDR such as 10.0.0.5/32' })).default([]),
+    "Proxies in front of the public gateway's HTTP listener (HAProxy with `send-proxy` or `send-proxy-v2`): connections from these addresses must start with a PROXY protocol header (v1 or v2), whose source address is then the client's (X-Forwarded-For, X-Real-IP, Forwarded, and what a forward to another hub replica carries). Connections from elsewhere are taken as they are. Empty: no PROXY protocol. Not read on the HTTPS listener.",
+    { kind: 'string-list', type: 'list of CIDRs' },
+  ),
   direct_allowed_cidrs: leaf(
     z.array(z.string().refine((c) => parseCidr(c) !== null, { error: 'expected a CIDR such as 10.20.0.0/16 or fd00::/8' })).default([]),
     "Non-public ranges (loopback, link-local, private, CGNAT, unique-local…) that direct routes' `public_endpoint` may reach. Empty: only public addresses. Unspecified, multicast and broadcast addresses and the hub's own listeners are always refused.",

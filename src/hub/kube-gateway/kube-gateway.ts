@@ -20,7 +20,7 @@ import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
-import { L4_PATH, type ReplicaLink } from '../replica-link.ts';
+import { clientAddress, L4_PATH, type ReplicaLink, withoutLinkRawHeaders } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
@@ -124,7 +124,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       if (observeDuration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', labels, (performance.now() - t0) / 1000);
     });
     if (!authorized(req)) {
-      log.warn({ method: req.method, remote: req.socket.remoteAddress }, 'kube gateway: unauthorized request');
+      log.warn({ method: req.method, remote: clientAddress(req, o.link?.check(req)) }, 'kube gateway: unauthorized request');
       return sendStatus(res, 401, 'Unauthorized');
     }
     const target = parseGatewayTarget(req.url ?? '/');
@@ -148,7 +148,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (via.kind === 'peer') {
       observeDuration = false;
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'request' });
-      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendStatus(res, code, message));
+      return o.link!.forwardRequest(req, res, via.url, { ip: req.socket.remoteAddress ?? '' }, (code, message) => sendStatus(res, code, message));
     }
 
     const chunks: Buffer[] = [];
@@ -188,7 +188,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         method,
         path: target.path,
         query: target.query,
-        rawHeaders: req.rawHeaders,
+        rawHeaders: withoutLinkRawHeaders(req.rawHeaders),
         serviceToken: rec.k8s_service_token,
         body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         streaming,
@@ -246,7 +246,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
     if (via.kind === 'peer') {
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'upgrade' });
-      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+      return o.link!.forwardUpgrade(req, socket, head, via.url, { ip: req.socket.remoteAddress ?? '' }, (code, message) => refuse(code, message));
     }
     const session = o.directory.local(rec.cluster_id);
     if (!session) {

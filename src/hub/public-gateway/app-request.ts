@@ -1,32 +1,49 @@
 // What the public gateway forwards for one app request: the headers (original Host kept, hop-by-hop dropped,
-// X-Forwarded-For/Proto/Host set by us), the split target and the body length to expect. The `proxy_request`
-// itself is built in src/protocol/proxy-request-builders.ts. Pure.
+// X-Forwarded-For/Proto/Host, X-Real-IP and Forwarded set by us), the split target and the body length to expect.
+// The `proxy_request` itself is built in src/protocol/proxy-request-builders.ts. Pure.
 import { forwardRequestHeaders, type HeaderMap, headerValue, rawHeadersToMap } from '../../protocol/http-headers.ts';
 
 export interface ClientFacts {
-  /** The client's address as the gateway saw it. */
+  /** The client's address as the gateway saw it (or, for a verified forward, as the forwarding replica saw it). */
   ip: string;
   /** Scheme of the gateway listener the request arrived on. */
   proto: 'http' | 'https';
 }
 
 /**
- * Headers for the backend. The client's X-Forwarded-Proto/-Host are replaced (the gateway is the edge and
- * knows both); X-Forwarded-For is appended to. Content-Length/Expect are dropped: the agent's HTTP client frames
- * the body itself (streamed bodies go chunked).
+ * Headers for the backend. The client's X-Forwarded-Proto/-Host and X-Real-IP are replaced (the gateway is the
+ * edge and knows them); X-Forwarded-For and Forwarded (RFC 7239) are appended to, so their last entry is the one the
+ * gateway vouches for. `drop`: more headers the client may not pass on (the replica link's). Content-Length/Expect
+ * are dropped: the agent's HTTP client frames the body itself (streamed bodies go chunked).
  */
-export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, opts: { upgrade?: boolean } = {}): HeaderMap {
+export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, opts: { upgrade?: boolean; drop?: readonly string[] } = {}): HeaderMap {
   const all = rawHeadersToMap(rawHeaders);
   const host = headerValue(all, 'host') ?? '';
   const prior = headerValue(all, 'x-forwarded-for');
-  const drop = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect'];
+  const priorForwarded = headerValue(all, 'forwarded');
+  const drop = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'expect', ...(opts.drop ?? [])];
   if (!opts.upgrade) drop.push('content-length');
   const out = forwardRequestHeaders(all, { drop, keepUpgrade: opts.upgrade });
   out['X-Forwarded-For'] = [prior ? `${prior}, ${client.ip}` : client.ip];
   out['X-Forwarded-Proto'] = [client.proto];
   if (host) out['X-Forwarded-Host'] = [host];
+  out['X-Real-IP'] = [client.ip];
+  const element = forwardedElement(client, host);
+  out.Forwarded = [priorForwarded ? `${priorForwarded}, ${element}` : element];
   return out;
 }
+
+/** One RFC 7239 element for this hop: `for` (IPv6 bracketed and quoted), `host` and `proto`. */
+export function forwardedElement(client: ClientFacts, host: string): string {
+  const ip = client.ip;
+  const parts = [`for=${ip.includes(':') ? `"[${ip}]"` : ip || 'unknown'}`];
+  if (host) parts.push(`host=${TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`}`);
+  parts.push(`proto=${client.proto}`);
+  return parts.join(';');
+}
+
+/** RFC 7230 token characters: a value of only these needs no quotes. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Split a request target into path and raw query. */
 export function splitTarget(url: string): { path: string; query: string } {

@@ -11,6 +11,7 @@
 // second http.Server.
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -21,7 +22,7 @@ import type { PathRouteConfig } from '../config/schema.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
 import { type AppBody, appProxyRequest, INLINE_BODY_MAX } from '../../protocol/proxy-request-builders.ts';
-import type { ReplicaLink } from '../replica-link.ts';
+import { clientAddress, type ForwardCheck, LINK_HEADERS, type ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterStore, RouteStore } from '../store/types.ts';
 import { AppWebSocketRelay } from './app-websocket-relay.ts';
@@ -34,6 +35,7 @@ import type { HubMetrics } from '../hub-metrics.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
 import { forwardDirect, relayDirectUpgrade } from './direct-forward.ts';
 import { buildRouteTable, type GatewayRoute, type GatewayTarget, targetFor } from './gateway-routes.ts';
+import { proxyProtocolListener, trustedProxies } from './proxy-listener.ts';
 
 export interface GatewayCert {
   hosts: string[];
@@ -53,6 +55,8 @@ export interface PublicGatewayOptions {
   routes: RouteStore;
   /** Hub replicas: carries requests for sessions another replica holds (absent: one hub). */
   link?: ReplicaLink;
+  /** Proxies (CIDRs) whose connections to the plain listener start with a PROXY protocol header naming the client. */
+  proxyProtocolFrom?: readonly string[];
   pathRoutes: readonly PathRouteConfig[];
   /** Time until the agent's or backend's status arrives. */
   answerTimeoutMs: number;
@@ -152,10 +156,22 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     return { host, path, query, target: targetFor(route, path, () => configured), route: `${route.host || '*'}${route.path}` };
   };
 
+  /** Addresses trusted proxies named for their connections (PROXY protocol), by socket. */
+  const proxied = new WeakMap<object, string>();
+  /**
+   * Who sent a request: the client itself (as a trusted proxy in front named it, else the socket's peer), or
+   * (verified) the replica that forwarded a client's request.
+   */
+  const clientOf = (req: IncomingMessage, proto: 'http' | 'https'): { check: ForwardCheck | undefined; client: ClientFacts } => {
+    const check = o.link?.check(req);
+    const forwarded = check?.kind === 'replica' ? check.client : undefined;
+    const ip = forwarded ? clientAddress(req, check) : (proxied.get(req.socket) ?? req.socket.remoteAddress ?? '');
+    return { check, client: { ip, proto: forwarded?.proto ?? proto } };
+  };
+
   /** Another replica's public gateway when it holds the cluster's session and this request may go there. */
-  const peerFor = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
-    if (!o.link) return { kind: 'here' };
-    const via = o.link.check(req);
+  const peerFor = async (via: ForwardCheck | undefined, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
+    if (!o.link || !via) return { kind: 'here' };
     if (via.kind === 'forged') return via;
     if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
     const where = await o.directory.locate(clusterId).catch((e: Error) => {
@@ -193,7 +209,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const { host, path, query, target } = resolved;
     route = resolved.route;
     if (target?.kind === 'tunnel' || target?.kind === 'direct') mode = target.kind;
-    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
+    const { check, client } = clientOf(req, proto);
     if (!target) {
       log.debug({ host, path, method: req.method, status: 404 }, 'public gateway: no route');
       req.resume();
@@ -213,14 +229,14 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
           sendError(res, code, reason);
         });
         if (!connect) return;
-        const r = await forwardDirect(req, res, { endpoint: target.endpoint, connect, pathAndQuery, headers: appHeaders(req.rawHeaders, client), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError);
+        const r = await forwardDirect(req, res, { endpoint: target.endpoint, connect, pathAndQuery, headers: appHeaders(req.rawHeaders, client, { drop: LINK_HEADERS }), hasBody: declared !== 0, timeoutMs: o.answerTimeoutMs }, sendError);
         const line = { mode: 'direct', cluster_id: target.clusterId, host, path, method: req.method, status: r.status, bytes: r.bytes, ms: Math.round(performance.now() - t0), ...(r.error ? { error: r.error } : {}) };
         if (r.error) log.warn(line, 'public gateway request failed');
         else log.debug(line, 'public gateway request');
       })();
       return;
     }
-    const via = await peerFor(req, target.clusterId);
+    const via = await peerFor(check, target.clusterId);
     if (via.kind === 'forged') {
       log.warn({ cluster_id: target.clusterId, host, path, reason: via.reason }, 'public gateway: forwarded request refused');
       req.resume();
@@ -228,7 +244,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     }
     if (via.kind === 'peer') {
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'request' });
-      return o.link!.forwardRequest(req, res, via.url, (code, message) => sendError(res, code, message));
+      return o.link!.forwardRequest(req, res, via.url, client, (code, message) => sendError(res, code, message));
     }
     forwardTunnel(req, res, target, host, query, client);
   };
@@ -244,7 +260,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     const requestId = nextId();
     const method = req.method ?? 'GET';
     tables.open(session, { requestId, clusterId, method, path: `${host}${target.path}`, streaming: true }, res);
-    const headers = appHeaders(req.rawHeaders, client);
+    const headers = appHeaders(req.rawHeaders, client, { drop: LINK_HEADERS });
     const send = (body: AppBody) =>
       session.send({
         type: 'proxy_request',
@@ -303,8 +319,8 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     };
     if (!target) return refuse(404, `no route for ${host || '(no Host header)'}${path}`);
     if (target.kind === 'error') return refuse(target.status, target.reason);
-    const client: ClientFacts = { ip: req.socket.remoteAddress ?? '', proto };
-    const headers = appHeaders(req.rawHeaders, client, { upgrade: true });
+    const { check, client } = clientOf(req, proto);
+    const headers = appHeaders(req.rawHeaders, client, { upgrade: true, drop: LINK_HEADERS });
     const pathAndQuery = `${target.path}${query ? `?${query}` : ''}`;
     if (target.kind === 'direct') {
       void checkDirect(target, { host, path, upgrade: req.headers.upgrade }, answer).then((connect) => {
@@ -314,12 +330,12 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       });
       return;
     }
-    const via = await peerFor(req, target.clusterId);
+    const via = await peerFor(check, target.clusterId);
     if (socket.destroyed) return;
     if (via.kind === 'forged') return refuse(403, `forwarded request refused: ${via.reason}`);
     if (via.kind === 'peer') {
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'public', kind: 'upgrade' });
-      return o.link!.forwardUpgrade(req, socket, head, via.url, (code, message) => refuse(code, message));
+      return o.link!.forwardUpgrade(req, socket, head, via.url, client, (code, message) => refuse(code, message));
     }
     const session = o.directory.local(target.clusterId);
     if (!session) {
@@ -373,6 +389,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
   plain.requestTimeout = 0;
   plain.on('connection', track);
   plain.on('upgrade', onUpgrade('http'));
+  const front = o.proxyProtocolFrom?.length ? proxyProtocolListener(plain, trustedProxies(o.proxyProtocolFrom), log, (s, ip) => proxied.set(s, ip)) : plain;
 
   let secure: { tlsServer: tls.Server; http: http.Server } | null = null;
   if (o.tls && o.tls.certs.length) {
@@ -397,7 +414,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
     secure = { tlsServer, http: inner };
   }
 
-  const listen = (server: http.Server | tls.Server, port: number) =>
+  const listen = (server: http.Server | tls.Server | net.Server, port: number) =>
     new Promise<number>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(port, o.host, () => {
@@ -405,13 +422,13 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
         resolveListen((server.address() as AddressInfo).port);
       });
     });
-  const port = await listen(plain, o.port);
+  const port = await listen(front, o.port);
   let tlsPort: number | null = null;
   if (secure && o.tls) {
     try {
       tlsPort = await listen(secure.tlsServer, o.tls.port);
     } catch (e) {
-      plain.close();
+      front.close();
       throw e;
     }
   }
@@ -419,7 +436,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
   const base = h.includes(':') ? `[${h}]` : h;
   const url = `http://${base}:${port}`;
   const tlsUrl = tlsPort !== null ? `https://${base}:${tlsPort}` : null;
-  log.info({ url, tls_url: tlsUrl, routes: table.size, path_routes: o.pathRoutes.length }, 'public gateway listening');
+  log.info({ url, tls_url: tlsUrl, routes: table.size, path_routes: o.pathRoutes.length, proxy_protocol_from: o.proxyProtocolFrom?.length ? o.proxyProtocolFrom : undefined }, 'public gateway listening');
 
   return {
     url,
@@ -436,7 +453,7 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
       offRoutes();
       tables.close();
       outage.close();
-      const closed = [new Promise<void>((r) => plain.close(() => r()))];
+      const closed = [new Promise<void>((r) => front.close(() => r()))];
       if (secure) closed.push(new Promise<void>((r) => secure.tlsServer.close(() => r())));
       for (const s of [...sockets]) s.destroy();
       await Promise.all(closed);

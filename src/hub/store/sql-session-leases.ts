@@ -18,14 +18,27 @@ export class SqlSessionLeases implements SessionLeases {
   }
 
   async claim(clusterId: string, replicaId: string): Promise<void> {
-    await this.db.run(
-      'INSERT INTO agent_sessions (cluster_id, replica_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (cluster_id) DO UPDATE SET replica_id = excluded.replica_id, claimed_at = excluded.claimed_at',
-      [clusterId, replicaId, new Date().toISOString()],
-    );
+    await this.claimMany([clusterId], replicaId);
+  }
+
+  async claimMany(clusterIds: readonly string[], replicaId: string): Promise<void> {
+    const at = new Date().toISOString();
+    for (const ids of chunks(new Set(clusterIds))) {
+      await this.db.run(
+        `INSERT INTO agent_sessions (cluster_id, replica_id, claimed_at) VALUES ${ids.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (cluster_id) DO UPDATE SET replica_id = excluded.replica_id, claimed_at = excluded.claimed_at`,
+        ids.flatMap((id) => [id, replicaId, at]),
+      );
+    }
   }
 
   async release(clusterId: string, replicaId: string): Promise<void> {
-    await this.db.run('DELETE FROM agent_sessions WHERE cluster_id = ? AND replica_id = ?', [clusterId, replicaId]);
+    await this.releaseMany([clusterId], replicaId);
+  }
+
+  async releaseMany(clusterIds: readonly string[], replicaId: string): Promise<void> {
+    for (const ids of chunks(new Set(clusterIds))) {
+      await this.db.run(`DELETE FROM agent_sessions WHERE replica_id = ? AND cluster_id IN (${ids.map(() => '?').join(', ')})`, [replicaId, ...ids]);
+    }
   }
 
   async held(replicaId: string): Promise<string[]> {
@@ -57,4 +70,14 @@ export class SqlSessionLeases implements SessionLeases {
       await tx.run('DELETE FROM hub_replicas WHERE replica_id = ?', [replicaId]);
     });
   }
+}
+
+/** Rows per statement: three parameters each, well inside SQLite's and PostgreSQL's parameter limits. */
+const CHUNK = 200;
+
+function chunks(ids: Set<string>): string[][] {
+  const all = [...ids];
+  const out: string[][] = [];
+  for (let i = 0; i < all.length; i += CHUNK) out.push(all.slice(i, i + CHUNK));
+  return out;
 }

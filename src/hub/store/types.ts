@@ -114,8 +114,12 @@ export interface SessionLeases {
   heartbeatReplica(r: ReplicaRecord): Promise<void>;
   /** This replica now holds the cluster's session (the latest claim wins: an agent has one session). */
   claim(clusterId: string, replicaId: string): Promise<void>;
+  /** `claim` for many clusters in as few statements as the database allows (a burst of sessions arriving). */
+  claimMany(clusterIds: readonly string[], replicaId: string): Promise<void>;
   /** The session ended here (a claim by another replica since then is left alone). */
   release(clusterId: string, replicaId: string): Promise<void>;
+  /** `release` for many clusters at once. */
+  releaseMany(clusterIds: readonly string[], replicaId: string): Promise<void>;
   /** The clusters whose sessions the store names this replica for. */
   held(replicaId: string): Promise<string[]>;
   /** The replica holding a cluster's session, if its lease has not run out at `now`. */
