@@ -4,6 +4,7 @@
 // `end()` half-closes after them; `pause()`/`resume()` stop and restart reading (present at run time, absent from
 // bun-types 1.4.5, hence the cast).
 import type { Socket, TCPSocketConnectOptions, TCPSocketListener, TCPSocketListenOptions } from 'bun';
+import { IdleTimer } from '../timing/idle-timer.ts';
 
 type Events = {
   data: (d: Uint8Array) => void;
@@ -41,7 +42,7 @@ class NativeTcp implements PipeSocket {
   #needDrain = false;
   #peerEnded = false;
   #shutDown = false;
-  #idle: { ms: number; cb: () => void; timer: ReturnType<typeof setTimeout> | undefined } | null = null;
+  #idle: IdleTimer | null = null;
   readonly #l: { [K in keyof Events]: Events[K][] } = { data: [], end: [], close: [], error: [], drain: [] };
 
   constructor(s: Socket<Holder>) {
@@ -103,15 +104,12 @@ class NativeTcp implements PipeSocket {
   }
 
   setTimeout(ms: number, cb: () => void): void {
-    this.#idle = { ms, cb, timer: undefined };
-    this.#touch();
+    this.#idle?.stop();
+    this.#idle = new IdleTimer(ms, cb);
   }
 
   #touch(): void {
-    const i = this.#idle;
-    if (!i) return;
-    clearTimeout(i.timer);
-    i.timer = setTimeout(i.cb, i.ms);
+    this.#idle?.touch();
   }
 
   /** @internal socket handlers */
@@ -152,7 +150,7 @@ class NativeTcp implements PipeSocket {
   }
   _close(): void {
     this.#destroyed = true;
-    if (this.#idle) clearTimeout(this.#idle.timer);
+    this.#idle?.stop();
     for (const l of this.#l.close) l();
   }
 }
