@@ -55,6 +55,7 @@ export interface AgentSession {
   yamux: boolean;
   /** One typed message (src/protocol/wire-messages.ts). */
   send(m: HubToAgent): void;
+  /** A binary message, in order with the earlier ones; sent or copied before this returns (callers reuse buffers). */
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
   sendRaw(text: string): void;
@@ -275,10 +276,8 @@ export class AgentEndpoint {
       yamux: ws.data.yamux === true,
       socket: ws,
       send: (m) => send(ws, m),
-      sendBinary: (bytes) => {
-        ws.data.bytesOut = (ws.data.bytesOut ?? 0) + bytes.byteLength;
-        ws.send(bytes);
-      },
+      // Ordered and never dropped (Bun drops a message above its backpressure limit): yamux bytes, body frames.
+      sendBinary: (bytes) => outbound.sendOrdered(bytes),
       sendRaw: (text) => {
         ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
         ws.send(text);

@@ -78,4 +78,40 @@ describe('AgentOutbound', () => {
     expect(s.sent).toEqual([]);
     expect(o.sendBulk('a', 'after')).toBe(false);
   });
+
+  test('ordered binary messages the socket drops (over its backpressure limit) are kept, in order, and sent on drain', () => {
+    // Bun's ServerWebSocket: send returns 0 and drops the message above its limit.
+    const sent: string[] = [];
+    let full = false;
+    const ws = {
+      send(d: string | Uint8Array) {
+        if (full) return 0;
+        sent.push(new TextDecoder().decode(d as Uint8Array));
+        return (d as Uint8Array).byteLength;
+      },
+      getBufferedAmount: () => 0,
+    };
+    let written = 0;
+    const o = new AgentOutbound(ws, (n) => (written += n));
+    const enc = (t: string) => new TextEncoder().encode(t) as Uint8Array<ArrayBuffer>;
+    o.sendOrdered(enc('f1'));
+    full = true;
+    // The caller reuses its buffer after each call: a waiting message must be a copy.
+    const reused = enc('f2');
+    o.sendOrdered(reused);
+    reused.set(enc('XX'));
+    full = false;
+    // A later message does not overtake the waiting one.
+    o.sendOrdered(enc('f3'));
+    expect(sent).toEqual(['f1', 'f2', 'f3']);
+    full = true;
+    o.sendOrdered(enc('f4'));
+    o.sendOrdered(enc('f5'));
+    expect(o.orderedBytes).toBe(4);
+    full = false;
+    o.drain();
+    expect(sent).toEqual(['f1', 'f2', 'f3', 'f4', 'f5']);
+    expect(written).toBe(10);
+    expect(o.orderedBytes).toBe(0);
+  });
 });
