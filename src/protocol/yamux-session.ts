@@ -21,11 +21,19 @@ export const DEFAULT_YAMUX_CONFIG: YamuxConfig = { keepAliveMs: 30_000, writeTim
 export interface YamuxSessionHooks {
   /** Bytes to send, one yamux frame per call (the transport may add its own tag in the `prefix` bytes). */
   out(frame: Uint8Array<ArrayBuffer>): void;
+  /**
+   * True when `out` has sent or copied the frame by the time it returns (a WebSocket `send` does): the session then
+   * encodes every data frame into one reused buffer instead of allocating (and zero-filling) one per frame.
+   */
+  outCopies?: boolean;
   /** A stream the peer opened. */
   stream?(s: YamuxStream): void;
   /** The session ended (peer GoAway with an error, protocol error, keep-alive timeout, or `close`). */
   closed?(reason: string): void;
 }
+
+/** Data frames larger than this get a buffer of their own even with `outCopies` (the reused one stays small). */
+const MAX_SCRATCH = 1 << 20;
 
 /** Spare bytes reserved in front of every frame passed to `out` (0, or 2 for our tagged framing). */
 export type FramePrefix = number;
@@ -42,6 +50,8 @@ export class YamuxSession {
   #pingId = 0;
   readonly #pings = new Map<number, ReturnType<typeof setTimeout>>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** The reused data-frame buffer (hooks.outCopies). */
+  #scratch: Uint8Array<ArrayBuffer> | null = null;
 
   constructor(role: 'client' | 'server', cfg: Partial<YamuxConfig>, hooks: YamuxSessionHooks, prefix: FramePrefix = 0) {
     this.#cfg = { ...DEFAULT_YAMUX_CONFIG, ...cfg };
@@ -127,7 +137,15 @@ export class YamuxSession {
   /** @internal */
   _data(streamId: number, flags: number, body: Uint8Array): void {
     if (this.#closed) return;
-    this.#hooks.out(encodeDataFrame(streamId, flags, body, this.prefix));
+    const n = this.prefix + HEADER_BYTES + body.length;
+    if (!this.#hooks.outCopies || n > MAX_SCRATCH) return this.#hooks.out(encodeDataFrame(streamId, flags, body, this.prefix));
+    if (!this.#scratch || this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 64 * 1024));
+    const f = this.#scratch.subarray(0, n);
+    // The prefix (a transport tag) is zero, as in a fresh frame.
+    f.fill(0, 0, this.prefix);
+    writeHeader(f, this.prefix, { type: FrameType.Data, flags, streamId, length: body.length });
+    f.set(body, this.prefix + HEADER_BYTES);
+    this.#hooks.out(f);
   }
 
   /** @internal */
