@@ -32,8 +32,12 @@ export interface YamuxSessionHooks {
   closed?(reason: string): void;
 }
 
-/** Data frames larger than this get a buffer of their own even with `outCopies` (the reused one stays small). */
-const MAX_SCRATCH = 1 << 20;
+/**
+ * The largest Data frame body we send; larger writes go out as several frames. Bun's WebSocket endpoints spend
+ * 35–45 % less CPU per MiB receiving 128 KiB messages than 512 KiB ones (a socket read's size, which we used to
+ * send whole): measured here, client 220–320 vs 360–470 µs/MiB, server 450–540 vs 550–600.
+ */
+export const MAX_FRAME_BODY = 128 * 1024;
 
 /** Spare bytes reserved in front of every frame passed to `out` (0, or 2 for our tagged framing). */
 export type FramePrefix = number;
@@ -134,12 +138,20 @@ export class YamuxSession {
     this.#hooks.out(f);
   }
 
-  /** @internal */
+  /** @internal A Data frame, or several: bodies above MAX_FRAME_BODY are cut (flags on the first). */
   _data(streamId: number, flags: number, body: Uint8Array): void {
-    if (this.#closed) return;
+    for (let at = 0; at < body.length || at === 0; at += MAX_FRAME_BODY) {
+      if (this.#closed) return;
+      const piece = at === 0 && body.length <= MAX_FRAME_BODY ? body : body.subarray(at, at + MAX_FRAME_BODY);
+      this.#frame(streamId, at === 0 ? flags : 0, piece);
+      if (body.length === 0) return;
+    }
+  }
+
+  #frame(streamId: number, flags: number, body: Uint8Array): void {
+    if (!this.#hooks.outCopies) return this.#hooks.out(encodeDataFrame(streamId, flags, body, this.prefix));
     const n = this.prefix + HEADER_BYTES + body.length;
-    if (!this.#hooks.outCopies || n > MAX_SCRATCH) return this.#hooks.out(encodeDataFrame(streamId, flags, body, this.prefix));
-    if (!this.#scratch || this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 64 * 1024));
+    if (!this.#scratch || this.#scratch.length < n) this.#scratch = new Uint8Array(this.prefix + HEADER_BYTES + MAX_FRAME_BODY);
     const f = this.#scratch.subarray(0, n);
     // The prefix (a transport tag) is zero, as in a fresh frame.
     f.fill(0, 0, this.prefix);
