@@ -25,7 +25,7 @@ const showThreads = process.argv.includes('--threads');
 const WINDOW = arg('window');
 /** One direction only (`up` = client → service, `down`), per-run lines only: for profiling one direction. */
 const ONLY = arg('only');
-/** Run hub and agent under `bun --cpu-prof` into this directory (the agent's worker: PIPEOPS_JSC_PROFILE). */
+/** Run hub and agent under `bun --cpu-prof` into this directory (main threads only: the agent's L4 relay runs in its tunnel worker, which needs JSC's sampling profiler, bun:jsc). */
 const PROF_DIR = arg('cpu-prof');
 const profFlags = (name: string) => (PROF_DIR ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
 const ROUNDS = Number(arg('rounds') ?? (quick ? 2 : 3));
@@ -216,7 +216,6 @@ async function main() {
       TUNNELS_ENABLED: 'true',
       PIPEOPS_SERVICE_MAP: JSON.stringify({ 'bench/echo:7': `tcp://127.0.0.1:${echoPort}`, 'bench/iperf:5201': `tcp://127.0.0.1:${iperfPort}` }),
       TUNNELS_TCP_MAX_CONNECTIONS: '2000',
-      ...(PROF_DIR ? { PIPEOPS_JSC_PROFILE: join(PROF_DIR, 'agent-tunnel-worker.txt') } : {}),
     },
   });
   procs.push(agent);
@@ -228,7 +227,36 @@ async function main() {
   for (let i = 0; i < 200 && !(await echoOnce(viaEcho)); i++) await Bun.sleep(50);
 
   const progress = (what: string) => process.stderr.write(`l4 bench: ${what}\n`);
-  progress('tunnel up; throughput');
+  let rss0 = 0;
+  let rss1 = 0;
+  let hubRss0 = 0;
+  let hubRss1 = 0;
+  let alive = 0;
+  if (!throughputOnly) {
+    progress(`${IDLE_CONNECTIONS} idle connections`);
+    // ---- 1,000 idle connections, first: after the throughput runs the RSS baseline holds their freed buffers ----
+    await Bun.sleep(1000);
+    rss0 = rssMiB(agent.pid);
+    hubRss0 = rssMiB(hub.pid);
+    const idle: net.Socket[] = [];
+    await Promise.all(
+      Array.from({ length: IDLE_CONNECTIONS }, async () => {
+        const s = net.connect({ host: '127.0.0.1', port: viaEcho });
+        idle.push(s);
+        await new Promise<void>((r, j) => {
+          s.once('error', j);
+          s.once('connect', () => s.write('.'));
+          s.once('data', () => r());
+        });
+      }),
+    );
+    await Bun.sleep(1000);
+    rss1 = rssMiB(agent.pid);
+    hubRss1 = rssMiB(hub.pid);
+    alive = (await Promise.all(idle.map((s) => new Promise<boolean>((r) => (s.write('!', (e) => r(!e))))))).filter(Boolean).length;
+    for (const s of idle) s.destroy();
+  }
+  progress('throughput');
   // ---- throughput (iperf3), interleaved ----
   Object.assign(watched, { hub: hub.pid, agent: agent.pid, 'iperf3 server': iperfServer.pid });
   const tp = { up: { d: [] as IperfRun[], t: [] as IperfRun[] }, down: { d: [] as IperfRun[], t: [] as IperfRun[] } };
@@ -285,28 +313,6 @@ async function main() {
   const p99s = (runs: number[][]) => runs.map((l) => pct([...l].sort((a, b) => a - b), 99));
   const overheads = p50s(rttT).map((t, i) => t - p50s(rttD)[i]!);
 
-  progress(`${IDLE_CONNECTIONS} idle connections`);
-  // ---- 1,000 idle connections ----
-  await Bun.sleep(1000); // let the agent settle after the load (RSS baseline)
-  const rss0 = rssMiB(agent.pid);
-  const hubRss0 = rssMiB(hub.pid);
-  const idle: net.Socket[] = [];
-  await Promise.all(
-    Array.from({ length: IDLE_CONNECTIONS }, async () => {
-      const s = net.connect({ host: '127.0.0.1', port: viaEcho });
-      idle.push(s);
-      await new Promise<void>((r, j) => {
-        s.once('error', j);
-        s.once('connect', () => s.write('.'));
-        s.once('data', () => r());
-      });
-    }),
-  );
-  await Bun.sleep(1000);
-  const rss1 = rssMiB(agent.pid);
-  const hubRss1 = rssMiB(hub.pid);
-  const alive = (await Promise.all(idle.map((s) => new Promise<boolean>((r) => (s.write('!', (e) => r(!e))))))).filter(Boolean).length;
-  for (const s of idle) s.destroy();
 
   printThroughput();
   const rows = [
