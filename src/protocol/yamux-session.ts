@@ -33,9 +33,9 @@ export interface YamuxSessionHooks {
 }
 
 /**
- * The largest Data frame body we send; larger writes go out as several frames. Bun's WebSocket endpoints spend
- * 35–45 % less CPU per MiB receiving 128 KiB messages than 512 KiB ones (a socket read's size, which we used to
- * send whole): measured here, client 220–320 vs 360–470 µs/MiB, server 450–540 vs 550–600.
+ * The largest Data frame body we send; larger writes go out as several frames. Bun's WebSocket endpoints spend less
+ * CPU per MiB receiving 128 KiB messages than 512 KiB ones (a socket read's size, which we used to send whole):
+ * measured here, the client (agent) 220–350 vs 360–470 µs/MiB, the server (hub) 450–540 vs 550–700.
  */
 export const MAX_FRAME_BODY = 128 * 1024;
 
