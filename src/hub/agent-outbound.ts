@@ -31,11 +31,12 @@ const size = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.byteLen
 
 export class AgentOutbound {
   /**
-   * Ordered binary messages (yamux bytes) the socket dropped: Bun's ServerWebSocket refuses a message outright
-   * (send returns 0) once its buffer holds more than its backpressure limit (16 MiB), and a byte stream must not
-   * lose one. They go out, in order and before anything else of theirs, when the socket drains.
+   * Messages of the session's ordered flow (control messages, yamux bytes, body frames) that the socket refused:
+   * Bun's ServerWebSocket drops a message outright (send returns 0) once its buffer holds more than its
+   * backpressure limit (16 MiB), and neither a byte stream nor a request may lose one. They go out, in order and
+   * before any later message of that flow, when the socket drains.
    */
-  readonly #ordered: Uint8Array<ArrayBuffer>[] = [];
+  readonly #ordered: (string | Uint8Array<ArrayBuffer>)[] = [];
   /** Streams with data waiting, in round-robin order (a stream that just sent moves to the back). */
   readonly #queues = new Map<string, StreamQueue>();
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -78,23 +79,24 @@ export class AgentOutbound {
   }
 
   /**
-   * A binary message of an ordered byte stream (yamux), written at once unless earlier ones wait. `data` is copied
-   * when it has to wait (the caller may reuse its buffer). Bounded by the stream windows of the protocol on top.
+   * A message of the ordered flow, written at once unless earlier ones wait. A binary `data` is copied when it has to
+   * wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in flight (yamux windows,
+   * request body windows).
    */
-  sendOrdered(data: Uint8Array<ArrayBuffer>): void {
+  sendOrdered(data: string | Uint8Array<ArrayBuffer>): void {
     if (this.#closed) return;
     if (this.#ordered.length === 0 && this.ws.send(data) !== 0) {
-      this.written(data.byteLength);
+      this.written(size(data));
       return;
     }
-    this.#ordered.push(data.slice());
+    this.#ordered.push(typeof data === 'string' ? data : data.slice());
     this.#flushOrdered();
   }
 
   /** Bytes of ordered messages waiting for the socket to drain. */
   get orderedBytes(): number {
     let n = 0;
-    for (const d of this.#ordered) n += d.byteLength;
+    for (const d of this.#ordered) n += size(d);
     return n;
   }
 
@@ -110,7 +112,7 @@ export class AgentOutbound {
       // Dropped again (still over the limit): wait for the next drain (or the 1 ms look of #pump).
       if (this.ws.send(d) === 0) return this.#recheck();
       this.#ordered.shift();
-      this.written(d.byteLength);
+      this.written(size(d));
     }
   }
 

@@ -79,15 +79,15 @@ describe('AgentOutbound', () => {
     expect(o.sendBulk('a', 'after')).toBe(false);
   });
 
-  test('ordered binary messages the socket drops (over its backpressure limit) are kept, in order, and sent on drain', () => {
+  test('ordered messages the socket drops (over its backpressure limit) are kept, in order, and sent on drain', () => {
     // Bun's ServerWebSocket: send returns 0 and drops the message above its limit.
     const sent: string[] = [];
     let full = false;
     const ws = {
       send(d: string | Uint8Array) {
         if (full) return 0;
-        sent.push(new TextDecoder().decode(d as Uint8Array));
-        return (d as Uint8Array).byteLength;
+        sent.push(typeof d === 'string' ? d : new TextDecoder().decode(d));
+        return typeof d === 'string' ? d.length : d.byteLength;
       },
       getBufferedAmount: () => 0,
     };
@@ -107,11 +107,13 @@ describe('AgentOutbound', () => {
     full = true;
     o.sendOrdered(enc('f4'));
     o.sendOrdered(enc('f5'));
-    expect(o.orderedBytes).toBe(4);
+    // A control message (text) does not overtake the binary frames that wait before it.
+    o.sendOrdered('ctl');
+    expect(o.orderedBytes).toBe(7);
     full = false;
     o.drain();
-    expect(sent).toEqual(['f1', 'f2', 'f3', 'f4', 'f5']);
-    expect(written).toBe(10);
+    expect(sent).toEqual(['f1', 'f2', 'f3', 'f4', 'f5', 'ctl']);
+    expect(written).toBe(13);
     expect(o.orderedBytes).toBe(0);
   });
 });
