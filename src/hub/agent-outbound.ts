@@ -134,7 +134,8 @@ export class AgentOutbound {
 
   #pump(): void {
     while (this.#queues.size && !this.#closed) {
-      if ((this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
+      // The socket refused ordered messages that still wait: the buffer is far above the low-water mark anyway.
+      if (this.#ordered.length || (this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
         // Bun calls `drain` only after a send reported backpressure; look again shortly as well.
         return this.#recheck();
       }
