@@ -55,6 +55,7 @@ export interface AgentSession {
   yamux: boolean;
   /** One typed message (src/protocol/wire-messages.ts). */
   send(m: HubToAgent): void;
+  /** A binary message, in order with the earlier messages; sent or copied before this returns (callers reuse buffers). */
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
   /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
   sendRaw(text: string): void;
@@ -169,11 +170,18 @@ export class AgentEndpoint {
     if (!rec) {
       this.log.warn({ cluster_id: clusterUuid, remote: ws.data.remote }, 'gateway session for an unknown cluster');
       this.opts.events?.refused?.('unknown_cluster');
-      send(ws, { type: 'error', payload: { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' } });
+      this.#send(ws, { type: 'error', payload: { error: 'cluster not found', cluster_uuid: clusterUuid ?? '' } });
       ws.close(1008, 'cluster not found');
       return;
     }
     this.#bind(ws, rec.cluster_id);
+  }
+
+  /** A message to one socket: behind the session's waiting ordered messages once the socket is bound (see AgentOutbound). */
+  #send(ws: AgentSocket, m: HubToAgent): void {
+    const o = this.#outbound.get(ws);
+    if (o) o.sendOrdered(encodeMessage(m));
+    else send(ws, m);
   }
 
   message(ws: AgentSocket, data: string | Uint8Array): void {
@@ -215,7 +223,7 @@ export class AgentEndpoint {
       case 'heartbeat':
         return this.#heartbeat(ws, m);
       case 'ping':
-        send(ws, { type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
+        this.#send(ws, { type: 'pong', payload: { timestamp: new Date().toISOString() }, requestId: m.requestId });
         return;
       case 'pong':
         return;
@@ -224,7 +232,7 @@ export class AgentEndpoint {
         return;
       default:
         if (!ws.data.clusterId) {
-          send(ws, { type: 'error', payload: { error: 'not registered' }, requestId: m.requestId });
+          this.#send(ws, { type: 'error', payload: { error: 'not registered' }, requestId: m.requestId });
           return;
         }
         for (const l of this.#messageListeners) l(ws.data.clusterId, m);
@@ -274,15 +282,11 @@ export class AgentEndpoint {
       extensions: ws.data.extensions ?? new Set(),
       yamux: ws.data.yamux === true,
       socket: ws,
-      send: (m) => send(ws, m),
-      sendBinary: (bytes) => {
-        ws.data.bytesOut = (ws.data.bytesOut ?? 0) + bytes.byteLength;
-        ws.send(bytes);
-      },
-      sendRaw: (text) => {
-        ws.data.bytesOut = (ws.data.bytesOut ?? 0) + Buffer.byteLength(text);
-        ws.send(text);
-      },
+      // In order and never dropped (Bun drops a message above its backpressure limit, and a control message
+      // must not overtake a body frame that waits): control messages, yamux bytes, body frames.
+      send: (m) => outbound.sendOrdered(encodeMessage(m)),
+      sendBinary: (bytes) => outbound.sendOrdered(bytes),
+      sendRaw: (text) => outbound.sendOrdered(text),
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
       sendBulk: (key, m) => outbound.sendBulk(key, encodeMessage(m)),
       whenWritable: (key, cb) => outbound.whenWritable(key, cb),
@@ -297,7 +301,7 @@ export class AgentEndpoint {
 
   async #register(ws: AgentSocket, m: InboundMessage): Promise<void> {
     if (ws.data.kind !== 'controller') {
-      send(ws, { type: 'error', payload: { error: 'register is only accepted on the controller endpoint' }, requestId: m.requestId });
+      this.#send(ws, { type: 'error', payload: { error: 'register is only accepted on the controller endpoint' }, requestId: m.requestId });
       this.#rejected('wrong_endpoint');
       return;
     }
@@ -305,7 +309,7 @@ export class AgentEndpoint {
     if (!p.success) {
       const why = p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       this.log.warn({ why }, 'invalid register payload');
-      send(ws, { type: 'error', payload: { error: `invalid register payload: ${why}` }, requestId: m.requestId });
+      this.#send(ws, { type: 'error', payload: { error: `invalid register payload: ${why}` }, requestId: m.requestId });
       this.#rejected('invalid_payload');
       return;
     }
@@ -326,14 +330,14 @@ export class AgentEndpoint {
       });
     } catch (e) {
       this.log.error({ err: (e as Error).message, agent_id: r.agent_id, name: r.name }, 'registration failed: the state database did not store it');
-      send(ws, { type: 'error', payload: { error: 'registration failed: the hub cannot reach its state database; retry later' }, requestId: m.requestId });
+      this.#send(ws, { type: 'error', payload: { error: 'registration failed: the hub cannot reach its state database; retry later' }, requestId: m.requestId });
       this.#rejected('store_unavailable');
       return;
     }
     const payload: HubToAgentPayloads['register_success'] = { cluster_id: rec.cluster_id, cluster_uuid: rec.cluster_id, name: rec.name, status: 'registered' };
     if (this.opts.handoff) payload.gateway_ws_url = `${this.opts.publicUrl || ws.data.origin}/gateway/ws`;
     this.log.info({ cluster_id: rec.cluster_id, name: rec.name, agent_id: r.agent_id, handoff: this.opts.handoff }, 'agent registered');
-    send(ws, { type: 'register_success', payload, requestId: m.requestId });
+    this.#send(ws, { type: 'register_success', payload, requestId: m.requestId });
     this.opts.events?.registration?.('accepted');
     // Without a hand-off the controller socket is the session, with what the register payload advertised.
     if (!this.opts.handoff) {
@@ -353,17 +357,17 @@ export class AgentEndpoint {
       known = await this.#recordHeartbeat(ws, m);
     } catch (e) {
       this.log.error({ err: (e as Error).message, cluster_id: ws.data.clusterId }, 'heartbeat not recorded: the state database did not answer');
-      send(ws, { type: 'error', payload: { error: 'heartbeat not recorded: the hub cannot reach its state database' }, requestId: m.requestId });
+      this.#send(ws, { type: 'error', payload: { error: 'heartbeat not recorded: the hub cannot reach its state database' }, requestId: m.requestId });
       return;
     }
     const id = ws.data.clusterId;
     if (!id || !known) {
-      send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
+      this.#send(ws, { type: 'error', payload: { error: 'cluster not found' }, requestId: m.requestId });
       this.opts.events?.heartbeat?.('unknown_cluster');
       return;
     }
     this.opts.events?.heartbeat?.('ok');
-    send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
+    this.#send(ws, { type: 'heartbeat_ack', payload: { cluster_id: id, received_at: new Date().toISOString() }, requestId: m.requestId });
   }
 
   async #recordHeartbeat(ws: AgentSocket, m: InboundMessage): Promise<boolean> {

@@ -30,6 +30,13 @@ interface StreamQueue {
 const size = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength);
 
 export class AgentOutbound {
+  /**
+   * Messages of the session's ordered flow (control messages, yamux bytes, body frames) that the socket refused:
+   * Bun's ServerWebSocket drops a message outright (send returns 0) once its buffer holds more than its
+   * backpressure limit (16 MiB), and neither a byte stream nor a request may lose one. They go out, in order and
+   * before any later message of that flow, when the socket drains.
+   */
+  readonly #ordered: (string | Uint8Array<ArrayBuffer>)[] = [];
   /** Streams with data waiting, in round-robin order (a stream that just sent moves to the back). */
   readonly #queues = new Map<string, StreamQueue>();
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -71,28 +78,66 @@ export class AgentOutbound {
     else q.writable.push(cb);
   }
 
+  /**
+   * A message of the ordered flow, written at once unless earlier ones wait. A binary `data` is copied when it has to
+   * wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in flight (yamux windows,
+   * request body windows).
+   */
+  sendOrdered(data: string | Uint8Array<ArrayBuffer>): void {
+    if (this.#closed) return;
+    if (this.#ordered.length === 0 && this.ws.send(data) !== 0) {
+      this.written(size(data));
+      return;
+    }
+    this.#ordered.push(typeof data === 'string' ? data : data.slice());
+    this.#flushOrdered();
+  }
+
+  /** Bytes of ordered messages waiting for the socket to drain. */
+  get orderedBytes(): number {
+    let n = 0;
+    for (const d of this.#ordered) n += size(d);
+    return n;
+  }
+
   /** The socket drained (Bun's websocket `drain`): write what waits. */
   drain(): void {
+    this.#flushOrdered();
     this.#pump();
+  }
+
+  #flushOrdered(): void {
+    while (this.#ordered.length && !this.#closed) {
+      const d = this.#ordered[0]!;
+      // Dropped again (still over the limit): wait for the next drain (or the 1 ms look of #pump).
+      if (this.ws.send(d) === 0) return this.#recheck();
+      this.#ordered.shift();
+      this.written(size(d));
+    }
+  }
+
+  #recheck(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      this.drain();
+    }, 1);
   }
 
   /** The socket is gone: drop what waits (its streams end with the session). Callbacks waiting for room are dropped. */
   close(): void {
     this.#closed = true;
     this.#queues.clear();
+    this.#ordered.length = 0;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
 
   #pump(): void {
     while (this.#queues.size && !this.#closed) {
-      if ((this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
+      // The socket refused ordered messages that still wait: the buffer is far above the low-water mark anyway.
+      if (this.#ordered.length || (this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
         // Bun calls `drain` only after a send reported backpressure; look again shortly as well.
-        this.#timer ??= setTimeout(() => {
-          this.#timer = null;
-          this.#pump();
-        }, 1);
-        return;
+        return this.#recheck();
       }
       const [key, q] = this.#queues.entries().next().value as [string, StreamQueue];
       const data = q.items.shift()!;

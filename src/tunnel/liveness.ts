@@ -2,6 +2,7 @@
 // and waiters (heartbeats) that want proof the peer is alive after a given moment.
 import type { Logger } from 'pino';
 import type { ClientWebSocket } from '../runtime/types.ts';
+import { IdleTimer } from '../timing/idle-timer.ts';
 import { dropSocket } from './dial.ts';
 
 export interface PeerAlive {
@@ -18,7 +19,7 @@ export class Liveness {
   readonly #ws: ClientWebSocket;
   readonly #readMs: number;
   readonly #log: Logger;
-  #readTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #readTimer: IdleTimer;
   readonly #pingTimer: ReturnType<typeof setInterval>;
   /** Heartbeats waiting for the peer to show it is alive (any inbound message or pong after they were sent). */
   readonly #waiters = new Set<(r: PeerAlive) => void>();
@@ -28,7 +29,12 @@ export class Liveness {
     this.#ws = ws;
     this.#readMs = o.readMs;
     this.#log = log;
-    this.#arm();
+    this.#readTimer = new IdleTimer(o.readMs, () => {
+      this.#log.warn({ read_timeout_ms: this.#readMs }, 'no traffic from control plane within the read deadline; reconnecting');
+      // The peer is silent (frozen, partitioned): a close handshake would wait for it too. Drop the socket now;
+      // the 'close' event follows at once and the session reports itself not connected.
+      dropSocket(this.#ws);
+    });
     this.#pingTimer = setInterval(() => {
       if (ws.readyState === WebSocket.OPEN) pingSocket(ws);
     }, o.pingMs);
@@ -37,7 +43,7 @@ export class Liveness {
   /** Inbound traffic (a message or a pong): push the read deadline out and release waiting heartbeats. */
   seen(): void {
     if (this.#stopped) return;
-    this.#arm();
+    this.#readTimer.touch();
     // Called for every inbound message: no copy of the set unless a heartbeat is waiting.
     if (this.#waiters.size) for (const w of [...this.#waiters]) w({ ok: true });
   }
@@ -59,18 +65,8 @@ export class Liveness {
   /** Stop the timers. With `closedError`, the socket is gone: waiting heartbeats fail with it. */
   stop(closedError?: string): void {
     this.#stopped = true;
-    clearTimeout(this.#readTimer);
+    this.#readTimer.stop();
     clearInterval(this.#pingTimer);
     if (closedError !== undefined) for (const w of [...this.#waiters]) w({ ok: false, error: closedError });
-  }
-
-  #arm(): void {
-    clearTimeout(this.#readTimer);
-    this.#readTimer = setTimeout(() => {
-      this.#log.warn({ read_timeout_ms: this.#readMs }, 'no traffic from control plane within the read deadline; reconnecting');
-      // The peer is silent (frozen, partitioned): a close handshake would wait for it too. Drop the socket now;
-      // the 'close' event follows at once and the session reports itself not connected.
-      dropSocket(this.#ws);
-    }, this.#readMs);
   }
 }

@@ -50,6 +50,7 @@ export interface SessionTransport {
  * scheduler in front of it (fairness between transports and streams) that forwards to the socket.
  */
 export interface FrameSink {
+  /** Sends or copies `data` before returning (a WebSocket's `send` copies): writers may reuse their buffers. */
   send(data: string | Uint8Array<ArrayBuffer> | ArrayBuffer): void;
   /** Bytes accepted and not yet written to the network. */
   readonly bufferedAmount: number;
@@ -74,7 +75,10 @@ export function socketSink(ws: WebSocket): FrameSink {
  * producers with `drained(writer, threshold)`.
  */
 export interface TransportWriter {
-  /** False when the socket is not open, or when this writer's transport does not own binary frames. */
+  /**
+   * False when the socket is not open, or when this writer's transport does not own binary frames. `data` is sent
+   * or copied before this returns (see FrameSink.send).
+   */
   sendBinary(data: Uint8Array<ArrayBuffer> | ArrayBuffer): boolean;
   /** Bytes queued in the socket and not yet written (the socket's, shared by every transport on it). */
   readonly bufferedAmount: number;

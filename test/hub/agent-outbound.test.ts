@@ -78,4 +78,42 @@ describe('AgentOutbound', () => {
     expect(s.sent).toEqual([]);
     expect(o.sendBulk('a', 'after')).toBe(false);
   });
+
+  test('ordered messages the socket drops (over its backpressure limit) are kept, in order, and sent on drain', () => {
+    // Bun's ServerWebSocket: send returns 0 and drops the message above its limit.
+    const sent: string[] = [];
+    let full = false;
+    const ws = {
+      send(d: string | Uint8Array) {
+        if (full) return 0;
+        sent.push(typeof d === 'string' ? d : new TextDecoder().decode(d));
+        return typeof d === 'string' ? d.length : d.byteLength;
+      },
+      getBufferedAmount: () => 0,
+    };
+    let written = 0;
+    const o = new AgentOutbound(ws, (n) => (written += n));
+    const enc = (t: string) => new TextEncoder().encode(t) as Uint8Array<ArrayBuffer>;
+    o.sendOrdered(enc('f1'));
+    full = true;
+    // The caller reuses its buffer after each call: a waiting message must be a copy.
+    const reused = enc('f2');
+    o.sendOrdered(reused);
+    reused.set(enc('XX'));
+    full = false;
+    // A later message does not overtake the waiting one.
+    o.sendOrdered(enc('f3'));
+    expect(sent).toEqual(['f1', 'f2', 'f3']);
+    full = true;
+    o.sendOrdered(enc('f4'));
+    o.sendOrdered(enc('f5'));
+    // A control message (text) does not overtake the binary frames that wait before it.
+    o.sendOrdered('ctl');
+    expect(o.orderedBytes).toBe(7);
+    full = false;
+    o.drain();
+    expect(sent).toEqual(['f1', 'f2', 'f3', 'f4', 'f5', 'ctl']);
+    expect(written).toBe(13);
+    expect(o.orderedBytes).toBe(0);
+  });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { encodeHeader, Flag, FrameDecoder, type FrameHeader, FrameType, GoAwayCode, HEADER_BYTES } from '../../src/protocol/yamux-frame.ts';
-import { YamuxSession, type YamuxStream } from '../../src/protocol/yamux-session.ts';
+import { MAX_FRAME_BODY, YamuxSession, type YamuxStream } from '../../src/protocol/yamux-session.ts';
 
 const hdr = (type: number, flags: number, streamId: number, length: number) => encodeHeader({ type: type as FrameHeader['type'], flags, streamId, length });
 const concat = (...parts: Uint8Array[]) => {
@@ -241,5 +241,45 @@ describe('yamux session (agent = client, peer opens streams as a Go server does)
     expect(fromClient).toEqual([9, 9]);
     expect(a.closed && b.closed).toBe(true);
     expect(HEADER_BYTES).toBe(12);
+  });
+
+  test('outCopies: data frames reuse one buffer (tag bytes zero), bodies are cut at MAX_FRAME_BODY, and the bytes arrive intact', () => {
+    const TAG = 2;
+    let client!: YamuxSession;
+    const buffers = new Set<ArrayBufferLike>();
+    const bodies: number[] = [];
+    let badTag = 0;
+    const server = new YamuxSession(
+      'server',
+      { keepAliveMs: 0, maxStreamWindow: 1 << 20 },
+      {
+        outCopies: true,
+        // The transport copies, as a WebSocket send does; the session may then overwrite its buffer.
+        out: (f) => {
+          if (f[0] !== 0 || f[1] !== 0) badTag++;
+          const frame = f.subarray(TAG);
+          if (frame[1] === FrameType.Data && frame.length > HEADER_BYTES) {
+            buffers.add(f.buffer);
+            bodies.push(frame.length - HEADER_BYTES);
+          }
+          client.input(frame.slice());
+        },
+      },
+      TAG,
+    );
+    const got: Uint8Array[] = [];
+    client = new YamuxSession('client', { keepAliveMs: 0, maxStreamWindow: 1 << 20 }, {
+      out: (f) => server.input(f),
+      stream: (st) => (st.on.data = (d) => got.push(d.slice())),
+    });
+    const payload = new Uint8Array(900 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7919) >>> 5;
+    const a = server.open();
+    // Writes larger than a frame, and than the initial 256 KiB window (queued, sent as credit arrives).
+    for (let o = 0; o < payload.length; o += 300 * 1024) a.write(payload.subarray(o, o + 300 * 1024));
+    expect(badTag).toBe(0);
+    expect(Math.max(...bodies)).toBe(MAX_FRAME_BODY);
+    expect(buffers.size).toBe(1);
+    expect(concat(...got)).toEqual(payload);
   });
 });

@@ -163,8 +163,8 @@ export const HubConfigSchema = z.object({
   l4_host: str('', 'Address the L4 listeners bind to. Empty: `host`.'),
   l4_idle_timeout: duration('5m', 'Close an L4 TCP connection idle this long (either way).', { min: 1 }),
   l4_stream_window: int(
-    1 << 20,
-    'Yamux receive window per L4 stream, both ways (sent to agents as `max_stream_window_size`), bytes, 256 KiB–16 MiB. Larger moves more per stream over a slow link; it also bounds what one stalled connection may buffer in the hub and the agent.',
+    4 << 20,
+    'Yamux receive window per L4 stream, both ways (sent to agents as `max_stream_window_size`), bytes, 256 KiB–16 MiB. A window is credit, not memory: an idle or flowing connection buffers nothing, but one whose receiver stops reading can leave up to this much buffered in the hub or the agent (times `tunnels.tcp.max_connections` at worst). 4 MiB moved 20–40 % more than 1 MiB through a loaded 2-core machine (docs/benchmarks.md); lower it where many stalled connections are a concern.',
     { min: 256 * 1024, max: 16 << 20, what: 'a byte count from 262144 to 16777216' },
   ),
   l4_udp_session_timeout: duration('60s', 'Forget a UDP client address (and end its stream) after this long without a datagram.', { min: 1 }),

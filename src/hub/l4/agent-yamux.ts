@@ -103,6 +103,7 @@ export class AgentYamux {
       { keepAliveMs: this.opts.keepAliveMs, writeTimeoutMs: this.opts.writeTimeoutMs, maxStreamWindow: this.opts.maxStreamWindow },
       {
         out: (f) => session.sendBinary(f),
+        outCopies: true,
         closed: (reason) => {
           this.log.info({ cluster_id: id, reason }, 'yamux session with agent ended');
           if (this.#entries.get(id) === e) e.yamux = null;

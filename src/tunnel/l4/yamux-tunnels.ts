@@ -67,6 +67,7 @@ export class YamuxTunnels {
       },
       {
         out: (frame) => void writer.sendBinary(frame),
+        outCopies: true,
         stream: (s) => this.#accept(s),
         closed: (reason) => this.#d.log.info({ reason }, 'yamux session ended'),
       },
