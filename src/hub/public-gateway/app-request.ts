@@ -15,13 +15,14 @@ export interface ClientFacts {
  * knows both); X-Forwarded-For is appended to. Content-Length/Expect are dropped: the agent's HTTP client frames
  * the body itself (streamed bodies go chunked).
  */
+const DROP_UPGRADE = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect'];
+const DROP = [...DROP_UPGRADE, 'content-length'];
+
 export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, opts: { upgrade?: boolean } = {}): HeaderMap {
   const all = rawHeadersToMap(rawHeaders);
   const host = headerValue(all, 'host') ?? '';
   const prior = headerValue(all, 'x-forwarded-for');
-  const drop = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect'];
-  if (!opts.upgrade) drop.push('content-length');
-  const out = forwardRequestHeaders(all, { drop, keepUpgrade: opts.upgrade });
+  const out = forwardRequestHeaders(all, { drop: opts.upgrade ? DROP_UPGRADE : DROP, keepUpgrade: opts.upgrade });
   out['X-Forwarded-For'] = [prior ? `${prior}, ${client.ip}` : client.ip];
   out['X-Forwarded-Proto'] = [client.proto];
   if (host) out['X-Forwarded-Host'] = [host];
