@@ -89,10 +89,22 @@ export function legacyJsonText(bytes: Uint8Array): string | null {
 }
 
 /** Serialise an outbound message. `request_id` is omitted when empty, like upstream's `omitempty`. */
-export function encodeEnvelope(type: string, payload: Record<string, unknown> | null, requestId?: string, now = new Date()): string {
+export function encodeEnvelope(type: string, payload: Record<string, unknown> | null, requestId?: string, now?: Date): string {
   const env: Envelope = { type };
   if (requestId) env.request_id = requestId;
   env.payload = payload;
-  env.timestamp = now.toISOString();
+  env.timestamp = now ? now.toISOString() : isoNow();
   return JSON.stringify(env);
+}
+
+/** The current time in RFC 3339, formatted once per millisecond: a busy relay stamps thousands of messages a second. */
+let stampMs = -1;
+let stamp = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stamp = new Date(ms).toISOString();
+  }
+  return stamp;
 }

@@ -141,6 +141,13 @@ export function flattenHeaders(h: HeaderMap): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, vs]) => [k, vs.join(', ')]));
 }
 
+/** Header map → name/value pairs in order: a `HeadersInit` for a callee that builds its own `Headers` anyway. */
+export function mapToPairs(h: HeaderMap): [string, string][] {
+  const out: [string, string][] = [];
+  for (const k in h) for (const v of h[k]!) out.push([k, v]);
+  return out;
+}
+
 export function mapToHeaders(h: HeaderMap): Headers {
   const out = new Headers();
   for (const [k, vs] of Object.entries(h)) for (const v of vs) out.append(k, v);

@@ -8,7 +8,7 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, mapToPairs, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { atDeadline } from './deadline-timer.ts';
@@ -244,7 +244,8 @@ export class HttpRelay {
         target = 'kubernetes';
         res = await d.kube!.request(decision.path + query, {
           method,
-          headers: mapToHeaders(forwardRequestHeaders(req.headers)),
+          // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
+          headers: mapToPairs(forwardRequestHeaders(req.headers)),
           body: hasBody ? body : undefined,
           signal: f.abort.signal,
           injectToken: false,
@@ -348,6 +349,9 @@ async function readLimited(res: Response, limit: number, signal: AbortSignal, sw
     await res.body.cancel();
     throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
   }
+  // A declared length within both bounds (most Kubernetes answers): one native read, no reader and no read loop. The
+  // request's abort signal still ends it (fetch rejects the body read).
+  if (declared >= 0) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = res.body.getReader();
