@@ -44,7 +44,7 @@ export interface ProxyRequest {
    * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
    * The receiver tells chunk frames from response frames by state: chunks only follow a header.
    * Flow control: a credit window per request, returned by `proxy_window` (flow-control.ts: 1 MiB, 2 MiB before
-   * issue 14).
+   * issue 14). A buffered answer of any size (not empty) comes as a binary response frame (§3.6) instead of JSON.
    */
   binaryChunks: boolean;
 }

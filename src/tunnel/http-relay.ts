@@ -14,7 +14,7 @@ import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { atDeadline } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
-import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
+import { type ResponseEncoding, type WriterLimits, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
 
 /** With `binary_chunks`, a buffered answer larger than this is streamed instead (no huge single message). */
 export const CHUNK_SWITCH_BYTES = 4 << 20;
@@ -292,7 +292,7 @@ export class HttpRelay {
           return;
         }
         const raw = read.body;
-        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits());
+        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
         encoding = r.encoding;
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
         d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: { encoding: r.encoding } });
@@ -320,9 +320,18 @@ export class HttpRelay {
     }
   }
 
-  #limits() {
+  #limitsCache: WriterLimits | undefined;
+  #anySizeLimitsCache: WriterLimits | undefined;
+
+  /**
+   * The writers' limits. `binaryAnySize`: the control plane negotiated `binary_chunks` (ours), so it decodes binary
+   * response frames (§3.6) of any size: every non-empty buffered answer goes as one, without base64 and JSON around
+   * the body at either end (issue 14). Other control planes get upstream's rule (binary from `binary_threshold_bytes`).
+   */
+  #limits(binaryAnySize = false): WriterLimits {
     const c = this.#d.config;
-    return { binaryThreshold: c.binaryThreshold, gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes };
+    if (binaryAnySize) return (this.#anySizeLimitsCache ??= { binaryThreshold: Math.min(c.binaryThreshold, 1), gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes });
+    return (this.#limitsCache ??= { binaryThreshold: c.binaryThreshold, gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes });
   }
 }
 
