@@ -371,7 +371,7 @@ const proxy = z
     max_buffered_body_bytes: bytes(64 * MiB, 'Cap on a buffered proxied response body; larger ones fail with a clear error (P3).'),
     max_request_body_bytes: bytes(64 * MiB, 'Cap on a proxied request body (P4).'),
     stream_high_water_bytes: bytes(4 * MiB, 'Pause backend reads while the tunnel socket\'s bufferedAmount exceeds this.'),
-    binary_threshold_bytes: int(10240, 'Buffered responses at least this large use the binary response frame (§3.6).', { min: 0 }),
+    binary_threshold_bytes: int(10240, 'Buffered responses at least this large use the binary response frame (§3.6). Toward a control plane that negotiated binary_chunks (our hub) every non-empty buffered response does, whatever this says (0 still means every one).', { min: 0 }),
     gzip_min_bytes: int(1024, 'Minimum body size for gzip (§3.7).', { min: 0 }),
     ws_channel_capacity: int(100, 'Frames queued per application WebSocket relay before backpressure.', { min: 1 }),
     ws_max_frame_bytes: bytes(MiB, 'Largest application WebSocket frame relayed.'),

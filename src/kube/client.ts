@@ -1,6 +1,6 @@
 // The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
 // bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
-import type { ClientTls } from '../runtime/types.ts';
+import type { ClientTls, FetchInit } from '../runtime/types.ts';
 import type { KubeTarget } from './target.ts';
 import { runtime } from '#runtime';
 
@@ -151,15 +151,13 @@ export class KubeClient {
       if (tok) headers.set('authorization', `Bearer ${tok}`);
     }
     if (!headers.has('user-agent')) headers.set('user-agent', this.#userAgent);
-    const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+    const timeout = timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined;
+    const sig = signal && timeout ? AbortSignal.any([signal, timeout]) : (signal ?? timeout);
     const url = this.target.server + (path.startsWith('/') ? path : `/${path}`);
     try {
-      return await runtime.fetch(url, {
-        ...rest,
-        headers,
-        ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
-        tls: this.#tls,
-      });
+      const init2: FetchInit = { ...rest, headers, tls: this.#tls };
+      if (sig) init2.signal = sig;
+      return await runtime.fetch(url, init2);
     } catch (e) {
       throw this.#transportError(e, init.method ?? 'GET', path);
     }

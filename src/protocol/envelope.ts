@@ -48,6 +48,17 @@ export function decodeEnvelope(text: string): DecodeResult {
   // Checked first so the reason is precise: upstream cannot decode a non-RFC-3339 timestamp at all.
   if ('timestamp' in rec && rec.timestamp !== null && rec.timestamp !== undefined && typeof rec.timestamp !== 'string')
     return { ok: false, reason: 'invalid_timestamp', detail: 'timestamp must be an RFC 3339 string', requestId, type };
+  // Every message of the relay passes here (issue 14): the shape the schema accepts is checked by hand first, and
+  // zod runs only for the rest, where it names what is wrong.
+  const p = rec.payload;
+  if (type && (rec.request_id === undefined || requestId !== undefined) && (p === undefined || p === null || (typeof p === 'object' && !Array.isArray(p)))) {
+    const ts = rec.timestamp as string | null | undefined;
+    if (ts !== undefined && ts !== null && !RFC3339.test(ts))
+      return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
+    const message: InboundMessage = { type, requestId: requestId || undefined, payload: (p ?? {}) as Record<string, unknown> };
+    if (p === undefined || p === null) message.payloadAbsent = true;
+    return { ok: true, message };
+  }
   const parsed = EnvelopeSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -78,10 +89,22 @@ export function legacyJsonText(bytes: Uint8Array): string | null {
 }
 
 /** Serialise an outbound message. `request_id` is omitted when empty, like upstream's `omitempty`. */
-export function encodeEnvelope(type: string, payload: Record<string, unknown> | null, requestId?: string, now = new Date()): string {
+export function encodeEnvelope(type: string, payload: Record<string, unknown> | null, requestId?: string, now?: Date): string {
   const env: Envelope = { type };
   if (requestId) env.request_id = requestId;
   env.payload = payload;
-  env.timestamp = now.toISOString();
+  env.timestamp = now ? now.toISOString() : isoNow();
   return JSON.stringify(env);
+}
+
+/** The current time in RFC 3339, formatted once per millisecond: a busy relay stamps thousands of messages a second. */
+let stampMs = -1;
+let stamp = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stamp = new Date(ms).toISOString();
+  }
+  return stamp;
 }

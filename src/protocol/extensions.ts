@@ -10,7 +10,8 @@
 // Unknown names are ignored, so a newer agent can list more than an older hub knows.
 
 /**
- * - `binary_chunks`: response bodies may come as binary chunk frames with credit (src/protocol/proxy-messages.ts).
+ * - `binary_chunks`: response bodies may come as binary chunk frames with credit (src/protocol/proxy-messages.ts),
+ *   and every non-empty buffered answer as a binary response frame (§3.6), not only those of 10 KiB and more.
  * - `raw_frames`: `proxy_websocket_start` may ask for byte-exact frames instead of channel translation (W4).
  * - `raw_upgrade`: an upgrade `proxy_request` is replayed verbatim and answered with the target's status (W2).
  * - `long_streams`: streamed responses (watch, `logs -f`) have no total deadline (deviation P3); upstream cuts

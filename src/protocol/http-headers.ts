@@ -17,29 +17,47 @@ export const HOP_BY_HOP = new Set([
 
 export type HeaderMap = Record<string, string[]>;
 
-function connectionListed(h: HeaderMap): Set<string> {
-  const listed = new Set<string>();
-  for (const [k, vs] of Object.entries(h))
-    if (k.toLowerCase() === 'connection') for (const v of vs) for (const t of v.split(',')) if (t.trim()) listed.add(t.trim().toLowerCase());
+// These run on every relayed request at both ends (issue 14): loops over the keys, no entries arrays, and a name is
+// lower-cased only when it can matter.
+
+/** Names listed in `Connection` (lower-cased), or null when there is no Connection header (the common case). */
+function connectionListed(h: HeaderMap): Set<string> | null {
+  let listed: Set<string> | null = null;
+  for (const k in h)
+    if (k.length === 10 && k.toLowerCase() === 'connection')
+      for (const v of h[k]!)
+        for (const t of v.split(',')) {
+          const n = t.trim();
+          if (n) (listed ??= new Set()).add(n.toLowerCase());
+        }
   return listed;
+}
+
+/** `drop` lists, lower-cased once per distinct list (callers pass module constants). */
+const dropSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function dropSet(drop: readonly string[]): ReadonlySet<string> {
+  let s = dropSets.get(drop);
+  if (!s) dropSets.set(drop, (s = new Set(drop.map((d) => d.toLowerCase()))));
+  return s;
 }
 
 /**
  * Headers to forward to a backend: hop-by-hop removed. With `keepUpgrade`, Connection/Upgrade survive
  * (WebSocket upgrades through a raw relay need them).
  */
-export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolean; drop?: string[] } = {}): HeaderMap {
+export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolean; drop?: readonly string[] } = {}): HeaderMap {
   const listed = connectionListed(h);
-  const drop = new Set((opts.drop ?? []).map((d) => d.toLowerCase()));
+  const drop = opts.drop?.length ? dropSet(opts.drop) : null;
   const out: HeaderMap = {};
-  for (const [k, vs] of Object.entries(h)) {
+  for (const k in h) {
+    const vs = h[k]!;
     const l = k.toLowerCase();
-    if (drop.has(l)) continue;
+    if (drop?.has(l)) continue;
     if (opts.keepUpgrade && (l === 'connection' || l === 'upgrade')) {
       out[k] = vs;
       continue;
     }
-    if (HOP_BY_HOP.has(l) || listed.has(l)) continue;
+    if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
     out[k] = vs;
   }
   return out;
@@ -49,16 +67,20 @@ export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolea
 export function sanitizeResponseHeaders(status: number, h: HeaderMap): HeaderMap | null {
   const listed = connectionListed(h);
   const out: HeaderMap = {};
-  for (const [k, vs] of Object.entries(h)) {
+  let any = false;
+  for (const k in h) {
+    const vs = h[k]!;
     const l = k.toLowerCase();
     if (status === 101 && (l === 'connection' || l === 'upgrade')) {
       out[k] = vs;
+      any = true;
       continue;
     }
-    if (HOP_BY_HOP.has(l) || listed.has(l)) continue;
+    if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
     out[k] = vs;
+    any = true;
   }
-  return Object.keys(out).length ? out : null;
+  return any ? out : null;
 }
 
 /** Fetch `Headers` → map with canonical (Go-style) names, so control planes see `Content-Type`, not `content-type`. */
@@ -117,6 +139,13 @@ export function headerValue(h: HeaderMap, name: string): string | undefined {
 /** One value per name, comma-joined (for clients that take a plain record, like Bun's WebSocket). */
 export function flattenHeaders(h: HeaderMap): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, vs]) => [k, vs.join(', ')]));
+}
+
+/** Header map → name/value pairs in order: a `HeadersInit` for a callee that builds its own `Headers` anyway. */
+export function mapToPairs(h: HeaderMap): [string, string][] {
+  const out: [string, string][] = [];
+  for (const k in h) for (const v of h[k]!) out.push([k, v]);
+  return out;
 }
 
 export function mapToHeaders(h: HeaderMap): Headers {

@@ -44,7 +44,7 @@ export interface ProxyRequest {
    * answer never occupies the tunnel as a single message (head-of-line blocking) or sits whole in memory.
    * The receiver tells chunk frames from response frames by state: chunks only follow a header.
    * Flow control: a credit window per request, returned by `proxy_window` (flow-control.ts: 1 MiB, 2 MiB before
-   * issue 14).
+   * issue 14). A buffered answer of any size (not empty) comes as a binary response frame (§3.6) instead of JSON.
    */
   binaryChunks: boolean;
 }
@@ -107,7 +107,12 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
     errors.push(`${field} must be an object`);
     return out;
   }
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+  // Every proxied request and answer passes here at both ends (issue 14): no entries array, and a value array made
+  // of strings only (the usual case) is kept as it is instead of copied.
+  const rec = raw as Record<string, unknown>;
+  for (const k in rec) {
+    if (!Object.hasOwn(rec, k)) continue;
+    const v = rec[k];
     // Assigning `__proto__` would set the map's prototype instead of adding a header.
     if (k === '__proto__') {
       errors.push(`${field} has a header named __proto__`);
@@ -120,7 +125,7 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
     }
     let values: string[];
     if (typeof v === 'string') values = [v];
-    else if (Array.isArray(v)) values = v.filter((x): x is string => typeof x === 'string');
+    else if (Array.isArray(v)) values = v.every((x) => typeof x === 'string') ? (v as string[]) : v.filter((x): x is string => typeof x === 'string');
     else {
       if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);
       continue;

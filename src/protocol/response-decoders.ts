@@ -86,7 +86,9 @@ export function decodeStreamChunk(payload: Record<string, unknown>): Decoded<Uin
  */
 export function clientHeaders(status: number, headers: HeaderMap, body?: Uint8Array): HeaderMap {
   const out: HeaderMap = {};
-  for (const [k, vs] of Object.entries(sanitizeResponseHeaders(status, headers) ?? {})) {
+  const clean = sanitizeResponseHeaders(status, headers);
+  for (const k in clean) {
+    const vs = clean[k]!;
     const l = k.toLowerCase();
     if (l === 'content-length') continue;
     if (l === 'content-encoding' && body && vs.some((v) => v.toLowerCase().includes('gzip')) && !isGzip(body)) continue;

@@ -15,7 +15,14 @@ export class MetricBatch {
 
   add = (u: MetricUpdate): void => {
     if (u.op === 'inc') {
-      const key = `${u.name}\u0000${u.labels ? JSON.stringify(u.labels) : ''}`;
+      // Labels length-prefixed in the order the call site wrote them (no JSON per update, and no two label sets
+      // share a key); the same set written in another order only makes a second entry for the same series.
+      let key = u.name;
+      if (u.labels)
+        for (const k in u.labels) {
+          const v = u.labels[k]!;
+          key += `|${k.length}:${k}${v.length}:${v}`;
+        }
       const cur = this.#incs.get(key);
       if (cur) cur.value = (cur.value ?? 1) + (u.value ?? 1);
       else this.#incs.set(key, { ...u, value: u.value ?? 1 });

@@ -8,13 +8,13 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, mapToPairs, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { atDeadline } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
-import { type ResponseEncoding, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
+import { type ResponseEncoding, type WriterLimits, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
 
 /** With `binary_chunks`, a buffered answer larger than this is streamed instead (no huge single message). */
 export const CHUNK_SWITCH_BYTES = 4 << 20;
@@ -244,7 +244,8 @@ export class HttpRelay {
         target = 'kubernetes';
         res = await d.kube!.request(decision.path + query, {
           method,
-          headers: mapToHeaders(forwardRequestHeaders(req.headers)),
+          // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
+          headers: mapToPairs(forwardRequestHeaders(req.headers)),
           body: hasBody ? body : undefined,
           signal: f.abort.signal,
           injectToken: false,
@@ -291,7 +292,7 @@ export class HttpRelay {
           return;
         }
         const raw = read.body;
-        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits());
+        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
         encoding = r.encoding;
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
         d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: { encoding: r.encoding } });
@@ -319,9 +320,18 @@ export class HttpRelay {
     }
   }
 
-  #limits() {
+  #limitsCache: WriterLimits | undefined;
+  #anySizeLimitsCache: WriterLimits | undefined;
+
+  /**
+   * The writers' limits. `binaryAnySize`: the control plane negotiated `binary_chunks` (ours), so it decodes binary
+   * response frames (§3.6) of any size: every non-empty buffered answer goes as one, without base64 and JSON around
+   * the body at either end (issue 14). Other control planes get upstream's rule (binary from `binary_threshold_bytes`).
+   */
+  #limits(binaryAnySize = false): WriterLimits {
     const c = this.#d.config;
-    return { binaryThreshold: c.binaryThreshold, gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes };
+    if (binaryAnySize) return (this.#anySizeLimitsCache ??= { binaryThreshold: Math.min(c.binaryThreshold, 1), gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes });
+    return (this.#limitsCache ??= { binaryThreshold: c.binaryThreshold, gzipMinBytes: c.gzipMinBytes, highWaterBytes: c.highWaterBytes });
   }
 }
 
@@ -348,6 +358,9 @@ async function readLimited(res: Response, limit: number, signal: AbortSignal, sw
     await res.body.cancel();
     throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
   }
+  // A declared length within both bounds (most Kubernetes answers): one native read, no reader and no read loop. The
+  // request's abort signal still ends it (fetch rejects the body read).
+  if (declared >= 0) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = res.body.getReader();

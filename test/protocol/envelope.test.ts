@@ -1,8 +1,33 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { decodeEnvelope, encodeEnvelope, legacyJsonText } from '../../src/protocol/envelope.ts';
+import { decodeEnvelope, EnvelopeSchema, encodeEnvelope, legacyJsonText } from '../../src/protocol/envelope.ts';
 
 describe('envelope', () => {
+  test('the hand-checked fast path accepts exactly what the schema accepts (and the timestamp rule holds)', () => {
+    const field = fc.oneof(fc.constant(undefined), fc.constant(null), fc.string(), fc.integer(), fc.boolean(), fc.array(fc.jsonValue(), { maxLength: 2 }), fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }));
+    const stamp = fc.oneof(field, fc.constant('2026-12-03T02:52:38.816Z'), fc.constant('2026-12-03T02:52:38+01:00'));
+    fc.assert(
+      fc.property(fc.oneof(field, fc.constantFrom('proxy_request', 'heartbeat_ack', '')), field, field, stamp, (type, id, payload, timestamp) => {
+        const env: Record<string, unknown> = {};
+        if (type !== undefined) env.type = type;
+        if (id !== undefined) env.request_id = id;
+        if (payload !== undefined) env.payload = payload;
+        if (timestamp !== undefined) env.timestamp = timestamp;
+        const d = decodeEnvelope(JSON.stringify(env));
+        const schemaOk = EnvelopeSchema.safeParse(env).success;
+        const stampOk = timestamp === undefined || timestamp === null || (typeof timestamp === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(timestamp));
+        expect(d.ok).toBe(schemaOk && stampOk);
+        if (d.ok) {
+          expect(d.message.type).toBe(type as string);
+          expect(d.message.requestId).toBe((id as string) || undefined);
+          expect(d.message.payload).toEqual((payload ?? {}) as Record<string, unknown>);
+          expect(d.message.payloadAbsent).toBe(payload === undefined || payload === null ? true : undefined);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('encode → decode round-trips type, request id and payload', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined }), fc.dictionary(fc.string(), fc.jsonValue()), (type, id, payload) => {

@@ -72,11 +72,12 @@ export class ProxyExchange {
       this.#unexpected('buffered response');
       return;
     }
-    const headers = clientHeaders(r.status, r.headers, r.body);
+    const headers = flat(clientHeaders(r.status, r.headers, r.body));
+    headers['Content-Length'] = String(r.body.length);
     this.#bytes = r.body.length;
     this.#state = 'done';
     this.#clearTimer();
-    this.res.writeHead(r.status, { ...flat(headers), 'Content-Length': String(r.body.length) });
+    this.res.writeHead(r.status, headers);
     this.res.end(r.body);
     this.#log(r.status, 'debug');
     this.opts.finish();
@@ -176,6 +177,8 @@ export class ProxyExchange {
   }
 
   #log(status: number, level: 'warn' | 'debug', error?: string): void {
+    // One line per request at debug: not even its fields are built when debug is off (the hub's default).
+    if (level === 'debug' && !this.opts.log.isLevelEnabled('debug')) return;
     const i = this.info;
     this.opts.log[level](
       { request_id: i.requestId, cluster_id: i.clusterId, method: i.method, path: i.path, streaming: i.streaming, status, bytes: this.#bytes, ms: Date.now() - this.#started, ...(error ? { error } : {}) },
@@ -187,6 +190,9 @@ export class ProxyExchange {
 /** node's writeHead takes string | string[] per name. */
 function flat(h: HeaderMap): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, vs] of Object.entries(h)) out[k] = vs.length === 1 ? vs[0]! : vs;
+  for (const k in h) {
+    const vs = h[k]!;
+    out[k] = vs.length === 1 ? vs[0]! : vs;
+  }
   return out;
 }

@@ -16,13 +16,16 @@ export interface ClientFacts {
  * gateway vouches for. `drop`: more headers the client may not pass on (the replica link's). Content-Length/Expect
  * are dropped: the agent's HTTP client frames the body itself (streamed bodies go chunked).
  */
+const DROP_UPGRADE = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'expect'];
+const DROP = [...DROP_UPGRADE, 'content-length'];
+
 export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, opts: { upgrade?: boolean; drop?: readonly string[] } = {}): HeaderMap {
   const all = rawHeadersToMap(rawHeaders);
   const host = headerValue(all, 'host') ?? '';
   const prior = headerValue(all, 'x-forwarded-for');
   const priorForwarded = headerValue(all, 'forwarded');
-  const drop = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'expect', ...(opts.drop ?? [])];
-  if (!opts.upgrade) drop.push('content-length');
+  const base = opts.upgrade ? DROP_UPGRADE : DROP;
+  const drop = opts.drop?.length ? withExtra(base, opts.drop) : base;
   const out = forwardRequestHeaders(all, { drop, keepUpgrade: opts.upgrade });
   out['X-Forwarded-For'] = [prior ? `${prior}, ${client.ip}` : client.ip];
   out['X-Forwarded-Proto'] = [client.proto];
@@ -31,6 +34,16 @@ export function appHeaders(rawHeaders: readonly string[], client: ClientFacts, o
   const element = forwardedElement(client, host);
   out.Forwarded = [priorForwarded ? `${priorForwarded}, ${element}` : element];
   return out;
+}
+
+/** The drop list plus a caller's extra names, built once per (list, extra) pair: callers pass module constants. */
+const combined = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
+function withExtra(base: readonly string[], extra: readonly string[]): readonly string[] {
+  let byExtra = combined.get(base);
+  if (!byExtra) combined.set(base, (byExtra = new WeakMap()));
+  let list = byExtra.get(extra);
+  if (!list) byExtra.set(extra, (list = [...base, ...extra]));
+  return list;
 }
 
 /** One RFC 7239 element for this hop: `for` (IPv6 bracketed and quoted), `host` and `proto`. */
