@@ -90,15 +90,10 @@ export const STREAM_CHUNK_BYTES = 32 * 1024;
 /** Max bytes per binary chunk frame (negotiated `binary_chunks`). */
 export const BINARY_CHUNK_BYTES = 256 * 1024;
 
-/** Bytes read from the backend ahead of the frame being sent (per stream). */
-export const READ_AHEAD_BYTES = 1 << 20;
-
 /**
- * Relay body parts as binary chunk frames (negotiated `binary_chunks`). The backend is read ahead of the sender (up
- * to READ_AHEAD_BYTES), so the next read overlaps the wait for credit and for the socket instead of following it;
- * whatever has been read goes out as soon as there is credit and room (a watch event never waits for the next one),
- * at most BINARY_CHUNK_BYTES per frame. `first` are parts already read (a buffered response that switched to
- * streaming).
+ * Relay body parts as binary chunk frames (negotiated `binary_chunks`): each read is sent as soon as it
+ * arrives (split at BINARY_CHUNK_BYTES). `first` are parts already read (a buffered response that switched to
+ * streaming); they are coalesced into full chunks.
  */
 export async function writeBinaryChunks(
   conn: SessionConnection,
@@ -108,108 +103,45 @@ export async function writeBinaryChunks(
   signal: AbortSignal,
   window: CreditWindow,
 ): Promise<number> {
-  const ahead = new ReadAhead(first, reader);
   let total = 0;
-  try {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (!pendingBytes) return;
+    const parts = pending;
+    const n = pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    await window.take(n, signal);
+    if (signal.aborted) throw signal.reason ?? new Error('cancelled');
+    // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
+    // The frame is built from the parts directly (no concatenation first).
+    await schedulerFor(conn).sendBulk(requestId, encodeIdFrameParts(requestId, parts), signal);
+    total += n;
+  };
+  const add = async (part: Uint8Array) => {
+    // Cut where the frame fills up, so that no frame exceeds BINARY_CHUNK_BYTES.
+    for (let off = 0; off < part.length; ) {
+      const slice = part.subarray(off, off + BINARY_CHUNK_BYTES - pendingBytes);
+      pending.push(slice);
+      pendingBytes += slice.length;
+      off += slice.length;
+      if (pendingBytes >= BINARY_CHUNK_BYTES) await flush();
+    }
+  };
+  for (const p of first) await add(p);
+  if (reader)
     for (;;) {
-      const parts = await ahead.take(BINARY_CHUNK_BYTES);
-      if (!parts) break;
       if (signal.aborted) throw signal.reason ?? new Error('cancelled');
-      let n = 0;
-      for (const p of parts) n += p.length;
-      await window.take(n, signal);
-      if (signal.aborted) throw signal.reason ?? new Error('cancelled');
-      // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
-      await schedulerFor(conn).sendBulk(requestId, encodeIdFrameParts(requestId, parts), signal);
-      total += n;
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (!value?.length) continue;
+      // Whatever a read returns goes out now: a watch event must not wait for the next one to fill a chunk.
+      await add(value);
+      await flush();
     }
-  } finally {
-    ahead.stop();
-  }
+  await flush();
   return total;
-}
-
-/** Reads a body into a bounded queue while the sender waits; `take` hands out up to n bytes of what was read. */
-class ReadAhead {
-  readonly #queue: Uint8Array[];
-  #bytes = 0;
-  #ended: boolean;
-  #failure: { error: unknown } | null = null;
-  /** The sender waits for data. */
-  #dataWaiter: (() => void) | null = null;
-  /** The reader waits for room. */
-  #roomWaiter: (() => void) | null = null;
-  #stopped = false;
-
-  constructor(first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) {
-    this.#queue = first.filter((p) => p.length > 0);
-    for (const p of this.#queue) this.#bytes += p.length;
-    this.#ended = reader === null;
-    if (reader) void this.#pump(reader);
-  }
-
-  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    try {
-      for (;;) {
-        while (this.#bytes >= READ_AHEAD_BYTES && !this.#stopped) await new Promise<void>((r) => (this.#roomWaiter = r));
-        if (this.#stopped) return;
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (!value?.length) continue;
-        this.#queue.push(value);
-        this.#bytes += value.length;
-        this.#wakeSender();
-      }
-    } catch (e) {
-      this.#failure = { error: e };
-    } finally {
-      this.#ended = true;
-      this.#wakeSender();
-    }
-  }
-
-  #wakeSender(): void {
-    const w = this.#dataWaiter;
-    this.#dataWaiter = null;
-    w?.();
-  }
-
-  /** Up to `max` bytes as parts (views, never copies), or null at the end of the body; throws the read's failure. */
-  async take(max: number): Promise<Uint8Array[] | null> {
-    while (!this.#queue.length) {
-      if (this.#failure) throw this.#failure.error;
-      if (this.#ended) return null;
-      await new Promise<void>((r) => (this.#dataWaiter = r));
-    }
-    const out: Uint8Array[] = [];
-    let n = 0;
-    while (this.#queue.length && n < max) {
-      const p = this.#queue[0]!;
-      const room = max - n;
-      if (p.length <= room) {
-        out.push(p);
-        this.#queue.shift();
-        n += p.length;
-      } else {
-        out.push(p.subarray(0, room));
-        this.#queue[0] = p.subarray(room);
-        n += room;
-      }
-    }
-    this.#bytes -= n;
-    const w = this.#roomWaiter;
-    this.#roomWaiter = null;
-    w?.();
-    return out;
-  }
-
-  /** The sender is done (or failed): the reader stops at its next turn. */
-  stop(): void {
-    this.#stopped = true;
-    const w = this.#roomWaiter;
-    this.#roomWaiter = null;
-    w?.();
-  }
 }
 
 /** Relay a body as proxy_response_chunk messages; returns bytes relayed. Throws when the read fails. */
