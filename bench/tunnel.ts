@@ -14,6 +14,8 @@
 // --cpu-prof DIR    run hub and agent (from source) under `bun --cpu-prof --cpu-prof-md`; profiles land in DIR at exit.
 // --phases LIST     run only these phases (comma-separated: c1,c64,idle,bulk,limited,full; default all); the
 //                   figures of the others are absent (a focused re-run, or a profile of one phase).
+// --limited-share F the rate-limited bulk client reads at F × the tunnel's bulk rate of the round (default 0.25, the
+//                   target's definition); 0.5 or 0.75 show how small requests slow down as the cores fill up.
 // --tls-backend     the stand-in API server speaks HTTPS (as a real one does), for both the direct and the tunnel path.
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
@@ -49,6 +51,8 @@ const agentBinary = option('binary');
 const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
+const limitedShare = Number(option('limited-share') ?? 0.25);
+if (!(limitedShare > 0 && limitedShare < 1)) throw new Error(`--limited-share must be between 0 and 1, got ${option('limited-share')}`);
 const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;
 const phases = new Set((option('phases') ?? PHASES.join(',')).split(','));
 for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p} (known: ${PHASES.join(', ')})`);
@@ -321,9 +325,9 @@ async function main() {
         cpuDuringBulk.bulk_client!.push((b.cpuUs() / 1e4 / secs) | 0);
       }
     }
-    // Small requests during a rate-limited bulk transfer (25 % of this round's tunnel bulk throughput, the same
-    // absolute rate on both sides): the cores are not saturated, so what slows small requests is queueing.
-    const limited = rate.tunnel / 4;
+    // Small requests during a rate-limited bulk transfer (25 % of this round's tunnel bulk throughput by default, the
+    // same absolute rate on both sides): the cores are not saturated, so what slows small requests is queueing.
+    const limited = rate.tunnel * limitedShare;
     put('bulk_limited_rate_mib_s', limited);
     for (const side of phases.has('limited') ? sides : []) {
       const b = bulk(side, { rate: limited });
@@ -384,6 +388,7 @@ async function main() {
     mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
     agent: agentBinary ? `binary ${agentBinary}` : `source (${agentRuntime})`,
     backend: tlsBackend ? 'https' : 'http',
+    limited_share: limitedShare,
     bun: Bun.version,
     cores: navigator.hardwareConcurrency,
     load_avg_start: load0.map((x) => Number(x.toFixed(2))),

@@ -144,7 +144,14 @@ if (import.meta.main) {
     console.error('usage: bun scripts/bench-docs.ts --result FILE [--baseline FILE] [--binary FILE] [--doc docs/benchmarks.md]');
     process.exit(2);
   }
-  const read = (f: string | undefined) => (f ? (JSON.parse(readFileSync(f, 'utf8')) as Result) : undefined);
+  const read = (f: string | undefined) => {
+    if (!f) return undefined;
+    const r = JSON.parse(readFileSync(f, 'utf8')) as Result;
+    // The rate-limited rows and their targets are defined at 25 % of the tunnel's bulk rate.
+    const share = (r as Record<string, unknown>).limited_share;
+    if (share !== undefined && share !== 0.25) throw new Error(`${f}: measured with --limited-share ${share}; the table is defined at 0.25`);
+    return r;
+  };
   const docFile = opt('doc') ?? join(import.meta.dir, '..', 'docs', 'benchmarks.md');
   const section = renderSection(read(resultFile)!, { baseline: read(opt('baseline')), binary: read(opt('binary')) });
   writeFileSync(docFile, spliceSection(readFileSync(docFile, 'utf8'), section));

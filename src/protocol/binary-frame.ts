@@ -18,14 +18,35 @@ export interface IdFrame {
   body: Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * A frame buffer of `n` bytes that spans its whole ArrayBuffer, not zero-filled: the encoder writes every byte.
+ * `new Uint8Array(n)` zero-fills first: 18 against 14 µs to build a 256 KiB bulk chunk frame (issue 14).
+ */
+function frameBuffer(n: number): Uint8Array<ArrayBuffer> {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, n);
+}
+
 /** Throws RangeError for an id over 65535 UTF-8 bytes (our ids are short; that would be a bug, not input). */
 export function encodeIdFrame(requestId: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
+  return encodeIdFrameParts(requestId, [body]);
+}
+
+/** An id frame whose body is `parts` one after the other (one copy of each part, no concatenation first). */
+export function encodeIdFrameParts(requestId: string, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const id = enc.encode(requestId);
   if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
-  const out = new Uint8Array(2 + id.length + body.length);
-  new DataView(out.buffer).setUint16(0, id.length);
+  let n = 2 + id.length;
+  for (const p of parts) n += p.length;
+  const out = frameBuffer(n);
+  out[0] = id.length >> 8;
+  out[1] = id.length & 0xff;
   out.set(id, 2);
-  out.set(body, 2 + id.length);
+  let off = 2 + id.length;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
   return out;
 }
 
@@ -54,8 +75,8 @@ export function encodeResponseFrame(requestId: string, status: number, headers: 
   const id = enc.encode(requestId);
   if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
   const h = enc.encode(JSON.stringify(headers && Object.keys(headers).length ? headers : null));
-  const out = new Uint8Array(2 + id.length + 8 + h.length + body.length);
-  const v = new DataView(out.buffer);
+  const out = frameBuffer(2 + id.length + 8 + h.length + body.length);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint16(0, id.length);
   out.set(id, 2);
   v.setUint32(2 + id.length, status);

@@ -4,7 +4,7 @@
 // instead of queueing without limit, and other requests, pings and heartbeats keep flowing.
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { encodeIdFrame, encodeResponseFrame } from '../protocol/binary-frame.ts';
+import { encodeIdFrameParts, encodeResponseFrame } from '../protocol/binary-frame.ts';
 import { shouldCompress } from '../protocol/compression.ts';
 import { type HeaderMap, headerValue } from '../protocol/http-headers.ts';
 import { ProxyOut } from '../protocol/proxy-messages.ts';
@@ -108,20 +108,24 @@ export async function writeBinaryChunks(
   let pendingBytes = 0;
   const flush = async () => {
     if (!pendingBytes) return;
-    const body = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    const parts = pending;
+    const n = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    await window.take(body.length, signal);
+    await window.take(n, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
     // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
-    await schedulerFor(conn).sendBulk(requestId, encodeIdFrame(requestId, body), signal);
-    total += body.length;
+    // The frame is built from the parts directly (no concatenation first).
+    await schedulerFor(conn).sendBulk(requestId, encodeIdFrameParts(requestId, parts), signal);
+    total += n;
   };
   const add = async (part: Uint8Array) => {
-    for (let off = 0; off < part.length; off += BINARY_CHUNK_BYTES) {
-      const slice = part.subarray(off, off + BINARY_CHUNK_BYTES);
+    // Cut where the frame fills up, so that no frame exceeds BINARY_CHUNK_BYTES.
+    for (let off = 0; off < part.length; ) {
+      const slice = part.subarray(off, off + BINARY_CHUNK_BYTES - pendingBytes);
       pending.push(slice);
       pendingBytes += slice.length;
+      off += slice.length;
       if (pendingBytes >= BINARY_CHUNK_BYTES) await flush();
     }
   };
