@@ -89,4 +89,6 @@ export interface Runtime {
    */
   spawnWorker(name: string): Worker;
   heapStats(): HeapStats;
+  /** A full garbage collection of the calling thread's heap, now (Deno: only with --expose-gc, else nothing). */
+  collectGarbage(): void;
 }
