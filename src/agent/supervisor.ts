@@ -1,6 +1,6 @@
 // Runs one worker thread: starts it, routes its common messages (logs, metrics, readiness), restarts it with
 // backoff when it dies unexpectedly, and stops it on shutdown. Restarts are counted and visible in /ready.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { AgentStatus } from './status.ts';
 import type { CommonWorkerMessage, WorkerName } from '../threads/messages.ts';

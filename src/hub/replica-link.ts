@@ -12,7 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 
 export const FORWARDED_BY = 'x-pipeops-forwarded-by';
 export const FORWARD_TIME = 'x-pipeops-forward-time';

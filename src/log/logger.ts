@@ -1,9 +1,10 @@
 // pino JSON logging for every thread: one event per line, stable fields, secrets scrubbed before any byte leaves.
 // No pino transports (they break in compiled binaries, bun-notes §4): lines go to a sink we control.
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
+import { REDACT_KEYS } from './line-logger.ts';
+import type { Logger, LogLevel } from './log-api.ts';
 
-export type { Logger } from 'pino';
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+export type { Logger, LogFn, LogLevel } from './log-api.ts';
 
 const REDACTED = '[REDACTED]';
 
@@ -33,23 +34,8 @@ export const secrets = new SecretScrubber();
 /** Where finished lines go: stdout in the main thread, a postMessage to the main thread in workers. */
 export type LineSink = (line: string) => void;
 
-/** Field names whose values are never logged, wherever they appear (pino redact paths). */
-const REDACT_PATHS = [
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-  'Authorization',
-  '*.Authorization',
-  'headers.authorization',
-  'headers.Authorization',
-  'k8s_service_token',
-  '*.k8s_service_token',
-  'cluster_token',
-  '*.cluster_token',
-  'password',
-  '*.password',
-];
+/** pino redact paths: every secret key at the top level and one level down (`headers.authorization` too). */
+const REDACT_PATHS = REDACT_KEYS.flatMap((k) => [k, `*.${k}`]);
 
 /**
  * One key, once. pino appends child bindings and call fields after the base fields without merging, so
