@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../config/schema.ts';
 import { KubeClient } from '../kube/client.ts';
 import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
-import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
+import { createLineLogger, REDACT_KEYS } from '../log/line-logger.ts';
+import type { LogLevel } from '../log/log-api.ts';
+import { LogRing } from '../log/log-ring.ts';
+import { secrets } from '../log/secrets.ts';
 import { prettyLine } from '../log/pretty.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
 import { runtime } from '#runtime';
@@ -68,7 +71,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   secrets.add(cfg.pipeops.token);
   secrets.add(cfg.kubernetes.service_token);
   secrets.add(cfg.agent.api_token);
-  const log = createLogger({ level: cfg.logging.level as LogLevel, name: 'agent', sink: logLine });
+  // pino's lines without pino (src/log/line-logger.ts): the agent's main thread does not load it (≈ 1 MiB of heap).
+  const log = createLineLogger({ level: cfg.logging.level as LogLevel, base: { pid: process.pid, component: 'agent' }, redactKeys: new Set(REDACT_KEYS), write: logLine });
 
   // ---- Kubernetes access ----
   let target: KubeTarget | null;

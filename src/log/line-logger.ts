@@ -1,10 +1,10 @@
-// The workers' logger: the lines pino writes (same fields, order, levels, redaction and error shape, see
-// createLogger), without pino. A worker only formats a few lines and posts them to the main thread, and pino with its
-// stream and redaction machinery costs each worker's heap about 0.8 MiB (docs/benchmarks.md, Memory).
+// The agent's logger (main thread and workers): the lines pino writes (same fields, order, levels, redaction and
+// error shape as createLogger, which the hub keeps), without pino. The agent formats a few lines a minute, and pino
+// with its stream and redaction machinery costs every thread's heap about 0.8 MiB (docs/benchmarks.md, Memory).
 import type { Logger, LogLevel } from './log-api.ts';
+import { REDACTED as CENSOR } from './secrets.ts';
 
 const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-const CENSOR = '[REDACTED]';
 
 /** Field names whose values are never logged, at the top level or one level down (both loggers redact them). */
 export const REDACT_KEYS = ['token', 'authorization', 'Authorization', 'k8s_service_token', 'cluster_token', 'password'];
