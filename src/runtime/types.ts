@@ -89,6 +89,9 @@ export interface Runtime {
    */
   spawnWorker(name: string): Worker;
   heapStats(): HeapStats;
-  /** A full garbage collection of the calling thread's heap, now (Deno: only with --expose-gc, else nothing). */
+  /**
+   * A full garbage collection of the calling thread's heap, now, with the freed memory handed back to the system
+   * (Bun: `Bun.shrink()` after the collection). Deno: a collection only with --expose-gc, else nothing.
+   */
   collectGarbage(): void;
 }
