@@ -20,6 +20,7 @@ import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
+import { QUIET_COLLECT_MS, QUIET_SHRINK_MS, QuietCollector } from '../threads/quiet-collector.ts';
 import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
@@ -177,7 +178,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
 
   // ---- workers ----
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
-  const common = { status, metrics, log, logLine };
+  // The main thread collects its garbage a quiet second after the workers last reported (startup, a burst of relayed
+  // requests' metrics); each worker does the same for itself (collectWhenQuiet in workers/*.ts). See quiet-collector.ts.
+  const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, shrinkMs: QUIET_SHRINK_MS, collect: (o) => runtime.collectGarbage(o) });
+  const stopQuiet = quiet.start();
+  const common = { status, metrics, log, logLine, activity: () => quiet.poke(Date.now()) };
   let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
   let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
   let resolveDone: (code: number) => void = () => {};
@@ -510,6 +515,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       if (elector) await elector.stop();
       await stopLeaderWork(Math.max(500, budget - 1000));
       await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      stopQuiet();
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
     })();

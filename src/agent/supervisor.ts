@@ -13,6 +13,8 @@ export interface SupervisorDeps<In, Out> {
   /** The init message, rebuilt at every (re)start so a restarted worker gets the current state. */
   init(): In;
   onMessage(m: Exclude<Out, CommonWorkerMessage>): void;
+  /** Called for every message from the worker (the main thread's QuietCollector). */
+  activity?(): void;
   /** Where worker log lines go (the main thread's sink). */
   logLine(line: string): void;
   status: AgentStatus;
@@ -70,6 +72,7 @@ export class WorkerSupervisor<In extends { kind: string }, Out extends { kind: s
   }
 
   #onMessage(m: Out): void {
+    this.d.activity?.();
     const c = m as unknown as CommonWorkerMessage;
     switch (c.kind) {
       case 'log':

@@ -11,8 +11,6 @@ import { ControlSession } from './session.ts';
 import { fromKubeAccess } from '../threads/kube-access.ts';
 import { KubeClient } from '../kube/client.ts';
 import { MetricBatch } from '../threads/metric-batch.ts';
-import { QuietCollector } from '../threads/quiet-collector.ts';
-import { runtime } from '#runtime';
 
 export function runTunnelWorker(port: WorkerPort<MainToTunnel, TunnelToMain>): void {
   let session: ControlSession | null = null;
@@ -51,13 +49,7 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
   const c = init.config;
   const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'tunnel', init.logLevel);
   const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}` }) : null;
-  // Every relayed request posts metrics: a second without any is a quiet relay, worth one collection.
-  const quiet = new QuietCollector({ quietMs: 1000, collect: () => runtime.collectGarbage() });
-  quiet.start();
-  const metric = new MetricBatch((updates) => {
-    quiet.poke(Date.now());
-    port.post({ kind: 'metrics', updates });
-  }).add;
+  const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
   const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams, l4: c.l4 });
   const yamux = new YamuxTunnels({ config: c.l4, log, metric });
   const session = new ControlSession(
