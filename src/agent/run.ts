@@ -20,7 +20,7 @@ import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
-import { QUIET_COLLECT_MS, QUIET_SHRINK_MS, QuietCollector } from '../threads/quiet-collector.ts';
+import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
 import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
@@ -180,7 +180,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
   // The main thread collects its garbage a quiet second after the workers last reported (startup, a burst of relayed
   // requests' metrics); each worker does the same for itself (collectWhenQuiet in workers/*.ts). See quiet-collector.ts.
-  const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, shrinkMs: QUIET_SHRINK_MS, collect: (o) => runtime.collectGarbage(o) });
+  const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, collect: collectAndShrink });
   const stopQuiet = quiet.start();
   const common = { status, metrics, log, logLine, activity: () => quiet.poke(Date.now()) };
   let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
