@@ -2,5 +2,6 @@
 import type { IngressToMain, MainToIngress } from '../src/threads/messages.ts';
 import { runIngressWorker } from '../src/gateway/ingress-worker-main.ts';
 import { workerPort } from '../src/runtime/worker-port.ts';
+import { collectWhenQuiet } from '../src/threads/quiet-collector.ts';
 
-runIngressWorker(workerPort<MainToIngress, IngressToMain>());
+runIngressWorker(collectWhenQuiet(workerPort<MainToIngress, IngressToMain>()));

@@ -1,7 +1,7 @@
 // Which ServiceAccount token the control plane gets at registration (protocol.md §9.6): the persisted token
 // if still valid ▸ the configured `kubernetes.service_token` ▸ the mounted SA token ▸ the last one seen,
 // unvalidated. "Valid" = a SelfSubjectAccessReview made with that token allows `create namespaces`.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 
 export interface TokenCandidates {
   persisted?: string;

@@ -6,7 +6,7 @@
 // On stop the leader releases the Lease (ReleaseOnCancel): holder cleared, leaseDurationSeconds 1.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { LEADER_ELECTION_JITTER } from '../config/schema.ts';
 import type { KubeClient } from '../kube/client.ts';
 

@@ -6,7 +6,7 @@
 // cookie and redirects to the bare URL, so the page's own /ws and SSE requests carry it.
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 
 /** Paths served to anyone who can reach the port. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/version', '/metrics', '/']);

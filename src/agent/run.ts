@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../config/schema.ts';
 import { KubeClient } from '../kube/client.ts';
 import { type KubeTarget, resolveKubeTarget } from '../kube/target.ts';
-import { createLogger, LogRing, type LogLevel, secrets } from '../log/logger.ts';
+import { createLineLogger, REDACT_KEYS } from '../log/line-logger.ts';
+import type { LogLevel } from '../log/log-api.ts';
+import { LogRing } from '../log/log-ring.ts';
+import { secrets } from '../log/secrets.ts';
 import { prettyLine } from '../log/pretty.ts';
 import { clusterDomainFromResolvConf } from '../tunnel/service-endpoint.ts';
 import { runtime } from '#runtime';
@@ -17,6 +20,7 @@ import { toKubeAccess } from '../threads/kube-access.ts';
 import { AgentMetrics } from './metrics.ts';
 import { AgentStatus } from './status.ts';
 import { WorkerSupervisor } from './supervisor.ts';
+import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
 import { sleep } from '../timing/sleep.ts';
 import type {
   HeartbeatToMain,
@@ -68,7 +72,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   secrets.add(cfg.pipeops.token);
   secrets.add(cfg.kubernetes.service_token);
   secrets.add(cfg.agent.api_token);
-  const log = createLogger({ level: cfg.logging.level as LogLevel, name: 'agent', sink: logLine });
+  // pino's lines without pino (src/log/line-logger.ts): the agent's main thread does not load it (≈ 1 MiB of heap).
+  const log = createLineLogger({ level: cfg.logging.level as LogLevel, base: { pid: process.pid, component: 'agent' }, redactKeys: new Set(REDACT_KEYS), write: logLine });
 
   // ---- Kubernetes access ----
   let target: KubeTarget | null;
@@ -173,7 +178,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
 
   // ---- workers ----
   const kubeAccess: KubeAccess | null = target ? toKubeAccess(target) : null;
-  const common = { status, metrics, log, logLine };
+  // The main thread collects its garbage a quiet second after the workers last reported (startup, a burst of relayed
+  // requests' metrics); each worker does the same for itself (collectWhenQuiet in workers/*.ts). See quiet-collector.ts.
+  const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, collect: collectAndShrink });
+  const stopQuiet = quiet.start();
+  const common = { status, metrics, log, logLine, activity: () => quiet.poke(Date.now()) };
   let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
   let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
   let resolveDone: (code: number) => void = () => {};
@@ -400,6 +409,12 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     },
   });
 
+  // The ingress worker has work only with ingress sync, Gateway discovery (tunnels.enabled) or exposure
+  // (gateway.enabled); with all three off (the default) it is not started: one JS heap less, ≈ 5 MiB of RSS
+  // (docs/benchmarks.md, Memory).
+  const ingressWorkerNeeded = cfg.agent.enable_ingress_sync || cfg.tunnels.enabled || cfg.gateway.enabled;
+  if (!ingressWorkerNeeded) log.info('ingress sync, Gateway discovery and exposure are off: the ingress worker is not started');
+
   // ---- leader-only work: the switch that starts and stops everything that faces the control plane ----
   let leaderWork: 'stopped' | 'running' = 'stopped';
   const startLeaderWork = async () => {
@@ -409,7 +424,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels), heartbeats and ingress
     // sync. A supervisor stopped at the end of a term starts afresh (new thread, new init) in the next one.
     heartbeatSup.start();
-    ingressSup.start();
+    if (ingressWorkerNeeded) ingressSup.start();
     tunnelSup.start();
   };
   const stopLeaderWork = async (budgetMs: number) => {
@@ -500,6 +515,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
       if (elector) await elector.stop();
       await stopLeaderWork(Math.max(500, budget - 1000));
       await Promise.race([saving, sleep(Math.max(100, budget - (Date.now() - t0) - 200))]);
+      stopQuiet();
       log.info({ took_ms: Date.now() - t0 }, 'agent stopped');
       resolveDone(code);
     })();

@@ -1,7 +1,7 @@
 // What the agent learns once at startup for `register` (host, version, region, the ServiceAccount token to offer)
 // and the two /api/health checks (control plane reachable, Kubernetes API answering). Split from run.ts.
 import { connect } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { AgentConfig } from '../config/schema.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { nodeFacts } from '../kube/cluster-info.ts';

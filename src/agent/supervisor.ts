@@ -1,6 +1,6 @@
 // Runs one worker thread: starts it, routes its common messages (logs, metrics, readiness), restarts it with
 // backoff when it dies unexpectedly, and stops it on shutdown. Restarts are counted and visible in /ready.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { AgentStatus } from './status.ts';
 import type { CommonWorkerMessage, WorkerName } from '../threads/messages.ts';
@@ -13,6 +13,8 @@ export interface SupervisorDeps<In, Out> {
   /** The init message, rebuilt at every (re)start so a restarted worker gets the current state. */
   init(): In;
   onMessage(m: Exclude<Out, CommonWorkerMessage>): void;
+  /** Called for every message from the worker (the main thread's QuietCollector). */
+  activity?(): void;
   /** Where worker log lines go (the main thread's sink). */
   logLine(line: string): void;
   status: AgentStatus;
@@ -70,6 +72,7 @@ export class WorkerSupervisor<In extends { kind: string }, Out extends { kind: s
   }
 
   #onMessage(m: Out): void {
+    this.d.activity?.();
     const c = m as unknown as CommonWorkerMessage;
     switch (c.kind) {
       case 'log':

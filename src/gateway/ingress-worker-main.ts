@@ -1,6 +1,6 @@
 // The ingress worker: runs IngressSync (informers → route registry) once the cluster id is known, re-syncs after
 // reconnects, and reports gateway_info (heartbeat metadata) and route_hints (tunnel Host fallback) to the main thread.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { fromKubeAccess } from '../threads/kube-access.ts';
 import { MetricBatch } from '../threads/metric-batch.ts';
 import type { IngressToMain, IngressWorkerConfig, MainToIngress, WorkerInit } from '../threads/messages.ts';

@@ -1,6 +1,6 @@
 // The heartbeat worker: first heartbeat right after (re)registration, then one per interval while connected.
 // It builds payloads from cheap Kubernetes reads; the tunnel worker (via the main thread) sends them.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';
 import { fromKubeAccess } from '../threads/kube-access.ts';

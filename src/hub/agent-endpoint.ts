@@ -1,6 +1,6 @@
 // The hub's agent-facing protocol: `register` on the controller socket, heartbeats and liveness on either
 // socket, and "cluster not found" for sessions the hub does not know (protocol.md §2; deviations L2).
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';

@@ -2,7 +2,7 @@
 // 5,334 "cluster not connected" lines in 160 s while one agent was away). The first occurrence is logged at once;
 // repeats within the interval are counted and logged as one line with `count` when it ends; the window stays open
 // while repeats continue, and closes after a quiet interval.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 
 /** Default aggregation interval of the hub's repeated warnings. */
 export const REPEAT_INTERVAL_MS = 10_000;

@@ -16,7 +16,7 @@ import https from 'node:https';
 import net, { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 
 export const FORWARDED_BY = 'x-pipeops-forwarded-by';
 export const FORWARD_TIME = 'x-pipeops-forward-time';

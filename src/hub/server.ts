@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type Context, Hono } from 'hono';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { type Server, type ServerWebSocket, serveWithSockets } from '../runtime/bun/socket-server.ts';
 import { EXTENSIONS_QUERY_PARAM, parseExtensions } from '../protocol/extensions.ts';
 import { CONTROLLER_WS_PATH } from '../protocol/session-urls.ts';

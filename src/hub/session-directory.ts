@@ -2,7 +2,7 @@
 // ask here instead of reading the endpoint's session map, so that "the agent is on another replica" has one
 // place to be answered. With a shared store (PostgreSQL) this replica records the sessions it holds and renews
 // its lease; a replica that dies stops renewing, and its sessions stop counting within `leaseMs`.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { AgentEndpoint, AgentSession } from './agent-endpoint.ts';
 import type { ReplicaRecord, SessionLeases } from './store/types.ts';
 

@@ -4,6 +4,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { tokenFileReader } from './token-file.ts';
+
+export { tokenFileReader };
 
 export type KubeTarget = {
   /** Base URL of the API server, without a trailing slash (may carry a path prefix, e.g. Rancher proxies). */
@@ -41,24 +44,6 @@ export type ResolveKubeTargetOptions = {
 export class KubeTargetError extends Error {
   readonly code = 'kube_target_invalid';
   override name = 'KubeTargetError';
-}
-
-/** Returns a token getter that re-reads `path` at most every `refreshMs`, keeping the last good value on a read error. */
-export function tokenFileReader(path: string, refreshMs = 60_000, now: () => number = Date.now): () => string | undefined {
-  let cached: string | undefined;
-  let readAt = Number.NEGATIVE_INFINITY;
-  return () => {
-    if (now() - readAt >= refreshMs) {
-      try {
-        const t = readFileSync(path, 'utf8').trim();
-        cached = t === '' ? cached : t;
-      } catch {
-        // Keep the last token: a rotation briefly replaces the file (atomic symlink swap), a read may race it.
-      }
-      readAt = now();
-    }
-    return cached;
-  };
 }
 
 function fileExists(p: string): boolean {

@@ -89,4 +89,9 @@ export interface Runtime {
    */
   spawnWorker(name: string): Worker;
   heapStats(): HeapStats;
+  /**
+   * A full garbage collection of the calling thread's heap, now. `shrink` also drops compiled code and hands free
+   * pages back to the system (Bun: `Bun.shrink()`). Deno: a collection only with --expose-gc, else nothing.
+   */
+  collectGarbage(o?: { shrink?: boolean }): void;
 }

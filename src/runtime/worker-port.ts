@@ -1,7 +1,7 @@
 // The worker side of a thread: its message port, and a logger whose lines travel to the main thread
 // (which owns stdout, the log ring and secret scrubbing).
-import type { Logger } from 'pino';
-import { createLogger, type LogLevel } from '../log/logger.ts';
+import { createLineLogger, REDACT_KEYS } from '../log/line-logger.ts';
+import type { Logger, LogLevel } from '../log/logger.ts';
 
 export interface WorkerPort<In, Out> {
   post(m: Out, transfer?: Transferable[]): void;
@@ -22,6 +22,9 @@ export function workerPort<In, Out>(): WorkerPort<In, Out> {
   };
 }
 
+const REDACT = new Set(REDACT_KEYS);
+
+/** The lines pino would write (src/log/line-logger.ts); the main thread scrubs secrets from them before any output. */
 export function workerLogger(port: WorkerPort<unknown, { kind: 'log'; line: string }>, name: string, level: string): Logger {
-  return createLogger({ name, level: level as LogLevel, sink: (line) => port.post({ kind: 'log', line }) });
+  return createLineLogger({ level: level as LogLevel, base: { pid: process.pid, component: name }, redactKeys: REDACT, write: (line) => port.post({ kind: 'log', line }) });
 }

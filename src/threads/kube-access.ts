@@ -1,6 +1,7 @@
 // KubeTarget ↔ KubeAccess: workers cannot receive functions, so the token getter crosses threads as data
 // (a static token or the token file to re-read) and is rebuilt on the other side.
-import { type KubeTarget, tokenFileReader } from '../kube/target.ts';
+import type { KubeTarget } from '../kube/target.ts';
+import { tokenFileReader } from '../kube/token-file.ts';
 import type { KubeAccess } from './messages.ts';
 
 export function toKubeAccess(t: KubeTarget): KubeAccess {

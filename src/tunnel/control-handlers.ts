@@ -1,6 +1,6 @@
 // Session-level control messages (protocol.md §2.5–2.7, §5.1): one small handler per type, and the dispatch that
 // counts every inbound message and sends what is not session-level to the relays (or answers protocol_fallback).
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import {
   ErrorPayloadSchema,

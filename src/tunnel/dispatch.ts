@@ -1,6 +1,6 @@
 // Routes the session's non-control messages to the relays (HTTP proxy, WebSocket streams, L4 tunnels).
 // Every message type of protocol.md §2.6 is either handled here or explicitly answered.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { RouteHint, ServiceTarget } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';

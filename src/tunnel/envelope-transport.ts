@@ -1,7 +1,7 @@
 // The JSON-envelope transport (protocol.md §2.3): text frames are envelopes; binary frames, while this transport owns
 // them, are id-prefixed HTTP frames (request bodies) or legacy JSON-in-binary envelopes. Also the send side the relays
 // use (`SessionConnection`).
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { type AgentToHub, encodeMessage } from '../protocol/wire-messages.ts';

@@ -1,7 +1,7 @@
 // The HTTP relay (protocol.md §3, deviations P1–P7): one `proxy_request` in, one backend call, one answer out.
 // Every request is independent: its own AbortController, deadline, bounded body buffer and writer, so a slow
 // or huge request never delays the others.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { RelayConfig } from '../threads/tunnel-config.ts';
 import type { RouteHint } from '../threads/messages.ts';

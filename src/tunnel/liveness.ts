@@ -1,6 +1,6 @@
 // Liveness of one control-plane socket: a read deadline that any inbound traffic pushes out, a periodic ping,
 // and waiters (heartbeats) that want proof the peer is alive after a given moment.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { ClientWebSocket } from '../runtime/types.ts';
 import { IdleTimer } from '../timing/idle-timer.ts';
 import { dropSocket } from './dial.ts';

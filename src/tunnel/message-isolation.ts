@@ -2,7 +2,7 @@
 // throw while handling one inbound message is logged and counted, and the loop goes on with the next one.
 // Request- and stream-level failures are handled closer to their state (TunnelDispatcher.handle ends the one
 // request or stream); what reaches this point is session-level (ping, error, register_success, decoding).
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 
 export function isolateMessages(handle: (ev: MessageEvent) => void, metric: (u: MetricUpdate) => void, log: Logger): (ev: MessageEvent) => void {

@@ -1,7 +1,7 @@
 // The agent's control-plane session (protocol.md §2, deviations L1–L3, L8): dial the controller, register,
 // hand off to the gateway, keep the socket alive, reconnect with backoff, re-register when told to.
 // Everything that is not session-level (proxy, streams) is delegated to `handlers`.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { SessionState } from '../threads/messages.ts';
 import type { ConnectionState, SessionMode, SessionStatus } from '../threads/connection-state.ts';
 import type { SessionTimeouts } from '../threads/tunnel-config.ts';

@@ -3,7 +3,7 @@
 // One file per stream kind: kube-stream.ts (kubectl-style, channel translation or raw frames), app-websocket.ts
 // (application WebSockets behind Services), raw-upgrade-stream.ts (`raw_upgrade`, any protocol incl. SPDY); where each
 // connects is backend-target.ts. Each stream has bounded buffers; producers are paused, never silently dropped.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';

@@ -1,7 +1,7 @@
 // The contract between the stream table (stream-relay.ts) and one stream kind (kube-stream.ts, app-websocket.ts,
 // raw-upgrade-stream.ts): what a stream offers the table, what the table offers a stream, and the few helpers the
 // WebSocket kinds share.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { HeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { closeFrameArgs, type Frame, OPCODE } from '../protocol/stream-messages.ts';

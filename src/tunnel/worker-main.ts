@@ -1,6 +1,6 @@
 // The tunnel worker: owns the control-plane session and everything relayed over it.
 // The main thread sends configuration and heartbeats; the worker reports session state, metrics and logs.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from '../threads/messages.ts';
 import type { WorkerPort } from '../runtime/worker-port.ts';
 import { workerLogger } from '../runtime/worker-port.ts';

@@ -229,4 +229,15 @@ describe(`runtime contract (${runtime.name} ${runtime.version})`, () => {
     expect(h.heapSize).toBeGreaterThanOrEqual(0);
     expect(h.objectCount === null || h.objectCount >= 0).toBe(true);
   });
+
+  test('collectGarbage (with shrink too) frees what is no longer referenced (Bun; Deno only with --expose-gc)', () => {
+    let held: number[][] | null = Array.from({ length: 2000 }, (_, i) => Array.from({ length: 1000 }, () => i));
+    runtime.collectGarbage();
+    const withGarbage = runtime.heapStats().heapSize;
+    expect(held.length).toBe(2000);
+    held = null;
+    runtime.collectGarbage({ shrink: true });
+    if (runtime.name === 'deno' && typeof (globalThis as { gc?: unknown }).gc !== 'function') return;
+    expect(runtime.heapStats().heapSize).toBeLessThan(withGarbage - 4 * 1024 * 1024);
+  });
 });

@@ -2,7 +2,7 @@
 // answer (buffered or streamed) and writes it to the client, or fails it. Every way out (answer, agent error, timeout, client gone, agent gone,
 // slow client) ends in exactly one `finish`, and tells the agent `proxy_cancel` when the agent may still be working.
 import type { ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
 import { clientHeaders, type DecodedResponse } from '../../protocol/response-decoders.ts';
 import { kubeErrorBody } from '../kube-gateway/kube-status.ts';

@@ -4,7 +4,7 @@
 // Every kubectl from 1.27 (SPDY) to 1.33 (WebSocket v5, SPDY-in-WebSocket port-forward) works the same way.
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { HOP_BY_HOP, type HeaderMap, rawHeadersToMap } from '../../protocol/http-headers.ts';
 import { rawUpgradeRequest, type ServiceTarget } from '../../protocol/proxy-request-builders.ts';

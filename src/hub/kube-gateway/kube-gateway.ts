@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { AgentEndpoint } from '../agent-endpoint.ts';
 import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';

@@ -1,7 +1,7 @@
 // The hub's side of yamux negotiation (protocol.md §5.1): to every gateway session whose agent advertised yamux
 // (`supports_yamux=true`) and our tagged framing (extension `yamux_tagged`), send `gateway_hello`; on the ack,
 // run a yamux server session over that socket (tagged binary messages only, so HTTP binary frames keep flowing).
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import { encodeEnvelope } from '../../protocol/envelope.ts';
 import { YamuxSession, type YamuxStream } from '../../protocol/yamux-session.ts';
 import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';

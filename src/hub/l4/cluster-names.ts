@@ -2,7 +2,7 @@
 // once, so the name → id lookup must not wait for the (asynchronous) store. The table is filled from the store at
 // start-up and refreshed whenever an agent session connects; a miss also starts a refresh, so a cluster registered
 // by another replica is found by the next connection.
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 
 export class ClusterNames {

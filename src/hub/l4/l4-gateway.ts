@@ -11,7 +11,7 @@
 import dgram from 'node:dgram';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import { encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';

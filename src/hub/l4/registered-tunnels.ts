@@ -1,7 +1,7 @@
 // Keeps the hub's L4 listeners equal to the tunnel registry (§1.2): every registered tunnel with a backend (tunnel
 // and dual mode: a Service; direct mode: a public endpoint) gets a listener, from `l4_port_range` or the port it
 // had; removed tunnels lose theirs. The registry answers `tunnel_port`/`tunnel_endpoint` through `endpoint`.
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { TunnelRecord, TunnelRegistryStore } from '../tunnels/tunnel-store.ts';
 import type { L4Exposure, L4Gateway } from './l4-gateway.ts';
 

@@ -7,7 +7,7 @@
 // never offered to the client.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import { acceptWebSocket, handshakeProblem, offeredSubprotocols, type WebSocketConnection } from '../../kube/websocket-server.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';

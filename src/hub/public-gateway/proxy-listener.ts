@@ -6,7 +6,7 @@
 // is for the plain listener only.
 import type http from 'node:http';
 import net, { BlockList, isIP } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import { canonicalAddress, parseCidr } from '../routes/endpoint-policy.ts';
 import { looksLikeHeader, parseProxyHeader } from './proxy-protocol.ts';
 

@@ -15,7 +15,7 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { type Drainable, drained } from '../../timing/drain.ts';
 import type { PathRouteConfig } from '../config/schema.ts';

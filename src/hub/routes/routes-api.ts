@@ -4,7 +4,7 @@
 // cluster: another cluster's claim is answered 409 with the owner's name. A direct route's public_endpoint must
 // resolve to addresses the hub's EndpointPolicy allows (else 400 endpoint_refused).
 import type { Context, Env, Hono } from 'hono';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { z } from 'zod';
 import { RegisterRouteSchema, SyncRoutesSchema, UnregisterRouteSchema } from '../../protocol/route-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';

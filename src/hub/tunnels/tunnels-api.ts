@@ -8,7 +8,7 @@
 // another's tunnels. A sync takes the valid entries and lists each invalid one under `rejected` with the reason;
 // a direct (or dual) tunnel's public_endpoint must resolve to addresses the hub's EndpointPolicy allows.
 import type { Context, Env, Hono } from 'hono';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import { SyncTunnelsSchema, type TunnelRegistrationBody, TunnelRegistrationSchema } from '../../protocol/tunnel-registry-messages.ts';
 import { bearerToken, tokenDigest, tokenMatches } from '../auth.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';

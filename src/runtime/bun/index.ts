@@ -43,4 +43,8 @@ export const runtime: Runtime = {
   gzip: (data, level) => Bun.gzipSync(data as Uint8Array<ArrayBuffer>, { level: level as 1 }) as Uint8Array<ArrayBuffer>,
   spawnWorker,
   heapStats: jscHeapStats,
+  collectGarbage: (o) => {
+    Bun.gc(true);
+    if (o?.shrink) Bun.shrink();
+  },
 };

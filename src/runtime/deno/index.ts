@@ -124,6 +124,9 @@ export const runtime: Runtime = {
     });
     return w;
   },
+  collectGarbage() {
+    (globalThis as { gc?: () => void }).gc?.();
+  },
   heapStats() {
     const h = getHeapStatistics();
     return { heapSize: h.used_heap_size, heapCapacity: h.total_heap_size, extraMemorySize: h.external_memory, objectCount: null, protectedObjectCount: null };

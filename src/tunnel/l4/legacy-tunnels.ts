@@ -6,7 +6,7 @@
 // names, validated like the HTTP service proxy, so a control plane cannot reach the agent's own ports.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { MetricUpdate } from '../../threads/metric-update.ts';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { checkStreamTarget } from '../../protocol/l4-stream-header.ts';

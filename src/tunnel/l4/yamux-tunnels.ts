@@ -1,7 +1,7 @@
 // The agent's yamux L4 tunnels (protocol.md §5.1–§5.3, deviations T2, T3): answers `gateway_hello`, runs the yamux
 // client session over the gateway socket, and for each stream the gateway opens reads the stream header, checks
 // the target and the limits, then dials the Service over TCP or UDP and relays.
-import type { Logger } from 'pino';
+import type { Logger } from '../../log/logger.ts';
 import type { MetricUpdate } from '../../threads/metric-update.ts';
 import { decodeStreamHeader, type StreamHeader } from '../../protocol/l4-stream-header.ts';
 import { HELLO_FRAMING_KEY, HELLO_UDP_KEY, LENGTH_PREFIXED_DATAGRAMS, TAGGED_FRAMING, YAMUX_TAG_BYTES } from '../../protocol/yamux-hello.ts';

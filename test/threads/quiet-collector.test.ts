@@ -1,0 +1,66 @@
+import { describe, expect, test } from 'bun:test';
+import type { WorkerPort } from '../../src/runtime/worker-port.ts';
+import { collectWhenQuiet, QuietCollector } from '../../src/threads/quiet-collector.ts';
+
+describe('QuietCollector', () => {
+  const make = () => {
+    const runs: number[] = [];
+    let now = 0;
+    const c = new QuietCollector({ quietMs: 1000, collect: () => runs.push(now) });
+    return { c, runs, at: (t: number) => (now = t) };
+  };
+
+  test('never collects without activity', () => {
+    const { c, runs } = make();
+    for (let t = 0; t <= 10_000; t += 500) c.tick(t);
+    expect(runs).toEqual([]);
+  });
+
+  test('collects once, a quiet second after the last activity, not during a burst', () => {
+    const { c, runs, at } = make();
+    for (let t = 0; t <= 5000; t += 200) {
+      c.poke(t);
+      c.tick(at(t));
+    }
+    expect(runs).toEqual([]);
+    expect(c.tick(at(5900))).toBe(false);
+    expect(c.tick(at(6000))).toBe(true);
+    for (let t = 6500; t <= 20_000; t += 500) c.tick(at(t));
+    expect(runs).toEqual([6000]);
+    expect(c.collections).toBe(1);
+  });
+
+  test('a later burst earns another collection', () => {
+    const { c, runs, at } = make();
+    c.poke(0);
+    c.tick(at(1000));
+    c.poke(30_000);
+    c.tick(at(30_500));
+    c.tick(at(31_000));
+    expect(runs).toEqual([1000, 31_000]);
+  });
+
+  test('start() ticks on a timer until stopped', async () => {
+    let collected = 0;
+    const c = new QuietCollector({ quietMs: 50, collect: () => collected++ });
+    c.poke(Date.now());
+    const stop = c.start();
+    const deadline = Date.now() + 5000;
+    while (collected === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stop();
+    expect(collected).toBe(1);
+  });
+
+  test('collectWhenQuiet passes messages through both ways', () => {
+    const posted: unknown[] = [];
+    let handler: ((m: string) => void) | null = null;
+    const inner: WorkerPort<string, string> = { post: (m) => posted.push(m), onMessage: (h) => (handler = h) };
+    const port = collectWhenQuiet(inner);
+    const got: string[] = [];
+    port.onMessage((m) => got.push(m));
+    port.post('metrics');
+    handler!('init');
+    expect(posted).toEqual(['metrics']);
+    expect(got).toEqual(['init']);
+  });
+});
