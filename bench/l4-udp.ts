@@ -5,10 +5,11 @@
 // (src/devstack/hub-cluster.ts), the agent and the echo are separate processes.
 //   bun bench/l4-udp.ts [--quick]
 import dgram from 'node:dgram';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHubCluster } from '../src/devstack/hub-cluster.ts';
+import { benchAgentEnv, writeBenchKubeconfig } from './support/agent-env.ts';
 import { connectedClusterId, fmt, lineOf, pct } from './support/load.ts';
 import { cpuTicks, TICK_US } from './support/proc-stats.ts';
 
@@ -56,26 +57,13 @@ async function main() {
     const backend = Bun.spawn([BUN, join(ROOT, 'bench/support/backend.ts')], { stdout: 'pipe', stderr: 'inherit' });
     procs.push(backend);
     const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
-    );
+    const kubeconfig = writeBenchKubeconfig(dir, backendUrl);
     const first = cluster.replicas[0]!;
     const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], {
       stdout: 'pipe',
       stderr: 'inherit',
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: dir,
-        PIPEOPS_API_URL: `http://${first.host}:${first.port}`,
-        PIPEOPS_TOKEN: cluster.tokens.agent,
-        PIPEOPS_CLUSTER_NAME: 'bench',
-        PIPEOPS_PORT: '0',
-        PIPEOPS_STATE_FILE: join(dir, 'agent-state.yaml'),
-        PIPEOPS_LOG_LEVEL: 'warn',
-        KUBERNETES_IN_CLUSTER: 'false',
-        KUBERNETES_KUBECONFIG: kubeconfig,
+        ...benchAgentEnv({ dir, apiUrl: `http://${first.host}:${first.port}`, token: cluster.tokens.agent, kubeconfig }),
         TUNNELS_ENABLED: 'true',
         PIPEOPS_SERVICE_MAP: JSON.stringify({ 'bench/echo:7': `udp://127.0.0.1:${echoPort}` }),
       },

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { loadavg as osLoad, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchAgentEnv, writeBenchKubeconfig } from './support/agent-env.ts';
 import { connectedClusterId, fmt, lineOf, pct } from './support/load.ts';
 import { cpuTicks, rssMiB, TICK_US } from './support/proc-stats.ts';
 
@@ -203,25 +204,12 @@ async function main() {
   procs.push(hub);
   const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
 
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
-  );
+  const kubeconfig = writeBenchKubeconfig(dir, backendUrl);
   const agent = Bun.spawn([BUN, ...profFlags('agent'), join(ROOT, 'src/cli.ts'), 'agent'], {
     stdout: 'pipe',
     stderr: 'inherit',
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: dir,
-      PIPEOPS_API_URL: ready.url,
-      PIPEOPS_TOKEN: AGENT_TOKEN,
-      PIPEOPS_CLUSTER_NAME: 'bench',
-      PIPEOPS_PORT: '0',
-      PIPEOPS_STATE_FILE: join(dir, 'agent-state.yaml'),
-      PIPEOPS_LOG_LEVEL: 'warn',
-      KUBERNETES_IN_CLUSTER: 'false',
-      KUBERNETES_KUBECONFIG: kubeconfig,
+      ...benchAgentEnv({ dir, apiUrl: ready.url, token: AGENT_TOKEN, kubeconfig }),
       TUNNELS_ENABLED: 'true',
       PIPEOPS_SERVICE_MAP: JSON.stringify({ 'bench/echo:7': `tcp://127.0.0.1:${echoPort}`, 'bench/iperf:5201': `tcp://127.0.0.1:${iperfPort}` }),
       TUNNELS_TCP_MAX_CONNECTIONS: '2000',

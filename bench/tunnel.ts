@@ -26,6 +26,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
+import { benchAgentEnv, writeBenchKubeconfig } from './support/agent-env.ts';
 import { connectedClusterId, lineOf, load, type Run } from './support/load.ts';
 import { TICK_US, cpuTicks, rssMiB } from './support/proc-stats.ts';
 
@@ -147,27 +148,14 @@ async function main() {
   const ca = readFileSync(caFile, 'utf8');
 
   // ---- agent: its "API server" is the backend ----
-  const kubeconfig = join(dir, 'kubeconfig');
   const fixtureCa = join(ROOT, 'test/fixtures/tls/ca.crt');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: b, cluster: {server: "${backendUrl}", ${tlsBackend ? `certificate-authority: "${fixtureCa}"` : 'insecure-skip-tls-verify: true'}}}]\nusers: [{name: b, user: {token: bench-sa}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\ncurrent-context: b\n`,
-  );
+  const kubeconfig = writeBenchKubeconfig(dir, backendUrl, tlsBackend ? fixtureCa : undefined);
   const agent = Bun.spawn(agentCommand(), {
     stdout: Bun.file(join(dir, 'agent.log')),
     stderr: 'inherit',
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: dir,
+      ...benchAgentEnv({ dir, apiUrl: ready.url, token: AGENT_TOKEN, kubeconfig }),
       ...(agentRuntime === 'deno' && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
-      PIPEOPS_API_URL: ready.url,
-      PIPEOPS_TOKEN: AGENT_TOKEN,
-      PIPEOPS_CLUSTER_NAME: 'bench',
-      PIPEOPS_PORT: '0',
-      PIPEOPS_STATE_FILE: join(dir, 'agent-state.yaml'),
-      PIPEOPS_LOG_LEVEL: 'warn',
-      KUBERNETES_IN_CLUSTER: 'false',
-      KUBERNETES_KUBECONFIG: kubeconfig,
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('G_'))),
       ...(process.env.BENCH_HIGH_WATER ? { PROXY_STREAM_HIGH_WATER_BYTES: process.env.BENCH_HIGH_WATER } : {}),
     },
