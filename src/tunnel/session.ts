@@ -58,6 +58,8 @@ export interface SessionHandlers {
   /** A session became usable (after register or resume); `reconnect` is false only the very first time. */
   connected(conn: SessionConnection, reconnect: boolean): void;
   disconnected(): void;
+  /** Every inbound message (the thread is busy: src/threads/quiet-collector.ts). Must be cheap. */
+  activity?(): void;
 }
 
 type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'reregister'; detail: string } | { kind: 'stopped' };
@@ -374,6 +376,7 @@ export class ControlSession {
     const onMessage = (ev: MessageEvent) => {
       if (detached) return;
       liveness.seen();
+      this.#h.activity?.();
       router.deliver(ev.data as string | ArrayBuffer);
     };
     const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);

@@ -1,5 +1,6 @@
 // The tunnel worker: owns the control-plane session and everything relayed over it.
 // The main thread sends configuration and heartbeats; the worker reports session state, metrics and logs.
+import { markThreadBusy } from '../threads/quiet-collector.ts';
 import type { Logger } from '../log/logger.ts';
 import type { MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from '../threads/messages.ts';
 import type { WorkerPort } from '../runtime/worker-port.ts';
@@ -85,6 +86,7 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       beforeText: () => dispatcher.beforeText(),
       connected: (conn, reconnect) => dispatcher.attach(conn, reconnect),
       disconnected: () => dispatcher.detach(),
+      activity: markThreadBusy,
     },
     log,
   );

@@ -30,6 +30,19 @@ describe('QuietCollector', () => {
     expect(c.collections).toBe(1);
   });
 
+  test('touch() (a socket frame, no clock read) keeps a busy thread from collecting; the quiet second counts from the tick that saw it', () => {
+    const { c, runs, at } = make();
+    // Busy for 5 s with frames between every tick, and nothing else (no poke): no collection meanwhile.
+    for (let t = 0; t <= 5000; t += 500) {
+      c.touch();
+      c.tick(at(t));
+    }
+    expect(runs).toEqual([]);
+    expect(c.tick(at(5500))).toBe(false);
+    expect(c.tick(at(6000))).toBe(true);
+    expect(runs).toEqual([6000]);
+  });
+
   test('a later burst earns another collection', () => {
     const { c, runs, at } = make();
     c.poke(0);
