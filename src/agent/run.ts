@@ -1,5 +1,6 @@
 // The agent's main thread: resolves identity, state and Kubernetes access, serves the local HTTP API,
-// supervises the three workers and routes their messages, and shuts everything down cleanly.
+// supervises the workers (tunnel, with the heartbeat on its thread; ingress) and routes their messages, and shuts
+// everything down cleanly.
 import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../config/schema.ts';
 import { KubeClient } from '../kube/client.ts';
