@@ -198,7 +198,7 @@ export async function measureIdleRss(bin: string, idleMs = 5000) {
       cwd: agentDir,
       stateFile: join(agentDir, 'state.yaml'),
       kubeconfig: sandbox.kubeconfig,
-      // All three workers run: ingress sync on (the sandbox's Ingresses), heartbeat at its default.
+      // Both workers run: ingress sync on (the sandbox's Ingresses); the heartbeat, at its default, on the tunnel worker.
       env: { ENABLE_INGRESS_SYNC: 'true', PIPEOPS_HEARTBEAT_INTERVAL: '30s' },
     });
     await waitRegistered(hub.url, agent);

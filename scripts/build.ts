@@ -1,5 +1,5 @@
 // `npm run build`: the single compiled binary dist/pipeops-agent (CLI + every worker as an entrypoint, bun-notes §3),
-// then its size and the idle RSS of a hub + agent started from it (all three workers running).
+// then its size and the idle RSS of a hub + agent started from it (both workers running: tunnel with the heartbeat, ingress).
 // Flags: --no-measure (build only), --measure-only (measure an existing binary).
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -69,7 +69,7 @@ if (!args.has('--no-measure')) {
   const m = await measureIdleRss(outfile);
   const verdict = m.rssMiB <= RSS_TARGET_MIB ? 'within target' : 'OVER TARGET (not failing the build)';
   console.log(
-    `  idle RSS (agent, 3 workers, registered, /ready 200, ${m.idleMs / 1000} s idle): ${m.rssMiB.toFixed(1)} MiB; target ≤ ${RSS_TARGET_MIB} MiB: ${verdict}`,
+    `  idle RSS (agent, tunnel + ingress workers, registered, /ready 200, ${m.idleMs / 1000} s idle): ${m.rssMiB.toFixed(1)} MiB; target ≤ ${RSS_TARGET_MIB} MiB: ${verdict}`,
   );
   console.log(`  threads: ${m.threads}; hub RSS ${m.hubRssMiB.toFixed(1)} MiB; agent ready after ${m.readyMs} ms`);
 }

@@ -1,5 +1,6 @@
 // The agent's main thread: resolves identity, state and Kubernetes access, serves the local HTTP API,
-// supervises the three workers and routes their messages, and shuts everything down cleanly.
+// supervises the workers (tunnel, with the heartbeat on its thread; ingress) and routes their messages, and shuts
+// everything down cleanly.
 import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../config/schema.ts';
 import { KubeClient } from '../kube/client.ts';
@@ -23,10 +24,8 @@ import { WorkerSupervisor } from './supervisor.ts';
 import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
 import { sleep } from '../timing/sleep.ts';
 import type {
-  HeartbeatToMain,
   IngressToMain,
   KubeAccess,
-  MainToHeartbeat,
   MainToIngress,
   MainToTunnel,
   TunnelToMain,
@@ -40,7 +39,7 @@ export interface RunningAgent {
   /** Resolves with the process exit code once the agent has stopped (shutdown or fatal error). */
   done: Promise<number>;
   /** The worker threads (diagnostics and tests). */
-  workers: Record<'tunnel' | 'heartbeat' | 'ingress', { readonly worker: Worker | null }>;
+  workers: Record<'tunnel' | 'ingress', { readonly worker: Worker | null }>;
   stop(): Promise<void>;
 }
 
@@ -183,7 +182,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, collect: collectAndShrink });
   const stopQuiet = quiet.start();
   const common = { status, metrics, log, logLine, activity: () => quiet.poke(Date.now()) };
-  let heartbeatSup: WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>;
   let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => {
@@ -267,6 +265,24 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           target: { mode: cfg.kubernetes.service_proxy, serviceMap: cfg.kubernetes.service_map, clusterDomain },
           yamux: { keepAliveMs: 30_000, writeTimeoutMs: 30_000, maxStreamWindow: 256 * 1024 },
         },
+        // The heartbeat runs on the tunnel worker's thread (workers/tunnel.ts); a restarted tunnel worker restarts it.
+        heartbeat: {
+          config: {
+            agentId,
+            agentVersion: BUILD_INFO.version,
+            intervalMs: cfg.agent.heartbeat_interval,
+            intervals: {
+              connected: cfg.agent.heartbeat_interval,
+              reconnecting: cfg.agent.heartbeat_interval_reconnecting,
+              disconnected: cfg.agent.heartbeat_interval_disconnected,
+            },
+            sendBudgetMs: cfg.timeouts.heartbeat,
+            k8sTimeoutMs: cfg.timeouts.k8s_operation,
+            retry: { maxAttempts: cfg.pipeops.reconnect.enabled ? cfg.pipeops.reconnect.max_attempts : 1, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
+            reportUsage: true,
+          },
+          gateway: (({ isPrivate, routes, routingMode }) => ({ isPrivate, routes, routingMode }))(status.snapshot().gateway),
+        },
       },
     }),
     onMessage: (m) => {
@@ -285,7 +301,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
             s.connection.lastError = m.error;
             s.clusterId = m.clusterId;
           });
-          heartbeatSup.post({ kind: 'session', state: m.state, registered: m.registered, clusterId: m.clusterId });
           ingressSup.post({ kind: 'session', registered: m.registered, clusterId: m.clusterId, state: m.state, reconnect: m.reconnect });
           return;
         case 'persist':
@@ -305,44 +320,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
               s.heartbeat.consecutiveFailures++;
             }
           });
-          heartbeatSup.post({ kind: 'heartbeat_result', seq: m.seq, ok: m.ok, error: m.error });
-          return;
-        case 'fatal':
-          log.fatal({ code: m.code }, m.message);
-          process.stderr.write(`pipeops-agent: ${m.message}\n`);
-          void shutdown(3);
-          return;
-      }
-    },
-  });
-
-  heartbeatSup = new WorkerSupervisor<MainToHeartbeat, HeartbeatToMain>({
-    ...common,
-    name: 'heartbeat',
-    spawn: () => runtime.spawnWorker('heartbeat'),
-    init: () => ({
-      kind: 'init',
-      logLevel: cfg.logging.level,
-      kube: kubeAccess,
-      config: {
-        agentId,
-        agentVersion: BUILD_INFO.version,
-        intervalMs: cfg.agent.heartbeat_interval,
-        intervals: {
-          connected: cfg.agent.heartbeat_interval,
-          reconnecting: cfg.agent.heartbeat_interval_reconnecting,
-          disconnected: cfg.agent.heartbeat_interval_disconnected,
-        },
-        sendBudgetMs: cfg.timeouts.heartbeat,
-        k8sTimeoutMs: cfg.timeouts.k8s_operation,
-        retry: { maxAttempts: cfg.pipeops.reconnect.enabled ? cfg.pipeops.reconnect.max_attempts : 1, baseMs: cfg.pipeops.reconnect.interval, capMs: 30_000 },
-        reportUsage: true,
-      },
-    }),
-    onMessage: (m) => {
-      switch (m.kind) {
-        case 'heartbeat':
-          tunnelSup.post({ kind: 'send_heartbeat', seq: m.seq, payload: m.payload });
           return;
         case 'k8s_info':
           status.update('kubernetes', (s) => {
@@ -351,6 +328,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
             s.kubernetes.error = m.error;
             s.kubernetes.lastCheck = Date.now();
           });
+          return;
+        case 'fatal':
+          log.fatal({ code: m.code }, m.message);
+          process.stderr.write(`pipeops-agent: ${m.message}\n`);
+          void shutdown(3);
           return;
       }
     },
@@ -400,7 +382,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
             s.gateway.routes = m.routes;
             s.gateway.routingMode = m.routingMode;
           });
-          heartbeatSup.post({ kind: 'gateway_info', isPrivate: m.isPrivate, routes: m.routes, routingMode: m.routingMode });
+          tunnelSup.post({ kind: 'gateway_info', isPrivate: m.isPrivate, routes: m.routes, routingMode: m.routingMode });
           return;
         case 'route_hints':
           tunnelSup.post({ kind: 'gateway_routes', routes: m.routes, ingressController: m.ingressController });
@@ -421,21 +403,20 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     if (leaderWork === 'running' || stopping) return;
     leaderWork = 'running';
     if (election) await adoptPersistedState();
-    // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels), heartbeats and ingress
-    // sync. A supervisor stopped at the end of a term starts afresh (new thread, new init) in the next one.
-    heartbeatSup.start();
+    // The control-plane-facing workers: the session (tunnel: register, relay, L4 tunnels, and the heartbeat on its
+    // thread) and ingress sync. A supervisor stopped at the end of a term starts afresh (new thread, new init) in the next one.
     if (ingressWorkerNeeded) ingressSup.start();
     tunnelSup.start();
   };
   const stopLeaderWork = async (budgetMs: number) => {
     if (leaderWork === 'stopped') return;
     leaderWork = 'stopped';
-    // The tunnel closes its session with 1000 first; the others only need to stop.
+    // The tunnel closes its session with 1000 first (its heartbeat stops with it); the ingress worker only needs to stop.
     await tunnelSup.stop(Math.max(500, budgetMs - 1000));
-    await Promise.all([heartbeatSup.stop(1000), ingressSup.stop(1000)]);
+    await ingressSup.stop(1000);
     if (election) {
       status.update('session', (s) => {
-        for (const w of ['tunnel', 'heartbeat', 'ingress']) delete s.workers[w];
+        for (const w of ['tunnel', 'ingress']) delete s.workers[w];
         s.connection.state = 'disconnected';
         s.connection.registered = false;
         s.connection.since = Date.now();
@@ -528,7 +509,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
     status,
     metrics,
     done,
-    workers: { tunnel: tunnelSup, heartbeat: heartbeatSup, ingress: ingressSup },
+    workers: { tunnel: tunnelSup, ingress: ingressSup },
     stop: () => shutdown(0),
   };
 }

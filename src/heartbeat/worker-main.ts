@@ -1,5 +1,6 @@
-// The heartbeat worker: first heartbeat right after (re)registration, then one per interval while connected.
-// It builds payloads from cheap Kubernetes reads; the tunnel worker (via the main thread) sends them.
+// The heartbeat: first heartbeat right after (re)registration, then one per interval while connected. It builds
+// payloads from cheap Kubernetes reads; the session sends them. It runs on the tunnel worker's thread and speaks
+// MainToHeartbeat/HeartbeatToMain over an in-thread channel (workers/tunnel.ts), as it would over a worker's port.
 import type { Logger } from '../log/logger.ts';
 import { backoffDelay, NO_JITTER } from '../timing/backoff.ts';
 import { sleep } from '../timing/sleep.ts';

@@ -1,5 +1,5 @@
 // The control-plane session as the threads report it to each other: the tunnel worker owns the session, the
-// main thread and the heartbeat and ingress workers follow its state.
+// main thread, the heartbeat (on the tunnel worker's thread) and the ingress worker follow its state.
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 export type SessionMode = 'controller' | 'gateway';

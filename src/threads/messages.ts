@@ -49,8 +49,9 @@ export type CommonWorkerMessage =
 // ---- tunnel worker ----
 export type MainToTunnel =
   | WorkerInit<TunnelWorkerConfig>
-  | { kind: 'send_heartbeat'; seq: number; payload: Record<string, unknown> }
   | { kind: 'gateway_routes'; routes: RouteHint[]; ingressController: ServiceTarget | null }
+  /** For the heartbeat running on the tunnel worker's thread (the ingress worker's findings, §6.1). */
+  | ({ kind: 'gateway_info' } & HeartbeatGateway)
   | { kind: 'shutdown' };
 
 export type TunnelToMain =
@@ -58,6 +59,7 @@ export type TunnelToMain =
   | ({ kind: 'session' } & SessionStatus)
   | { kind: 'persist'; state: Partial<SessionState> }
   | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string; durationMs: number }
+  | K8sInfo
   | { kind: 'fatal'; code: string; message: string };
 
 /** Host → backend hint kept by the tunnel for the Host-header fallback of §3.4. */
@@ -87,6 +89,18 @@ export interface TunnelWorkerConfig {
   streams: StreamConfig;
   /** tunnels.* (L4 tunnels, §5). */
   l4: L4Config;
+  /**
+   * The heartbeat, which runs on this worker's thread (workers/tunnel.ts), and the gateway facts it reports as the
+   * main thread knows them at (re)start (gateway_info messages only come on changes).
+   */
+  heartbeat: { config: HeartbeatWorkerConfig; gateway: HeartbeatGateway };
+}
+
+/** What the ingress worker found out about the gateway, reported in every heartbeat. */
+export interface HeartbeatGateway {
+  isPrivate: boolean | null;
+  routes: number;
+  routingMode: string | null;
 }
 
 export interface RegisterFacts {
@@ -99,7 +113,8 @@ export interface RegisterFacts {
   serviceToken: string;
 }
 
-// ---- heartbeat worker ----
+// ---- heartbeat (src/heartbeat/): runs on the tunnel worker's thread and speaks these messages to it in-thread
+// (workers/tunnel.ts); its log, metric and k8s_info messages travel on to the main thread ----
 export interface HeartbeatWorkerConfig {
   agentId: string;
   agentVersion: string;
@@ -117,14 +132,17 @@ export interface HeartbeatWorkerConfig {
 export type MainToHeartbeat =
   | WorkerInit<HeartbeatWorkerConfig>
   | { kind: 'session'; state: ConnectionState; registered: boolean; clusterId: string }
-  | { kind: 'gateway_info'; isPrivate: boolean | null; routes: number; routingMode: string | null }
+  | ({ kind: 'gateway_info' } & HeartbeatGateway)
   | { kind: 'heartbeat_result'; seq: number; ok: boolean; error?: string }
   | { kind: 'shutdown' };
 
 export type HeartbeatToMain =
   | CommonWorkerMessage
   | { kind: 'heartbeat'; seq: number; payload: Record<string, unknown> }
-  | { kind: 'k8s_info'; version: string | null; reachable: boolean; error: string | null };
+  | K8sInfo;
+
+/** The Kubernetes API as the heartbeat's reads found it. */
+export type K8sInfo = { kind: 'k8s_info'; version: string | null; reachable: boolean; error: string | null };
 
 // ---- ingress worker ----
 export interface IngressWorkerConfig {
@@ -162,4 +180,4 @@ export type IngressToMain =
   | { kind: 'gateway_info'; isPrivate: boolean | null; routes: number; routingMode: string | null }
   | { kind: 'route_hints'; routes: RouteHint[]; ingressController: ServiceTarget | null };
 
-export type WorkerName = 'tunnel' | 'heartbeat' | 'ingress';
+export type WorkerName = 'tunnel' | 'ingress';

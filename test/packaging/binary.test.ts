@@ -51,7 +51,9 @@ describe.skipIf(!present)('compiled binary, from an empty directory', () => {
     expect(c.last_heartbeat).toBeTruthy();
     // The workers really run inside the binary (a missing worker entrypoint shows up as ModuleNotFound + restarts).
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
-    for (const w of ['tunnel', 'heartbeat', 'ingress']) expect(metrics).toContain(`pipeops_worker_up{worker="${w}"} 1`);
+    for (const w of ['tunnel', 'ingress']) expect(metrics).toContain(`pipeops_worker_up{worker="${w}"} 1`);
+    // The heartbeat runs on the tunnel worker's thread: no worker of its own.
+    expect(metrics).not.toContain('worker="heartbeat"');
     expect(agent.lines.join('\n')).not.toContain('ModuleNotFound');
     expect(readFileSync(join(dir, 'state.yaml'), 'utf8')).toContain('cluster_id');
     expect(await agent.stop()).toBe(0);
