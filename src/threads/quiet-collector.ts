@@ -17,12 +17,18 @@ export interface QuietCollectorOptions {
   quietMs: number;
   /** The collection (runtime.collectGarbage with shrink). */
   collect(): void;
+  /**
+   * At least this long between two collections (default 0): sparse activity (one message every couple of seconds)
+   * otherwise earns a full collection after each message. The activity stays noted and is collected once it passes.
+   */
+  minIntervalMs?: number;
 }
 
 /** Decides when to collect; the caller reports activity (`poke`) and calls `tick` periodically (see `start`). */
 export class QuietCollector {
   #lastActivity = 0;
   #dirty = false;
+  #lastCollection = Number.NEGATIVE_INFINITY;
   /** Collections run so far (diagnostics and tests). */
   collections = 0;
 
@@ -37,7 +43,9 @@ export class QuietCollector {
   /** Collects if there was activity since the last collection and none for `quietMs`; true when it collected. */
   tick(now: number): boolean {
     if (!this.#dirty || now - this.#lastActivity < this.o.quietMs) return false;
+    if (now - this.#lastCollection < (this.o.minIntervalMs ?? 0)) return false;
     this.#dirty = false;
+    this.#lastCollection = now;
     this.collections++;
     this.o.collect();
     return true;
