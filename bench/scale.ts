@@ -356,6 +356,8 @@ interface Row {
   load1: number;
   hbRoundMs: number;
   hbCpuUs: number;
+  /** The first heartbeat round after the idle period (the hubs' code possibly dropped by a quiet collection). */
+  hbAfterIdle: { ms: number; cpuUs: number };
   reconnect?: { lost: number; p50: number; p99: number; max: number; allBackMs: number };
   /** Before the kill: the database idle plus serial resumes; after: from the kill until every agent is back. */
   steady?: { pg: PgWindow; resume: Latency };
@@ -377,15 +379,23 @@ async function measure(setup: string, hubWs: string, token: string, pids: () => 
   await inBatches(agents, CONCURRENCY, (a) => a.connect());
   const regsPerS = N / ((performance.now() - t0) / 1000);
   const rss1 = pids().reduce((s, p) => s + rssKiB(p), 0);
+
+  /** One heartbeat from every agent: the round's time and the hubs' CPU per heartbeat. */
+  const heartbeatRound = async () => {
+    const cpu0 = pids().reduce((s, p) => s + cpuTicks(p), 0);
+    const h0 = performance.now();
+    await Promise.all(agents.map((a) => a.heartbeat()));
+    const ms = performance.now() - h0;
+    return { ms, cpuUs: ((pids().reduce((s, p) => s + cpuTicks(p), 0) - cpu0) * 10_000) / N };
+  };
+  // Right after the burst, the hubs' code warm (as in the steady state: 1,000 agents' heartbeats never leave a quiet second).
+  const warm = await heartbeatRound();
   const idle = await settle(pids, metrics);
   const load1 = loadavg()[0]!;
   console.error(`${setup}: RSS ${before.kib} KiB idle, ${rss1} KiB right after the burst, ${idle.kib} KiB idle after ${Math.round(idle.waitedMs)} ms${idle.stable ? '' : ' (not stable)'}; JS heap ${before.heapKiB?.toFixed(0) ?? '-'} → ${idle.heapKiB?.toFixed(0) ?? '-'} KiB; load ${load1}`);
-
-  const cpu0 = pids().reduce((s, p) => s + cpuTicks(p), 0);
-  const h0 = performance.now();
-  await Promise.all(agents.map((a) => a.heartbeat()));
-  const hbRoundMs = performance.now() - h0;
-  const cpu1 = pids().reduce((s, p) => s + cpuTicks(p), 0);
+  // The first round after the idle period: what a hub that collected and shrank (dropped its compiled code) pays.
+  const cold = await heartbeatRound();
+  console.error(`${setup}: heartbeat round warm ${warm.ms.toFixed(0)} ms, ${warm.cpuUs.toFixed(0)} µs CPU each; after idling ${cold.ms.toFixed(0)} ms, ${cold.cpuUs.toFixed(0)} µs`);
   const row: Row = {
     setup,
     regsPerS,
@@ -395,8 +405,9 @@ async function measure(setup: string, hubWs: string, token: string, pids: () => 
     idleStable: idle.stable,
     heapPerSessionKiB: idle.heapKiB === null || before.heapKiB === null ? null : (idle.heapKiB - before.heapKiB) / N,
     load1,
-    hbRoundMs,
-    hbCpuUs: ((cpu1 - cpu0) * 10_000) / N,
+    hbRoundMs: warm.ms,
+    hbCpuUs: warm.cpuUs,
+    hbAfterIdle: cold,
   };
 
   if (kill) {
@@ -519,7 +530,7 @@ console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
   const rc = r.reconnect ? `${r.reconnect.lost}, ${f(r.reconnect.p50)} / ${f(r.reconnect.p99)} ms / ${f(r.reconnect.allBackMs / 1000, 1)} s` : '-';
   console.log(
-    `| ${r.setup} | ${f(r.regsPerS)} (${f(r.regsPerS / base.regsPerS, 2)}×) | ${f(r.rssPerSessionKiB, 1)} KiB (${f(r.idleWaitMs / 1000, 1)} s${r.idleStable ? '' : ', not stable'}, load ${f(r.load1, 1)}) / ${f(r.rssBurstPerSessionKiB, 1)} KiB; ${r.heapPerSessionKiB === null ? '-' : `${f(r.heapPerSessionKiB, 1)} KiB`} | ${f(r.hbRoundMs)} ms | ${f(r.hbCpuUs)} µs | ${rc} |`,
+    `| ${r.setup} | ${f(r.regsPerS)} (${f(r.regsPerS / base.regsPerS, 2)}×) | ${f(r.rssPerSessionKiB, 1)} KiB (${f(r.idleWaitMs / 1000, 1)} s${r.idleStable ? '' : ', not stable'}, load ${f(r.load1, 1)}) / ${f(r.rssBurstPerSessionKiB, 1)} KiB; ${r.heapPerSessionKiB === null ? '-' : `${f(r.heapPerSessionKiB, 1)} KiB`} | ${f(r.hbRoundMs)} ms; after idling ${f(r.hbAfterIdle.ms)} ms | ${f(r.hbCpuUs)} µs; after idling ${f(r.hbAfterIdle.cpuUs)} µs | ${rc} |`,
   );
 }
 const ha = rows[0]!;
