@@ -85,6 +85,9 @@ async function settle(pids: () => number[], metrics: string[], o: { collections?
     const collected = want === null || ((await metricSum(metrics, QUIET)) ?? 0) >= want;
     const waitedMs = performance.now() - t0;
     if ((steady && collected) || waitedMs > (o.boundMs ?? 20_000)) {
+      const n = await metricSum(metrics, QUIET);
+      const secs = await metricSum(metrics, 'pipeops_hub_quiet_collection_seconds_total');
+      if (n !== null && secs !== null) console.error(`  hubs' quiet collections so far: ${n}, ${((secs * 1000) / Math.max(1, n)).toFixed(1)} ms each on average`);
       const size = await metricSum(metrics, HEAP);
       const extra = await metricSum(metrics, HEAP_EXTRA);
       return { kib: now, waitedMs, stable: steady && collected, heapKiB: size === null || extra === null ? null : (size + extra) / 1024 };
