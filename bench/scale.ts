@@ -1,7 +1,12 @@
 // Scale benchmark (issue 15 item 8): N lightweight simulated agents speaking the real protocol (register on the
 // controller socket, hand-off to the gateway socket, heartbeats; the same envelopes as the agent) against two hub
 // replicas on PostgreSQL behind HAProxy, and, as the baseline in the same run, against one hub on SQLite.
-// Measured: registrations/s, hub RSS per idle session, heartbeat cost (hub CPU per heartbeat, round time), and
+// Measured: registrations/s, hub RSS per idle session (the hubs' summed RSS once idle and settled — sampled every
+// 250 ms until it moved < 1 % over a second and, for hubs that collect when quiet and export it in /metrics, until
+// each has collected — with N sessions minus the same before the burst, / N; also the figure read right after the
+// last agent connected, which counts the burst's uncollected garbage, and the JS heap's share from /metrics),
+// heartbeat cost (hub CPU per heartbeat, round time; warm right after the burst and once more after the idle
+// period), and
 // the time for every agent to be back after the replica holding most sessions is SIGKILLed (the agent's own
 // redial: resume on the gateway after its jittered backoff, a full registration after a failed resume), and what
 // that burst does to PostgreSQL: pg_stat_activity (connections, active, waiting on locks) and write transactions
@@ -43,17 +48,19 @@ function cpuTicks(pid: number): number {
 function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
-/** Every hub's /metrics: the sum of one series over them, or null when a hub does not export it. */
-async function metricSum(urls: string[], series: string): Promise<number | null> {
-  let sum = 0;
+/** One series from every hub's /metrics, or null when a hub does not export it. */
+async function metricEach(urls: string[], series: string): Promise<number[] | null> {
+  const out: number[] = [];
   for (const u of urls) {
     const text = await (await fetch(u)).text();
     const m = new RegExp(`^${series.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
     if (!m) return null;
-    sum += Number(m[1]);
+    out.push(Number(m[1]));
   }
-  return sum;
+  return out;
 }
+/** The sum of one series over the hubs, or null when a hub does not export it. */
+const metricSum = async (urls: string[], series: string) => (await metricEach(urls, series))?.reduce((a, b) => a + b, 0) ?? null;
 const QUIET = 'pipeops_hub_quiet_collections_total';
 const HEAP = 'pipeops_hub_js_heap_bytes{kind="size"}';
 const HEAP_EXTRA = 'pipeops_hub_js_heap_bytes{kind="extra"}';
@@ -70,19 +77,19 @@ interface Settled {
 /**
  * Waits, with no traffic from the bench, until the hubs' summed RSS is stable: sampled every 250 ms, stable once it
  * moved by < 1 % over the last second, and (for hubs that collect when quiet and say so in /metrics) once every hub
- * has collected since the call, at least `collections` times in all. Bounded by `boundMs`.
+ * has collected since the call (or, with `collections`, that many times in all). Bounded by `boundMs`.
  */
 async function settle(pids: () => number[], metrics: string[], o: { collections?: number; boundMs?: number } = {}): Promise<Settled> {
   const t0 = performance.now();
-  const startCollections = await metricSum(metrics, QUIET);
-  const want = startCollections === null ? null : Math.max(o.collections ?? 0, startCollections + metrics.length);
+  // Each hub's collections: one more than now, or (before any traffic of the bench) o.collections.
+  const want = (await metricEach(metrics, QUIET))?.map((n) => (o.collections === undefined ? n + 1 : Math.max(o.collections, n))) ?? null;
   const samples: number[] = [];
   for (;;) {
     samples.push(pids().reduce((s, p) => s + rssKiB(p), 0));
     const now = samples.at(-1)!;
     const secondAgo = samples.at(-5);
     const steady = secondAgo !== undefined && Math.abs(now - secondAgo) < 0.01 * now;
-    const collected = want === null || ((await metricSum(metrics, QUIET)) ?? 0) >= want;
+    const collected = want === null || ((await metricEach(metrics, QUIET)) ?? []).every((n, i) => n >= want[i]!);
     const waitedMs = performance.now() - t0;
     if ((steady && collected) || waitedMs > (o.boundMs ?? 20_000)) {
       const n = await metricSum(metrics, QUIET);
@@ -377,7 +384,7 @@ function latency(xs: Attempt[]): Latency {
 async function measure(setup: string, hubWs: string, token: string, pids: () => number[], metrics: string[], kill?: { pg: PgClient; pg2: PgClient; run: () => Promise<{ at: number; held: number; victim: string }> }): Promise<Row> {
   const agents = Array.from({ length: N }, (_, i) => new SimAgent(i, hubWs, token));
   // The hubs idle before the burst: settled (their start-up's garbage collected, if they collect when quiet).
-  const before = await settle(pids, metrics, { collections: metrics.length });
+  const before = await settle(pids, metrics, { collections: 1 });
   const t0 = performance.now();
   await inBatches(agents, CONCURRENCY, (a) => a.connect());
   const regsPerS = N / ((performance.now() - t0) / 1000);
