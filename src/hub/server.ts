@@ -109,6 +109,8 @@ interface AppParts {
 export interface HubDeps {
   /** Name resolution for direct route endpoints. */
   lookup?: LookupFn;
+  /** Tests: the least time between two quiet collections (default QUIET_MIN_INTERVAL_MS). */
+  quietMinIntervalMs?: number;
 }
 
 function buildApp(
@@ -249,7 +251,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   // is collected a second after the hub is up.
   const quiet = new QuietCollector({
     quietMs: QUIET_COLLECT_MS,
-    minIntervalMs: QUIET_MIN_INTERVAL_MS,
+    minIntervalMs: deps.quietMinIntervalMs ?? QUIET_MIN_INTERVAL_MS,
     collect: () => {
       const t0 = performance.now();
       collectAndShrink();
