@@ -3,8 +3,9 @@
 // burst's garbage, and the RSS it occupies, until its next burst: measured +17 MiB of tunnel-worker heap two
 // seconds after c=64 (docs/benchmarks.md, Memory). Every thread of the agent runs one (the workers through
 // collectWhenQuiet, the main thread in agent/run.ts), as does the hub (src/hub/server.ts: agent messages and
-// gateway requests are its activity, at most one collection per 10 s), and each collection shrinks: compiled code is dropped and free
-// pages go back to the system, which also returns the start-up code (config parsing) that never runs again. Code
+// gateway requests are its activity, at most one collection per 10 s), and each collection shrinks: compiled code
+// is dropped and free pages go back to the system, which also returns the start-up code (config parsing) that never
+// runs again. Code
 // dropped is code recompiled by the next burst; in full bench runs that did not show in the agent's CPU per request
 // (52.5–62.0 µs against 50.8–63.3 without shrinking after bursts), while the RSS 2 s after the load fell 3 MiB.
 import { runtime } from '#runtime';
