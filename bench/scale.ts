@@ -1,7 +1,12 @@
 // Scale benchmark (issue 15 item 8): N lightweight simulated agents speaking the real protocol (register on the
 // controller socket, hand-off to the gateway socket, heartbeats; the same envelopes as the agent) against two hub
 // replicas on PostgreSQL behind HAProxy, and, as the baseline in the same run, against one hub on SQLite.
-// Measured: registrations/s, hub RSS per idle session, heartbeat cost (hub CPU per heartbeat, round time), and
+// Measured: registrations/s, hub RSS per idle session (the hubs' summed RSS once idle and settled — sampled every
+// 250 ms until it moved < 1 % over a second and, for hubs that collect when quiet and export it in /metrics, until
+// each has collected — with N sessions minus the same before the burst, / N; also the figure read right after the
+// last agent connected, which counts the burst's uncollected garbage, and the JS heap's share from /metrics),
+// heartbeat cost (hub CPU per heartbeat, round time; warm right after the burst and once more after the idle
+// period), and
 // the time for every agent to be back after the replica holding most sessions is SIGKILLed (the agent's own
 // redial: resume on the gateway after its jittered backoff, a full registration after a failed resume), and what
 // that burst does to PostgreSQL: pg_stat_activity (connections, active, waiting on locks) and write transactions
@@ -43,6 +48,61 @@ function cpuTicks(pid: number): number {
 function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
+/** One series from every hub's /metrics, or null when a hub does not export it. */
+async function metricEach(urls: string[], series: string): Promise<number[] | null> {
+  const out: number[] = [];
+  for (const u of urls) {
+    const text = await (await fetch(u)).text();
+    const m = new RegExp(`^${series.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+    if (!m) return null;
+    out.push(Number(m[1]));
+  }
+  return out;
+}
+/** The sum of one series over the hubs, or null when a hub does not export it. */
+const metricSum = async (urls: string[], series: string) => (await metricEach(urls, series))?.reduce((a, b) => a + b, 0) ?? null;
+const QUIET = 'pipeops_hub_quiet_collections_total';
+const HEAP = 'pipeops_hub_js_heap_bytes{kind="size"}';
+const HEAP_EXTRA = 'pipeops_hub_js_heap_bytes{kind="extra"}';
+
+interface Settled {
+  kib: number;
+  /** From the call until the RSS was stable (or the bound). */
+  waitedMs: number;
+  stable: boolean;
+  /** The hubs' JS heap (size + extra) as of their last collection, when they export it. */
+  heapKiB: number | null;
+}
+
+/**
+ * Waits, with no traffic from the bench, until the hubs' summed RSS is stable: sampled every 250 ms, stable once it
+ * moved by < 1 % over the last second, and (for hubs that collect when quiet and say so in /metrics) once every hub
+ * has collected since the call (or, with `collections`, that many times in all). Bounded by `boundMs`.
+ */
+async function settle(pids: () => number[], metrics: string[], o: { collections?: number; boundMs?: number } = {}): Promise<Settled> {
+  const t0 = performance.now();
+  // Each hub's collections: one more than now, or (before any traffic of the bench) o.collections.
+  const want = (await metricEach(metrics, QUIET))?.map((n) => (o.collections === undefined ? n + 1 : Math.max(o.collections, n))) ?? null;
+  const samples: number[] = [];
+  for (;;) {
+    samples.push(pids().reduce((s, p) => s + rssKiB(p), 0));
+    const now = samples.at(-1)!;
+    const secondAgo = samples.at(-5);
+    const steady = secondAgo !== undefined && Math.abs(now - secondAgo) < 0.01 * now;
+    const collected = want === null || ((await metricEach(metrics, QUIET)) ?? []).every((n, i) => n >= want[i]!);
+    const waitedMs = performance.now() - t0;
+    if ((steady && collected) || waitedMs > (o.boundMs ?? 20_000)) {
+      const n = await metricSum(metrics, QUIET);
+      const secs = await metricSum(metrics, 'pipeops_hub_quiet_collection_seconds_total');
+      if (n !== null && secs !== null) console.error(`  hubs' quiet collections so far: ${n}, ${((secs * 1000) / Math.max(1, n)).toFixed(1)} ms each on average`);
+      const size = await metricSum(metrics, HEAP);
+      const extra = await metricSum(metrics, HEAP_EXTRA);
+      return { kib: now, waitedMs, stable: steady && collected, heapKiB: size === null || extra === null ? null : (size + extra) / 1024 };
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
@@ -293,9 +353,21 @@ interface Latency {
 interface Row {
   setup: string;
   regsPerS: number;
+  /** (RSS with N idle sessions, settled − RSS before, settled) / N. */
   rssPerSessionKiB: number;
+  /** The same with RSS read right after the last agent connected (the burst's garbage included). */
+  rssBurstPerSessionKiB: number;
+  /** How long the hubs took to settle after the burst; whether they did within the bound. */
+  idleWaitMs: number;
+  idleStable: boolean;
+  /** JS heap (size + extra, as of the hubs' last collection) per session, when the hubs export it. */
+  heapPerSessionKiB: number | null;
+  /** Load average (1 min) when the idle RSS was read. */
+  load1: number;
   hbRoundMs: number;
   hbCpuUs: number;
+  /** The first heartbeat round after the idle period (the hubs' code possibly dropped by a quiet collection). */
+  hbAfterIdle: { ms: number; cpuUs: number };
   reconnect?: { lost: number; p50: number; p99: number; max: number; allBackMs: number };
   /** Before the kill: the database idle plus serial resumes; after: from the kill until every agent is back. */
   steady?: { pg: PgWindow; resume: Latency };
@@ -309,21 +381,44 @@ function latency(xs: Attempt[]): Latency {
   return { n: ok.length, p50: pct(ok, 50), p99: pct(ok, 99), errors: xs.length - ok.length, errorKinds };
 }
 
-async function measure(setup: string, hubWs: string, token: string, pids: () => number[], kill?: { pg: PgClient; pg2: PgClient; run: () => Promise<{ at: number; held: number; victim: string }> }): Promise<Row> {
+async function measure(setup: string, hubWs: string, token: string, pids: () => number[], metrics: string[], kill?: { pg: PgClient; pg2: PgClient; run: () => Promise<{ at: number; held: number; victim: string }> }): Promise<Row> {
   const agents = Array.from({ length: N }, (_, i) => new SimAgent(i, hubWs, token));
-  // Warm-up: one agent, so that the baseline RSS includes the code paths.
-  const rss0 = pids().reduce((s, p) => s + rssKiB(p), 0);
+  // The hubs idle before the burst: settled (their start-up's garbage collected, if they collect when quiet).
+  const before = await settle(pids, metrics, { collections: 1 });
   const t0 = performance.now();
   await inBatches(agents, CONCURRENCY, (a) => a.connect());
   const regsPerS = N / ((performance.now() - t0) / 1000);
   const rss1 = pids().reduce((s, p) => s + rssKiB(p), 0);
 
-  const cpu0 = pids().reduce((s, p) => s + cpuTicks(p), 0);
-  const h0 = performance.now();
-  await Promise.all(agents.map((a) => a.heartbeat()));
-  const hbRoundMs = performance.now() - h0;
-  const cpu1 = pids().reduce((s, p) => s + cpuTicks(p), 0);
-  const row: Row = { setup, regsPerS, rssPerSessionKiB: (rss1 - rss0) / N, hbRoundMs, hbCpuUs: ((cpu1 - cpu0) * 10_000) / N };
+  /** One heartbeat from every agent: the round's time and the hubs' CPU per heartbeat. */
+  const heartbeatRound = async () => {
+    const cpu0 = pids().reduce((s, p) => s + cpuTicks(p), 0);
+    const h0 = performance.now();
+    await Promise.all(agents.map((a) => a.heartbeat()));
+    const ms = performance.now() - h0;
+    return { ms, cpuUs: ((pids().reduce((s, p) => s + cpuTicks(p), 0) - cpu0) * 10_000) / N };
+  };
+  // Right after the burst, the hubs' code warm (as in the steady state: 1,000 agents' heartbeats never leave a quiet second).
+  const warm = await heartbeatRound();
+  const idle = await settle(pids, metrics);
+  const load1 = loadavg()[0]!;
+  console.error(`${setup}: RSS ${before.kib} KiB idle, ${rss1} KiB right after the burst, ${idle.kib} KiB idle after ${Math.round(idle.waitedMs)} ms${idle.stable ? '' : ' (not stable)'}; JS heap ${before.heapKiB?.toFixed(0) ?? '-'} → ${idle.heapKiB?.toFixed(0) ?? '-'} KiB; load ${load1}`);
+  // The first round after the idle period: what a hub that collected and shrank (dropped its compiled code) pays.
+  const cold = await heartbeatRound();
+  console.error(`${setup}: heartbeat round warm ${warm.ms.toFixed(0)} ms, ${warm.cpuUs.toFixed(0)} µs CPU each; after idling ${cold.ms.toFixed(0)} ms, ${cold.cpuUs.toFixed(0)} µs`);
+  const row: Row = {
+    setup,
+    regsPerS,
+    rssPerSessionKiB: (idle.kib - before.kib) / N,
+    rssBurstPerSessionKiB: (rss1 - before.kib) / N,
+    idleWaitMs: idle.waitedMs,
+    idleStable: idle.stable,
+    heapPerSessionKiB: idle.heapKiB === null || before.heapKiB === null ? null : (idle.heapKiB - before.heapKiB) / N,
+    load1,
+    hbRoundMs: warm.ms,
+    hbCpuUs: warm.cpuUs,
+    hbAfterIdle: cold,
+  };
 
   if (kill) {
     // Steady state: 3 s of the agents' heartbeats at their default period (every agent once per
@@ -394,7 +489,7 @@ const sampler2 = connectPostgres(cluster.database, { max: 1 });
 try {
   const pidsNow = () => [...cluster.pids().values()];
   rows.push(
-    await measure(`2 replicas, PostgreSQL, HAProxy (${N} agents)`, cluster.frontUrl.replace(/^http/, 'ws'), cluster.tokens.agent, pidsNow, {
+    await measure(`2 replicas, PostgreSQL, HAProxy (${N} agents)`, cluster.frontUrl.replace(/^http/, 'ws'), cluster.tokens.agent, pidsNow, cluster.replicas.map((r) => `http://${r.host}:${r.port}/metrics`), {
       pg: sampler,
       pg2: sampler2,
       run: async () => {
@@ -430,7 +525,7 @@ if (WITH_BASELINE) {
       if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    rows.push(await measure(`1 hub, SQLite (${N} agents)`, `ws://127.0.0.1:${port}`, 'bench-agent-token-0123', () => [single.pid!]));
+    rows.push(await measure(`1 hub, SQLite (${N} agents)`, `ws://127.0.0.1:${port}`, 'bench-agent-token-0123', () => [single.pid!], [`http://127.0.0.1:${port}/metrics`]));
   } finally {
     single.kill('SIGTERM');
   }
@@ -440,12 +535,12 @@ const loadEnd = loadavg().map((x) => x.toFixed(2));
 const base = rows[1] ?? rows[0]!;
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(`\nload average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; first redial: ${FIRST_REDIAL}; PostgreSQL ${DURABLE ? 'durable (fsync on)' : 'fsync off'}`);
-console.log(`\n| setup | registrations/s | hub RSS per idle session | heartbeat round (${N}) | hub CPU per heartbeat | after SIGKILL of a replica: sessions lost, back p50 / p99 / all |`);
+console.log(`\n| setup | registrations/s | hub RSS per idle session: idle (settled after) / right after the burst; of it JS heap | heartbeat round (${N}) | hub CPU per heartbeat | after SIGKILL of a replica: sessions lost, back p50 / p99 / all |`);
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
   const rc = r.reconnect ? `${r.reconnect.lost}, ${f(r.reconnect.p50)} / ${f(r.reconnect.p99)} ms / ${f(r.reconnect.allBackMs / 1000, 1)} s` : '-';
   console.log(
-    `| ${r.setup} | ${f(r.regsPerS)} (${f(r.regsPerS / base.regsPerS, 2)}×) | ${f(r.rssPerSessionKiB, 1)} KiB | ${f(r.hbRoundMs)} ms | ${f(r.hbCpuUs)} µs | ${rc} |`,
+    `| ${r.setup} | ${f(r.regsPerS)} (${f(r.regsPerS / base.regsPerS, 2)}×) | ${f(r.rssPerSessionKiB, 1)} KiB (${f(r.idleWaitMs / 1000, 1)} s${r.idleStable ? '' : ', not stable'}, load ${f(r.load1, 1)}) / ${f(r.rssBurstPerSessionKiB, 1)} KiB; ${r.heapPerSessionKiB === null ? '-' : `${f(r.heapPerSessionKiB, 1)} KiB`} | ${f(r.hbRoundMs)} ms; after idling ${f(r.hbAfterIdle.ms)} ms | ${f(r.hbCpuUs)} µs; after idling ${f(r.hbAfterIdle.cpuUs)} µs | ${rc} |`,
   );
 }
 const ha = rows[0]!;

@@ -101,6 +101,18 @@ export const HUB_METRICS = [
     help: 'L4 links from other hub replicas that this replica relays to its agents now, by protocol: one per forwarded TCP connection or UDP client address.',
     labels: ['protocol'],
   },
+  {
+    name: 'pipeops_hub_quiet_collections_total',
+    type: 'counter',
+    help: 'Full garbage collections (with the heap shrunk) the hub ran a quiet second after agent messages or gateway requests stopped, at most one per 10 s (src/threads/quiet-collector.ts).',
+  },
+  { name: 'pipeops_hub_quiet_collection_seconds_total', type: 'counter', help: 'Time the hub spent in those collections.' },
+  {
+    name: 'pipeops_hub_js_heap_bytes',
+    type: 'gauge',
+    help: 'JavaScriptCore heap of the hub (bun:jsc), as of the last garbage collection: size (live objects), capacity (reserved for objects), extra (memory owned by objects outside the heap: buffers).',
+    labels: ['kind'],
+  },
 ] as const satisfies readonly HubMetricDef[];
 
 export type HubMetricName = (typeof HUB_METRICS)[number]['name'];
@@ -118,6 +130,8 @@ export interface HubState {
   l4Active?(): { tunnel: string; active: number }[];
   /** L4 links from other replicas relayed here now, by protocol. */
   l4Forwarded?(): { tcp: number; udp: number };
+  /** The JavaScript heap as of the last garbage collection. */
+  heap?(): { size: number; capacity: number; extra: number };
 }
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
@@ -191,6 +205,8 @@ export class HubMetrics {
     const fwd = s.l4Forwarded?.();
     if (fwd) for (const protocol of ['tcp', 'udp'] as const) this.#gauge('pipeops_hub_l4_forwarded_active').set({ protocol }, fwd[protocol]);
     // Byte totals are kept by the agent endpoint (per socket, summed); the counter follows them.
+    const h = s.heap?.();
+    if (h) for (const kind of ['size', 'capacity', 'extra'] as const) this.#gauge('pipeops_hub_js_heap_bytes').set({ kind }, h[kind]);
     const b = s.tunnelBytes();
     this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' }, Math.max(0, b.toAgent - this.#bytesSeen.toAgent));
     this.inc('pipeops_hub_tunnel_bytes_total', { direction: 'from_agent' }, Math.max(0, b.fromAgent - this.#bytesSeen.fromAgent));

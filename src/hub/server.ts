@@ -28,6 +28,8 @@ import { RegisteredTunnels } from './l4/registered-tunnels.ts';
 import type { TunnelStore } from './tunnels/tunnel-store.ts';
 import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 import { ReplicaLink } from './replica-link.ts';
+import { runtime } from '#runtime';
+import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
 import { type ReplicaIdentity, SessionDirectory } from './session-directory.ts';
 import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
 import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';
@@ -107,6 +109,8 @@ interface AppParts {
 export interface HubDeps {
   /** Name resolution for direct route endpoints. */
   lookup?: LookupFn;
+  /** Tests: the least time between two quiet collections (default QUIET_MIN_INTERVAL_MS). */
+  quietMinIntervalMs?: number;
 }
 
 function buildApp(
@@ -214,6 +218,9 @@ function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }
 
+/** The hub's quiet collections (see startHub) are at least this far apart. */
+export const QUIET_MIN_INTERVAL_MS = 10_000;
+
 export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const badRoutes = checkPathRoutes(cfg.path_routes);
   if (badRoutes.length) throw new Error(`invalid hub configuration:\n${badRoutes.map((p) => `  - ${p}`).join('\n')}`);
@@ -236,6 +243,23 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const routes = state.routes;
   const tunnels = state.tunnels;
   const metrics = new HubMetrics();
+  // JavaScriptCore collects when the thread allocates: after a burst (registrations, a reconnect storm, gateway
+  // requests) the hub would keep the burst's garbage, and the RSS it holds, until the next one. A quiet second after
+  // the last agent message or gateway request it collects once and shrinks (as every thread of the agent does), at
+  // most once per QUIET_MIN_INTERVAL_MS, so that sparse traffic (a heartbeat every couple of seconds) does not buy a
+  // full collection per message. Steady traffic is never quiet and never collects this way. The start-up's garbage
+  // is collected a second after the hub is up.
+  const quiet = new QuietCollector({
+    quietMs: QUIET_COLLECT_MS,
+    minIntervalMs: deps.quietMinIntervalMs ?? QUIET_MIN_INTERVAL_MS,
+    collect: () => {
+      const t0 = performance.now();
+      collectAndShrink();
+      metrics.inc('pipeops_hub_quiet_collections_total');
+      metrics.inc('pipeops_hub_quiet_collection_seconds_total', {}, (performance.now() - t0) / 1000);
+    },
+  });
+  const activity = () => quiet.poke(Date.now());
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
     publicUrl: cfg.public_url.replace(/\/$/, ''),
@@ -277,6 +301,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       internalL4: () => (l4 ? (req, socket, head) => l4!.acceptForwarded(req, socket, head) : null),
       log,
       metrics,
+      activity,
     });
     kubeCaPem = gwTls.caPem;
     policy.listeners.push({ host: cfg.host, port: kubeGateway.port });
@@ -305,6 +330,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       lookup: deps.lookup,
       log,
       metrics,
+      activity,
     });
     policy.listeners.push({ host: cfg.host, port: publicGateway.port });
     if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });
@@ -328,10 +354,19 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
         perMessageDeflate: false,
         maxPayloadLength: 256 * 1024 * 1024,
         idleTimeout: 120,
-        open: (ws: ServerWebSocket<Data>) => agents.open(ws as never, ws.data.clusterUuid),
+        open: (ws: ServerWebSocket<Data>) => {
+          activity();
+          agents.open(ws as never, ws.data.clusterUuid);
+        },
         // A view of the message's bytes, not a copy (`new Uint8Array(buffer)` copied every 256 KiB body chunk).
-        message: (ws: ServerWebSocket<Data>, msg) => agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)),
-        close: (ws: ServerWebSocket<Data>, code) => agents.close(ws as never, code),
+        message: (ws: ServerWebSocket<Data>, msg) => {
+          activity();
+          agents.message(ws as never, typeof msg === 'string' ? msg : new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+        },
+        close: (ws: ServerWebSocket<Data>, code) => {
+          activity();
+          agents.close(ws as never, code);
+        },
         drain: (ws: ServerWebSocket<Data>) => agents.drain(ws as never),
       },
     });
@@ -414,7 +449,13 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     upgradesActive: () => ({ kube: kubeGateway.upgradesActive, public: publicGateway.upgradesActive }),
     l4Active: () => l4Gateway.list().map((t) => ({ tunnel: t.name, active: t.connections_active })),
     l4Forwarded: () => l4Gateway.forwardedActive(),
+    heap: () => {
+      const h = runtime.heapStats();
+      return { size: h.heapSize, capacity: h.heapCapacity, extra: h.extraMemorySize };
+    },
   });
+  activity();
+  const stopQuiet = quiet.start();
   ready = true;
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}`;
@@ -442,6 +483,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
     metrics,
     async stop() {
       ready = false;
+      stopQuiet();
       registered?.stop();
       await l4Gateway.stop();
       yamux.stop();

@@ -2,8 +2,10 @@
 // allocates, so a relay that goes idle right after a burst (c=64 small requests, a 64 MiB download) keeps that
 // burst's garbage, and the RSS it occupies, until its next burst: measured +17 MiB of tunnel-worker heap two
 // seconds after c=64 (docs/benchmarks.md, Memory). Every thread of the agent runs one (the workers through
-// collectWhenQuiet, the main thread in agent/run.ts), and each collection shrinks: compiled code is dropped and free
-// pages go back to the system, which also returns the start-up code (config parsing) that never runs again. Code
+// collectWhenQuiet, the main thread in agent/run.ts), as does the hub (src/hub/server.ts: agent messages and
+// gateway requests are its activity, at most one collection per 10 s), and each collection shrinks: compiled code
+// is dropped and free pages go back to the system, which also returns the start-up code (config parsing) that never
+// runs again. Code
 // dropped is code recompiled by the next burst; in full bench runs that did not show in the agent's CPU per request
 // (52.5–62.0 µs against 50.8–63.3 without shrinking after bursts), while the RSS 2 s after the load fell 3 MiB.
 import { runtime } from '#runtime';
@@ -17,6 +19,11 @@ export interface QuietCollectorOptions {
   quietMs: number;
   /** The collection (runtime.collectGarbage with shrink). */
   collect(): void;
+  /**
+   * At least this long between two collections (default 0): sparse activity (one message every couple of seconds)
+   * otherwise earns a full collection after each message. The activity stays noted and is collected once it passes.
+   */
+  minIntervalMs?: number;
 }
 
 /** Decides when to collect; the caller reports activity (`poke`) and calls `tick` periodically (see `start`). */
@@ -24,6 +31,7 @@ export class QuietCollector {
   #lastActivity = 0;
   #dirty = false;
   #touched = false;
+  #lastCollection = Number.NEGATIVE_INFINITY;
   /** Collections run so far (diagnostics and tests). */
   collections = 0;
 
@@ -50,7 +58,9 @@ export class QuietCollector {
       this.poke(now);
     }
     if (!this.#dirty || now - this.#lastActivity < this.o.quietMs) return false;
+    if (now - this.#lastCollection < (this.o.minIntervalMs ?? 0)) return false;
     this.#dirty = false;
+    this.#lastCollection = now;
     this.collections++;
     this.o.collect();
     return true;

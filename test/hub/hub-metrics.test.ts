@@ -210,3 +210,14 @@ test('/healthz and /readyz; the agent going away moves the gauges', async () => 
     return value(s, 'pipeops_hub_agents_connected') === 0 && value(s, 'pipeops_hub_clusters', { state: 'disconnected' }) === 1 && value(s, 'pipeops_hub_agent_sockets', { kind: 'gateway', state: 'bound' }) === 0;
   }, { what: 'gauges after disconnect' });
 });
+
+test('a quiet second after the traffic the hub collects its garbage once; the JS heap is exported as of then', async () => {
+  // The tests above kept the hub busy (agent messages, gateway requests); scrapes are not activity.
+  const after = await waitFor(async () => {
+    const s = await scrape();
+    return value(s, 'pipeops_hub_quiet_collections_total') >= 1 ? s : null;
+  }, { timeoutMs: 30_000, what: 'a quiet collection' });
+  expect(value(after, 'pipeops_hub_quiet_collection_seconds_total')).toBeGreaterThan(0);
+  expect(value(after, 'pipeops_hub_js_heap_bytes', { kind: 'size' })).toBeGreaterThan(1 << 20);
+  expect(value(after, 'pipeops_hub_js_heap_bytes', { kind: 'capacity' })).toBeGreaterThanOrEqual(value(after, 'pipeops_hub_js_heap_bytes', { kind: 'size' }));
+});

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type RunningAgent, runAgent } from '../../src/agent/run.ts';
 import { type AgentConfigInput, parseAgentConfig } from '../../src/config/schema.ts';
 import { type HubConfigInput, HubConfigSchema } from '../../src/hub/config/schema.ts';
-import { type Hub, startHub } from '../../src/hub/server.ts';
+import { type Hub, type HubDeps, startHub } from '../../src/hub/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.ts';
 
@@ -19,7 +19,7 @@ export function tempDir(prefix = 'pipeops-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> {
+export async function testHub(over: Partial<HubConfigInput> = {}, deps: HubDeps = {}): Promise<Hub> {
   const cfg = HubConfigSchema.parse({
     port: 0,
     kube_port: 0,
@@ -32,7 +32,7 @@ export async function testHub(over: Partial<HubConfigInput> = {}): Promise<Hub> 
     state: ':memory:',
     ...over,
   });
-  return startHub(cfg, quietLog);
+  return startHub(cfg, quietLog, deps);
 }
 
 /** Agent config with fast timeouts for tests; `apiUrl` is the hub's http URL. */

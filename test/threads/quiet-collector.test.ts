@@ -53,6 +53,25 @@ describe('QuietCollector', () => {
     expect(runs).toEqual([1000, 31_000]);
   });
 
+  test('minIntervalMs: sparse activity collects at most once per interval, and the last activity is still collected', () => {
+    const runs: number[] = [];
+    let now = 0;
+    const c = new QuietCollector({ quietMs: 1000, minIntervalMs: 10_000, collect: () => runs.push(now) });
+    // One message every 2 s: without the interval each would earn a collection a second later.
+    for (let t = 0; t <= 20_000; t += 100) {
+      now = t;
+      if (t % 2000 === 0) c.poke(t);
+      c.tick(t);
+    }
+    expect(runs).toEqual([1000, 11_000]);
+    // The activity after 11 s is still collected once the interval has passed and it is quiet.
+    for (let t = 20_100; t <= 40_000; t += 100) {
+      now = t;
+      c.tick(t);
+    }
+    expect(runs).toEqual([1000, 11_000, 21_000]);
+  });
+
   test('start() ticks on a timer until stopped', async () => {
     let collected = 0;
     const c = new QuietCollector({ quietMs: 50, collect: () => collected++ });

@@ -51,6 +51,8 @@ export interface KubeGatewayOptions {
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
   metrics?: HubMetrics;
+  /** Called for every request (the hub's QuietCollector). */
+  activity?: () => void;
 }
 
 export interface KubeGateway {
@@ -128,10 +130,12 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
+    o.activity?.();
     const url = req.url ?? '/';
     const labels = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') };
     let observeDuration = true;
     res.once('close', () => {
+      o.activity?.();
       o.metrics?.inc('pipeops_hub_kube_requests_total', { ...labels, code: String(res.headersSent ? res.statusCode : 0) });
       if (observeDuration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', labels, (performance.now() - t0) / 1000);
     });

@@ -69,6 +69,8 @@ export interface PublicGatewayOptions {
   /** Interval of the aggregated "cluster not connected" warnings (default REPEAT_INTERVAL_MS). */
   repeatLogIntervalMs?: number;
   metrics?: HubMetrics;
+  /** Called for every request (the hub's QuietCollector). */
+  activity?: () => void;
 }
 
 export interface PublicGateway {
@@ -192,9 +194,11 @@ export async function startPublicGateway(o: PublicGatewayOptions): Promise<Publi
 
   const onRequest = (proto: 'http' | 'https') => async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
+    o.activity?.();
     let mode = 'none';
     let route = '';
     res.once('close', () => {
+      o.activity?.();
       o.metrics?.inc('pipeops_hub_public_requests_total', { route, mode, code: String(res.headersSent ? res.statusCode : 0) });
       o.metrics?.observe('pipeops_hub_public_request_duration_seconds', { route }, (performance.now() - t0) / 1000);
     });
