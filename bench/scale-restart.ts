@@ -9,7 +9,8 @@
 //   - heartbeat cost: hub CPU (utime + stime from /proc/<pid>/stat) over a window where all N heartbeat at a set
 //     interval, minus the same window with no heartbeats, divided by the heartbeats acknowledged;
 //   - reconnect: SIGKILL the hub, restart it on the same port and state file; each agent redials with the agent's
-//     own jittered backoff (src/timing/backoff.ts, within-cap 25 %) → p50/p99/max from the kill until the agent's
+//     own jittered backoff (src/timing/backoff.ts: the first redial after a lost session uniform in [0, base + 25 %),
+//     later ones doubling, within-cap 25 %) → p50/p99/max from the kill until the agent's
 //     session is acknowledged again (target all ≤ 30 s).
 //   bun bench/scale-restart.ts [--agents 1000] [--concurrency 50] [--heartbeat-interval-ms 2000] [--window-ms 20000]
 //                      [--down-ms 0] [--reconnect-base-ms 500] [--reconnect-max-ms 10000] [--hub-cmd "bun run src/cli.ts"]
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import { buildHeartbeat } from '../src/heartbeat/payload.ts';
 import { decodeEnvelope, encodeEnvelope } from '../src/protocol/envelope.ts';
 import { controllerUrl, gatewayUrl } from '../src/protocol/session-urls.ts';
-import { type BackoffPolicy, backoffDelay } from '../src/timing/backoff.ts';
+import { type BackoffPolicy, backoffDelay, firstRedialDelay } from '../src/timing/backoff.ts';
 import { buildRegisterPayload } from '../src/tunnel/register-payload.ts';
 import { emptyDir, type Proc, watchLines } from '../scripts/binary-run.ts';
 
@@ -283,7 +284,7 @@ class SimAgent {
     let preferController = false;
     void (async () => {
       for (let attempt = 0; !this.#stopped; attempt++) {
-        await Bun.sleep(backoffDelay(this.policy, attempt)); // the jittered backoff being measured
+        await Bun.sleep(attempt === 0 ? firstRedialDelay(this.policy) : backoffDelay(this.policy, attempt)); // the agent's jittered backoff being measured
         if (this.#stopped) return;
         try {
           if (preferController) {
@@ -464,7 +465,7 @@ export function withScaleSection(doc: string, r: ScaleResult): string {
     'RSS per idle session is (RSS with N idle sessions − RSS before) / N, after a few seconds of idling each. Heartbeat',
     'cost is the hub CPU of a window with every agent heartbeating, minus the same window idle, per acknowledged',
     'heartbeat. Reconnect time runs from the SIGKILL to the agent\'s first acknowledged heartbeat on the restarted hub:',
-    'each agent retries at ≈ base, 3·base, 7·base … (+0–25 %) after the drop, so it moves in steps with the restart time.',
+    'each agent redials first after a random wait in [0, base + 25 %) (the agent\'s full jitter on the first redial after a lost session), then at about 2·base, 4·base … more (+0–25 %), so it moves in steps with the restart time.',
     '',
     table(r),
     SCALE_END,
