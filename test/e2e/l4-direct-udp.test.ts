@@ -5,9 +5,8 @@
 // rebinding) is refused per client and counted `direct_refused`, without a datagram reaching anything.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { RunningAgent } from '../../src/agent/run.ts';
-import { HubConfigSchema } from '../../src/hub/config/schema.ts';
-import { type Hub, startHub } from '../../src/hub/server.ts';
-import { ADMIN_TOKEN, AGENT_TOKEN, quietLog, tempDir, testAgent } from '../support/hub-agent.ts';
+import type { Hub } from '../../src/hub/server.ts';
+import { AGENT_TOKEN, tempDir, testAgent, testHub } from '../support/hub-agent.ts';
 import { freePort } from '../support/l4-backends.ts';
 import { waitFor } from '../support/wait.ts';
 import { udpClient, udpEchoOn } from '../support/udp-echo.ts';
@@ -24,18 +23,7 @@ beforeAll(async () => {
   echo = await udpEchoOn('127.0.0.2');
   stops.push(() => echo.stop());
   const p = await freePort();
-  const cfg = HubConfigSchema.parse({
-    port: 0,
-    kube_port: 0,
-    gateway_port: 0,
-    gateway_tls_port: 0,
-    agent_tokens: [AGENT_TOKEN],
-    admin_tokens: [ADMIN_TOKEN],
-    state: ':memory:',
-    l4_port_range: `${p}-${p + 9}`,
-    direct_allowed_cidrs: ['127.0.0.2/32'],
-  });
-  hub = await startHub(cfg, quietLog, { lookup: async (host) => (host === 'lb.test' ? [lbAddress] : []) });
+  hub = await testHub({ l4_port_range: `${p}-${p + 9}`, direct_allowed_cidrs: ['127.0.0.2/32'] }, { lookup: async (host) => (host === 'lb.test' ? [lbAddress] : []) });
   stops.push(() => hub.stop());
   agent = await testAgent(hub.url, tempDir(), { agent: { cluster_name: 'l4-direct-udp' }, kubernetes: { kubeconfig: '' } });
   stops.push(() => agent.stop());
