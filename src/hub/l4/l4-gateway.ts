@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Logger } from '../../log/logger.ts';
 import { encodeStreamHeader } from '../../protocol/l4-stream-header.ts';
+import { IdleTimer } from '../../timing/idle-timer.ts';
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
 import { pipeSocketStream } from '../../protocol/yamux-socket-pipe.ts';
 import { listenTcp, type PipeSocket } from '../../runtime/tcp.ts';
@@ -439,16 +440,12 @@ export class L4Gateway {
 
   async #listenUdp(e: L4Exposure, stats: Stats): Promise<Listener> {
     const sock = dgram.createSocket(net.isIPv6(this.#d.host) ? 'udp6' : 'udp4');
-    type Client = { peer: UdpPeer | null; hooks: UdpClientHooks; idle: ReturnType<typeof setTimeout> | undefined; bytesIn: number; bytesOut: number; dropped: number };
+    type Client = { peer: UdpPeer | null; hooks: UdpClientHooks; idle: IdleTimer; bytesIn: number; bytesOut: number; dropped: number };
     const clients = new Map<string, Client>();
-    const touch = (key: string, c: Client) => {
-      clearTimeout(c.idle);
-      c.idle = setTimeout(() => end(key, c), this.#d.udpIdleMs);
-    };
     const end = (key: string, c: Client) => {
       if (clients.get(key) !== c) return;
       clients.delete(key);
-      clearTimeout(c.idle);
+      c.idle.stop();
       c.peer?.close();
       this.#ended(e, stats, c.bytesIn, c.bytesOut);
     };
@@ -457,7 +454,8 @@ export class L4Gateway {
       let c = clients.get(key);
       if (!c) {
         this.#opened(e, stats);
-        const client: Client = { peer: null, hooks: null!, idle: undefined, bytesIn: 0, bytesOut: 0, dropped: 0 };
+        // Every datagram either way pushes the client's expiry out (a time stored, not a timer re-armed per datagram).
+        const client: Client = { peer: null, hooks: null!, idle: new IdleTimer(this.#d.udpIdleMs, () => end(key, client)), bytesIn: 0, bytesOut: 0, dropped: 0 };
         c = client;
         clients.set(key, client);
         const hooks: UdpClientHooks = {
@@ -465,7 +463,7 @@ export class L4Gateway {
             // An answer still in flight after the session ended (its peer closes gracefully) is not delivered.
             if (clients.get(key) !== client) return;
             client.bytesOut += d.length;
-            touch(key, client);
+            client.idle.touch();
             sock.send(d, rinfo.port, rinfo.address);
           },
           ended: (f) => {
@@ -486,7 +484,7 @@ export class L4Gateway {
         if (clients.get(key) !== client) return;
       }
       c.bytesIn += msg.length;
-      touch(key, c);
+      c.idle.touch();
       if (!c.peer!.send(msg)) c.hooks.dropped(1);
     });
     const port = await this.#bindPort(

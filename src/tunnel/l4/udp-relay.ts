@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { DatagramReader, encodeDatagram } from '../../protocol/l4-stream-header.ts';
 import type { YamuxStream } from '../../protocol/yamux-session.ts';
+import { IdleTimer } from '../../timing/idle-timer.ts';
 import type { L4Target } from './l4-target.ts';
 
 export interface UdpRelayOptions {
@@ -29,12 +30,11 @@ export function relayUdp(stream: YamuxStream, initial: Uint8Array, target: L4Tar
   const sock = dgram.createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
   const reader = o.framed ? new DatagramReader() : null;
   let closed = false;
-  let idle: ReturnType<typeof setTimeout> | undefined;
   const finish = (error: string | null) => {
     if (closed) return;
     closed = true;
     r.error = error;
-    clearTimeout(idle);
+    idle.stop();
     try {
       sock.close();
     } catch {
@@ -44,10 +44,9 @@ export function relayUdp(stream: YamuxStream, initial: Uint8Array, target: L4Tar
     else stream.end();
     done(r);
   };
-  const touch = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => finish(`idle for ${Math.round(o.idleMs / 1000)} s`), o.idleMs);
-  };
+  // Every datagram either way pushes the deadline out (a time stored, not a timer re-armed per datagram).
+  const idle = new IdleTimer(o.idleMs, () => finish(`idle for ${Math.round(o.idleMs / 1000)} s`));
+  const touch = () => idle.touch();
   const pending: Uint8Array[] = [];
   let connected = false;
   const toBackend = (d: Uint8Array) => {
@@ -86,7 +85,6 @@ export function relayUdp(stream: YamuxStream, initial: Uint8Array, target: L4Tar
     connected = true;
     for (const d of pending.splice(0)) toBackend(d);
   });
-  touch();
   if (initial.length) fromGateway(initial);
   stream.resume();
 }
