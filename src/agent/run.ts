@@ -181,7 +181,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
   // requests' metrics); each worker does the same for itself (collectWhenQuiet in workers/*.ts). See quiet-collector.ts.
   const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, collect: collectAndShrink });
   const stopQuiet = quiet.start();
-  const common = { status, metrics, log, logLine, activity: () => quiet.poke(Date.now()) };
+  const common = { status, metrics, log, logLine, activity: () => quiet.touch() };
   let ingressSup: WorkerSupervisor<MainToIngress, IngressToMain>;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => {

@@ -259,7 +259,8 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       metrics.inc('pipeops_hub_quiet_collection_seconds_total', {}, (performance.now() - t0) / 1000);
     },
   });
-  const activity = () => quiet.poke(Date.now());
+  // Called for every agent message and gateway request: a flag, not a clock read (the next tick dates it).
+  const activity = () => quiet.touch();
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
     publicUrl: cfg.public_url.replace(/\/$/, ''),

@@ -37,7 +37,7 @@ export class QuietCollector {
 
   constructor(private readonly o: QuietCollectorOptions) {}
 
-  /** Something happened on this thread (a request relayed, a batch of metrics posted). */
+  /** Something happened on this thread at `now` (tests drive the clock; production code calls `touch`). */
   poke(now: number): void {
     this.#lastActivity = now;
     this.#dirty = true;
@@ -87,7 +87,7 @@ export function collectWhenQuiet<In, Out>(port: WorkerPort<In, Out>): WorkerPort
   quiet.start();
   return {
     post: (m, transfer) => {
-      quiet.poke(Date.now());
+      quiet.touch();
       port.post(m, transfer);
     },
     onMessage: (handler) => port.onMessage(handler),
