@@ -144,7 +144,8 @@ export class ReplicaLink {
     const port = Number(u.port) || (secure ? 443 : 80);
     const peer = secure ? tls.connect({ host: u.hostname, port, ...this.#tlsOptions() }) : net.connect({ host: u.hostname, port });
     const lines = [`${req.method ?? 'GET'} ${target} HTTP/1.1`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (!LINK_HEADERS.includes(req.rawHeaders[i]!.toLowerCase())) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    const raw = withoutLinkRawHeaders(req.rawHeaders);
+    for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
     for (const [k, v] of Object.entries(this.sign(req.method ?? 'GET', target, client))) lines.push(`${k}: ${v}`);
     let connected = false;
     peer.once(secure ? 'secureConnect' : 'connect', () => {
@@ -285,9 +286,15 @@ function withoutLinkHeaders(h: IncomingHttpHeaders): Record<string, string | str
   return out;
 }
 
-/** node's rawHeaders without the link's headers (what a gateway passes on to an agent). */
-export function withoutLinkRawHeaders(raw: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (!LINK_HEADERS.includes(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+/**
+ * node's rawHeaders without the link's headers (what a gateway passes on to an agent or a peer). Runs on every
+ * kube gateway request: the same array comes back, uncopied, when it holds none (the common case).
+ */
+export function withoutLinkRawHeaders(raw: readonly string[]): readonly string[] {
+  let i = 0;
+  while (i + 1 < raw.length && !LINK_HEADERS.includes(raw[i]!.toLowerCase())) i += 2;
+  if (i + 1 >= raw.length) return raw;
+  const out = raw.slice(0, i);
+  for (; i + 1 < raw.length; i += 2) if (!LINK_HEADERS.includes(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
   return out;
 }
