@@ -7,6 +7,7 @@ import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/p
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
 import { TunnelDispatcher } from '../../src/tunnel/dispatch.ts';
 import { ControlSession, type SessionConnection } from '../../src/tunnel/session.ts';
+import { testSessionOptions } from '../support/control-session.ts';
 import { quietLog } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -148,16 +149,7 @@ describe('ControlSession message loop', () => {
     let connected = false;
     let throwNext = 0;
     const session = new ControlSession(
-      {
-        apiUrl: `http://127.0.0.1:${server.port}`,
-        token: 't',
-        agentVersion: '0.0.0',
-        state: { cluster_id: '', gateway_ws_url: '', cluster_token: '' } as never,
-        credentialsChanged: false,
-        tls: { enabled: false, insecureSkipVerify: false },
-        timeouts: { handshakeMs: 5000, pingMs: 60_000, readMs: 60_000, reconnectMs: 100, reconnectMaxMs: 1000, registrationMs: 5000, registrationMaxWaitMs: 10_000, shutdownMs: 1000, heartbeatMs: 5000 },
-        buildRegisterPayload: () => ({ agent_id: 'agent-iso', cluster_name: 'iso' }) as never,
-      },
+      testSessionOptions(server.port!, { buildRegisterPayload: () => ({ agent_id: 'agent-iso', cluster_name: 'iso' }) as never }),
       {
         status: () => {},
         persist: () => {},

@@ -7,6 +7,7 @@ import type { Server } from 'bun';
 import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { ControlSession } from '../../src/tunnel/session.ts';
+import { testSessionHandlers, testSessionOptions } from '../support/control-session.ts';
 import { waitFor } from '../support/wait.ts';
 
 const BASE_MS = 100;
@@ -38,18 +39,8 @@ function redialSession(port: number) {
     if (l.msg === 'reconnecting to control plane') waits.push(l.delay_ms!);
   } });
   const s = new ControlSession(
-    {
-      apiUrl: `http://127.0.0.1:${port}`,
-      token: 't',
-      agentVersion: '0.0.0',
-      state: { cluster_id: '', cluster_uuid: '', gateway_ws_url: '', cluster_token: '' } as never,
-      credentialsChanged: false,
-      tls: { enabled: false, insecureSkipVerify: false },
-      timeouts: { handshakeMs: 5000, pingMs: 60_000, readMs: 60_000, reconnectMs: BASE_MS, reconnectMaxMs: 10_000, registrationMs: 5000, registrationMaxWaitMs: 10_000, shutdownMs: 1000, heartbeatMs: 5000 },
-      buildRegisterPayload: () => ({ agent_id: 'agent-t', cluster_name: 't' }) as never,
-      random: () => 0,
-    },
-    { status: () => {}, persist: () => {}, fatal: () => {}, metric: () => {}, message: () => false, binary: () => null, beforeText: () => {}, connected: () => {}, disconnected: () => {} },
+    testSessionOptions(port, { timeouts: { reconnectMs: BASE_MS, reconnectMaxMs: 10_000 }, random: () => 0 }),
+    testSessionHandlers(),
     log,
   );
   return { s, waits };

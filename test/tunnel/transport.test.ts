@@ -4,6 +4,7 @@ import { describe, expect, test } from 'bun:test';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { ControlSession, type SessionConnection } from '../../src/tunnel/session.ts';
 import { type SessionTransport, socketSink, TransportRouter, type TransportWriter } from '../../src/tunnel/transport.ts';
+import { testSessionHandlers, testSessionOptions } from '../support/control-session.ts';
 import { quietLog } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -119,29 +120,8 @@ type Options = ConstructorParameters<typeof ControlSession>[0];
 
 function session(port: number, hooks: { binary(d: ArrayBuffer): void; connected(c: SessionConnection): void }, binaryTransport?: Options['binaryTransport'], frameSink?: Options['frameSink']) {
   return new ControlSession(
-    {
-      apiUrl: `http://127.0.0.1:${port}`,
-      token: 't',
-      agentVersion: '0.0.0',
-      state: { cluster_id: '', cluster_uuid: '', gateway_ws_url: '', cluster_token: '' } as never,
-      credentialsChanged: false,
-      tls: { enabled: false, insecureSkipVerify: false },
-      timeouts: { handshakeMs: 5000, pingMs: 60_000, readMs: 60_000, reconnectMs: 100, reconnectMaxMs: 1000, registrationMs: 5000, registrationMaxWaitMs: 10_000, shutdownMs: 1000, heartbeatMs: 5000 },
-      buildRegisterPayload: () => ({ agent_id: 'agent-t', cluster_name: 't' }) as never,
-      binaryTransport,
-      frameSink,
-    },
-    {
-      status: () => {},
-      persist: () => {},
-      fatal: () => {},
-      metric: () => {},
-      message: () => false,
-      binary: (d) => (hooks.binary(d), null),
-      beforeText: () => {},
-      connected: (c) => hooks.connected(c),
-      disconnected: () => {},
-    },
+    testSessionOptions(port, { binaryTransport, frameSink }),
+    testSessionHandlers({ binary: (d) => (hooks.binary(d), null), connected: (c) => hooks.connected(c) }),
     quietLog,
   );
 }
