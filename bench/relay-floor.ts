@@ -6,7 +6,11 @@
 // WebSocket → agent → backend) can meet it on this machine; the gap between floor and ours is what our own logic
 // costs.
 //
-//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk]
+//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk] [--no-small] [--no-ours]
+//                            [--floors 'VARIANT;VARIANT;…']
+// --floors runs one floor relay per variant (a comma-separated list of the options in floor-agent.ts and
+// floor-hub.ts, e.g. 'reader=socket,ws=raw,out=raw'; the empty variant is the plain floor), each a side of its own
+// in the same interleaved rounds, named floor[VARIANT] in the result (the plain one just `floor`).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +29,9 @@ const rounds = Number(option('rounds', '3'));
 const secs = Number(option('secs', '4'));
 const tlsBackend = argv.includes('--tls-backend');
 const withBulk = !argv.includes('--no-bulk');
+const withSmall = !argv.includes('--no-small');
+const withOurs = !argv.includes('--no-ours');
+const floorVariants = option('floors', '').split(';');
 const jsonOut = argv.includes('--json') ? option('json', '') : '';
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-floor-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
@@ -42,55 +49,65 @@ try {
   procs.push(backend);
   const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
 
-  // floor relay
-  const fhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub.ts')], { stdout: 'pipe', stderr: 'inherit' });
-  procs.push(fhub);
-  const fready = JSON.parse(await lineOf(fhub, /"floor_hub_ready"/)) as { url: string; ws: string };
-  const fagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), fready.ws, backendUrl, fixtureCa], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, ...(tlsBackend ? { NODE_EXTRA_CA_CERTS: fixtureCa } : {}) },
-  });
-  procs.push(fagent);
-  await lineOf(fagent, /"floor_agent_ready"/);
+  // floor relays, one per variant
+  const floors: { name: string; url: string; pids: Record<string, number> }[] = [];
+  for (const v of floorVariants) {
+    const fhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub.ts'), v], { stdout: 'pipe', stderr: 'inherit' });
+    procs.push(fhub);
+    const fready = JSON.parse(await lineOf(fhub, /"floor_hub_ready"/)) as { url: string; ws: string };
+    const fagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), fready.ws, backendUrl, fixtureCa, v], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, ...(tlsBackend ? { NODE_EXTRA_CA_CERTS: fixtureCa } : {}) },
+    });
+    procs.push(fagent);
+    await lineOf(fagent, /"floor_agent_ready"/);
+    floors.push({ name: v ? `floor[${v}]` : 'floor', url: fready.url, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } });
+  }
 
   // our hub and agent, as bench/tunnel.ts starts them
-  const hub = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: T.agent, PIPEOPS_HUB_ADMIN_TOKENS: T.admin, PIPEOPS_HUB_USER_TOKENS: T.user },
-  });
-  procs.push(hub);
-  const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
-  const hubCaFile = join(dir, 'hub.db.tls', 'ca.crt');
-  const kubeconfig = writeBenchKubeconfig(dir, backendUrl, tlsBackend ? fixtureCa : undefined);
-  const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], { stdout: Bun.file(join(dir, 'agent.log')), stderr: 'inherit', env: benchAgentEnv({ dir, apiUrl: ready.url, token: T.agent, kubeconfig }) });
-  procs.push(agent);
-  const clusterId = await connectedClusterId(ready.url, T.admin);
-  const via = `${ready.kube_url}/clusters/${clusterId}/k8s`;
+  let via = '';
+  let hubCaFile = '';
+  let ourPids: Record<string, number> = {};
+  if (withOurs) {
+    const hub = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: T.agent, PIPEOPS_HUB_ADMIN_TOKENS: T.admin, PIPEOPS_HUB_USER_TOKENS: T.user },
+    });
+    procs.push(hub);
+    const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
+    hubCaFile = join(dir, 'hub.db.tls', 'ca.crt');
+    const kubeconfig = writeBenchKubeconfig(dir, backendUrl, tlsBackend ? fixtureCa : undefined);
+    const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], { stdout: Bun.file(join(dir, 'agent.log')), stderr: 'inherit', env: benchAgentEnv({ dir, apiUrl: ready.url, token: T.agent, kubeconfig }) });
+    procs.push(agent);
+    const clusterId = await connectedClusterId(ready.url, T.admin);
+    via = `${ready.kube_url}/clusters/${clusterId}/k8s`;
+    ourPids = { hub: hub.pid, agent: agent.pid, backend: backend.pid };
+  }
 
   const fixCa = readFileSync(fixtureCa, 'utf8');
-  const hubCa = readFileSync(hubCaFile, 'utf8');
   const hdr = { authorization: `Bearer ${T.user}` };
-  type Side = 'direct' | 'floor' | 'ours';
+  type Side = string;
   const sides: Record<Side, { url: string; ca?: string; caFile?: string; pids: Record<string, number>; auth?: boolean }> = {
     direct: { url: backendUrl, ...(tlsBackend ? { ca: fixCa, caFile: fixtureCa } : {}), pids: { backend: backend.pid } },
-    floor: { url: fready.url, ca: fixCa, caFile: fixtureCa, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } },
-    ours: { url: via, ca: hubCa, caFile: hubCaFile, pids: { hub: hub.pid, agent: agent.pid, backend: backend.pid }, auth: true },
   };
-  const get = (s: Side, path: string) => () => fetch(`${sides[s].url}${path}`, { ...(sides[s].auth ? { headers: hdr } : {}), ...(sides[s].ca ? { tls: { ca: sides[s].ca } } : {}) } as RequestInit);
-  for (const s of ['direct', 'floor', 'ours'] as Side[]) await load(get(s, '/bench/small'), 8, { count: 2000 });
+  for (const f of floors) sides[f.name] = { url: f.url, ca: fixCa, caFile: fixtureCa, pids: f.pids };
+  if (withOurs) sides.ours = { url: via, ca: readFileSync(hubCaFile, 'utf8'), caFile: hubCaFile, pids: ourPids, auth: true };
+  const names = Object.keys(sides);
+  const get = (s: Side, path: string) => () => fetch(`${sides[s]!.url}${path}`, { ...(sides[s]!.auth ? { headers: hdr } : {}), ...(sides[s]!.ca ? { tls: { ca: sides[s]!.ca } } : {}) } as RequestInit);
+  if (withSmall) for (const s of names) await load(get(s, '/bench/small'), 8, { count: 2000 });
 
   const res: Record<string, number[]> = {};
   const put = (k: string, v: number) => (res[k] ??= []).push(v);
-  const order: Side[][] = [
-    ['direct', 'floor', 'ours'],
-    ['ours', 'floor', 'direct'],
-    ['floor', 'ours', 'direct'],
-  ];
+  /** Round r visits the sides rotated by r, and reversed every other round. */
+  const orderOf = (r: number) => {
+    const rot = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
+    return r % 2 ? rot.reverse() : rot;
+  };
   for (let r = 0; r < rounds; r++) {
-    for (const s of order[r % order.length]!) {
-      const pids = sides[s].pids;
+    for (const s of withSmall ? orderOf(r) : []) {
+      const pids = sides[s]!.pids;
       const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
       const c0 = process.cpuUsage();
       const run = await load(get(s, '/bench/small'), 64, { durationMs: secs * 1000, minBytes: 900 });
@@ -101,12 +118,12 @@ try {
       for (const [k, pid] of Object.entries(pids)) put(`${s}_${k}_us_per_req`, ((cpuTicks(pid) - before[k]!) * TICK_US) / run.n);
     }
     if (withBulk) {
-      for (const s of order[r % order.length]!) {
-        const pids = sides[s].pids;
+      for (const s of orderOf(r)) {
+        const pids = sides[s]!.pids;
         const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
         const p = Bun.spawn(
-          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s].url}/bench/big`, '--count', '2', ...(sides[s].caFile ? ['--ca', sides[s].caFile!] : [])],
-          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s].auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
+          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '2', ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
+          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
         );
         const out = await new Response(p.stdout).text();
         await p.exited;
@@ -127,12 +144,16 @@ try {
   const out: Record<string, unknown> = {};
   for (const [k, xs] of Object.entries(res)) out[k] = { median: +median(xs).toFixed(2), min: +Math.min(...xs).toFixed(2), max: +Math.max(...xs).toFixed(2) };
   const ratio = (a: string, b: string) => median(res[a]!) / median(res[b]!);
-  out.floor_c64_pct_of_direct = +(100 * ratio('floor_c64_rps', 'direct_c64_rps')).toFixed(1);
-  out.ours_c64_pct_of_direct = +(100 * ratio('ours_c64_rps', 'direct_c64_rps')).toFixed(1);
-  if (withBulk) {
-    out.floor_bulk_pct_of_direct = +(100 * ratio('floor_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
-    out.ours_bulk_pct_of_direct = +(100 * ratio('ours_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
+  for (const s of names.slice(1)) {
+    if (withSmall) out[`${s}_c64_pct_of_direct`] = +(100 * ratio(`${s}_c64_rps`, 'direct_c64_rps')).toFixed(1);
+    if (withBulk) out[`${s}_bulk_pct_of_direct`] = +(100 * ratio(`${s}_bulk_mib_s`, 'direct_bulk_mib_s')).toFixed(1);
+    if (withBulk) {
+      // all processes of the side, per MiB (client included): what two cores must carry
+      const sum = ['bulkclient', ...Object.keys(sides[s]!.pids)].reduce((a, k) => a + median(res[`${s}_${k}_us_per_mib`]!), 0);
+      out[`${s}_all_us_per_mib`] = Math.round(sum);
+    }
   }
+  if (withBulk) out.direct_all_us_per_mib = Math.round(median(res.direct_bulkclient_us_per_mib!) + median(res.direct_backend_us_per_mib!));
   out.rounds = rounds;
   out.secs = secs;
   out.backend = tlsBackend ? 'https' : 'http';
