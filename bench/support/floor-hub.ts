@@ -8,7 +8,11 @@
 //   out=stream|node|raw  how the client's HTTPS answer is written: Bun.serve with a direct ReadableStream (default),
 //                        node:https res.write, or a Bun.listen TLS socket with hand-written HTTP/1.1 (GET only,
 //                        one request per connection, chunked answers)
-// The agent's WebSocket always ends at Bun.serve (the `ws` URL); with out=node|raw the client's URL is another port.
+//   in=bun|raw           the agent's WebSocket ends at Bun.serve (default), or at a Bun.listen TLS socket whose
+//                        frames are parsed as they arrive and each read's payload bytes go to the client as they
+//                        are (cut-through: a message is never gathered); masked payloads are unmasked in JS, so
+//                        this pays off only with floor-agent's ws=raw (zero key)
+// With out=node|raw the client's URL is another port than Bun.serve's; with in=raw the agent's is.
 import https from 'node:https';
 import type { Socket } from 'bun';
 
@@ -20,6 +24,7 @@ const opt = new Map(
     .map((kv) => kv.split('=') as [string, string]),
 );
 const out = opt.get('out') ?? 'stream';
+const inKind = opt.get('in') ?? 'bun';
 const fixtures = new URL('../../test/fixtures/tls/', import.meta.url);
 const tls = { cert: Bun.file(new URL('server.crt', fixtures)), key: Bun.file(new URL('server.key', fixtures)) };
 
@@ -30,7 +35,7 @@ interface Sink {
   end(): void;
 }
 const pending = new Map<number, Sink>();
-let agent: import('bun').ServerWebSocket<unknown> | undefined;
+let agent: { send(text: string): unknown } | undefined;
 let nextId = 1;
 /** Sends the request to the agent; false when there is none. */
 function relay(path: string, sink: Sink): boolean {
@@ -204,4 +209,121 @@ if (out === 'node') {
   });
   clientUrl = `https://127.0.0.1:${srv.port}`;
 }
-console.log(JSON.stringify({ event: 'floor_hub_ready', url: clientUrl, ws: `wss://127.0.0.1:${server.port}/agent` }));
+let wsUrl = `wss://127.0.0.1:${server.port}/agent`;
+if (inKind === 'raw') {
+  const port = rawWsServer();
+  wsUrl = `wss://127.0.0.1:${port}/agent`;
+}
+console.log(JSON.stringify({ event: 'floor_hub_ready', url: clientUrl, ws: wsUrl }));
+
+/** in=raw: one agent WebSocket on a TLS socket, parsed incrementally; returns the port. */
+function rawWsServer(): number {
+  const enc = new TextEncoder();
+  let handshake = '';
+  let open = false;
+  // frame state
+  let hdr = new Uint8Array(0); // an incomplete frame header
+  let left = 0; // payload bytes left in the current frame
+  let mask: Uint8Array | null = null;
+  let maskPos = 0;
+  // message state: the first 5 payload bytes are [id u32][kind u8]
+  const msgHead = new Uint8Array(5);
+  let msgHeadGot = 0;
+  let sink: Sink | undefined;
+  let kind = 0;
+  let whole: Uint8Array[] = [];
+  const payload = (d: Uint8Array) => {
+    if (mask) {
+      for (let i = 0; i < d.length; i++) d[i]! ^= mask[(maskPos + i) & 3]!;
+      maskPos += d.length;
+    }
+    if (msgHeadGot < 5) {
+      const take = Math.min(5 - msgHeadGot, d.length);
+      msgHead.set(d.subarray(0, take), msgHeadGot);
+      msgHeadGot += take;
+      d = d.subarray(take);
+      if (msgHeadGot < 5) return;
+      const id = new DataView(msgHead.buffer).getUint32(0, true);
+      kind = msgHead[4]!;
+      sink = pending.get(id);
+      if (kind !== 1) pending.delete(id);
+    }
+    if (!d.length || !sink) return;
+    if (kind === 0) whole.push(d);
+    else sink.chunk(d);
+  };
+  const endOfMessage = () => {
+    if (sink && kind === 0) sink.whole(whole.length === 1 ? whole[0]! : Buffer.concat(whole));
+    else if (sink && kind === 2) sink.end();
+    whole = [];
+    msgHeadGot = 0;
+    sink = undefined;
+  };
+  const l = Bun.listen<undefined>({
+    hostname: '127.0.0.1',
+    port: 0,
+    tls,
+    socket: {
+      open(s) {
+        s.setNoDelay(true);
+      },
+      data(s, d) {
+        let b: Uint8Array = d;
+        if (!open) {
+          handshake += d.toString('latin1');
+          const end = handshake.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const key = /\r\nsec-websocket-key:\s*(\S+)/i.exec(handshake)![1]!;
+          const accept = new Bun.CryptoHasher('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`).digest('base64');
+          s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+          open = true;
+          b = d.subarray(Buffer.byteLength(handshake.slice(0, end + 4), 'latin1'));
+          agent = {
+            send(text: string) {
+              const t = enc.encode(text);
+              const h = t.length < 126 ? Uint8Array.of(0x81, t.length) : Uint8Array.of(0x81, 126, t.length >> 8, t.length & 255);
+              s.write(Buffer.concat([h, t]));
+            },
+          };
+        }
+        while (b.length) {
+          if (left > 0) {
+            const take = Math.min(left, b.length);
+            payload(b.subarray(0, take));
+            left -= take;
+            b = b.subarray(take);
+            if (left === 0 && fin) endOfMessage();
+            continue;
+          }
+          // a frame header, possibly split across reads
+          const h = hdr.length ? Buffer.concat([hdr, b]) : b;
+          if (h.length < 2) return void (hdr = h.slice());
+          const len7 = h[1]! & 0x7f;
+          const masked = (h[1]! & 0x80) !== 0;
+          const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+          if (h.length < need) return void (hdr = h.slice());
+          const dv = new DataView(h.buffer, h.byteOffset, need);
+          const len = len7 === 126 ? dv.getUint16(2) : len7 === 127 ? Number(dv.getBigUint64(2)) : len7;
+          const op = h[0]! & 0x0f;
+          fin = (h[0]! & 0x80) !== 0;
+          mask = masked ? h.slice(need - 4, need) : null;
+          if (mask && mask[0] === 0 && mask[1] === 0 && mask[2] === 0 && mask[3] === 0) mask = null;
+          maskPos = 0;
+          const used = need - hdr.length;
+          hdr = new Uint8Array(0);
+          b = b.subarray(used);
+          if (op === 8) return void s.end();
+          if (op === 9 || op === 10) {
+            left = 0;
+            b = b.subarray(len); // control frames are small; a split one is not handled (the floor agent sends none)
+            continue;
+          }
+          left = len;
+          if (left === 0 && fin) endOfMessage();
+        }
+      },
+    },
+  });
+  let fin = true;
+  return l.port;
+}
