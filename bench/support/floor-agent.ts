@@ -99,7 +99,7 @@ function rawWs(onText: (t: string) => void, onOpen: () => void) {
   void Bun.connect({
     hostname: u.hostname,
     port: Number(u.port),
-    tls: { ca },
+    ...(u.protocol === 'wss:' ? { tls: { ca } } : {}),
     socket: {
       open(s) {
         sock = s;

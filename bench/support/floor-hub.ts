@@ -12,7 +12,9 @@
 //                        frames are parsed as they arrive and each read's payload bytes go to the client as they
 //                        are (cut-through: a message is never gathered); masked payloads are unmasked in JS, so
 //                        this pays off only with floor-agent's ws=raw (zero key)
-// With out=node|raw the client's URL is another port than Bun.serve's; with in=raw the agent's is.
+//   link=tls|plain       the agent's WebSocket over TLS (default, as the architecture has it) or plain TCP: what TLS
+//                        on that leg costs, for the arithmetic only
+// With out=node|raw the client's URL is another port than Bun.serve's; with in=raw or link=plain the agent's is.
 import https from 'node:https';
 import type { Socket } from 'bun';
 
@@ -25,6 +27,7 @@ const opt = new Map(
 );
 const out = opt.get('out') ?? 'stream';
 const inKind = opt.get('in') ?? 'bun';
+const plainLink = opt.get('link') === 'plain';
 const fixtures = new URL('../../test/fixtures/tls/', import.meta.url);
 const tls = { cert: Bun.file(new URL('server.crt', fixtures)), key: Bun.file(new URL('server.key', fixtures)) };
 
@@ -81,6 +84,28 @@ function streamSink(resolve: (r: Response) => void): Sink {
   };
 }
 
+const wsHandlers: import('bun').WebSocketHandler<undefined> = {
+  maxPayloadLength: 64 << 20,
+  open(ws) {
+    agent = ws;
+  },
+  message(_ws, msg) {
+    const b = msg as Buffer;
+    const id = b.readUInt32LE(0);
+    const kind = b[4];
+    const p = pending.get(id);
+    if (!p) return;
+    const body = b.subarray(5);
+    if (kind === 0) {
+      pending.delete(id);
+      p.whole(body);
+    } else if (kind === 1) p.chunk(body);
+    else {
+      pending.delete(id);
+      p.end();
+    }
+  },
+};
 const server = Bun.serve({
   hostname: '127.0.0.1',
   port: 0,
@@ -94,28 +119,7 @@ const server = Bun.serve({
       if (!relay(path, streamSink(resolve))) resolve(new Response('no agent', { status: 502 }));
     });
   },
-  websocket: {
-    maxPayloadLength: 64 << 20,
-    open(ws) {
-      agent = ws;
-    },
-    message(_ws, msg) {
-      const b = msg as Buffer;
-      const id = b.readUInt32LE(0);
-      const kind = b[4];
-      const p = pending.get(id);
-      if (!p) return;
-      const body = b.subarray(5);
-      if (kind === 0) {
-        pending.delete(id);
-        p.whole(body);
-      } else if (kind === 1) p.chunk(body);
-      else {
-        pending.delete(id);
-        p.end();
-      }
-    },
-  },
+  websocket: wsHandlers,
 });
 
 let clientUrl = `https://127.0.0.1:${server.port}`;
@@ -210,9 +214,18 @@ if (out === 'node') {
   clientUrl = `https://127.0.0.1:${srv.port}`;
 }
 let wsUrl = `wss://127.0.0.1:${server.port}/agent`;
-if (inKind === 'raw') {
+if (plainLink && inKind === 'bun') {
+  const plain = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    idleTimeout: 0,
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('upgrade failed', { status: 400 })),
+    websocket: wsHandlers,
+  });
+  wsUrl = `ws://127.0.0.1:${plain.port}/agent`;
+} else if (inKind === 'raw') {
   const port = rawWsServer();
-  wsUrl = `wss://127.0.0.1:${port}/agent`;
+  wsUrl = `${plainLink ? 'ws' : 'wss'}://127.0.0.1:${port}/agent`;
 }
 console.log(JSON.stringify({ event: 'floor_hub_ready', url: clientUrl, ws: wsUrl }));
 
@@ -262,7 +275,7 @@ function rawWsServer(): number {
   const l = Bun.listen<undefined>({
     hostname: '127.0.0.1',
     port: 0,
-    tls,
+    ...(plainLink ? {} : { tls }),
     socket: {
       open(s) {
         s.setNoDelay(true);
