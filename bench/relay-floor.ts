@@ -97,6 +97,10 @@ try {
   const names = Object.keys(sides);
   const get = (s: Side, path: string) => () => fetch(`${sides[s]!.url}${path}`, { ...(sides[s]!.auth ? { headers: hdr } : {}), ...(sides[s]!.ca ? { tls: { ca: sides[s]!.ca } } : {}) } as RequestInit);
   if (withSmall) for (const s of names) await load(get(s, '/bench/small'), 8, { count: 2000 });
+  // Every relay must deliver the backend's bytes, not just as many: one 64 MiB body through each side, hashed.
+  const digest = async (s: Side) => new Bun.CryptoHasher('sha256').update(await (await get(s, '/bench/big')()).arrayBuffer()).digest('hex');
+  const want = await digest('direct');
+  for (const s of names.slice(1)) if ((await digest(s)) !== want) throw new Error(`${s}: the 64 MiB body arrived altered`);
 
   const res: Record<string, number[]> = {};
   const put = (k: string, v: number) => (res[k] ??= []).push(v);

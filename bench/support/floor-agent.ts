@@ -10,6 +10,8 @@
 //                        sends each frame as a header write plus the payload view, with a zero masking key (legal
 //                        framing that every server unmasks as usual, but RFC 6455 wants an unpredictable key: a
 //                        measurement of what masking and the client's copy cost, never a way to ship)
+//   mask=zero|random     with ws=raw: the zero key above (default), or a random key per frame as RFC 6455 asks,
+//                        the payload masked in place in JS (32-bit words): what a compliant client of our own costs
 import { readFileSync } from 'node:fs';
 const [wsUrl, backend, caFile, variant = ''] = process.argv.slice(2) as [string, string, string, string?];
 const opt = new Map(
@@ -21,6 +23,23 @@ const opt = new Map(
 const reader = opt.get('reader') ?? 'fetch';
 const coalesce = Number(opt.get('coalesce') ?? 0);
 const wsKind = opt.get('ws') ?? 'bun';
+const randomMask = opt.get('mask') === 'random';
+
+/** XOR `d` in place with the 4-byte masking key `k`, `pos` bytes into the frame's payload; returns the new position. */
+function maskInPlace(d: Uint8Array, k: Uint8Array, pos: number): number {
+  let i = 0;
+  for (; i < d.length && (d.byteOffset + i) & 3; i++) d[i]! ^= k[(pos + i) & 3]!;
+  const words = (d.length - i) >> 2;
+  if (words > 0) {
+    const p = pos + i;
+    const kw = k[p & 3]! | (k[(p + 1) & 3]! << 8) | (k[(p + 2) & 3]! << 16) | (k[(p + 3) & 3]! << 24);
+    const w = new Uint32Array(d.buffer, d.byteOffset + i, words);
+    for (let j = 0; j < words; j++) w[j]! ^= kw;
+    i += words << 2;
+  }
+  for (; i < d.length; i++) d[i]! ^= k[(pos + i) & 3]!;
+  return pos + d.length;
+}
 const ca = readFileSync(caFile, 'utf8');
 
 type Sender = (parts: Uint8Array[]) => void;
@@ -91,7 +110,13 @@ function rawWs(onText: (t: string) => void, onOpen: () => void) {
       h[1] = 0x80 | 127;
       new DataView(h.buffer).setBigUint64(2, BigInt(n));
     }
-    // masking key: the last four bytes of h, left zero
+    // masking key: the last four bytes of h, zero unless mask=random
+    if (randomMask) {
+      const k = h.subarray(h.length - 4);
+      crypto.getRandomValues(k);
+      let pos = 0;
+      for (const p of parts) pos = maskInPlace(p, k, pos);
+    }
     write(h);
     for (const p of parts) write(p);
   };
