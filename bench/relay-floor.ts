@@ -10,7 +10,10 @@
 //                            [--floors 'VARIANT;VARIANT;…']
 // --floors runs one floor relay per variant (a comma-separated list of the options in floor-agent.ts and
 // floor-hub.ts, e.g. 'reader=socket,ws=raw,out=raw'; the empty variant is the plain floor), each a side of its own
-// in the same interleaved rounds, named floor[VARIANT] in the result (the plain one just `floor`).
+// in the same interleaved rounds, named floor[VARIANT] in the result (the plain one just `floor`). Before measuring,
+// every side must deliver the 64 MiB body unaltered (sha256). `SIDE_all_us_per_mib` sums the medians of every process
+// of a side (bulk client included): with two cores, 2,000,000 / that is the most MiB/s the side could ever move. A
+// per-side bulk table goes to stderr.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +168,14 @@ try {
   out.load_avg_end = loadavg().map((x) => +x.toFixed(2));
   out.command = `bun bench/relay-floor.ts ${argv.join(' ')}`;
   console.log(JSON.stringify(out, null, 1));
+  if (withBulk) {
+    const cell = (k: string) => (res[k] ? `${Math.round(median(res[k]!))} (${Math.round(Math.min(...res[k]!))}–${Math.round(Math.max(...res[k]!))})` : '');
+    console.error('side | MiB/s | % of direct | client | hub | agent | backend | all, µs/MiB');
+    for (const s of names)
+      console.error(
+        [s, cell(`${s}_bulk_mib_s`), out[`${s}_bulk_pct_of_direct`] ?? 100, ...['bulkclient', 'hub', 'agent', 'backend'].map((k) => cell(`${s}_${k}_us_per_mib`)), out[`${s}_all_us_per_mib`]].join(' | '),
+      );
+  }
   if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');
