@@ -13,6 +13,7 @@
 //   mask=zero|random     with ws=raw: the zero key above (default), or a random key per frame as RFC 6455 asks,
 //                        the payload masked in place in JS (32-bit words): what a compliant client of our own costs
 import { readFileSync } from 'node:fs';
+import { maskInPlace } from './ws-mask.ts';
 const [wsUrl, backend, caFile, variant = ''] = process.argv.slice(2) as [string, string, string, string?];
 const opt = new Map(
   variant
@@ -25,21 +26,6 @@ const coalesce = Number(opt.get('coalesce') ?? 0);
 const wsKind = opt.get('ws') ?? 'bun';
 const randomMask = opt.get('mask') === 'random';
 
-/** XOR `d` in place with the 4-byte masking key `k`, `pos` bytes into the frame's payload; returns the new position. */
-function maskInPlace(d: Uint8Array, k: Uint8Array, pos: number): number {
-  let i = 0;
-  for (; i < d.length && (d.byteOffset + i) & 3; i++) d[i]! ^= k[(pos + i) & 3]!;
-  const words = (d.length - i) >> 2;
-  if (words > 0) {
-    const p = pos + i;
-    const kw = k[p & 3]! | (k[(p + 1) & 3]! << 8) | (k[(p + 2) & 3]! << 16) | (k[(p + 3) & 3]! << 24);
-    const w = new Uint32Array(d.buffer, d.byteOffset + i, words);
-    for (let j = 0; j < words; j++) w[j]! ^= kw;
-    i += words << 2;
-  }
-  for (; i < d.length; i++) d[i]! ^= k[(pos + i) & 3]!;
-  return pos + d.length;
-}
 const ca = readFileSync(caFile, 'utf8');
 
 type Sender = (parts: Uint8Array[]) => void;
@@ -137,6 +123,9 @@ function rawWs(onText: (t: string) => void, onOpen: () => void) {
         if (!upgraded) {
           const end = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf('\r\n\r\n');
           if (end < 0) return void (inbuf = b);
+          const accept = new Bun.CryptoHasher('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+          const head = Buffer.from(b.buffer, b.byteOffset, end).toString('latin1');
+          if (!head.startsWith('HTTP/1.1 101') || !head.includes(accept)) throw new Error(`floor agent: bad WebSocket handshake: ${head.split('\r\n')[0]}`);
           upgraded = true;
           b = b.subarray(end + 4);
           onOpen();

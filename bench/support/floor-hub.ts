@@ -10,13 +10,14 @@
 //                        one request per connection, chunked answers)
 //   in=bun|raw           the agent's WebSocket ends at Bun.serve (default), or at a Bun.listen TLS socket whose
 //                        frames are parsed as they arrive and each read's payload bytes go to the client as they
-//                        are (cut-through: a message is never gathered); masked payloads are unmasked in JS, so
-//                        this pays off only with floor-agent's ws=raw (zero key)
+//                        are (cut-through: a message is never gathered); masked payloads are unmasked in JS
+//                        (32-bit words), a zero key is skipped (floor-agent's ws=raw)
 //   link=tls|plain       the agent's WebSocket over TLS (default, as the architecture has it) or plain TCP: what TLS
 //                        on that leg costs, for the arithmetic only
 // With out=node|raw the client's URL is another port than Bun.serve's; with in=raw or link=plain the agent's is.
 import https from 'node:https';
 import type { Socket } from 'bun';
+import { maskInPlace } from './ws-mask.ts';
 
 const variant = process.argv[2] ?? '';
 const opt = new Map(
@@ -246,10 +247,7 @@ function rawWsServer(): number {
   let kind = 0;
   let whole: Uint8Array[] = [];
   const payload = (d: Uint8Array) => {
-    if (mask) {
-      for (let i = 0; i < d.length; i++) d[i]! ^= mask[(maskPos + i) & 3]!;
-      maskPos += d.length;
-    }
+    if (mask) maskPos = maskInPlace(d, mask, maskPos);
     if (msgHeadGot < 5) {
       const take = Math.min(5 - msgHeadGot, d.length);
       msgHead.set(d.subarray(0, take), msgHeadGot);
@@ -287,7 +285,7 @@ function rawWsServer(): number {
           const end = handshake.indexOf('\r\n\r\n');
           if (end < 0) return;
           const key = /\r\nsec-websocket-key:\s*(\S+)/i.exec(handshake)![1]!;
-          const accept = new Bun.CryptoHasher('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`).digest('base64');
+          const accept = new Bun.CryptoHasher('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
           s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
           open = true;
           b = d.subarray(Buffer.byteLength(handshake.slice(0, end + 4), 'latin1'));
