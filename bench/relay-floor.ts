@@ -6,11 +6,14 @@
 // WebSocket → agent → backend) can meet it on this machine; the gap between floor and ours is what our own logic
 // costs.
 //
-// --fairness adds, per side, c=4 small requests (1,000) idle and while a bulk client reads 64 MiB bodies in a loop
-// as fast as it can (the full-speed rows of bench/tunnel.ts): if even the floor relay's *idle* p50 is above direct's
-// p50 during bulk, "no slower than direct during full-speed bulk" is out of reach for any relay of this shape here.
-//
-//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk] [--no-c64] [--fairness]
+//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk] [--no-small] [--no-ours]
+//                            [--floors 'VARIANT;VARIANT;…']
+// --floors runs one floor relay per variant (a comma-separated list of the options in floor-agent.ts and
+// floor-hub.ts, e.g. 'reader=socket,ws=raw,out=raw'; the empty variant is the plain floor), each a side of its own
+// in the same interleaved rounds, named floor[VARIANT] in the result (the plain one just `floor`). Before measuring,
+// every side must deliver the 64 MiB body unaltered (sha256). `SIDE_all_us_per_mib` sums the medians of every process
+// of a side (bulk client included): with two cores, 2,000,000 / that is the most MiB/s the side could ever move. A
+// per-side bulk table goes to stderr.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +32,9 @@ const rounds = Number(option('rounds', '3'));
 const secs = Number(option('secs', '4'));
 const tlsBackend = argv.includes('--tls-backend');
 const withBulk = !argv.includes('--no-bulk');
-const withC64 = !argv.includes('--no-c64');
-const withFairness = argv.includes('--fairness');
+const withSmall = !argv.includes('--no-small');
+const withOurs = !argv.includes('--no-ours');
+const floorVariants = option('floors', '').split(';');
 const jsonOut = argv.includes('--json') ? option('json', '') : '';
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-floor-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
@@ -48,55 +52,69 @@ try {
   procs.push(backend);
   const backendUrl = JSON.parse(await lineOf(backend, /"backend_ready"/)).url as string;
 
-  // floor relay
-  const fhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub.ts')], { stdout: 'pipe', stderr: 'inherit' });
-  procs.push(fhub);
-  const fready = JSON.parse(await lineOf(fhub, /"floor_hub_ready"/)) as { url: string; ws: string };
-  const fagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), fready.ws, backendUrl, fixtureCa], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, ...(tlsBackend ? { NODE_EXTRA_CA_CERTS: fixtureCa } : {}) },
-  });
-  procs.push(fagent);
-  await lineOf(fagent, /"floor_agent_ready"/);
+  // floor relays, one per variant
+  const floors: { name: string; url: string; pids: Record<string, number> }[] = [];
+  for (const v of floorVariants) {
+    const fhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub.ts'), v], { stdout: 'pipe', stderr: 'inherit' });
+    procs.push(fhub);
+    const fready = JSON.parse(await lineOf(fhub, /"floor_hub_ready"/)) as { url: string; ws: string };
+    const fagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), fready.ws, backendUrl, fixtureCa, v], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, ...(tlsBackend ? { NODE_EXTRA_CA_CERTS: fixtureCa } : {}) },
+    });
+    procs.push(fagent);
+    await lineOf(fagent, /"floor_agent_ready"/);
+    floors.push({ name: v ? `floor[${v}]` : 'floor', url: fready.url, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } });
+  }
 
   // our hub and agent, as bench/tunnel.ts starts them
-  const hub = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: T.agent, PIPEOPS_HUB_ADMIN_TOKENS: T.admin, PIPEOPS_HUB_USER_TOKENS: T.user },
-  });
-  procs.push(hub);
-  const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
-  const hubCaFile = join(dir, 'hub.db.tls', 'ca.crt');
-  const kubeconfig = writeBenchKubeconfig(dir, backendUrl, tlsBackend ? fixtureCa : undefined);
-  const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], { stdout: Bun.file(join(dir, 'agent.log')), stderr: 'inherit', env: benchAgentEnv({ dir, apiUrl: ready.url, token: T.agent, kubeconfig }) });
-  procs.push(agent);
-  const clusterId = await connectedClusterId(ready.url, T.admin);
-  const via = `${ready.kube_url}/clusters/${clusterId}/k8s`;
+  let via = '';
+  let hubCaFile = '';
+  let ourPids: Record<string, number> = {};
+  if (withOurs) {
+    const hub = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, PIPEOPS_HUB_AGENT_TOKENS: T.agent, PIPEOPS_HUB_ADMIN_TOKENS: T.admin, PIPEOPS_HUB_USER_TOKENS: T.user },
+    });
+    procs.push(hub);
+    const ready = JSON.parse(await lineOf(hub, /"hub_ready"/));
+    hubCaFile = join(dir, 'hub.db.tls', 'ca.crt');
+    const kubeconfig = writeBenchKubeconfig(dir, backendUrl, tlsBackend ? fixtureCa : undefined);
+    const agent = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'agent'], { stdout: Bun.file(join(dir, 'agent.log')), stderr: 'inherit', env: benchAgentEnv({ dir, apiUrl: ready.url, token: T.agent, kubeconfig }) });
+    procs.push(agent);
+    const clusterId = await connectedClusterId(ready.url, T.admin);
+    via = `${ready.kube_url}/clusters/${clusterId}/k8s`;
+    ourPids = { hub: hub.pid, agent: agent.pid, backend: backend.pid };
+  }
 
   const fixCa = readFileSync(fixtureCa, 'utf8');
-  const hubCa = readFileSync(hubCaFile, 'utf8');
   const hdr = { authorization: `Bearer ${T.user}` };
-  type Side = 'direct' | 'floor' | 'ours';
+  type Side = string;
   const sides: Record<Side, { url: string; ca?: string; caFile?: string; pids: Record<string, number>; auth?: boolean }> = {
     direct: { url: backendUrl, ...(tlsBackend ? { ca: fixCa, caFile: fixtureCa } : {}), pids: { backend: backend.pid } },
-    floor: { url: fready.url, ca: fixCa, caFile: fixtureCa, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } },
-    ours: { url: via, ca: hubCa, caFile: hubCaFile, pids: { hub: hub.pid, agent: agent.pid, backend: backend.pid }, auth: true },
   };
-  const get = (s: Side, path: string) => () => fetch(`${sides[s].url}${path}`, { ...(sides[s].auth ? { headers: hdr } : {}), ...(sides[s].ca ? { tls: { ca: sides[s].ca } } : {}) } as RequestInit);
-  for (const s of ['direct', 'floor', 'ours'] as Side[]) await load(get(s, '/bench/small'), 8, { count: 2000 });
+  for (const f of floors) sides[f.name] = { url: f.url, ca: fixCa, caFile: fixtureCa, pids: f.pids };
+  if (withOurs) sides.ours = { url: via, ca: readFileSync(hubCaFile, 'utf8'), caFile: hubCaFile, pids: ourPids, auth: true };
+  const names = Object.keys(sides);
+  const get = (s: Side, path: string) => () => fetch(`${sides[s]!.url}${path}`, { ...(sides[s]!.auth ? { headers: hdr } : {}), ...(sides[s]!.ca ? { tls: { ca: sides[s]!.ca } } : {}) } as RequestInit);
+  if (withSmall) for (const s of names) await load(get(s, '/bench/small'), 8, { count: 2000 });
+  // Every relay must deliver the backend's bytes, not just as many: one 64 MiB body through each side, hashed.
+  const digest = async (s: Side) => new Bun.CryptoHasher('sha256').update(await (await get(s, '/bench/big')()).arrayBuffer()).digest('hex');
+  const want = await digest('direct');
+  for (const s of names.slice(1)) if ((await digest(s)) !== want) throw new Error(`${s}: the 64 MiB body arrived altered`);
 
   const res: Record<string, number[]> = {};
   const put = (k: string, v: number) => (res[k] ??= []).push(v);
-  const order: Side[][] = [
-    ['direct', 'floor', 'ours'],
-    ['ours', 'floor', 'direct'],
-    ['floor', 'ours', 'direct'],
-  ];
+  /** Round r visits the sides rotated by r, and reversed every other round. */
+  const orderOf = (r: number) => {
+    const rot = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
+    return r % 2 ? rot.reverse() : rot;
+  };
   for (let r = 0; r < rounds; r++) {
-    for (const s of withC64 ? order[r % order.length]! : []) {
-      const pids = sides[s].pids;
+    for (const s of withSmall ? orderOf(r) : []) {
+      const pids = sides[s]!.pids;
       const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
       const c0 = process.cpuUsage();
       const run = await load(get(s, '/bench/small'), 64, { durationMs: secs * 1000, minBytes: 900 });
@@ -107,12 +125,12 @@ try {
       for (const [k, pid] of Object.entries(pids)) put(`${s}_${k}_us_per_req`, ((cpuTicks(pid) - before[k]!) * TICK_US) / run.n);
     }
     if (withBulk) {
-      for (const s of order[r % order.length]!) {
-        const pids = sides[s].pids;
+      for (const s of orderOf(r)) {
+        const pids = sides[s]!.pids;
         const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
         const p = Bun.spawn(
-          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s].url}/bench/big`, '--count', '2', ...(sides[s].caFile ? ['--ca', sides[s].caFile!] : [])],
-          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s].auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
+          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '2', ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
+          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
         );
         const out = await new Response(p.stdout).text();
         await p.exited;
@@ -129,37 +147,20 @@ try {
         for (const [k, pid] of Object.entries(pids)) put(`${s}_${k}_us_per_mib`, ((cpuTicks(pid) - before[k]!) * TICK_US) / mib);
       }
     }
-    if (withFairness) {
-      for (const s of order[r % order.length]!) {
-        const idle = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
-        const p = Bun.spawn(
-          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s].url}/bench/big`, '--count', '0', ...(sides[s].caFile ? ['--ca', sides[s].caFile!] : [])],
-          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s].auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
-        );
-        procs.push(p);
-        await lineOf(p, /"flowing"/);
-        const during = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
-        p.kill('SIGTERM');
-        await p.exited;
-        if (idle.errors || during.errors) throw new Error(`${s}: errors in the fairness phase`);
-        put(`${s}_small_p50_idle_ms`, idle.p50);
-        put(`${s}_small_p99_idle_ms`, idle.p99);
-        put(`${s}_small_p50_during_bulk_ms`, during.p50);
-        put(`${s}_small_p99_during_bulk_ms`, during.p99);
-      }
-    }
   }
   const out: Record<string, unknown> = {};
   for (const [k, xs] of Object.entries(res)) out[k] = { median: +median(xs).toFixed(2), min: +Math.min(...xs).toFixed(2), max: +Math.max(...xs).toFixed(2) };
   const ratio = (a: string, b: string) => median(res[a]!) / median(res[b]!);
-  if (withC64) {
-    out.floor_c64_pct_of_direct = +(100 * ratio('floor_c64_rps', 'direct_c64_rps')).toFixed(1);
-    out.ours_c64_pct_of_direct = +(100 * ratio('ours_c64_rps', 'direct_c64_rps')).toFixed(1);
+  for (const s of names.slice(1)) {
+    if (withSmall) out[`${s}_c64_pct_of_direct`] = +(100 * ratio(`${s}_c64_rps`, 'direct_c64_rps')).toFixed(1);
+    if (withBulk) out[`${s}_bulk_pct_of_direct`] = +(100 * ratio(`${s}_bulk_mib_s`, 'direct_bulk_mib_s')).toFixed(1);
+    if (withBulk) {
+      // all processes of the side, per MiB (client included): what two cores must carry
+      const sum = ['bulkclient', ...Object.keys(sides[s]!.pids)].reduce((a, k) => a + median(res[`${s}_${k}_us_per_mib`]!), 0);
+      out[`${s}_all_us_per_mib`] = Math.round(sum);
+    }
   }
-  if (withBulk) {
-    out.floor_bulk_pct_of_direct = +(100 * ratio('floor_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
-    out.ours_bulk_pct_of_direct = +(100 * ratio('ours_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
-  }
+  if (withBulk) out.direct_all_us_per_mib = Math.round(median(res.direct_bulkclient_us_per_mib!) + median(res.direct_backend_us_per_mib!));
   out.rounds = rounds;
   out.secs = secs;
   out.backend = tlsBackend ? 'https' : 'http';
@@ -167,6 +168,14 @@ try {
   out.load_avg_end = loadavg().map((x) => +x.toFixed(2));
   out.command = `bun bench/relay-floor.ts ${argv.join(' ')}`;
   console.log(JSON.stringify(out, null, 1));
+  if (withBulk) {
+    const cell = (k: string) => (res[k] ? `${Math.round(median(res[k]!))} (${Math.round(Math.min(...res[k]!))}–${Math.round(Math.max(...res[k]!))})` : '');
+    console.error('side | MiB/s | % of direct | client | hub | agent | backend | all, µs/MiB');
+    for (const s of names)
+      console.error(
+        [s, cell(`${s}_bulk_mib_s`), out[`${s}_bulk_pct_of_direct`] ?? 100, ...['bulkclient', 'hub', 'agent', 'backend'].map((k) => cell(`${s}_${k}_us_per_mib`)), out[`${s}_all_us_per_mib`]].join(' | '),
+      );
+  }
   if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');
