@@ -6,13 +6,13 @@
 // WebSocket → agent → backend) can meet it on this machine; the gap between floor and ours is what our own logic
 // costs.
 //
-//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk]
+//   bun bench/relay-floor.ts [--rounds N] [--secs S] [--tls-backend] [--json FILE] [--no-bulk] [--threads] [--node-floor]
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchAgentEnv, writeBenchKubeconfig } from './support/agent-env.ts';
 import { connectedClusterId, lineOf, load } from './support/load.ts';
-import { TICK_US, cpuTicks } from './support/proc-stats.ts';
+import { TICK_US, cpuTicks, threadTicks } from './support/proc-stats.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -25,6 +25,8 @@ const rounds = Number(option('rounds', '3'));
 const secs = Number(option('secs', '4'));
 const tlsBackend = argv.includes('--tls-backend');
 const withBulk = !argv.includes('--no-bulk');
+const threads = argv.includes('--threads');
+const nodeFloor = argv.includes('--node-floor');
 const jsonOut = argv.includes('--json') ? option('json', '') : '';
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-floor-'));
 const procs: ReturnType<typeof Bun.spawn>[] = [];
@@ -54,6 +56,23 @@ try {
   procs.push(fagent);
   await lineOf(fagent, /"floor_agent_ready"/);
 
+  // --node-floor: the same floor with its client side on node:https (as our kube gateway), beside the Bun.serve one
+  let nready: { url: string; ws: string } | undefined;
+  let nfloor: { hub: number; agent: number } | undefined;
+  if (nodeFloor) {
+    const nhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub-node.ts')], { stdout: 'pipe', stderr: 'inherit' });
+    procs.push(nhub);
+    nready = JSON.parse(await lineOf(nhub, /"floor_hub_ready"/)) as { url: string; ws: string };
+    const nagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), nready.ws, backendUrl, fixtureCa], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, ...(tlsBackend ? { NODE_EXTRA_CA_CERTS: fixtureCa } : {}) },
+    });
+    procs.push(nagent);
+    await lineOf(nagent, /"floor_agent_ready"/);
+    nfloor = { hub: nhub.pid, agent: nagent.pid };
+  }
+
   // our hub and agent, as bench/tunnel.ts starts them
   const hub = Bun.spawn([BUN, join(ROOT, 'src/cli.ts'), 'hub', '--port', '0', '--kube-port', '0', '--state', join(dir, 'hub.db'), '--log-level', 'warn'], {
     stdout: 'pipe',
@@ -72,26 +91,31 @@ try {
   const fixCa = readFileSync(fixtureCa, 'utf8');
   const hubCa = readFileSync(hubCaFile, 'utf8');
   const hdr = { authorization: `Bearer ${T.user}` };
-  type Side = 'direct' | 'floor' | 'ours';
-  const sides: Record<Side, { url: string; ca?: string; caFile?: string; pids: Record<string, number>; auth?: boolean }> = {
+  type Side = 'direct' | 'floor' | 'nodefloor' | 'ours';
+  type SideInfo = { url: string; ca?: string; caFile?: string; pids: Record<string, number>; auth?: boolean };
+  const sides: Record<Side, SideInfo> = {
     direct: { url: backendUrl, ...(tlsBackend ? { ca: fixCa, caFile: fixtureCa } : {}), pids: { backend: backend.pid } },
     floor: { url: fready.url, ca: fixCa, caFile: fixtureCa, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } },
     ours: { url: via, ca: hubCa, caFile: hubCaFile, pids: { hub: hub.pid, agent: agent.pid, backend: backend.pid }, auth: true },
+    // present only with --node-floor (never in `names` otherwise)
+    nodefloor: nready && nfloor ? { url: nready.url, ca: fixCa, caFile: fixtureCa, pids: { ...nfloor, backend: backend.pid } } : { url: '', pids: {} },
   };
+  const names: Side[] = nodeFloor ? ['direct', 'floor', 'nodefloor', 'ours'] : ['direct', 'floor', 'ours'];
   const get = (s: Side, path: string) => () => fetch(`${sides[s].url}${path}`, { ...(sides[s].auth ? { headers: hdr } : {}), ...(sides[s].ca ? { tls: { ca: sides[s].ca } } : {}) } as RequestInit);
-  for (const s of ['direct', 'floor', 'ours'] as Side[]) await load(get(s, '/bench/small'), 8, { count: 2000 });
+  for (const s of names) await load(get(s, '/bench/small'), 8, { count: 2000 });
 
   const res: Record<string, number[]> = {};
   const put = (k: string, v: number) => (res[k] ??= []).push(v);
-  const order: Side[][] = [
-    ['direct', 'floor', 'ours'],
-    ['ours', 'floor', 'direct'],
-    ['floor', 'ours', 'direct'],
-  ];
+  // each round its own order: rotated, and every other round reversed
+  const order: Side[][] = names.map((_, r) => {
+    const o = [...names.slice(r), ...names.slice(0, r)];
+    return r % 2 ? o.reverse() : o;
+  });
   for (let r = 0; r < rounds; r++) {
     for (const s of order[r % order.length]!) {
       const pids = sides[s].pids;
       const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
+      const beforeThreads = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, threads ? threadTicks(pid) : {}]));
       const c0 = process.cpuUsage();
       const run = await load(get(s, '/bench/small'), 64, { durationMs: secs * 1000, minBytes: 900 });
       const c = process.cpuUsage(c0);
@@ -99,6 +123,15 @@ try {
       put(`${s}_c64_rps`, run.rps);
       put(`${s}_client_us_per_req`, (c.user + c.system) / run.n);
       for (const [k, pid] of Object.entries(pids)) put(`${s}_${k}_us_per_req`, ((cpuTicks(pid) - before[k]!) * TICK_US) / run.n);
+      if (threads)
+        for (const [k, pid] of Object.entries(pids)) {
+          if (k === 'backend') continue;
+          for (const [t, v] of Object.entries(threadTicks(pid))) {
+            const b = beforeThreads[k]![t] ?? { user: 0, sys: 0 };
+            put(`${s}_${k}_${t}_user_us_per_req`, ((v.user - b.user) * TICK_US) / run.n);
+            put(`${s}_${k}_${t}_sys_us_per_req`, ((v.sys - b.sys) * TICK_US) / run.n);
+          }
+        }
     }
     if (withBulk) {
       for (const s of order[r % order.length]!) {
@@ -129,9 +162,11 @@ try {
   const ratio = (a: string, b: string) => median(res[a]!) / median(res[b]!);
   out.floor_c64_pct_of_direct = +(100 * ratio('floor_c64_rps', 'direct_c64_rps')).toFixed(1);
   out.ours_c64_pct_of_direct = +(100 * ratio('ours_c64_rps', 'direct_c64_rps')).toFixed(1);
+  if (nodeFloor) out.nodefloor_c64_pct_of_direct = +(100 * ratio('nodefloor_c64_rps', 'direct_c64_rps')).toFixed(1);
   if (withBulk) {
     out.floor_bulk_pct_of_direct = +(100 * ratio('floor_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
     out.ours_bulk_pct_of_direct = +(100 * ratio('ours_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
+    if (nodeFloor) out.nodefloor_bulk_pct_of_direct = +(100 * ratio('nodefloor_bulk_mib_s', 'direct_bulk_mib_s')).toFixed(1);
   }
   out.rounds = rounds;
   out.secs = secs;
