@@ -30,6 +30,33 @@ export function parseGatewayTarget(url: string): GatewayTarget | null {
   return { cluster, path: m[2] || '/', query };
 }
 
+/** The request headers the gateway decides on (first value of each, as node's `req.headers` keeps them). */
+export interface RequestHeaders {
+  authorization?: string;
+  contentLength?: string;
+  transferEncoding?: string;
+}
+
+/**
+ * The decision headers from node's `req.rawHeaders` ([name, value, …], the client's casing) in one pass: the request
+ * is forwarded from rawHeaders anyway, and `req.headers` built a second object of every header per request.
+ */
+export function requestHeaders(raw: readonly string[]): RequestHeaders {
+  const h: RequestHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    // A name is lower-cased only when its length can match.
+    if (n.length === 13) {
+      if (h.authorization === undefined && n.toLowerCase() === 'authorization') h.authorization = raw[i + 1]!;
+    } else if (n.length === 14) {
+      if (h.contentLength === undefined && n.toLowerCase() === 'content-length') h.contentLength = raw[i + 1]!;
+    } else if (n.length === 17) {
+      if (h.transferEncoding === undefined && n.toLowerCase() === 'transfer-encoding') h.transferEncoding = raw[i + 1]!;
+    }
+  }
+  return h;
+}
+
 const CONTROL_OR_BACKSLASH = new RegExp('[\\u0000-\\u001f\\u007f\\\\]');
 
 /**
