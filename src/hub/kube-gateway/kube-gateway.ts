@@ -149,9 +149,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     o.activity?.();
     const url = req.url ?? '/';
     const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true };
-    res.once('close', () => {
+    // 'close' is emitted once per response: `on`, without once's wrapper per request.
+    res.on('close', () => {
       o.activity?.();
-      o.metrics?.inc('pipeops_hub_kube_requests_total', { ...seen.labels, code: String(res.headersSent ? res.statusCode : 0) });
+      const l = seen.labels;
+      o.metrics?.inc('pipeops_hub_kube_requests_total', { cluster: l.cluster, verb: l.verb, code: String(res.headersSent ? res.statusCode : 0) });
       if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
     });
     const h = requestHeaders(req.rawHeaders);
