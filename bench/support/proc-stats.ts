@@ -1,5 +1,5 @@
 // Per-process figures the benchmarks read from /proc (Linux): CPU time and resident memory.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Microseconds per clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux). */
 export const TICK_US = 1e6 / 100;
@@ -8,6 +8,28 @@ export const TICK_US = 1e6 / 100;
 export function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * user and system clock ticks of each thread of a process, keyed by thread name (threads of one name are summed:
+ * what a relay spends in its JS thread, its HTTP/TLS threads and its GC helpers, user and kernel apart).
+ */
+export function threadTicks(pid: number): Record<string, { user: number; sys: number }> {
+  const out: Record<string, { user: number; sys: number }> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[^A-Za-z]+/g, '_');
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    const t = (out[name] ??= { user: 0, sys: 0 });
+    t.user += Number(f[11]);
+    t.sys += Number(f[12]);
+  }
+  return out;
 }
 
 /** Resident set size in MiB (0 when the process is gone). */

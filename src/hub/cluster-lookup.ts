@@ -29,9 +29,15 @@ export class ClusterLookup {
     this.#off = agents.onSession((clusterId) => this.forget(clusterId));
   }
 
-  async find(idOrName: string): Promise<ClusterRecord | null> {
+  /** The cached record when it is fresh, without a promise (the gateways' common case); else undefined. */
+  cached(idOrName: string): ClusterRecord | undefined {
     const hit = this.#byKey.get(idOrName);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.rec;
+    return hit && Date.now() - hit.at < this.ttlMs ? hit.rec : undefined;
+  }
+
+  async find(idOrName: string): Promise<ClusterRecord | null> {
+    const hit = this.cached(idOrName);
+    if (hit) return hit;
     const rec = await this.#lookup(idOrName);
     const now = Date.now();
     if (!rec) {

@@ -104,7 +104,12 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_quiet_collections_total',
     type: 'counter',
-    help: 'Full garbage collections (with the heap shrunk) the hub ran a quiet second after agent messages or gateway requests stopped, at most one per 10 s (src/threads/quiet-collector.ts).',
+    help: 'Full garbage collections the hub ran a quiet second after agent messages or gateway requests stopped, at most one per 10 s (src/threads/quiet-collector.ts).',
+  },
+  {
+    name: 'pipeops_hub_quiet_shrinks_total',
+    type: 'counter',
+    help: 'Of those collections, the ones that also shrank the heap (compiled code dropped, free pages returned): not within 60 s of a gateway request, whose next burst would compile the relay again (src/hub/shrink-policy.ts).',
   },
   { name: 'pipeops_hub_quiet_collection_seconds_total', type: 'counter', help: 'Time the hub spent in those collections.' },
   {

@@ -30,6 +30,7 @@ import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 import { ReplicaLink } from './replica-link.ts';
 import { runtime } from '#runtime';
 import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
+import { ShrinkPolicy } from './shrink-policy.ts';
 import { type ReplicaIdentity, SessionDirectory } from './session-directory.ts';
 import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
 import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';
@@ -111,6 +112,8 @@ export interface HubDeps {
   lookup?: LookupFn;
   /** Tests: the least time between two quiet collections (default QUIET_MIN_INTERVAL_MS). */
   quietMinIntervalMs?: number;
+  /** Tests: how long after gateway requests quiet collections do not shrink (default KEEP_RELAY_CODE_MS). */
+  keepRelayCodeMs?: number;
 }
 
 function buildApp(
@@ -245,22 +248,33 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const metrics = new HubMetrics();
   // JavaScriptCore collects when the thread allocates: after a burst (registrations, a reconnect storm, gateway
   // requests) the hub would keep the burst's garbage, and the RSS it holds, until the next one. A quiet second after
-  // the last agent message or gateway request it collects once and shrinks (as every thread of the agent does), at
+  // the last agent message or gateway request it collects once and shrinks (as every thread of the agent does; not
+  // within a minute of a gateway request, see ShrinkPolicy), at
   // most once per QUIET_MIN_INTERVAL_MS, so that sparse traffic (a heartbeat every couple of seconds) does not buy a
   // full collection per message. Steady traffic is never quiet and never collects this way. The start-up's garbage
   // is collected a second after the hub is up.
+  // After gateway requests it collects without shrinking for a while (ShrinkPolicy): the next burst finds the
+  // relay's code compiled.
+  const shrink = new ShrinkPolicy(deps.keepRelayCodeMs);
   const quiet = new QuietCollector({
     quietMs: QUIET_COLLECT_MS,
     minIntervalMs: deps.quietMinIntervalMs ?? QUIET_MIN_INTERVAL_MS,
     collect: () => {
       const t0 = performance.now();
-      collectAndShrink();
+      const shrinks = shrink.shrinkAt(Date.now());
+      if (shrinks) collectAndShrink();
+      else runtime.collectGarbage();
       metrics.inc('pipeops_hub_quiet_collections_total');
+      if (shrinks) metrics.inc('pipeops_hub_quiet_shrinks_total');
       metrics.inc('pipeops_hub_quiet_collection_seconds_total', {}, (performance.now() - t0) / 1000);
     },
   });
   // Called for every agent message and gateway request: a flag, not a clock read (the next tick dates it).
   const activity = () => quiet.touch();
+  const gatewayActivity = () => {
+    quiet.touch();
+    shrink.relayed();
+  };
   const agents = new AgentEndpoint(store, log, {
     handoff: cfg.handoff,
     publicUrl: cfg.public_url.replace(/\/$/, ''),
@@ -302,7 +316,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       internalL4: () => (l4 ? (req, socket, head) => l4!.acceptForwarded(req, socket, head) : null),
       log,
       metrics,
-      activity,
+      activity: gatewayActivity,
     });
     kubeCaPem = gwTls.caPem;
     policy.listeners.push({ host: cfg.host, port: kubeGateway.port });
@@ -331,7 +345,7 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       lookup: deps.lookup,
       log,
       metrics,
-      activity,
+      activity: gatewayActivity,
     });
     policy.listeners.push({ host: cfg.host, port: publicGateway.port });
     if (publicGateway.tlsPort !== null) policy.listeners.push({ host: cfg.host, port: publicGateway.tlsPort });

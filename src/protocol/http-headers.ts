@@ -108,6 +108,33 @@ export function rawHeadersToMap(raw: readonly string[]): HeaderMap {
   return out;
 }
 
+/**
+ * `forwardRequestHeaders(rawHeadersToMap(raw), { drop })` in one pass over node's rawHeaders, without the
+ * intermediate map (every kube gateway request): the same names, values, order and drops.
+ */
+export function forwardRawRequestHeaders(raw: readonly string[], drop: readonly string[]): HeaderMap {
+  let listed: Set<string> | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === 10 && k.toLowerCase() === 'connection')
+      for (const t of raw[i + 1]!.split(',')) {
+        const n = t.trim();
+        if (n) (listed ??= new Set()).add(n.toLowerCase());
+      }
+  }
+  const dropped = dropSet(drop);
+  const out: HeaderMap = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = canonicalHeaderName(raw[i]!);
+    const l = name.toLowerCase();
+    if (dropped.has(l) || HOP_BY_HOP.has(l) || listed?.has(l)) continue;
+    const list = out[name];
+    if (list) list.push(raw[i + 1]!);
+    else out[name] = [raw[i + 1]!];
+  }
+  return out;
+}
+
 /** Names seen so far and their canonical form: a request carries the same dozen names every time. Bounded. */
 const canonicalNames = new Map<string, string>();
 const CANONICAL_CACHE_MAX = 1024;

@@ -10,7 +10,7 @@
 // Streamed request bodies (`use_streaming` + `proxy_request_chunk`) are not used: every Kubernetes request has a
 // bounded body, and a buffered body keeps the agent's read loop free (deviation P4).
 import { encodeIdFrame } from './binary-frame.ts';
-import { forwardRequestHeaders, type HeaderMap, rawHeadersToMap } from './http-headers.ts';
+import { forwardRawRequestHeaders, type HeaderMap } from './http-headers.ts';
 import type { ProxyRequestPayload } from './wire-messages.ts';
 
 export const INLINE_BODY_MAX = 256 * 1024;
@@ -46,7 +46,7 @@ export interface OutboundRequest {
 }
 
 export function buildProxyRequest(i: OutboundInput): OutboundRequest {
-  const headers = forwardRequestHeaders(rawHeadersToMap(i.rawHeaders), { drop: DROP });
+  const headers = forwardRawRequestHeaders(i.rawHeaders, DROP);
   if (i.serviceToken) headers.Authorization = [`Bearer ${i.serviceToken}`];
   const payload: ProxyRequestPayload = {
     method: i.method.toUpperCase(),

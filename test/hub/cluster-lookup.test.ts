@@ -28,6 +28,19 @@ describe('ClusterLookup', () => {
     expect(f.calls).toEqual(['prod']);
   });
 
+  test('cached: the fresh record without a promise; nothing before the first find, nothing after the TTL', async () => {
+    const f = fakeAgents({ prod: { cluster_id: 'c-1', token: 't1' } });
+    const l = new ClusterLookup(f.agents, f.find, 60_000);
+    expect(l.cached('prod')).toBeUndefined();
+    await l.find('prod');
+    expect(l.cached('prod')?.cluster_id).toBe('c-1');
+    f.session('c-1');
+    expect(l.cached('prod')).toBeUndefined();
+    const stale = new ClusterLookup(f.agents, f.find, 0);
+    await stale.find('prod');
+    expect(stale.cached('prod')).toBeUndefined();
+  });
+
   test('after the TTL the database is asked again', async () => {
     const f = fakeAgents({ prod: { cluster_id: 'c-1', token: 't1' } });
     const l = new ClusterLookup(f.agents, f.find, 0);

@@ -136,6 +136,16 @@ describe('what the agent receives', () => {
     expect(Buffer.compare(Buffer.from(q2.body), Buffer.from(large))).toBe(0);
   });
 
+  test('a chunked body (lower-case header names) is read whole before the request goes to the agent', async () => {
+    agent.handler = (r, a) => a.respondJson(r.message.requestId!, 201, null, r.body, 'base64');
+    const out = await rawRequest(
+      `POST /clusters/${agent.clusterId}/k8s/api/v1/namespaces/default/configmaps HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${USER_TOKEN}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`,
+    );
+    expect(out).toStartWith('HTTP/1.1 201');
+    expect(out.endsWith('hello world')).toBe(true);
+    expect(new TextDecoder().decode(agent.requests.at(-1)!.body)).toBe('hello world');
+  });
+
   test('concurrent large uploads keep each JSON message adjacent to its own frame', async () => {
     agent.handler = (r, a) => a.respondJson(r.message.requestId!, 200, null, new TextEncoder().encode(String(r.body.length)), 'base64');
     const before = agent.requests.length;

@@ -2,7 +2,7 @@
 // agent's refusal maps to a status kubectl knows, and the verb label of its metrics.
 import { expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { checkKubePath } from '../../src/hub/kube-gateway/gateway-route.ts';
+import { checkKubePath, requestHeaders } from '../../src/hub/kube-gateway/gateway-route.ts';
 import { agentErrorStatus, kubeErrorBody, kubeStatus } from '../../src/hub/kube-gateway/kube-status.ts';
 import { kubeVerb } from '../../src/hub/hub-metrics.ts';
 import { backendErrorText, withoutRuntimeHints } from '../../src/hub/runtime-error-text.ts';
@@ -18,6 +18,33 @@ test('Kubernetes-shaped paths pass; one dot segment anywhere, in any encoding, i
       bad.splice(at % (segs.length + 1), 0, dot);
       expect(checkKubePath(`/${bad.join('/')}`)).toBe('invalid path: dot segments are not allowed');
     }),
+  );
+});
+
+/** The decoding check, segment by segment: what checkKubePath answered for every path before its fast path. */
+function referenceCheck(path: string): string | null {
+  for (const raw of path.split('/').slice(1)) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      return 'invalid path: malformed percent-encoding';
+    }
+    if (seg === '.' || seg === '..') return 'invalid path: dot segments are not allowed';
+    if (seg.includes('/')) return 'invalid path: encoded slashes are not allowed';
+    if (/[\u0000-\u001f\u007f\\]/.test(seg)) return 'invalid path: control characters and backslashes are not allowed';
+  }
+  return null;
+}
+
+test('the same answer as the decoding check for any path, with or without percent-encoding (property)', () => {
+  const piece = fc.constantFrom('/', '.', '..', 'a', 'api', 'v1', '%2e', '%2F', '%', '%zz', '\\', '\u0001', '\u007f', '-', ':', 'é');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 14 }), (parts) => {
+      const path = parts.join('');
+      expect(checkKubePath(path)).toBe(referenceCheck(path));
+    }),
+    { numRuns: 5000 },
   );
 });
 
@@ -58,4 +85,26 @@ test('runtime hints are dropped; connection errors named by their code', () => {
   expect(backendErrorText(Object.assign(new TypeError('ECONNREFUSED: Unable to connect. Is the computer able to access the url?'), { code: 'ECONNREFUSED' }))).toBe('connection refused (ECONNREFUSED)');
   expect(backendErrorText(Object.assign(new Error('self signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }))).toBe('TLS handshake failed (DEPTH_ZERO_SELF_SIGNED_CERT)');
   expect(backendErrorText(new Error('something else'))).toBe('something else');
+});
+
+test('requestHeaders: the first Authorization, Content-Length and Transfer-Encoding of rawHeaders, any casing', () => {
+  expect(requestHeaders([])).toEqual({});
+  expect(
+    requestHeaders(['Host', 'x', 'AUTHORIZATION', 'Bearer a', 'authorization', 'Bearer b', 'content-LENGTH', '5', 'Transfer-Encoding', 'chunked', 'X-Authorizatio', 'no']),
+  ).toEqual({ authorization: 'Bearer a', contentLength: '5', transferEncoding: 'chunked' });
+  // Names of the same length that are other headers are not taken.
+  expect(requestHeaders(['X-Custom-Head', 'v', 'Content-Lengtx', '9', 'transfer-encodinx', 'gzip'])).toEqual({});
+});
+
+test('requestHeaders agrees with a lower-cased first-value lookup for any header list (property)', () => {
+  const names = fc.constantFrom('Authorization', 'authorization', 'Content-Length', 'content-length', 'Transfer-Encoding', 'TRANSFER-ENCODING', 'Host', 'Accept', 'X-Authorization');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(names, fc.string()), { maxLength: 12 }), (pairs) => {
+      const first = (n: string) => pairs.find(([k]) => k.toLowerCase() === n)?.[1];
+      const h = requestHeaders(pairs.flat());
+      expect(h.authorization).toBe(first('authorization'));
+      expect(h.contentLength).toBe(first('content-length'));
+      expect(h.transferEncoding).toBe(first('transfer-encoding'));
+    }),
+  );
 });

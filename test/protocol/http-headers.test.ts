@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import {
   canonicalHeaderName,
+  forwardRawRequestHeaders,
   forwardRequestHeaders,
   HOP_BY_HOP,
   type HeaderMap,
@@ -111,4 +112,19 @@ describe('upgrade heads', () => {
     expect(parseResponseHead('HTTP/2 200')).toBeNull();
     expect(parseResponseHead('')).toBeNull();
   });
+});
+
+test('forwardRawRequestHeaders equals forwardRequestHeaders(rawHeadersToMap(raw), {drop}) for any header list (property)', () => {
+  const name = fc.constantFrom('Host', 'host', 'Connection', 'connection', 'X-Trace', 'x-trace', 'Accept', 'ACCEPT', 'Keep-Alive', 'Upgrade', 'TE', 'Authorization', 'Content-Length', 'X-Custom', 'x-custom', 'Foo');
+  const value = fc.oneof(fc.constantFrom('close', 'X-Trace', 'x-custom, foo', 'keep-alive', ' , ', 'upgrade'), fc.string({ maxLength: 8 }));
+  const drop = ['authorization', 'host', 'content-length'];
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, value), { maxLength: 14 }), (pairs) => {
+      const raw = pairs.flat();
+      const fused = forwardRawRequestHeaders(raw, drop);
+      const composed = forwardRequestHeaders(rawHeadersToMap(raw), { drop });
+      expect(JSON.stringify(fused)).toBe(JSON.stringify(composed));
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -30,6 +30,33 @@ export function parseGatewayTarget(url: string): GatewayTarget | null {
   return { cluster, path: m[2] || '/', query };
 }
 
+/** The request headers the gateway decides on (first value of each, as node's `req.headers` keeps them). */
+export interface RequestHeaders {
+  authorization?: string;
+  contentLength?: string;
+  transferEncoding?: string;
+}
+
+/**
+ * The decision headers from node's `req.rawHeaders` ([name, value, …], the client's casing) in one pass: the request
+ * is forwarded from rawHeaders anyway, and `req.headers` built a second object of every header per request.
+ */
+export function requestHeaders(raw: readonly string[]): RequestHeaders {
+  const h: RequestHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    // A name is lower-cased only when its length can match.
+    if (n.length === 13) {
+      if (h.authorization === undefined && n.toLowerCase() === 'authorization') h.authorization = raw[i + 1]!;
+    } else if (n.length === 14) {
+      if (h.contentLength === undefined && n.toLowerCase() === 'content-length') h.contentLength = raw[i + 1]!;
+    } else if (n.length === 17) {
+      if (h.transferEncoding === undefined && n.toLowerCase() === 'transfer-encoding') h.transferEncoding = raw[i + 1]!;
+    }
+  }
+  return h;
+}
+
 const CONTROL_OR_BACKSLASH = new RegExp('[\\u0000-\\u001f\\u007f\\\\]');
 
 /**
@@ -38,6 +65,8 @@ const CONTROL_OR_BACKSLASH = new RegExp('[\\u0000-\\u001f\\u007f\\\\]');
  * thing here and another behind the agent (both agents refuse `..` too, but only after a round trip).
  */
 export function checkKubePath(path: string): string | null {
+  // Without a percent sign decoding changes nothing: one pass over the characters, no segment array (every request).
+  if (!path.includes('%')) return checkPlainPath(path);
   for (const raw of path.split('/').slice(1)) {
     let seg: string;
     try {
@@ -48,6 +77,26 @@ export function checkKubePath(path: string): string | null {
     if (seg === '.' || seg === '..') return 'invalid path: dot segments are not allowed';
     if (seg.includes('/')) return 'invalid path: encoded slashes are not allowed';
     if (CONTROL_OR_BACKSLASH.test(seg)) return 'invalid path: control characters and backslashes are not allowed';
+  }
+  return null;
+}
+
+/** checkKubePath of a path without percent-encoding: the same answers, segment by segment, in one pass. */
+function checkPlainPath(path: string): string | null {
+  // Segments start after each '/'; the text before the first '/' is not a segment (as split('/').slice(1)).
+  let start = path.indexOf('/');
+  if (start < 0) return null;
+  start++;
+  let bad: string | null = null;
+  for (let i = start; i <= path.length; i++) {
+    const c = i < path.length ? path.charCodeAt(i) : 0x2f;
+    if (c === 0x2f) {
+      const n = i - start;
+      if ((n === 1 && path.charCodeAt(start) === 0x2e) || (n === 2 && path.charCodeAt(start) === 0x2e && path.charCodeAt(start + 1) === 0x2e))
+        return 'invalid path: dot segments are not allowed';
+      if (bad) return bad;
+      start = i + 1;
+    } else if (c < 0x20 || c === 0x7f || c === 0x5c) bad = 'invalid path: control characters and backslashes are not allowed';
   }
   return null;
 }

@@ -17,7 +17,7 @@ import { bearerToken, tokenMatches } from '../auth.ts';
 import { type HubMetrics, kubeVerb } from '../hub-metrics.ts';
 import { ClusterLookup } from '../cluster-lookup.ts';
 import { RepeatedWarning } from '../repeated-warning.ts';
-import { checkKubePath, parseGatewayTarget, wantsStreamingResponse } from './gateway-route.ts';
+import { checkKubePath, type GatewayTarget, parseGatewayTarget, requestHeaders, type RequestHeaders, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
 import { clientAddress, L4_PATH, type ReplicaLink, withoutLinkRawHeaders } from '../replica-link.ts';
@@ -116,53 +116,84 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
    * Where a request for a cluster without a session here goes: 'here' (served, or 503, as by one hub), a peer's
    * gateway URL, or a refusal of a forged forward. A verified forward is never forwarded again.
    */
-  const route = async (req: IncomingMessage, clusterId: string): Promise<{ kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string }> => {
-    if (!o.link) return { kind: 'here' };
+  type Route = { kind: 'here' } | { kind: 'peer'; url: string } | { kind: 'forged'; reason: string };
+  const HERE: Route = { kind: 'here' };
+  /** `route` without a promise when this replica can decide alone (one hub, a verified forward, a session here). */
+  const routeNow = (req: IncomingMessage, clusterId: string): Route | null => {
+    if (!o.link) return HERE;
     const via = o.link.check(req);
     if (via.kind === 'forged') return via;
-    if (via.kind === 'replica' || o.directory.local(clusterId)) return { kind: 'here' };
+    if (via.kind === 'replica' || o.directory.local(clusterId)) return HERE;
+    return null;
+  };
+  const route = async (req: IncomingMessage, clusterId: string): Promise<Route> => {
+    const now = routeNow(req, clusterId);
+    if (now) return now;
     const where = await o.directory.locate(clusterId).catch((e: Error) => {
       log.warn({ cluster_id: clusterId, err: e.message }, 'kube gateway: session directory did not answer');
       return { kind: 'none' } as const;
     });
-    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.kube_url } : { kind: 'here' };
+    return where.kind === 'remote' ? { kind: 'peer', url: where.replica.kube_url } : HERE;
   };
 
-  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+  /** What the 'close' listener of one request reports to the metrics. */
+  interface Observed {
+    labels: { cluster: string; verb: string };
+    duration: boolean;
+  }
+
+  // Synchronous while the cluster record is cached and the route is known here (every request but the first per
+  // cluster and second): each await cost a microtask round per request (issue 14).
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     o.activity?.();
     const url = req.url ?? '/';
-    const labels = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') };
-    let observeDuration = true;
-    res.once('close', () => {
+    const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true };
+    // 'close' is emitted once per response: `on`, without once's wrapper per request.
+    res.on('close', () => {
       o.activity?.();
-      o.metrics?.inc('pipeops_hub_kube_requests_total', { ...labels, code: String(res.headersSent ? res.statusCode : 0) });
-      if (observeDuration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', labels, (performance.now() - t0) / 1000);
+      const l = seen.labels;
+      o.metrics?.inc('pipeops_hub_kube_requests_total', { cluster: l.cluster, verb: l.verb, code: String(res.headersSent ? res.statusCode : 0) });
+      if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
     });
-    if (!authorized(req)) {
+    const h = requestHeaders(req.rawHeaders);
+    if (!tokenMatches(bearerToken(h.authorization), o.userTokens)) {
       log.warn({ method: req.method, remote: clientAddress(req, o.link?.check(req)) }, 'kube gateway: unauthorized request');
       return sendStatus(res, 401, 'Unauthorized');
     }
-    const target = parseGatewayTarget(req.url ?? '/');
+    const target = parseGatewayTarget(url);
     if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
+    const hit = clusters.cached(target.cluster);
+    if (hit) return withCluster(req, res, h, target, hit, seen);
     // The body waits in the request stream (paused) while the store answers.
-    const rec = await findCluster(target.cluster);
-    if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
-    if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
+    void findCluster(target.cluster).then((rec) => {
+      if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
+      if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
+      withCluster(req, res, h, target, rec, seen);
+    });
+  };
+
+  const withCluster = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed) => {
     const clusterId = rec.cluster_id;
-    labels.cluster = clusterId;
+    seen.labels.cluster = clusterId;
     const badPath = checkKubePath(target.path);
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
       return sendStatus(res, 400, badPath);
     }
-    const via = await route(req, clusterId);
+    const now = routeNow(req, clusterId);
+    if (now) return routed(req, res, h, target, rec, seen, now);
+    void route(req, clusterId).then((via) => routed(req, res, h, target, rec, seen, via));
+  };
+
+  const routed = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed, via: Route) => {
+    const clusterId = rec.cluster_id;
     if (via.kind === 'forged') {
       log.warn({ cluster_id: clusterId, method: req.method, reason: via.reason }, 'kube gateway: forwarded request refused');
       return sendStatus(res, 403, `forwarded request refused: ${via.reason}`);
     }
     if (via.kind === 'peer') {
-      observeDuration = false;
+      seen.duration = false;
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'request' });
       return o.link!.forwardRequest(req, res, via.url, { ip: req.socket.remoteAddress ?? '' }, (code, message) => sendStatus(res, code, message));
     }
@@ -178,7 +209,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       }
       const requestId = nextId();
       const streaming = wantsStreamingResponse(target.query);
-      observeDuration = !streaming;
+      seen.duration = !streaming;
       if (streaming && !session.extensions.has('long_streams') && notices.first(clusterId, 'long_streams'))
         log.warn(
           { cluster_id: clusterId, agent_version: rec.agent_version, path: target.path },
@@ -203,7 +234,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     };
     // A request without a body (every GET, LIST and WATCH): forwarded at once, without the request stream's
     // data/end round (issue 14: the end event alone came a tick later, through the stream machinery).
-    if (req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) {
+    if (h.transferEncoding === undefined && (h.contentLength === undefined || h.contentLength === '0')) {
       req.resume();
       forward(EMPTY);
     } else {
