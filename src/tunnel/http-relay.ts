@@ -8,7 +8,7 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, mapToPairs, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, forwardRequestPairs, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { Deadlines } from './deadline-timer.ts';
@@ -103,20 +103,24 @@ export class HttpRelay {
     this.#inflight.set(req.requestId, inflight);
     this.#armBodyIdle(req.requestId, inflight);
     this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
-    void this.#run(req, inflight, binaryBody, conn)
-      .catch((e: unknown) => {
+    const done = () => {
+      if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
+      this.#inflight.delete(req.requestId);
+      this.#finished.add(req.requestId);
+      this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
+    };
+    // One reaction for both outcomes (a .catch().finally() chain made two more promises per request).
+    void this.#run(req, inflight, binaryBody, conn).then(done, (e: unknown) => {
+      try {
         // #run answers its own failures; this is a throw from outside its try (a bug): still one answer.
         const err = e instanceof Error ? e : new Error(String(e));
         this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
         this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
         conn.send({ type: 'proxy_error', payload: ProxyOut.error(`internal error handling proxy_request: ${err.message}`), requestId: req.requestId });
-      })
-      .finally(() => {
-        if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
-        this.#inflight.delete(req.requestId);
-        this.#finished.add(req.requestId);
-        this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
-      });
+      } finally {
+        done();
+      }
+    });
   }
 
   chunk(m: InboundMessage): void {
@@ -247,7 +251,7 @@ export class HttpRelay {
         res = await d.kube!.request(decision.path + query, {
           method,
           // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
-          headers: mapToPairs(forwardRequestHeaders(req.headers)),
+          headers: forwardRequestPairs(req.headers),
           body: hasBody ? body : undefined,
           signal: f.abort.signal,
           injectToken: false,
@@ -272,25 +276,19 @@ export class HttpRelay {
         }
       }
       status = res.status || 200;
-      const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
-      const streamBody = async (first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) => {
-        conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
+      const headers = responseHeaderMap(status, res.headers);
+      // Streamed answers: the header goes first (synchronously, at the start of #streamBody), so a failure after this
+      // point ends the request with proxy_response_abort.
+      if (req.responseStreaming) {
         headerSent = true;
         encoding = 'stream';
-        const bytes = req.binaryChunks
-          ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
-          : reader
-            ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
-            : 0;
-        conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
-        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
-      };
-      if (req.responseStreaming) {
-        await streamBody([], res.body?.getReader() ?? null);
+        await this.#streamBody(conn, req, f, status, headers, [], res.body?.getReader() ?? null);
       } else {
         const read = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal, req.binaryChunks ? CHUNK_SWITCH_BYTES : Number.POSITIVE_INFINITY);
         if (read.kind === 'switch') {
-          await streamBody(read.parts, read.reader);
+          headerSent = true;
+          encoding = 'stream';
+          await this.#streamBody(conn, req, f, status, headers, read.parts, read.reader);
           return;
         }
         const raw = read.body;
@@ -320,6 +318,18 @@ export class HttpRelay {
         d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
       }
     }
+  }
+
+  /** A streamed answer: header, body chunks as the backend yields them (with backpressure), end. */
+  async #streamBody(conn: SessionConnection, req: ProxyRequest, f: Inflight, status: number, headers: HeaderMap | null, first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
+    conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
+    const bytes = req.binaryChunks
+      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
+      : reader
+        ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
+        : 0;
+    conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
+    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
   }
 
   #limitsCache: WriterLimits | undefined;
