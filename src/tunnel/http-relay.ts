@@ -248,16 +248,8 @@ export class HttpRelay {
       let res: Response;
       if (decision.kind === 'kubernetes') {
         target = 'kubernetes';
-        res = await d.kube!.request(decision.path + query, {
-          method,
-          // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
-          headers: forwardRequestPairs(req.headers),
-          body: hasBody ? body : undefined,
-          signal: f.abort.signal,
-          injectToken: false,
-          redirect: 'manual',
-          decompress: false,
-        } as Parameters<KubeClient['request']>[1]);
+        // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
+        res = await d.kube!.forward(decision.path + query, method, forwardRequestPairs(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
       } else {
         target = decision.via === 'explicit' ? 'service' : 'ingress';
         const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
