@@ -49,7 +49,7 @@ type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
 export class HttpRelay {
   readonly #d: RelayDeps;
   readonly #inflight = new Map<string, Inflight>();
-  /** Requests answered recently: their chunks may still be on the way (late arrivals, not errors). */
+  /** Streamed-body requests answered recently: their chunks may still be on the way (late arrivals, not errors). */
   readonly #finished = new RecentIds();
   /** Every request's deadline on one timer (a setTimeout + clearTimeout per request was measurable at c=64). */
   readonly #deadlines = new Deadlines();
@@ -106,7 +106,9 @@ export class HttpRelay {
     const done = () => {
       if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
       this.#inflight.delete(req.requestId);
-      this.#finished.add(req.requestId);
+      // Only a streamed request body has chunks that can arrive after the answer (a chunk for any other request is
+      // a protocol error whether it is in flight or not).
+      if (req.streamingBody) this.#finished.add(req.requestId);
       this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
     };
     // One reaction for both outcomes (a .catch().finally() chain made two more promises per request).
