@@ -135,7 +135,13 @@ export class AgentMetrics {
     const v = u.value ?? 1;
     if (u.op === 'inc' && (m instanceof Counter || m instanceof Gauge)) m.inc(labels, v);
     else if (u.op === 'set' && m instanceof Gauge) m.set(labels, v);
-    else if (u.op === 'observe' && m instanceof Histogram) m.observe(labels, v);
+    else if (u.op === 'observe' && m instanceof Histogram) {
+      if (u.values) {
+        // A worker's batch of one series: the labelled child is looked up once, not per observation.
+        const child = m.labels(labels);
+        for (const x of u.values) child.observe(x);
+      } else m.observe(labels, v);
+    }
     else return `metric ${u.name} does not support ${u.op}`;
     for (const a of UPSTREAM_ALIASES[u.name]?.(u) ?? []) this.apply(a);
     return null;

@@ -163,6 +163,23 @@ export class KubeClient {
     }
   }
 
+  /**
+   * The HTTP relay's call (protocol.md §3.4): the caller's headers as given (never the agent's token), redirects handed
+   * back instead of followed, the body relayed as the server encoded it. `request` with those options, without its
+   * option spreading, token lookup and second init object per call (issue 14). Transport failures throw as there.
+   */
+  async forward(path: string, method: string, headers: [string, string][], body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
+    const h = new Headers(headers);
+    if (!h.has('user-agent')) h.set('user-agent', this.#userAgent);
+    const init: FetchInit = { method, headers: h, signal, tls: this.#tls, redirect: 'manual', decompress: false };
+    if (body !== undefined) init.body = body;
+    try {
+      return await runtime.fetch(this.target.server + (path.startsWith('/') ? path : `/${path}`), init);
+    } catch (e) {
+      throw this.#transportError(e, method, path);
+    }
+  }
+
   #transportError(e: unknown, method: string, path: string): KubeError | Error {
     const err = e as Error & { code?: string; name?: string };
     if (err?.name === 'AbortError' || err?.name === 'TimeoutError') return err;

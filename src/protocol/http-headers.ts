@@ -63,6 +63,52 @@ export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolea
   return out;
 }
 
+/**
+ * `forwardRequestHeaders(h)` as the `[name, value]` pairs `fetch` takes, in one pass (the HTTP relay's request to the
+ * API server: no intermediate map, issue 14).
+ */
+export function forwardRequestPairs(h: HeaderMap): [string, string][] {
+  const listed = connectionListed(h);
+  const out: [string, string][] = [];
+  for (const k in h) {
+    const l = k.toLowerCase();
+    if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
+    for (const v of h[k]!) out.push([k, v]);
+  }
+  return out;
+}
+
+/**
+ * `sanitizeResponseHeaders(status, headersToMap(h))` in one pass over a fetch `Headers` (the HTTP relay's answer from
+ * a backend: no intermediate map, issue 14). Names are Go-canonical; Set-Cookie values stay apart.
+ */
+export function responseHeaderMap(status: number, h: Headers): HeaderMap | null {
+  const conn = h.get('connection');
+  let listed: Set<string> | null = null;
+  if (conn !== null)
+    for (const t of conn.split(',')) {
+      const n = t.trim();
+      if (n) (listed ??= new Set()).add(n.toLowerCase());
+    }
+  const out: HeaderMap = {};
+  let any = false;
+  h.forEach((value, key) => {
+    // Fetch hands names lower-cased.
+    if (key === 'set-cookie') return;
+    if (!(status === 101 && (key === 'connection' || key === 'upgrade')) && (HOP_BY_HOP.has(key) || listed?.has(key))) return;
+    (out[canonicalHeaderName(key)] ??= []).push(value);
+    any = true;
+  });
+  if (!listed?.has('set-cookie')) {
+    const cookies = h.getSetCookie?.() ?? [];
+    if (cookies.length) {
+      out['Set-Cookie'] = cookies;
+      any = true;
+    }
+  }
+  return any ? out : null;
+}
+
 /** Response headers for the control plane: hop-by-hop dropped, Connection/Upgrade kept only for 101. */
 export function sanitizeResponseHeaders(status: number, h: HeaderMap): HeaderMap | null {
   const listed = connectionListed(h);

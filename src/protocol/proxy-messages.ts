@@ -62,40 +62,43 @@ export function parseGoDuration(s: string): number | null {
   return total;
 }
 
+/** Whether a header map has `lower` under any capitalisation (a name of another length is never lower-cased). */
+function hasHeaderName(h: Record<string, string[]>, lower: string): boolean {
+  for (const k in h) if (k.length === lower.length && k.toLowerCase() === lower) return true;
+  return false;
+}
+
+/** Typed reads of a payload's fields. One key each: no rest-argument array and no tuple per read (issue 14). */
 class Fields {
   readonly errors: string[] = [];
   constructor(readonly p: Record<string, unknown>) {}
 
-  #get(keys: string[]): [string, unknown] | undefined {
-    for (const k of keys) if (this.p[k] !== undefined && this.p[k] !== null) return [k, this.p[k]];
-    return undefined;
-  }
-  str(...keys: string[]): string {
-    const f = this.#get(keys);
-    if (!f) return '';
-    if (typeof f[1] !== 'string') {
-      this.errors.push(`${f[0]} must be a string`);
+  str(key: string): string {
+    const v = this.p[key];
+    if (v === undefined || v === null) return '';
+    if (typeof v !== 'string') {
+      this.errors.push(`${key} must be a string`);
       return '';
     }
-    return f[1];
+    return v;
   }
-  bool(...keys: string[]): boolean {
-    const f = this.#get(keys);
-    if (!f) return false;
-    if (typeof f[1] !== 'boolean') {
-      this.errors.push(`${f[0]} must be a boolean`);
+  bool(key: string): boolean {
+    const v = this.p[key];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') {
+      this.errors.push(`${key} must be a boolean`);
       return false;
     }
-    return f[1];
+    return v;
   }
-  num(...keys: string[]): number | null {
-    const f = this.#get(keys);
-    if (!f) return null;
-    if (typeof f[1] !== 'number' || !Number.isFinite(f[1])) {
-      this.errors.push(`${f[0]} must be a number`);
+  num(key: string): number | null {
+    const v = this.p[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      this.errors.push(`${key} must be a number`);
       return null;
     }
-    return f[1];
+    return v;
   }
 }
 
@@ -170,8 +173,7 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
     else errors.push('body must be a string, an object or an array');
   }
   const protocol = f.str('protocol');
-  const hasProtoHeader = Object.keys(headers).some((k) => k.toLowerCase() === 'sec-websocket-protocol');
-  if (protocol && !hasProtoHeader) headers['Sec-WebSocket-Protocol'] = [protocol];
+  if (protocol && !hasHeaderName(headers, 'sec-websocket-protocol')) headers['Sec-WebSocket-Protocol'] = [protocol];
 
   let deadlineMs: number | null = null;
   const deadline = f.str('deadline');

@@ -6,5 +6,7 @@ export interface MetricUpdate {
   name: string;
   op: 'inc' | 'set' | 'observe';
   value?: number;
+  /** `observe` only: several observations of this series at once (a worker's batch, src/threads/metric-batch.ts); `value` is then not used. */
+  values?: number[];
   labels?: Record<string, string>;
 }

@@ -17,3 +17,80 @@ export function atDeadline(deadlineMs: number, fire: () => void, now: () => numb
   timer = setTimeout(arm, Math.min(Math.max(0, deadlineMs - now()), MAX_TIMER_DELAY_MS));
   return () => clearTimeout(timer);
 }
+
+/** One deadline of a {@link Deadlines} set: pass it back to `delete` when its work finishes first. */
+export interface DeadlineEntry {
+  readonly at: number;
+  readonly fire: () => void;
+}
+
+/**
+ * Many absolute deadlines on one timer (the HTTP relay's per-request deadlines): adding and deleting one is a set
+ * operation, not a `setTimeout` + `clearTimeout` per request. The timer is armed for the earliest deadline it knows of;
+ * when it wakes it fires every entry that is due and re-arms for the earliest left (deleted entries only make it wake
+ * early and find nothing due). Far deadlines wait in steps as atDeadline's do. The timer is cleared when the set
+ * empties, so an idle relay holds none.
+ */
+export class Deadlines {
+  readonly #entries = new Set<DeadlineEntry>();
+  readonly #now: () => number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer wakes (epoch ms); Infinity when none is armed. */
+  #armedAt = Number.POSITIVE_INFINITY;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Calls `fire` once `at` (epoch ms) has passed, unless the entry is deleted first. */
+  add(at: number, fire: () => void): DeadlineEntry {
+    const e: DeadlineEntry = { at, fire };
+    this.#entries.add(e);
+    if (at < this.#armedAt) this.#arm(at);
+    return e;
+  }
+
+  delete(e: DeadlineEntry): void {
+    if (!this.#entries.delete(e) || this.#entries.size) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    const delay = Math.min(Math.max(0, at - this.#now()), MAX_TIMER_DELAY_MS);
+    this.#armedAt = this.#now() + delay;
+    this.#timer = setTimeout(() => this.#wake(), delay);
+  }
+
+  #wake(): void {
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+    const now = this.#now();
+    let next = Number.POSITIVE_INFINITY;
+    const due: DeadlineEntry[] = [];
+    for (const e of this.#entries) {
+      if (e.at <= now) due.push(e);
+      else if (e.at < next) next = e.at;
+    }
+    for (const e of due) this.#entries.delete(e);
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    // After re-arming: a `fire` that adds or deletes entries finds the set and the timer consistent. One that throws
+    // does not keep the others from firing (each had a timer of its own before); the first error is rethrown after.
+    let failed = false;
+    let error: unknown;
+    for (const e of due)
+      try {
+        e.fire();
+      } catch (x) {
+        if (!failed) error = x;
+        failed = true;
+      }
+    if (failed) throw error;
+  }
+}

@@ -8,10 +8,10 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, headersToMap, headerValue, mapToHeaders, mapToPairs, sanitizeResponseHeaders } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, forwardRequestPairs, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
-import { atDeadline } from './deadline-timer.ts';
+import { Deadlines } from './deadline-timer.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
 import { type ResponseEncoding, type WriterLimits, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';
@@ -49,8 +49,10 @@ type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
 export class HttpRelay {
   readonly #d: RelayDeps;
   readonly #inflight = new Map<string, Inflight>();
-  /** Requests answered recently: their chunks may still be on the way (late arrivals, not errors). */
+  /** Streamed-body requests answered recently: their chunks may still be on the way (late arrivals, not errors). */
   readonly #finished = new RecentIds();
+  /** Every request's deadline on one timer (a setTimeout + clearTimeout per request was measurable at c=64). */
+  readonly #deadlines = new Deadlines();
   /** A `body_binary` request waiting for the very next WebSocket message (§3.2). */
   #awaitingBinary: { requestId: string; resolve: (r: Uint8Array<ArrayBuffer> | Error) => void } | null = null;
 
@@ -101,20 +103,26 @@ export class HttpRelay {
     this.#inflight.set(req.requestId, inflight);
     this.#armBodyIdle(req.requestId, inflight);
     this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc' });
-    void this.#run(req, inflight, binaryBody, conn)
-      .catch((e: unknown) => {
+    const done = () => {
+      if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
+      this.#inflight.delete(req.requestId);
+      // Only a streamed request body has chunks that can arrive after the answer (a chunk for any other request is
+      // a protocol error whether it is in flight or not).
+      if (req.streamingBody) this.#finished.add(req.requestId);
+      this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
+    };
+    // One reaction for both outcomes (a .catch().finally() chain made two more promises per request).
+    void this.#run(req, inflight, binaryBody, conn).then(done, (e: unknown) => {
+      try {
         // #run answers its own failures; this is a throw from outside its try (a bug): still one answer.
         const err = e instanceof Error ? e : new Error(String(e));
         this.#d.metric({ name: 'pipeops_tunnel_handler_errors_total', op: 'inc', labels: { type: 'proxy_request', error: err.name || 'Error' } });
         this.#d.log.error({ request_id: req.requestId, err: err.message, stack: err.stack }, 'proxy request failed unexpectedly');
         conn.send({ type: 'proxy_error', payload: ProxyOut.error(`internal error handling proxy_request: ${err.message}`), requestId: req.requestId });
-      })
-      .finally(() => {
-        if (inflight.bodyIdle) clearTimeout(inflight.bodyIdle);
-        this.#inflight.delete(req.requestId);
-        this.#finished.add(req.requestId);
-        this.#d.metric({ name: 'pipeops_tunnel_forwards_active', op: 'inc', value: -1 });
-      });
+      } finally {
+        done();
+      }
+    });
   }
 
   chunk(m: InboundMessage): void {
@@ -217,7 +225,7 @@ export class HttpRelay {
     /** An upgrade is answered by the stream relay, which counts it with its real status (101 or the failure). */
     let handedOff = false;
     const deadline = req.deadlineMs ?? (req.responseStreaming ? null : Date.now() + cfg.bufferedTimeoutMs);
-    const cancelTimer = deadline !== null ? atDeadline(deadline, () => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`))) : null;
+    const deadlineEntry = deadline !== null ? this.#deadlines.add(deadline, () => f.abort.abort(new Error(`deadline exceeded after ${Math.round(performance.now() - t0)} ms`))) : null;
     try {
       let body: BodyInit | null = req.body;
       if (binaryBody) {
@@ -242,16 +250,8 @@ export class HttpRelay {
       let res: Response;
       if (decision.kind === 'kubernetes') {
         target = 'kubernetes';
-        res = await d.kube!.request(decision.path + query, {
-          method,
-          // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
-          headers: mapToPairs(forwardRequestHeaders(req.headers)),
-          body: hasBody ? body : undefined,
-          signal: f.abort.signal,
-          injectToken: false,
-          redirect: 'manual',
-          decompress: false,
-        } as Parameters<KubeClient['request']>[1]);
+        // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
+        res = await d.kube!.forward(decision.path + query, method, forwardRequestPairs(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
       } else {
         target = decision.via === 'explicit' ? 'service' : 'ingress';
         const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
@@ -270,25 +270,19 @@ export class HttpRelay {
         }
       }
       status = res.status || 200;
-      const headers = sanitizeResponseHeaders(status, headersToMap(res.headers));
-      const streamBody = async (first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null) => {
-        conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
+      const headers = responseHeaderMap(status, res.headers);
+      // Streamed answers: the header goes first (synchronously, at the start of #streamBody), so a failure after this
+      // point ends the request with proxy_response_abort.
+      if (req.responseStreaming) {
         headerSent = true;
         encoding = 'stream';
-        const bytes = req.binaryChunks
-          ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
-          : reader
-            ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
-            : 0;
-        conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
-        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
-      };
-      if (req.responseStreaming) {
-        await streamBody([], res.body?.getReader() ?? null);
+        await this.#streamBody(conn, req, f, status, headers, [], res.body?.getReader() ?? null);
       } else {
         const read = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal, req.binaryChunks ? CHUNK_SWITCH_BYTES : Number.POSITIVE_INFINITY);
         if (read.kind === 'switch') {
-          await streamBody(read.parts, read.reader);
+          headerSent = true;
+          encoding = 'stream';
+          await this.#streamBody(conn, req, f, status, headers, read.parts, read.reader);
           return;
         }
         const raw = read.body;
@@ -312,12 +306,24 @@ export class HttpRelay {
       else conn.send({ type: 'proxy_error', payload: ProxyOut.error(message), requestId: req.requestId });
       status = status || (f.cancelled ? 499 : 502);
     } finally {
-      cancelTimer?.();
+      if (deadlineEntry) this.#deadlines.delete(deadlineEntry);
       if (!handedOff) {
         d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
         d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
       }
     }
+  }
+
+  /** A streamed answer: header, body chunks as the backend yields them (with backpressure), end. */
+  async #streamBody(conn: SessionConnection, req: ProxyRequest, f: Inflight, status: number, headers: HeaderMap | null, first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
+    conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
+    const bytes = req.binaryChunks
+      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
+      : reader
+        ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
+        : 0;
+    conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
+    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
   }
 
   #limitsCache: WriterLimits | undefined;
@@ -351,16 +357,17 @@ type ReadResult =
 
 /** Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). */
 async function readLimited(res: Response, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
-  if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   const declared = Number(res.headers.get('content-length') ?? '-1');
+  // A declared length within both bounds (most Kubernetes answers): one native read, no reader and no read loop, and
+  // `res.body` never touched (reading it makes a ReadableStream, 1.6 % of the tunnel worker at c=64, issue 14). A
+  // response without a body reads as empty. The request's abort signal still ends it (fetch rejects the body read).
+  if (declared >= 0 && declared <= switchAt && declared <= limit) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
+  if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };
   if (declared > limit) {
     await res.body.cancel();
     throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
   }
-  // A declared length within both bounds (most Kubernetes answers): one native read, no reader and no read loop. The
-  // request's abort signal still ends it (fetch rejects the body read).
-  if (declared >= 0) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = res.body.getReader();

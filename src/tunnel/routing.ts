@@ -36,7 +36,9 @@ export interface RoutingContext {
 const K8S_PREFIXES = ['/api/', '/apis/', '/healthz', '/readyz', '/livez', '/version', '/openapi'];
 
 export function isKubernetesPath(path: string): boolean {
-  return path === '/api' || path === '/apis' || K8S_PREFIXES.some((p) => path.startsWith(p));
+  if (path === '/api' || path === '/apis') return true;
+  for (const p of K8S_PREFIXES) if (path.startsWith(p)) return true;
+  return false;
 }
 
 const DNS_LABELISH = /^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?$/;
@@ -52,20 +54,25 @@ export function validatePath(path: string): string | null {
   if (!path.startsWith('/')) return 'path must start with /';
   if (/[\r\n\0\\]/.test(path)) return 'path contains a control character or backslash';
   if (path.includes('://')) return 'path must not contain a scheme';
+  // Every relayed request passes here: decoding and splitting only when there is something to find (issue 14).
   let decoded = path;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    return 'path has invalid percent-encoding';
-  }
-  if (decoded.split('/').some((seg) => seg === '..')) return 'path must not contain .. segments';
+  if (path.includes('%'))
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return 'path has invalid percent-encoding';
+    }
+  if (decoded.includes('..') && decoded.split('/').some((seg) => seg === '..')) return 'path must not contain .. segments';
   return null;
 }
+
+const WS_HEADERS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'];
 
 function isUpgrade(r: RoutingRequest): boolean {
   if (r.isWebSocket) return true;
   if (headerValue(r.headers, 'upgrade')?.toLowerCase() === 'websocket') return true;
-  return ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'].some((h) => (headerValue(r.headers, h) ?? '').trim() !== '');
+  for (const h of WS_HEADERS) if ((headerValue(r.headers, h) ?? '').trim() !== '') return true;
+  return false;
 }
 
 function hostOf(h: HeaderMap): string | undefined {

@@ -7,11 +7,13 @@ import {
   canonicalHeaderName,
   forwardRawRequestHeaders,
   forwardRequestHeaders,
+  forwardRequestPairs,
   HOP_BY_HOP,
   type HeaderMap,
   headersToMap,
   headerValue,
   rawHeadersToMap,
+  responseHeaderMap,
   sanitizeResponseHeaders,
 } from '../../src/protocol/http-headers.ts';
 import { parseResponseHead, requestHead } from '../../src/protocol/upgrade-head.ts';
@@ -127,4 +129,32 @@ test('forwardRawRequestHeaders equals forwardRequestHeaders(rawHeadersToMap(raw)
     }),
     { numRuns: 3000 },
   );
+});
+
+describe('one-pass forms used by the HTTP relay agree with the two-step ones', () => {
+  const names = fc.constantFrom('Connection', 'connection', 'Upgrade', 'Keep-Alive', 'TE', 'Accept', 'X-Secret', 'x-secret', 'Set-Cookie', 'Content-Type', 'Authorization', 'Transfer-Encoding', 'X-A');
+  const value = fc.oneof(fc.constantFrom('x-secret', 'keep-alive, X-Secret', 'set-cookie', ' upgrade ', 'a=1', ''), fc.stringMatching(/^[ -~]{0,12}$/));
+  const pairs = fc.array(fc.tuple(names, value), { maxLength: 12 });
+
+  test('forwardRequestPairs(h) is mapToPairs(forwardRequestHeaders(h))', () => {
+    fc.assert(
+      fc.property(pairs, (ps) => {
+        const h: HeaderMap = {};
+        for (const [k, v] of ps) (h[k] ??= []).push(v);
+        const expected: [string, string][] = [];
+        for (const [k, vs] of Object.entries(forwardRequestHeaders(h))) for (const v of vs) expected.push([k, v]);
+        expect(forwardRequestPairs(h)).toEqual(expected);
+      }),
+    );
+  });
+
+  test('responseHeaderMap(status, headers) is sanitizeResponseHeaders(status, headersToMap(headers))', () => {
+    fc.assert(
+      fc.property(pairs, fc.constantFrom(101, 200, 404), (ps, status) => {
+        const h = new Headers();
+        for (const [k, v] of ps) h.append(k, v);
+        expect(responseHeaderMap(status, h)).toEqual(sanitizeResponseHeaders(status, headersToMap(h)));
+      }),
+    );
+  });
 });

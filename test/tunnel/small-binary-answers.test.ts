@@ -16,6 +16,7 @@ beforeAll(() => {
     hostname: '127.0.0.1',
     fetch(req) {
       if (new URL(req.url).pathname === '/empty') return new Response(null, { status: 204 });
+      if (new URL(req.url).pathname === '/big') return new Response(new Uint8Array(2 << 20), { headers: { 'Content-Type': 'application/octet-stream' } });
       return new Response('{"kind":"Status","small":true}', { headers: { 'Content-Type': 'application/json' } });
     },
   });
@@ -43,8 +44,8 @@ function setup(binaryAccepted = true) {
     bufferedAmount: 0,
     open: true,
   };
-  const request = (id: string, path: string, binaryChunks: boolean) =>
-    d.handle({ type: 'proxy_request', requestId: id, payload: { method: 'GET', path, service_name: 'app', namespace: 'demo', service_port: 80, ...(binaryChunks ? { binary_chunks: true } : {}) } } as InboundMessage, conn);
+  const request = (id: string, path: string, binaryChunks: boolean, method = 'GET') =>
+    d.handle({ type: 'proxy_request', requestId: id, payload: { method, path, service_name: 'app', namespace: 'demo', service_port: 80, ...(binaryChunks ? { binary_chunks: true } : {}) } } as InboundMessage, conn);
   return { text, binary, request };
 }
 
@@ -82,4 +83,14 @@ test('an empty answer stays a JSON proxy_response; a binary send that fails (yam
   await waitFor(() => b.text.length > 0);
   expect(b.text[0]?.type).toBe('proxy_response');
   expect(Buffer.from(b.text[0]!.payload.body as string, 'base64').toString()).toBe('{"kind":"Status","small":true}');
+});
+
+test('a declared length over the buffered limit is refused with proxy_error; HEAD of it (no body) is answered empty', async () => {
+  const { text, binary, request } = setup();
+  request('big', '/big', true);
+  request('head', '/big', true, 'HEAD');
+  await waitFor(() => binary.length + text.length >= 2);
+  expect(text.find((m) => m.id === 'big')).toMatchObject({ type: 'proxy_error', payload: { error: expect.stringContaining('exceeds the buffered limit of 1048576 bytes') } });
+  expect(text.find((m) => m.id === 'head')).toMatchObject({ type: 'proxy_response', payload: { status: 200 } });
+  expect(binary).toEqual([]);
 });
