@@ -5,10 +5,10 @@ import type { MetricUpdate } from '../../src/threads/metric-update.ts';
 import { encodeResponseFrame } from '../../src/protocol/binary-frame.ts';
 import { decodeEnvelope, encodeEnvelope, type InboundMessage } from '../../src/protocol/envelope.ts';
 import { encodeFrameData } from '../../src/protocol/stream-messages.ts';
-import { TunnelDispatcher } from '../../src/tunnel/dispatch.ts';
 import { ControlSession, type SessionConnection } from '../../src/tunnel/session.ts';
 import { testSessionOptions } from '../support/control-session.ts';
 import { quietLog } from '../support/hub-agent.ts';
+import { mappedDispatcher } from '../support/tunnel-dispatcher.ts';
 import { waitFor } from '../support/wait.ts';
 
 type Sent = { type: string; payload: Record<string, unknown> | null; id?: string };
@@ -50,14 +50,7 @@ afterAll(() => {
 
 function dispatcher() {
   const metrics: MetricUpdate[] = [];
-  const serviceMap = { 'demo/app:80': `http://127.0.0.1:${backend.port}` };
-  const d = new TunnelDispatcher({
-    kube: null,
-    log: quietLog,
-    metric: (u) => metrics.push(u),
-    relay: { serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 1 << 20, maxRequestBodyBytes: 1 << 20, bufferedTimeoutMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 1 << 20 },
-    streams: { highWaterBytes: 1 << 20, maxBufferedBytes: 1 << 20, serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', pingMs: 30_000, pongTimeoutMs: 60_000, dialTimeoutMs: 5_000 },
-  });
+  const d = mappedDispatcher(backend.port, (u) => metrics.push(u));
   const handlerErrors = () => metrics.filter((m) => m.name === 'pipeops_tunnel_handler_errors_total').map((m) => `${m.labels?.type}/${m.labels?.error}`);
   return { d, metrics, handlerErrors };
 }

@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import type { MetricUpdate } from '../../src/threads/metric-update.ts';
-import { TunnelDispatcher } from '../../src/tunnel/dispatch.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
-import { quietLog } from '../support/hub-agent.ts';
+import { mappedDispatcher } from '../support/tunnel-dispatcher.ts';
 import { waitFor } from '../support/wait.ts';
 
 let backend: ReturnType<typeof Bun.serve>;
@@ -16,15 +15,8 @@ beforeAll(() => {
 afterAll(() => backend.stop(true));
 
 test('a chunk after the answer: late arrival for a streamed body, protocol error otherwise', async () => {
-  const serviceMap = { 'demo/app:80': `http://127.0.0.1:${backend.port}` };
   const metrics: MetricUpdate[] = [];
-  const d = new TunnelDispatcher({
-    kube: null,
-    log: quietLog,
-    metric: (u) => metrics.push(u),
-    relay: { serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 1 << 20, maxRequestBodyBytes: 1 << 20, bufferedTimeoutMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 1 << 20 },
-    streams: { highWaterBytes: 1 << 20, maxBufferedBytes: 1 << 20, serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', pingMs: 30_000, pongTimeoutMs: 60_000, dialTimeoutMs: 5_000 },
-  });
+  const d = mappedDispatcher(backend.port, (u) => metrics.push(u));
   const answered = new Set<string>();
   const conn: SessionConnection = { send: (m) => (answered.add(m.requestId ?? ''), true), sendBinary: () => false, bufferedAmount: 0, open: true };
   const target = { service_name: 'app', namespace: 'demo', service_port: 80 };

@@ -2,9 +2,8 @@
 // later deadlines on the same relay (one shared timer, src/tunnel/deadline-timer.ts) are answered normally.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
-import { TunnelDispatcher } from '../../src/tunnel/dispatch.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
-import { quietLog } from '../support/hub-agent.ts';
+import { mappedDispatcher } from '../support/tunnel-dispatcher.ts';
 import { waitFor } from '../support/wait.ts';
 
 let backend: ReturnType<typeof Bun.serve>;
@@ -22,14 +21,7 @@ afterAll(() => {
 });
 
 test('the request past its deadline fails with proxy_error; the others, earlier and later, are answered', async () => {
-  const serviceMap = { 'demo/app:80': `http://127.0.0.1:${backend.port}` };
-  const d = new TunnelDispatcher({
-    kube: null,
-    log: quietLog,
-    metric: () => {},
-    relay: { serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 1 << 20, maxRequestBodyBytes: 1 << 20, bufferedTimeoutMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 1 << 20 },
-    streams: { highWaterBytes: 1 << 20, maxBufferedBytes: 1 << 20, serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', pingMs: 30_000, pongTimeoutMs: 60_000, dialTimeoutMs: 5_000 },
-  });
+  const d = mappedDispatcher(backend.port);
   const answers = new Map<string, { type: string; payload: Record<string, unknown> }>();
   const conn: SessionConnection = { send: (m) => (answers.set(m.requestId ?? '', { type: m.type, payload: m.payload as Record<string, unknown> }), true), sendBinary: () => false, bufferedAmount: 0, open: true };
   const target = { service_name: 'app', namespace: 'demo', service_port: 80 };

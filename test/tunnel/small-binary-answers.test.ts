@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { decodeResponseFrame } from '../../src/protocol/binary-frame.ts';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
-import { TunnelDispatcher } from '../../src/tunnel/dispatch.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
-import { quietLog } from '../support/hub-agent.ts';
+import { mappedDispatcher } from '../support/tunnel-dispatcher.ts';
 import { waitFor } from '../support/wait.ts';
 
 let backend: ReturnType<typeof Bun.serve>;
@@ -24,14 +23,7 @@ beforeAll(() => {
 afterAll(() => backend.stop(true));
 
 function setup(binaryAccepted = true) {
-  const serviceMap = { 'demo/app:80': `http://127.0.0.1:${backend.port}` };
-  const d = new TunnelDispatcher({
-    kube: null,
-    log: quietLog,
-    metric: () => {},
-    relay: { serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 1 << 20, maxRequestBodyBytes: 1 << 20, bufferedTimeoutMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 1 << 20 },
-    streams: { highWaterBytes: 1 << 20, maxBufferedBytes: 1 << 20, serviceProxy: 'map', serviceMap, clusterDomain: 'cluster.local', pingMs: 30_000, pongTimeoutMs: 60_000, dialTimeoutMs: 5_000 },
-  });
+  const d = mappedDispatcher(backend.port);
   const text: { type: string; payload: Record<string, unknown>; id?: string }[] = [];
   const binary: Uint8Array<ArrayBuffer>[] = [];
   const conn: SessionConnection = {
