@@ -2,7 +2,7 @@
 // agent's refusal maps to a status kubectl knows, and the verb label of its metrics.
 import { expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { checkKubePath, requestHeaders } from '../../src/hub/kube-gateway/gateway-route.ts';
+import { checkDecodedPath, checkKubePath, requestHeaders } from '../../src/hub/kube-gateway/gateway-route.ts';
 import { agentErrorStatus, kubeErrorBody, kubeStatus } from '../../src/hub/kube-gateway/kube-status.ts';
 import { kubeVerb } from '../../src/hub/hub-metrics.ts';
 import { backendErrorText, withoutRuntimeHints } from '../../src/hub/runtime-error-text.ts';
@@ -21,28 +21,12 @@ test('Kubernetes-shaped paths pass; one dot segment anywhere, in any encoding, i
   );
 });
 
-/** The decoding check, segment by segment: what checkKubePath answered for every path before its fast path. */
-function referenceCheck(path: string): string | null {
-  for (const raw of path.split('/').slice(1)) {
-    let seg: string;
-    try {
-      seg = decodeURIComponent(raw);
-    } catch {
-      return 'invalid path: malformed percent-encoding';
-    }
-    if (seg === '.' || seg === '..') return 'invalid path: dot segments are not allowed';
-    if (seg.includes('/')) return 'invalid path: encoded slashes are not allowed';
-    if (/[\u0000-\u001f\u007f\\]/.test(seg)) return 'invalid path: control characters and backslashes are not allowed';
-  }
-  return null;
-}
-
 test('the same answer as the decoding check for any path, with or without percent-encoding (property)', () => {
   const piece = fc.constantFrom('/', '.', '..', 'a', 'api', 'v1', '%2e', '%2F', '%', '%zz', '\\', '\u0001', '\u007f', '-', ':', 'é');
   fc.assert(
     fc.property(fc.array(piece, { maxLength: 14 }), (parts) => {
       const path = parts.join('');
-      expect(checkKubePath(path)).toBe(referenceCheck(path));
+      expect(checkKubePath(path)).toBe(checkDecodedPath(path));
     }),
     { numRuns: 5000 },
   );

@@ -66,7 +66,11 @@ const CONTROL_OR_BACKSLASH = new RegExp('[\\u0000-\\u001f\\u007f\\\\]');
  */
 export function checkKubePath(path: string): string | null {
   // Without a percent sign decoding changes nothing: one pass over the characters, no segment array (every request).
-  if (!path.includes('%')) return checkPlainPath(path);
+  return path.includes('%') ? checkDecodedPath(path) : checkPlainPath(path);
+}
+
+/** checkKubePath segment by segment, each decoded first: the general form (and the fast path's reference in tests). */
+export function checkDecodedPath(path: string): string | null {
   for (const raw of path.split('/').slice(1)) {
     let seg: string;
     try {
