@@ -92,14 +92,18 @@ export function responseHeaderMap(status: number, h: Headers): HeaderMap | null 
     }
   const out: HeaderMap = {};
   let any = false;
+  let cookie = false;
   h.forEach((value, key) => {
-    // Fetch hands names lower-cased.
-    if (key === 'set-cookie') return;
+    // Fetch hands names lower-cased; Set-Cookie values one by one (taken below, only when there are any).
+    if (key === 'set-cookie') {
+      cookie = true;
+      return;
+    }
     if (!(status === 101 && (key === 'connection' || key === 'upgrade')) && (HOP_BY_HOP.has(key) || listed?.has(key))) return;
     (out[canonicalHeaderName(key)] ??= []).push(value);
     any = true;
   });
-  if (!listed?.has('set-cookie')) {
+  if (cookie && !listed?.has('set-cookie')) {
     const cookies = h.getSetCookie?.() ?? [];
     if (cookies.length) {
       out['Set-Cookie'] = cookies;
