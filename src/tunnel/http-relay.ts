@@ -40,8 +40,11 @@ interface Inflight {
   /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed from `lastChunkAt` when it wakes early). */
   bodyIdle: ReturnType<typeof setTimeout> | null;
   lastChunkAt: number;
-  /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
-  window: CreditWindow;
+  /**
+   * Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. Made when first needed (a
+   * grant or a streamed answer): most requests are answered in one message and never use it (issue 14).
+   */
+  window: CreditWindow | null;
 }
 
 type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
@@ -95,7 +98,7 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: new CreditWindow() };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: null };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
@@ -183,7 +186,7 @@ export class HttpRelay {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'invalid_window' } });
       return;
     }
-    f?.window.grant(inc);
+    if (f) (f.window ??= new CreditWindow()).grant(inc);
   }
 
   /** P2: abort the backend call; at most one cancelled answer follows. */
@@ -332,7 +335,7 @@ export class HttpRelay {
   async #streamBody(conn: SessionConnection, req: ProxyRequest, f: Inflight, status: number, headers: HeaderMap | null, first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
     conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
     const bytes = req.binaryChunks
-      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
+      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, (f.window ??= new CreditWindow()))
       : reader
         ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
         : 0;
