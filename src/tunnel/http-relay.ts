@@ -49,6 +49,19 @@ interface Inflight {
 
 type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
 
+// Label sets of the per-request metrics, made once (no labels object per request, and the metric batch finds the same
+// object at once, issue 14). Never mutated.
+const RESPONSE_LABELS: Record<string, string> = { direction: 'response' };
+const TARGET_LABELS: Record<TargetKind, Record<string, string>> = { kubernetes: { target: 'kubernetes' }, service: { target: 'service' }, ingress: { target: 'ingress' }, error: { target: 'error' } };
+const ENCODING_LABELS: Record<ResponseEncoding, Record<string, string>> = {
+  json: { encoding: 'json' },
+  json_gzip: { encoding: 'json_gzip' },
+  binary: { encoding: 'binary' },
+  binary_gzip: { encoding: 'binary_gzip' },
+  stream: { encoding: 'stream' },
+  empty: { encoding: 'empty' },
+};
+
 export class HttpRelay {
   readonly #d: RelayDeps;
   readonly #inflight = new Map<string, Inflight>();
@@ -305,8 +318,8 @@ export class HttpRelay {
         const w = writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
         const r = w instanceof Promise ? await w : w;
         encoding = r.encoding;
-        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
-        d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: { encoding: r.encoding } });
+        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: RESPONSE_LABELS });
+        d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: ENCODING_LABELS[r.encoding] });
         if (r.gzipSavedBytes > 0) {
           d.metric({ name: 'pipeops_proxy_gzip_saved_bytes_total', op: 'inc', value: r.gzipSavedBytes });
           d.metric({ name: 'pipeops_proxy_gzip_ratio', op: 'observe', value: (r.rawBytes - r.gzipSavedBytes) / r.rawBytes });
@@ -326,7 +339,7 @@ export class HttpRelay {
       if (deadlineEntry) this.#deadlines.delete(deadlineEntry);
       if (!handedOff) {
         d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
-        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: TARGET_LABELS[target] });
       }
     }
   }
@@ -340,7 +353,7 @@ export class HttpRelay {
         ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
         : 0;
     conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
-    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
+    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: RESPONSE_LABELS });
   }
 
   #limitsCache: WriterLimits | undefined;
