@@ -169,9 +169,12 @@ export class KubeClient {
    * option spreading, token lookup and second init object per call (issue 14). Transport failures throw as there.
    */
   async forward(path: string, method: string, headers: [string, string][], body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
-    const h = new Headers(headers);
-    if (!h.has('user-agent')) h.set('user-agent', this.#userAgent);
-    const init: FetchInit = { method, headers: h, signal, tls: this.#tls, redirect: 'manual', decompress: false };
+    // The pairs go to fetch as they are (a `Headers` built here was a second one per request: fetch builds its own,
+    // issue 14). `headers` is the caller's fresh array; the default User-Agent is appended to it when none is given.
+    let ua = false;
+    for (const p of headers) if (p[0].length === 10 && p[0].toLowerCase() === 'user-agent') ua = true;
+    if (!ua) headers.push(['user-agent', this.#userAgent]);
+    const init: FetchInit = { method, headers, signal, tls: this.#tls, redirect: 'manual', decompress: false };
     if (body !== undefined) init.body = body;
     try {
       return await runtime.fetch(this.target.server + (path.startsWith('/') ? path : `/${path}`), init);

@@ -17,6 +17,10 @@ export const HOP_BY_HOP = new Set([
 
 export type HeaderMap = Record<string, string[]>;
 
+/** 1 at the index of every length a HOP_BY_HOP name has (none is longer than 31). */
+const HOP_BY_HOP_LENGTHS = new Uint8Array(32);
+for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTHS[n.length] = 1;
+
 // These run on every relayed request at both ends (issue 14): loops over the keys, no entries arrays, and a name is
 // lower-cased only when it can matter.
 
@@ -71,8 +75,11 @@ export function forwardRequestPairs(h: HeaderMap): [string, string][] {
   const listed = connectionListed(h);
   const out: [string, string][] = [];
   for (const k in h) {
-    const l = k.toLowerCase();
-    if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
+    // Without a Connection list only a name of a hop-by-hop length can be dropped: the others are not lower-cased.
+    if (listed !== null || (k.length < 32 && HOP_BY_HOP_LENGTHS[k.length] === 1)) {
+      const l = k.toLowerCase();
+      if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
+    }
     for (const v of h[k]!) out.push([k, v]);
   }
   return out;
@@ -92,14 +99,18 @@ export function responseHeaderMap(status: number, h: Headers): HeaderMap | null 
     }
   const out: HeaderMap = {};
   let any = false;
+  let cookie = false;
   h.forEach((value, key) => {
-    // Fetch hands names lower-cased.
-    if (key === 'set-cookie') return;
+    // Fetch hands names lower-cased; Set-Cookie values one by one (taken below, only when there are any).
+    if (key === 'set-cookie') {
+      cookie = true;
+      return;
+    }
     if (!(status === 101 && (key === 'connection' || key === 'upgrade')) && (HOP_BY_HOP.has(key) || listed?.has(key))) return;
     (out[canonicalHeaderName(key)] ??= []).push(value);
     any = true;
   });
-  if (!listed?.has('set-cookie')) {
+  if (cookie && !listed?.has('set-cookie')) {
     const cookies = h.getSetCookie?.() ?? [];
     if (cookies.length) {
       out['Set-Cookie'] = cookies;

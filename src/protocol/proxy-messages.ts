@@ -128,18 +128,29 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
     }
     let values: string[];
     if (typeof v === 'string') values = [v];
-    else if (Array.isArray(v)) values = v.every((x) => typeof x === 'string') ? (v as string[]) : v.filter((x): x is string => typeof x === 'string');
+    else if (Array.isArray(v)) values = allStrings(v) ? (v as string[]) : v.filter((x): x is string => typeof x === 'string');
     else {
       if (v !== null && v !== undefined) errors.push(`${field}.${k} must be a string or an array of strings`);
       continue;
     }
-    if (values.some((x) => INVALID_HEADER_VALUE.test(x))) {
+    if (anyInvalidValue(values)) {
       errors.push(`${field}.${k} has a value with CR, LF, NUL or a character above U+00FF`);
       continue;
     }
     out[k] = values;
   }
   return out;
+}
+
+// Plain loops, not `every`/`some` with a callback: they run for every header of every relayed request (issue 14).
+function allStrings(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+function anyInvalidValue(values: string[]): boolean {
+  for (let i = 0; i < values.length; i++) if (INVALID_HEADER_VALUE.test(values[i]!)) return true;
+  return false;
 }
 
 /** RFC 9110 §5.6.2 token: what `Headers` accepts as a name. */

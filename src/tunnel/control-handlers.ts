@@ -105,9 +105,21 @@ const SESSION_HANDLERS: Record<SessionType, ControlHandler> = {
 /** A Map, so a type named `constructor` or `__proto__` finds nothing. */
 const CONTROL_HANDLERS = new Map<string, ControlHandler>(Object.entries(SESSION_HANDLERS));
 
+/**
+ * The counter's labels per inbound type, made once (every message passes here: no labels object per message, and the
+ * metric batch finds the same object at once, issue 14). Bounded: unknown types share `other`. Never mutated.
+ */
+const INBOUND_LABELS = new Map<string, Readonly<Record<string, string>>>();
+function inboundLabels(type: string): Record<string, string> {
+  const known = AGENT_INBOUND_TYPES.has(type) ? type : 'other';
+  let l = INBOUND_LABELS.get(known);
+  if (!l) INBOUND_LABELS.set(known, (l = { direction: 'in', type: known }));
+  return l as Record<string, string>;
+}
+
 /** One decoded inbound envelope: count it, then the session's handler, else the relays, else protocol_fallback. */
 export function dispatchControl(m: InboundMessage, ctx: ControlContext): void {
-  ctx.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: AGENT_INBOUND_TYPES.has(m.type) ? m.type : 'other' } });
+  ctx.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: inboundLabels(m.type) });
   const handler = CONTROL_HANDLERS.get(m.type);
   if (handler) handler(m, ctx);
   else if (!ctx.other(m)) onUnknown(m, ctx);

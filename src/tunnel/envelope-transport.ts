@@ -17,6 +17,14 @@ export interface SessionConnection {
   readonly open: boolean;
 }
 
+/** The counter's labels per outbound type (our own message types, a fixed set), made once and never mutated. */
+const OUTBOUND_LABELS = new Map<string, Readonly<Record<string, string>>>();
+function outboundLabels(type: string): Record<string, string> {
+  let l = OUTBOUND_LABELS.get(type);
+  if (!l) OUTBOUND_LABELS.set(type, (l = { direction: 'out', type }));
+  return l as Record<string, string>;
+}
+
 /** The relays' send side, written through the envelope transport's writer. */
 export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpdate) => void, log: Logger): SessionConnection {
   return {
@@ -24,7 +32,7 @@ export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpd
       if (!writer.open) return false;
       try {
         writer.sendText(encodeMessage(m));
-        metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type: m.type } });
+        metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: outboundLabels(m.type) });
         return true;
       } catch (e) {
         log.warn({ type: m.type, err: (e as Error).message }, 'send failed');

@@ -40,11 +40,27 @@ interface Inflight {
   /** Fires when the streamed body saw no chunk for `bodyIdleMs` (re-armed from `lastChunkAt` when it wakes early). */
   bodyIdle: ReturnType<typeof setTimeout> | null;
   lastChunkAt: number;
-  /** Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. */
-  window: CreditWindow;
+  /**
+   * Credit for binary chunks (negotiated `binary_chunks`), returned by `proxy_window`. Made when first needed (a
+   * grant or a streamed answer): most requests are answered in one message and never use it (issue 14).
+   */
+  window: CreditWindow | null;
 }
 
 type TargetKind = 'kubernetes' | 'service' | 'ingress' | 'error';
+
+// Label sets of the per-request metrics, made once (no labels object per request, and the metric batch finds the same
+// object at once, issue 14). Never mutated.
+const RESPONSE_LABELS: Record<string, string> = { direction: 'response' };
+const TARGET_LABELS: Record<TargetKind, Record<string, string>> = { kubernetes: { target: 'kubernetes' }, service: { target: 'service' }, ingress: { target: 'ingress' }, error: { target: 'error' } };
+const ENCODING_LABELS: Record<ResponseEncoding, Record<string, string>> = {
+  json: { encoding: 'json' },
+  json_gzip: { encoding: 'json_gzip' },
+  binary: { encoding: 'binary' },
+  binary_gzip: { encoding: 'binary_gzip' },
+  stream: { encoding: 'stream' },
+  empty: { encoding: 'empty' },
+};
 
 export class HttpRelay {
   readonly #d: RelayDeps;
@@ -95,7 +111,7 @@ export class HttpRelay {
       this.#protocolError('duplicate_request_id', `request id ${req.requestId} is already in flight`, req.requestId, conn);
       return;
     }
-    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: new CreditWindow() };
+    const inflight: Inflight = { abort: new AbortController(), cancelled: false, body: null, bodyIdle: null, lastChunkAt: 0, window: null };
     // Set up body sources synchronously: the next message may already be the binary frame or a chunk.
     let binaryBody: Promise<Uint8Array<ArrayBuffer> | Error> | null = null;
     if (req.bodyBinary) binaryBody = new Promise((resolve) => (this.#awaitingBinary = { requestId: req.requestId, resolve }));
@@ -183,7 +199,7 @@ export class HttpRelay {
       this.#d.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'invalid_window' } });
       return;
     }
-    f?.window.grant(inc);
+    if (f) (f.window ??= new CreditWindow()).grant(inc);
   }
 
   /** P2: abort the backend call; at most one cancelled answer follows. */
@@ -278,18 +294,32 @@ export class HttpRelay {
         encoding = 'stream';
         await this.#streamBody(conn, req, f, status, headers, [], res.body?.getReader() ?? null);
       } else {
-        const read = await readLimited(res, cfg.maxBufferedBodyBytes, f.abort.signal, req.binaryChunks ? CHUNK_SWITCH_BYTES : Number.POSITIVE_INFINITY);
-        if (read.kind === 'switch') {
-          headerSent = true;
-          encoding = 'stream';
-          await this.#streamBody(conn, req, f, status, headers, read.parts, read.reader);
-          return;
+        const switchAt = req.binaryChunks ? CHUNK_SWITCH_BYTES : Number.POSITIVE_INFINITY;
+        // The declared length from the header map just built (no second lookup in `res.headers`); from `res.headers`
+        // only when the map has none (no Content-Length, or one named in Connection).
+        const cl = headers?.['Content-Length'];
+        const declared = Number(cl ? cl.join(', ') : (res.headers.get('content-length') ?? '-1'));
+        let raw: Uint8Array<ArrayBuffer>;
+        // A declared length within both bounds (most Kubernetes answers): one native read here, no reader, no read
+        // loop and no call of readLimited (one async call fewer per request, issue 14), `res.body` never touched
+        // (reading it makes a ReadableStream). A response without a body reads as empty. The request's abort signal
+        // still ends it (fetch rejects the body read).
+        if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = new Uint8Array(await res.arrayBuffer());
+        else {
+          const read = await readLimited(res, declared, cfg.maxBufferedBodyBytes, f.abort.signal, switchAt);
+          if (read.kind === 'switch') {
+            headerSent = true;
+            encoding = 'stream';
+            await this.#streamBody(conn, req, f, status, headers, read.parts, read.reader);
+            return;
+          }
+          raw = read.body;
         }
-        const raw = read.body;
-        const r = await writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
+        const w = writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
+        const r = w instanceof Promise ? await w : w;
         encoding = r.encoding;
-        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: { direction: 'response' } });
-        d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: { encoding: r.encoding } });
+        d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: RESPONSE_LABELS });
+        d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: ENCODING_LABELS[r.encoding] });
         if (r.gzipSavedBytes > 0) {
           d.metric({ name: 'pipeops_proxy_gzip_saved_bytes_total', op: 'inc', value: r.gzipSavedBytes });
           d.metric({ name: 'pipeops_proxy_gzip_ratio', op: 'observe', value: (r.rawBytes - r.gzipSavedBytes) / r.rawBytes });
@@ -309,7 +339,7 @@ export class HttpRelay {
       if (deadlineEntry) this.#deadlines.delete(deadlineEntry);
       if (!handedOff) {
         d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
-        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: { target } });
+        d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: TARGET_LABELS[target] });
       }
     }
   }
@@ -318,12 +348,12 @@ export class HttpRelay {
   async #streamBody(conn: SessionConnection, req: ProxyRequest, f: Inflight, status: number, headers: HeaderMap | null, first: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
     conn.send({ type: 'proxy_response_header', payload: ProxyOut.header(status, headers), requestId: req.requestId });
     const bytes = req.binaryChunks
-      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, f.window)
+      ? await writeBinaryChunks(conn, req.requestId, first, reader, f.abort.signal, (f.window ??= new CreditWindow()))
       : reader
         ? await writeStream(conn, req.requestId, reader, this.#limits(), f.abort.signal)
         : 0;
     conn.send({ type: 'proxy_response_end', payload: ProxyOut.end(), requestId: req.requestId });
-    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: { direction: 'response' } });
+    this.#d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: bytes, labels: RESPONSE_LABELS });
   }
 
   #limitsCache: WriterLimits | undefined;
@@ -355,12 +385,12 @@ type ReadResult =
   /** Past `switchAt`: the parts read so far and the rest of the stream, to be relayed as chunks. */
   | { kind: 'switch'; parts: Uint8Array[]; reader: ReadableStreamDefaultReader<Uint8Array> | null };
 
-/** Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). */
-async function readLimited(res: Response, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
-  const declared = Number(res.headers.get('content-length') ?? '-1');
-  // A declared length within both bounds (most Kubernetes answers): one native read, no reader and no read loop, and
-  // `res.body` never touched (reading it makes a ReadableStream, 1.6 % of the tunnel worker at c=64, issue 14). A
-  // response without a body reads as empty. The request's abort signal still ends it (fetch rejects the body read).
+/**
+ * Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). `declared`: the
+ * Content-Length (NaN or -1 when there is none or it is not a number).
+ */
+async function readLimited(res: Response, declared: number, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
+  // The caller reads a body of declared length within both bounds itself; this one stays whole for any caller.
   if (declared >= 0 && declared <= switchAt && declared <= limit) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
   if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };

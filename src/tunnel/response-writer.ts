@@ -50,27 +50,48 @@ export async function gzip(body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer>;
 }
 
-export async function writeBuffered(
+/**
+ * One buffered answer. Synchronous (a plain result, no promise) when nothing has to wait: no gzip and the socket
+ * below its mark, i.e. nearly every small answer; a promise otherwise (issue 14: an async call and its await per
+ * request were measurable at c=64). Callers `await` either.
+ */
+export function writeBuffered(
   conn: SessionConnection,
   requestId: string,
   status: number,
   headers: HeaderMap | null,
   body: Uint8Array<ArrayBuffer>,
   limits: WriterLimits,
-): Promise<BufferedResult> {
+): BufferedResult | Promise<BufferedResult> {
   const rawBytes = body.length;
-  const compressible = headers ? shouldCompress(headerValue(headers, 'content-type'), headerValue(headers, 'content-encoding'), rawBytes, limits.gzipMinBytes) : false;
+  // The size first (shouldCompress's own first test): below it the header map is not searched at all.
+  const compressible = headers !== null && rawBytes >= limits.gzipMinBytes && shouldCompress(headerValue(headers, 'content-type'), headerValue(headers, 'content-encoding'), rawBytes, limits.gzipMinBytes);
+  if (!compressible && conn.bufferedAmount <= limits.highWaterBytes) return sendBuffered(conn, requestId, status, headers, body, body, limits);
+  return writeBufferedLater(conn, requestId, status, headers, body, limits, compressible);
+}
+
+async function writeBufferedLater(
+  conn: SessionConnection,
+  requestId: string,
+  status: number,
+  headers: HeaderMap | null,
+  body: Uint8Array<ArrayBuffer>,
+  limits: WriterLimits,
+  compressible: boolean,
+): Promise<BufferedResult> {
   let payload = body;
-  let gzipped = false;
   if (compressible) {
     const z = await gzip(body);
-    if (z.length < body.length) {
-      payload = z;
-      gzipped = true;
-    }
+    if (z.length < body.length) payload = z;
   }
-  // Checked here first: below the mark (nearly always) the answer goes out without two more awaits per request.
   if (conn.bufferedAmount > limits.highWaterBytes) await drain(conn, limits.highWaterBytes);
+  return sendBuffered(conn, requestId, status, headers, body, payload, limits);
+}
+
+/** `payload` is `body` or its gzip (recognised as such when it is not `body` itself). */
+function sendBuffered(conn: SessionConnection, requestId: string, status: number, headers: HeaderMap | null, body: Uint8Array<ArrayBuffer>, payload: Uint8Array<ArrayBuffer>, limits: WriterLimits): BufferedResult {
+  const rawBytes = body.length;
+  const gzipped = payload !== body;
   const saved = gzipped ? rawBytes - payload.length : 0;
   if (rawBytes >= limits.binaryThreshold) {
     const frame = encodeResponseFrame(requestId, status, headers, payload);

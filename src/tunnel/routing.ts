@@ -66,12 +66,26 @@ export function validatePath(path: string): string | null {
   return null;
 }
 
-const WS_HEADERS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'];
-
+/**
+ * An `Upgrade: websocket`, or a non-blank `Sec-WebSocket-Key`/`-Version`/`-Protocol`, each name's first value under
+ * its first spelling with values (as `headerValue` reads it). One pass over the headers instead of four lookups, and
+ * only names of those lengths are lower-cased (every relayed request passes here, issue 14).
+ */
 function isUpgrade(r: RoutingRequest): boolean {
   if (r.isWebSocket) return true;
-  if (headerValue(r.headers, 'upgrade')?.toLowerCase() === 'websocket') return true;
-  for (const h of WS_HEADERS) if ((headerValue(r.headers, h) ?? '').trim() !== '') return true;
+  const h = r.headers;
+  let decided = 0;
+  for (const k in h) {
+    const n = k.length;
+    if (n !== 7 && n !== 17 && n !== 21 && n !== 22) continue;
+    const vs = h[k]!;
+    if (!vs.length) continue;
+    const l = k.toLowerCase();
+    const bit = l === 'upgrade' ? 1 : l === 'sec-websocket-key' ? 2 : l === 'sec-websocket-version' ? 4 : l === 'sec-websocket-protocol' ? 8 : 0;
+    if (!bit || decided & bit) continue;
+    decided |= bit;
+    if (bit === 1 ? vs[0]!.toLowerCase() === 'websocket' : vs[0]!.trim() !== '') return true;
+  }
   return false;
 }
 
@@ -89,7 +103,8 @@ export function decideRoute(r: RoutingRequest, ctx: RoutingContext): RouteDecisi
   const explicit = r.serviceName !== '' && r.namespace !== '' && r.servicePort > 0;
 
   // 1. Host fallback: a request for an app host goes to the ingress controller (which routes by Host).
-  if (!r.serviceName) {
+  // No route hints (an agent without app routes): nothing to look up, no Host search per request.
+  if (!r.serviceName && ctx.routes.size) {
     const host = hostOf(r.headers);
     if (host) {
       const hint = ctx.routes.get(host) ?? ctx.routes.get(host.replace(/:\d+$/, ''));

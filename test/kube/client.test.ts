@@ -34,6 +34,18 @@ describe('KubeClient over HTTPS', () => {
     await expect(c.version()).rejects.toBeInstanceOf(KubeError);
   });
 
+  test('forward: header pairs as given, the default User-Agent only when the caller sent none', async () => {
+    const c = new KubeClient(target(), { userAgent: 'agent-ua/1' });
+    const signal = new AbortController().signal;
+    const a = await c.forward('/version', 'GET', [['Accept', 'application/json'], ['Authorization', `Bearer ${TOKEN}`]], undefined, signal);
+    expect(a.status).toBe(200);
+    await a.arrayBuffer();
+    expect(fake.seen.at(-1)).toMatchObject({ auth: `Bearer ${TOKEN}`, accept: 'application/json', userAgent: 'agent-ua/1' });
+    const b = await c.forward('version', 'GET', [['User-Agent', 'kubectl/v1.31'], ['Authorization', `Bearer ${TOKEN}`]], undefined, signal);
+    await b.arrayBuffer();
+    expect(fake.seen.at(-1)).toMatchObject({ path: '/version', userAgent: 'kubectl/v1.31' });
+  });
+
   test('insecureSkipVerify (kubeconfig only) skips verification', async () => {
     const c = new KubeClient(target({ ca: undefined, insecureSkipVerify: true }));
     expect(await c.version()).toBe('v1.31.2-fake');

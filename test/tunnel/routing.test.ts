@@ -134,3 +134,27 @@ describe('path validation (before every rule)', () => {
     );
   });
 });
+
+describe('upgrade detection (one pass over the headers)', () => {
+  // The four lookups it replaced: each name's first value under its first spelling with values.
+  const first = (h: HeaderMap, name: string) => {
+    for (const k in h) if (k.toLowerCase() === name && h[k]!.length) return h[k]![0];
+    return undefined;
+  };
+  const reference = (h: HeaderMap) =>
+    first(h, 'upgrade')?.toLowerCase() === 'websocket' || ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'].some((n) => (first(h, n) ?? '').trim() !== '');
+
+  test('a /api/ path is a kubectl stream exactly when the headers announce a WebSocket', () => {
+    const names = fc.constantFrom('Upgrade', 'upgrade', 'UPGRADE', 'Sec-WebSocket-Key', 'sec-websocket-key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Protocol', 'sec-websocket-protocol', 'Accept', 'Connection', 'X-Upgrade');
+    const values = fc.array(fc.constantFrom('websocket', 'WebSocket', 'h2c', '', '  ', '13', 'abc=='), { maxLength: 2 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(names, values), { maxLength: 6 }), (ps) => {
+        const headers: HeaderMap = {};
+        for (const [k, vs] of ps) headers[k] = vs;
+        const kind = decideRoute(req({ path: '/api/v1/pods', headers }), ctx({ routes: new Map() })).kind;
+        expect(kind === 'kube-stream').toBe(reference(headers));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -23,7 +23,7 @@ function parsePath(p: string): { res: string; ns?: string; name?: string } | nul
   return { res: m[2]!, ...(m[1] ? { ns: m[1] } : {}), ...(m[3] ? { name: m[3] } : {}) };
 }
 
-export type Seen = { method: string; path: string; auth: string | null; accept: string | null; contentType: string | null };
+export type Seen = { method: string; path: string; auth: string | null; accept: string | null; contentType: string | null; userAgent?: string | null };
 
 export class FakeKube {
   rv = 100;
@@ -123,7 +123,7 @@ export class FakeKube {
   private async handle(req: Request): Promise<Response> {
     const u = new URL(req.url);
     const auth = req.headers.get('authorization');
-    this.seen.push({ method: req.method, path: u.pathname + u.search, auth, accept: req.headers.get('accept'), contentType: req.headers.get('content-type') });
+    this.seen.push({ method: req.method, path: u.pathname + u.search, auth, accept: req.headers.get('accept'), contentType: req.headers.get('content-type'), userAgent: req.headers.get('user-agent') });
     if (u.pathname === '/stream-forever') {
       return new Response(
         new ReadableStream({
