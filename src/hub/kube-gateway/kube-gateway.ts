@@ -227,7 +227,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         streaming,
         binaryChunks: session.extensions.has('binary_chunks'),
       });
-      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, { endsCleanlyOnShutdown: streaming });
+      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send({ type: 'proxy_request', payload: out.payload, requestId });
       if (out.frame) session.sendBinary(out.frame);
