@@ -4,7 +4,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../log/logger.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
-import { clientHeaders, type DecodedResponse } from '../../protocol/response-decoders.ts';
+import type { DecodedResponse } from '../../protocol/response-decoders.ts';
+import { clientHead } from './client-head.ts';
 import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
 import type { AnswerDeadlines } from './answer-deadlines.ts';
 
@@ -87,7 +88,7 @@ export class ProxyExchange {
       this.#unexpected('buffered response');
       return;
     }
-    const headers = flat(clientHeaders(r.status, r.headers, r.body));
+    const headers = clientHead(r.status, r.headers, r.body);
     headers['Content-Length'] = String(r.body.length);
     this.#bytes = r.body.length;
     this.#state = 'done';
@@ -106,7 +107,7 @@ export class ProxyExchange {
     }
     this.#state = 'streaming';
     this.#clearTimer();
-    this.res.writeHead(status, flat(clientHeaders(status, headers)));
+    this.res.writeHead(status, clientHead(status, headers));
     // Watches and follows may stay quiet for minutes: the client must see the status line now.
     this.res.flushHeaders();
     this.res.statusCode = status;
@@ -203,14 +204,4 @@ export class ProxyExchange {
       error ? `${this.opts.label ?? 'kube gateway request'} failed` : (this.opts.label ?? 'kube gateway request'),
     );
   }
-}
-
-/** node's writeHead takes string | string[] per name. */
-function flat(h: HeaderMap): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    const vs = h[k]!;
-    out[k] = vs.length === 1 ? vs[0]! : vs;
-  }
-  return out;
 }
