@@ -78,6 +78,12 @@ export class AgentExchanges {
     return p;
   }
 
+  /** The 'close' of `res` (for a table whose gateway watches it, `callerWatchesClose`). */
+  clientClosed(requestId: string, res: ServerResponse): void {
+    const p = this.pending.get(requestId);
+    if (p && p.exchange.res === res) p.exchange.clientClosed();
+  }
+
   #credit(p: PendingExchange): ChunkCredit {
     const { exchange, session } = p;
     const requestId = exchange.info.requestId;

@@ -32,6 +32,11 @@ export interface ExchangeOptions {
    * one timer serve them all); without it each exchange arms its own timer.
    */
   deadlines?: AnswerDeadlines<ProxyExchange>;
+  /**
+   * The caller calls `clientClosed` from a 'close' listener of its own on the response (the kube gateway has one for
+   * its metrics): the exchange adds none (one listener per request instead of two).
+   */
+  callerWatchesClose?: boolean;
   log: Logger;
   /** Body of an error answered before the status was sent; default kubeErrorBody (kubectl). */
   errorBody?: (code: number, message: string) => { contentType: string; body: string };
@@ -62,12 +67,14 @@ export class ProxyExchange {
   ) {
     this.deadlineAt = performance.now() + opts.answerTimeoutMs;
     this.#timer = opts.deadlines ? opts.deadlines.add(this) : setTimeout(() => this.expire(), opts.answerTimeoutMs);
-    res.on('close', () => {
-      if (this.#state === 'done') return;
-      // The client went away before the response was complete.
-      opts.cancel(this);
-      this.#done(0, 'client disconnected', 'debug');
-    });
+    if (!opts.callerWatchesClose) res.on('close', () => this.clientClosed());
+  }
+
+  /** The response's 'close': the client went away if the response was not complete. */
+  clientClosed(): void {
+    if (this.#state === 'done') return;
+    this.opts.cancel(this);
+    this.#done(0, 'client disconnected', 'debug');
   }
 
   /** The answer timeout passed while waiting: 504, and the agent is told to stop. */
