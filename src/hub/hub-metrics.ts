@@ -226,5 +226,7 @@ export function kubeVerb(method: string | undefined, query: string): string {
     const w = new URLSearchParams(query).get('watch');
     if (w === 'true' || w === '1') return 'WATCH';
   }
-  return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].includes(m) ? m : 'OTHER';
+  return KUBE_VERBS.has(m) ? m : 'OTHER';
 }
+// A module constant: the array literal was allocated on every kube gateway request.
+const KUBE_VERBS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
