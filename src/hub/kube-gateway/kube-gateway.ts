@@ -158,7 +158,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     res.on('close', () => {
       o.activity?.();
       const l = seen.labels;
-      o.metrics?.inc('pipeops_hub_kube_requests_total', { cluster: l.cluster, verb: l.verb, code: String(res.headersSent ? res.statusCode : 0) });
+      o.metrics?.kubeRequest(l.cluster, l.verb, res.headersSent ? res.statusCode : 0);
       if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
       if (seen.requestId) tables.clientClosed(seen.requestId, res);
     });
