@@ -146,6 +146,8 @@ export class HubMetrics {
   readonly #byName = new Map<string, AnyMetric>();
   #state: HubState | null = null;
   #bytesSeen = { toAgent: 0, fromAgent: 0 };
+  /** `pipeops_hub_kube_requests_total` increments not yet in the counter: cluster → verb → code → requests. */
+  #kubeCounts = new Map<string, Map<string, Map<number, number>>>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     for (const d of HUB_METRICS as readonly HubMetricDef[]) {
@@ -170,13 +172,35 @@ export class HubMetrics {
     (this.#byName.get(name) as Histogram<string>).observe(labels, seconds);
   }
 
+  /**
+   * One kube gateway request ended (`code` 0: no status was sent). Counted here and added to
+   * `pipeops_hub_kube_requests_total` at the next scrape: the counter's label validation and hashing on every
+   * request was a measurable share of the hub's own CPU per request (issue 14). Scrapes see the same totals.
+   */
+  kubeRequest(cluster: string, verb: string, code: number): void {
+    let byVerb = this.#kubeCounts.get(cluster);
+    if (!byVerb) this.#kubeCounts.set(cluster, (byVerb = new Map()));
+    let byCode = byVerb.get(verb);
+    if (!byCode) byVerb.set(verb, (byCode = new Map()));
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
   async text(): Promise<string> {
+    this.#flushKubeCounts();
     await this.#refresh();
     return this.registry.metrics();
   }
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  #flushKubeCounts(): void {
+    if (!this.#kubeCounts.size) return;
+    const counter = this.#byName.get('pipeops_hub_kube_requests_total') as Counter<string>;
+    for (const [cluster, byVerb] of this.#kubeCounts)
+      for (const [verb, byCode] of byVerb) for (const [code, n] of byCode) counter.inc({ cluster, verb, code: String(code) }, n);
+    this.#kubeCounts = new Map();
   }
 
   #gauge(name: HubMetricName): Gauge<string> {
@@ -226,5 +250,7 @@ export function kubeVerb(method: string | undefined, query: string): string {
     const w = new URLSearchParams(query).get('watch');
     if (w === 'true' || w === '1') return 'WATCH';
   }
-  return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].includes(m) ? m : 'OTHER';
+  return KUBE_VERBS.has(m) ? m : 'OTHER';
 }
+// A module constant: the array literal was allocated on every kube gateway request.
+const KUBE_VERBS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -100,7 +100,8 @@ export function encodeResponseFrame(requestId: string, status: number, headers: 
   return out;
 }
 
-export function decodeResponseFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<ResponseFrame> {
+/** `knownId`: the id the caller already read with frameRequestId (not decoded again). */
+export function decodeResponseFrame(frame: Uint8Array<ArrayBuffer>, knownId?: string): FrameResult<ResponseFrame> {
   const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < 2) return { ok: false, error: 'response frame too short' };
   const l = v.getUint16(0);
@@ -108,7 +109,7 @@ export function decodeResponseFrame(frame: Uint8Array<ArrayBuffer>): FrameResult
   const hl = v.getUint32(6 + l);
   if (frame.length < 10 + l + hl) return { ok: false, error: 'response frame truncated inside its headers' };
   try {
-    const requestId = dec.decode(frame.subarray(2, 2 + l));
+    const requestId = knownId ?? dec.decode(frame.subarray(2, 2 + l));
     const headers = JSON.parse(dec.decode(frame.subarray(10 + l, 10 + l + hl))) as Record<string, string[]> | null;
     if (headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return { ok: false, error: 'response frame headers are not an object' };
     return { ok: true, value: { requestId, status: v.getUint32(2 + l), headers, body: frame.subarray(10 + l + hl) } };

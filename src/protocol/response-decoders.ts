@@ -47,8 +47,8 @@ export function decodeBufferedResponse(payload: Record<string, unknown>): Decode
  * a media or octet-stream type is left alone (the agent never compresses those). If the backend's own Content-Encoding was gzip, one layer is still gzip afterwards
  * (upstream gzips again) — or not (our agent does not): `clientHeaders` reconciles the header with the bytes.
  */
-export function decodeFrameResponse(frame: Uint8Array<ArrayBuffer>): Decoded<DecodedResponse & { requestId: string }> {
-  const f = decodeResponseFrame(frame);
+export function decodeFrameResponse(frame: Uint8Array<ArrayBuffer>, knownId?: string): Decoded<DecodedResponse & { requestId: string }> {
+  const f = decodeResponseFrame(frame, knownId);
   if (!f.ok) return f;
   const { requestId, status, headers, body } = f.value;
   if (status < 100 || status > 999) return { ok: false, error: `response frame status ${status} is not an HTTP status code` };

@@ -16,7 +16,7 @@ import type { ProxyExchange } from './proxy-exchange.ts';
 export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: () => void): void {
   if (!isAnswerType(m.type)) return;
   const type: AnswerType = m.type;
-  const name = `cluster "${ex.info.clusterId}"`;
+  const name = `cluster "${ex.info.clusterId}"`; // an error's prefix (answers are mostly binary frames)
   switch (type) {
     case 'proxy_response': {
       const d = decodeBufferedResponse(m.payload);
@@ -55,19 +55,19 @@ export function applyAgentMessage(ex: ProxyExchange, m: InboundMessage, cancel: 
  * (negotiated `binary_chunks`, src/protocol/proxy-messages.ts). Returns the chunk bytes written (credit owed).
  */
 export function applyAgentFrame(ex: ProxyExchange, frame: Uint8Array<ArrayBuffer>): number {
-  const name = `cluster "${ex.info.clusterId}"`;
   if (ex.state === 'streaming') {
     const c = decodeIdFrame(frame);
     if (!c.ok) {
-      ex.fail(502, `${name}: ${c.error}`);
+      ex.fail(502, `cluster "${ex.info.clusterId}": ${c.error}`);
       return 0;
     }
     ex.streamChunk(c.value.body);
     return c.value.body.length;
   }
-  const d = decodeFrameResponse(frame);
+  // The table found the exchange by the frame's id: not decoded a second time.
+  const d = decodeFrameResponse(frame, ex.info.requestId);
   if (d.ok) ex.respond(d.value);
-  else ex.fail(502, `${name}: ${d.error}`);
+  else ex.fail(502, `cluster "${ex.info.clusterId}": ${d.error}`);
   return 0;
 }
 

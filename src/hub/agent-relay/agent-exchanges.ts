@@ -8,12 +8,14 @@ import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
+import { AnswerDeadlines } from './answer-deadlines.ts';
 import { type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
 
 export interface PendingExchange {
   exchange: ProxyExchange;
   session: AgentSession;
-  credit: ChunkCredit;
+  /** Binary chunk credit, made at the first body chunk (a buffered answer never needs one). */
+  credit: ChunkCredit | undefined;
 }
 
 /** An upgraded stream in flight: the raw upgrade relay, or channel translation for agents without `raw_upgrade`. */
@@ -28,19 +30,33 @@ export interface PendingUpgrade {
   session: AgentSession;
 }
 
-/** What every exchange of one gateway shares (the table adds `cancel` and `finish`). */
-export type ExchangeDefaults = Omit<ExchangeOptions, 'cancel' | 'finish' | 'endsCleanlyOnShutdown'>;
+/** What every exchange of one gateway shares (the table adds `cancel`, `finish` and the shared answer timer). */
+export type ExchangeDefaults = Omit<ExchangeOptions, 'cancel' | 'finish' | 'deadlines'>;
 
 export class AgentExchanges {
   readonly pending = new Map<string, PendingExchange>();
   readonly upgrades = new Map<string, PendingUpgrade>();
   readonly #offs: (() => unknown)[];
+  /** One options object for every exchange of this table: no closures or spread per request. */
+  readonly #opts: ExchangeOptions;
 
   constructor(
     agents: AgentEndpoint,
     private readonly directory: SessionDirectory,
-    private readonly defaults: ExchangeDefaults,
+    defaults: ExchangeDefaults,
   ) {
+    this.#opts = {
+      ...defaults,
+      // Only the socket that carried the request knows the id; a replaced session has closed anyway.
+      cancel: (ex) => {
+        const p = this.pending.get(ex.info.requestId);
+        if (p?.exchange === ex && this.current(ex.info.clusterId, p.session)) p.session.send({ type: 'proxy_cancel', payload: {}, requestId: ex.info.requestId });
+      },
+      finish: (ex) => {
+        if (this.pending.get(ex.info.requestId)?.exchange === ex) this.pending.delete(ex.info.requestId);
+      },
+      deadlines: new AnswerDeadlines<ProxyExchange>(),
+    };
     this.#offs = [
       agents.onMessage((clusterId, m) => this.#message(clusterId, m)),
       agents.onBinary((clusterId, bytes) => this.#binary(clusterId, bytes)),
@@ -54,21 +70,24 @@ export class AgentExchanges {
   }
 
   /** Start one exchange toward `session`'s agent, answered on `res`. */
-  open(session: AgentSession, info: ExchangeInfo, res: ServerResponse, opts: { endsCleanlyOnShutdown?: boolean } = {}): PendingExchange {
-    const { requestId, clusterId } = info;
-    const exchange = new ProxyExchange(info, res, {
-      ...this.defaults,
-      ...opts,
-      // Only the socket that carried the request knows the id; a replaced session has closed anyway.
-      cancel: () => {
-        if (this.current(clusterId, session)) session.send({ type: 'proxy_cancel', payload: {}, requestId });
-      },
-      finish: () => this.pending.delete(requestId),
-    });
-    const credit = new ChunkCredit(res, (n) => session.send(windowMessage(requestId, n)), () => this.pending.get(requestId)?.exchange === exchange);
-    const p = { exchange, session, credit };
-    this.pending.set(requestId, p);
+  open(session: AgentSession, info: ExchangeInfo, res: ServerResponse, endsCleanlyOnShutdown = false): PendingExchange {
+    const p: PendingExchange = { exchange: undefined as unknown as ProxyExchange, session, credit: undefined };
+    // In the table before the exchange exists: its constructor may already fail it (and `finish` removes it).
+    this.pending.set(info.requestId, p);
+    p.exchange = new ProxyExchange(info, res, this.#opts, endsCleanlyOnShutdown);
     return p;
+  }
+
+  /** The 'close' of `res` (for a table whose gateway watches it, `callerWatchesClose`). */
+  clientClosed(requestId: string, res: ServerResponse): void {
+    const p = this.pending.get(requestId);
+    if (p && p.exchange.res === res) p.exchange.clientClosed();
+  }
+
+  #credit(p: PendingExchange): ChunkCredit {
+    const { exchange, session } = p;
+    const requestId = exchange.info.requestId;
+    return (p.credit = new ChunkCredit(exchange.res, (n) => session.send(windowMessage(requestId, n)), () => this.pending.get(requestId)?.exchange === exchange));
   }
 
   // Other hub components share these messages; ids they do not own are ignored.
@@ -88,7 +107,7 @@ export class AgentExchanges {
     if (!p || p.exchange.info.clusterId !== clusterId) return;
     // After a stream header, binary frames of this request are body chunks (negotiated `binary_chunks`).
     const chunk = applyAgentFrame(p.exchange, frame);
-    if (chunk) p.credit.add(chunk);
+    if (chunk) (p.credit ?? this.#credit(p)).add(chunk);
   }
 
   /** Lost, or replaced by a reconnect: requests written to the old socket will never be answered. */

@@ -4,8 +4,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../log/logger.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
-import { clientHeaders, type DecodedResponse } from '../../protocol/response-decoders.ts';
+import type { DecodedResponse } from '../../protocol/response-decoders.ts';
+import { clientHead } from './client-head.ts';
 import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
+import type { AnswerDeadlines } from './answer-deadlines.ts';
 
 export interface ExchangeInfo {
   requestId: string;
@@ -21,45 +23,66 @@ export interface ExchangeOptions {
   answerTimeoutMs: number;
   /** Bytes a client may leave unread on a stream before the stream is cut (the agent cannot be paused per stream). */
   maxClientBacklog: number;
-  /** Send `proxy_cancel` for this request to the agent. */
-  cancel: () => void;
+  /** Send `proxy_cancel` for this exchange's request to the agent. */
+  cancel: (ex: ProxyExchange) => void;
   /** Called exactly once when the exchange is over (remove it from the pending table). */
-  finish: () => void;
+  finish: (ex: ProxyExchange) => void;
+  /**
+   * The table's shared answer timer (every exchange of one options object has the same timeout, so one queue and
+   * one timer serve them all); without it each exchange arms its own timer.
+   */
+  deadlines?: AnswerDeadlines<ProxyExchange>;
+  /**
+   * The caller calls `clientClosed` from a 'close' listener of its own on the response (the kube gateway has one for
+   * its metrics): the exchange adds none (one listener per request instead of two).
+   */
+  callerWatchesClose?: boolean;
   log: Logger;
   /** Body of an error answered before the status was sent; default kubeErrorBody (kubectl). */
   errorBody?: (code: number, message: string) => { contentType: string; body: string };
   /** Log message of the one line per request (default "kube gateway request"). */
   label?: string;
-  /**
-   * A watch or log follow: at hub shutdown the stream ends with its terminating chunk, as a real kube-apiserver
-   * ends held watches on SIGTERM (clients see a clean end and re-establish), instead of a cut connection.
-   */
-  endsCleanlyOnShutdown?: boolean;
 }
 
 type State = 'waiting' | 'streaming' | 'done';
 
 export class ProxyExchange {
   #state: State = 'waiting';
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The answer timer: a ticket of opts.deadlines, or an own timer without it; undefined once cleared. */
+  #timer: number | ReturnType<typeof setTimeout> | undefined;
   #bytes = 0;
   readonly #started = Date.now();
+  /** `performance.now()` at which the answer times out. */
+  readonly deadlineAt: number;
 
   constructor(
     readonly info: ExchangeInfo,
     readonly res: ServerResponse,
     readonly opts: ExchangeOptions,
+    /**
+     * A watch or log follow: at hub shutdown the stream ends with its terminating chunk, as a real kube-apiserver
+     * ends held watches on SIGTERM (clients see a clean end and re-establish), instead of a cut connection.
+     */
+    readonly endsCleanlyOnShutdown = false,
   ) {
-    this.#timer = setTimeout(() => {
-      opts.cancel();
-      this.fail(504, `timed out after ${opts.answerTimeoutMs} ms waiting for cluster "${info.clusterId}" to answer`, 'warn');
-    }, opts.answerTimeoutMs);
-    res.on('close', () => {
-      if (this.#state === 'done') return;
-      // The client went away before the response was complete.
-      opts.cancel();
-      this.#done(0, 'client disconnected', 'debug');
-    });
+    this.deadlineAt = performance.now() + opts.answerTimeoutMs;
+    this.#timer = opts.deadlines ? opts.deadlines.add(this) : setTimeout(() => this.expire(), opts.answerTimeoutMs);
+    if (!opts.callerWatchesClose) res.on('close', () => this.clientClosed());
+  }
+
+  /** The response's 'close': the client went away if the response was not complete. */
+  clientClosed(): void {
+    if (this.#state === 'done') return;
+    this.opts.cancel(this);
+    this.#done(0, 'client disconnected', 'debug');
+  }
+
+  /** The answer timeout passed while waiting: 504, and the agent is told to stop. */
+  expire(): void {
+    if (this.#state !== 'waiting') return;
+    this.#timer = undefined;
+    this.opts.cancel(this);
+    this.fail(504, `timed out after ${this.opts.answerTimeoutMs} ms waiting for cluster "${this.info.clusterId}" to answer`, 'warn');
   }
 
   get state(): State {
@@ -72,7 +95,7 @@ export class ProxyExchange {
       this.#unexpected('buffered response');
       return;
     }
-    const headers = flat(clientHeaders(r.status, r.headers, r.body));
+    const headers = clientHead(r.status, r.headers, r.body);
     headers['Content-Length'] = String(r.body.length);
     this.#bytes = r.body.length;
     this.#state = 'done';
@@ -80,7 +103,7 @@ export class ProxyExchange {
     this.res.writeHead(r.status, headers);
     this.res.end(r.body);
     this.#log(r.status, 'debug');
-    this.opts.finish();
+    this.opts.finish(this);
   }
 
   /** `proxy_response_header`: status and headers now; the body follows chunked. */
@@ -91,7 +114,7 @@ export class ProxyExchange {
     }
     this.#state = 'streaming';
     this.#clearTimer();
-    this.res.writeHead(status, flat(clientHeaders(status, headers)));
+    this.res.writeHead(status, clientHead(status, headers));
     // Watches and follows may stay quiet for minutes: the client must see the status line now.
     this.res.flushHeaders();
     this.res.statusCode = status;
@@ -107,7 +130,7 @@ export class ProxyExchange {
     if (this.res.writableLength > this.opts.maxClientBacklog) {
       // The agent keeps sending at the backend's pace; buffering without bound here would let one slow client
       // exhaust the hub. Cut the stream (the client sees an error, never a truncated success) and stop the agent.
-      this.opts.cancel();
+      this.opts.cancel(this);
       this.#destroy(`client did not drain ${this.res.writableLength} buffered bytes`);
     }
   }
@@ -120,20 +143,20 @@ export class ProxyExchange {
     this.#state = 'done';
     this.res.end();
     this.#log(this.res.statusCode, 'debug');
-    this.opts.finish();
+    this.opts.finish(this);
   }
 
   /** Hub shutdown: a watch or follow ends cleanly (and the agent is told to stop it); anything else fails with 503. */
   shutdown(): void {
-    if (this.#state !== 'streaming' || !this.opts.endsCleanlyOnShutdown) {
+    if (this.#state !== 'streaming' || !this.endsCleanlyOnShutdown) {
       this.fail(503, 'the hub is shutting down', 'debug');
       return;
     }
-    this.opts.cancel();
+    this.opts.cancel(this);
     this.#state = 'done';
     this.res.end();
     this.#log(this.res.statusCode, 'debug');
-    this.opts.finish();
+    this.opts.finish(this);
   }
 
   /**
@@ -152,7 +175,7 @@ export class ProxyExchange {
     this.res.writeHead(code, { 'Content-Type': e.contentType, 'Content-Length': String(Buffer.byteLength(e.body)) });
     this.res.end(e.body);
     this.#log(code, level, message);
-    this.opts.finish();
+    this.opts.finish(this);
   }
 
   #destroy(reason: string, level: 'warn' | 'debug' = 'warn'): void {
@@ -164,7 +187,7 @@ export class ProxyExchange {
     this.#state = 'done';
     this.#clearTimer();
     this.#log(status, level, reason);
-    this.opts.finish();
+    this.opts.finish(this);
   }
 
   #unexpected(what: string): void {
@@ -172,8 +195,11 @@ export class ProxyExchange {
   }
 
   #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    const t = this.#timer;
+    if (t === undefined) return;
     this.#timer = undefined;
+    if (this.opts.deadlines) this.opts.deadlines.delete(t as number);
+    else clearTimeout(t);
   }
 
   #log(status: number, level: 'warn' | 'debug', error?: string): void {
@@ -185,14 +211,4 @@ export class ProxyExchange {
       error ? `${this.opts.label ?? 'kube gateway request'} failed` : (this.opts.label ?? 'kube gateway request'),
     );
   }
-}
-
-/** node's writeHead takes string | string[] per name. */
-function flat(h: HeaderMap): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    const vs = h[k]!;
-    out[k] = vs.length === 1 ? vs[0]! : vs;
-  }
-  return out;
 }

@@ -74,6 +74,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     answerTimeoutMs: o.proxyTimeoutMs,
     maxClientBacklog: o.maxClientBacklog ?? DEFAULT_MAX_CLIENT_BACKLOG,
     log,
+    // The request's own 'close' listener (metrics) tells the exchange.
+    callerWatchesClose: true,
   });
   const { pending, upgrades } = tables;
   const sockets = new Set<Duplex>();
@@ -140,6 +142,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   interface Observed {
     labels: { cluster: string; verb: string };
     duration: boolean;
+    /** The exchange's id once the request went to an agent ('' before). */
+    requestId: string;
   }
 
   // Synchronous while the cluster record is cached and the route is known here (every request but the first per
@@ -148,13 +152,15 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const t0 = performance.now();
     o.activity?.();
     const url = req.url ?? '/';
-    const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true };
-    // 'close' is emitted once per response: `on`, without once's wrapper per request.
+    const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true, requestId: '' };
+    // 'close' is emitted once per response: `on`, without once's wrapper per request. The one listener of the
+    // request: the metrics, then the exchange (a client gone before the answer is complete).
     res.on('close', () => {
       o.activity?.();
       const l = seen.labels;
-      o.metrics?.inc('pipeops_hub_kube_requests_total', { cluster: l.cluster, verb: l.verb, code: String(res.headersSent ? res.statusCode : 0) });
+      o.metrics?.kubeRequest(l.cluster, l.verb, res.headersSent ? res.statusCode : 0);
       if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
+      if (seen.requestId) tables.clientClosed(seen.requestId, res);
     });
     const h = requestHeaders(req.rawHeaders);
     if (!tokenMatches(bearerToken(h.authorization), o.userTokens)) {
@@ -227,7 +233,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
         streaming,
         binaryChunks: session.extensions.has('binary_chunks'),
       });
-      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, { endsCleanlyOnShutdown: streaming });
+      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
+      seen.requestId = requestId;
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
       session.send({ type: 'proxy_request', payload: out.payload, requestId });
       if (out.frame) session.sendBinary(out.frame);
