@@ -25,7 +25,7 @@ for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTHS[n.length] = 1;
 // lower-cased only when it can matter.
 
 /** Names listed in `Connection` (lower-cased), or null when there is no Connection header (the common case). */
-function connectionListed(h: HeaderMap): Set<string> | null {
+export function connectionListed(h: HeaderMap): Set<string> | null {
   let listed: Set<string> | null = null;
   for (const k in h)
     if (k.length === 10 && k.toLowerCase() === 'connection')

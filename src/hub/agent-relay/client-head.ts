@@ -4,19 +4,12 @@
 // hop-by-hop and Connection-listed names dropped (Connection/Upgrade kept on a 101), Content-Length dropped (the
 // caller sets the real one, or streams chunked), a gzip Content-Encoding dropped when the bytes are not gzip.
 import { isGzip } from '../../protocol/binary-frame.ts';
-import { HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
+import { connectionListed, HOP_BY_HOP, type HeaderMap } from '../../protocol/http-headers.ts';
 
 export type NodeHeaders = Record<string, string | string[]>;
 
 export function clientHead(status: number, h: HeaderMap, body?: Uint8Array): NodeHeaders {
-  let listed: Set<string> | null = null;
-  for (const k in h)
-    if (k.length === 10 && k.toLowerCase() === 'connection')
-      for (const v of h[k]!)
-        for (const t of v.split(',')) {
-          const n = t.trim();
-          if (n) (listed ??= new Set()).add(n.toLowerCase());
-        }
+  const listed = connectionListed(h);
   const out: NodeHeaders = {};
   for (const k in h) {
     const vs = h[k]!;
