@@ -11,7 +11,7 @@ import type { InboundMessage } from '../protocol/envelope.ts';
 import { forwardRequestHeaders, forwardRequestPairs, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
-import { Deadlines } from './deadline-timer.ts';
+import { Deadlines } from '../timing/deadlines.ts';
 import { RecentIds } from './recent-ids.ts';
 import { RequestBodyStream } from './request-body.ts';
 import { type ResponseEncoding, type WriterLimits, writeBinaryChunks, writeBuffered, writeStream } from './response-writer.ts';

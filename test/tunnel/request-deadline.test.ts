@@ -1,5 +1,5 @@
 // A proxy_request's deadline (`timeout`, §3.2) aborts its backend call and answers proxy_error, while requests with
-// later deadlines on the same relay (one shared timer, src/tunnel/deadline-timer.ts) are answered normally.
+// later deadlines on the same relay (one shared timer, src/timing/deadlines.ts) are answered normally.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { InboundMessage } from '../../src/protocol/envelope.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';

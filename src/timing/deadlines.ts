@@ -1,22 +1,8 @@
-// A timer for an absolute deadline of any distance. `setTimeout` clamps delays above 2^31-1 ms (24.8 days) to
+// Absolute deadlines of any distance, many on one timer: the agent's per-request deadlines (src/tunnel/http-relay.ts)
+// and the hub's answer timeouts (src/hub/agent-relay). `setTimeout` clamps delays above 2^31-1 ms (24.8 days) to
 // 1 ms, so a far deadline (a `timeout: "600h"` or `deadline: "9999-12-31T00:00:00Z"` from the control plane)
-// would fire at once; this one waits in steps of at most that long and fires only when the deadline is reached.
+// would fire at once; these wait in steps of at most that long and fire only when the deadline is reached.
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-/** Calls `fire` once `deadlineMs` (epoch ms) has passed. Returns a cancel function. */
-export function atDeadline(deadlineMs: number, fire: () => void, now: () => number = Date.now): () => void {
-  let timer: ReturnType<typeof setTimeout>;
-  const arm = () => {
-    const left = deadlineMs - now();
-    if (left <= 0) {
-      fire();
-      return;
-    }
-    timer = setTimeout(arm, Math.min(left, MAX_TIMER_DELAY_MS));
-  };
-  timer = setTimeout(arm, Math.min(Math.max(0, deadlineMs - now()), MAX_TIMER_DELAY_MS));
-  return () => clearTimeout(timer);
-}
 
 /** One deadline of a {@link Deadlines} set: pass it back to `delete` when its work finishes first. */
 export interface DeadlineEntry {
@@ -25,17 +11,17 @@ export interface DeadlineEntry {
 }
 
 /**
- * Many absolute deadlines on one timer (the HTTP relay's per-request deadlines): adding and deleting one is a set
- * operation, not a `setTimeout` + `clearTimeout` per request. The timer is armed for the earliest deadline it knows of;
- * when it wakes it fires every entry that is due and re-arms for the earliest left (deleted entries only make it wake
- * early and find nothing due). Far deadlines wait in steps as atDeadline's do. The timer is cleared when the set
- * empties, so an idle relay holds none.
+ * Many absolute deadlines on one timer: adding and deleting one is a set operation, not a `setTimeout` +
+ * `clearTimeout` per request. The timer is armed for the earliest deadline it knows of; when it wakes it fires every
+ * entry that is due and re-arms for the earliest left (deleted entries only make it wake early and find nothing due).
+ * Far deadlines wait in steps of at most MAX_TIMER_DELAY_MS. The timer is cleared when the set empties, so an idle
+ * relay holds none. Times are in the clock's milliseconds (`now`: epoch ms by default).
  */
 export class Deadlines {
   readonly #entries = new Set<DeadlineEntry>();
   readonly #now: () => number;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the armed timer wakes (epoch ms); Infinity when none is armed. */
+  /** When the armed timer wakes (clock ms); Infinity when none is armed. */
   #armedAt = Number.POSITIVE_INFINITY;
 
   constructor(now: () => number = Date.now) {
@@ -46,7 +32,7 @@ export class Deadlines {
     return this.#entries.size;
   }
 
-  /** Calls `fire` once `at` (epoch ms) has passed, unless the entry is deleted first. */
+  /** Calls `fire` once `at` (clock ms) has passed, unless the entry is deleted first. */
   add(at: number, fire: () => void): DeadlineEntry {
     const e: DeadlineEntry = { at, fire };
     this.#entries.add(e);
