@@ -387,11 +387,10 @@ type ReadResult =
 
 /**
  * Read a whole body, failing clearly past `limit` bytes (P3: buffered responses have a size cap). `declared`: the
- * Content-Length (NaN or -1 when there is none or it is not a number).
+ * Content-Length (NaN or -1 when there is none or it is not a number). The relay reads a body of declared length
+ * within both bounds itself, without this call; here it would take the read loop below, with the same result.
  */
 async function readLimited(res: Response, declared: number, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
-  // The caller reads a body of declared length within both bounds itself; this one stays whole for any caller.
-  if (declared >= 0 && declared <= switchAt && declared <= limit) return { kind: 'body', body: new Uint8Array(await res.arrayBuffer()) };
   if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };
   if (declared > limit) {
