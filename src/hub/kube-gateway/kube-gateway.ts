@@ -128,15 +128,15 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (via.kind === 'replica' || o.directory.local(clusterId)) return HERE;
     return null;
   };
-  const route = async (req: IncomingMessage, clusterId: string): Promise<Route> => {
-    const now = routeNow(req, clusterId);
-    if (now) return now;
+  /** Where the session directory places a cluster that `routeNow` could not. */
+  const routeByDirectory = async (clusterId: string): Promise<Route> => {
     const where = await o.directory.locate(clusterId).catch((e: Error) => {
       log.warn({ cluster_id: clusterId, err: e.message }, 'kube gateway: session directory did not answer');
       return { kind: 'none' } as const;
     });
     return where.kind === 'remote' ? { kind: 'peer', url: where.replica.kube_url } : HERE;
   };
+  const route = async (req: IncomingMessage, clusterId: string): Promise<Route> => routeNow(req, clusterId) ?? routeByDirectory(clusterId);
 
   /** What the 'close' listener of one request reports to the metrics. */
   interface Observed {
@@ -189,7 +189,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const now = routeNow(req, clusterId);
     if (now) return routed(req, res, h, target, rec, seen, now);
-    void route(req, clusterId).then((via) => routed(req, res, h, target, rec, seen, via));
+    void routeByDirectory(clusterId).then((via) => routed(req, res, h, target, rec, seen, via));
   };
 
   const routed = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed, via: Route) => {
