@@ -8,7 +8,7 @@ import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
 import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
-import { AnswerDeadlines } from './answer-deadlines.ts';
+import { Deadlines } from '../../timing/deadlines.ts';
 import { type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
 
 export interface PendingExchange {
@@ -55,7 +55,7 @@ export class AgentExchanges {
       finish: (ex) => {
         if (this.pending.get(ex.info.requestId)?.exchange === ex) this.pending.delete(ex.info.requestId);
       },
-      deadlines: new AnswerDeadlines<ProxyExchange>(),
+      deadlines: new Deadlines(() => performance.now()),
     };
     this.#offs = [
       agents.onMessage((clusterId, m) => this.#message(clusterId, m)),

@@ -7,7 +7,7 @@ import type { HeaderMap } from '../../protocol/http-headers.ts';
 import type { DecodedResponse } from '../../protocol/response-decoders.ts';
 import { clientHead } from './client-head.ts';
 import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
-import type { AnswerDeadlines } from './answer-deadlines.ts';
+import type { DeadlineEntry, Deadlines } from '../../timing/deadlines.ts';
 
 export interface ExchangeInfo {
   requestId: string;
@@ -27,11 +27,8 @@ export interface ExchangeOptions {
   cancel: (ex: ProxyExchange) => void;
   /** Called exactly once when the exchange is over (remove it from the pending table). */
   finish: (ex: ProxyExchange) => void;
-  /**
-   * The table's shared answer timer (every exchange of one options object has the same timeout, so one queue and
-   * one timer serve them all); without it each exchange arms its own timer.
-   */
-  deadlines?: AnswerDeadlines<ProxyExchange>;
+  /** The table's answer timeouts, all on one timer (clock: `performance.now()`); no timer per exchange. */
+  deadlines: Deadlines;
   /**
    * The caller calls `clientClosed` from a 'close' listener of its own on the response (the kube gateway has one for
    * its metrics): the exchange adds none (one listener per request instead of two).
@@ -48,12 +45,10 @@ type State = 'waiting' | 'streaming' | 'done';
 
 export class ProxyExchange {
   #state: State = 'waiting';
-  /** The answer timer: a ticket of opts.deadlines, or an own timer without it; undefined once cleared. */
-  #timer: number | ReturnType<typeof setTimeout> | undefined;
+  /** The answer timeout in opts.deadlines; undefined once cleared or fired. */
+  #deadline: DeadlineEntry | undefined;
   #bytes = 0;
   readonly #started = Date.now();
-  /** `performance.now()` at which the answer times out. */
-  readonly deadlineAt: number;
 
   constructor(
     readonly info: ExchangeInfo,
@@ -65,8 +60,7 @@ export class ProxyExchange {
      */
     readonly endsCleanlyOnShutdown = false,
   ) {
-    this.deadlineAt = performance.now() + opts.answerTimeoutMs;
-    this.#timer = opts.deadlines ? opts.deadlines.add(this) : setTimeout(() => this.expire(), opts.answerTimeoutMs);
+    this.#deadline = opts.deadlines.add(performance.now() + opts.answerTimeoutMs, () => this.expire());
     if (!opts.callerWatchesClose) res.on('close', () => this.clientClosed());
   }
 
@@ -80,7 +74,7 @@ export class ProxyExchange {
   /** The answer timeout passed while waiting: 504, and the agent is told to stop. */
   expire(): void {
     if (this.#state !== 'waiting') return;
-    this.#timer = undefined;
+    this.#deadline = undefined;
     this.opts.cancel(this);
     this.fail(504, `timed out after ${this.opts.answerTimeoutMs} ms waiting for cluster "${this.info.clusterId}" to answer`, 'warn');
   }
@@ -195,11 +189,9 @@ export class ProxyExchange {
   }
 
   #clearTimer(): void {
-    const t = this.#timer;
-    if (t === undefined) return;
-    this.#timer = undefined;
-    if (this.opts.deadlines) this.opts.deadlines.delete(t as number);
-    else clearTimeout(t);
+    if (this.#deadline === undefined) return;
+    this.opts.deadlines.delete(this.#deadline);
+    this.#deadline = undefined;
   }
 
   #log(status: number, level: 'warn' | 'debug', error?: string): void {
