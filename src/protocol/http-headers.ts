@@ -24,16 +24,19 @@ for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTHS[n.length] = 1;
 // These run on every relayed request at both ends (issue 14): loops over the keys, no entries arrays, and a name is
 // lower-cased only when it can matter.
 
+/** `listed` with the names one Connection value lists added (lower-cased); still null while none was listed. */
+function addConnectionTokens(listed: Set<string> | null, value: string): Set<string> | null {
+  for (const t of value.split(',')) {
+    const n = t.trim();
+    if (n) (listed ??= new Set()).add(n.toLowerCase());
+  }
+  return listed;
+}
+
 /** Names listed in `Connection` (lower-cased), or null when there is no Connection header (the common case). */
 export function connectionListed(h: HeaderMap): Set<string> | null {
   let listed: Set<string> | null = null;
-  for (const k in h)
-    if (k.length === 10 && k.toLowerCase() === 'connection')
-      for (const v of h[k]!)
-        for (const t of v.split(',')) {
-          const n = t.trim();
-          if (n) (listed ??= new Set()).add(n.toLowerCase());
-        }
+  for (const k in h) if (k.length === 10 && k.toLowerCase() === 'connection') for (const v of h[k]!) listed = addConnectionTokens(listed, v);
   return listed;
 }
 
@@ -91,12 +94,7 @@ export function forwardRequestPairs(h: HeaderMap): [string, string][] {
  */
 export function responseHeaderMap(status: number, h: Headers): HeaderMap | null {
   const conn = h.get('connection');
-  let listed: Set<string> | null = null;
-  if (conn !== null)
-    for (const t of conn.split(',')) {
-      const n = t.trim();
-      if (n) (listed ??= new Set()).add(n.toLowerCase());
-    }
+  const listed = conn === null ? null : addConnectionTokens(null, conn);
   const out: HeaderMap = {};
   let any = false;
   let cookie = false;
@@ -173,11 +171,7 @@ export function forwardRawRequestHeaders(raw: readonly string[], drop: readonly 
   let listed: Set<string> | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = raw[i]!;
-    if (k.length === 10 && k.toLowerCase() === 'connection')
-      for (const t of raw[i + 1]!.split(',')) {
-        const n = t.trim();
-        if (n) (listed ??= new Set()).add(n.toLowerCase());
-      }
+    if (k.length === 10 && k.toLowerCase() === 'connection') listed = addConnectionTokens(listed, raw[i + 1]!);
   }
   const dropped = dropSet(drop);
   const out: HeaderMap = {};
