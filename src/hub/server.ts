@@ -248,13 +248,11 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
   const metrics = new HubMetrics();
   // JavaScriptCore collects when the thread allocates: after a burst (registrations, a reconnect storm, gateway
   // requests) the hub would keep the burst's garbage, and the RSS it holds, until the next one. A quiet second after
-  // the last agent message or gateway request it collects once and shrinks (as every thread of the agent does; not
-  // within a minute of a gateway request, see ShrinkPolicy), at
-  // most once per QUIET_MIN_INTERVAL_MS, so that sparse traffic (a heartbeat every couple of seconds) does not buy a
-  // full collection per message. Steady traffic is never quiet and never collects this way. The start-up's garbage
-  // is collected a second after the hub is up.
-  // After gateway requests it collects without shrinking for a while (ShrinkPolicy): the next burst finds the
-  // relay's code compiled.
+  // the last agent message or gateway request it collects once, at most once per QUIET_MIN_INTERVAL_MS, so that
+  // sparse traffic (a heartbeat every couple of seconds) does not buy a full collection per message. Steady traffic
+  // is never quiet and never collects this way. The collection also shrinks (as every thread of the agent does),
+  // except within a minute of a gateway request (ShrinkPolicy): the next burst then finds the relay's code compiled.
+  // The start-up's garbage is collected a second after the hub is up.
   const shrink = new ShrinkPolicy(deps.keepRelayCodeMs);
   const quiet = new QuietCollector({
     quietMs: QUIET_COLLECT_MS,
