@@ -109,7 +109,7 @@ export const HUB_METRICS = [
   {
     name: 'pipeops_hub_quiet_shrinks_total',
     type: 'counter',
-    help: 'Of those collections, the ones that also shrank the heap (compiled code dropped, free pages returned): not within 60 s of a gateway request, whose next burst would compile the relay again (src/hub/shrink-policy.ts).',
+    help: 'Of those collections, the ones that also shrank the heap (compiled code dropped, free pages returned): not within 60 s of a gateway request, whose next burst would compile the relay again (src/threads/shrink-policy.ts).',
   },
   { name: 'pipeops_hub_quiet_collection_seconds_total', type: 'counter', help: 'Time the hub spent in those collections.' },
   {

@@ -30,7 +30,7 @@ import { mountTunnelsApi } from './tunnels/tunnels-api.ts';
 import { ReplicaLink } from './replica-link.ts';
 import { runtime } from '#runtime';
 import { collectAndShrink, QUIET_COLLECT_MS, QuietCollector } from '../threads/quiet-collector.ts';
-import { ShrinkPolicy } from './shrink-policy.ts';
+import { ShrinkPolicy } from '../threads/shrink-policy.ts';
 import { type ReplicaIdentity, SessionDirectory } from './session-directory.ts';
 import { isPostgresUrl, openHubStore, redactDatabaseUrl } from './store/open-store.ts';
 import type { ClusterRecord, ClusterStore, HubStore, RouteStore } from './store/types.ts';

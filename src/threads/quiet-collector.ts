@@ -3,13 +3,13 @@
 // burst's garbage, and the RSS it occupies, until its next burst: measured +17 MiB of tunnel-worker heap two
 // seconds after c=64 (docs/benchmarks.md, Memory). Every thread of the agent runs one (the workers through
 // collectWhenQuiet, the main thread in agent/run.ts), as does the hub (src/hub/server.ts: agent messages and
-// gateway requests are its activity, at most one collection per 10 s), and each collection shrinks: compiled code
-// is dropped and free pages go back to the system, which also returns the start-up code (config parsing) that never
-// runs again. Code
-// dropped is code recompiled by the next burst; in full bench runs that did not show in the agent's CPU per request
-// (52.5–62.0 µs against 50.8–63.3 without shrinking after bursts), while the RSS 2 s after the load fell 3 MiB.
+// gateway requests are its activity, at most one collection per 10 s). A collection also shrinks (compiled code
+// dropped, free pages back to the system, which returns the start-up code that never runs again), except within a
+// minute of relayed traffic on a thread that relays (src/threads/shrink-policy.ts): a shrink after every quiet second
+// made the next burst compile the relay again, 11 µs of JIT CPU per request for seconds after each pause.
 import { runtime } from '#runtime';
 import type { WorkerPort } from '../runtime/worker-port.ts';
+import { KEEP_RELAY_CODE_MS, ShrinkPolicy } from './shrink-policy.ts';
 
 /** A quiet second after the last activity, the thread collects once. */
 export const QUIET_COLLECT_MS = 1000;
@@ -17,7 +17,7 @@ export const QUIET_COLLECT_MS = 1000;
 export interface QuietCollectorOptions {
   /** Collect once nothing happened for this long after the last activity. */
   quietMs: number;
-  /** The collection (runtime.collectGarbage with shrink). */
+  /** The collection (runtime.collectGarbage, with shrink or not). */
   collect(): void;
   /**
    * At least this long between two collections (default 0): sparse activity (one message every couple of seconds)
@@ -74,16 +74,42 @@ export class QuietCollector {
   }
 }
 
-/** The collection every thread of the agent runs when quiet. */
+/** The collection every thread of the agent that does not relay runs when quiet (the main thread, ingress sync). */
 export const collectAndShrink = () => runtime.collectGarbage({ shrink: true });
 
 /**
+ * A thread's quiet collection under a shrink policy: it shrinks only when the policy allows (no relayed traffic for
+ * its keep time), else it collects and keeps the compiled code. Returns whether it shrank.
+ */
+export function collectUnder(policy: ShrinkPolicy, now: () => number = Date.now, collect = (o: { shrink: boolean }) => runtime.collectGarbage(o)): () => boolean {
+  return () => {
+    const shrink = policy.shrinkAt(now());
+    collect({ shrink });
+    return shrink;
+  };
+}
+
+/**
  * The worker's port, with every message it posts (metrics, logs, results) counted as activity for its QuietCollector
- * (workers/*.ts wrap their port with it).
+ * (workers/*.ts wrap their port with it). The collection shrinks unless the thread relayed within a minute
+ * (markThreadRelayed).
  */
 export function collectWhenQuiet<In, Out>(port: WorkerPort<In, Out>): WorkerPort<In, Out> {
-  const quiet = new QuietCollector({ quietMs: QUIET_COLLECT_MS, collect: collectAndShrink });
+  const policy = new ShrinkPolicy();
+  const collect = collectUnder(policy);
+  // A collection that kept the code comes back once the keep time is over, to shrink if the thread stayed quiet.
+  let later: ReturnType<typeof setTimeout> | undefined;
+  const quiet = new QuietCollector({
+    quietMs: QUIET_COLLECT_MS,
+    collect: () => {
+      clearTimeout(later);
+      if (collect()) return;
+      later = setTimeout(() => quiet.touch(), KEEP_RELAY_CODE_MS);
+      (later as { unref?: () => void }).unref?.();
+    },
+  });
   threadCollector = quiet;
+  threadShrinkPolicy = policy;
   quiet.start();
   return {
     post: (m, transfer) => {
@@ -94,14 +120,23 @@ export function collectWhenQuiet<In, Out>(port: WorkerPort<In, Out>): WorkerPort
   };
 }
 
-/** This thread's collector, once collectWhenQuiet made one. */
+/** This thread's collector and shrink policy, once collectWhenQuiet made them. */
 let threadCollector: QuietCollector | null = null;
+let threadShrinkPolicy: ShrinkPolicy | null = null;
 
 /**
  * Marks this thread busy for its quiet collection. For work that posts nothing to the main thread — the tunnel
- * worker relaying L4 bytes or a long download answers only to the hub — so that it does not collect and drop its
- * compiled code every second while it is working (an L4 echo round trip went from 0.035 to 0.14 ms that way).
+ * worker relaying L4 bytes or a long download answers only to the hub — so that it does not collect every second
+ * while it is working (an L4 echo round trip went from 0.035 to 0.14 ms that way).
  */
 export function markThreadBusy(): void {
   threadCollector?.touch();
+}
+
+/**
+ * This thread relayed something (a request, a stream's data): its quiet collections keep the compiled relay code
+ * for the policy's keep time (a flag, no clock read: hot path).
+ */
+export function markThreadRelayed(): void {
+  threadShrinkPolicy?.relayed();
 }

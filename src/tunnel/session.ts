@@ -60,6 +60,11 @@ export interface SessionHandlers {
   disconnected(): void;
   /** Every inbound message (the thread is busy: src/threads/quiet-collector.ts). Must be cheap. */
   activity?(): void;
+  /**
+   * Every inbound relay message: a non-control text message or any binary one (bodies, binary answers, yamux). The
+   * thread then keeps its compiled code for a while (src/threads/shrink-policy.ts). Must be cheap.
+   */
+  relayed?(): void;
 }
 
 type CloseReason = { kind: 'closed'; code: number; reason: string } | { kind: 'reregister'; detail: string } | { kind: 'stopped' };
@@ -327,7 +332,11 @@ export class ControlSession {
         ws.close(1000, 're-registering');
       },
       gatewayHello: (hello) => this.#gatewayHello(hello, router, conn),
-      other: (m) => this.#h.message(m, conn),
+      other: (m) => {
+        const handled = this.#h.message(m, conn);
+        if (handled) this.#h.relayed?.();
+        return handled;
+      },
     };
     router.start(
       new EnvelopeTransport({
@@ -377,6 +386,7 @@ export class ControlSession {
       if (detached) return;
       liveness.seen();
       this.#h.activity?.();
+      if (typeof ev.data !== 'string') this.#h.relayed?.();
       router.deliver(ev.data as string | ArrayBuffer);
     };
     const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);

@@ -1,6 +1,6 @@
 // The tunnel worker: owns the control-plane session and everything relayed over it, and hosts the heartbeat on its
 // thread. The main thread sends configuration; the worker reports session state, heartbeat results, metrics and logs.
-import { markThreadBusy } from '../threads/quiet-collector.ts';
+import { markThreadBusy, markThreadRelayed } from '../threads/quiet-collector.ts';
 import type { Logger } from '../log/logger.ts';
 import type { HeartbeatToMain, MainToHeartbeat, MainToTunnel, TunnelToMain, TunnelWorkerConfig, WorkerInit } from '../threads/messages.ts';
 import { inThreadChannel } from '../threads/in-thread-port.ts';
@@ -140,6 +140,7 @@ function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<Tu
       connected: (conn, reconnect) => dispatcher.attach(conn, reconnect),
       disconnected: () => dispatcher.detach(),
       activity: markThreadBusy,
+      relayed: markThreadRelayed,
     },
     log,
   );
