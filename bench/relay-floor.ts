@@ -20,6 +20,9 @@
 // --fairness adds, per side, c=4 small requests (1,000) idle and while a bulk client reads 64 MiB bodies in a loop
 // as fast as it can (the full-speed rows of bench/tunnel.ts): if even a floor relay's *idle* p50 is above direct's
 // p50 during bulk, "no slower than direct during full-speed bulk" is out of reach for any relay of this shape here.
+// With the bulk phase it also runs them while the bulk client reads at 25 % of our tunnel's bulk rate of the round
+// (the rate-limited rows of bench/tunnel.ts, the same absolute rate on every side): SIDE_limited_p99_over_idle is
+// the head-of-line figure of target 1 (≤ 3), per round, for the floor relays as for ours.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +161,8 @@ try {
           }
         }
     }
+    /** This round's bulk MiB/s per side (the rate-limited fairness phase reads at a share of ours). */
+    const bulkRate: Record<Side, number> = {};
     if (withBulk) {
       for (const s of orderOf(r, bulkNames)) {
         const pids = sides[s]!.pids;
@@ -176,6 +181,7 @@ try {
         const mib = 128;
         const ms = ts.reduce((a, t) => a + t.ms, 0);
         put(`${s}_bulk_mib_s`, mib / (ms / 1000));
+        bulkRate[s] = mib / (ms / 1000);
         const u = p.resourceUsage();
         put(`${s}_bulkclient_us_per_mib`, u ? Number(u.cpuTime.user + u.cpuTime.system) / mib : Number.NaN);
         for (const [k, pid] of Object.entries(pids)) put(`${s}_${k}_us_per_mib`, ((cpuTicks(pid) - before[k]!) * TICK_US) / mib);
@@ -194,6 +200,24 @@ try {
         p.kill('SIGTERM');
         await p.exited;
         if (idle.errors || during.errors) throw new Error(`${s}: errors in the fairness phase`);
+        // Rate-limited bulk (bench/tunnel.ts's definition: 25 % of the tunnel's bulk rate of the round, the same
+        // absolute rate on every side): the cores are not saturated, what slows small requests is queueing.
+        const limitedRate = 0.25 * (bulkRate.ours ?? bulkRate[s] ?? 0);
+        if (limitedRate > 0) {
+          const q = Bun.spawn(
+            [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '0', '--rate', String(limitedRate), ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
+            { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
+          );
+          procs.push(q);
+          await lineOf(q, /"flowing"/);
+          const limited = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
+          q.kill('SIGTERM');
+          await q.exited;
+          if (limited.errors) throw new Error(`${s}: errors in the rate-limited fairness phase`);
+          put(`${s}_small_p50_during_limited_bulk_ms`, limited.p50);
+          put(`${s}_small_p99_during_limited_bulk_ms`, limited.p99);
+          put(`${s}_limited_p99_over_idle`, limited.p99 / idle.p99);
+        }
         put(`${s}_small_p50_idle_ms`, idle.p50);
         put(`${s}_small_p99_idle_ms`, idle.p99);
         put(`${s}_small_p50_during_bulk_ms`, during.p50);
