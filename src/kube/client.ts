@@ -166,9 +166,11 @@ export class KubeClient {
   /**
    * The HTTP relay's call (protocol.md §3.4): the caller's headers as given (never the agent's token), redirects handed
    * back instead of followed, the body relayed as the server encoded it. `request` with those options, without its
-   * option spreading, token lookup and second init object per call (issue 14). Transport failures throw as there.
+   * option spreading, token lookup and second init object per call (issue 14). Not async (no promise of its own around
+   * fetch's, issue 14): a transport failure rejects as fetch's does, and the caller turns it into the error
+   * `request` would have thrown with `forwardError`.
    */
-  async forward(path: string, method: string, headers: [string, string][], body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
+  forward(path: string, method: string, headers: [string, string][], body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
     // The pairs go to fetch as they are (a `Headers` built here was a second one per request: fetch builds its own,
     // issue 14). `headers` is the caller's fresh array; the default User-Agent is appended to it when none is given.
     let ua = false;
@@ -176,11 +178,12 @@ export class KubeClient {
     if (!ua) headers.push(['user-agent', this.#userAgent]);
     const init: FetchInit = { method, headers, signal, tls: this.#tls, redirect: 'manual', decompress: false };
     if (body !== undefined) init.body = body;
-    try {
-      return await runtime.fetch(this.target.server + (path.startsWith('/') ? path : `/${path}`), init);
-    } catch (e) {
-      throw this.#transportError(e, method, path);
-    }
+    return runtime.fetch(this.target.server + (path.startsWith('/') ? path : `/${path}`), init);
+  }
+
+  /** What a failed `forward(path, method, …)` means: a transport failure named as `request` names it; an abort as it is. */
+  forwardError(e: unknown, method: string, path: string): KubeError | Error {
+    return this.#transportError(e, method, path);
   }
 
   #transportError(e: unknown, method: string, path: string): KubeError | Error {

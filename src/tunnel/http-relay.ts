@@ -62,6 +62,20 @@ const ENCODING_LABELS: Record<ResponseEncoding, Record<string, string>> = {
   empty: { encoding: 'empty' },
 };
 
+const TARGET_INDEX: Record<TargetKind, number> = { kubernetes: 0, service: 1, ingress: 2, error: 3 };
+const ENCODING_INDEX: Record<ResponseEncoding | 'error', number> = { json: 0, json_gzip: 1, binary: 2, binary_gzip: 3, stream: 4, empty: 5, error: 6 };
+/** `pipeops_proxy_requests_total`'s label sets by target, encoding and status: bounded (HTTP statuses are 3 digits). */
+const REQUEST_LABELS = new Map<number, Record<string, string>>();
+
+/** The labels of one finished request, made once per combination seen (no object and no status string per request). */
+function requestLabels(target: TargetKind, status: number, encoding: ResponseEncoding | 'error'): Record<string, string> {
+  if (!(status >= 0 && status < 1000)) return { target, status: String(status), encoding };
+  const key = (TARGET_INDEX[target] * 8 + ENCODING_INDEX[encoding]) * 1000 + status;
+  let l = REQUEST_LABELS.get(key);
+  if (!l) REQUEST_LABELS.set(key, (l = { target, status: String(status), encoding }));
+  return l;
+}
+
 export class HttpRelay {
   readonly #d: RelayDeps;
   readonly #inflight = new Map<string, Inflight>();
@@ -267,7 +281,12 @@ export class HttpRelay {
       if (decision.kind === 'kubernetes') {
         target = 'kubernetes';
         // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
-        res = await d.kube!.forward(decision.path + query, method, forwardRequestPairs(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
+        const path = decision.path + query;
+        try {
+          res = await d.kube!.forward(path, method, forwardRequestPairs(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
+        } catch (e) {
+          throw d.kube!.forwardError(e, method, path);
+        }
       } else {
         target = decision.via === 'explicit' ? 'service' : 'ingress';
         const ep = serviceEndpoint(decision.service, decision.path, req.query, { mode: cfg.serviceProxy, https: decision.https, clusterDomain: cfg.clusterDomain, serviceMap: cfg.serviceMap });
@@ -304,7 +323,7 @@ export class HttpRelay {
         // loop and no call of readLimited (one async call fewer per request, issue 14), `res.body` never touched
         // (reading it makes a ReadableStream). A response without a body reads as empty. The request's abort signal
         // still ends it (fetch rejects the body read).
-        if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = new Uint8Array(await res.arrayBuffer());
+        if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = await res.bytes();
         else {
           const read = await readLimited(res, declared, cfg.maxBufferedBodyBytes, f.abort.signal, switchAt);
           if (read.kind === 'switch') {
@@ -338,7 +357,7 @@ export class HttpRelay {
     } finally {
       if (deadlineEntry) this.#deadlines.delete(deadlineEntry);
       if (!handedOff) {
-        d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: { target, status: String(status), encoding } });
+        d.metric({ name: 'pipeops_proxy_requests_total', op: 'inc', labels: requestLabels(target, status, encoding) });
         d.metric({ name: 'pipeops_proxy_request_duration_seconds', op: 'observe', value: (performance.now() - t0) / 1000, labels: TARGET_LABELS[target] });
       }
     }

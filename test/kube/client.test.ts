@@ -46,6 +46,23 @@ describe('KubeClient over HTTPS', () => {
     expect(fake.seen.at(-1)).toMatchObject({ path: '/version', userAgent: 'kubectl/v1.31' });
   });
 
+  test('forward: a transport failure rejects, and forwardError names it as request() would; an abort stays an abort', async () => {
+    // A port that was listening a moment ago and no longer is: the connection is refused.
+    const gone = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
+    const url = `https://127.0.0.1:${gone.port}`;
+    await gone.stop(true);
+    const c = new KubeClient(target({ server: url }));
+    const e = await c.forward('/api/v1/pods?limit=1', 'GET', [], undefined, new AbortController().signal).catch((x) => x);
+    const mapped = c.forwardError(e, 'GET', '/api/v1/pods?limit=1') as KubeError;
+    expect(mapped).toBeInstanceOf(KubeError);
+    expect(mapped.status).toBe(0);
+    expect(mapped.message).toContain(`cannot list pods: Kubernetes API at ${url} unreachable`);
+    const ac = new AbortController();
+    ac.abort();
+    const aborted = await c.forward('/version', 'GET', [], undefined, ac.signal).catch((x) => x);
+    expect(c.forwardError(aborted, 'GET', '/version')).toBe(aborted);
+  });
+
   test('insecureSkipVerify (kubeconfig only) skips verification', async () => {
     const c = new KubeClient(target({ ca: undefined, insecureSkipVerify: true }));
     expect(await c.version()).toBe('v1.31.2-fake');
