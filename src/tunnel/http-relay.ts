@@ -351,7 +351,7 @@ export class HttpRelay {
         // The declared length from the header map just built (no second lookup in `res.headers`); from `res.headers`
         // only when the map has none (no Content-Length, or one named in Connection).
         const cl = headers?.['Content-Length'];
-        const declared = Number(cl ? cl.join(', ') : (res.headers.get('content-length') ?? '-1'));
+        const declared = Number(cl ? (cl.length === 1 ? cl[0] : cl.join(', ')) : (res.headers.get('content-length') ?? '-1'));
         let raw: Uint8Array<ArrayBuffer>;
         // A declared length within both bounds (most Kubernetes answers): one native read here, no reader, no read
         // loop and no call of readLimited (one async call fewer per request, issue 14), `res.body` never touched
