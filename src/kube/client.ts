@@ -176,7 +176,9 @@ export class KubeClient {
     let ua = false;
     for (const p of headers) if (p[0].length === 10 && p[0].toLowerCase() === 'user-agent') ua = true;
     if (!ua) headers.push(['user-agent', this.#userAgent]);
-    const init: FetchInit = { method, headers, signal, tls: this.#tls, redirect: 'manual', decompress: false };
+    const init: FetchInit = { headers, signal, tls: this.#tls, redirect: 'manual', decompress: false };
+    // GET is fetch's default: naming it cost Bun's fetch ≈ 0.5 µs of the caller's thread per call (issue 14).
+    if (method !== 'GET') init.method = method;
     if (body !== undefined) init.body = body;
     return runtime.fetch(this.target.server + (path.startsWith('/') ? path : `/${path}`), init);
   }

@@ -44,6 +44,11 @@ describe('KubeClient over HTTPS', () => {
     const b = await c.forward('version', 'GET', [['User-Agent', 'kubectl/v1.31'], ['Authorization', `Bearer ${TOKEN}`]], undefined, signal);
     await b.arrayBuffer();
     expect(fake.seen.at(-1)).toMatchObject({ path: '/version', userAgent: 'kubectl/v1.31' });
+    // GET goes as fetch's default method, any other by name.
+    expect(fake.seen.at(-1)?.method).toBe('GET');
+    const h = await c.forward('/version', 'HEAD', [], undefined, signal);
+    await h.arrayBuffer();
+    expect(fake.seen.at(-1)).toMatchObject({ method: 'HEAD', path: '/version' });
   });
 
   test('forward: a transport failure rejects, and forwardError names it as request() would; an abort stays an abort', async () => {
