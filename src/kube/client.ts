@@ -1,5 +1,6 @@
 // The agent's own Kubernetes API client: Bun fetch with `tls` (client-node's transport ignores TLS on Bun,
 // bun-notes §5). Errors are KubeError values with messages an operator can act on; the token never appears in them.
+import type { ForwardHeaders } from '../protocol/http-headers.ts';
 import type { ClientTls, FetchInit } from '../runtime/types.ts';
 import type { KubeTarget } from './target.ts';
 import { runtime } from '#runtime';
@@ -170,12 +171,17 @@ export class KubeClient {
    * fetch's, issue 14): a transport failure rejects as fetch's does, and the caller turns it into the error
    * `request` would have thrown with `forwardError`.
    */
-  forward(path: string, method: string, headers: [string, string][], body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
-    // The pairs go to fetch as they are (a `Headers` built here was a second one per request: fetch builds its own,
-    // issue 14). `headers` is the caller's fresh array; the default User-Agent is appended to it when none is given.
+  forward(path: string, method: string, headers: ForwardHeaders, body: BodyInit | undefined, signal: AbortSignal): Promise<Response> {
+    // The headers go to fetch as they are (a `Headers` built here was a second one per request: fetch builds its own,
+    // issue 14). `headers` is the caller's fresh record or array; the default User-Agent is added when none is given.
     let ua = false;
-    for (const p of headers) if (p[0].length === 10 && p[0].toLowerCase() === 'user-agent') ua = true;
-    if (!ua) headers.push(['user-agent', this.#userAgent]);
+    if (Array.isArray(headers)) {
+      for (const p of headers) if (p[0].length === 10 && p[0].toLowerCase() === 'user-agent') ua = true;
+      if (!ua) headers.push(['user-agent', this.#userAgent]);
+    } else {
+      for (const k in headers) if (k.length === 10 && k.toLowerCase() === 'user-agent') ua = true;
+      if (!ua) headers['user-agent'] = this.#userAgent;
+    }
     const init: FetchInit = { headers, signal, tls: this.#tls, redirect: 'manual', decompress: false };
     // GET is fetch's default: naming it cost Bun's fetch ≈ 0.5 µs of the caller's thread per call (issue 14).
     if (method !== 'GET') init.method = method;

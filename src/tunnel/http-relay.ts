@@ -8,7 +8,7 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, forwardRequestPairs, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, forwardRequestInit, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { DeadlineSweep } from '../timing/deadlines.ts';
@@ -315,10 +315,10 @@ export class HttpRelay {
       let res: Response;
       if (decision.kind === 'kubernetes') {
         target = 'kubernetes';
-        // Pairs, not a Headers: the client builds its own Headers from them (one instead of two per request).
+        // A record (or pairs), not a Headers: fetch builds its own Headers from it (one instead of two per request).
         const path = decision.path + query;
         try {
-          res = await d.kube!.forward(path, method, forwardRequestPairs(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
+          res = await d.kube!.forward(path, method, forwardRequestInit(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
         } catch (e) {
           throw d.kube!.forwardError(e, method, path);
         }
