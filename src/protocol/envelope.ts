@@ -33,6 +33,12 @@ export type DecodeFailure = 'invalid_json' | 'not_an_object' | 'invalid_envelope
 // Go's time.Time JSON decoding accepts RFC 3339 with optional fractional seconds and a zone.
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * The last timestamp that passed RFC3339: a busy peer stamps many messages with the same millisecond (ours formats it
+ * once per millisecond), and an equal string needs no second regex run (issue 14).
+ */
+let lastValidStamp: string | null = null;
+
 export function decodeEnvelope(text: string): DecodeResult {
   let raw: unknown;
   try {
@@ -53,8 +59,10 @@ export function decodeEnvelope(text: string): DecodeResult {
   const p = rec.payload;
   if (type && (rec.request_id === undefined || requestId !== undefined) && (p === undefined || p === null || (typeof p === 'object' && !Array.isArray(p)))) {
     const ts = rec.timestamp as string | null | undefined;
-    if (ts !== undefined && ts !== null && !RFC3339.test(ts))
-      return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
+    if (ts !== undefined && ts !== null && ts !== lastValidStamp) {
+      if (!RFC3339.test(ts)) return { ok: false, reason: 'invalid_timestamp', detail: `timestamp ${JSON.stringify(ts)} is not RFC 3339`, requestId, type };
+      lastValidStamp = ts;
+    }
     const message: InboundMessage = { type, requestId: requestId || undefined, payload: (p ?? {}) as Record<string, unknown> };
     if (p === undefined || p === null) message.payloadAbsent = true;
     return { ok: true, message };

@@ -70,22 +70,40 @@ export function forwardRequestHeaders(h: HeaderMap, opts: { keepUpgrade?: boolea
   return out;
 }
 
+/** Request headers as `fetch` takes them: a record, or `[name, value]` pairs when a name has several values. */
+export type ForwardHeaders = Record<string, string> | [string, string][];
+
 /**
- * `forwardRequestHeaders(h)` as the `[name, value]` pairs `fetch` takes, in one pass (the HTTP relay's request to the
- * API server: no intermediate map, issue 14).
+ * `forwardRequestHeaders(h)` as `fetch` takes it, in one pass (the HTTP relay's request to the API server: no
+ * intermediate map, issue 14). A record when every name has at most one value, which is nearly every request (a
+ * record costs Bun's fetch ≈ 0.6 µs less per call than pairs); pairs otherwise, so that several values of a name reach
+ * fetch as several. The record has no prototype: a header named `__proto__` stays a header.
  */
-export function forwardRequestPairs(h: HeaderMap): [string, string][] {
+export function forwardRequestInit(h: HeaderMap): ForwardHeaders {
   const listed = connectionListed(h);
-  const out: [string, string][] = [];
+  const out = Object.create(null) as Record<string, string>;
   for (const k in h) {
-    // Without a Connection list only a name of a hop-by-hop length can be dropped: the others are not lower-cased.
-    if (listed !== null || (k.length < 32 && HOP_BY_HOP_LENGTHS[k.length] === 1)) {
-      const l = k.toLowerCase();
-      if (HOP_BY_HOP.has(l) || listed?.has(l)) continue;
-    }
-    for (const v of h[k]!) out.push([k, v]);
+    if (dropForwarded(k, listed)) continue;
+    const vs = h[k]!;
+    if (vs.length === 1) out[k] = vs[0]!;
+    else if (vs.length) return forwardRequestPairs(h, listed);
   }
   return out;
+}
+
+/** forwardRequestInit's pairs: every value of every forwarded name. */
+function forwardRequestPairs(h: HeaderMap, listed: Set<string> | null): [string, string][] {
+  const out: [string, string][] = [];
+  for (const k in h) if (!dropForwarded(k, listed)) for (const v of h[k]!) out.push([k, v]);
+  return out;
+}
+
+/** A hop-by-hop name or one the Connection header lists. */
+function dropForwarded(k: string, listed: Set<string> | null): boolean {
+  // Without a Connection list only a name of a hop-by-hop length can be dropped: the others are not lower-cased.
+  if (listed === null && !(k.length < 32 && HOP_BY_HOP_LENGTHS[k.length] === 1)) return false;
+  const l = k.toLowerCase();
+  return HOP_BY_HOP.has(l) || listed?.has(l) === true;
 }
 
 /**

@@ -160,7 +160,8 @@ const INVALID_HEADER_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 const encoder = new TextEncoder();
 
-export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseResult<ProxyRequest> {
+/** `now`: the clock a relative `timeout` counts from (read only for such a request: issue 14, a clock read per request). */
+export function parseProxyRequest(m: InboundMessage, now?: number): ParseResult<ProxyRequest> {
   if (!m.requestId) return { ok: false, error: 'proxy_request without request_id' };
   if (m.payloadAbsent) return { ok: false, error: 'invalid proxy_request: payload is missing or null' };
   const f = new Fields(m.payload);
@@ -198,7 +199,7 @@ export function parseProxyRequest(m: InboundMessage, now = Date.now()): ParseRes
     const ms = typeof t === 'number' ? t : typeof t === 'string' ? parseGoDuration(t) : null;
     // A non-finite timeout (`1e309` parses as Infinity) is no deadline a person meant: refuse it.
     if (ms === null || !(ms >= 0) || !Number.isFinite(ms)) errors.push('timeout must be a finite number of milliseconds or a Go duration string');
-    else if (ms > 0) deadlineMs = now + ms;
+    else if (ms > 0) deadlineMs = (now ?? Date.now()) + ms;
   }
   const servicePort = f.num('service_port') ?? 0;
   if (servicePort && (!Number.isInteger(servicePort) || servicePort < 0 || servicePort > 65535)) errors.push('service_port must be 1–65535');

@@ -57,15 +57,21 @@ export class MetricBatch {
       }
     } else if (u.op === 'observe') {
       const list = this.#observes.get(u.name);
-      const cur = list && find(list, u.labels);
-      const vs = u.values ?? [u.value ?? 1];
-      if (cur) for (const v of vs) cur.values.push(v);
-      else {
-        const p = { name: u.name, op: 'observe', labels: u.labels, values: [...vs] } as Pending;
-        if (list) list.push(p);
-        else this.#observes.set(u.name, [p]);
+      let cur = list && find(list, u.labels);
+      if (!cur) {
+        cur = { name: u.name, op: 'observe', labels: u.labels, values: [] as number[] } as Pending;
+        if (list) list.push(cur);
+        else this.#observes.set(u.name, [cur]);
       }
-      this.#observed += vs.length;
+      // One observation (the relay's per-request case) is pushed as it is: no array made for it (issue 14).
+      const vs = u.values;
+      if (vs === undefined) {
+        cur.values.push(u.value ?? 1);
+        this.#observed++;
+      } else {
+        for (let i = 0; i < vs.length; i++) cur.values.push(vs[i]!);
+        this.#observed += vs.length;
+      }
     } else this.#sets.push(u);
     if (this.#observed + this.#sets.length >= this.maxPending) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.intervalMs);

@@ -59,6 +59,14 @@ describe('envelope', () => {
     expect((d.message.payload as { polluted?: boolean }).polluted).toBeUndefined();
   });
 
+  test('a timestamp equal to the last valid one is accepted without a second check; any other is checked', () => {
+    const ok = '2026-12-03T08:00:00.123Z';
+    for (const ts of [ok, ok, '', 'yesterday', ok, '2026-12-03 08:00:00', ok]) {
+      const d = decodeEnvelope(JSON.stringify({ type: 'proxy_request', request_id: 'r1', payload: {}, timestamp: ts }));
+      expect(d.ok ? 'ok' : d.reason).toBe(ts === ok ? 'ok' : 'invalid_timestamp');
+    }
+  });
+
   test('empty request_id is omitted, null payload allowed, timestamps RFC 3339', () => {
     const s = JSON.parse(encodeEnvelope('heartbeat', null, ''));
     expect('request_id' in s).toBe(false);

@@ -7,7 +7,7 @@ import {
   canonicalHeaderName,
   forwardRawRequestHeaders,
   forwardRequestHeaders,
-  forwardRequestPairs,
+  forwardRequestInit,
   HOP_BY_HOP,
   type HeaderMap,
   headersToMap,
@@ -136,16 +136,27 @@ describe('one-pass forms used by the HTTP relay agree with the two-step ones', (
   const value = fc.oneof(fc.constantFrom('x-secret', 'keep-alive, X-Secret', 'set-cookie', ' upgrade ', 'a=1', ''), fc.stringMatching(/^[ -~]{0,12}$/));
   const pairs = fc.array(fc.tuple(names, value), { maxLength: 12 });
 
-  test('forwardRequestPairs(h) is mapToPairs(forwardRequestHeaders(h))', () => {
+  test('forwardRequestInit(h) gives fetch exactly the headers of forwardRequestHeaders(h), as a record when it can', () => {
     fc.assert(
       fc.property(pairs, (ps) => {
         const h: HeaderMap = {};
         for (const [k, v] of ps) (h[k] ??= []).push(v);
-        const expected: [string, string][] = [];
-        for (const [k, vs] of Object.entries(forwardRequestHeaders(h))) for (const v of vs) expected.push([k, v]);
-        expect(forwardRequestPairs(h)).toEqual(expected);
+        const kept = Object.entries(forwardRequestHeaders(h));
+        const appended = new Headers();
+        for (const [k, vs] of kept) for (const v of vs) appended.append(k, v);
+        const init = forwardRequestInit(h);
+        expect(Array.isArray(init)).toBe(kept.some(([, vs]) => vs.length > 1));
+        expect([...new Headers(init)]).toEqual([...appended]);
       }),
     );
+  });
+
+  test('forwardRequestInit keeps a header named __proto__ as a header and leaves out names without values', () => {
+    const h = JSON.parse('{"__proto__":["x"],"Accept":["a"],"X-Empty":[]}') as HeaderMap;
+    const r = forwardRequestInit(h) as Record<string, string>;
+    expect(Object.getPrototypeOf(r)).toBeNull();
+    expect(Object.keys(r)).toEqual(['__proto__', 'Accept']);
+    expect([...new Headers(r)]).toEqual([['__proto__', 'x'], ['accept', 'a']]);
   });
 
   test('responseHeaderMap(status, headers) is sanitizeResponseHeaders(status, headersToMap(headers))', () => {
