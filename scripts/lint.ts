@@ -54,6 +54,9 @@ export const RULES: Rule[] = [
   { id: 'websocket-through-runtime', files: /^(src\/(?!runtime\/|hub\/|sandbox\/|demo\/|realkube\/)|routes\/|workers\/)/, pattern: /\bnew WebSocket\(/, message: 'open client WebSockets with runtime.openWebSocket (#runtime): headers, TLS and ping/pong differ per runtime', codeOnly: true },
   // These test folders also run under `deno test` (the Deno tier, .ci/run): Deno has import.meta.dirname, not Bun's dir.
   { id: 'deno-tier-portable-tests', files: /^test\/(protocol|config|timing|runtime)\//, pattern: /\bimport\.meta\.dir\b(?!name)/, message: 'use import.meta.dirname: this folder runs under deno test too (Deno has no import.meta.dir)' },
+  // prom-client's index loads its Pushgateway (node:http, node:https), Summary and cluster aggregator: ≈ 1 MiB of the
+  // agent's idle RSS for code it never runs (src/agent/prom.ts). Types may still come from the index.
+  { id: 'agent-prom-client-parts', files: /^(src\/(?!hub\/|agent\/prom\.ts$)|routes\/|workers\/)/, pattern: /^\s*import\s+(?!type\b)[^;]*['"]prom-client['"]|\bimport\(\s*['"]prom-client['"]/, message: 'the agent loads prom-client through src/agent/prom.ts (its parts), not its index', codeOnly: true },
   { id: 'no-insecure-tls-env', files: /^(src|routes|workers)\//, pattern: /NODE_TLS_REJECT_UNAUTHORIZED/, message: 'never disable TLS verification globally' },
 ];
 

@@ -1,6 +1,7 @@
 // Every Prometheus metric the agent exposes, declared once. Workers report updates as plain messages
 // (`MetricUpdate`), the main thread applies them here; docs/metrics.md is generated from METRICS.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type * as Prom from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.ts';
 import type { MetricUpdate } from '../threads/metric-update.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -115,7 +116,7 @@ export const UPSTREAM_ALIASES: Readonly<Record<string, (u: MetricUpdate) => Metr
 export type MetricName = (typeof METRICS)[number]['name'];
 
 
-type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type AnyMetric = Prom.Counter<string> | Prom.Gauge<string> | Prom.Histogram<string>;
 
 export class AgentMetrics {
   readonly registry = new Registry();

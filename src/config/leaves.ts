@@ -2,7 +2,7 @@
 // schema, metadata, description and default. Loaders, docs and --print-config iterate over this list.
 import type { z } from 'zod';
 import { type LeafMeta, leafRegistry } from './fields.ts';
-import { AgentConfigSchema } from './schema.ts';
+import { agentConfigSchema } from './schema.ts';
 
 export interface Leaf {
   /** Dotted key, e.g. "pipeops.tls.cert_file". */
@@ -65,7 +65,11 @@ export class LeafIndex {
   readonly groups: ReadonlySet<string>;
   readonly #byKey: Map<string, Leaf>;
 
+  /** The schema indexed (its leaves' schemas are parts of it). */
+  readonly schema: z.ZodType;
+
   constructor(schema: z.ZodType) {
+    this.schema = schema;
     const list: Leaf[] = [];
     walk(schema, [], list);
     const groups = new Set<string>();
@@ -89,12 +93,19 @@ export class LeafIndex {
   }
 }
 
-let agentIndex: LeafIndex | null = null;
+let agentIndex: WeakRef<LeafIndex> | undefined;
 
-/** The agent's leaves. */
+/**
+ * The agent's leaves: the index built last while something still holds it (the loader, while it loads), else a new
+ * one. Held weakly, as the schema is (schema.ts), so that neither stays on the heap after the configuration is loaded.
+ */
 export function agentLeaves(): LeafIndex {
-  agentIndex ??= new LeafIndex(AgentConfigSchema);
-  return agentIndex;
+  let index = agentIndex?.deref();
+  if (!index) {
+    index = new LeafIndex(agentConfigSchema());
+    agentIndex = new WeakRef(index);
+  }
+  return index;
 }
 
 /** Every leaf of the agent's schema, in schema order. */

@@ -9,7 +9,7 @@ import { type CliActions, editDistance, parseArgs } from './argv.ts';
 import { envNamesFor, type FlagSpec, KEY_FLAGS, OTHER_FLAGS } from './bindings.ts';
 import { type Coerced, coerceFileValue, coerceString } from './coerce.ts';
 import { agentLeaves, type Leaf, type LeafIndex } from './leaves.ts';
-import { type AgentConfig, AgentConfigSchema } from './schema.ts';
+import type { AgentConfig } from './schema.ts';
 
 export type ConfigSource = { kind: 'default' | 'file' | 'env' | 'flag'; name: string };
 export type ConfigIssue = { key: string; source: ConfigSource; message: string };
@@ -97,7 +97,10 @@ interface Layered {
 }
 
 const AGENT_MODEL: ConfigModel = {
-  schema: AgentConfigSchema,
+  // Through the leaf index, which holds it: the schema and its index are built for a load and collected after it.
+  get schema() {
+    return agentLeaves().schema;
+  },
   get leaves() {
     return agentLeaves();
   },
