@@ -20,13 +20,15 @@ import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, type GatewayTarget, parseGatewayTarget, requestHeaders, type RequestHeaders, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
-import { clientAddress, L4_PATH, type ReplicaLink, withoutLinkRawHeaders } from '../replica-link.ts';
+import { clientAddress, L4_PATH, LINK_HEADERS, type ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
 import { kubeErrorBody } from './kube-status.ts';
-import { buildProxyRequest, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
+import { KUBE_REQUEST_DROP, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
+import { ProxyRequestWriter } from '../../protocol/proxy-request-text.ts';
+import { isoNow } from '../../protocol/envelope.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -81,6 +83,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
   const clusters = new ClusterLookup(o.agents, (idOrName) => o.clusters.find(idOrName));
+  // The replicas' link headers are dropped with the rest: what withoutLinkRawHeaders did before the header map.
+  const requests = new ProxyRequestWriter([...KUBE_REQUEST_DROP, ...LINK_HEADERS]);
   let counter = 0;
   // Random suffixes are cut from a pool filled 256 at a time: one randomBytes call per request was 1 % of the hub's CPU.
   let pool = '';
@@ -222,21 +226,24 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
           'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
         );
       const method = req.method ?? 'GET';
-      const out = buildProxyRequest({
-        requestId,
-        method,
-        path: target.path,
-        query: target.query,
-        rawHeaders: withoutLinkRawHeaders(req.rawHeaders),
-        serviceToken: rec.k8s_service_token,
-        body,
-        streaming,
-        binaryChunks: session.extensions.has('binary_chunks'),
-      });
+      const out = requests.write(
+        {
+          requestId,
+          method,
+          path: target.path,
+          query: target.query,
+          rawHeaders: req.rawHeaders,
+          serviceToken: rec.k8s_service_token,
+          body,
+          streaming,
+          binaryChunks: session.extensions.has('binary_chunks'),
+        },
+        isoNow(),
+      );
       tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
       seen.requestId = requestId;
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-      session.send({ type: 'proxy_request', payload: out.payload, requestId });
+      session.sendRaw(out.text);
       if (out.frame) session.sendBinary(out.frame);
     };
     // A request without a body (every GET, LIST and WATCH): forwarded at once, without the request stream's
