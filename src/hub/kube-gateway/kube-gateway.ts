@@ -163,7 +163,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       o.activity?.();
       const l = seen.labels;
       o.metrics?.kubeRequest(l.cluster, l.verb, res.headersSent ? res.statusCode : 0);
-      if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
+      if (seen.duration) o.metrics?.kubeDuration(l.cluster, l.verb, (performance.now() - t0) / 1000);
       if (seen.requestId) tables.clientClosed(seen.requestId, res);
     });
     const h = requestHeaders(req.rawHeaders);
