@@ -3,6 +3,7 @@
 // process. Counters are incremented where things happen; gauges of live state are read at scrape time.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LabelHistogram } from './label-histogram.ts';
+import { mayHaveParam } from './kube-gateway/gateway-route.ts';
 import { BUILD_INFO } from '../version.ts';
 
 export interface HubMetricDef {
@@ -264,7 +265,7 @@ export class HubMetrics {
 /** The verb label of a Kubernetes API gateway request. */
 export function kubeVerb(method: string | undefined, query: string): string {
   const m = (method ?? 'GET').toUpperCase();
-  if (m === 'GET' && query) {
+  if (m === 'GET' && query && mayHaveParam(query, 'watch')) {
     const w = new URLSearchParams(query).get('watch');
     if (w === 'true' || w === '1') return 'WATCH';
   }

@@ -20,22 +20,23 @@ interface NameInfo {
   index: number;
 }
 
-/** Strings JSON.stringify would escape: `"`, `\`, control characters, and surrogates (a lone one is escaped). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-/** A string as JSON.stringify writes it. */
-export const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
+/** A string as JSON writes it (JSON.stringify of a string is quicker than any check for characters to escape). */
+const jsonString = (s: string): string => JSON.stringify(s);
 
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 const arrayIndex = (s: string): number => (ARRAY_INDEX.test(s) && Number(s) < 4294967295 ? Number(s) : -1);
 
 /** Distinct name spellings remembered per writer: a request carries the same dozen names every time. */
 const NAME_CACHE_MAX = 1024;
+const CONNECTION_CACHE_MAX = 64;
 /** Forwarded names up to which repeats are found by a scan of those before. */
 const MANY_NAMES = 32;
 
 export class ProxyRequestWriter {
   readonly #drop: ReadonlySet<string>;
   readonly #names = new Map<string, NameInfo>();
+  /** Connection header values and the names they list that would otherwise be forwarded (null: none). */
+  readonly #listedBy = new Map<string, ReadonlySet<string> | null>();
   // Scratch of one call (write is synchronous and not re-entered): the forwarded names and their values.
   #slots: NameInfo[] = [];
   #first: string[] = [];
@@ -56,14 +57,28 @@ export class ProxyRequestWriter {
     return info;
   }
 
+  /** The names a Connection value lists, less those dropped anyway (most clients send `keep-alive` on every request). */
+  #listed(value: string): ReadonlySet<string> | null {
+    const hit = this.#listedBy.get(value);
+    if (hit !== undefined) return hit;
+    let kept: Set<string> | null = null;
+    for (const t of addConnectionTokens(null, value) ?? []) if (!HOP_BY_HOP.has(t) && !this.#drop.has(t)) (kept ??= new Set()).add(t);
+    if (this.#listedBy.size < CONNECTION_CACHE_MAX) this.#listedBy.set(value, kept);
+    return kept;
+  }
+
   /**
    * The envelope's text (`stamp`: its RFC 3339 timestamp) and the binary body frame to send right after it, as
    * buildProxyRequest decides (body inline as base64 up to INLINE_BODY_MAX, else `body_binary` and the frame).
    */
   write(i: OutboundInput, stamp: string): { text: string; frame: Uint8Array<ArrayBuffer> | null } {
     const raw = i.rawHeaders;
-    let listed: Set<string> | null = null;
-    for (let k = 0; k + 1 < raw.length; k += 2) if (this.#info(raw[k]!).connection) listed = addConnectionTokens(listed, raw[k + 1]!);
+    let listed: ReadonlySet<string> | null = null;
+    for (let k = 0; k + 1 < raw.length; k += 2)
+      if (this.#info(raw[k]!).connection) {
+        const more = this.#listed(raw[k + 1]!);
+        if (more) listed = listed ? new Set([...listed, ...more]) : more;
+      }
     const slots = this.#slots;
     const first = this.#first;
     const more = this.#more;
