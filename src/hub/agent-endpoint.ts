@@ -186,25 +186,14 @@ export class AgentEndpoint {
 
   message(ws: AgentSocket, data: string | Uint8Array): void {
     ws.data.bytesIn = (ws.data.bytesIn ?? 0) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
-    const prev = this.#busy.get(ws);
-    // Nothing of this socket pending (every relayed answer): handled now, without a closure per message.
-    if (!prev) {
-      const run = this.#handle(ws, data);
-      if (run) this.#hold(ws, run);
-      return;
-    }
-    this.#hold(ws, prev.then(() => this.#handle(ws, data)));
+    this.#serially(ws, () => this.#handle(ws, data));
   }
 
   /** Run `fn` now when nothing of this socket is pending, else after what is; a returned promise holds the queue. */
   #serially(ws: AgentSocket, fn: () => void | Promise<void>): void {
     const prev = this.#busy.get(ws);
     const run = prev ? prev.then(fn) : fn();
-    if (run) this.#hold(ws, run);
-  }
-
-  /** Later messages of `ws` wait for `run` (a register or heartbeat waiting for the store); its failure is logged. */
-  #hold(ws: AgentSocket, run: Promise<void>): void {
+    if (!run) return;
     const held: Promise<void> = run
       .catch((e: unknown) => {
         this.log.error({ err: (e as Error).message, cluster_id: ws.data.clusterId }, 'agent message handling failed');
