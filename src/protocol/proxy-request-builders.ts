@@ -45,6 +45,10 @@ export interface OutboundRequest {
   frame: Uint8Array<ArrayBuffer> | null;
 }
 
+/**
+ * A kubectl request's payload as an object: the reference form. The kube gateway writes the same envelope as text in
+ * one pass (ProxyRequestWriter, proxy-request-text.ts); test/protocol/proxy-request-text.test.ts holds the two equal.
+ */
 export function buildProxyRequest(i: OutboundInput): OutboundRequest {
   const headers = forwardRawRequestHeaders(i.rawHeaders, KUBE_REQUEST_DROP);
   if (i.serviceToken) headers.Authorization = [`Bearer ${i.serviceToken}`];
