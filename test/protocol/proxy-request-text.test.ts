@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { forwardRawRequestHeaders } from '../../src/protocol/http-headers.ts';
 import { buildProxyRequest, INLINE_BODY_MAX, KUBE_REQUEST_DROP, type OutboundInput } from '../../src/protocol/proxy-request-builders.ts';
-import { ProxyRequestWriter } from '../../src/protocol/proxy-request-text.ts';
+import { jsonString, ProxyRequestWriter } from '../../src/protocol/proxy-request-text.ts';
 import { LINK_HEADERS, withoutLinkRawHeaders } from '../../src/hub/replica-link.ts';
 
 const NOW = new Date('2026-12-03T08:30:00.123Z');
@@ -79,6 +79,10 @@ describe('ProxyRequestWriter', () => {
     expect(d.ok).toBe(true);
     if (!d.ok) return;
     expect(d.message).toMatchObject({ type: 'proxy_request', requestId: 'k8s-9-x', payload: { method: 'GET', headers: { Accept: ['application/json'], Authorization: ['Bearer sa'] }, binary_chunks: true } });
+  });
+
+  test('jsonString is JSON.stringify of a string (property)', () => {
+    fc.assert(fc.property(fc.oneof(text, fc.string({ unit: 'binary' })), (s) => expect(jsonString(s)).toBe(JSON.stringify(s))), { numRuns: 3000 });
   });
 });
 
