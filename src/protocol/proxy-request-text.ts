@@ -43,6 +43,8 @@ export class ProxyRequestWriter {
   #slots: NameInfo[] = [];
   #first: string[] = [];
   #more: (string[] | undefined)[] = [];
+  /** Each header pair's NameInfo, looked up once (a Map lookup hashes the name: the request's strings are new). */
+  #infos: NameInfo[] = [];
 
   /** `drop`: names (any case) never forwarded, besides the hop-by-hop ones and those the Connection header lists. */
   constructor(drop: readonly string[]) {
@@ -76,8 +78,9 @@ export class ProxyRequestWriter {
   write(i: OutboundInput, stamp: string): { text: string; frame: Uint8Array<ArrayBuffer> | null } {
     const raw = i.rawHeaders;
     let listed: ReadonlySet<string> | null = null;
+    const infos = this.#infos;
     for (let k = 0; k + 1 < raw.length; k += 2)
-      if (this.#info(raw[k]!).connection) {
+      if ((infos[k >> 1] = this.#info(raw[k]!)).connection) {
         const more = this.#listed(raw[k + 1]!);
         if (more) listed = listed ? new Set([...listed, ...more]) : more;
       }
@@ -89,7 +92,7 @@ export class ProxyRequestWriter {
     // Past a few dozen names a map finds repeats (a linear scan would be quadratic in a client's header count).
     let byName: Map<string, number> | null = null;
     for (let k = 0; k + 1 < raw.length; k += 2) {
-      const info = this.#info(raw[k]!);
+      const info = infos[k >> 1]!;
       if (info.dropped || listed?.has(info.lower)) continue;
       const v = raw[k + 1]!;
       if (n === MANY_NAMES && !byName) {
@@ -133,7 +136,7 @@ export class ProxyRequestWriter {
       headers += ']';
     }
     headers += '}';
-    slots.length = first.length = more.length = 0;
+    slots.length = first.length = more.length = infos.length = 0;
 
     let payload = `{"method":${jsonString(i.method.toUpperCase())},"path":${jsonString(i.path)},"query":${jsonString(i.query)},"headers":${headers},"supports_response_streaming":${i.streaming}`;
     if (i.binaryChunks) payload += ',"binary_chunks":true';
