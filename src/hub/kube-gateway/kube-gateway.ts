@@ -144,7 +144,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
 
   /** What the 'close' listener of one request reports to the metrics. */
   interface Observed {
-    labels: { cluster: string; verb: string };
+    /** The metrics' labels (cluster '' until a registered cluster is named). */
+    cluster: string;
+    verb: string;
     duration: boolean;
     /** The exchange's id once the request went to an agent ('' before). */
     requestId: string;
@@ -156,14 +158,13 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const t0 = performance.now();
     o.activity?.();
     const url = req.url ?? '/';
-    const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true, requestId: '' };
+    const seen: Observed = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''), duration: true, requestId: '' };
     // 'close' is emitted once per response: `on`, without once's wrapper per request. The one listener of the
     // request: the metrics, then the exchange (a client gone before the answer is complete).
     res.on('close', () => {
       o.activity?.();
-      const l = seen.labels;
-      o.metrics?.kubeRequest(l.cluster, l.verb, res.headersSent ? res.statusCode : 0);
-      if (seen.duration) o.metrics?.kubeDuration(l.cluster, l.verb, (performance.now() - t0) / 1000);
+      o.metrics?.kubeRequest(seen.cluster, seen.verb, res.headersSent ? res.statusCode : 0);
+      if (seen.duration) o.metrics?.kubeDuration(seen.cluster, seen.verb, (performance.now() - t0) / 1000);
       if (seen.requestId) tables.clientClosed(seen.requestId, res);
     });
     const h = requestHeaders(req.rawHeaders);
@@ -185,7 +186,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
 
   const withCluster = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed) => {
     const clusterId = rec.cluster_id;
-    seen.labels.cluster = clusterId;
+    seen.cluster = clusterId;
     const badPath = checkKubePath(target.path);
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
