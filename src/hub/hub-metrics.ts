@@ -2,6 +2,8 @@
 // (docs/hub-metrics.md is generated from it). The hub's own registry: nothing is shared with an agent in the same
 // process. Counters are incremented where things happen; gauges of live state are read at scrape time.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { LabelHistogram } from './label-histogram.ts';
+import { mayHaveParam } from './kube-gateway/gateway-route.ts';
 import { BUILD_INFO } from '../version.ts';
 
 export interface HubMetricDef {
@@ -139,7 +141,9 @@ export interface HubState {
   heap?(): { size: number; capacity: number; extra: number };
 }
 
-type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string> | LabelHistogram<string, string>;
+/** Observed on every kube gateway request: counted in plain arrays (label-histogram.ts), rendered the same. */
+const KUBE_DURATION = 'pipeops_hub_kube_request_duration_seconds';
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -152,7 +156,15 @@ export class HubMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     for (const d of HUB_METRICS as readonly HubMetricDef[]) {
       const base = { name: d.name, help: d.help, labelNames: [...(d.labels ?? [])], registers: [this.registry] };
-      const m = d.type === 'counter' ? new Counter(base) : d.type === 'gauge' ? new Gauge(base) : new Histogram({ ...base, buckets: [...(d.buckets ?? LATENCY_BUCKETS)] });
+      const buckets = [...(d.buckets ?? LATENCY_BUCKETS)];
+      const m =
+        d.type === 'counter'
+          ? new Counter(base)
+          : d.type === 'gauge'
+            ? new Gauge(base)
+            : d.name === KUBE_DURATION
+              ? new LabelHistogram(d.name, d.help, ['cluster', 'verb'], buckets, this.registry)
+              : new Histogram({ ...base, buckets });
       this.#byName.set(d.name, m);
     }
     this.#gauge('pipeops_hub_info').set({ version: BUILD_INFO.version, bun_version: BUILD_INFO.bunVersion }, 1);
@@ -169,7 +181,14 @@ export class HubMetrics {
   }
 
   observe(name: HubMetricName, labels: Record<string, string>, seconds: number): void {
-    (this.#byName.get(name) as Histogram<string>).observe(labels, seconds);
+    const m = this.#byName.get(name);
+    if (m instanceof LabelHistogram) m.observe(labels[m.labelNames[0]] ?? '', labels[m.labelNames[1]] ?? '', seconds);
+    else (m as Histogram<string>).observe(labels, seconds);
+  }
+
+  /** `pipeops_hub_kube_request_duration_seconds` of one kube gateway request (every request: no labels object). */
+  kubeDuration(cluster: string, verb: string, seconds: number): void {
+    (this.#byName.get(KUBE_DURATION) as LabelHistogram<'cluster', 'verb'>).observe(cluster, verb, seconds);
   }
 
   /**
@@ -246,7 +265,7 @@ export class HubMetrics {
 /** The verb label of a Kubernetes API gateway request. */
 export function kubeVerb(method: string | undefined, query: string): string {
   const m = (method ?? 'GET').toUpperCase();
-  if (m === 'GET' && query) {
+  if (m === 'GET' && query && mayHaveParam(query, 'watch')) {
     const w = new URLSearchParams(query).get('watch');
     if (w === 'true' || w === '1') return 'WATCH';
   }

@@ -58,7 +58,7 @@ export function encodeIdFrameParts(requestId: string, parts: readonly Uint8Array
 /** Never throws: a short or truncated frame, or an id that is not UTF-8, is an error value. */
 export function decodeIdFrame(frame: Uint8Array<ArrayBuffer>): FrameResult<IdFrame> {
   if (frame.length < 2) return { ok: false, error: 'binary body frame shorter than its length prefix' };
-  const l = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(0);
+  const l = (frame[0]! << 8) | frame[1]!;
   if (frame.length < 2 + l) return { ok: false, error: `binary body frame truncated: id length ${l}, frame ${frame.length} bytes` };
   let requestId: string;
   try {
@@ -74,6 +74,11 @@ export interface ResponseFrame {
   status: number;
   headers: Record<string, string[]> | null;
   body: Uint8Array<ArrayBuffer>;
+}
+
+/** Big-endian, read byte by byte: a DataView needs `frame.buffer` (and is one more object per frame; issue 14). */
+function getUint32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 function putUint32(out: Uint8Array, at: number, v: number): void {
@@ -102,17 +107,16 @@ export function encodeResponseFrame(requestId: string, status: number, headers: 
 
 /** `knownId`: the id the caller already read with frameRequestId (not decoded again). */
 export function decodeResponseFrame(frame: Uint8Array<ArrayBuffer>, knownId?: string): FrameResult<ResponseFrame> {
-  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < 2) return { ok: false, error: 'response frame too short' };
-  const l = v.getUint16(0);
+  const l = (frame[0]! << 8) | frame[1]!;
   if (frame.length < 10 + l) return { ok: false, error: 'response frame truncated before its header length' };
-  const hl = v.getUint32(6 + l);
+  const hl = getUint32(frame, 6 + l);
   if (frame.length < 10 + l + hl) return { ok: false, error: 'response frame truncated inside its headers' };
   try {
     const requestId = knownId ?? dec.decode(frame.subarray(2, 2 + l));
     const headers = JSON.parse(dec.decode(frame.subarray(10 + l, 10 + l + hl))) as Record<string, string[]> | null;
     if (headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return { ok: false, error: 'response frame headers are not an object' };
-    return { ok: true, value: { requestId, status: v.getUint32(2 + l), headers, body: frame.subarray(10 + l + hl) } };
+    return { ok: true, value: { requestId, status: getUint32(frame, 2 + l), headers, body: frame.subarray(10 + l + hl) } };
   } catch (e) {
     return { ok: false, error: `response frame undecodable: ${(e as Error).message}` };
   }

@@ -108,7 +108,7 @@ export function encodeEnvelope(type: string, payload: Record<string, unknown> | 
 /** The current time in RFC 3339, formatted once per millisecond: a busy relay stamps thousands of messages a second. */
 let stampMs = -1;
 let stamp = '';
-function isoNow(): string {
+export function isoNow(): string {
   const ms = Date.now();
   if (ms !== stampMs) {
     stampMs = ms;

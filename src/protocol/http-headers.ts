@@ -25,7 +25,7 @@ for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTHS[n.length] = 1;
 // lower-cased only when it can matter.
 
 /** `listed` with the names one Connection value lists added (lower-cased); still null while none was listed. */
-function addConnectionTokens(listed: Set<string> | null, value: string): Set<string> | null {
+export function addConnectionTokens(listed: Set<string> | null, value: string): Set<string> | null {
   for (const t of value.split(',')) {
     const n = t.trim();
     if (n) (listed ??= new Set()).add(n.toLowerCase());
@@ -192,7 +192,8 @@ export function forwardRawRequestHeaders(raw: readonly string[], drop: readonly 
     if (k.length === 10 && k.toLowerCase() === 'connection') listed = addConnectionTokens(listed, raw[i + 1]!);
   }
   const dropped = dropSet(drop);
-  const out: HeaderMap = {};
+  // Without a prototype: a client's `__proto__` header is a name like any other (on `{}` it read Object.prototype).
+  const out: HeaderMap = Object.create(null) as HeaderMap;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = canonicalHeaderName(raw[i]!);
     const l = name.toLowerCase();

@@ -22,7 +22,7 @@ export const MAX_REQUEST_BODY = 64 * 1024 * 1024;
  * agent's HTTP client recomputes it), and Accept-Encoding (the tunnel compresses on its own, §3.7; the hub
  * answers the client with an identity body and a correct Content-Length).
  */
-const DROP = ['authorization', 'host', 'x-forwarded-host', 'content-length', 'accept-encoding', 'expect'];
+export const KUBE_REQUEST_DROP = ['authorization', 'host', 'x-forwarded-host', 'content-length', 'accept-encoding', 'expect'];
 
 export interface OutboundInput {
   requestId: string;
@@ -45,8 +45,12 @@ export interface OutboundRequest {
   frame: Uint8Array<ArrayBuffer> | null;
 }
 
+/**
+ * A kubectl request's payload as an object: the reference form. The kube gateway writes the same envelope as text in
+ * one pass (ProxyRequestWriter, proxy-request-text.ts); test/protocol/proxy-request-text.test.ts holds the two equal.
+ */
 export function buildProxyRequest(i: OutboundInput): OutboundRequest {
-  const headers = forwardRawRequestHeaders(i.rawHeaders, DROP);
+  const headers = forwardRawRequestHeaders(i.rawHeaders, KUBE_REQUEST_DROP);
   if (i.serviceToken) headers.Authorization = [`Bearer ${i.serviceToken}`];
   const payload: ProxyRequestPayload = {
     method: i.method.toUpperCase(),

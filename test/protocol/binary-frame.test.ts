@@ -95,3 +95,21 @@ describe('frameRequestId and isGzip', () => {
     expect(isGzip(bytes(0x8b, 0x1f, 0))).toBe(false);
   });
 });
+
+test('property: the decoders read lengths and status as a DataView does (big-endian, unsigned), for any bytes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 48 }), fc.constantFrom(0, 200, 2 ** 31, 2 ** 32 - 1), (bytes, status) => {
+      const f = new Uint8Array(bytes);
+      const v = new DataView(f.buffer);
+      const r = decodeResponseFrame(f);
+      if (f.length >= 2 && r.ok) expect(r.value.status).toBe(v.getUint32(2 + v.getUint16(0)));
+      const framed = encodeResponseFrame('id', status, null, f);
+      const d = decodeResponseFrame(framed);
+      expect(d.ok && d.value.status).toBe(status);
+      expect(d.ok && [...d.value.body]).toEqual([...f]);
+      const idf = decodeIdFrame(f);
+      if (idf.ok) expect(idf.value.body.length).toBe(f.length - 2 - v.getUint16(0));
+    }),
+    { numRuns: 5000 },
+  );
+});

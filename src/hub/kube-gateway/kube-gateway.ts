@@ -20,13 +20,15 @@ import { RepeatedWarning } from '../repeated-warning.ts';
 import { checkKubePath, type GatewayTarget, parseGatewayTarget, requestHeaders, type RequestHeaders, wantsStreamingResponse } from './gateway-route.ts';
 import { AgentExchanges } from '../agent-relay/agent-exchanges.ts';
 import { UpgradeRelay } from '../agent-relay/upgrade-relay.ts';
-import { clientAddress, L4_PATH, type ReplicaLink, withoutLinkRawHeaders } from '../replica-link.ts';
+import { clientAddress, L4_PATH, LINK_HEADERS, type ReplicaLink } from '../replica-link.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import type { ClusterRecord, ClusterStore } from '../store/types.ts';
 import { startChannelRelay } from './channel-relay.ts';
 import { OncePerCluster } from './once-per-cluster.ts';
 import { kubeErrorBody } from './kube-status.ts';
-import { buildProxyRequest, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
+import { KUBE_REQUEST_DROP, MAX_REQUEST_BODY } from '../../protocol/proxy-request-builders.ts';
+import { ProxyRequestWriter } from '../../protocol/proxy-request-text.ts';
+import { isoNow } from '../../protocol/envelope.ts';
 
 /** Default bound on what a slow client may leave unread on one stream before it is cut. */
 export const DEFAULT_MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -81,6 +83,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const sockets = new Set<Duplex>();
   const notices = new OncePerCluster();
   const clusters = new ClusterLookup(o.agents, (idOrName) => o.clusters.find(idOrName));
+  // The replicas' link headers are dropped with the rest: what withoutLinkRawHeaders did before the header map.
+  const requests = new ProxyRequestWriter([...KUBE_REQUEST_DROP, ...LINK_HEADERS]);
   let counter = 0;
   // Random suffixes are cut from a pool filled 256 at a time: one randomBytes call per request was 1 % of the hub's CPU.
   let pool = '';
@@ -140,7 +144,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
 
   /** What the 'close' listener of one request reports to the metrics. */
   interface Observed {
-    labels: { cluster: string; verb: string };
+    /** The metrics' labels (cluster '' until a registered cluster is named). */
+    cluster: string;
+    verb: string;
     duration: boolean;
     /** The exchange's id once the request went to an agent ('' before). */
     requestId: string;
@@ -152,14 +158,13 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const t0 = performance.now();
     o.activity?.();
     const url = req.url ?? '/';
-    const seen: Observed = { labels: { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '') }, duration: true, requestId: '' };
+    const seen: Observed = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''), duration: true, requestId: '' };
     // 'close' is emitted once per response: `on`, without once's wrapper per request. The one listener of the
     // request: the metrics, then the exchange (a client gone before the answer is complete).
     res.on('close', () => {
       o.activity?.();
-      const l = seen.labels;
-      o.metrics?.kubeRequest(l.cluster, l.verb, res.headersSent ? res.statusCode : 0);
-      if (seen.duration) o.metrics?.observe('pipeops_hub_kube_request_duration_seconds', seen.labels, (performance.now() - t0) / 1000);
+      o.metrics?.kubeRequest(seen.cluster, seen.verb, res.headersSent ? res.statusCode : 0);
+      if (seen.duration) o.metrics?.kubeDuration(seen.cluster, seen.verb, (performance.now() - t0) / 1000);
       if (seen.requestId) tables.clientClosed(seen.requestId, res);
     });
     const h = requestHeaders(req.rawHeaders);
@@ -181,7 +186,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
 
   const withCluster = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed) => {
     const clusterId = rec.cluster_id;
-    seen.labels.cluster = clusterId;
+    seen.cluster = clusterId;
     const badPath = checkKubePath(target.path);
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
@@ -222,21 +227,24 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
           'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
         );
       const method = req.method ?? 'GET';
-      const out = buildProxyRequest({
-        requestId,
-        method,
-        path: target.path,
-        query: target.query,
-        rawHeaders: withoutLinkRawHeaders(req.rawHeaders),
-        serviceToken: rec.k8s_service_token,
-        body,
-        streaming,
-        binaryChunks: session.extensions.has('binary_chunks'),
-      });
+      const out = requests.write(
+        {
+          requestId,
+          method,
+          path: target.path,
+          query: target.query,
+          rawHeaders: req.rawHeaders,
+          serviceToken: rec.k8s_service_token,
+          body,
+          streaming,
+          binaryChunks: session.extensions.has('binary_chunks'),
+        },
+        isoNow(),
+      );
       tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
       seen.requestId = requestId;
       // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-      session.send({ type: 'proxy_request', payload: out.payload, requestId });
+      session.sendRaw(out.text);
       if (out.frame) session.sendBinary(out.frame);
     };
     // A request without a body (every GET, LIST and WATCH): forwarded at once, without the request stream's
