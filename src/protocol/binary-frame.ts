@@ -37,13 +37,16 @@ export function encodeIdFrame(requestId: string, body: Uint8Array): Uint8Array<A
   return encodeIdFrameParts(requestId, [body]);
 }
 
-/** An id frame whose body is `parts` one after the other (one copy of each part, no concatenation first). */
-export function encodeIdFrameParts(requestId: string, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+/**
+ * An id frame whose body is `parts` one after the other (one copy of each part, no concatenation first). With `into`
+ * large enough the frame is written there and a view of it returned (a caller's reused buffer), else into a new one.
+ */
+export function encodeIdFrameParts(requestId: string, parts: readonly Uint8Array[], into?: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   const id = enc.encode(requestId);
   if (id.length > 0xffff) throw new RangeError('request id longer than 65535 bytes');
   let n = 2 + id.length;
   for (const p of parts) n += p.length;
-  const out = frameBuffer(n);
+  const out = into && into.length >= n ? into.subarray(0, n) : frameBuffer(n);
   out[0] = id.length >> 8;
   out[1] = id.length & 0xff;
   out.set(id, 2);

@@ -117,6 +117,32 @@ export const BINARY_CHUNK_BYTES = 256 * 1024;
  * arrives (split at BINARY_CHUNK_BYTES). `first` are parts already read (a buffered response that switched to
  * streaming); they are coalesced into full chunks.
  */
+/**
+ * Spare buffers for bulk chunk frames (a frame of up to BINARY_CHUNK_BYTES and an id of up to 256 bytes). A frame
+ * built in one goes back here once the scheduler handed it to the socket, whose `send` copies it (FrameSink), or once
+ * it was dropped unsent. Without them every 256 KiB frame was a fresh 256 KiB allocation besides the body chunk fetch
+ * itself allocates, so the tunnel worker collected every ≈ 3 MiB of a download (issue 14: GC pauses of 0.4–4 ms in
+ * small requests' way). Bounded: at most MAX_SPARE_FRAMES kept; more frames in flight at once allocate as before.
+ */
+const SPARE_FRAME_BYTES = 2 + 256 + BINARY_CHUNK_BYTES;
+const MAX_SPARE_FRAMES = 4;
+const spareFrames: Uint8Array<ArrayBuffer>[] = [];
+
+/** A frame buffer for a bulk frame of `n` bytes: a spare one, or a new one kept after use; null below 64 KiB. */
+function takeSpareFrame(n: number): Uint8Array<ArrayBuffer> | null {
+  if (n < 64 * 1024 || n > SPARE_FRAME_BYTES) return null;
+  return spareFrames.pop() ?? new Uint8Array(SPARE_FRAME_BYTES);
+}
+
+function giveBackFrame(b: Uint8Array<ArrayBuffer> | null): void {
+  if (b && spareFrames.length < MAX_SPARE_FRAMES) spareFrames.push(b);
+}
+
+/** Spare bulk frame buffers kept now (tests). */
+export function spareFrameCount(): number {
+  return spareFrames.length;
+}
+
 export async function writeBinaryChunks(
   conn: SessionConnection,
   requestId: string,
@@ -137,8 +163,13 @@ export async function writeBinaryChunks(
     await window.take(n, signal);
     if (signal.aborted) throw signal.reason ?? new Error('cancelled');
     // Through the writer's scheduler: behind control and small messages, round-robin with other streams.
-    // The frame is built from the parts directly (no concatenation first).
-    await schedulerFor(conn).sendBulk(requestId, encodeIdFrameParts(requestId, parts), signal);
+    // The frame is built from the parts directly (no concatenation first), in a spare buffer when it is large.
+    const spare = takeSpareFrame(n + 2 + requestId.length * 3);
+    try {
+      await schedulerFor(conn).sendBulk(requestId, encodeIdFrameParts(requestId, parts, spare ?? undefined), signal);
+    } finally {
+      giveBackFrame(spare);
+    }
     total += n;
   };
   const add = async (part: Uint8Array) => {

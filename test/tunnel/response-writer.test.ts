@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { decodeIdFrame } from '../../src/protocol/binary-frame.ts';
 import { CreditWindow } from '../../src/protocol/flow-control.ts';
-import { BINARY_CHUNK_BYTES, writeBinaryChunks } from '../../src/tunnel/response-writer.ts';
+import { BINARY_CHUNK_BYTES, spareFrameCount, writeBinaryChunks } from '../../src/tunnel/response-writer.ts';
 import type { SessionConnection } from '../../src/tunnel/session.ts';
 
 /** A socket double that always has room; records every binary frame. */
@@ -66,6 +66,25 @@ describe('writeBinaryChunks', () => {
       got.push(...d.value.body);
     }
     expect(got).toEqual(all.flatMap((p) => [...p]));
+  });
+
+  test('large frames are built in reused buffers: concurrent streams each arrive whole, the spares stay bounded', async () => {
+    // The socket double copies what it is given, as a WebSocket's send does (FrameSink); a writer that reused a buffer
+    // before the socket took it would show here as one stream's bytes in another's frame.
+    const { conn, frames } = fakeConn();
+    const streams = Array.from({ length: 6 }, (_, k) => ({ id: `s${k}`, parts: Array.from({ length: 5 }, (_, j) => filled(BINARY_CHUNK_BYTES - 7 * j, 16 * k + j)) }));
+    await Promise.all(streams.map((st) => writeBinaryChunks(conn, st.id, [], body(st.parts).reader, new AbortController().signal, new CreditWindow(64 << 20))));
+    const got = new Map<string, number[]>();
+    for (const f of frames) {
+      const d = decodeIdFrame(f as Uint8Array<ArrayBuffer>);
+      if (!d.ok) throw new Error(d.error);
+      const acc = got.get(d.value.requestId) ?? [];
+      for (const b of d.value.body) acc.push(b);
+      got.set(d.value.requestId, acc);
+    }
+    for (const st of streams) expect({ id: st.id, ok: Buffer.from(got.get(st.id)!).equals(Buffer.concat(st.parts)) }).toEqual({ id: st.id, ok: true });
+    expect(spareFrameCount()).toBeGreaterThan(0);
+    expect(spareFrameCount()).toBeLessThanOrEqual(4);
   });
 
   test('a failed read ends the call with its error, after what was read before it went out', async () => {
