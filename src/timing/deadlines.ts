@@ -13,20 +13,25 @@ export interface DeadlineEntry {
 
 /**
  * Many absolute deadlines on one timer: adding and deleting one is a set operation, not a `setTimeout` +
- * `clearTimeout` per request. The timer is armed for the earliest deadline it knows of; when it wakes it fires every
- * entry that is due and re-arms for the earliest left (deleted entries only make it wake early and find nothing due).
- * Far deadlines wait in steps of at most MAX_TIMER_DELAY_MS. The timer is cleared when the set empties, so an idle
- * relay holds none. Times are in the clock's milliseconds (`now`: epoch ms by default).
+ * `clearTimeout` per request. A {@link DeadlineSweep} over the set: the timer is armed for the earliest deadline it
+ * knows of; when it wakes it fires every entry that is due and re-arms for the earliest left (deleted entries only make
+ * it wake early and find nothing due). Far deadlines wait in steps of at most MAX_TIMER_DELAY_MS. The timer is cleared
+ * when the set empties, so an idle relay holds none. Times are in the clock's milliseconds (`now`: epoch ms by default).
  */
 export class Deadlines {
-  readonly #entries = new Set<DeadlineEntry>();
-  readonly #now: () => number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the armed timer wakes (clock ms); Infinity when none is armed. */
-  #armedAt = Number.POSITIVE_INFINITY;
+  readonly #entries = new Set<DeadlineEntry & Expiring>();
+  readonly #sweep: DeadlineSweep<DeadlineEntry & Expiring>;
 
   constructor(now: () => number = Date.now) {
-    this.#now = now;
+    // A due entry leaves the set before it fires: a `fire` that adds or deletes entries finds the set consistent.
+    this.#sweep = new DeadlineSweep(
+      () => this.#entries,
+      (e) => {
+        this.#entries.delete(e);
+        e.fire();
+      },
+      now,
+    );
   }
 
   get size(): number {
@@ -35,50 +40,15 @@ export class Deadlines {
 
   /** Calls `fire` once `at` (clock ms) has passed, unless the entry is deleted first. */
   add(at: number, fire: () => void): DeadlineEntry {
-    const e: DeadlineEntry = { at, fire };
+    const e = { at, fire, deadlineAt: at };
     this.#entries.add(e);
-    if (at < this.#armedAt) this.#arm(at);
+    this.#sweep.watch(at);
     return e;
   }
 
   delete(e: DeadlineEntry): void {
-    if (!this.#entries.delete(e) || this.#entries.size) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedAt = Number.POSITIVE_INFINITY;
-  }
-
-  #arm(at: number): void {
-    clearTimeout(this.#timer);
-    const delay = Math.min(Math.max(0, at - this.#now()), MAX_TIMER_DELAY_MS);
-    this.#armedAt = this.#now() + delay;
-    this.#timer = setTimeout(() => this.#wake(), delay);
-  }
-
-  #wake(): void {
-    this.#timer = undefined;
-    this.#armedAt = Number.POSITIVE_INFINITY;
-    const now = this.#now();
-    let next = Number.POSITIVE_INFINITY;
-    const due: DeadlineEntry[] = [];
-    for (const e of this.#entries) {
-      if (e.at <= now) due.push(e);
-      else if (e.at < next) next = e.at;
-    }
-    for (const e of due) this.#entries.delete(e);
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
-    // After re-arming: a `fire` that adds or deletes entries finds the set and the timer consistent. One that throws
-    // does not keep the others from firing (each had a timer of its own before); the first error is rethrown after.
-    let failed = false;
-    let error: unknown;
-    for (const e of due)
-      try {
-        e.fire();
-      } catch (x) {
-        if (!failed) error = x;
-        failed = true;
-      }
-    if (failed) throw error;
+    if (!this.#entries.delete(e as DeadlineEntry & Expiring) || this.#entries.size) return;
+    this.#sweep.stop();
   }
 }
 
