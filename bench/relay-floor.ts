@@ -189,31 +189,28 @@ try {
     }
     if (withFairness) {
       for (const s of orderOf(r, bulkNames)) {
+        /** c=4 small requests (1,000) while a bulk client loops over 64 MiB bodies (at `rate` MiB/s; 0: full speed). */
+        const smallDuringBulk = async (rate: number) => {
+          const p = Bun.spawn(
+            [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '0', '--rate', String(rate), ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
+            { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
+          );
+          procs.push(p);
+          await lineOf(p, /"flowing"/);
+          const run = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
+          p.kill('SIGTERM');
+          await p.exited;
+          if (run.errors) throw new Error(`${s}: errors in the fairness phase (bulk rate ${rate || 'full'})`);
+          return run;
+        };
         const idle = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
-        const p = Bun.spawn(
-          [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '0', ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
-          { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
-        );
-        procs.push(p);
-        await lineOf(p, /"flowing"/);
-        const during = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
-        p.kill('SIGTERM');
-        await p.exited;
-        if (idle.errors || during.errors) throw new Error(`${s}: errors in the fairness phase`);
+        if (idle.errors) throw new Error(`${s}: errors in the fairness phase (idle)`);
+        const during = await smallDuringBulk(0);
         // Rate-limited bulk (bench/tunnel.ts's definition: 25 % of the tunnel's bulk rate of the round, the same
         // absolute rate on every side): the cores are not saturated, what slows small requests is queueing.
         const limitedRate = 0.25 * (bulkRate.ours ?? bulkRate[s] ?? 0);
         if (limitedRate > 0) {
-          const q = Bun.spawn(
-            [BUN, join(ROOT, 'bench/support/bulk-client.ts'), '--url', `${sides[s]!.url}/bench/big`, '--count', '0', '--rate', String(limitedRate), ...(sides[s]!.caFile ? ['--ca', sides[s]!.caFile!] : [])],
-            { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...(sides[s]!.auth ? { BENCH_BULK_AUTH: T.user } : {}) } },
-          );
-          procs.push(q);
-          await lineOf(q, /"flowing"/);
-          const limited = await load(get(s, '/bench/small'), 4, { count: 1000, minBytes: 900 });
-          q.kill('SIGTERM');
-          await q.exited;
-          if (limited.errors) throw new Error(`${s}: errors in the rate-limited fairness phase`);
+          const limited = await smallDuringBulk(limitedRate);
           put(`${s}_small_p50_during_limited_bulk_ms`, limited.p50);
           put(`${s}_small_p99_during_limited_bulk_ms`, limited.p99);
           put(`${s}_limited_p99_over_idle`, limited.p99 / idle.p99);
