@@ -92,19 +92,23 @@ export function collectUnder(policy: ShrinkPolicy, now: () => number = Date.now,
 /**
  * The worker's port, with every message it posts (metrics, logs, results) counted as activity for its QuietCollector
  * (workers/*.ts wrap their port with it). The collection shrinks unless the thread relayed within a minute
- * (markThreadRelayed).
+ * (markThreadRelayed). `o` is for tests: shorter times, and a collection that records instead of collecting.
  */
-export function collectWhenQuiet<In, Out>(port: WorkerPort<In, Out>): WorkerPort<In, Out> {
-  const policy = new ShrinkPolicy();
-  const collect = collectUnder(policy);
+export function collectWhenQuiet<In, Out>(
+  port: WorkerPort<In, Out>,
+  o: { quietMs?: number; keepMs?: number; collect?: (o: { shrink: boolean }) => void } = {},
+): WorkerPort<In, Out> {
+  const keepMs = o.keepMs ?? KEEP_RELAY_CODE_MS;
+  const policy = new ShrinkPolicy(keepMs);
+  const collect = collectUnder(policy, Date.now, o.collect);
   // A collection that kept the code comes back once the keep time is over, to shrink if the thread stayed quiet.
   let later: ReturnType<typeof setTimeout> | undefined;
   const quiet = new QuietCollector({
-    quietMs: QUIET_COLLECT_MS,
+    quietMs: o.quietMs ?? QUIET_COLLECT_MS,
     collect: () => {
       clearTimeout(later);
       if (collect()) return;
-      later = setTimeout(() => quiet.touch(), KEEP_RELAY_CODE_MS);
+      later = setTimeout(() => quiet.touch(), keepMs);
       (later as { unref?: () => void }).unref?.();
     },
   });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { WorkerPort } from '../../src/runtime/worker-port.ts';
-import { collectWhenQuiet, QuietCollector } from '../../src/threads/quiet-collector.ts';
+import { collectWhenQuiet, markThreadRelayed, QuietCollector } from '../../src/threads/quiet-collector.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('QuietCollector', () => {
   const make = () => {
@@ -81,6 +82,22 @@ describe('QuietCollector', () => {
     while (collected === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     stop();
     expect(collected).toBe(1);
+  });
+
+  test('collectWhenQuiet: after relayed traffic the quiet collection keeps the code, and comes back to shrink once the keep time is over', async () => {
+    const runs: boolean[] = [];
+    const inner: WorkerPort<string, string> = { post: () => {}, onMessage: () => {} };
+    const port = collectWhenQuiet(inner, { quietMs: 40, keepMs: 300, collect: (o) => runs.push(o.shrink) });
+    port.post('start-up');
+    await waitFor(() => runs.length === 1, { what: 'the start-up collection' });
+    expect(runs).toEqual([true]); // nothing relayed yet: shrink
+    markThreadRelayed();
+    port.post('metrics of a relayed burst');
+    await waitFor(() => runs.length === 2, { what: 'the collection after the burst' });
+    expect(runs).toEqual([true, false]); // within the keep time: collect only
+    // No activity at all afterwards: the collection comes back by itself once the keep time is over, and shrinks.
+    await waitFor(() => runs.length === 3, { what: 'the shrink after the keep time', timeoutMs: 5000 });
+    expect(runs).toEqual([true, false, true]);
   });
 
   test('collectWhenQuiet passes messages through both ways', () => {
