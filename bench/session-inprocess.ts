@@ -2,9 +2,10 @@
 // `proxy_request` envelopes as our hub builds them over a real WebSocket at c=64; this process runs the agent side
 // (bench/support/session-agent.ts: the tree's ControlSession and TunnelDispatcher wired as the tunnel worker wires
 // them; --bare: the same relay on a bare WebSocket without the session; --floor: the least an agent does) against
-// bench/support/backend.ts, on its main thread or, with --worker, in a Web Worker as the agent does. The hub reads this process's CPU from /proc per round: all threads,
-// and the JS thread's user and system time (`bun`, or the worker's thread with --worker). Run it under
-// `bun --cpu-prof` (without --worker) to see the session path's cost; compare trees by alternating runs.
+// bench/support/backend.ts, on its main thread or, with --worker, in a Web Worker as the agent does. The hub reads
+// this process's CPU from /proc per round: all threads, per thread, and the agent's JS thread's user and system time
+// (`bun`, or the worker's thread with --worker). Ours against --bare is what the session path costs; run it under
+// `bun --cpu-prof` (without --worker) to see where; compare trees (--tree) by alternating runs.
 //
 //   bun bench/session-inprocess.ts [--tree DIR] [--floor | --bare] [--worker] [--requests 20000] [--rounds 3]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
