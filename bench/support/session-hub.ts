@@ -3,7 +3,7 @@
 // at c=64 in a closed loop and counts the answers; between rounds it reads the agent process's CPU from /proc.
 //   bun bench/support/session-hub.ts AGENT_PID REQUESTS ROUNDS TEMPLATE_FILE [main|worker]
 import { readFileSync } from 'node:fs';
-import { threadTicks, TICK_US } from './proc-stats.ts';
+import { threadSwitches, threadTicks, TICK_US } from './proc-stats.ts';
 
 const [pidArg, nArg, roundsArg, templateFile, where = 'main'] = process.argv.slice(2) as [string, string, string, string, string?];
 const AGENT = Number(pidArg);
@@ -47,19 +47,23 @@ async function bench() {
   await run(3000);
   const rows: { all: number; user: number; sys: number; rps: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    const sa = threadSwitches(AGENT, JS_THREAD);
     const ta = threadTicks(AGENT);
     const a = js(ta);
     const t0 = performance.now();
     await run(N);
     const ms = performance.now() - t0;
     const tb = threadTicks(AGENT);
+    const sb = threadSwitches(AGENT, JS_THREAD);
     const b = js(tb);
     // Per thread (name: user+sys µs per request), to see where a difference sits (GC helpers, fetch's client).
     const threads: Record<string, number> = {};
     for (const [k, v] of Object.entries(tb)) threads[k] = ((v.user + v.sys - (ta[k]?.user ?? 0) - (ta[k]?.sys ?? 0)) * TICK_US) / N;
+    // The JS thread's context switches per request: waits (voluntary) and preemptions.
+    const switches = { waits: (sb.voluntary - sa.voluntary) / N, preempted: (sb.involuntary - sa.involuntary) / N };
     const row = { all: ((b.all - a.all) * TICK_US) / N, user: ((b.user - a.user) * TICK_US) / N, sys: ((b.sys - a.sys) * TICK_US) / N, rps: Math.round((N / ms) * 1000) };
     rows.push(row);
-    console.error(JSON.stringify({ round: r + 1, ...row, threads }));
+    console.error(JSON.stringify({ round: r + 1, ...row, threads, switches }));
   }
   const med = (k: 'all' | 'user' | 'sys' | 'rps') => rows.map((x) => x[k]).sort((p, q) => p - q)[rows.length >> 1];
   console.error(JSON.stringify({ median: true, all: med('all'), user: med('user'), sys: med('sys'), rps: med('rps') }));
