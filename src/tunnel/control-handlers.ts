@@ -106,20 +106,21 @@ const SESSION_HANDLERS: Record<SessionType, ControlHandler> = {
 const CONTROL_HANDLERS = new Map<string, ControlHandler>(Object.entries(SESSION_HANDLERS));
 
 /**
- * The counter's labels per inbound type, made once (every message passes here: no labels object per message, and the
- * metric batch finds the same object at once, issue 14). Bounded: unknown types share `other`. Never mutated.
+ * The counter's update per inbound type, labels included, made once (every message passes here: no object per
+ * message, and the metric batch finds the same labels at once, issue 14). Bounded: unknown types share `other`.
+ * Never mutated (MetricBatch.add and the main thread only read an update).
  */
-const INBOUND_LABELS = new Map<string, Readonly<Record<string, string>>>();
-function inboundLabels(type: string): Record<string, string> {
+const INBOUND_COUNTS = new Map<string, MetricUpdate>();
+function inboundCount(type: string): MetricUpdate {
   const known = AGENT_INBOUND_TYPES.has(type) ? type : 'other';
-  let l = INBOUND_LABELS.get(known);
-  if (!l) INBOUND_LABELS.set(known, (l = { direction: 'in', type: known }));
-  return l as Record<string, string>;
+  let u = INBOUND_COUNTS.get(known);
+  if (!u) INBOUND_COUNTS.set(known, (u = { name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'in', type: known } }));
+  return u;
 }
 
 /** One decoded inbound envelope: count it, then the session's handler, else the relays, else protocol_fallback. */
 export function dispatchControl(m: InboundMessage, ctx: ControlContext): void {
-  ctx.metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: inboundLabels(m.type) });
+  ctx.metric(inboundCount(m.type));
   const handler = CONTROL_HANDLERS.get(m.type);
   if (handler) handler(m, ctx);
   else if (!ctx.other(m)) onUnknown(m, ctx);

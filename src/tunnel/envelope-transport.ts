@@ -17,12 +17,12 @@ export interface SessionConnection {
   readonly open: boolean;
 }
 
-/** The counter's labels per outbound type (our own message types, a fixed set), made once and never mutated. */
-const OUTBOUND_LABELS = new Map<string, Readonly<Record<string, string>>>();
-function outboundLabels(type: string): Record<string, string> {
-  let l = OUTBOUND_LABELS.get(type);
-  if (!l) OUTBOUND_LABELS.set(type, (l = { direction: 'out', type }));
-  return l as Record<string, string>;
+/** The counter's update per outbound type (our own message types, a fixed set), labels included: made once, never mutated. */
+const OUTBOUND_COUNTS = new Map<string, MetricUpdate>();
+function outboundCount(type: string): MetricUpdate {
+  let u = OUTBOUND_COUNTS.get(type);
+  if (!u) OUTBOUND_COUNTS.set(type, (u = { name: 'pipeops_tunnel_messages_total', op: 'inc', labels: { direction: 'out', type } }));
+  return u;
 }
 
 /** The relays' send side, written through the envelope transport's writer. */
@@ -32,7 +32,7 @@ export function envelopeConnection(writer: EnvelopeWriter, metric: (u: MetricUpd
       if (!writer.open) return false;
       try {
         writer.sendText(encodeMessage(m));
-        metric({ name: 'pipeops_tunnel_messages_total', op: 'inc', labels: outboundLabels(m.type) });
+        metric(outboundCount(m.type));
         return true;
       } catch (e) {
         log.warn({ type: m.type, err: (e as Error).message }, 'send failed');

@@ -386,8 +386,10 @@ export class ControlSession {
       if (detached) return;
       liveness.seen();
       this.#h.activity?.();
-      if (typeof ev.data !== 'string') this.#h.relayed?.();
-      router.deliver(ev.data as string | ArrayBuffer);
+      // MessageEvent.data is a native getter: read once per message (issue 14).
+      const data = ev.data as string | ArrayBuffer;
+      if (typeof data !== 'string') this.#h.relayed?.();
+      router.deliver(data);
     };
     const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
     ws.addEventListener('message', isolated);
