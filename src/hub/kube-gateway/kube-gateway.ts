@@ -234,9 +234,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     (req as IncomingMessage & Watched)[SEEN] = seen;
     req.on('error', onRequestError);
     // A request without a body (every GET, LIST and WATCH): forwarded at once, without the request stream's
-    // data/end round (issue 14: the end event alone came a tick later, through the stream machinery).
+    // data/end round (issue 14: the end event alone came a tick later, through the stream machinery). Its stream
+    // is not resumed either: without Content-Length or Transfer-Encoding there is no body to drain (RFC 9112 §6.3).
     if (h.transferEncoding === undefined && (h.contentLength === undefined || h.contentLength === '0')) {
-      req.resume();
       forward(req, res, target, rec, seen, EMPTY);
     } else readBody(req, res, target, rec, seen);
   };
