@@ -1,7 +1,7 @@
 // The hub → agent writer's scheduler (issue 14, fairness; the agent's counterpart is src/tunnel/outbound-scheduler.ts).
 // One WebSocket carries every request to an agent, so bytes queued on it delay every message behind them. Control
 // and request messages (proxy_request and its body frame, proxy_window, proxy_cancel, pings) are written at once,
-// as before. Bulk stream data toward the agent (what a kubectl stream or an app WebSocket uploads) waits here
+// as before (text messages at the end of the event-loop turn, coalesced into one write: `sendOrdered`). Bulk stream data toward the agent (what a kubectl stream or an app WebSocket uploads) waits here
 // instead and goes out round-robin between streams, one message at a time, only while the socket's buffer is at or
 // below a low-water mark; a stream with more than `maxQueuedBytes` waiting tells its caller to pause its source
 // (TCP backpressure to the client) until `whenWritable` calls back.
@@ -91,9 +91,10 @@ export class AgentOutbound {
   }
 
   /**
-   * A message of the ordered flow, written at once unless earlier ones wait. A binary `data` is copied when it has to
-   * wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in flight (yamux windows,
-   * request body windows).
+   * A message of the ordered flow, written at once unless earlier ones wait (a text on a corking socket: at the end of
+   * this event-loop turn, with the other texts of the turn, or before the next binary message). A binary `data` is
+   * copied when it has to wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in
+   * flight (yamux windows, request body windows).
    */
   sendOrdered(data: string | Uint8Array<ArrayBuffer>): void {
     if (this.#closed) return;
