@@ -62,7 +62,10 @@ try {
   for (const k of ['a', 'b']) console.log(`${k} ${trees[k as 'a']}: agent ${f(res[k]!.agent)} hub ${f(res[k]!.hub)} client ${f(res[k]!.client)} rps ${f(res[k]!.rps)} errors ${res[k]!.err}`);
   // paired differences b - a per round
   const d = (key: 'agent' | 'hub') => res.b![key].map((x, i) => x - res.a![key][i]!);
-  console.log(`paired b-a: agent ${f(d('agent'))} hub ${f(d('hub'))}; ${secs}s x ${rounds} rounds; load ${loadavg().map((x) => x.toFixed(1)).join('/')}`);
+  // The rate is closed-loop (64 clients): a change that saves CPU but adds latency shows here.
+  const rr = res.b!.rps.map((x, i) => x / res.a!.rps[i]!);
+  const g = (xs: number[]) => `${med(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
+  console.log(`paired b-a: agent ${f(d('agent'))} hub ${f(d('hub'))}; rps b/a ${g(rr)}; ${secs}s x ${rounds} rounds; load ${loadavg().map((x) => x.toFixed(1)).join('/')}`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');
 }

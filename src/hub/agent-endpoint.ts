@@ -17,6 +17,8 @@ export interface AgentSocket {
   readonly data: AgentSocketData;
   /** Bytes queued for sending (Bun's ServerWebSocket has it; doubles may not). */
   getBufferedAmount?(): number;
+  /** Sends inside `cb` leave in one write (Bun's ServerWebSocket): text messages are coalesced (agent-outbound.ts). */
+  cork?(cb: () => void): unknown;
 }
 
 export interface AgentSocketData {
@@ -262,7 +264,10 @@ export class AgentEndpoint {
 
   /** Close every agent socket with 1000 (hub shutdown). */
   closeAll(reason: string): void {
-    for (const ws of this.#sockets) ws.close(1000, reason);
+    for (const ws of this.#sockets) {
+      this.#outbound.get(ws)?.flush();
+      ws.close(1000, reason);
+    }
   }
 
   #bind(ws: AgentSocket, clusterId: string): void {
@@ -290,11 +295,17 @@ export class AgentEndpoint {
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
       sendBulk: (key, m) => outbound.sendBulk(key, encodeMessage(m)),
       whenWritable: (key, cb) => outbound.whenWritable(key, cb),
-      close: (code, reason) => ws.close(code, reason),
+      close: (code, reason) => {
+        outbound.flush();
+        ws.close(code, reason);
+      },
     };
     this.sessions.set(clusterId, session);
     // An agent that reconnects before its old socket timed out replaces it.
-    if (prev?.socket && prev.socket !== ws) prev.socket.close(1000, 'session replaced');
+    if (prev?.socket && prev.socket !== ws) {
+      this.#outbound.get(prev.socket)?.flush();
+      prev.socket.close(1000, 'session replaced');
+    }
     this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote, extensions: [...session.extensions] }, 'agent session established');
     for (const l of this.#sessionListeners) l(clusterId, true);
   }

@@ -1,15 +1,20 @@
 // The hub → agent writer's scheduler (issue 14, fairness; the agent's counterpart is src/tunnel/outbound-scheduler.ts).
 // One WebSocket carries every request to an agent, so bytes queued on it delay every message behind them. Control
 // and request messages (proxy_request and its body frame, proxy_window, proxy_cancel, pings) are written at once,
-// as before. Bulk stream data toward the agent (what a kubectl stream or an app WebSocket uploads) waits here
+// as before (text messages at the end of the event-loop turn, coalesced into one write: `sendOrdered`). Bulk stream data toward the agent (what a kubectl stream or an app WebSocket uploads) waits here
 // instead and goes out round-robin between streams, one message at a time, only while the socket's buffer is at or
 // below a low-water mark; a stream with more than `maxQueuedBytes` waiting tells its caller to pause its source
 // (TCP backpressure to the client) until `whenWritable` calls back.
 
-/** What the scheduler needs of the agent's socket (Bun's ServerWebSocket has both). */
+/** What the scheduler needs of the agent's socket (Bun's ServerWebSocket has all three). */
 export interface OutboundSocket {
   send(data: string | Uint8Array<ArrayBuffer>): unknown;
   getBufferedAmount?(): number;
+  /**
+   * Runs `cb` with the socket corked: what it sends leaves in one write. With it, text messages of the ordered flow
+   * are coalesced (see `sendOrdered`); a socket without it writes each at once.
+   */
+  cork?(cb: () => void): unknown;
 }
 
 export interface AgentOutboundOptions {
@@ -41,6 +46,13 @@ export class AgentOutbound {
   readonly #queues = new Map<string, StreamQueue>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
+  /** Text messages of the ordered flow written at the next flush (one corked write; `sendOrdered`). */
+  readonly #batch: string[] = [];
+  #flushScheduled = false;
+  readonly #flushNow = () => {
+    this.#flushScheduled = false;
+    this.flush();
+  };
 
   constructor(
     private readonly ws: OutboundSocket,
@@ -79,11 +91,49 @@ export class AgentOutbound {
   }
 
   /**
-   * A message of the ordered flow, written at once unless earlier ones wait. A binary `data` is copied when it has to
-   * wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in flight (yamux windows,
-   * request body windows).
+   * A message of the ordered flow, written at once unless earlier ones wait (a text on a corking socket: at the end of
+   * this event-loop turn, with the other texts of the turn, or before the next binary message). A binary `data` is
+   * copied when it has to wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in
+   * flight (yamux windows, request body windows).
    */
   sendOrdered(data: string | Uint8Array<ArrayBuffer>): void {
+    if (this.#closed) return;
+    if (typeof data === 'string' && this.ws.cork) {
+      // Coalesced (issue 14): every kube request was one proxy_request and one send syscall of ~300 bytes to the
+      // agent, while the agent's answers arrive many per read. Texts sent in one turn of the event loop (requests
+      // of many clients parsed in one I/O round) leave together in one corked write at the end of it (setImmediate).
+      this.#batch.push(data);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flushNow);
+      }
+      return;
+    }
+    // A binary message is written at once (the caller may reuse its buffer): the texts before it go first, in the
+    // same corked write (a proxy_request and its body frame stay adjacent).
+    if (this.#batch.length) return this.#corked(() => this.#send(data));
+    this.#send(data);
+  }
+
+  /** Write the coalesced texts now (before the socket is closed; the scheduled flush). */
+  flush(): void {
+    if (this.#batch.length) this.#corked(() => {});
+  }
+
+  /** The coalesced texts, then `last`, in one corked write. */
+  #corked(last: () => void): void {
+    const batch = this.#batch.splice(0);
+    const write = () => {
+      for (const t of batch) this.#send(t);
+      last();
+    };
+    if (this.ws.cork) this.ws.cork(write);
+    else write();
+    // Bulk messages wait while texts are coalesced (they must not overtake them).
+    if (this.#queues.size) this.#pump();
+  }
+
+  #send(data: string | Uint8Array<ArrayBuffer>): void {
     if (this.#closed) return;
     if (this.#ordered.length === 0 && this.ws.send(data) !== 0) {
       this.written(size(data));
@@ -128,12 +178,15 @@ export class AgentOutbound {
     this.#closed = true;
     this.#queues.clear();
     this.#ordered.length = 0;
+    this.#batch.length = 0;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
 
   #pump(): void {
     while (this.#queues.size && !this.#closed) {
+      // Coalesced texts are written first (their flush pumps again).
+      if (this.#batch.length) return;
       // The socket refused ordered messages that still wait: the buffer is far above the low-water mark anyway.
       if (this.#ordered.length || (this.ws.getBufferedAmount?.() ?? 0) > this.o.lowWaterBytes) {
         // Bun calls `drain` only after a send reported backpressure; look again shortly as well.

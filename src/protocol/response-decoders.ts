@@ -52,6 +52,8 @@ export function decodeFrameResponse(frame: Uint8Array<ArrayBuffer>, knownId?: st
   if (!f.ok) return f;
   const { requestId, status, headers, body } = f.value;
   if (status < 100 || status > 999) return { ok: false, error: `response frame status ${status} is not an HTTP status code` };
+  // The common answer (headers, a body that is not gzip): the frame's own result, without a second pair of objects.
+  if (headers !== null && !isGzip(body)) return f as Decoded<DecodedResponse & { requestId: string }>;
   let out: Uint8Array = body;
   if (isGzip(body) && agentMayCompress(headers)) {
     try {

@@ -116,4 +116,73 @@ describe('AgentOutbound', () => {
     expect(written).toBe(13);
     expect(o.orderedBytes).toBe(0);
   });
+
+  describe('on a socket that can cork (Bun\'s ServerWebSocket): texts are coalesced', () => {
+    /** `writes` holds one entry per write: the messages of one cork together, or a message sent uncorked alone. */
+    function corkingSocket() {
+      const writes: string[][] = [];
+      let corked: string[] | null = null;
+      const ws = {
+        send(d: string | Uint8Array) {
+          const t = typeof d === 'string' ? d : `bin:${new TextDecoder().decode(d)}`;
+          if (corked) corked.push(t);
+          else writes.push([t]);
+          return 1;
+        },
+        getBufferedAmount: () => 0,
+        cork(cb: () => void) {
+          corked = [];
+          cb();
+          if (corked.length) writes.push(corked);
+          corked = null;
+        },
+      };
+      return { ws, writes };
+    }
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+    const enc = (t: string) => new TextEncoder().encode(t) as Uint8Array<ArrayBuffer>;
+
+    test('texts of one turn leave together in one corked write, in order, and are counted then', async () => {
+      const { ws, writes } = corkingSocket();
+      let written = 0;
+      const o = new AgentOutbound(ws, (n) => (written += n));
+      o.sendOrdered('req1');
+      o.sendOrdered('req2');
+      o.sendOrdered('req3');
+      expect(writes).toEqual([]);
+      await turn();
+      expect(writes).toEqual([['req1', 'req2', 'req3']]);
+      expect(written).toBe(12);
+    });
+
+    test('a binary message is written at once, behind the waiting texts, in the same write (a request and its body frame stay adjacent)', () => {
+      const { ws, writes } = corkingSocket();
+      const o = new AgentOutbound(ws, () => {});
+      o.sendOrdered('other');
+      o.sendOrdered('req');
+      const body = enc('body');
+      o.sendOrdered(body);
+      body.set(enc('XXXX')); // the caller reuses its buffer once the call returned
+      expect(writes).toEqual([['other', 'req', 'bin:body']]);
+      o.sendOrdered(enc('alone'));
+      expect(writes).toEqual([['other', 'req', 'bin:body'], ['bin:alone']]);
+    });
+
+    test('bulk data does not overtake coalesced texts; flush() writes them at once (before a close)', async () => {
+      const { ws, writes } = corkingSocket();
+      const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 1000 });
+      o.sendOrdered('ctl');
+      o.sendBulk('s', 'data1');
+      expect(writes).toEqual([]);
+      await turn();
+      expect(writes.flat()).toEqual(['ctl', 'data1']);
+      o.sendOrdered('bye');
+      o.flush();
+      expect(writes.flat()).toEqual(['ctl', 'data1', 'bye']);
+      o.close();
+      o.sendOrdered('after close');
+      await turn();
+      expect(writes.flat()).toEqual(['ctl', 'data1', 'bye']);
+    });
+  });
 });

@@ -7,7 +7,9 @@ import type { HeaderMap } from '../../protocol/http-headers.ts';
 import type { DecodedResponse } from '../../protocol/response-decoders.ts';
 import { clientHead } from './client-head.ts';
 import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
-import type { DeadlineEntry, Deadlines } from '../../timing/deadlines.ts';
+import type { DeadlineSweep } from '../../timing/deadlines.ts';
+import type { AgentSession } from '../agent-endpoint.ts';
+import type { ChunkCredit } from '../../protocol/flow-control.ts';
 
 export interface ExchangeInfo {
   requestId: string;
@@ -27,8 +29,11 @@ export interface ExchangeOptions {
   cancel: (ex: ProxyExchange) => void;
   /** Called exactly once when the exchange is over (remove it from the pending table). */
   finish: (ex: ProxyExchange) => void;
-  /** The table's answer timeouts, all on one timer (clock: `performance.now()`); no timer per exchange. */
-  deadlines: Deadlines;
+  /**
+   * The table's answer timeouts, all on one timer over its exchanges (clock: `performance.now()`): no timer, entry or
+   * closure per exchange (issue 14); the sweep calls `expire`.
+   */
+  sweep: DeadlineSweep<ProxyExchange>;
   /**
    * The caller calls `clientClosed` from a 'close' listener of its own on the response (the kube gateway has one for
    * its metrics): the exchange adds none (one listener per request instead of two).
@@ -45,14 +50,18 @@ type State = 'waiting' | 'streaming' | 'done';
 
 export class ProxyExchange {
   #state: State = 'waiting';
-  /** The answer timeout in opts.deadlines; undefined once cleared or fired. */
-  #deadline: DeadlineEntry | undefined;
+  /** When the answer timeout fires (performance.now() ms); Infinity once cleared or fired (opts.sweep). */
+  deadlineAt: number;
   #bytes = 0;
   readonly #started = Date.now();
+  /** Binary chunk credit, made at the first body chunk (a buffered answer never needs one; agent-exchanges.ts). */
+  credit: ChunkCredit | undefined = undefined;
 
   constructor(
     readonly info: ExchangeInfo,
     readonly res: ServerResponse,
+    /** The agent session the request was written to (its answers count only from there). */
+    readonly session: AgentSession,
     readonly opts: ExchangeOptions,
     /**
      * A watch or log follow: at hub shutdown the stream ends with its terminating chunk, as a real kube-apiserver
@@ -60,7 +69,8 @@ export class ProxyExchange {
      */
     readonly endsCleanlyOnShutdown = false,
   ) {
-    this.#deadline = opts.deadlines.add(performance.now() + opts.answerTimeoutMs, () => this.expire());
+    this.deadlineAt = performance.now() + opts.answerTimeoutMs;
+    opts.sweep.watch(this.deadlineAt);
     if (!opts.callerWatchesClose) res.on('close', () => this.clientClosed());
   }
 
@@ -74,7 +84,7 @@ export class ProxyExchange {
   /** The answer timeout passed while waiting: 504, and the agent is told to stop. */
   expire(): void {
     if (this.#state !== 'waiting') return;
-    this.#deadline = undefined;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
     this.opts.cancel(this);
     this.fail(504, `timed out after ${this.opts.answerTimeoutMs} ms waiting for cluster "${this.info.clusterId}" to answer`, 'warn');
   }
@@ -189,9 +199,8 @@ export class ProxyExchange {
   }
 
   #clearTimer(): void {
-    if (this.#deadline === undefined) return;
-    this.opts.deadlines.delete(this.#deadline);
-    this.#deadline = undefined;
+    // The sweep finds nothing due for it (its timer is armed for the earliest deadline and re-armed when it wakes).
+    this.deadlineAt = Number.POSITIVE_INFINITY;
   }
 
   #log(status: number, level: 'warn' | 'debug', error?: string): void {

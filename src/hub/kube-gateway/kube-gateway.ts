@@ -142,14 +142,38 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   };
   const route = async (req: IncomingMessage, clusterId: string): Promise<Route> => routeNow(req, clusterId) ?? routeByDirectory(clusterId);
 
-  /** What the 'close' listener of one request reports to the metrics. */
-  interface Observed {
+  /**
+   * One request's record, found by the shared 'close' and 'error' listeners on its response and request (issue 14: a
+   * closure per listener per request, and the scope they captured, were garbage of every request).
+   */
+  class Observed {
     /** The metrics' labels (cluster '' until a registered cluster is named). */
-    cluster: string;
-    verb: string;
-    duration: boolean;
+    cluster = '';
+    duration = true;
     /** The exchange's id once the request went to an agent ('' before). */
-    requestId: string;
+    requestId = '';
+    constructor(
+      readonly verb: string,
+      readonly t0: number,
+      readonly res: ServerResponse,
+    ) {}
+  }
+  const SEEN = Symbol('kube gateway request');
+  type Watched = { [SEEN]?: Observed };
+
+  // 'close' is emitted once per response: `on`, without once's wrapper per request. The one listener of the
+  // request: the metrics, then the exchange (a client gone before the answer is complete).
+  function onResponseClose(this: ServerResponse) {
+    const seen = (this as ServerResponse & Watched)[SEEN]!;
+    o.activity?.();
+    o.metrics?.kubeRequest(seen.cluster, seen.verb, this.headersSent ? this.statusCode : 0);
+    if (seen.duration) o.metrics?.kubeDuration(seen.cluster, seen.verb, (performance.now() - seen.t0) / 1000);
+    if (seen.requestId) tables.clientClosed(seen.requestId, this);
+  }
+  // The client vanished while sending its body; nothing was sent to the agent yet.
+  function onRequestError(this: IncomingMessage) {
+    const res = (this as IncomingMessage & Watched)[SEEN]!.res;
+    if (!res.headersSent) res.destroy();
   }
 
   // Synchronous while the cluster record is cached and the route is known here (every request but the first per
@@ -158,15 +182,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const t0 = performance.now();
     o.activity?.();
     const url = req.url ?? '/';
-    const seen: Observed = { cluster: '', verb: kubeVerb(req.method, url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''), duration: true, requestId: '' };
-    // 'close' is emitted once per response: `on`, without once's wrapper per request. The one listener of the
-    // request: the metrics, then the exchange (a client gone before the answer is complete).
-    res.on('close', () => {
-      o.activity?.();
-      o.metrics?.kubeRequest(seen.cluster, seen.verb, res.headersSent ? res.statusCode : 0);
-      if (seen.duration) o.metrics?.kubeDuration(seen.cluster, seen.verb, (performance.now() - t0) / 1000);
-      if (seen.requestId) tables.clientClosed(seen.requestId, res);
-    });
+    const q = url.indexOf('?');
+    const seen = new Observed(kubeVerb(req.method, q >= 0 ? url.slice(q + 1) : ''), t0, res);
+    (res as ServerResponse & Watched)[SEEN] = seen;
+    res.on('close', onResponseClose);
     const h = requestHeaders(req.rawHeaders);
     if (!tokenMatches(bearerToken(h.authorization), o.userTokens)) {
       log.warn({ method: req.method, remote: clientAddress(req, o.link?.check(req)) }, 'kube gateway: unauthorized request');
@@ -176,7 +195,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
     const hit = clusters.cached(target.cluster);
     if (hit) return withCluster(req, res, h, target, hit, seen);
-    // The body waits in the request stream (paused) while the store answers.
+    lookUp(req, res, h, target, seen);
+  };
+
+  /** A cluster not cached: the body waits in the request stream (paused) while the store answers. */
+  const lookUp = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, seen: Observed) => {
     void findCluster(target.cluster).then((rec) => {
       if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
       if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
@@ -208,75 +231,77 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       o.metrics?.inc('pipeops_hub_forwarded_total', { gateway: 'kube', kind: 'request' });
       return o.link!.forwardRequest(req, res, via.url, { ip: req.socket.remoteAddress ?? '' }, (code, message) => sendStatus(res, code, message));
     }
-
-    /** The whole client body is here: the request goes to the agent. */
-    const forward = (body: Uint8Array) => {
-      if (res.destroyed) return;
-      // Checked after the body: the session may have gone while it arrived.
-      const session = o.directory.local(clusterId);
-      if (!session) {
-        notConnected(clusterId, req.method);
-        return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
-      }
-      const requestId = nextId();
-      const streaming = wantsStreamingResponse(target.query);
-      seen.duration = !streaming;
-      if (streaming && !session.extensions.has('long_streams') && notices.first(clusterId, 'long_streams'))
-        log.warn(
-          { cluster_id: clusterId, agent_version: rec.agent_version, path: target.path },
-          'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
-        );
-      const method = req.method ?? 'GET';
-      const out = requests.write(
-        {
-          requestId,
-          method,
-          path: target.path,
-          query: target.query,
-          rawHeaders: req.rawHeaders,
-          serviceToken: rec.k8s_service_token,
-          body,
-          streaming,
-          binaryChunks: session.extensions.has('binary_chunks'),
-        },
-        isoNow(),
-      );
-      tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
-      seen.requestId = requestId;
-      // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-      session.sendRaw(out.text);
-      if (out.frame) session.sendBinary(out.frame);
-    };
+    (req as IncomingMessage & Watched)[SEEN] = seen;
+    req.on('error', onRequestError);
     // A request without a body (every GET, LIST and WATCH): forwarded at once, without the request stream's
-    // data/end round (issue 14: the end event alone came a tick later, through the stream machinery).
+    // data/end round (issue 14: the end event alone came a tick later, through the stream machinery). Its stream
+    // is not resumed either: without Content-Length or Transfer-Encoding there is no body to drain (RFC 9112 §6.3).
     if (h.transferEncoding === undefined && (h.contentLength === undefined || h.contentLength === '0')) {
-      req.resume();
-      forward(EMPTY);
-    } else {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let tooLarge = false;
-      req.on('data', (c: Buffer) => {
-        if (tooLarge) return;
-        size += c.length;
-        if (size > MAX_REQUEST_BODY) {
-          tooLarge = true;
-          chunks.length = 0;
-          res.once('finish', () => req.destroy());
-          sendStatus(res, 413, `request body larger than ${MAX_REQUEST_BODY} bytes`, { Connection: 'close' });
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => {
-        if (tooLarge) return;
-        forward(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-      });
-    }
-    req.on('error', () => {
-      // The client vanished while sending its body; nothing was sent to the agent yet.
-      if (!res.headersSent) res.destroy();
+      forward(req, res, target, rec, seen, EMPTY);
+    } else readBody(req, res, target, rec, seen);
+  };
+
+  /** The client's body, whole, then `forward` (413 above MAX_REQUEST_BODY). */
+  const readBody = (req: IncomingMessage, res: ServerResponse, target: GatewayTarget, rec: ClusterRecord, seen: Observed) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > MAX_REQUEST_BODY) {
+        tooLarge = true;
+        chunks.length = 0;
+        res.once('finish', () => req.destroy());
+        sendStatus(res, 413, `request body larger than ${MAX_REQUEST_BODY} bytes`, { Connection: 'close' });
+        return;
+      }
+      chunks.push(c);
     });
+    req.on('end', () => {
+      if (tooLarge) return;
+      forward(req, res, target, rec, seen, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
+  };
+
+  /** The whole client body is here: the request goes to the agent. */
+  const forward = (req: IncomingMessage, res: ServerResponse, target: GatewayTarget, rec: ClusterRecord, seen: Observed, body: Uint8Array) => {
+    if (res.destroyed) return;
+    const clusterId = rec.cluster_id;
+    // Checked after the body: the session may have gone while it arrived.
+    const session = o.directory.local(clusterId);
+    if (!session) {
+      notConnected(clusterId, req.method);
+      return sendStatus(res, 503, `cluster "${target.cluster}" is not connected to the hub`);
+    }
+    const requestId = nextId();
+    const streaming = wantsStreamingResponse(target.query);
+    seen.duration = !streaming;
+    if (streaming && !session.extensions.has('long_streams') && notices.first(clusterId, 'long_streams'))
+      log.warn(
+        { cluster_id: clusterId, agent_version: rec.agent_version, path: target.path },
+        'kube gateway: this cluster\'s agent does not advertise long_streams (the upstream PipeOps agent): it cuts watches and logs -f after 30 s (deviation P3); clients see the stream end and must reconnect',
+      );
+    const method = req.method ?? 'GET';
+    const out = requests.write(
+      {
+        requestId,
+        method,
+        path: target.path,
+        query: target.query,
+        rawHeaders: req.rawHeaders,
+        serviceToken: rec.k8s_service_token,
+        body,
+        streaming,
+        binaryChunks: session.extensions.has('binary_chunks'),
+      },
+      isoNow(),
+    );
+    tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
+    seen.requestId = requestId;
+    // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
+    session.sendRaw(out.text);
+    if (out.frame) session.sendBinary(out.frame);
   };
 
   const server = https.createServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
