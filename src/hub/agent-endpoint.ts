@@ -59,8 +59,11 @@ export interface AgentSession {
   send(m: HubToAgent): void;
   /** A binary message, in order with the earlier messages; sent or copied before this returns (callers reuse buffers). */
   sendBinary(data: Uint8Array<ArrayBuffer>): void;
-  /** A text frame exactly as given (relays that already hold an encoded message; protocol tests). */
-  sendRaw(text: string): void;
+  /**
+   * A text frame exactly as given (relays that already hold an encoded message; protocol tests). `coalesce`: it may
+   * wait for the end of this event-loop turn and leave with the other texts of the turn (agent-outbound.ts).
+   */
+  sendRaw(text: string, coalesce?: boolean): void;
   /** Bytes queued on the socket and not yet sent: senders of bulk data pause above a bound. */
   bufferedAmount(): number;
   /**
@@ -291,7 +294,7 @@ export class AgentEndpoint {
       // must not overtake a body frame that waits): control messages, yamux bytes, body frames.
       send: (m) => outbound.sendOrdered(encodeMessage(m)),
       sendBinary: (bytes) => outbound.sendOrdered(bytes),
-      sendRaw: (text) => outbound.sendOrdered(text),
+      sendRaw: (text, coalesce) => outbound.sendOrdered(text, coalesce),
       bufferedAmount: () => ws.getBufferedAmount?.() ?? 0,
       sendBulk: (key, m) => outbound.sendBulk(key, encodeMessage(m)),
       whenWritable: (key, cb) => outbound.whenWritable(key, cb),

@@ -91,14 +91,15 @@ export class AgentOutbound {
   }
 
   /**
-   * A message of the ordered flow, written at once unless earlier ones wait (a text on a corking socket: at the end of
-   * this event-loop turn, with the other texts of the turn, or before the next binary message). A binary `data` is
+   * A message of the ordered flow, written at once unless earlier ones wait. With `coalesce` (the kube gateway's
+   * `proxy_request` texts) a text on a corking socket waits for the end of this event-loop turn, to leave with the
+   * other requests of the turn, or for the next message that is not coalesced. A binary `data` is
    * copied when it has to wait (the caller may reuse its buffer). Bounded by what the protocols on top allow in
    * flight (yamux windows, request body windows).
    */
-  sendOrdered(data: string | Uint8Array<ArrayBuffer>): void {
+  sendOrdered(data: string | Uint8Array<ArrayBuffer>, coalesce = false): void {
     if (this.#closed) return;
-    if (typeof data === 'string' && this.ws.cork) {
+    if (coalesce && typeof data === 'string' && this.ws.cork) {
       // Coalesced (issue 14): every kube request was one proxy_request and one send syscall of ~300 bytes to the
       // agent, while the agent's answers arrive many per read. Texts sent in one turn of the event loop (requests
       // of many clients parsed in one I/O round) leave together in one corked write at the end of it (setImmediate).
@@ -109,8 +110,10 @@ export class AgentOutbound {
       }
       return;
     }
-    // A binary message is written at once (the caller may reuse its buffer): the texts before it go first, in the
-    // same corked write (a proxy_request and its body frame stay adjacent).
+    // Anything else is written at once: a binary message (the caller may reuse its buffer), flow-control credit (a
+    // download's window must not wait for the end of the turn: that cost bulk throughput), cancels and control
+    // messages. Coalesced texts before it go first, in the same corked write (a proxy_request and its body frame stay
+    // adjacent, a cancel never overtakes its request).
     if (this.#batch.length) return this.#corked(() => this.#send(data));
     this.#send(data);
   }

@@ -108,7 +108,7 @@ describe('AgentOutbound', () => {
     o.sendOrdered(enc('f4'));
     o.sendOrdered(enc('f5'));
     // A control message (text) does not overtake the binary frames that wait before it.
-    o.sendOrdered('ctl');
+    o.sendOrdered('ctl', true);
     expect(o.orderedBytes).toBe(7);
     full = false;
     o.drain();
@@ -142,24 +142,36 @@ describe('AgentOutbound', () => {
     const turn = () => new Promise<void>((r) => setImmediate(r));
     const enc = (t: string) => new TextEncoder().encode(t) as Uint8Array<ArrayBuffer>;
 
-    test('texts of one turn leave together in one corked write, in order, and are counted then', async () => {
+    test('coalesced texts (proxy_requests) of one turn leave together in one corked write, in order, and are counted then', async () => {
       const { ws, writes } = corkingSocket();
       let written = 0;
       const o = new AgentOutbound(ws, (n) => (written += n));
-      o.sendOrdered('req1');
-      o.sendOrdered('req2');
-      o.sendOrdered('req3');
+      o.sendOrdered('req1', true);
+      o.sendOrdered('req2', true);
+      o.sendOrdered('req3', true);
       expect(writes).toEqual([]);
       await turn();
       expect(writes).toEqual([['req1', 'req2', 'req3']]);
       expect(written).toBe(12);
     });
 
+    test('a text that is not coalesced (credit, cancel, control) goes at once, behind the waiting requests, in the same write', async () => {
+      const { ws, writes } = corkingSocket();
+      const o = new AgentOutbound(ws, () => {});
+      o.sendOrdered('credit');
+      expect(writes).toEqual([['credit']]);
+      o.sendOrdered('req', true);
+      o.sendOrdered('cancel of req');
+      expect(writes).toEqual([['credit'], ['req', 'cancel of req']]);
+      await turn();
+      expect(writes).toEqual([['credit'], ['req', 'cancel of req']]);
+    });
+
     test('a binary message is written at once, behind the waiting texts, in the same write (a request and its body frame stay adjacent)', () => {
       const { ws, writes } = corkingSocket();
       const o = new AgentOutbound(ws, () => {});
-      o.sendOrdered('other');
-      o.sendOrdered('req');
+      o.sendOrdered('other', true);
+      o.sendOrdered('req', true);
       const body = enc('body');
       o.sendOrdered(body);
       body.set(enc('XXXX')); // the caller reuses its buffer once the call returned
@@ -171,12 +183,12 @@ describe('AgentOutbound', () => {
     test('bulk data does not overtake coalesced texts; flush() writes them at once (before a close)', async () => {
       const { ws, writes } = corkingSocket();
       const o = new AgentOutbound(ws, () => {}, { lowWaterBytes: 100, maxQueuedBytes: 1000 });
-      o.sendOrdered('ctl');
+      o.sendOrdered('ctl', true);
       o.sendBulk('s', 'data1');
       expect(writes).toEqual([]);
       await turn();
       expect(writes.flat()).toEqual(['ctl', 'data1']);
-      o.sendOrdered('bye');
+      o.sendOrdered('bye', true);
       o.flush();
       expect(writes.flat()).toEqual(['ctl', 'data1', 'bye']);
       o.close();

@@ -300,7 +300,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     tables.open(session, { requestId, clusterId, method, path: target.path, streaming }, res, streaming);
     seen.requestId = requestId;
     // The JSON message and its binary body frame must be adjacent on the socket: both sends are synchronous.
-    session.sendRaw(out.text);
+    session.sendRaw(out.text, true);
     if (out.frame) session.sendBinary(out.frame);
   };
 
