@@ -8,6 +8,7 @@
 //
 //   bun bench/relay-inprocess.ts [--tree DIR] [--stub] [--floor] [--requests 20000] [--rounds 3]
 import { join } from 'node:path';
+import { floorFrame } from './support/floor-frame.ts';
 import { lineOf } from './support/load.ts';
 
 const argv = process.argv.slice(2);
@@ -86,19 +87,11 @@ try {
   const rawHeaders = ['Host', 'hub', 'Authorization', 'Bearer x', 'Accept', 'application/json, */*', 'User-Agent', 'kubectl/v1.33.0 (linux/amd64) kubernetes/abc', 'Connection', 'keep-alive', 'Accept-Encoding', 'gzip'];
   const template = encodeMessage({ type: 'proxy_request', payload: buildProxyRequest({ requestId: 'REQUEST-ID', method: 'GET', path: '/bench/small', query: '', rawHeaders, serviceToken: 'bench-sa-token', body: new Uint8Array(0), streaming: false, binaryChunks: true }).payload, requestId: 'REQUEST-ID' });
   const [head, tail] = template.split('REQUEST-ID') as [string, string];
-  const enc = new TextEncoder();
   /** The floor: parse, fetch, one id-prefixed frame with the body. */
   const floor = (text: string) => {
     const m = JSON.parse(text) as { request_id: string; payload: { path: string } };
     void (STUB ? stubFetch() : fetch(url + m.payload.path)).then(async (r) => {
-      const b = new Uint8Array(await r.arrayBuffer());
-      const id = enc.encode(m.request_id);
-      const f = new Uint8Array(2 + id.length + b.length);
-      f[0] = id.length >> 8;
-      f[1] = id.length & 255;
-      f.set(id, 2);
-      f.set(b, 2 + id.length);
-      writer.sendBinary(f);
+      writer.sendBinary(floorFrame(m.request_id, new Uint8Array(await r.arrayBuffer())));
     });
   };
   let seq = 0;

@@ -4,6 +4,7 @@
 // imports it, or as a Web Worker (started with `{ tree, hubUrl, backendUrl, floor }` as its first message), as the
 // agent runs its relay.
 import { join } from 'node:path';
+import { floorFrame } from './floor-frame.ts';
 
 export interface AgentSpec {
   tree: string;
@@ -96,20 +97,12 @@ export async function startAgent(spec: AgentSpec): Promise<void> {
 
 /** The floor: one WebSocket, JSON.parse, bare fetch, the answer as one id-prefixed binary frame. */
 function floorAgent(wsUrl: string, backendUrl: string) {
-  const enc = new TextEncoder();
   const ws = new WebSocket(wsUrl);
   ws.binaryType = 'arraybuffer';
   ws.onmessage = (e) => {
     const m = JSON.parse(e.data as string) as { request_id: string; payload: { path: string } };
     void fetch(backendUrl + m.payload.path).then(async (r) => {
-      const b = new Uint8Array(await r.arrayBuffer());
-      const id = enc.encode(m.request_id);
-      const f = new Uint8Array(2 + id.length + b.length);
-      f[0] = id.length >> 8;
-      f[1] = id.length & 255;
-      f.set(id, 2);
-      f.set(b, 2 + id.length);
-      ws.send(f);
+      ws.send(floorFrame(m.request_id, new Uint8Array(await r.arrayBuffer())));
     });
   };
 }
