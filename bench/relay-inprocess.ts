@@ -8,6 +8,7 @@
 //
 //   bun bench/relay-inprocess.ts [--tree DIR] [--stub] [--floor] [--requests 20000] [--rounds 3]
 import { join } from 'node:path';
+import { BENCH_RELAY, benchLog, benchMetric } from './support/bench-relay.ts';
 import { floorFrame } from './support/floor-frame.ts';
 import { lineOf } from './support/load.ts';
 
@@ -33,11 +34,9 @@ const { encodeMessage } = await import(join(TREE, 'src/protocol/wire-messages.ts
 const backend = Bun.spawn([process.execPath, join(TREE, 'bench/support/backend.ts')], { stdout: 'pipe', stderr: 'inherit' });
 try {
   const url = JSON.parse(await lineOf(backend, /backend_ready/)).url as string;
-  const log = { debug() {}, info() {}, warn: (...a: unknown[]) => console.error('warn', ...a), error: (...a: unknown[]) => console.error('error', ...a), child: () => log };
+  const log = benchLog;
   // The worker posts its metric batches to the main thread: a MessagePort here.
-  const ch = new MessageChannel();
-  ch.port2.onmessage = () => {};
-  const metric = new MetricBatch((updates: unknown[]) => ch.port1.postMessage({ kind: 'metrics', updates })).add;
+  const metric = benchMetric(MetricBatch);
   const kube = new KubeClient({ server: url, insecureSkipVerify: true, token: () => 'bench-sa', source: 'explicit' }, { userAgent: 'pipeops-agent/bench' });
   const smallBody = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: 'x'.repeat(900) });
   const stubFetch = () => Promise.resolve(new Response(smallBody, { headers: { 'Content-Type': 'application/json', 'Content-Length': String(smallBody.length), Date: new Date().toUTCString() } }));
@@ -46,8 +45,7 @@ try {
     kube,
     log,
     metric,
-    relay: { serviceProxy: 'apiserver', serviceMap: {}, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 64 << 20, maxRequestBodyBytes: 64 << 20, bufferedTimeoutMs: 60_000, bodyIdleMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 4 << 20 },
-    streams: { highWaterBytes: 4 << 20, maxBufferedBytes: 16 << 20, serviceProxy: 'apiserver', serviceMap: {}, clusterDomain: 'cluster.local', pingMs: 30_000 },
+    ...BENCH_RELAY,
   });
   const waiting = new Map<string, () => void>();
   const td = new TextDecoder();

@@ -4,6 +4,7 @@
 // imports it, or as a Web Worker (started with `{ tree, hubUrl, backendUrl, floor }` as its first message), as the
 // agent runs its relay.
 import { join } from 'node:path';
+import { BENCH_RELAY, benchLog, benchMetric } from './bench-relay.ts';
 import { floorFrame } from './floor-frame.ts';
 
 export interface AgentSpec {
@@ -26,17 +27,14 @@ export async function startAgent(spec: AgentSpec): Promise<void> {
   const { KubeClient } = await import(join(TREE, 'src/kube/client.ts'));
   const { MetricBatch } = await import(join(TREE, 'src/threads/metric-batch.ts'));
   const { markThreadBusy, markThreadRelayed } = await import(join(TREE, 'src/threads/quiet-collector.ts'));
-  const log = { debug() {}, info() {}, warn: (...a: unknown[]) => console.error('warn', ...a), error: (...a: unknown[]) => console.error('error', ...a), child: () => log };
-  const ch = new MessageChannel();
-  ch.port2.onmessage = () => {};
-  const metric = new MetricBatch((updates: unknown[]) => ch.port1.postMessage({ kind: 'metrics', updates })).add;
+  const log = benchLog;
+  const metric = benchMetric(MetricBatch);
   const kube = new KubeClient({ server: url, insecureSkipVerify: true, token: () => 'bench-sa', source: 'explicit' }, { userAgent: 'pipeops-agent/bench' });
   const dispatcher = new TunnelDispatcher({
     kube,
     log,
     metric,
-    relay: { serviceProxy: 'apiserver', serviceMap: {}, clusterDomain: 'cluster.local', maxBufferedBodyBytes: 64 << 20, maxRequestBodyBytes: 64 << 20, bufferedTimeoutMs: 60_000, bodyIdleMs: 30_000, binaryThreshold: 10_240, gzipMinBytes: 1024, highWaterBytes: 4 << 20 },
-    streams: { highWaterBytes: 4 << 20, maxBufferedBytes: 16 << 20, serviceProxy: 'apiserver', serviceMap: {}, clusterDomain: 'cluster.local', pingMs: 30_000 },
+    ...BENCH_RELAY,
   });
   const session = new ControlSession(
     {
