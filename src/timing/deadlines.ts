@@ -1,56 +1,10 @@
-// Absolute deadlines of any distance, many on one timer: the hub's answer timeouts (src/hub/agent-relay, Deadlines)
-// and the agent's per-request deadlines (src/tunnel/http-relay.ts, DeadlineSweep over its requests in flight).
+// Absolute deadlines of any distance, many on one timer, kept on the caller's own records: the hub's answer timeouts
+// (src/hub/agent-relay/agent-exchanges.ts, over its exchanges) and the agent's per-request deadlines
+// (src/tunnel/http-relay.ts, over its requests in flight).
 // `setTimeout` clamps delays above 2^31-1 ms (24.8 days) to 1 ms, so a far deadline (a `timeout: "600h"` or
 // `deadline: "9999-12-31T00:00:00Z"` from the control plane) would fire at once; these wait in steps of at most that
 // long and fire only when the deadline is reached.
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-/** One deadline of a {@link Deadlines} set: pass it back to `delete` when its work finishes first. */
-export interface DeadlineEntry {
-  readonly at: number;
-  readonly fire: () => void;
-}
-
-/**
- * Many absolute deadlines on one timer: adding and deleting one is a set operation, not a `setTimeout` +
- * `clearTimeout` per request. A {@link DeadlineSweep} over the set: the timer is armed for the earliest deadline it
- * knows of; when it wakes it fires every entry that is due and re-arms for the earliest left (deleted entries only make
- * it wake early and find nothing due). Far deadlines wait in steps of at most MAX_TIMER_DELAY_MS. The timer is cleared
- * when the set empties, so an idle relay holds none. Times are in the clock's milliseconds (`now`: epoch ms by default).
- */
-export class Deadlines {
-  readonly #entries = new Set<DeadlineEntry & Expiring>();
-  readonly #sweep: DeadlineSweep<DeadlineEntry & Expiring>;
-
-  constructor(now: () => number = Date.now) {
-    // A due entry leaves the set before it fires: a `fire` that adds or deletes entries finds the set consistent.
-    this.#sweep = new DeadlineSweep(
-      () => this.#entries,
-      (e) => {
-        this.#entries.delete(e);
-        e.fire();
-      },
-      now,
-    );
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  /** Calls `fire` once `at` (clock ms) has passed, unless the entry is deleted first. */
-  add(at: number, fire: () => void): DeadlineEntry {
-    const e = { at, fire, deadlineAt: at };
-    this.#entries.add(e);
-    this.#sweep.watch(at);
-    return e;
-  }
-
-  delete(e: DeadlineEntry): void {
-    if (!this.#entries.delete(e as DeadlineEntry & Expiring) || this.#entries.size) return;
-    this.#sweep.stop();
-  }
-}
 
 /** A record a {@link DeadlineSweep} watches: its deadline in clock ms (Infinity: none, or already expired). */
 export interface Expiring {
@@ -63,7 +17,7 @@ export interface Expiring {
  * deadline it was told of; when it wakes it scans the records, expires every one that is due (its `deadlineAt` set to
  * Infinity first) and re-arms for the earliest left. A record that finishes leaves the collection and sets its
  * `deadlineAt` to Infinity; at worst the timer wakes for it and finds nothing due. Far deadlines wait in steps of at
- * most MAX_TIMER_DELAY_MS, as in {@link Deadlines}. Suits a collection the caller scans cheaply (requests in flight).
+ * most MAX_TIMER_DELAY_MS. Suits a collection the caller scans cheaply (requests in flight).
  */
 export class DeadlineSweep<T extends Expiring> {
   readonly #records: () => Iterable<T>;
@@ -111,7 +65,8 @@ export class DeadlineSweep<T extends Expiring> {
     }
     for (const r of due) r.deadlineAt = Number.POSITIVE_INFINITY;
     if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
-    // As in Deadlines: one expiry that throws does not keep the others from running; the first error is rethrown after.
+    // One expiry that throws does not keep the others from running (each had a timer of its own once); the first error
+    // is rethrown after.
     let failed = false;
     let error: unknown;
     for (const r of due)
