@@ -100,11 +100,12 @@ export class HttpRelay {
   );
   /**
    * Controllers of requests answered the buffered way without an abort, for the next requests: a fresh AbortController
-   * per request cost ≈ 2.5 µs of the worker's CPU at 64 concurrent small requests (issue 14, in-process relay driven
-   * with a stub backend), most of it in the collector, not in the constructor. Only fetch and its body read ever held
-   * such a signal, and neither runtime keeps anything of a finished fetch on it (measured: 120k fetches on one signal
-   * in Bun, 50k in Deno, no growth; the signal still aborts the fetch in flight). One request per controller at a
-   * time: a signal shared by concurrent fetches costs Bun's fetch ≈ 4.5 µs more per call. Bounded by MAX_SPARE_ABORTS.
+   * per request cost ≈ 2.5 µs of the worker's CPU at 64 concurrent small requests (issue 14, measured with
+   * bench/relay-inprocess.ts and canned backend answers), most of it in the collector, not in the constructor. Only
+   * fetch and its body read ever held such a signal, and neither runtime keeps anything of a finished fetch on it
+   * (measured: 120k fetches on one signal in Bun, 50k in Deno, no growth; the signal still aborts the fetch in flight).
+   * One request per controller at a time: a signal shared by concurrent fetches costs Bun's fetch ≈ 4.5 µs more per
+   * call. Bounded by MAX_SPARE_ABORTS.
    */
   readonly #spareAborts: AbortController[] = [];
   /** A `body_binary` request waiting for the very next WebSocket message (§3.2). */
