@@ -13,14 +13,9 @@
 //   mask=zero|random     with ws=raw: the zero key above (default), or a random key per frame as RFC 6455 asks,
 //                        the payload masked in place in JS (32-bit words): what a compliant client of our own costs
 import { readFileSync } from 'node:fs';
-import { maskInPlace } from './ws-mask.ts';
+import { maskInPlace, variantOptions } from './ws-mask.ts';
 const [wsUrl, backend, caFile, variant = ''] = process.argv.slice(2) as [string, string, string, string?];
-const opt = new Map(
-  variant
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string]),
-);
+const opt = variantOptions(variant);
 const reader = opt.get('reader') ?? 'fetch';
 const coalesce = Number(opt.get('coalesce') ?? 0);
 const wsKind = opt.get('ws') ?? 'bun';

@@ -17,15 +17,10 @@
 // With out=node|raw the client's URL is another port than Bun.serve's; with in=raw or link=plain the agent's is.
 import https from 'node:https';
 import type { Socket } from 'bun';
-import { maskInPlace } from './ws-mask.ts';
+import { maskInPlace, variantOptions } from './ws-mask.ts';
 
 const variant = process.argv[2] ?? '';
-const opt = new Map(
-  variant
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string]),
-);
+const opt = variantOptions(variant);
 const out = opt.get('out') ?? 'stream';
 const inKind = opt.get('in') ?? 'bun';
 const plainLink = opt.get('link') === 'plain';

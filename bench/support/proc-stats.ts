@@ -16,13 +16,7 @@ export function cpuTicks(pid: number): number {
  */
 export function threadTicks(pid: number): Record<string, { user: number; sys: number }> {
   const out: Record<string, { user: number; sys: number }> = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
+  for (const stat of threadFiles(pid, 'stat')) {
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[^A-Za-z]+/g, '_');
     const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     const t = (out[name] ??= { user: 0, sys: 0 });
@@ -45,16 +39,21 @@ export function rssMiB(pid: number): number {
 export function threadSwitches(pid: number, name: string): { voluntary: number; involuntary: number } {
   let voluntary = 0;
   let involuntary = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
+  for (const status of threadFiles(pid, 'status')) {
     if (/^Name:\s+(.*)$/m.exec(status)?.[1]?.replace(/[^A-Za-z]+/g, '_') !== name) continue;
     voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
   }
   return { voluntary, involuntary };
+}
+
+/** The text of one /proc file (`stat`, `status`) of every thread of a process, skipping threads that ended meanwhile. */
+function* threadFiles(pid: number, file: string): Generator<string> {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      yield readFileSync(`/proc/${pid}/task/${tid}/${file}`, 'utf8');
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
 }

@@ -1,4 +1,5 @@
-// WebSocket masking for the floor relay's own WebSocket code (bench/support/floor-agent.ts, floor-hub.ts).
+// What the floor relay's two ends share (bench/support/floor-agent.ts, floor-hub.ts): WebSocket masking for their own
+// WebSocket code, and the variant options they are started with.
 
 /** XOR `d` in place with the 4-byte masking key `k`, `pos` bytes into the frame's payload; returns the new position. */
 export function maskInPlace(d: Uint8Array, k: Uint8Array, pos: number): number {
@@ -14,4 +15,14 @@ export function maskInPlace(d: Uint8Array, k: Uint8Array, pos: number): number {
   }
   for (; i < d.length; i++) d[i]! ^= k[(pos + i) & 3]!;
   return pos + d.length;
+}
+
+/** A floor variant (`bench/relay-floor.ts --floors`): `key=value,key=value` as a map. */
+export function variantOptions(variant: string): Map<string, string> {
+  return new Map(
+    variant
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=') as [string, string]),
+  );
 }
