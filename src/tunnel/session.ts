@@ -61,8 +61,10 @@ export interface SessionHandlers {
   /** Every inbound message (the thread is busy: src/threads/quiet-collector.ts). Must be cheap. */
   activity?(): void;
   /**
-   * Every inbound relay message: a non-control text message or any binary one (bodies, binary answers, yamux). The
-   * thread then keeps its compiled code for a while (src/threads/shrink-policy.ts). Must be cheap.
+   * Every inbound relay message: a text message the relays took, or a binary one the envelope transport gave them (a
+   * request body). Not control messages, and not a negotiated transport's frames (yamux keep-alive pings arrive every
+   * 30 s and would keep an idle agent from ever shrinking). The thread then keeps its compiled code for a while
+   * (src/threads/shrink-policy.ts). Must be cheap.
    */
   relayed?(): void;
 }
@@ -343,7 +345,12 @@ export class ControlSession {
         conn,
         metric: this.#h.metric,
         log: this.#log,
-        binary: (data, c) => this.#h.binary(data, c),
+        // A binary message the relays took (a request body; null back, not legacy JSON to dispatch as text).
+        binary: (data, c) => {
+          const text = this.#h.binary(data, c);
+          if (text === null) this.#h.relayed?.();
+          return text;
+        },
         beforeText: () => this.#h.beforeText(),
         dispatch: (m) => dispatchControl(m, ctx),
       }),
@@ -386,10 +393,7 @@ export class ControlSession {
       if (detached) return;
       liveness.seen();
       this.#h.activity?.();
-      // MessageEvent.data is a native getter: read once per message (issue 14).
-      const data = ev.data as string | ArrayBuffer;
-      if (typeof data !== 'string') this.#h.relayed?.();
-      router.deliver(data);
+      router.deliver(ev.data as string | ArrayBuffer);
     };
     const isolated = isolateMessages(onMessage, this.#h.metric, this.#log);
     ws.addEventListener('message', isolated);

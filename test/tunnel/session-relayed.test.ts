@@ -1,6 +1,7 @@
 // Which inbound messages count as relay traffic for the thread's shrink policy (SessionHandlers.relayed,
-// src/threads/shrink-policy.ts): relay messages the relays took (text) and every binary frame do; control messages
-// (ping, heartbeat_ack, register_success) and unknown types do not, so an idle agent's quiet collections still shrink.
+// src/threads/shrink-policy.ts): relay messages the relays took (text or a binary body frame) do; control messages
+// (ping, heartbeat_ack, register_success, also as legacy JSON in a binary frame) and unknown types do not, so an idle
+// agent's quiet collections still shrink.
 import { afterEach, expect, test } from 'bun:test';
 import type { Server, ServerWebSocket } from 'bun';
 import { decodeEnvelope, encodeEnvelope } from '../../src/protocol/envelope.ts';
@@ -14,7 +15,7 @@ afterEach(async () => {
   for (const f of stops.splice(0).reverse()) await f();
 });
 
-test('relay messages and binary frames count as relayed; control messages and unknown types do not', async () => {
+test('relay messages and binary body frames count as relayed; control messages, also in binary frames, and unknown types do not', async () => {
   let gateway: ServerWebSocket<{ path: string }> | null = null;
   const server: Server<{ path: string }> = Bun.serve<{ path: string }>({
     port: 0,
@@ -41,9 +42,11 @@ test('relay messages and binary frames count as relayed; control messages and un
         seen.push(m.type);
         return m.type === 'proxy_request';
       },
-      binary: () => {
+      // Legacy JSON in a binary frame comes back as text to dispatch (here a heartbeat_ack): not a relay message.
+      binary: (data) => {
         seen.push('binary');
-        return null;
+        const text = new TextDecoder().decode(data);
+        return text.startsWith('{') ? text : null;
       },
       relayed: () => relayed++,
     }),
@@ -63,4 +66,8 @@ test('relay messages and binary frames count as relayed; control messages and un
   gateway!.send(new Uint8Array([1, 2, 3]));
   await waitFor(() => seen.length === 3, { what: 'the binary frame' });
   expect(relayed).toBe(2);
+  gateway!.send(new TextEncoder().encode(encodeEnvelope('heartbeat_ack', {}, 'h2')));
+  gateway!.send(new Uint8Array([4, 5, 6]));
+  await waitFor(() => seen.length === 5, { what: 'the legacy JSON frame and one more binary frame' });
+  expect(relayed).toBe(3);
 });
