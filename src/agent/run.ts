@@ -235,6 +235,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions): Promise<Runn
           maxRequestBodyBytes: cfg.proxy.max_request_body_bytes,
           bufferedTimeoutMs: cfg.timeouts.proxy_request,
           bodyIdleMs: cfg.timeouts.proxy_body_idle,
+          dialTimeoutMs: cfg.timeouts.proxy_dial,
+          idleMs: cfg.timeouts.proxy_idle,
           binaryThreshold: cfg.proxy.binary_threshold_bytes,
           gzipMinBytes: cfg.proxy.gzip_min_bytes,
           highWaterBytes: cfg.proxy.stream_high_water_bytes,

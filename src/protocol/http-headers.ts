@@ -136,6 +136,30 @@ export function responseHeaderMap(status: number, h: Headers): HeaderMap | null 
   return any ? out : null;
 }
 
+/**
+ * `responseHeaderMap` for an answer read by the agent's own HTTP/1.1 client (src/kube/http1.ts): names and values as
+ * the server sent them, flat (`[name, value, …]`). Names are Go-canonical, and several values of one name stay apart
+ * as Go's `http.Header` keeps them (fetch's `Headers` joined them with ", "); Set-Cookie values likewise.
+ */
+export function responseHeaderPairs(status: number, raw: readonly string[]): HeaderMap | null {
+  let listed: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = addConnectionTokens(listed, raw[i + 1]!);
+  const out: HeaderMap = {};
+  let any = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (status === 101 ? !isUpgradeName(k) && dropForwarded(k, listed) : dropForwarded(k, listed)) continue;
+    (out[canonicalHeaderName(k)] ??= []).push(raw[i + 1]!);
+    any = true;
+  }
+  return any ? out : null;
+}
+
+function isUpgradeName(k: string): boolean {
+  const l = k.toLowerCase();
+  return l === 'connection' || l === 'upgrade';
+}
+
 /** Response headers for the control plane: hop-by-hop dropped, Connection/Upgrade kept only for 101. */
 export function sanitizeResponseHeaders(status: number, h: HeaderMap): HeaderMap | null {
   const listed = connectionListed(h);

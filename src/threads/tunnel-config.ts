@@ -22,6 +22,12 @@ export interface RelayConfig {
   bufferedTimeoutMs: number;
   /** A streamed request body with no chunk for this long is abandoned: the request fails (`timeouts.proxy_body_idle`). */
   bodyIdleMs?: number;
+  /**
+   * The relay's connections to the Kubernetes API (src/kube/http1.ts): connecting may take this long
+   * (`timeouts.proxy_dial`), and an idle kept-alive one is closed after `idleMs` (`timeouts.proxy_idle`).
+   */
+  dialTimeoutMs?: number;
+  idleMs?: number;
   binaryThreshold: number;
   gzipMinBytes: number;
   highWaterBytes: number;

@@ -8,7 +8,8 @@ import type { RouteHint } from '../threads/messages.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { decodeIdFrame } from '../protocol/binary-frame.ts';
 import type { InboundMessage } from '../protocol/envelope.ts';
-import { forwardRequestHeaders, forwardRequestInit, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap } from '../protocol/http-headers.ts';
+import { forwardRequestHeaders, forwardRequestInit, type HeaderMap, headerValue, mapToHeaders, responseHeaderMap, responseHeaderPairs } from '../protocol/http-headers.ts';
+import { Http1Response } from '../kube/http1.ts';
 import { ProxyOut, parseProxyRequest, parseRequestChunk, type ProxyRequest } from '../protocol/proxy-messages.ts';
 import { CreditWindow, windowIncrement } from '../protocol/flow-control.ts';
 import { DeadlineSweep } from '../timing/deadlines.ts';
@@ -313,13 +314,14 @@ export class HttpRelay {
       const query = req.query ? `?${req.query}` : '';
       const method = req.method;
       const hasBody = body !== null && method !== 'GET' && method !== 'HEAD';
-      let res: Response;
+      let res: Response | Http1Response;
       if (decision.kind === 'kubernetes') {
         target = 'kubernetes';
         // A record (or pairs), not a Headers: fetch builds its own Headers from it (one instead of two per request).
         const path = decision.path + query;
         try {
-          res = await d.kube!.forward(path, method, forwardRequestInit(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal);
+          // A buffered answer is read whole anyway: the call may resolve once it is in (one promise, no body read).
+          res = await d.kube!.forward(path, method, forwardRequestInit(req.headers), hasBody ? (body ?? undefined) : undefined, f.abort.signal, !req.responseStreaming);
         } catch (e) {
           throw d.kube!.forwardError(e, method, path);
         }
@@ -341,7 +343,8 @@ export class HttpRelay {
         }
       }
       status = res.status || 200;
-      const headers = responseHeaderMap(status, res.headers);
+      const h1 = res instanceof Http1Response ? res : null;
+      const headers = h1 ? responseHeaderPairs(status, h1.rawHeaders) : responseHeaderMap(status, (res as Response).headers);
       // Streamed answers: the header goes first (synchronously, at the start of #streamBody), so a failure after this
       // point ends the request with proxy_response_abort.
       if (req.responseStreaming) {
@@ -353,13 +356,17 @@ export class HttpRelay {
         // The declared length from the header map just built (no second lookup in `res.headers`); from `res.headers`
         // only when the map has none (no Content-Length, or one named in Connection).
         const cl = headers?.['Content-Length'];
-        const declared = Number(cl ? (cl.length === 1 ? cl[0] : cl.join(', ')) : (res.headers.get('content-length') ?? '-1'));
+        const declared = h1 ? h1.contentLength : Number(cl ? (cl.length === 1 ? cl[0] : cl.join(', ')) : ((res as Response).headers.get('content-length') ?? '-1'));
         let raw: Uint8Array<ArrayBuffer>;
         // A declared length within both bounds (most Kubernetes answers): one native read here, no reader, no read
         // loop and no call of readLimited (one async call fewer per request, issue 14), `res.body` never touched
         // (reading it makes a ReadableStream). A response without a body reads as empty. The request's abort signal
         // still ends it (fetch rejects the body read).
-        if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = await res.bytes();
+        // The relay's own client (src/kube/http1.ts) has read a body of up to 1 MiB already.
+        if (h1?.whole) {
+          raw = h1.whole;
+          if (raw.length > cfg.maxBufferedBodyBytes) throw new RelayError('response_too_large', `response body of ${raw.length} bytes exceeds the buffered limit of ${cfg.maxBufferedBodyBytes} bytes; request it with supports_response_streaming`);
+        } else if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = await res.bytes();
         else {
           const read = await readLimited(res, declared, cfg.maxBufferedBodyBytes, f.abort.signal, switchAt);
           if (read.kind === 'switch') {
@@ -448,7 +455,7 @@ type ReadResult =
  * Content-Length (NaN or -1 when there is none or it is not a number). The relay reads a body of declared length
  * within both bounds itself, without this call; here it would take the read loop below, with the same result.
  */
-async function readLimited(res: Response, declared: number, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
+async function readLimited(res: { readonly body: ReadableStream<Uint8Array> | null }, declared: number, limit: number, signal: AbortSignal, switchAt: number): Promise<ReadResult> {
   if (!res.body) return { kind: 'body', body: new Uint8Array(0) };
   if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };
   if (declared > limit) {

@@ -99,7 +99,7 @@ function hostHeartbeat(port: WorkerPort<MainToTunnel, TunnelToMain>, runHeartbea
 function start(port: WorkerPort<MainToTunnel, TunnelToMain>, init: WorkerInit<TunnelWorkerConfig>, onSession: (s: SessionStatus) => void) {
   const c = init.config;
   const log = workerLogger(port as WorkerPort<unknown, { kind: 'log'; line: string }>, 'tunnel', init.logLevel);
-  const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}` }) : null;
+  const kube = init.kube ? new KubeClient(fromKubeAccess(init.kube), { userAgent: `pipeops-agent/${c.agentVersion}`, relayPool: { connectTimeoutMs: c.relay.dialTimeoutMs, idleMs: c.relay.idleMs } }) : null;
   const metric = new MetricBatch((updates) => port.post({ kind: 'metrics', updates })).add;
   const dispatcher = new TunnelDispatcher({ kube, log, metric, relay: c.relay, streams: c.streams, l4: c.l4 });
   const yamux = new YamuxTunnels({ config: c.l4, log, metric });

@@ -34,39 +34,52 @@ describe('KubeClient over HTTPS', () => {
     await expect(c.version()).rejects.toBeInstanceOf(KubeError);
   });
 
-  test('forward: the header record as given, the default User-Agent only when the caller sent none', async () => {
-    const c = new KubeClient(target(), { userAgent: 'agent-ua/1' });
-    const signal = new AbortController().signal;
-    const a = await c.forward('/version', 'GET', { Accept: 'application/json', Authorization: `Bearer ${TOKEN}` }, undefined, signal);
-    expect(a.status).toBe(200);
-    await a.arrayBuffer();
-    expect(fake.seen.at(-1)).toMatchObject({ auth: `Bearer ${TOKEN}`, accept: 'application/json', userAgent: 'agent-ua/1' });
-    const b = await c.forward('version', 'GET', { 'User-Agent': 'kubectl/v1.31', Authorization: `Bearer ${TOKEN}` }, undefined, signal);
-    await b.arrayBuffer();
-    expect(fake.seen.at(-1)).toMatchObject({ path: '/version', userAgent: 'kubectl/v1.31' });
-    // GET goes as fetch's default method, any other by name.
-    expect(fake.seen.at(-1)?.method).toBe('GET');
-    const h = await c.forward('/version', 'HEAD', {}, undefined, signal);
-    await h.arrayBuffer();
-    expect(fake.seen.at(-1)).toMatchObject({ method: 'HEAD', path: '/version' });
-  });
+  // `forward` goes through fetch, or through the relay's own HTTP/1.1 client (src/kube/http1.ts) with `relayPool`.
+  for (const pooled of [false, true]) {
+    const opts = pooled ? { relayPool: {} } : {};
+    const via = pooled ? ' (own HTTP/1.1 client)' : ' (fetch)';
+    test(`forward: the header record as given, the default User-Agent only when the caller sent none${via}`, async () => {
+      const c = new KubeClient(target(), { userAgent: 'agent-ua/1', ...opts });
+      const signal = new AbortController().signal;
+      const a = await c.forward('/version', 'GET', { Accept: 'application/json', Authorization: `Bearer ${TOKEN}` }, undefined, signal);
+      expect(a.status).toBe(200);
+      await a.bytes();
+      expect(fake.seen.at(-1)).toMatchObject({ auth: `Bearer ${TOKEN}`, accept: 'application/json', userAgent: 'agent-ua/1' });
+      const b = await c.forward('version', 'GET', { 'User-Agent': 'kubectl/v1.31', Authorization: `Bearer ${TOKEN}` }, undefined, signal);
+      await b.bytes();
+      expect(fake.seen.at(-1)).toMatchObject({ path: '/version', userAgent: 'kubectl/v1.31' });
+      // GET goes as the default method, any other by name.
+      expect(fake.seen.at(-1)?.method).toBe('GET');
+      const h = await c.forward('/version', 'HEAD', {}, undefined, signal);
+      await h.bytes();
+      expect(fake.seen.at(-1)).toMatchObject({ method: 'HEAD', path: '/version' });
+    });
 
-  test('forward: a transport failure rejects, and forwardError names it as request() would; an abort stays an abort', async () => {
-    // A port that was listening a moment ago and no longer is: the connection is refused.
-    const gone = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
-    const url = `https://127.0.0.1:${gone.port}`;
-    await gone.stop(true);
-    const c = new KubeClient(target({ server: url }));
-    const e = await c.forward('/api/v1/pods?limit=1', 'GET', {}, undefined, new AbortController().signal).catch((x) => x);
-    const mapped = c.forwardError(e, 'GET', '/api/v1/pods?limit=1') as KubeError;
-    expect(mapped).toBeInstanceOf(KubeError);
-    expect(mapped.status).toBe(0);
-    expect(mapped.message).toContain(`cannot list pods: Kubernetes API at ${url} unreachable`);
-    const ac = new AbortController();
-    ac.abort();
-    const aborted = await c.forward('/version', 'GET', {}, undefined, ac.signal).catch((x) => x);
-    expect(c.forwardError(aborted, 'GET', '/version')).toBe(aborted);
-  });
+    test(`forward: a transport failure rejects, and forwardError names it as request() would; an abort stays an abort${via}`, async () => {
+      // A port that was listening a moment ago and no longer is: the connection is refused.
+      const gone = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
+      const url = `https://127.0.0.1:${gone.port}`;
+      await gone.stop(true);
+      const c = new KubeClient(target({ server: url }), opts);
+      const e = await c.forward('/api/v1/pods?limit=1', 'GET', {}, undefined, new AbortController().signal).catch((x) => x);
+      const mapped = c.forwardError(e, 'GET', '/api/v1/pods?limit=1') as KubeError;
+      expect(mapped).toBeInstanceOf(KubeError);
+      expect(mapped.status).toBe(0);
+      expect(mapped.message).toContain(`cannot list pods: Kubernetes API at ${url} unreachable`);
+      const ac = new AbortController();
+      ac.abort();
+      const aborted = await c.forward('/version', 'GET', {}, undefined, ac.signal).catch((x) => x);
+      expect(c.forwardError(aborted, 'GET', '/version')).toBe(aborted);
+    });
+
+    test(`forward: an untrusted server certificate is named as such${via}`, async () => {
+      const c = new KubeClient(target({ ca: undefined }), opts);
+      const e = await c.forward('/version', 'GET', {}, undefined, new AbortController().signal).catch((x) => x);
+      const mapped = c.forwardError(e, 'GET', '/version') as KubeError;
+      expect(mapped).toBeInstanceOf(KubeError);
+      expect(mapped.message).toContain('not trusted');
+    });
+  }
 
   test('insecureSkipVerify (kubeconfig only) skips verification', async () => {
     const c = new KubeClient(target({ ca: undefined, insecureSkipVerify: true }));
