@@ -37,7 +37,7 @@ try {
   const log = benchLog;
   // The worker posts its metric batches to the main thread: a MessagePort here.
   const metric = benchMetric(MetricBatch);
-  const kube = new KubeClient({ server: url, insecureSkipVerify: true, token: () => 'bench-sa', source: 'explicit' }, { userAgent: 'pipeops-agent/bench' });
+  const kube = new KubeClient({ server: url, insecureSkipVerify: true, token: () => 'bench-sa', source: 'explicit' }, { userAgent: 'pipeops-agent/bench', relayPool: {} });
   const smallBody = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: 'x'.repeat(900) });
   const stubFetch = () => Promise.resolve(new Response(smallBody, { headers: { 'Content-Type': 'application/json', 'Content-Length': String(smallBody.length), Date: new Date().toUTCString() } }));
   if (STUB) (kube as { forward: unknown }).forward = stubFetch;
