@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import { RegisterPayloadSchema } from '../protocol/control-messages.ts';
 import { decodeEnvelope, type InboundMessage } from '../protocol/envelope.ts';
 import { EXTENSIONS_METADATA_KEY, type Extension, parseExtensions } from '../protocol/extensions.ts';
+import { isFrameBatch, splitFrameBatch } from '../protocol/frame-batch.ts';
 import { encodeMessage, type HubToAgent, type HubToAgentPayloads } from '../protocol/wire-messages.ts';
 import { AgentOutbound } from './agent-outbound.ts';
 import type { ClusterRecord, ClusterStore } from './store/types.ts';
@@ -44,6 +45,8 @@ export interface AgentEvents {
   registration?(result: 'accepted' | 'rejected', reason?: string): void;
   refused?(reason: string): void;
   heartbeat?(result: 'ok' | 'unknown_cluster'): void;
+  /** A frame batch from an agent (src/protocol/frame-batch.ts) and the messages in it (0 when malformed). */
+  frameBatch?(result: 'ok' | 'malformed', messages: number): void;
 }
 
 /** A live agent session as the rest of the hub sees it (the Kubernetes and public gateways use it later). */
@@ -182,6 +185,10 @@ export class AgentEndpoint {
     this.#bind(ws, rec.cluster_id);
   }
 
+  #binary(clusterId: string, data: Uint8Array): void {
+    if (!this.#binaryClaim?.(clusterId, data)) for (const l of this.#binaryListeners) l(clusterId, data);
+  }
+
   /** A message to one socket: behind the session's waiting ordered messages once the socket is bound (see AgentOutbound). */
   #send(ws: AgentSocket, m: HubToAgent): void {
     const o = this.#outbound.get(ws);
@@ -212,7 +219,20 @@ export class AgentEndpoint {
   #handle(ws: AgentSocket, data: string | Uint8Array): void | Promise<void> {
     if (typeof data !== 'string') {
       const id = ws.data.clusterId;
-      if (id && !this.#binaryClaim?.(id, data)) for (const l of this.#binaryListeners) l(id, data);
+      if (!id) return;
+      // Several binary messages in one, from an agent this hub told it may (`frame_batches`, sent at bind).
+      if (isFrameBatch(data) && ws.data.extensions?.has('frame_batches')) {
+        const b = splitFrameBatch(data);
+        if (!b.ok) {
+          this.opts.events?.frameBatch?.('malformed', 0);
+          this.log.warn({ cluster_id: id, err: b.error, bytes: data.length }, 'malformed frame batch from agent dropped');
+          return;
+        }
+        this.opts.events?.frameBatch?.('ok', b.value.length);
+        for (const m of b.value) this.#binary(id, m);
+        return;
+      }
+      this.#binary(id, data);
       return;
     }
     const d = decodeEnvelope(data);
@@ -309,6 +329,8 @@ export class AgentEndpoint {
       this.#outbound.get(prev.socket)?.flush();
       prev.socket.close(1000, 'session replaced');
     }
+    // The agent may batch its small binary messages on this socket from now on (src/protocol/frame-batch.ts).
+    if (session.extensions.has('frame_batches')) session.send({ type: 'frame_batches', payload: {} });
     this.log.info({ cluster_id: clusterId, kind: ws.data.kind, remote: ws.data.remote, extensions: [...session.extensions] }, 'agent session established');
     for (const l of this.#sessionListeners) l(clusterId, true);
   }

@@ -35,6 +35,13 @@ export const HUB_METRICS = [
   },
   { name: 'pipeops_hub_heartbeats_total', type: 'counter', help: 'Agent heartbeats by result (ok, unknown_cluster).', labels: ['result'] },
   {
+    name: 'pipeops_hub_agent_frame_batches_total',
+    type: 'counter',
+    help: 'Frame batches from agents (several binary messages in one, extension `frame_batches`) by result: ok, or malformed (the whole batch dropped and logged).',
+    labels: ['result'],
+  },
+  { name: 'pipeops_hub_agent_batched_messages_total', type: 'counter', help: 'Binary messages that arrived inside frame batches.' },
+  {
     name: 'pipeops_hub_kube_requests_total',
     type: 'counter',
     help: 'Kubernetes API gateway requests by cluster id, verb and HTTP status code. `cluster` is empty until a request is authenticated and names a registered cluster; `verb` is the HTTP method, WATCH for watch=true, CONNECT for upgrades refused before reaching an agent (upgrades handed to an agent: pipeops_hub_upgrades_total); `code` 0 means the client left before a status was sent.',

@@ -280,6 +280,10 @@ export async function startHub(cfg: HubConfig, log: Logger, deps: HubDeps = {}):
       registration: (result) => metrics.inc('pipeops_hub_registrations_total', { result }),
       refused: (reason) => metrics.inc('pipeops_hub_registrations_rejected_total', { reason }),
       heartbeat: (result) => metrics.inc('pipeops_hub_heartbeats_total', { result }),
+      frameBatch: (result, messages) => {
+        metrics.inc('pipeops_hub_agent_frame_batches_total', { result });
+        if (messages) metrics.inc('pipeops_hub_agent_batched_messages_total', {}, messages);
+      },
     },
   });
   // One hub: sessions are here or nowhere. Replicas on a shared database record theirs with a lease.

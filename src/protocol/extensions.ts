@@ -14,12 +14,14 @@
  *   and every non-empty buffered answer as a binary response frame (§3.6), not only those of 10 KiB and more.
  * - `raw_frames`: `proxy_websocket_start` may ask for byte-exact frames instead of channel translation (W4).
  * - `raw_upgrade`: an upgrade `proxy_request` is replayed verbatim and answered with the target's status (W2).
+ * - `frame_batches`: once the control plane sent `frame_batches` on a socket, the agent may put several binary
+ *   messages in one (src/protocol/frame-batch.ts).
  * - `long_streams`: streamed responses (watch, `logs -f`) have no total deadline (deviation P3); upstream cuts
  *   them after 30 s.
  * - `yamux_tagged`: after `gateway_hello`, yamux may travel in binary messages tagged with two zero bytes beside the
  *   HTTP binary frames (src/tunnel/l4/yamux-tunnels.ts), instead of claiming every binary message as upstream does.
  */
-export const EXTENSIONS = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'] as const;
+export const EXTENSIONS = ['binary_chunks', 'frame_batches', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'] as const;
 export type Extension = (typeof EXTENSIONS)[number];
 
 /** Gateway URL query parameter. */

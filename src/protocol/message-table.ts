@@ -72,6 +72,7 @@ export const HUB_TO_AGENT = {
   tcp_tunnel_close: { spec: '§5.4', agent: 'ignored', advertised: false, origin: 'upstream', summary: 'JSON L4 tunnel close: nothing to close.' },
   udp_tunnel_data: { spec: '§5.4', agent: 'ignored', advertised: false, origin: 'upstream', summary: 'JSON L4 datagram: counted `tunnels_disabled` and dropped.' },
   proxy_window: { spec: 'flow-control.ts', agent: 'relay', advertised: false, origin: 'ours', summary: 'Credit for a request\'s binary response chunks (`increment`, bytes; negotiated `binary_chunks`).' },
+  frame_batches: { spec: 'frame-batch.ts', agent: 'session', advertised: false, origin: 'ours', summary: 'The control plane accepts frame batches on this socket (sent once, to agents that list `frame_batches`): the agent may put several binary messages in one.' },
 } as const satisfies Record<HubToAgentType, ToAgentInfo>;
 
 /** Agent → hub (control plane). */

@@ -82,6 +82,8 @@ export interface HubToAgentPayloads {
   proxy_request_stream_end: Empty;
   proxy_cancel: Empty;
   proxy_window: { increment: number };
+  /** Ours (src/protocol/frame-batch.ts): sent once per socket, to agents that list `frame_batches`. */
+  frame_batches: Empty;
   proxy_stream_data: { data: string };
   proxy_websocket_start: StreamStartPayload;
   ws_start: StreamStartPayload;

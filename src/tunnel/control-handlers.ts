@@ -27,6 +27,8 @@ export interface ControlContext {
   reregister(detail: string): void;
   /** A gateway offered (or declined) yamux. */
   gatewayHello(hello: GatewayHello): void;
+  /** The control plane accepts frame batches on this socket (src/protocol/frame-batch.ts). */
+  frameBatches(): void;
   /** Not a session message: the relays' turn. False if they do not know the type either. */
   other(m: InboundMessage): boolean;
   /** Unknown types already answered with protocol_fallback on this session (upstream: one answer per type). */
@@ -73,6 +75,10 @@ function onGatewayHello(m: InboundMessage, ctx: ControlContext): void {
   if (p.success) ctx.gatewayHello(p.data);
 }
 
+function onFrameBatches(_m: InboundMessage, ctx: ControlContext): void {
+  ctx.frameBatches();
+}
+
 /** An unknown type (neither session nor relay): counted, logged, and answered once per type with protocol_fallback. */
 function onUnknown(m: InboundMessage, ctx: ControlContext): void {
   ctx.metric({ name: 'pipeops_protocol_errors_total', op: 'inc', labels: { reason: 'unknown_type' } });
@@ -100,6 +106,7 @@ const SESSION_HANDLERS: Record<SessionType, ControlHandler> = {
   register_in_progress: onRegisterInProgress,
   error: onError,
   gateway_hello: onGatewayHello,
+  frame_batches: onFrameBatches,
 };
 
 /** A Map, so a type named `constructor` or `__proto__` finds nothing. */

@@ -19,6 +19,7 @@ import { Liveness, pingSocket } from './liveness.ts';
 import { isolateMessages } from './message-isolation.ts';
 import { RegistrationWaiter } from './registration-waiter.ts';
 import { FatalSessionError, ReregisterSignal } from './session-errors.ts';
+import { BatchingSink } from './batching-sink.ts';
 import { type BinaryTransportFactory, type FrameSink, type GatewayHello, socketSink, TransportRouter } from './transport.ts';
 
 export type { SessionConnection };
@@ -76,6 +77,8 @@ interface Attachment {
   ws: ClientWebSocket;
   /** The envelope transport's send side on this socket (what the relays get). */
   conn: SessionConnection;
+  /** The socket's writer: frame batches wait here until the end of the turn (flushed before a close). */
+  sink: BatchingSink;
   awaitRegistration(requestId: string): Promise<RegisterSuccess>;
   /** Resolves ok at the next inbound traffic (message or pong) on this socket; fails on close or after `ms`. */
   peerAlive(ms: number): Promise<{ ok: boolean; error?: string }>;
@@ -131,6 +134,8 @@ export class ControlSession {
     const ws = this.#ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
       const closed = new Promise<void>((r) => ws.addEventListener('close', () => r(), { once: true }));
+      // Answers written in this turn go before the close frame.
+      if (this.#att?.ws === ws) this.#att.sink.flush();
       ws.close(1000, 'agent shutting down');
       await Promise.race([closed, sleep(Math.min(5000, this.#o.timeouts.shutdownMs))]);
     }
@@ -317,7 +322,9 @@ export class ControlSession {
    * router with the envelope transport owning text and (until a yamux claim) binary frames.
    */
   #attach(ws: ClientWebSocket): Attachment {
-    const router = new TransportRouter((this.#o.frameSink ?? socketSink)(ws));
+    // Small binary messages of one turn leave together once the control plane accepts frame batches (`frame_batches`).
+    const sink = new BatchingSink((this.#o.frameSink ?? socketSink)(ws));
+    const router = new TransportRouter(sink);
     const conn = envelopeConnection(router.envelopeWriter, this.#h.metric, this.#log);
     const liveness = new Liveness(ws, { readMs: this.#o.timeouts.readMs, pingMs: this.#o.timeouts.pingMs }, this.#log);
     const registration = new RegistrationWaiter<RegisterSuccess>({ waitMs: this.#o.timeouts.registrationMs, maxWaitMs: this.#o.timeouts.registrationMaxWaitMs });
@@ -334,6 +341,10 @@ export class ControlSession {
         ws.close(1000, 're-registering');
       },
       gatewayHello: (hello) => this.#gatewayHello(hello, router, conn),
+      frameBatches: () => {
+        if (!sink.enabled) this.#log.debug('control plane accepts frame batches');
+        sink.enable();
+      },
       other: (m) => {
         const handled = this.#h.message(m, conn);
         if (handled) this.#h.relayed?.();
@@ -373,6 +384,7 @@ export class ControlSession {
     const att: Attachment = {
       ws,
       conn,
+      sink,
       awaitRegistration: (requestId) => registration.wait(requestId),
       peerAlive: (ms) => liveness.peerAlive(ms),
       closed,

@@ -7,9 +7,11 @@ import { type Hub, startHub } from '../../src/hub/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { ADMIN_TOKEN, AGENT_TOKEN, adminClusters, tempDir, testAgent, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
+import { encodeResponseFrame } from '../../src/protocol/binary-frame.ts';
+import { FrameBatchBuilder } from '../../src/protocol/frame-batch.ts';
 import { connectFakeAgent } from './fake-agent.ts';
 
-const ALL = ['binary_chunks', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'];
+const ALL = ['binary_chunks', 'frame_batches', 'long_streams', 'raw_frames', 'raw_upgrade', 'yamux_tagged'];
 const stops: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const s of stops.reverse()) await s();
@@ -33,6 +35,20 @@ describe('our agent advertises its extensions; the hub keeps them per session', 
       expect([...session.extensions].sort() as string[]).toEqual(ALL);
       const [view] = await adminClusters(hub);
       expect(view!.extensions).toEqual(ALL);
+      // frame_batches: the hub accepts them, so answers of one turn arrive together. Concurrent requests until one
+      // batch came (bounded: answers that each take a turn of their own are not batched, and that is allowed).
+      let batched = 0;
+      for (let round = 0; round < 20 && batched === 0; round++) {
+        const got = await Promise.all(
+          Array.from({ length: 32 }, () =>
+            fetch(`${hub.kubeUrl}/clusters/${session.clusterId}/k8s/api/v1/namespaces`, { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: hub.kubeCaPem } } as RequestInit).then(async (r) => [r.status, ((await r.json()) as { kind?: string }).kind]),
+          ),
+        );
+        expect(got.every(([st, kind]) => st === 200 && kind === 'NamespaceList')).toBe(true);
+        const m = /pipeops_hub_agent_batched_messages_total (\d+)/.exec(await (await fetch(`${hub.url}/metrics`)).text());
+        batched = Number(m?.[1] ?? 0);
+      }
+      expect(batched).toBeGreaterThan(1);
     });
 });
 
@@ -57,6 +73,63 @@ describe('an agent that advertises nothing (the upstream Go agent) gets no exten
     }
     expect('binary_chunks' in upstream.requests.at(-1)!.message.payload).toBe(false);
     expect(ours.requests.at(-1)!.message.payload.binary_chunks).toBe(true);
+  });
+
+  test('frame_batches: sent once to an agent that lists the extension, never to one that does not', async () => {
+    const hub = await hubWith();
+    const upstream = await connectFakeAgent(hub, 'upstream-fb', 'sa-upstream-fb-1234', '');
+    const ours = await connectFakeAgent(hub, 'ours-fb', 'sa-ours-fb-1234567');
+    stops.push(
+      () => upstream.close(),
+      () => ours.close(),
+    );
+    await waitFor(() => ours.messages.some((m) => m.type === 'frame_batches'), { what: 'frame_batches to our agent' });
+    // A message the hub sends later on the same socket arrives after it: nothing more was owed to the upstream agent.
+    ours.handler = upstream.handler = (r, self) => self.respondJson(r.message.requestId!, 200, null, new Uint8Array(0), 'base64');
+    for (const a of [upstream, ours]) {
+      const r = await fetch(`${hub.kubeUrl}/clusters/${a.clusterId}/k8s/api/v1/namespaces`, { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: hub.kubeCaPem } } as RequestInit);
+      await r.text();
+    }
+    expect(ours.messages.filter((m) => m.type === 'frame_batches')).toHaveLength(1);
+    expect(upstream.messages.filter((m) => m.type === 'frame_batches')).toHaveLength(0);
+  });
+
+  test('frame batches: every answer in a batch reaches its client; a malformed batch is dropped and counted, and the session goes on', async () => {
+    const hub = await hubWith();
+    const a = await connectFakeAgent(hub, 'batcher', 'sa-batcher-1234567');
+    stops.push(() => a.close());
+    // Answers are held until three requests are in, then sent as one batch of three response frames.
+    const waiting: string[] = [];
+    a.handler = (r, self) => {
+      waiting.push(r.message.requestId!);
+      if (waiting.length < 3) return;
+      const b = new FrameBatchBuilder();
+      for (const id of waiting.splice(0)) b.add(encodeResponseFrame(id, 200, { 'Content-Type': ['text/plain'] }, new TextEncoder().encode(`answer ${id}`)));
+      self.ws.send(b.take()!);
+    };
+    const get = (n: number) =>
+      fetch(`${hub.kubeUrl}/clusters/${a.clusterId}/k8s/api/v1/namespaces/n${n}`, { headers: { authorization: `Bearer ${USER_TOKEN}` }, tls: { ca: hub.kubeCaPem } } as RequestInit).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const got = await Promise.all([get(1), get(2), get(3)]);
+    const ids = a.requests.map((r) => r.message.requestId!);
+    expect(got.map((g) => g.status)).toEqual([200, 200, 200]);
+    expect(got.map((g) => g.body).sort()).toEqual(ids.map((id) => `answer ${id}`).sort());
+    // A batch whose second entry runs past the end: dropped whole (its first answer too), logged, counted.
+    a.handler = (r, self) => {
+      const frame = encodeResponseFrame(r.message.requestId!, 200, null, new TextEncoder().encode('lost'));
+      const b = new FrameBatchBuilder();
+      b.add(frame);
+      b.add(frame);
+      const bad = b.take()!.slice();
+      self.ws.send(bad.subarray(0, bad.length - 2));
+      // The answer that counts comes on its own afterwards.
+      self.respondFrame(r.message.requestId!, 201, null, new TextEncoder().encode('after'), false);
+    };
+    const after = await get(4);
+    expect(after).toEqual({ status: 201, body: 'after' });
+    const text = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(text).toContain('pipeops_hub_agent_frame_batches_total{result="ok"} 1');
+    expect(text).toContain('pipeops_hub_agent_frame_batches_total{result="malformed"} 1');
+    expect(text).toContain('pipeops_hub_agent_batched_messages_total 3');
   });
 
   test('unknown names in the list are ignored', async () => {

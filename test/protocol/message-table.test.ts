@@ -38,11 +38,12 @@ describe('message table', () => {
     ]);
   });
 
-  test("every type of upstream's dispatch table (§2.6) is known to the agent; our extension too", () => {
+  test("every type of upstream's dispatch table (§2.6) is known to the agent; our extensions too", () => {
     const upstream = [...SUPPORTED_INBOUND_TYPES, 'gateway_hello', 'tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data'];
     for (const t of upstream) expect(AGENT_INBOUND_TYPES.has(t), t).toBe(true);
     expect(AGENT_INBOUND_TYPES.has('proxy_window')).toBe(true);
-    expect(AGENT_INBOUND_TYPES.size).toBe(upstream.length + 1);
+    expect(AGENT_INBOUND_TYPES.has('frame_batches')).toBe(true);
+    expect(AGENT_INBOUND_TYPES.size).toBe(upstream.length + 2);
   });
 
   test('an alias is handled like the type it names', () => {

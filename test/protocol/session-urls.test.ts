@@ -14,7 +14,7 @@ describe('control-plane URLs', () => {
   test('gateway: https→wss, default path /ws, parameters merged and sorted', () => {
     const u = gatewayUrl('https://gw.example?zeta=1', 'c-1', '1.2.3', { yamux: false });
     expect(u).toBe(
-      'wss://gw.example/ws?agent_version=1.2.3&cluster_uuid=c-1&pipeops_extensions=binary_chunks%2Clong_streams%2Craw_frames%2Craw_upgrade%2Cyamux_tagged&supports_binary=true&supports_response_streaming=true&supports_streaming=true&supports_websocket=true&zeta=1',
+      'wss://gw.example/ws?agent_version=1.2.3&cluster_uuid=c-1&pipeops_extensions=binary_chunks%2Cframe_batches%2Clong_streams%2Craw_frames%2Craw_upgrade%2Cyamux_tagged&supports_binary=true&supports_response_streaming=true&supports_streaming=true&supports_websocket=true&zeta=1',
     );
     expect(gatewayUrl('ws://h:1/gateway/ws', 'c', 'v', { yamux: true })).toContain('supports_yamux=true');
   });

@@ -15,6 +15,7 @@ function context(relayKnows: string[] = []) {
   const reregistered: string[] = [];
   const hellos: GatewayHello[] = [];
   const relayed: string[] = [];
+  let batches = 0;
   const ctx: ControlContext = {
     conn: { send: (m) => (sent.push({ type: m.type, payload: m.payload as Record<string, unknown> | null, id: m.requestId }), true), sendBinary: () => true, bufferedAmount: 0, open: true },
     log: quietLog,
@@ -22,15 +23,24 @@ function context(relayKnows: string[] = []) {
     registration: new RegistrationWaiter<RegisterSuccess>({ waitMs: 60_000, maxWaitMs: 120_000 }),
     reregister: (d) => void reregistered.push(d),
     gatewayHello: (h) => void hellos.push(h),
+    frameBatches: () => void batches++,
     other: (m) => relayKnows.includes(m.type) && (relayed.push(m.type), true),
     fallbackSent: new Set(),
   };
-  return { ctx, sent, metrics, reregistered, hellos, relayed };
+  return { ctx, sent, metrics, reregistered, hellos, relayed, batches: () => batches };
 }
 
 const msg = (type: string, payload: Record<string, unknown> = {}, requestId?: string): InboundMessage => ({ type, requestId, payload });
 
 describe('dispatchControl', () => {
+  test('frame_batches turns batching on for the socket, and is neither relayed nor answered', () => {
+    const c = context(['frame_batches']);
+    dispatchControl(msg('frame_batches'), c.ctx);
+    expect(c.batches()).toBe(1);
+    expect(c.relayed).toEqual([]);
+    expect(c.sent).toEqual([]);
+  });
+
   test('ping is answered with pong under the same id; every message is counted by type', () => {
     const c = context();
     dispatchControl(msg('ping', {}, 'p1'), c.ctx);

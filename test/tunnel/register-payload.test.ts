@@ -22,7 +22,7 @@ describe('register payload', () => {
     expect(p.agent_version).toBe('1.2.3'); // L4: the real version
     expect(p.metadata?.registration_mode).toBe('fresh');
     // Our extensions, named explicitly (the Go agent sends no such key).
-    expect(p.metadata?.pipeops_extensions).toBe('binary_chunks,long_streams,raw_frames,raw_upgrade,yamux_tagged');
+    expect(p.metadata?.pipeops_extensions).toBe('binary_chunks,frame_batches,long_streams,raw_frames,raw_upgrade,yamux_tagged');
     expect(p.k8s_service_token).toBe('sa-token-value');
     expect('cluster_id' in p).toBe(false);
     expect(Object.values(p.features).every((v) => v === true)).toBe(true);
