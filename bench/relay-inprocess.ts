@@ -40,7 +40,13 @@ try {
   const kube = new KubeClient({ server: url, insecureSkipVerify: true, token: () => 'bench-sa', source: 'explicit' }, { userAgent: 'pipeops-agent/bench', relayPool: {} });
   const smallBody = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: 'x'.repeat(900) });
   const stubFetch = () => Promise.resolve(new Response(smallBody, { headers: { 'Content-Type': 'application/json', 'Content-Length': String(smallBody.length), Date: new Date().toUTCString() } }));
-  if (STUB) (kube as { forward: unknown }).forward = stubFetch;
+  // A tree with its own HTTP/1.1 client (src/kube/http1.ts) gets the stub answer as that client gives it.
+  const http1 = await import(join(TREE, 'src/kube/http1.ts')).catch(() => null);
+  const smallBytes = new TextEncoder().encode(smallBody);
+  const stubForward = http1
+    ? () => Promise.resolve(new http1.Http1Response(200, 'OK', ['Content-Type', 'application/json', 'Date', new Date().toUTCString(), 'Content-Length', String(smallBytes.length)], smallBytes.length, smallBytes, null))
+    : stubFetch;
+  if (STUB) (kube as { forward: unknown }).forward = stubForward;
   const dispatcher = new TunnelDispatcher({
     kube,
     log,
