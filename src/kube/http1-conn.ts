@@ -46,6 +46,8 @@ export class Http1Response {
 const CRLF2 = Buffer.from('\r\n\r\n');
 const EMPTY = new Uint8Array(0) as Uint8Array<ArrayBuffer>;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A head line may not hold a CR, a bare LF or a NUL (RFC 9110 §5.5): a bare LF could hide a second header. */
+const BAD_LINE = /[\0\r\n]/;
 /** Methods a request of which is sent again when a reused connection closed before any answer (Go's rule). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -250,8 +252,8 @@ export class Conn {
             return;
           }
           const end = buf.indexOf(CRLF2);
+          if (end < 0 ? buf.length > this.#maxHeaderBytes : end > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `trailers larger than ${this.#maxHeaderBytes} bytes`);
           if (end < 0) {
-            if (buf.length > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `trailers larger than ${this.#maxHeaderBytes} bytes`);
             this.#pending = buf;
             return;
           }
@@ -277,7 +279,7 @@ export class Conn {
     const lines = head.split('\r\n');
     const sl = lines[0]!;
     // HTTP/1.x SSS[ reason]
-    if (!(sl.length >= 12 && sl.startsWith('HTTP/1.') && (sl[7] === '1' || sl[7] === '0') && sl[8] === ' ' && (sl.length === 12 || sl[12] === ' '))) {
+    if (BAD_LINE.test(sl) || !(sl.length >= 12 && sl.startsWith('HTTP/1.') && (sl[7] === '1' || sl[7] === '0') && sl[8] === ' ' && (sl.length === 12 || sl[12] === ' '))) {
       throw new Http1Error('ERR_BAD_RESPONSE', `malformed status line ${JSON.stringify(sl.slice(0, 60))}`);
     }
     const status = Number(sl.slice(9, 12));
@@ -290,7 +292,7 @@ export class Conn {
     for (let i = 1; i < lines.length; i++) {
       const l = lines[i]!;
       const c = l.indexOf(':');
-      if (c <= 0) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header line ${JSON.stringify(l.slice(0, 60))}`);
+      if (c <= 0 || BAD_LINE.test(l)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header line ${JSON.stringify(l.slice(0, 60))}`);
       const name = l.slice(0, c);
       if (!TOKEN.test(name)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header name ${JSON.stringify(name.slice(0, 60))}`);
       const value = l.slice(c + 1).trim();
