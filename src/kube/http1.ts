@@ -41,8 +41,12 @@ export interface Http1Options {
 /** Request headers as the relay builds them: a record, or pairs when a name has several values. */
 export type Http1RequestHeaders = Record<string, string> | [string, string][];
 
-/** A request target that can go on the wire as it is (no spaces, controls or non-ASCII). */
-const PLAIN_TARGET = /^\/[\x21-\x7e]*$/;
+/**
+ * A request target that goes on the wire as it is: RFC 3986 characters only, no dot segment (`/.`, `%2e`), no
+ * fragment or backslash. Anything else is what `new URL(origin + target)`, as fetch did, would rewrite.
+ */
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
+const DOT_SEGMENT = /\/\.|%2e/i;
 /** Methods whose requests carry a Content-Length even without a body (as fetch and Go send them). */
 const LENGTH_REQUIRED = new Set(['POST', 'PUT', 'PATCH']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -149,9 +153,10 @@ export class Http1Pool implements ConnPool {
 
   #encode(method: string, target: string, headers: Http1RequestHeaders, body: Uint8Array | string | undefined): Uint8Array[] {
     if (!TOKEN.test(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
-    if (!PLAIN_TARGET.test(target)) {
-      // As fetch would send it: the URL parser percent-encodes what may not go on the wire as it is.
-      const u = new URL(target.startsWith('/') ? target : `/${target}`, 'http://h');
+    if (!PLAIN_TARGET.test(target) || DOT_SEGMENT.test(target)) {
+      // As fetch sent it: the URL parser percent-encodes what may not go on the wire as it is, removes dot segments
+      // and the fragment. Parsed after an origin (not as a relative reference: `//x` would be a host).
+      const u = new URL(`http://h${target.startsWith('/') ? '' : '/'}${target}`);
       target = u.pathname + u.search;
     }
     let head = `${method} ${target} HTTP/1.1\r\nHost: ${this.#hostHeader}\r\n`;

@@ -1,0 +1,364 @@
+// The HTTP/1.1 client's pool (src/kube/http1.ts) against real loopback servers: a raw node:net one that writes exact
+// bytes and records exactly what it received, Bun.serve for ordinary answers, and TLS with the fixtures in
+// test/fixtures/tls (a client certificate for mTLS is made from the fixture CA at start). Framing at every cut is
+// test/kube/http1-framing.test.ts.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { Http1Error, Http1Pool } from '../../src/kube/http1.ts';
+
+const FIX = join(import.meta.dirname, '../fixtures/tls');
+const CA = readFileSync(join(FIX, 'ca.crt'), 'utf8');
+const SERVER = { cert: readFileSync(join(FIX, 'server.crt'), 'utf8'), key: readFileSync(join(FIX, 'server.key'), 'utf8') };
+
+interface Req {
+  method: string;
+  target: string;
+  head: string;
+  headers: [string, string][];
+  body: Buffer;
+  /** Which accepted connection (0, 1, …) carried it. */
+  conn: number;
+  sock: net.Socket;
+}
+
+interface Raw {
+  url: string;
+  port: number;
+  requests: Req[];
+  sockets: net.Socket[];
+  closed: Set<number>;
+  close(): void;
+}
+
+/** A server that parses requests (Content-Length bodies only) and hands each to `onReq`, which writes what it likes. */
+async function raw(onReq: (req: Req, sock: net.Socket) => void, secure?: tls.TlsOptions): Promise<Raw> {
+  const requests: Req[] = [];
+  const sockets: net.Socket[] = [];
+  const closed = new Set<number>();
+  const accept = (sock: net.Socket): void => {
+    const id = sockets.length;
+    sockets.push(sock);
+    sock.setNoDelay(true);
+    sock.on('error', () => {});
+    sock.on('close', () => closed.add(id));
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const e = buf.indexOf('\r\n\r\n');
+        if (e < 0) return;
+        const head = buf.toString('latin1', 0, e);
+        const lines = head.split('\r\n');
+        const [method, target] = lines[0]!.split(' ') as [string, string];
+        const headers = lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()] as [string, string]);
+        const cl = Number(headers.find((h) => h[0].toLowerCase() === 'content-length')?.[1] ?? 0);
+        if (buf.length < e + 4 + cl) return;
+        const body = Buffer.from(buf.subarray(e + 4, e + 4 + cl));
+        buf = buf.subarray(e + 4 + cl);
+        const req = { method, target, head, headers, body, conn: id, sock };
+        requests.push(req);
+        onReq(req, sock);
+      }
+    });
+  };
+  const srv = secure ? tls.createServer(secure, accept) : net.createServer(accept);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
+    requests,
+    sockets,
+    closed,
+    close() {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
+}
+
+const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+/** Wait for a condition that events will make true (polled; fails the test after 10 s instead of hanging). */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const never = (): AbortSignal => new AbortController().signal;
+const text = async (p: Promise<import('../../src/kube/http1.ts').Http1Response>): Promise<string> => Buffer.from(await (await p).bytes()).toString();
+
+const servers: { close(): void }[] = [];
+afterAll(() => {
+  for (const s of servers) s.close();
+});
+async function rawServer(onReq: (req: Req, sock: net.Socket) => void, secure?: tls.TlsOptions): Promise<Raw> {
+  const r = await raw(onReq, secure);
+  servers.push(r);
+  return r;
+}
+
+describe('framing through the pool', () => {
+  test('Content-Length, chunked and close-delimited bodies; HEAD, 204 and 304 keep the connection', async () => {
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/cl') sock.write(ok('hello'));
+      else if (req.target === '/chunked') sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n');
+      else if (req.method === 'HEAD' || req.target === '/204' || req.target === '/304') {
+        const status = req.method === 'HEAD' ? '200 OK' : req.target === '/204' ? '204 No Content' : '304 Not Modified';
+        sock.write(`HTTP/1.1 ${status}\r\nContent-Length: 99\r\n\r\n`);
+      } else if (req.target === '/eof') sock.end('HTTP/1.1 200 OK\r\n\r\nto the end');
+    });
+    const pool = new Http1Pool(srv.url, null);
+    for (const whole of [true, false]) {
+      expect(await text(pool.request('GET', '/cl', {}, undefined, never(), whole))).toBe('hello');
+      expect(await text(pool.request('GET', '/chunked', {}, undefined, never(), whole))).toBe('abcde');
+      const head = await pool.request('HEAD', '/x', {}, undefined, never(), whole);
+      expect([head.status, head.contentLength, head.body, (await head.bytes()).length]).toEqual([200, 99, null, 0]);
+      for (const s of [204, 304]) {
+        const r = await pool.request('GET', `/${s}`, {}, undefined, never(), whole);
+        expect([r.status, (await r.bytes()).length]).toEqual([s, 0]);
+      }
+    }
+    expect(pool.opened).toBe(1);
+    expect(srv.requests.length).toBe(10);
+    expect(await text(pool.request('GET', '/eof', {}, undefined, never(), true))).toBe('to the end');
+    expect(pool.idle).toBe(0);
+    pool.close();
+  });
+
+  test('1xx answers are skipped; a 101 is an error', async () => {
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/101') sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
+      else sock.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n${ok('final', 'X-A: 1\r\n')}`);
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const r = await pool.request('GET', '/', {}, undefined, never(), true);
+    expect([r.status, r.header('x-a'), r.header('link'), Buffer.from(r.whole!).toString()]).toEqual([200, '1', null, 'final']);
+    const e = await pool.request('GET', '/101', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(Http1Error);
+    expect((e as Http1Error).code).toBe('ERR_BAD_RESPONSE');
+    await until(() => srv.closed.has(0), 'the connection to close after the 101');
+    pool.close();
+  });
+
+  test('a malformed answer fails its request only: concurrent requests on other connections get their answers', async () => {
+    const srv = await rawServer((req, sock) => {
+      const n = Number(req.target.slice(2));
+      if (req.target.startsWith('/b')) sock.write(['HTTP/1.1 2OO OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n'][n % 3]!);
+      else {
+        // Half of the good answers come in two writes, after the malformed ones were sent.
+        const bytes = ok(`good ${n}`);
+        sock.write(bytes.slice(0, 20));
+        setImmediate(() => sock.write(bytes.slice(20)));
+      }
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const goods = Array.from({ length: 20 }, (_, i) => text(pool.request('GET', `/g${i}`, {}, undefined, never(), i % 2 === 0)));
+    const bads = Array.from({ length: 12 }, (_, i) => pool.request('GET', `/b${i}`, {}, undefined, never(), i % 2 === 0).then((r) => r.bytes()).then(() => 'resolved', (e: unknown) => (e as Http1Error).code));
+    expect(await Promise.all(goods)).toEqual(Array.from({ length: 20 }, (_, i) => `good ${i}`));
+    expect(await Promise.all(bads)).toEqual(Array(12).fill('ERR_BAD_RESPONSE'));
+    pool.close();
+  });
+});
+
+describe('keep-alive', () => {
+  test('sequential requests reuse one connection', async () => {
+    const srv = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (r) => new Response(new URL(r.url).pathname) });
+    servers.push({ close: () => srv.stop(true) });
+    const pool = new Http1Pool(`http://127.0.0.1:${srv.port}`, null);
+    for (let i = 0; i < 10; i++) expect(await text(pool.request('GET', `/n${i}`, {}, undefined, never(), i % 2 === 0))).toBe(`/n${i}`);
+    expect([pool.opened, pool.idle]).toEqual([1, 1]);
+    pool.close();
+  });
+
+  for (const [name, answer] of [
+    ['Connection: close', ok('x', 'Connection: close\r\n')],
+    ['HTTP/1.0', 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx'],
+    ['Transfer-Encoding with Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n'],
+  ] as const) {
+    test(`an answer with ${name} is not reused`, async () => {
+      const srv = await rawServer((_req, sock) => sock.write(answer));
+      const pool = new Http1Pool(srv.url, null);
+      for (let i = 0; i < 3; i++) expect(await text(pool.request('GET', '/', {}, undefined, never(), true))).toBe('x');
+      expect([pool.opened, pool.idle, srv.sockets.length]).toEqual([3, 0, 3]);
+      await until(() => srv.closed.size === 3, 'the client to close every connection');
+      pool.close();
+    });
+  }
+
+  test('extra bytes after a complete answer close that connection and never reach the next request', async () => {
+    const srv = await rawServer((req, sock) => sock.write(req.conn === 0 ? `${ok('first')}${ok('smuggled')}` : ok('second')));
+    const pool = new Http1Pool(srv.url, null);
+    expect(await text(pool.request('GET', '/', {}, undefined, never(), true))).toBe('first');
+    expect(await text(pool.request('GET', '/', {}, undefined, never(), true))).toBe('second');
+    expect(pool.opened).toBe(2);
+    expect(srv.requests.map((r) => r.conn)).toEqual([0, 1]);
+    pool.close();
+  });
+
+  test('idle connections beyond maxIdle are closed', async () => {
+    const srv = await rawServer((req) => {
+      // Answer once three requests are in, so that they hold three connections at once.
+      if (srv.requests.length === 3) for (const r of srv.requests) r.sock.write(ok(r.target));
+      else if (srv.requests.length > 3) req.sock.write(ok(req.target));
+    });
+    const pool = new Http1Pool(srv.url, null, { maxIdle: 1 });
+    expect(await Promise.all(['/a', '/b', '/c'].map((p) => text(pool.request('GET', p, {}, undefined, never(), true))))).toEqual(['/a', '/b', '/c']);
+    expect([pool.opened, pool.idle]).toEqual([3, 1]);
+    await until(() => srv.closed.size === 2, 'two connections to close');
+    for (let i = 0; i < 3; i++) expect(await text(pool.request('GET', `/${i}`, {}, undefined, never(), true))).toBe(`/${i}`);
+    expect(pool.opened).toBe(3);
+    pool.close();
+  });
+
+  test('an idle connection older than idleMs is not reused', async () => {
+    const srv = await rawServer((req, sock) => sock.write(ok(req.target)));
+    const pool = new Http1Pool(srv.url, null, { idleMs: 40 });
+    expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('/1');
+    expect(await text(pool.request('GET', '/2', {}, undefined, never(), true))).toBe('/2');
+    expect(pool.opened).toBe(1);
+    const done = Date.now();
+    await until(() => Date.now() - done > 60, 'the idle connection to age');
+    expect(await text(pool.request('GET', '/3', {}, undefined, never(), true))).toBe('/3');
+    expect(pool.opened).toBe(2);
+    await until(() => srv.closed.has(0), 'the aged connection to close');
+    pool.close();
+  });
+
+  test('the server closing an idle connection: the next GET opens a new one', async () => {
+    const srv = await rawServer((req, sock) => sock.end(ok(req.target)));
+    const pool = new Http1Pool(srv.url, null);
+    // The answer says keep-alive, then the server closes.
+    expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('/1');
+    await until(() => srv.closed.has(0), 'the server to close');
+    expect(await text(pool.request('GET', '/2', {}, undefined, never(), true))).toBe('/2');
+    expect(pool.opened).toBe(2);
+    pool.close();
+  });
+
+  test('a reused connection closed by the server before answering: a GET is sent again once, a POST is not', async () => {
+    // The first request on a connection is answered; the second is read and the connection dropped unanswered.
+    const srv = await rawServer((req, sock) => {
+      if (srv.requests.filter((r) => r.conn === req.conn).length === 1) sock.write(ok(`${req.method} ${req.target}`));
+      else sock.destroy();
+    });
+    const pool = new Http1Pool(srv.url, null);
+    expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('GET /1');
+    expect(await text(pool.request('GET', '/2', {}, undefined, never(), true))).toBe('GET /2');
+    expect(srv.requests.map((r) => `${r.conn} ${r.target}`)).toEqual(['0 /1', '0 /2', '1 /2']);
+    expect(pool.opened).toBe(2);
+    // The connection is idle again after its first answer; a POST on it is lost with it and not sent twice.
+    const e = await pool.request('POST', '/3', {}, 'payload', never(), true).catch((x: unknown) => x);
+    expect((e as Http1Error).code).toBe('ECONNRESET');
+    expect(srv.requests.filter((r) => r.method === 'POST').length).toBe(1);
+    expect(pool.opened).toBe(2);
+    pool.close();
+  });
+});
+
+describe('request encoding', () => {
+  test('Host from the URL; the caller’s Host, Content-Length, Transfer-Encoding and Connection are not sent', async () => {
+    const srv = await rawServer((_req, sock) => sock.write(ok('')));
+    const pool = new Http1Pool(srv.url, null);
+    await pool.request('PUT', '/p', { Host: 'evil', 'content-length': '999', 'Transfer-Encoding': 'chunked', Connection: 'close', 'X-A': 'a' }, 'héllo', never(), true);
+    await pool.request('POST', '/p', [['X-M', '1'], ['x-m', '2'], ['Accept', 'application/json']], undefined, never(), true);
+    await pool.request('PATCH', '/p', {}, new Uint8Array(0), never(), true);
+    await pool.request('GET', '/p', {}, undefined, never(), true);
+    const [put, post, patch, get] = srv.requests;
+    expect(put!.headers).toEqual([
+      ['Host', `127.0.0.1:${srv.port}`],
+      ['X-A', 'a'],
+      ['Content-Length', '6'],
+    ]);
+    expect(put!.body.toString('utf8')).toBe('héllo');
+    expect(post!.headers).toEqual([
+      ['Host', `127.0.0.1:${srv.port}`],
+      ['X-M', '1'],
+      ['x-m', '2'],
+      ['Accept', 'application/json'],
+      ['Content-Length', '0'],
+    ]);
+    expect(patch!.headers.find((h) => h[0] === 'Content-Length')?.[1]).toBe('0');
+    expect(get!.headers).toEqual([['Host', `127.0.0.1:${srv.port}`]]);
+    expect(pool.opened).toBe(1);
+    pool.close();
+  });
+
+  test('invalid header names and values are refused with a TypeError before anything is sent', async () => {
+    const srv = await rawServer((_req, sock) => sock.write(ok('')));
+    const pool = new Http1Pool(srv.url, null);
+    const bad: [string, string][] = [
+      ['X-A', 'a\r\nX-Injected: 1'],
+      ['X-A', 'a\nb'],
+      ['X-A', 'a\rb'],
+      ['X-A', 'a\0b'],
+      ['X-A', 'snowman ☃'],
+      ['X A', 'v'],
+      ['X-A:', 'v'],
+      ['', 'v'],
+      ['X-Ä', 'v'],
+    ];
+    for (const h of bad) {
+      for (const headers of [[h], Object.fromEntries([h])]) {
+        const e = await pool.request('GET', '/', headers, undefined, never(), true).catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(TypeError);
+      }
+    }
+    await expect(pool.request('GE T', '/', {}, undefined, never(), true)).rejects.toBeInstanceOf(TypeError);
+    // Latin-1 values are what fetch allows too.
+    await pool.request('GET', '/', { 'X-L': 'café' }, undefined, never(), true);
+    expect(srv.sockets.length).toBe(1);
+    expect(srv.requests.length).toBe(1);
+    expect(srv.requests[0]!.head).toContain('X-L: caf\xe9');
+    pool.close();
+  });
+
+  test('targets go on the wire as fetch would send them (new URL of the origin and the target)', async () => {
+    const srv = await rawServer((req, sock) => sock.write(ok(req.target)));
+    const pool = new Http1Pool(srv.url, null);
+    const targets = [
+      '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=500',
+      '/api/v1/namespaces/a b/pods',
+      '/api/v1/namespaces/ä/pods?fieldSelector=metadata.name=ö ü',
+      '/x?q="<>`{}^|',
+      '/a"b<c>d{e}f^g`h',
+      '//double/slash',
+      '/a/./b/../c',
+      '/a/%2e%2E/b',
+      '/a\\b',
+      '/frag#ment',
+      '/a b#frag',
+      "/it's?it's",
+      '/%zz?%zz',
+      '/😀',
+    ];
+    for (const t of targets) {
+      const u = new URL(srv.url + t);
+      expect({ t, got: await text(pool.request('GET', t, {}, undefined, never(), true)) }).toEqual({ t, got: u.pathname + u.search });
+    }
+    pool.close();
+  });
+
+  test('bodies above 16 KiB (two writes) and UTF-8 string bodies arrive intact', async () => {
+    const srv = await rawServer((req, sock) => sock.write(ok(String(req.body.length))));
+    const pool = new Http1Pool(srv.url, null);
+    const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 255);
+    const edge = new Uint8Array(16 * 1024 + 1).fill(9);
+    const s = 'ünïcödé ☃ 😀 '.repeat(3000);
+    await Promise.all([pool.request('POST', '/b', {}, big, never(), true), pool.request('POST', '/e', {}, edge, never(), true), pool.request('POST', '/s', {}, s, never(), true)]);
+    const by = (t: string) => srv.requests.find((r) => r.target === t)!.body;
+    expect(Buffer.compare(by('/b'), Buffer.from(big))).toBe(0);
+    expect(Buffer.compare(by('/e'), Buffer.from(edge))).toBe(0);
+    expect(by('/s').toString('utf8')).toBe(s);
+    pool.close();
+  });
+});
