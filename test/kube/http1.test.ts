@@ -4,8 +4,7 @@
 // test/kube/http1-framing.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -332,6 +331,7 @@ describe('request encoding', () => {
       '/x?q="<>`{}^|',
       '/a"b<c>d{e}f^g`h',
       '//double/slash',
+      '//a b/c',
       '/a/./b/../c',
       '/a/%2e%2E/b',
       '/a\\b',
@@ -360,5 +360,304 @@ describe('request encoding', () => {
     expect(Buffer.compare(by('/e'), Buffer.from(edge))).toBe(0);
     expect(by('/s').toString('utf8')).toBe(s);
     pool.close();
+  });
+});
+
+describe('body delivery', () => {
+  test('whole: a body up to bufferUpTo resolves in one piece (Content-Length or chunked), a larger one as a stream of all of it', async () => {
+    const big = 'z'.repeat(5000);
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/small') sock.write(ok('small body'));
+      else if (req.target === '/chunked') sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nsmall\r\n5\r\n body\r\n0\r\n\r\n');
+      else if (req.target === '/big') sock.write(ok(big));
+      else {
+        // A chunked body that passes bufferUpTo only in its third chunk.
+        sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+        for (let i = 0; i < 5; i++) sock.write(`3e8\r\n${String(i).repeat(1000)}\r\n`);
+        sock.write('0\r\n\r\n');
+      }
+    });
+    const pool = new Http1Pool(srv.url, null, { bufferUpTo: 2500 });
+    for (const t of ['/small', '/chunked']) {
+      const r = await pool.request('GET', t, {}, undefined, never(), true);
+      expect([r.body, Buffer.from(r.whole!).toString()]).toEqual([null, 'small body']);
+    }
+    const b = await pool.request('GET', '/big', {}, undefined, never(), true);
+    expect([b.whole, b.contentLength]).toEqual([null, 5000]);
+    expect(Buffer.from(await b.bytes()).toString()).toBe(big);
+    const c = await pool.request('GET', '/bigchunked', {}, undefined, never(), true);
+    expect(c.whole).toBe(null);
+    expect(Buffer.from(await c.bytes()).toString()).toBe([0, 1, 2, 3, 4].map((i) => String(i).repeat(1000)).join(''));
+    expect(pool.opened).toBe(1);
+    pool.close();
+  });
+
+  test('without whole the call resolves at the head, before any byte of the body was sent', async () => {
+    let sendBody!: () => void;
+    const bodySent = new Promise<void>((r) => {
+      sendBody = r;
+    });
+    const srv = await rawServer((_req, sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n');
+      void bodySent.then(() => sock.write('late'));
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const r = await pool.request('GET', '/', {}, undefined, never(), false);
+    expect([r.status, r.whole, r.contentLength]).toEqual([200, null, 4]);
+    sendBody();
+    expect(Buffer.from(await r.bytes()).toString()).toBe('late');
+    pool.close();
+  });
+
+  test('backpressure: a 64 MiB body the reader does not read stays mostly in the server, then arrives intact', async () => {
+    const total = 64 << 20;
+    const piece = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < piece.length; i++) piece[i] = i & 255;
+    let written = 0;
+    let blocked = false;
+    const srv = await rawServer((_req, sock) => {
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
+      const pump = (): void => {
+        blocked = false;
+        while (written < total) {
+          written += piece.length;
+          if (!sock.write(piece)) {
+            blocked = true;
+            sock.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const r = await pool.request('GET', '/', {}, undefined, never(), false);
+    // Wait until the server is blocked and stays blocked (without backpressure it writes all 64 MiB at once).
+    let last = -1;
+    let still = 0;
+    await until(() => {
+      if (written >= total) return true;
+      still = blocked && written === last ? still + 1 : 0;
+      last = written;
+      return still >= 25;
+    }, 'the server to block');
+    // Measured ≈ 5.5 MiB (loopback socket buffers and the stream's 256 KiB).
+    expect(written).toBeLessThan(16 << 20);
+    const reader = r.body!.getReader();
+    let got = 0;
+    let mismatch = -1;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (let i = 0; i < value.length; i += 4099) if (mismatch < 0 && value[i] !== ((got + i) & 255)) mismatch = got + i;
+      got += value.length;
+    }
+    expect([got, mismatch]).toEqual([total, -1]);
+    expect(pool.idle).toBe(1);
+    pool.close();
+  });
+
+  test('cancelling the body stream closes the connection (not reused)', async () => {
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/long') sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nfirst');
+      else sock.write(ok('next'));
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const r = await pool.request('GET', '/long', {}, undefined, never(), false);
+    const reader = r.body!.getReader();
+    expect(Buffer.from((await reader.read()).value!).toString()).toBe('first');
+    await reader.cancel();
+    await until(() => srv.closed.has(0), 'the cancelled connection to close');
+    expect(await text(pool.request('GET', '/', {}, undefined, never(), true))).toBe('next');
+    expect(pool.opened).toBe(2);
+    pool.close();
+  });
+});
+
+describe('abort', () => {
+  test('a signal aborted before the call rejects at once with its reason, nothing sent', async () => {
+    const srv = await rawServer((_req, sock) => sock.write(ok('')));
+    const pool = new Http1Pool(srv.url, null);
+    const reason = new Error('gone already');
+    await expect(pool.request('GET', '/', {}, undefined, AbortSignal.abort(reason), true)).rejects.toBe(reason);
+    expect(pool.opened).toBe(0);
+    pool.close();
+  });
+
+  test('aborting while connecting, while waiting for the head, and while streaming the body', async () => {
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/stream') sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n');
+      else if (req.target === '/ok') sock.write(ok('ok'));
+      // '/hang': no answer
+    });
+    const pool = new Http1Pool(srv.url, null);
+    // While connecting: aborted in the same tick as the call.
+    const a1 = new AbortController();
+    const p1 = pool.request('GET', '/ok', {}, undefined, a1.signal, true);
+    const r1 = new Error('while connecting');
+    a1.abort(r1);
+    await expect(p1).rejects.toBe(r1);
+    // While waiting for the head.
+    const a2 = new AbortController();
+    const p2 = pool.request('GET', '/hang', {}, undefined, a2.signal, true);
+    await until(() => srv.requests.some((r) => r.target === '/hang'), 'the request to arrive');
+    const hung = srv.requests.find((r) => r.target === '/hang')!;
+    const r2 = new Error('while waiting');
+    a2.abort(r2);
+    await expect(p2).rejects.toBe(r2);
+    await until(() => srv.closed.has(hung.conn), 'the aborted connection to close');
+    // While streaming the body.
+    const a3 = new AbortController();
+    const res = await pool.request('GET', '/stream', {}, undefined, a3.signal, false);
+    const reader = res.body!.getReader();
+    expect(Buffer.from((await reader.read()).value!).toString()).toBe('first');
+    const r3 = new Error('while streaming');
+    a3.abort(r3);
+    await expect(reader.read()).rejects.toBe(r3);
+    const streamed = srv.requests.find((r) => r.target === '/stream')!;
+    await until(() => srv.closed.has(streamed.conn), 'the aborted stream’s connection to close');
+    expect(pool.idle).toBe(0);
+    expect(await text(pool.request('GET', '/ok', {}, undefined, never(), true))).toBe('ok');
+    // Aborting after the answer is complete changes nothing: the connection serves again.
+    const a4 = new AbortController();
+    expect(await text(pool.request('GET', '/ok', {}, undefined, a4.signal, true))).toBe('ok');
+    a4.abort();
+    const opened = pool.opened;
+    expect(await text(pool.request('GET', '/ok', {}, undefined, never(), true))).toBe('ok');
+    expect(pool.opened).toBe(opened);
+    pool.close();
+  });
+});
+
+describe('connect failures', () => {
+  test('a refused port rejects with ECONNREFUSED', async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const pool = new Http1Pool(`http://127.0.0.1:${port}`, null);
+    const e = await pool.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect((e as { code?: string }).code).toBe('ECONNREFUSED');
+    pool.close();
+  });
+
+  test('a TLS handshake that never completes fails after connectTimeoutMs with ETIMEDOUT', async () => {
+    const silent = await rawServer(() => {});
+    const pool = new Http1Pool(`https://127.0.0.1:${silent.port}`, { rejectUnauthorized: false }, { connectTimeoutMs: 100 });
+    const e = await pool.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(Http1Error);
+    expect((e as Http1Error).code).toBe('ETIMEDOUT');
+    await until(() => silent.closed.has(0), 'the timed-out connection to close');
+    pool.close();
+  });
+});
+
+describe('concurrency and closing', () => {
+  test('200 concurrent requests each get their own answer', async () => {
+    const srv = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch: async (r) => {
+        const path = new URL(r.url).pathname;
+        const body = r.method === 'POST' ? await r.text() : '';
+        // Some answers large enough to need several reads, in varying sizes.
+        return new Response(`${path}|${body}|${'x'.repeat((Number(path.slice(1)) * 997) % 70000)}`);
+      },
+    });
+    servers.push({ close: () => srv.stop(true) });
+    const pool = new Http1Pool(`http://127.0.0.1:${srv.port}`, null, { bufferUpTo: 32 * 1024 });
+    const all = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => text(pool.request(i % 3 ? 'GET' : 'POST', `/${i}`, {}, i % 3 ? undefined : `body ${i}`, never(), i % 2 === 0))),
+    );
+    all.forEach((t, i) => expect(t).toBe(`/${i}|${i % 3 ? '' : `body ${i}`}|${'x'.repeat((i * 997) % 70000)}`));
+    expect(pool.opened).toBeLessThanOrEqual(200);
+    // A second wave reuses what the first one opened.
+    const opened = pool.opened;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => text(pool.request('GET', `/${i}`, {}, undefined, never(), true))));
+    expect(pool.opened).toBe(opened);
+    pool.close();
+  });
+
+  test('close() closes the idle connections; later requests fail', async () => {
+    const srv = await rawServer(() => {
+      if (srv.requests.length === 3) for (const r of srv.requests) r.sock.write(ok(r.target));
+    });
+    const pool = new Http1Pool(srv.url, null);
+    await Promise.all(['/a', '/b', '/c'].map((p) => text(pool.request('GET', p, {}, undefined, never(), true))));
+    expect(pool.idle).toBe(3);
+    expect(srv.closed.size).toBe(0);
+    pool.close();
+    expect(pool.idle).toBe(0);
+    await until(() => srv.closed.size === 3, 'the idle connections to close');
+    const e = await pool.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect((e as Http1Error).code).toBe('ERR_CLOSED');
+  });
+});
+
+describe('TLS', () => {
+  let dir = '';
+  let client = { cert: '', key: '' };
+  beforeAll(() => {
+    // A client certificate from the fixture CA (the fixture server certificate is for servers only).
+    dir = mkdtempSync(join(tmpdir(), 'http1-tls-'));
+    const f = (n: string) => join(dir, n);
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('c.key'), '-out', f('c.csr'), '-subj', '/CN=http1-test-client'], { stdio: 'ignore' });
+    const ext = f('ext');
+    writeFileSync(ext, 'extendedKeyUsage=clientAuth\n');
+    execFileSync('openssl', ['x509', '-req', '-in', f('c.csr'), '-CA', join(FIX, 'ca.crt'), '-CAkey', join(FIX, 'ca.key'), '-CAcreateserial', '-out', f('c.crt'), '-days', '2', '-extfile', ext], { stdio: 'ignore' });
+    client = { cert: readFileSync(f('c.crt'), 'utf8'), key: readFileSync(f('c.key'), 'utf8') };
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const echoPeer = (req: Req, sock: net.Socket): void => {
+    const peer = (sock as tls.TLSSocket).getPeerCertificate?.();
+    sock.write(ok(`${req.target} ${peer?.subject?.CN ?? '-'}`));
+  };
+
+  test('the CA verifies the server, by IP and by name; connections are kept alive', async () => {
+    const srv = await rawServer(echoPeer, SERVER);
+    const pool = new Http1Pool(srv.url, { ca: CA, rejectUnauthorized: true });
+    expect(await text(pool.request('GET', '/a', {}, undefined, never(), true))).toBe('/a -');
+    expect(await text(pool.request('GET', '/b', {}, undefined, never(), false))).toBe('/b -');
+    expect(pool.opened).toBe(1);
+    pool.close();
+    const named = new Http1Pool(`https://localhost:${srv.port}`, { ca: CA, rejectUnauthorized: true });
+    expect(await text(named.request('GET', '/c', {}, undefined, never(), true))).toBe('/c -');
+    named.close();
+  });
+
+  test('an untrusted server certificate is refused with a TLS code or a certificate message', async () => {
+    const srv = await rawServer(echoPeer, SERVER);
+    const tlsish = (e: unknown): boolean => {
+      const x = e as { code?: string; message?: string };
+      return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME|TLS|SSL/i.test(x?.code ?? '') || /certificate/i.test(x?.message ?? '');
+    };
+    const untrusted = new Http1Pool(srv.url, { rejectUnauthorized: true });
+    const e1 = await untrusted.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect({ tlsish: tlsish(e1), e: String(e1) }).toEqual({ tlsish: true, e: String(e1) });
+    untrusted.close();
+    // Trusted CA, wrong name.
+    const wrongName = new Http1Pool(srv.url, { ca: CA, rejectUnauthorized: true, serverName: 'not-the-server.example' });
+    const e2 = await wrongName.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+    expect({ tlsish: tlsish(e2), e: String(e2) }).toEqual({ tlsish: true, e: String(e2) });
+    wrongName.close();
+    expect(srv.requests.length).toBe(0);
+    // rejectUnauthorized false: accepted without the CA.
+    const insecure = new Http1Pool(srv.url, { rejectUnauthorized: false });
+    expect(await text(insecure.request('GET', '/ok', {}, undefined, never(), true))).toBe('/ok -');
+    insecure.close();
+  });
+
+  test('a client certificate (mTLS) is presented', async () => {
+    const srv = await rawServer(echoPeer, { ...SERVER, ca: CA, requestCert: true, rejectUnauthorized: true });
+    const pool = new Http1Pool(srv.url, { ca: CA, ...client, rejectUnauthorized: true });
+    expect(await text(pool.request('GET', '/m', {}, undefined, never(), true))).toBe('/m http1-test-client');
+    pool.close();
+    const without = new Http1Pool(srv.url, { ca: CA, rejectUnauthorized: true });
+    await expect(without.request('GET', '/m', {}, undefined, never(), true)).rejects.toBeDefined();
+    without.close();
+    expect(srv.requests.length).toBe(1);
   });
 });
