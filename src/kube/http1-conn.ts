@@ -111,6 +111,8 @@ export class Conn {
   /** Bytes of the chunk's CRLF still expected (2, 1). */
   #crlf = 0;
   #served = 0;
+  /** Bytes of the 1xx heads of this exchange: they count against maxHeaderBytes (an endless stream of them fails). */
+  #informational = 0;
   #lastUsed = 0;
   #dead = false;
   readonly #maxHeaderBytes: number;
@@ -134,6 +136,7 @@ export class Conn {
   start(ex: Exchange): void {
     this.#ex = ex;
     this.#phase = Phase.Head;
+    this.#informational = 0;
     const s = this.#s;
     if (ex.wire.length === 1) s.write(ex.wire[0]!);
     else for (const w of ex.wire) s.write(w);
@@ -325,6 +328,8 @@ export class Conn {
     if (status < 200) {
       // 1xx: informational, another head follows (101 is not for this client: nothing was asked to switch).
       if (status === 101) throw new Http1Error('ERR_BAD_RESPONSE', 'unexpected 101 Switching Protocols');
+      this.#informational += head.length + 4;
+      if (this.#informational > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `1xx responses larger than ${this.#maxHeaderBytes} bytes in all`);
       this.#phase = Phase.Head;
       return;
     }

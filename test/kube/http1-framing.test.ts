@@ -304,6 +304,19 @@ describe('http1 parser: header limits', () => {
     expect((await runScripted(c, [b], true)).status).toBe(200);
   });
 
+  test('an endless stream of 1xx answers fails once they pass maxHeaderBytes in all', async () => {
+    const s = new ScriptedSocket();
+    const conn = new Conn(new Pool(256), s as unknown as net.Socket);
+    const { ex, done } = exchange('GET', true);
+    conn.start(ex);
+    for (let i = 0; i < 100 && !s.destroyed; i++) s.emit('data', Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'));
+    expect(s.destroyed).toBe(true);
+    expect((await done).error).toBe('ERR_BAD_RESPONSE');
+    // A few are fine.
+    const c: Case = { name: '1xx', bytes: `${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(5)}HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`, expect: {} };
+    expect((await runScripted(c, [Buffer.from(c.bytes)], true, new Pool(256))).status).toBe(200);
+  });
+
   test('trailers larger than maxHeaderBytes fail', async () => {
     const bytes = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: ${'t'.repeat(400)}\r\n\r\n`;
     const c: Case = { name: 'trailers', bytes, expect: {} };

@@ -233,6 +233,31 @@ describe('keep-alive', () => {
     pool.close();
   });
 
+  test('the server closing an idle connection: the pool drops it, and a POST goes on a new one', async () => {
+    const srv = await rawServer((req, sock) => sock.end(ok(`${req.method} ${req.body}`)));
+    const pool = new Http1Pool(srv.url, null);
+    expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('GET ');
+    expect(pool.idle).toBe(1);
+    await until(() => pool.idle === 0, 'the pool to drop the connection the server closed');
+    expect(await text(pool.request('POST', '/2', {}, 'data', never(), true))).toBe('POST data');
+    expect([pool.opened, srv.requests.length]).toEqual([2, 2]);
+    pool.close();
+  });
+
+  test('bytes on an idle connection (a server’s 408 on its idle timeout) drop it', async () => {
+    const srv = await rawServer((req, sock) => {
+      sock.write(ok(req.target));
+      if (req.conn === 0) setImmediate(() => sock.write('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    });
+    const pool = new Http1Pool(srv.url, null);
+    expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('/1');
+    await until(() => pool.idle === 0, 'the pool to drop the connection');
+    await until(() => srv.closed.has(0), 'the connection to close');
+    expect(await text(pool.request('GET', '/2', {}, undefined, never(), true))).toBe('/2');
+    expect(pool.opened).toBe(2);
+    pool.close();
+  });
+
   test('the server closing an idle connection: the next GET opens a new one', async () => {
     const srv = await rawServer((req, sock) => sock.end(ok(req.target)));
     const pool = new Http1Pool(srv.url, null);
@@ -392,6 +417,33 @@ describe('body delivery', () => {
     pool.close();
   });
 
+  test('whole with a declared length above bufferUpTo resolves at the head too', async () => {
+    let sendBody!: () => void;
+    const bodySent = new Promise<void>((r) => {
+      sendBody = r;
+    });
+    const srv = await rawServer((_req, sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n');
+      void bodySent.then(() => sock.write('y'.repeat(2000)));
+    });
+    const pool = new Http1Pool(srv.url, null, { bufferUpTo: 1000 });
+    const r = await pool.request('GET', '/', {}, undefined, never(), true);
+    expect([r.whole, r.contentLength]).toEqual([null, 2000]);
+    sendBody();
+    expect(Buffer.from(await r.bytes()).toString()).toBe('y'.repeat(2000));
+    pool.close();
+  });
+
+  test('a whole body stays intact while the connection serves the next requests', async () => {
+    const srv = await rawServer((req, sock) => sock.write(ok(req.target.slice(1).repeat(100))));
+    const pool = new Http1Pool(srv.url, null);
+    const first = await pool.request('GET', '/a', {}, undefined, never(), true);
+    for (const c of 'bcdefgh') await pool.request('GET', `/${c}`, {}, undefined, never(), true);
+    expect(pool.opened).toBe(1);
+    expect(Buffer.from(first.whole!).toString()).toBe('a'.repeat(100));
+    pool.close();
+  });
+
   test('without whole the call resolves at the head, before any byte of the body was sent', async () => {
     let sendBody!: () => void;
     const bodySent = new Promise<void>((r) => {
@@ -488,6 +540,7 @@ describe('abort', () => {
     const srv = await rawServer((req, sock) => {
       if (req.target === '/stream') sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n');
       else if (req.target === '/ok') sock.write(ok('ok'));
+      else if (req.target === '/partial') sock.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf');
       // '/hang': no answer
     });
     const pool = new Http1Pool(srv.url, null);
@@ -506,6 +559,16 @@ describe('abort', () => {
     a2.abort(r2);
     await expect(p2).rejects.toBe(r2);
     await until(() => srv.closed.has(hung.conn), 'the aborted connection to close');
+    // While collecting a whole body.
+    const a5 = new AbortController();
+    const p5 = pool.request('GET', '/partial', {}, undefined, a5.signal, true);
+    await until(() => srv.requests.some((r) => r.target === '/partial'), 'the request to arrive');
+    const partial = srv.requests.find((r) => r.target === '/partial')!;
+    await until(() => partial.sock.bytesWritten > 0, 'the partial answer to be written');
+    const r5 = new Error('while collecting');
+    a5.abort(r5);
+    await expect(p5).rejects.toBe(r5);
+    await until(() => srv.closed.has(partial.conn), 'the aborted connection to close');
     // While streaming the body.
     const a3 = new AbortController();
     const res = await pool.request('GET', '/stream', {}, undefined, a3.signal, false);
@@ -604,7 +667,7 @@ describe('TLS', () => {
     execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('c.key'), '-out', f('c.csr'), '-subj', '/CN=http1-test-client'], { stdio: 'ignore' });
     const ext = f('ext');
     writeFileSync(ext, 'extendedKeyUsage=clientAuth\n');
-    execFileSync('openssl', ['x509', '-req', '-in', f('c.csr'), '-CA', join(FIX, 'ca.crt'), '-CAkey', join(FIX, 'ca.key'), '-CAcreateserial', '-out', f('c.crt'), '-days', '2', '-extfile', ext], { stdio: 'ignore' });
+    execFileSync('openssl', ['x509', '-req', '-in', f('c.csr'), '-CA', join(FIX, 'ca.crt'), '-CAkey', join(FIX, 'ca.key'), '-set_serial', '4242', '-out', f('c.crt'), '-days', '2', '-extfile', ext], { stdio: 'ignore' });
     client = { cert: readFileSync(f('c.crt'), 'utf8'), key: readFileSync(f('c.key'), 'utf8') };
   });
   afterAll(() => {
