@@ -222,12 +222,13 @@ describe('keep-alive', () => {
 
   test('an idle connection older than idleMs is not reused', async () => {
     const srv = await rawServer((req, sock) => sock.write(ok(req.target)));
-    const pool = new Http1Pool(srv.url, null, { idleMs: 40 });
+    // 200 ms: long enough for two requests in a row on a loaded machine, short enough to wait for.
+    const pool = new Http1Pool(srv.url, null, { idleMs: 200 });
     expect(await text(pool.request('GET', '/1', {}, undefined, never(), true))).toBe('/1');
     expect(await text(pool.request('GET', '/2', {}, undefined, never(), true))).toBe('/2');
     expect(pool.opened).toBe(1);
     const done = Date.now();
-    await until(() => Date.now() - done > 60, 'the idle connection to age');
+    await until(() => Date.now() - done > 220, 'the idle connection to age');
     expect(await text(pool.request('GET', '/3', {}, undefined, never(), true))).toBe('/3');
     expect(pool.opened).toBe(2);
     await until(() => srv.closed.has(0), 'the aged connection to close');
@@ -462,53 +463,55 @@ describe('body delivery', () => {
     pool.close();
   });
 
-  test('backpressure: a 64 MiB body the reader does not read stays mostly in the server, then arrives intact', async () => {
-    const total = 64 << 20;
-    const piece = Buffer.alloc(64 * 1024);
-    for (let i = 0; i < piece.length; i++) piece[i] = i & 255;
-    let written = 0;
-    let blocked = false;
-    const srv = await rawServer((_req, sock) => {
-      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
-      const pump = (): void => {
-        blocked = false;
-        while (written < total) {
-          written += piece.length;
-          if (!sock.write(piece)) {
-            blocked = true;
-            sock.once('drain', pump);
-            return;
+  for (const secure of [false, true]) {
+    test(`backpressure${secure ? ' over TLS' : ''}: a 64 MiB body the reader does not read stays mostly in the server, then arrives intact`, async () => {
+      const total = 64 << 20;
+      const piece = Buffer.alloc(64 * 1024);
+      for (let i = 0; i < piece.length; i++) piece[i] = i & 255;
+      let written = 0;
+      let blocked = false;
+      const srv = await rawServer((_req, sock) => {
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
+        const pump = (): void => {
+          blocked = false;
+          while (written < total) {
+            written += piece.length;
+            if (!sock.write(piece)) {
+              blocked = true;
+              sock.once('drain', pump);
+              return;
+            }
           }
-        }
-      };
-      pump();
+        };
+        pump();
+      }, secure ? SERVER : undefined);
+      const pool = new Http1Pool(srv.url, secure ? { ca: CA, rejectUnauthorized: true } : null);
+      const r = await pool.request('GET', '/', {}, undefined, never(), false);
+      // Wait until the server is blocked and stays blocked (without backpressure it writes all 64 MiB at once).
+      let last = -1;
+      let still = 0;
+      await until(() => {
+        if (written >= total) return true;
+        still = blocked && written === last ? still + 1 : 0;
+        last = written;
+        return still >= 25;
+      }, 'the server to block');
+      // Measured ≈ 5.5 MiB (loopback socket buffers and the stream's 256 KiB).
+      expect(written).toBeLessThan(16 << 20);
+      const reader = r.body!.getReader();
+      let got = 0;
+      let mismatch = -1;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (let i = 0; i < value.length; i += 4099) if (mismatch < 0 && value[i] !== ((got + i) & 255)) mismatch = got + i;
+        got += value.length;
+      }
+      expect([got, mismatch]).toEqual([total, -1]);
+      expect(pool.idle).toBe(1);
+      pool.close();
     });
-    const pool = new Http1Pool(srv.url, null);
-    const r = await pool.request('GET', '/', {}, undefined, never(), false);
-    // Wait until the server is blocked and stays blocked (without backpressure it writes all 64 MiB at once).
-    let last = -1;
-    let still = 0;
-    await until(() => {
-      if (written >= total) return true;
-      still = blocked && written === last ? still + 1 : 0;
-      last = written;
-      return still >= 25;
-    }, 'the server to block');
-    // Measured ≈ 5.5 MiB (loopback socket buffers and the stream's 256 KiB).
-    expect(written).toBeLessThan(16 << 20);
-    const reader = r.body!.getReader();
-    let got = 0;
-    let mismatch = -1;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      for (let i = 0; i < value.length; i += 4099) if (mismatch < 0 && value[i] !== ((got + i) & 255)) mismatch = got + i;
-      got += value.length;
-    }
-    expect([got, mismatch]).toEqual([total, -1]);
-    expect(pool.idle).toBe(1);
-    pool.close();
-  });
+  }
 
   test('cancelling the body stream closes the connection (not reused)', async () => {
     const srv = await rawServer((req, sock) => {
