@@ -44,6 +44,10 @@ export class Http1Response {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+const LF = Buffer.from('\n');
+const NO_BYTES = Buffer.alloc(0);
+/** Trailers begin right after the last chunk's size line, whose CRLF is their first delimiter's first half. */
+const CRLF = Buffer.from('\r\n');
 const EMPTY = new Uint8Array(0) as Uint8Array<ArrayBuffer>;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A head line may not hold a CR, a bare LF or a NUL (RFC 9110 §5.5): a bare LF could hide a second header. */
@@ -104,8 +108,14 @@ export class Conn {
   readonly #s: net.Socket;
   #ex: Exchange | null = null;
   #phase = Phase.Idle;
-  /** Bytes of a head, chunk-size line or trailers not complete yet. */
-  #pending: Buffer | null = null;
+  /**
+   * Bytes of a head, chunk-size line or trailers not complete yet, kept as they came (joined once, when complete: a
+   * head arriving in many small reads costs linear time, not quadratic), and the last bytes of them (`#tail`), where
+   * a delimiter that straddles two reads starts.
+   */
+  readonly #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #tail: Buffer = NO_BYTES;
   /** Body bytes left of the Content-Length or of the current chunk. */
   #left = 0;
   /** Bytes of the chunk's CRLF still expected (2, 1). */
@@ -172,20 +182,15 @@ export class Conn {
     while (d.length && this.#ex === ex) {
       switch (this.#phase) {
         case Phase.Head: {
-          let buf = d;
-          let from = 0;
-          if (this.#pending) {
-            from = Math.max(0, this.#pending.length - 3);
-            buf = Buffer.concat([this.#pending, d]);
+          const end = this.#find(d, CRLF2);
+          if (end === null ? this.#pendingBytes + d.length > this.#maxHeaderBytes : end > this.#maxHeaderBytes) {
+            throw new Http1Error('ERR_BAD_RESPONSE', `response header larger than ${this.#maxHeaderBytes} bytes`);
           }
-          const end = buf.indexOf(CRLF2, from);
-          if (end < 0) {
-            if (buf.length > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `response header larger than ${this.#maxHeaderBytes} bytes`);
-            this.#pending = buf;
+          if (end === null) {
+            this.#hold(d, 3);
             return;
           }
-          if (end > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `response header larger than ${this.#maxHeaderBytes} bytes`);
-          this.#pending = null;
+          const buf = this.#join(d);
           d = buf.subarray(end + 4);
           this.#head(ex, buf.toString('latin1', 0, end));
           break;
@@ -200,15 +205,13 @@ export class Conn {
           break;
         }
         case Phase.ChunkSize: {
-          let buf = d;
-          if (this.#pending) buf = Buffer.concat([this.#pending, d]);
-          const nl = buf.indexOf(10);
-          if (nl < 0) {
-            if (buf.length > 1024) throw new Http1Error('ERR_BAD_RESPONSE', 'chunk size line longer than 1024 bytes');
-            this.#pending = buf;
+          const nl = this.#find(d, LF);
+          if (nl === null) {
+            if (this.#pendingBytes + d.length > 1024) throw new Http1Error('ERR_BAD_RESPONSE', 'chunk size line longer than 1024 bytes');
+            this.#hold(d, 0);
             return;
           }
-          this.#pending = null;
+          const buf = this.#join(d);
           if (nl === 0 || buf[nl - 1] !== 13) throw new Http1Error('ERR_BAD_RESPONSE', 'chunk size line not ended by CRLF');
           const line = buf.toString('latin1', 0, nl - 1);
           d = buf.subarray(nl + 1);
@@ -218,7 +221,7 @@ export class Conn {
           const size = parseInt(hex, 16);
           if (size === 0) {
             this.#phase = Phase.Trailers;
-            this.#pending = null;
+            this.#tail = CRLF;
           } else {
             this.#left = size;
             this.#phase = Phase.ChunkData;
@@ -247,21 +250,17 @@ export class Conn {
           break;
         }
         case Phase.Trailers: {
-          // Trailers are read and dropped (the relay has no place for them, as fetch does not give them either).
-          const buf = this.#pending ? Buffer.concat([this.#pending, d]) : d;
-          if (buf.length >= 2 && buf[0] === 13 && buf[1] === 10) {
-            this.#pending = null;
-            this.#complete(ex, buf.subarray(2));
+          // Trailers are read and dropped (the relay has no place for them, as fetch does not give them either). The
+          // search starts with the size line's CRLF (`#tail`): no trailers is a CRLF2 at -2.
+          const end = this.#find(d, CRLF2);
+          if (end === null ? this.#pendingBytes + d.length > this.#maxHeaderBytes : end > this.#maxHeaderBytes) {
+            throw new Http1Error('ERR_BAD_RESPONSE', `trailers larger than ${this.#maxHeaderBytes} bytes`);
+          }
+          if (end === null) {
+            this.#hold(d, 3);
             return;
           }
-          const end = buf.indexOf(CRLF2);
-          if (end < 0 ? buf.length > this.#maxHeaderBytes : end > this.#maxHeaderBytes) throw new Http1Error('ERR_BAD_RESPONSE', `trailers larger than ${this.#maxHeaderBytes} bytes`);
-          if (end < 0) {
-            this.#pending = buf;
-            return;
-          }
-          this.#pending = null;
-          this.#complete(ex, buf.subarray(end + 4));
+          this.#complete(ex, this.#join(d).subarray(end + 4));
           return;
         }
         case Phase.UntilClose:
@@ -276,6 +275,40 @@ export class Conn {
       this.#pool.forget(this);
       this.destroy();
     }
+  }
+
+  /** Where `delim` starts in the pending bytes followed by `d` (before them when it begins in `#tail`), or null. */
+  #find(d: Buffer, delim: Buffer): number | null {
+    const t = this.#tail;
+    if (!t.length) {
+      const i = d.indexOf(delim);
+      return i < 0 ? null : this.#pendingBytes + i;
+    }
+    // Only the boundary needs the tail: a delimiter wholly inside `d` is found without copying it.
+    const edge = Buffer.concat([t, d.subarray(0, delim.length - 1)]).indexOf(delim);
+    if (edge >= 0) return this.#pendingBytes - t.length + edge;
+    const i = d.indexOf(delim);
+    return i < 0 ? null : this.#pendingBytes + i;
+  }
+
+  /** Keep `d` for later, and its last `keep` bytes (with the tail's) to find a delimiter that straddles reads. */
+  #hold(d: Buffer, keep: number): void {
+    this.#pending.push(d);
+    this.#pendingBytes += d.length;
+    if (keep) {
+      const t = d.length >= keep ? d.subarray(d.length - keep) : Buffer.concat([this.#tail, d]);
+      this.#tail = t.length > keep ? t.subarray(t.length - keep) : t;
+    }
+  }
+
+  /** The pending bytes and `d` in one buffer; nothing is pending afterwards. */
+  #join(d: Buffer): Buffer {
+    const p = this.#pending;
+    const buf = p.length ? Buffer.concat([...p, d]) : d;
+    p.length = 0;
+    this.#pendingBytes = 0;
+    this.#tail = NO_BYTES;
+    return buf;
   }
 
   #head(ex: Exchange, head: string): void {
