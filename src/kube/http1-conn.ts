@@ -22,7 +22,7 @@ export class Http1Response {
     readonly rawHeaders: string[],
     /** The declared Content-Length, -1 when there is none (chunked, or delimited by the connection's end). */
     readonly contentLength: number,
-    /** The whole body, when the call was `whole` and it fit in `bufferUpTo` (else null). */
+    /** The whole body, when the call was `whole` and it fit in `bufferUpTo`, or an empty one when none was declared (no body status, HEAD, Content-Length: 0) whatever the call; else null. */
     readonly whole: Uint8Array<ArrayBuffer> | null,
     /** The body (or its rest) as a stream, when it is not `whole`; null when there is none. */
     readonly body: ReadableStream<Uint8Array> | null,
@@ -331,7 +331,7 @@ export class Conn {
       if (c <= 0 || BAD_LINE.test(l)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header line ${JSON.stringify(l.slice(0, 60))}`);
       const name = l.slice(0, c);
       if (!TOKEN.test(name)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header name ${JSON.stringify(name.slice(0, 60))}`);
-      const value = l.slice(c + 1).trim();
+      const value = trimOws(l, c + 1);
       raw.push(name, value);
       switch (name.length) {
         case 14:
@@ -528,4 +528,13 @@ export class Conn {
     }
     ex.stream = null;
   }
+}
+
+/** `s` from `from` without the optional whitespace around a field value (SP and HTAB only: `trim` would also take a latin-1 NBSP). */
+function trimOws(s: string, from: number): string {
+  let a = from;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return s.slice(a, b);
 }

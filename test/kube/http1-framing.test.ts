@@ -5,6 +5,7 @@
 import { describe, expect, test } from 'bun:test';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import fc from 'fast-check';
 import { Conn, type ConnPool, type Exchange, Http1Error } from '../../src/kube/http1-conn.ts';
 
 interface Outcome {
@@ -179,6 +180,11 @@ const CASES: Case[] = [
     expect: { status: 201, statusText: 'Created', body: 'ok', reused: true, rawHeaders: ['Content-Length', '2'] },
   },
   {
+    name: 'header values lose SP and HTAB around them, nothing else',
+    bytes: 'HTTP/1.1 200 OK\r\nX-A: \t a b \t\r\nX-B:\xa0nbsp\xa0\r\nX-C:\r\nContent-Length: 0\r\n\r\n',
+    expect: { status: 200, rawHeaders: ['X-A', 'a b', 'X-B', '\xa0nbsp\xa0', 'X-C', '', 'Content-Length', '0'] },
+  },
+  {
     name: 'status line without a reason',
     bytes: 'HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx',
     expect: { status: 200, statusText: '', body: 'x', reused: true },
@@ -232,6 +238,7 @@ const CASES: Case[] = [
   { name: 'obs-fold', bytes: 'HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
   { name: 'obs-fold with a tab and a colon', bytes: 'HTTP/1.1 200 OK\r\nX-A: one\r\n\tb: two\r\nContent-Length: 0\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
   { name: 'bare LF inside the head', bytes: 'HTTP/1.1 200 OK\r\nX-A: one\nContent-Length: 5\r\nContent-Length: 0\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
+  { name: 'CR LF CR not followed by LF', bytes: 'HTTP/1.1 200 OK\r\nX-A: a\r\n\rX-B: b\r\nContent-Length: 0\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
   { name: 'NUL in a header value', bytes: 'HTTP/1.1 200 OK\r\nX-A: o\0ne\r\nContent-Length: 0\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
   { name: 'invalid Content-Length', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n1x', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
   { name: 'negative Content-Length', bytes: 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', expect: { error: 'ERR_BAD_RESPONSE', reused: false } },
@@ -385,4 +392,76 @@ describe('http1 parser over a real socket, one byte per read', () => {
       expect(await runReal(c, true)).toEqual(await runScripted(c, [bytes], true));
     });
   }
+});
+
+describe('http1 parser: generated answers cut at generated offsets', () => {
+  const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection']);
+  const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,15}$/).filter((n) => !RESERVED.has(n.toLowerCase()));
+  // Visible ASCII and obs-text (latin-1), no leading or trailing space (the parser trims them).
+  const value = fc.stringMatching(/^([\x21-\x7e\xa0-\xff]([\x20-\x7e\x80-\xff]{0,30}[\x21-\x7e\xa0-\xff])?)?$/);
+  const answer = fc.record({
+    status: fc.integer({ min: 200, max: 599 }).filter((n) => n !== 204 && n !== 304),
+    reason: fc.constantFrom('', 'OK', 'Not Found', 'Some reason with spaces'),
+    informational: fc.array(fc.constantFrom(100, 102, 103), { maxLength: 2 }),
+    headers: fc.array(fc.tuple(name, value), { maxLength: 6 }),
+    framing: fc.constantFrom('length', 'chunked', 'close'),
+    body: fc.uint8Array({ maxLength: 2000 }),
+    chunkSizes: fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 6 }),
+    extensions: fc.boolean(),
+    trailers: fc.array(fc.tuple(name, value), { maxLength: 3 }),
+    cuts: fc.array(fc.nat(), { maxLength: 8 }),
+    whole: fc.boolean(),
+    bufferUpTo: fc.constantFrom(100, 1 << 20),
+  });
+
+  test('status, headers and body are what was sent, however the bytes are cut', async () => {
+    await fc.assert(
+      fc.asyncProperty(answer, async (a) => {
+        let head = '';
+        for (const s of a.informational) head += `HTTP/1.1 ${s} Info\r\nX-Info: ${s}\r\n\r\n`;
+        head += `HTTP/1.1 ${a.status}${a.reason ? ` ${a.reason}` : ''}\r\n`;
+        for (const [n, v] of a.headers) head += `${n}: ${v}\r\n`;
+        const body = Buffer.from(a.body);
+        let wire: Buffer;
+        const framingHeader: string[] = [];
+        if (a.framing === 'length') {
+          framingHeader.push('Content-Length', String(body.length));
+          wire = Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\n\r\n`, 'latin1'), body]);
+        } else if (a.framing === 'close') {
+          wire = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), body]);
+        } else {
+          framingHeader.push('Transfer-Encoding', 'chunked');
+          const parts: Buffer[] = [Buffer.from(`${head}Transfer-Encoding: chunked\r\n\r\n`, 'latin1')];
+          let off = 0;
+          for (let i = 0; off < body.length; i++) {
+            const n = Math.min(a.chunkSizes[i % a.chunkSizes.length]!, body.length - off);
+            parts.push(Buffer.from(`${n.toString(16)}${a.extensions ? `;ext${i}="v"` : ''}\r\n`), body.subarray(off, off + n), Buffer.from('\r\n'));
+            off += n;
+          }
+          parts.push(Buffer.from(`0\r\n${a.trailers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'));
+          wire = Buffer.concat(parts);
+        }
+        const cuts = [...new Set(a.cuts.map((c) => c % (wire.length + 1)))].sort((x, y) => x - y);
+        const pieces: Buffer[] = [];
+        let from = 0;
+        for (const c of [...cuts, wire.length]) {
+          if (c > from) pieces.push(wire.subarray(from, c));
+          from = Math.max(from, c);
+        }
+        const c: Case = { name: 'generated', bytes: '', end: a.framing === 'close', expect: {} };
+        const o = await runScripted(c, pieces, a.whole, new Pool(1 << 20, a.bufferUpTo));
+        expect(o).toEqual({
+          status: a.status,
+          statusText: a.reason,
+          rawHeaders: [...a.headers.flat(), ...framingHeader],
+          contentLength: a.framing === 'length' ? body.length : -1,
+          // A declared empty body is `whole` (empty) even for a streamed call: there is nothing to stream.
+          whole: a.framing === 'length' && body.length === 0 ? true : a.whole && body.length <= a.bufferUpTo,
+          body: body.toString('latin1'),
+          reused: a.framing !== 'close',
+        });
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
