@@ -465,3 +465,49 @@ describe('http1 parser: generated answers cut at generated offsets', () => {
     );
   });
 });
+
+describe('http1 parser: damaged answers', () => {
+  const valid = [
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n',
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n',
+    'HTTP/1.0 200 OK\r\n\r\nuntil close',
+  ];
+  const damage = fc.array(
+    fc.oneof(
+      fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ op: fc.constant('insert' as const), at: fc.nat(), byte: fc.constantFrom(0, 9, 10, 13, 32, 48, 58, 59, 70, 255) }),
+      fc.record({ op: fc.constant('delete' as const), at: fc.nat(), byte: fc.constant(0) }),
+      fc.record({ op: fc.constant('truncate' as const), at: fc.nat(), byte: fc.constant(0) }),
+    ),
+    { minLength: 1, maxLength: 4 },
+  );
+
+  test('every damaged or truncated answer settles: an answer, or an Http1Error (nothing hangs or throws elsewhere)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...valid), damage, fc.array(fc.nat(), { maxLength: 5 }), fc.boolean(), async (v, ops, cuts, whole) => {
+        const b = [...Buffer.from(v, 'latin1')];
+        for (const o of ops) {
+          const at = o.at % (b.length + 1);
+          if (o.op === 'set' && at < b.length) b[at] = o.byte;
+          else if (o.op === 'insert') b.splice(at, 0, o.byte);
+          else if (o.op === 'delete') b.splice(at, 1);
+          else if (o.op === 'truncate') b.length = at;
+        }
+        const wire = Buffer.from(b);
+        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((x, y) => x - y);
+        const pieces: Buffer[] = [];
+        let from = 0;
+        for (const c of [...points, wire.length]) {
+          if (c > from) pieces.push(wire.subarray(from, c));
+          from = Math.max(from, c);
+        }
+        // The server closes after the bytes: whatever they were, the exchange must be over then.
+        const o = await runScripted({ name: 'damaged', bytes: '', end: true, expect: {} }, pieces, whole);
+        if (o.error !== undefined) expect(o.error).toMatch(/^(ERR_BAD_RESPONSE|ECONNRESET)$/);
+        else expect(typeof o.status).toBe('number');
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});

@@ -4,6 +4,7 @@
 // test/kube/http1-framing.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { execFileSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -593,6 +594,52 @@ describe('abort', () => {
     expect(await text(pool.request('GET', '/ok', {}, undefined, never(), true))).toBe('ok');
     expect(pool.opened).toBe(opened);
     pool.close();
+  });
+});
+
+describe('one signal for many requests', () => {
+  test('no abort listener is left on it, whichever way each request ended', async () => {
+    const srv = await rawServer((req, sock) => {
+      if (req.target === '/bad') sock.write('HTTP/1.1 2xx\r\n\r\n');
+      else if (req.target === '/eof') sock.end('HTTP/1.1 200 OK\r\n\r\nbye');
+      else if (req.target === '/long') sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome');
+      else if (req.target === '/drop' && srv.requests.filter((r) => r.conn === req.conn).length > 1) sock.destroy();
+      else sock.write(ok(req.target));
+    });
+    const pool = new Http1Pool(srv.url, null);
+    const ac = new AbortController();
+    const listeners = (): number => getEventListeners(ac.signal, 'abort').length;
+    for (let i = 0; i < 3; i++) {
+      expect(await text(pool.request('GET', '/w', {}, undefined, ac.signal, true))).toBe('/w');
+      expect(await text(pool.request('GET', '/s', {}, undefined, ac.signal, false))).toBe('/s');
+      await pool.request('GET', '/bad', {}, undefined, ac.signal, true).catch(() => {});
+      expect(await text(pool.request('GET', '/eof', {}, undefined, ac.signal, false))).toBe('bye');
+      const long = await pool.request('GET', '/long', {}, undefined, ac.signal, false);
+      await long.body!.cancel();
+      // Reused, dropped by the server, sent again on a new connection.
+      expect(await text(pool.request('GET', '/drop', {}, undefined, ac.signal, true))).toBe('/drop');
+      expect(await text(pool.request('GET', '/drop', {}, undefined, ac.signal, true))).toBe('/drop');
+      await pool.request('GET', 'x', { 'X-A': '\n' }, undefined, ac.signal, true).catch(() => {});
+    }
+    expect(srv.requests.some((r) => r.target === '/drop' && r.conn > 0)).toBe(true);
+    expect(listeners()).toBe(0);
+    pool.close();
+  });
+
+  test('close() lets an exchange in flight finish, then closes its connection', async () => {
+    let answer!: () => void;
+    const go = new Promise<void>((r) => {
+      answer = r;
+    });
+    const srv = await rawServer((req, sock) => void go.then(() => sock.write(ok(req.target))));
+    const pool = new Http1Pool(srv.url, null);
+    const p = pool.request('GET', '/late', {}, undefined, never(), true);
+    await until(() => srv.requests.length === 1, 'the request to arrive');
+    pool.close();
+    answer();
+    expect(await text(p)).toBe('/late');
+    await until(() => srv.closed.has(0), 'the connection to close after its answer');
+    expect(pool.idle).toBe(0);
   });
 });
 
