@@ -50,8 +50,12 @@ const NO_BYTES = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const EMPTY = new Uint8Array(0) as Uint8Array<ArrayBuffer>;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A head line may not hold a CR, a bare LF or a NUL (RFC 9110 §5.5): a bare LF could hide a second header. */
-const BAD_LINE = /[\0\r\n]/;
+/**
+ * A head may not hold a NUL, or a CR or LF but as CRLF (RFC 9110 §5.5, RFC 9112 §2.2): a bare LF could hide a second
+ * header from us that another parser would see. A lone CR is this test (with indexOf for NUL: ≈ 50 ns for a 400-byte
+ * head, where one regex for all three took 80 and a test per line 180); a bare LF is a line that does not end in CR.
+ */
+const LONE_CR = /\r(?!\n)/;
 /** Methods a request of which is sent again when a reused connection closed before any answer (Go's rule). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -251,8 +255,9 @@ export class Conn {
         }
         case Phase.Trailers: {
           // Trailers are read and dropped (the relay has no place for them, as fetch does not give them either). The
-          // search starts with the size line's CRLF (`#tail`): no trailers is a CRLF2 at -2.
-          const end = this.#find(d, CRLF2);
+          // search starts with the size line's CRLF (`#tail`): no trailers is a CRLF2 at -2 (found without a search
+          // when it is all there).
+          const end = !this.#pendingBytes && d.length >= 2 && d[0] === 13 && d[1] === 10 ? -2 : this.#find(d, CRLF2);
           if (end === null ? this.#pendingBytes + d.length > this.#maxHeaderBytes : end > this.#maxHeaderBytes) {
             throw new Http1Error('ERR_BAD_RESPONSE', `trailers larger than ${this.#maxHeaderBytes} bytes`);
           }
@@ -304,7 +309,11 @@ export class Conn {
   /** The pending bytes and `d` in one buffer; nothing is pending afterwards. */
   #join(d: Buffer): Buffer {
     const p = this.#pending;
-    const buf = p.length ? Buffer.concat([...p, d]) : d;
+    if (!p.length) {
+      this.#tail = NO_BYTES;
+      return d;
+    }
+    const buf = Buffer.concat([...p, d]);
     p.length = 0;
     this.#pendingBytes = 0;
     this.#tail = NO_BYTES;
@@ -312,10 +321,14 @@ export class Conn {
   }
 
   #head(ex: Exchange, head: string): void {
-    const lines = head.split('\r\n');
-    const sl = lines[0]!;
+    if (LONE_CR.test(head) || head.indexOf('\0') >= 0) throw new Http1Error('ERR_BAD_RESPONSE', 'response head holds a NUL or a CR not in CRLF');
+    // Split at LF (cheaper than at CRLF): every line but the last then ends in CR, or it was a bare LF.
+    const lines = head.split('\n');
+    const last = lines.length - 1;
+    for (let i = 0; i < last; i++) if (lines[i]!.charCodeAt(lines[i]!.length - 1) !== 13) throw new Http1Error('ERR_BAD_RESPONSE', 'response head holds a LF not in CRLF');
+    const sl = last ? lines[0]!.slice(0, -1) : lines[0]!;
     // HTTP/1.x SSS[ reason]
-    if (BAD_LINE.test(sl) || !(sl.length >= 12 && sl.startsWith('HTTP/1.') && (sl[7] === '1' || sl[7] === '0') && sl[8] === ' ' && (sl.length === 12 || sl[12] === ' '))) {
+    if (!(sl.length >= 12 && sl.startsWith('HTTP/1.') && (sl[7] === '1' || sl[7] === '0') && sl[8] === ' ' && (sl.length === 12 || sl[12] === ' '))) {
       throw new Http1Error('ERR_BAD_RESPONSE', `malformed status line ${JSON.stringify(sl.slice(0, 60))}`);
     }
     const status = Number(sl.slice(9, 12));
@@ -328,10 +341,10 @@ export class Conn {
     for (let i = 1; i < lines.length; i++) {
       const l = lines[i]!;
       const c = l.indexOf(':');
-      if (c <= 0 || BAD_LINE.test(l)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header line ${JSON.stringify(l.slice(0, 60))}`);
+      if (c <= 0) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header line ${JSON.stringify(l.slice(0, 60))}`);
       const name = l.slice(0, c);
       if (!TOKEN.test(name)) throw new Http1Error('ERR_BAD_RESPONSE', `malformed header name ${JSON.stringify(name.slice(0, 60))}`);
-      const value = trimOws(l, c + 1);
+      const value = trimOws(l, c + 1, i < last ? l.length - 1 : l.length);
       raw.push(name, value);
       switch (name.length) {
         case 14:
@@ -530,10 +543,8 @@ export class Conn {
   }
 }
 
-/** `s` from `from` without the optional whitespace around a field value (SP and HTAB only: `trim` would also take a latin-1 NBSP). */
-function trimOws(s: string, from: number): string {
-  let a = from;
-  let b = s.length;
+/** `s` from `a` to `b` without the optional whitespace around a field value: SP and HTAB only (`trim` takes more). */
+function trimOws(s: string, a: number, b: number): string {
   while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
   return s.slice(a, b);
