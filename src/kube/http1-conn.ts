@@ -22,7 +22,10 @@ export class Http1Response {
     readonly rawHeaders: string[],
     /** The declared Content-Length, -1 when there is none (chunked, or delimited by the connection's end). */
     readonly contentLength: number,
-    /** The whole body, when the call was `whole` and it fit in `bufferUpTo`, or an empty one when none was declared (no body status, HEAD, Content-Length: 0) whatever the call; else null. */
+    /**
+     * The whole body, when the call was `whole` and it fit in `bufferUpTo`; an empty one, whatever the call, when the
+     * answer has none (HEAD, 204, 304, Content-Length: 0); else null.
+     */
     readonly whole: Uint8Array<ArrayBuffer> | null,
     /** The body (or its rest) as a stream, when it is not `whole`; null when there is none. */
     readonly body: ReadableStream<Uint8Array> | null,
