@@ -3,7 +3,7 @@
 // test/fixtures/tls (a client certificate for mTLS is made from the fixture CA at start). Framing at every cut is
 // test/kube/http1-framing.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -653,6 +653,27 @@ describe('connect failures', () => {
     const e = await pool.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
     expect((e as { code?: string }).code).toBe('ECONNREFUSED');
     pool.close();
+  });
+
+  // A listener that never accepts, its queue (backlog 0: one connection) filled: the kernel drops the next SYN, so a
+  // TCP connect hangs. Python makes it (node:net and Bun accept every connection).
+  const python = spawnSync('python3', ['-c', 'pass']).status === 0;
+  test.skipIf(!python)('a TCP connect that never completes fails after connectTimeoutMs with ETIMEDOUT (needs python3)', async () => {
+    const py = spawn('python3', ['-c', "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()"], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const port = Number(await new Promise<string>((r) => py.stdout!.once('data', (d: Buffer) => r(String(d)))));
+      const filler = net.connect(port, '127.0.0.1');
+      await new Promise<void>((r, j) => filler.once('connect', r).once('error', j));
+      const pool = new Http1Pool(`http://127.0.0.1:${port}`, null, { connectTimeoutMs: 150 });
+      const e = await pool.request('GET', '/', {}, undefined, never(), true).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(Http1Error);
+      expect((e as Http1Error).code).toBe('ETIMEDOUT');
+      expect(pool.idle).toBe(0);
+      filler.destroy();
+      pool.close();
+    } finally {
+      py.kill();
+    }
   });
 
   test('a TLS handshake that never completes fails after connectTimeoutMs with ETIMEDOUT', async () => {
