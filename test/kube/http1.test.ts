@@ -293,6 +293,27 @@ describe('keep-alive', () => {
 });
 
 describe('request encoding', () => {
+  test('an IPv6 origin: connects to the address, Host keeps the brackets and port', async () => {
+    const hosts: string[] = [];
+    const srv = net.createServer((sock) => {
+      sock.on('data', (d: Buffer) => {
+        hosts.push(/\r\nHost: ([^\r]*)\r\n/.exec(d.toString('latin1'))?.[1] ?? '');
+        sock.write(ok('v6'));
+      });
+    });
+    const up = await new Promise<boolean>((r) => {
+      srv.once('error', () => r(false));
+      srv.listen(0, '::1', () => r(true));
+    });
+    if (!up) return console.warn('skipped: no ::1 on this machine');
+    const port = (srv.address() as net.AddressInfo).port;
+    const pool = new Http1Pool(`http://[::1]:${port}`, null);
+    expect(await text(pool.request('GET', '/', {}, undefined, never(), true))).toBe('v6');
+    expect(hosts).toEqual([`[::1]:${port}`]);
+    pool.close();
+    srv.close();
+  });
+
   test('Host from the URL; the caller’s Host, Content-Length, Transfer-Encoding and Connection are not sent', async () => {
     const srv = await rawServer((_req, sock) => sock.write(ok('')));
     const pool = new Http1Pool(srv.url, null);
