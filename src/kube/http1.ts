@@ -9,8 +9,10 @@
 // - the caller's headers as given (already stripped of hop-by-hop ones), Host from the URL, Content-Length from the
 //   body; no Accept-Encoding added (the body is relayed as the server encoded it, never decompressed); invalid names
 //   or values (CR, LF, NUL, characters above U+00FF) are refused before anything is written, as fetch refuses them;
-// - responses framed by Content-Length, chunked coding or the connection's end; 1xx answers skipped; no body for
-//   HEAD, 204 and 304; a malformed status line, header, length or chunk fails the request and closes the connection;
+//   the target goes as fetch sent `origin + target` (percent-encoded outside RFC 3986, dot segments and fragment gone);
+// - responses framed by Content-Length, chunked coding or the connection's end; 1xx answers skipped (up to
+//   maxHeaderBytes of them); no body for HEAD, 204 and 304; a malformed status line, header (a NUL, or a CR or LF
+//   outside CRLF, included), length or chunk fails the request and closes the connection;
 // - a request that finds its reused connection closed by the server before any byte of the answer is sent again
 //   once on a new connection when it is replayable (GET, HEAD, OPTIONS, TRACE: Go's rule);
 // - `whole`: the caller reads the whole body anyway, so the call resolves once the body is in (one promise per
