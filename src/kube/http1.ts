@@ -9,8 +9,10 @@
 // - the caller's headers as given (already stripped of hop-by-hop ones), Host from the URL, Content-Length from the
 //   body; no Accept-Encoding added (the body is relayed as the server encoded it, never decompressed); invalid names
 //   or values (CR, LF, NUL, characters above U+00FF) are refused before anything is written, as fetch refuses them;
-// - responses framed by Content-Length, chunked coding or the connection's end; 1xx answers skipped; no body for
-//   HEAD, 204 and 304; a malformed status line, header, length or chunk fails the request and closes the connection;
+//   the target goes as fetch sent `origin + target` (percent-encoded outside RFC 3986, dot segments and fragment gone);
+// - responses framed by Content-Length, chunked coding or the connection's end; 1xx answers skipped (up to
+//   maxHeaderBytes of them); no body for HEAD, 204 and 304; a malformed status line, header (a NUL, or a CR or LF
+//   outside CRLF, included), length or chunk fails the request and closes the connection;
 // - a request that finds its reused connection closed by the server before any byte of the answer is sent again
 //   once on a new connection when it is replayable (GET, HEAD, OPTIONS, TRACE: Go's rule);
 // - `whole`: the caller reads the whole body anyway, so the call resolves once the body is in (one promise per
@@ -41,8 +43,12 @@ export interface Http1Options {
 /** Request headers as the relay builds them: a record, or pairs when a name has several values. */
 export type Http1RequestHeaders = Record<string, string> | [string, string][];
 
-/** A request target that can go on the wire as it is (no spaces, controls or non-ASCII). */
-const PLAIN_TARGET = /^\/[\x21-\x7e]*$/;
+/**
+ * A request target that goes on the wire as it is: RFC 3986 characters only, no dot segment (`/.`, `%2e`), no
+ * fragment or backslash. Anything else is what `new URL(origin + target)`, as fetch did, would rewrite.
+ */
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
+const DOT_SEGMENT = /\/\.|%2e/i;
 /** Methods whose requests carry a Content-Length even without a body (as fetch and Go send them). */
 const LENGTH_REQUIRED = new Set(['POST', 'PUT', 'PATCH']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -149,9 +155,10 @@ export class Http1Pool implements ConnPool {
 
   #encode(method: string, target: string, headers: Http1RequestHeaders, body: Uint8Array | string | undefined): Uint8Array[] {
     if (!TOKEN.test(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
-    if (!PLAIN_TARGET.test(target)) {
-      // As fetch would send it: the URL parser percent-encodes what may not go on the wire as it is.
-      const u = new URL(target.startsWith('/') ? target : `/${target}`, 'http://h');
+    if (!PLAIN_TARGET.test(target) || DOT_SEGMENT.test(target)) {
+      // As fetch sent it: the URL parser percent-encodes what may not go on the wire as it is, removes dot segments
+      // and the fragment. Parsed after an origin (not as a relative reference: `//x` would be a host).
+      const u = new URL(`http://h${target.startsWith('/') ? '' : '/'}${target}`);
       target = u.pathname + u.search;
     }
     let head = `${method} ${target} HTTP/1.1\r\nHost: ${this.#hostHeader}\r\n`;
