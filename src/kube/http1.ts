@@ -1,8 +1,8 @@
 // An HTTP/1.1 client with a keep-alive pool, for the HTTP relay's calls to the Kubernetes API (issue 14).
 //
-// Why not `fetch`: at 64 concurrent 1 KiB GETs Bun's fetch costs the calling thread ≈ 12.5 µs per request, a plain
-// HTTP/1.1 exchange on a kept-alive node:net socket ≈ 5.5 (`.tmp`-free measurement: `bench/http1-client.ts`), and
-// the agent's whole relay costs ≈ 30: this is the largest single share of it. The client does only what the relay
+// Why not `fetch`: at 64 concurrent 1 KiB GETs with kubectl's headers Bun's fetch costs the process ≈ 14.5 µs of CPU
+// per request (all threads), this client ≈ 10 (`bench/http1-client.ts`; 16.9 against 11.8 over TLS), and in the
+// agent (`bench/ab-c64.ts`) the relay's CPU per request fell from ≈ 30 to ≈ 24 µs. The client does only what the relay
 // needs and does it the way Go's net/http Transport does (what the shipped agent uses):
 // - one origin, kept-alive connections reused last-in first-out, at most `maxIdle` idle ones, an idle one closed
 //   after `idleMs`; no limit on connections in use (Go's MaxConnsPerHost 0: a long watch never starves a GET);
@@ -14,7 +14,10 @@
 //   maxHeaderBytes of them); no body for HEAD, 204 and 304; a malformed status line, header (a NUL, or a CR or LF
 //   outside CRLF, included), length or chunk fails the request and closes the connection;
 // - a request that finds its reused connection closed by the server before any byte of the answer is sent again
-//   once on a new connection when it is replayable (GET, HEAD, OPTIONS, TRACE: Go's rule);
+//   once on a new connection when it is replayable (GET, HEAD, OPTIONS, TRACE: Go's rule); any other fails. A server
+//   that closes a kept-alive connection right after an answer without `Connection: close` (the API server does send
+//   it; a proxy in front may not) can so fail a POST sent in the next ≈ 65 µs, before Bun reports the close: Go's
+//   Transport has the same rule with a narrower window;
 // - `whole`: the caller reads the whole body anyway, so the call resolves once the body is in (one promise per
 //   request), or with a stream of the rest once it passes `bufferUpTo`. Without it the call resolves at the header
 //   and the body is a stream (watches, `logs -f`). Streams apply backpressure: the socket pauses while the reader
