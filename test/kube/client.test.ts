@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { KubeClient, KubeError, describeRequest } from '../../src/kube/client.ts';
+import { Http1Response } from '../../src/kube/http1.ts';
 import type { KubeTarget } from '../../src/kube/target.ts';
 import { CA_PEM, FakeKube } from './support/fake-kube.ts';
 
@@ -80,6 +81,32 @@ describe('KubeClient over HTTPS', () => {
       expect(mapped.message).toContain('not trusted');
     });
   }
+
+  test('forward: an HTTPS_PROXY that applies keeps fetch (which honours it); NO_PROXY naming the server takes the own client', async () => {
+    const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+    // A proxy nobody listens on: fetch through it fails; the own client never uses it.
+    const gone = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
+    const proxy = `http://127.0.0.1:${gone.port}`;
+    await gone.stop(true);
+    try {
+      process.env.HTTPS_PROXY = proxy;
+      delete process.env.NO_PROXY;
+      const viaProxy = new KubeClient(target(), { relayPool: {} });
+      const e = await viaProxy.forward('/version', 'GET', { Authorization: `Bearer ${TOKEN}` }, undefined, new AbortController().signal).catch((x) => x);
+      expect(e).toBeInstanceOf(Error);
+      process.env.NO_PROXY = 'localhost,127.0.0.1';
+      const direct = new KubeClient(target(), { relayPool: {} });
+      const r = await direct.forward('/version', 'GET', { Authorization: `Bearer ${TOKEN}` }, undefined, new AbortController().signal);
+      expect(r.status).toBe(200);
+      expect(r).toBeInstanceOf(Http1Response);
+      await r.bytes();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 
   test('insecureSkipVerify (kubeconfig only) skips verification', async () => {
     const c = new KubeClient(target({ ca: undefined, insecureSkipVerify: true }));
