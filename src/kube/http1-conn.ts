@@ -164,6 +164,15 @@ export class Conn {
     this.#s.destroy();
   }
 
+  /**
+   * The abort listener of this connection's exchange (one function per connection, not a closure per request; the
+   * exchange removes it when it ends, so it only ever sees the exchange in flight).
+   */
+  readonly onAbort = (): void => {
+    const ex = this.#ex;
+    if (ex) this.abort(ex);
+  };
+
   abort(ex: Exchange): void {
     if (this.#ex !== ex) return;
     this.#finish(ex.signal.reason ?? new DOMException('The operation was aborted.', 'AbortError'));

@@ -142,7 +142,7 @@ export class Http1Pool implements ConnPool {
         keepAlive: true,
       };
       const conn = this.#take();
-      ex.onAbort = () => conn.abort(ex);
+      ex.onAbort = conn.onAbort;
       signal.addEventListener('abort', ex.onAbort);
       conn.start(ex);
     });
@@ -231,7 +231,7 @@ export class Http1Pool implements ConnPool {
     this.opened++;
     const conn = new Conn(this, this.#connect());
     ex.signal.removeEventListener('abort', ex.onAbort!);
-    ex.onAbort = () => conn.abort(ex);
+    ex.onAbort = conn.onAbort;
     ex.signal.addEventListener('abort', ex.onAbort);
     conn.start(ex);
   }
@@ -262,9 +262,18 @@ export class Http1Pool implements ConnPool {
   }
 }
 
+/** Header names seen before: true to forward, false for one the client sets itself (bounded; names repeat). */
+const NAME_OK = new Map<string, boolean>();
+const NAME_CACHE_MAX = 1024;
+
 function headerLine(k: string, v: string): string {
-  if (k.length <= 17 && OWN_HEADERS.has(k.toLowerCase())) return '';
-  if (!TOKEN.test(k)) throw new TypeError(`invalid header name ${JSON.stringify(k)}`);
+  let ok = NAME_OK.get(k);
+  if (ok === undefined) {
+    if (!TOKEN.test(k)) throw new TypeError(`invalid header name ${JSON.stringify(k)}`);
+    ok = !(k.length <= 17 && OWN_HEADERS.has(k.toLowerCase()));
+    if (NAME_OK.size < NAME_CACHE_MAX) NAME_OK.set(k, ok);
+  }
+  if (!ok) return '';
   if (BAD_VALUE.test(v)) throw new TypeError(`invalid value for header ${k}`);
   return `${k}: ${v}\r\n`;
 }
