@@ -1,7 +1,7 @@
 // One connection of the HTTP/1.1 client (src/kube/http1.ts) and the parser of its answers: status line, headers,
 // a body framed by Content-Length, chunked coding or the connection's end (RFC 9112 §6), delivered whole or as a
 // stream with backpressure. Malformed input fails the exchange with an Http1Error and closes the connection.
-import type * as net from 'node:net';
+import type { StreamSocket } from '../runtime/types.ts';
 
 /** A malformed answer, a connection closed early, a connect timeout: `code` names which. */
 export class Http1Error extends Error {
@@ -112,7 +112,7 @@ export interface ConnPool {
 /** One socket and the parser of its answers. */
 export class Conn {
   readonly #pool: ConnPool;
-  readonly #s: net.Socket;
+  readonly #s: StreamSocket;
   #ex: Exchange | null = null;
   #phase = Phase.Idle;
   /**
@@ -135,7 +135,7 @@ export class Conn {
   readonly #maxHeaderBytes: number;
   readonly #bufferUpTo: number;
 
-  constructor(pool: ConnPool, s: net.Socket) {
+  constructor(pool: ConnPool, s: StreamSocket) {
     this.#pool = pool;
     this.#s = s;
     this.#maxHeaderBytes = pool.maxHeaderBytes;

@@ -22,10 +22,10 @@
 //   request), or with a stream of the rest once it passes `bufferUpTo`. Without it the call resolves at the header
 //   and the body is a stream (watches, `logs -f`). Streams apply backpressure: the socket pauses while the reader
 //   does not read.
-// node:net and node:tls are what both runtimes offer; Bun's own sockets measured the same within 0.5 µs.
-import * as net from 'node:net';
-import * as tls from 'node:tls';
-import type { ClientTls } from '../runtime/types.ts';
+// Sockets come from the runtime (`runtime.connectStream`): Bun's own (Bun.connect) under Bun, node:net and node:tls
+// under Deno.
+import type { ClientTls, StreamSocket } from '../runtime/types.ts';
+import { runtime } from '#runtime';
 import { Conn, type ConnPool, type Exchange, Http1Error, type Http1Response } from './http1-conn.ts';
 
 export { Http1Error, Http1Response } from './http1-conn.ts';
@@ -64,7 +64,8 @@ export class Http1Pool implements ConnPool {
   readonly #host: string;
   readonly #hostHeader: string;
   readonly #port: number;
-  readonly #tls: tls.ConnectionOptions | null;
+  /** TLS settings for https (verified unless rejectUnauthorized is false: the runtime's socket checks chain and name). */
+  readonly #tls: ClientTls | null;
   readonly #maxIdle: number;
   readonly #idleMs: number;
   readonly #connectTimeoutMs: number;
@@ -83,17 +84,7 @@ export class Http1Pool implements ConnPool {
     this.#host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.#hostHeader = u.host;
     this.#port = u.port ? Number(u.port) : https ? 443 : 80;
-    this.#tls = https
-      ? {
-          ...(clientTls?.ca ? { ca: clientTls.ca } : {}),
-          ...(clientTls?.cert ? { cert: clientTls.cert } : {}),
-          ...(clientTls?.key ? { key: clientTls.key } : {}),
-          rejectUnauthorized: clientTls?.rejectUnauthorized !== false,
-          // SNI only for names (RFC 6066): an IP literal is checked against the certificate's IP SANs.
-          ...(clientTls?.serverName ? { servername: clientTls.serverName } : net.isIP(this.#host) ? {} : { servername: this.#host }),
-          ALPNProtocols: ['http/1.1'],
-        }
-      : null;
+    this.#tls = https ? { ...(clientTls ?? {}), rejectUnauthorized: clientTls?.rejectUnauthorized !== false } : null;
     this.#maxIdle = o.maxIdle ?? 128;
     this.#idleMs = o.idleMs ?? 90_000;
     this.#connectTimeoutMs = o.connectTimeoutMs ?? 30_000;
@@ -196,14 +187,15 @@ export class Http1Pool implements ConnPool {
     return new Conn(this, this.#connect());
   }
 
-  #connect(): net.Socket {
-    const s = this.#tls ? tls.connect({ ...this.#tls, host: this.#host, port: this.#port }) : net.connect({ host: this.#host, port: this.#port });
-    s.setNoDelay(true);
+  #connect(): StreamSocket {
     const ms = this.#connectTimeoutMs;
-    const timer = setTimeout(() => s.destroy(new Http1Error('ETIMEDOUT', `connecting to ${this.#hostHeader} timed out after ${ms} ms`)), ms);
-    s.once(this.#tls ? 'secureConnect' : 'connect', () => clearTimeout(timer));
-    s.once('close', () => clearTimeout(timer));
-    return s;
+    return runtime.connectStream({
+      host: this.#host,
+      port: this.#port,
+      tls: this.#tls,
+      timeoutMs: ms,
+      timeoutError: () => new Http1Error('ETIMEDOUT', `connecting to ${this.#hostHeader} timed out after ${ms} ms`),
+    });
   }
 
   /** @internal A connection's exchange is over and it may serve again. */

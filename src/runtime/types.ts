@@ -50,6 +50,33 @@ export interface ClientWebSocket extends WebSocket {
   terminate(): void;
 }
 
+/**
+ * An outgoing TCP or TLS connection with the part of node:net's surface the HTTP/1.1 client (src/kube/http1.ts) uses.
+ * 'error' (if any) comes before 'close', and 'close' comes once, last. Writes before the connection is ready (TLS:
+ * handshake done and verified) and bytes the kernel does not take at once are queued, in order.
+ */
+export interface StreamSocket {
+  on(event: 'data', listener: (d: Buffer) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+  write(d: Uint8Array): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  /** Close at once; with `e`, 'error' is emitted with it before 'close'. */
+  destroy(e?: Error): unknown;
+  readonly destroyed: boolean;
+}
+
+export interface StreamConnectOptions {
+  host: string;
+  port: number;
+  /** TLS, verified unless `rejectUnauthorized` is false: a chain or name that fails is an 'error' with its code. */
+  tls: ClientTls | null;
+  /** Connecting (and the TLS handshake) may take this long; then the socket fails with `timeoutError()`. */
+  timeoutMs: number;
+  timeoutError: () => Error;
+}
+
 /** `fetch` with the outgoing TLS settings and, with `decompress: false`, the body exactly as the server sent it. */
 export type FetchInit = RequestInit & { tls?: ClientTls; decompress?: boolean };
 
@@ -82,6 +109,8 @@ export interface Runtime {
   /** The HTTP status of a refused WebSocket handshake, read from the error message this runtime reports. */
   handshakeStatus(message: string): number | undefined;
   fetch(url: string | URL, init?: FetchInit): Promise<Response>;
+  /** An outgoing TCP or TLS connection (the relay's HTTP/1.1 client to the API server), no delay (Nagle) off. */
+  connectStream(o: StreamConnectOptions): StreamSocket;
   gzip(data: Uint8Array, level: number): Uint8Array<ArrayBuffer>;
   /**
    * Starts a module worker from `workers/<name>.ts`. When the worker ends on its own (an uncaught error, an exit) the

@@ -191,6 +191,57 @@ describe(`runtime contract (${runtime.name} ${runtime.version})`, () => {
     expect(runtime.handshakeStatus(message)).toBe(201);
   });
 
+  test('connectStream: an HTTP/1.1 exchange over TCP and over TLS (verified chain and name), and the errors named by code', async () => {
+    /** One GET on a fresh connection: the answer's bytes, or the error and whether 'close' followed it. */
+    const exchange = (addr: string, tls: Parameters<typeof runtime.connectStream>[0]['tls'], host?: string) =>
+      within(
+        new Promise<{ text?: string; error?: { code?: string; message: string }; closed: boolean }>((resolve) => {
+          const [h, port] = addr.split(':');
+          const out: { text?: string; error?: { code?: string; message: string }; closed: boolean } = { closed: false };
+          let got = '';
+          const s = runtime.connectStream({ host: host ?? h!, port: Number(port), tls, timeoutMs: 5000, timeoutError: () => new Error('connect timed out') });
+          s.on('data', (d) => {
+            got += Buffer.from(d).toString('latin1');
+            if (got.includes('"method"')) s.destroy();
+          });
+          s.on('error', (e) => (out.error = { code: (e as Error & { code?: string }).code, message: e.message }));
+          s.on('close', () => {
+            out.closed = true;
+            if (got) out.text = got;
+            resolve(out);
+          });
+          // Written before the connection is ready: queued until then (TLS: until the handshake is verified).
+          s.write(Buffer.from('GET /x HTTP/1.1\r\nHost: t\r\n\r\n'));
+        }),
+        'connectStream exchange',
+      );
+    const plainOk = await exchange(plainAddr, null);
+    expect(plainOk.text).toStartWith('HTTP/1.1 201');
+    const verified = await exchange(secureAddr, { ca: TLS.ca, rejectUnauthorized: true });
+    expect(verified.text).toStartWith('HTTP/1.1 201');
+    expect(verified.error).toBeUndefined();
+    const byName = await exchange(secureAddr, { ca: TLS.ca, rejectUnauthorized: true }, 'localhost');
+    expect(byName.text).toStartWith('HTTP/1.1 201');
+    // No CA: the chain fails verification, with its code, and nothing was sent.
+    const untrusted = await exchange(secureAddr, { rejectUnauthorized: true });
+    expect(untrusted.text).toBeUndefined();
+    expect(untrusted.error?.code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    expect(untrusted.closed).toBe(true);
+    // A name the certificate does not carry.
+    const wrongName = await exchange(secureAddr, { ca: TLS.ca, rejectUnauthorized: true, serverName: 'wrong.example' });
+    expect(wrongName.text).toBeUndefined();
+    expect(wrongName.error?.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    const insecure = await exchange(secureAddr, { rejectUnauthorized: false });
+    expect(insecure.text).toStartWith('HTTP/1.1 201');
+    // Nobody listening: refused, then closed.
+    const gone = createHttpServer(backend);
+    const goneAddr = await listen(gone);
+    await new Promise<void>((r) => gone.close(() => r()));
+    const refused = await exchange(goneAddr, null);
+    expect(refused.error?.code).toBe('ECONNREFUSED');
+    expect(refused.closed).toBe(true);
+  });
+
   test('gzip at a level round-trips through zlib', () => {
     const data = new TextEncoder().encode('{"kind":"PodList","items":[]}'.repeat(50));
     for (const level of [1, 6]) {

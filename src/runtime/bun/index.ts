@@ -3,6 +3,7 @@
 import { upgradeWebSocket, websocket } from 'hono/bun';
 import type { ClientWebSocket, FetchInit, Runtime, ServeOptions } from '../types.ts';
 import { jscHeapStats } from './heap-stats.ts';
+import { connectStream } from './stream-socket.ts';
 import { spawnWorker } from './workers.ts';
 
 // Bun reports a refused handshake as "... failed: Expected 101 status code: 401".
@@ -40,6 +41,7 @@ export const runtime: Runtime = {
     return m ? Number(m[1]) : undefined;
   },
   fetch: (url: string | URL, init?: FetchInit) => fetch(url, init as RequestInit),
+  connectStream,
   gzip: (data, level) => Bun.gzipSync(data as Uint8Array<ArrayBuffer>, { level: level as 1 }) as Uint8Array<ArrayBuffer>,
   spawnWorker,
   heapStats: jscHeapStats,

@@ -7,6 +7,7 @@ import { upgradeWebSocket } from 'hono/deno';
 import WS from 'ws';
 import type { ClientWebSocket, FetchInit, Runtime, ServeOptions } from '../types.ts';
 import { nodeFetch } from './node-fetch.ts';
+import { connectStream } from './stream-socket.ts';
 
 interface DenoHttpServer {
   readonly addr: { port: number };
@@ -110,6 +111,7 @@ export const runtime: Runtime = {
     const { tls: _tls, decompress: _d, ...rest } = init;
     return fetch(url, { ...rest, headers, client: tlsClient(init) } as RequestInit);
   },
+  connectStream,
   gzip(data, level) {
     const z = gzipSync(data, { level });
     return new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer>;
