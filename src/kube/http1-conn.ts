@@ -97,6 +97,30 @@ export interface Exchange {
   keepAlive: boolean;
 }
 
+/** A fresh exchange: nothing received yet. */
+export function newExchange(method: string, wire: Uint8Array[], signal: AbortSignal, whole: boolean, resolve: (r: Http1Response) => void, reject: (e: unknown) => void): Exchange {
+  return {
+    method,
+    wire,
+    signal,
+    whole,
+    resolve,
+    reject,
+    settled: false,
+    answered: false,
+    retried: false,
+    onAbort: null,
+    status: 0,
+    statusText: '',
+    rawHeaders: [],
+    contentLength: -1,
+    parts: null,
+    partsBytes: 0,
+    stream: null,
+    keepAlive: true,
+  };
+}
+
 /** What a connection needs of its pool. */
 export interface ConnPool {
   readonly maxHeaderBytes: number;

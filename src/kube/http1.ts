@@ -26,7 +26,7 @@
 // under Deno.
 import type { ClientTls, StreamSocket } from '../runtime/types.ts';
 import { runtime } from '#runtime';
-import { Conn, type ConnPool, type Exchange, Http1Error, type Http1Response } from './http1-conn.ts';
+import { Conn, type ConnPool, type Exchange, Http1Error, type Http1Response, newExchange } from './http1-conn.ts';
 
 export { Http1Error, Http1Response } from './http1-conn.ts';
 
@@ -112,26 +112,7 @@ export class Http1Pool implements ConnPool {
       return Promise.reject(e);
     }
     return new Promise<Http1Response>((resolve, reject) => {
-      const ex: Exchange = {
-        method,
-        wire,
-        signal,
-        whole,
-        resolve,
-        reject,
-        settled: false,
-        answered: false,
-        retried: false,
-        onAbort: null,
-        status: 0,
-        statusText: '',
-        rawHeaders: [],
-        contentLength: -1,
-        parts: null,
-        partsBytes: 0,
-        stream: null,
-        keepAlive: true,
-      };
+      const ex = newExchange(method, wire, signal, whole, resolve, reject);
       const conn = this.#take();
       ex.onAbort = conn.onAbort;
       signal.addEventListener('abort', ex.onAbort);

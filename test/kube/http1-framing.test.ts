@@ -6,7 +6,7 @@ import { describe, expect, test } from 'bun:test';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import fc from 'fast-check';
-import { Conn, type ConnPool, type Exchange, Http1Error } from '../../src/kube/http1-conn.ts';
+import { Conn, type ConnPool, type Exchange, Http1Error, newExchange } from '../../src/kube/http1-conn.ts';
 
 interface Outcome {
   status?: number;
@@ -42,26 +42,7 @@ function exchange(method: string, whole: boolean, signal = new AbortController()
     resolve = a;
     reject = b;
   });
-  const ex: Exchange = {
-    method,
-    wire: [Buffer.from(`${method} / HTTP/1.1\r\nHost: h\r\n\r\n`)],
-    signal,
-    whole,
-    resolve,
-    reject,
-    settled: false,
-    answered: false,
-    retried: false,
-    onAbort: null,
-    status: 0,
-    statusText: '',
-    rawHeaders: [],
-    contentLength: -1,
-    parts: null,
-    partsBytes: 0,
-    stream: null,
-    keepAlive: true,
-  };
+  const ex: Exchange = newExchange(method, [Buffer.from(`${method} / HTTP/1.1\r\nHost: h\r\n\r\n`)], signal, whole, resolve, reject);
   const done = p.then(
     async (r) => {
       const o: Outcome = { status: r.status, statusText: r.statusText, rawHeaders: r.rawHeaders, contentLength: r.contentLength, whole: r.whole !== null, reused: false };
