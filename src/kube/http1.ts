@@ -24,6 +24,7 @@
 //   does not read.
 // Sockets come from the runtime (`runtime.connectStream`): Bun's own (Bun.connect) under Bun, node:net and node:tls
 // under Deno.
+import { type ForwardHeaders, HTTP_TOKEN, INVALID_HEADER_VALUE } from '../protocol/http-headers.ts';
 import type { ClientTls, StreamSocket } from '../runtime/types.ts';
 import { runtime } from '#runtime';
 import { Conn, type ConnPool, type Exchange, Http1Error, type Http1Response, newExchange } from './http1-conn.ts';
@@ -43,9 +44,6 @@ export interface Http1Options {
   bufferUpTo?: number;
 }
 
-/** Request headers as the relay builds them: a record, or pairs when a name has several values. */
-export type Http1RequestHeaders = Record<string, string> | [string, string][];
-
 /**
  * A request target that goes on the wire as it is: RFC 3986 characters only, no dot segment (`/.`, `%2e`), no
  * fragment or backslash. Anything else is what `new URL(origin + target)`, as fetch did, would rewrite.
@@ -54,9 +52,6 @@ const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
 const DOT_SEGMENT = /\/\.|%2e/i;
 /** Methods whose requests carry a Content-Length even without a body (as fetch and Go send them). */
 const LENGTH_REQUIRED = new Set(['POST', 'PUT', 'PATCH']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A header value fetch would refuse (a ByteString without CR, LF or NUL). */
-const BAD_VALUE = /[\r\n\0]|[^\u0000-\u00ff]/;
 /** Request headers the client sets itself or never forwards (lower case). */
 const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'expect', 'upgrade', 'te', 'trailer']);
 
@@ -102,7 +97,7 @@ export class Http1Pool implements ConnPool {
    * with the socket's error (its `code`: ECONNREFUSED, ECONNRESET, a TLS code), an Http1Error, a TypeError for an
    * invalid request, or the signal's reason.
    */
-  request(method: string, target: string, headers: Http1RequestHeaders, body: Uint8Array | string | undefined, signal: AbortSignal, whole: boolean): Promise<Http1Response> {
+  request(method: string, target: string, headers: ForwardHeaders, body: Uint8Array | string | undefined, signal: AbortSignal, whole: boolean): Promise<Http1Response> {
     if (this.#closed) return Promise.reject(new Http1Error('ERR_CLOSED', 'HTTP client closed'));
     if (signal.aborted) return Promise.reject(signal.reason);
     let wire: Uint8Array[];
@@ -128,8 +123,8 @@ export class Http1Pool implements ConnPool {
     this.#sweep = null;
   }
 
-  #encode(method: string, target: string, headers: Http1RequestHeaders, body: Uint8Array | string | undefined): Uint8Array[] {
-    if (!TOKEN.test(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
+  #encode(method: string, target: string, headers: ForwardHeaders, body: Uint8Array | string | undefined): Uint8Array[] {
+    if (!HTTP_TOKEN.test(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
     if (!PLAIN_TARGET.test(target) || DOT_SEGMENT.test(target)) {
       // As fetch sent it: the URL parser percent-encodes what may not go on the wire as it is, removes dot segments
       // and the fragment. Parsed after an origin (not as a relative reference: `//x` would be a host).
@@ -242,11 +237,11 @@ const NAME_CACHE_MAX = 1024;
 function headerLine(k: string, v: string): string {
   let ok = NAME_OK.get(k);
   if (ok === undefined) {
-    if (!TOKEN.test(k)) throw new TypeError(`invalid header name ${JSON.stringify(k)}`);
+    if (!HTTP_TOKEN.test(k)) throw new TypeError(`invalid header name ${JSON.stringify(k)}`);
     ok = !(k.length <= 17 && OWN_HEADERS.has(k.toLowerCase()));
     if (NAME_OK.size < NAME_CACHE_MAX) NAME_OK.set(k, ok);
   }
   if (!ok) return '';
-  if (BAD_VALUE.test(v)) throw new TypeError(`invalid value for header ${k}`);
+  if (INVALID_HEADER_VALUE.test(v)) throw new TypeError(`invalid value for header ${k}`);
   return `${k}: ${v}\r\n`;
 }

@@ -80,11 +80,12 @@ export interface ResponseFrame {
 }
 
 /** Big-endian, read byte by byte: a DataView needs `frame.buffer` (and is one more object per frame; issue 14). */
-function getUint32(b: Uint8Array, at: number): number {
+export function getUint32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-function putUint32(out: Uint8Array, at: number, v: number): void {
+/** Big-endian, written byte by byte (see getUint32). */
+export function putUint32(out: Uint8Array, at: number, v: number): void {
   out[at] = v >>> 24;
   out[at + 1] = (v >>> 16) & 0xff;
   out[at + 2] = (v >>> 8) & 0xff;

@@ -9,6 +9,7 @@
 // The tag cannot begin any other binary message of the agent: an HTTP frame starts with its request id's length
 // (u16, never 0); a tagged yamux message with 00 00 and then a yamux header, whose first byte is its version, 0; an
 // untagged yamux frame's third byte is the high byte of its flags, which only use the low four bits.
+import { getUint32, putUint32 } from './binary-frame.ts';
 
 export const BATCH_TAG_BYTES = 3;
 /** Messages larger than this go on their own (a batch is for many small answers, not for bulk). */
@@ -27,7 +28,7 @@ export function splitFrameBatch(data: Uint8Array): { ok: true; value: Uint8Array
   let o = BATCH_TAG_BYTES;
   while (o < data.length) {
     if (o + 4 > data.length) return { ok: false, error: `frame batch truncated: ${data.length - o} bytes where an entry length was expected` };
-    const n = data[o]! * 0x1000000 + (data[o + 1]! << 16) + (data[o + 2]! << 8) + data[o + 3]!;
+    const n = getUint32(data, o);
     o += 4;
     if (n === 0) return { ok: false, error: 'frame batch entry of length 0' };
     if (o + n > data.length) return { ok: false, error: `frame batch entry of ${n} bytes runs past the end (${data.length - o} left)` };
@@ -68,10 +69,7 @@ export class FrameBatchBuilder {
     const n = m.length;
     const b = (this.#buf ??= newBatchBuffer());
     const o = this.#len;
-    b[o] = n >>> 24;
-    b[o + 1] = (n >>> 16) & 255;
-    b[o + 2] = (n >>> 8) & 255;
-    b[o + 3] = n & 255;
+    putUint32(b, o, n);
     b.set(m, o + 4);
     this.#len = o + 4 + n;
     this.#count++;

@@ -17,6 +17,11 @@ export const HOP_BY_HOP = new Set([
 
 export type HeaderMap = Record<string, string[]>;
 
+/** RFC 9110 §5.6.2 token: a header name (what `Headers` accepts), a method, a Forwarded parameter value. */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What `Headers` refuses in a header value: CR, LF, NUL or a character above U+00FF (what would split a raw head). */
+export const INVALID_HEADER_VALUE = /[\r\n\0\u0100-\uffff]/;
+
 /** 1 at the index of every length a HOP_BY_HOP name has (none is longer than 31). */
 const HOP_BY_HOP_LENGTHS = new Uint8Array(32);
 for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTHS[n.length] = 1;
@@ -139,25 +144,21 @@ export function responseHeaderMap(status: number, h: Headers): HeaderMap | null 
 /**
  * `responseHeaderMap` for an answer read by the agent's own HTTP/1.1 client (src/kube/http1.ts): names and values as
  * the server sent them, flat (`[name, value, …]`). Names are Go-canonical, and several values of one name stay apart
- * as Go's `http.Header` keeps them (fetch's `Headers` joined them with ", "); Set-Cookie values likewise.
+ * as Go's `http.Header` keeps them (fetch's `Headers` joined them with ", "); Set-Cookie values likewise. Never a
+ * 101 (that client refuses one), so Connection and Upgrade always go.
  */
-export function responseHeaderPairs(status: number, raw: readonly string[]): HeaderMap | null {
+export function responseHeaderPairs(raw: readonly string[]): HeaderMap | null {
   let listed: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = addConnectionTokens(listed, raw[i + 1]!);
   const out: HeaderMap = {};
   let any = false;
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!;
-    if (status === 101 ? !isUpgradeName(k) && dropForwarded(k, listed) : dropForwarded(k, listed)) continue;
+    if (dropForwarded(k, listed)) continue;
     (out[canonicalHeaderName(k)] ??= []).push(raw[i + 1]!);
     any = true;
   }
   return any ? out : null;
-}
-
-function isUpgradeName(k: string): boolean {
-  const l = k.toLowerCase();
-  return l === 'connection' || l === 'upgrade';
 }
 
 /** Response headers for the control plane: hop-by-hop dropped, Connection/Upgrade kept only for 101. */

@@ -2,6 +2,7 @@
 // streamed request body, cancel, and the agent's answers. Parsing is strict about types (P1: a wrong type is a
 // `proxy_error` with a reason, not a silent drop) and lenient about the aliases a control plane may use.
 import type { InboundMessage } from './envelope.ts';
+import { HTTP_TOKEN, INVALID_HEADER_VALUE } from './http-headers.ts';
 import type { AgentToHubPayloads as P } from './wire-messages.ts';
 
 /** CP → agent `proxy_request`, normalised. */
@@ -122,7 +123,7 @@ export function parseHeaderMap(raw: unknown, errors: string[], field = 'headers'
       continue;
     }
     // Refused here, with the header named, rather than later as a generic error from `Headers`.
-    if (!HEADER_NAME.test(k)) {
+    if (!HTTP_TOKEN.test(k)) {
       errors.push(`${field} has an invalid header name ${JSON.stringify(k)} (must be an RFC 9110 token)`);
       continue;
     }
@@ -153,10 +154,6 @@ function anyInvalidValue(values: string[]): boolean {
   return false;
 }
 
-/** RFC 9110 §5.6.2 token: what `Headers` accepts as a name. */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** What `Headers` refuses in a value (and what would split a raw request head). */
-const INVALID_HEADER_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 const encoder = new TextEncoder();
 

@@ -36,7 +36,10 @@ export interface RelayDeps {
 
 interface Inflight {
   abort: AbortController;
-  /** The answer went the buffered way and nothing but fetch and its body read saw `abort.signal`: it may serve again. */
+  /**
+   * The answer went the buffered way and nothing but the backend call (fetch and its body read, or the relay's own
+   * client, whose listener goes when its exchange ends) saw `abort.signal`: it may serve again.
+   */
   reusable: boolean;
   /** The request's deadline (epoch ms), Infinity when it has none or its run is over (`#deadlines`). */
   deadlineAt: number;
@@ -344,7 +347,7 @@ export class HttpRelay {
       }
       status = res.status || 200;
       const h1 = res instanceof Http1Response ? res : null;
-      const headers = h1 ? responseHeaderPairs(status, h1.rawHeaders) : responseHeaderMap(status, (res as Response).headers);
+      const headers = h1 ? responseHeaderPairs(h1.rawHeaders) : responseHeaderMap(status, (res as Response).headers);
       // Streamed answers: the header goes first (synchronously, at the start of #streamBody), so a failure after this
       // point ends the request with proxy_response_abort.
       if (req.responseStreaming) {
@@ -365,7 +368,7 @@ export class HttpRelay {
         // The relay's own client (src/kube/http1.ts) has read a body of up to 1 MiB already.
         if (h1?.whole) {
           raw = h1.whole;
-          if (raw.length > cfg.maxBufferedBodyBytes) throw new RelayError('response_too_large', `response body of ${raw.length} bytes exceeds the buffered limit of ${cfg.maxBufferedBodyBytes} bytes; request it with supports_response_streaming`);
+          if (raw.length > cfg.maxBufferedBodyBytes) throw tooLarge(raw.length, cfg.maxBufferedBodyBytes);
         } else if (declared >= 0 && declared <= switchAt && declared <= cfg.maxBufferedBodyBytes) raw = await res.bytes();
         else {
           const read = await readLimited(res, declared, cfg.maxBufferedBodyBytes, f.abort.signal, switchAt);
@@ -380,8 +383,8 @@ export class HttpRelay {
         const w = writeBuffered(conn, req.requestId, status, headers, raw, this.#limits(req.binaryChunks));
         const r = w instanceof Promise ? await w : w;
         encoding = r.encoding;
-        // The signal went to fetch and its body read only (no streamed request body that fetch may still be reading, no
-        // drain wait, no credit window): see #spareAborts.
+        // The signal went to the backend call only (no streamed request body that fetch may still be reading, no drain
+        // wait, no credit window): see #spareAborts.
         f.reusable = !req.streamingBody;
         d.metric({ name: 'pipeops_proxy_bytes_total', op: 'inc', value: r.rawBytes, labels: RESPONSE_LABELS });
         d.metric({ name: 'pipeops_proxy_wire_bytes_total', op: 'inc', value: r.wireBytes, labels: ENCODING_LABELS[r.encoding] });
@@ -436,6 +439,11 @@ export class HttpRelay {
   }
 }
 
+/** A buffered answer over the limit (P3): `bytes` when they are known. */
+function tooLarge(bytes: number | null, limit: number): RelayError {
+  return new RelayError('response_too_large', `response body ${bytes === null ? '' : `of ${bytes} bytes `}exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
+}
+
 class RelayError extends Error {
   constructor(
     readonly code: string,
@@ -460,7 +468,7 @@ async function readLimited(res: { readonly body: ReadableStream<Uint8Array> | nu
   if (declared > switchAt) return { kind: 'switch', parts: [], reader: res.body.getReader() };
   if (declared > limit) {
     await res.body.cancel();
-    throw new RelayError('response_too_large', `response body of ${declared} bytes exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
+    throw tooLarge(declared, limit);
   }
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -476,7 +484,7 @@ async function readLimited(res: { readonly body: ReadableStream<Uint8Array> | nu
     }
     if (total > limit) {
       await reader.cancel();
-      throw new RelayError('response_too_large', `response body exceeds the buffered limit of ${limit} bytes; request it with supports_response_streaming`);
+      throw tooLarge(null, limit);
     }
     parts.push(value);
   }

@@ -21,7 +21,7 @@ function loadAndWatch(): { schema: WeakRef<object>; index: WeakRef<object>; port
 // Deno collects only with --v8-flags=--expose-gc (the runtime's collectGarbage is then a no-op): nothing to observe.
 const canCollect = runtime.name === 'bun' || typeof (globalThis as { gc?: unknown }).gc === 'function';
 
-test.skipIf(!canCollect)('a configuration load leaves neither the schema nor its leaf index on the heap', async () => {
+test.skipIf(!canCollect)('a configuration load leaves neither the schema nor its leaf index on the heap (needs a collector to call: Bun, or Deno with --v8-flags=--expose-gc)', async () => {
   const w = loadAndWatch();
   expect(w.port).toBeGreaterThanOrEqual(0);
   // A WeakRef's target stays alive until the current job ends; then a full collection may clear it. The collector

@@ -14,6 +14,7 @@ import {
   headerValue,
   rawHeadersToMap,
   responseHeaderMap,
+  responseHeaderPairs,
   sanitizeResponseHeaders,
 } from '../../src/protocol/http-headers.ts';
 import { parseResponseHead, requestHead } from '../../src/protocol/upgrade-head.ts';
@@ -167,5 +168,20 @@ describe('one-pass forms used by the HTTP relay agree with the two-step ones', (
         expect(responseHeaderMap(status, h)).toEqual(sanitizeResponseHeaders(status, headersToMap(h)));
       }),
     );
+  });
+
+  test('responseHeaderPairs(raw) is sanitizeResponseHeaders(200, …) of the same answer, every value of a name kept apart', () => {
+    fc.assert(
+      fc.property(pairs, (ps) => {
+        const raw = ps.flat();
+        const map: HeaderMap = {};
+        for (const [k, v] of ps) (map[canonicalHeaderName(k)] ??= []).push(v);
+        expect(responseHeaderPairs(raw)).toEqual(sanitizeResponseHeaders(200, map));
+      }),
+    );
+    expect(responseHeaderPairs(['Audit-Id', 'a', 'cache-control', 'no-cache', 'Cache-Control', 'private', 'Connection', 'close, X-Hop', 'x-hop', '1'])).toEqual({
+      'Audit-Id': ['a'],
+      'Cache-Control': ['no-cache', 'private'],
+    });
   });
 });

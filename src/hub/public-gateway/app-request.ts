@@ -1,7 +1,7 @@
 // What the public gateway forwards for one app request: the headers (original Host kept, hop-by-hop dropped,
 // X-Forwarded-For/Proto/Host, X-Real-IP and Forwarded set by us), the split target and the body length to expect.
 // The `proxy_request` itself is built in src/protocol/proxy-request-builders.ts. Pure.
-import { forwardRequestHeaders, type HeaderMap, headerValue, rawHeadersToMap } from '../../protocol/http-headers.ts';
+import { forwardRequestHeaders, type HeaderMap, HTTP_TOKEN, headerValue, rawHeadersToMap } from '../../protocol/http-headers.ts';
 
 export interface ClientFacts {
   /** The client's address as the gateway saw it (or, for a verified forward, as the forwarding replica saw it). */
@@ -50,13 +50,10 @@ function withExtra(base: readonly string[], extra: readonly string[]): readonly 
 export function forwardedElement(client: ClientFacts, host: string): string {
   const ip = client.ip;
   const parts = [`for=${ip.includes(':') ? `"[${ip}]"` : ip || 'unknown'}`];
-  if (host) parts.push(`host=${TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`}`);
+  if (host) parts.push(`host=${HTTP_TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`}`);
   parts.push(`proto=${client.proto}`);
   return parts.join(';');
 }
-
-/** RFC 7230 token characters: a value of only these needs no quotes. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Split a request target into path and raw query. */
 export function splitTarget(url: string): { path: string; query: string } {
