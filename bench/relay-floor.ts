@@ -46,6 +46,7 @@ const withOurs = !argv.includes('--no-ours');
 const floorVariants = option('floors', '').split(';');
 const threads = argv.includes('--threads');
 const nodeFloor = argv.includes('--node-floor');
+const listenFloor = argv.includes('--listen-floor');
 const withFairness = argv.includes('--fairness');
 const jsonOut = argv.includes('--json') ? option('json', '') : '';
 const dir = mkdtempSync(join(tmpdir(), 'pipeops-floor-'));
@@ -79,8 +80,8 @@ try {
     await lineOf(fagent, /"floor_agent_ready"/);
     floors.push({ name: v ? `floor[${v}]` : 'floor', url: fready.url, pids: { hub: fhub.pid, agent: fagent.pid, backend: backend.pid } });
   }
-  if (nodeFloor) {
-    const nhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub-node.ts')], { stdout: 'pipe', stderr: 'inherit' });
+  for (const mode of [...(nodeFloor ? ['node'] : []), ...(listenFloor ? ['listen'] : [])]) {
+    const nhub = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-hub-node.ts'), mode], { stdout: 'pipe', stderr: 'inherit' });
     procs.push(nhub);
     const nready = JSON.parse(await lineOf(nhub, /"floor_hub_ready"/)) as { url: string; ws: string };
     const nagent = Bun.spawn([BUN, join(ROOT, 'bench/support/floor-agent.ts'), nready.ws, backendUrl, fixtureCa], {
@@ -90,7 +91,7 @@ try {
     });
     procs.push(nagent);
     await lineOf(nagent, /"floor_agent_ready"/);
-    floors.push({ name: 'nodefloor', url: nready.url, pids: { hub: nhub.pid, agent: nagent.pid, backend: backend.pid }, smallOnly: true });
+    floors.push({ name: `${mode}floor`, url: nready.url, pids: { hub: nhub.pid, agent: nagent.pid, backend: backend.pid }, smallOnly: true });
   }
 
   // our hub and agent, as bench/tunnel.ts starts them

@@ -1,7 +1,6 @@
 // The hub side's table of requests and upgrades in flight toward agents, with the three agent listeners that
 // route answers to them. Shared by every gateway that sends `proxy_request`s (Kubernetes API, public): `open`
 // starts one exchange (its ProxyExchange, chunk credit and table row); the gateway then sends the request.
-import type { ServerResponse } from 'node:http';
 import type { InboundMessage } from '../../protocol/envelope.ts';
 import { frameRequestId } from '../../protocol/binary-frame.ts';
 import type { AgentEndpoint, AgentSession } from '../agent-endpoint.ts';
@@ -9,7 +8,7 @@ import { ChunkCredit, windowMessage } from '../../protocol/flow-control.ts';
 import type { SessionDirectory } from '../session-directory.ts';
 import { applyAgentFrame, applyAgentMessage } from './agent-answer.ts';
 import { DeadlineSweep } from '../../timing/deadlines.ts';
-import { type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
+import { type ClientAnswer, type ExchangeInfo, type ExchangeOptions, ProxyExchange } from './proxy-exchange.ts';
 
 /** An upgraded stream in flight: the raw upgrade relay, or channel translation for agents without `raw_upgrade`. */
 export interface UpgradeHandler {
@@ -69,7 +68,7 @@ export class AgentExchanges {
   }
 
   /** Start one exchange toward `session`'s agent, answered on `res`. */
-  open(session: AgentSession, info: ExchangeInfo, res: ServerResponse, endsCleanlyOnShutdown = false): ProxyExchange {
+  open(session: AgentSession, info: ExchangeInfo, res: ClientAnswer, endsCleanlyOnShutdown = false): ProxyExchange {
     // The constructor only arms the answer timeout (fired later, from a timer): nothing can finish it before `set`.
     const ex = new ProxyExchange(info, res, session, this.#opts, endsCleanlyOnShutdown);
     this.pending.set(info.requestId, ex);
@@ -77,7 +76,7 @@ export class AgentExchanges {
   }
 
   /** The 'close' of `res` (for a table whose gateway watches it, `callerWatchesClose`). */
-  clientClosed(requestId: string, res: ServerResponse): void {
+  clientClosed(requestId: string, res: ClientAnswer): void {
     const ex = this.pending.get(requestId);
     if (ex && ex.res === res) ex.clientClosed();
   }

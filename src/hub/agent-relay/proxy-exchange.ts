@@ -1,7 +1,6 @@
 // One request in flight through an agent (kubectl's, or an app's on the public gateway): waits for the agent's
 // answer (buffered or streamed) and writes it to the client, or fails it. Every way out (answer, agent error, timeout, client gone, agent gone,
 // slow client) ends in exactly one `finish`, and tells the agent `proxy_cancel` when the agent may still be working.
-import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../log/logger.ts';
 import type { HeaderMap } from '../../protocol/http-headers.ts';
 import type { DecodedResponse } from '../../protocol/response-decoders.ts';
@@ -10,6 +9,24 @@ import { kubeErrorBody } from '../kube-gateway/kube-status.ts';
 import type { DeadlineSweep } from '../../timing/deadlines.ts';
 import type { AgentSession } from '../agent-endpoint.ts';
 import type { ChunkCredit } from '../../protocol/flow-control.ts';
+
+/**
+ * Where an exchange writes its answer: node's ServerResponse, or the kube gateway's fast-path FrontResponse
+ * (src/hub/kube-gateway/http-front.ts). Only what the exchanges and their chunk credit use.
+ */
+export interface ClientAnswer {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  writeHead(status: number, headers?: Record<string, string | string[]>): unknown;
+  flushHeaders(): void;
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: Uint8Array | string): unknown;
+  destroy(): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  once(event: 'drain' | 'finish', listener: () => void): unknown;
+}
 
 export interface ExchangeInfo {
   requestId: string;
@@ -59,7 +76,7 @@ export class ProxyExchange {
 
   constructor(
     readonly info: ExchangeInfo,
-    readonly res: ServerResponse,
+    readonly res: ClientAnswer,
     /** The agent session the request was written to (its answers count only from there). */
     readonly session: AgentSession,
     readonly opts: ExchangeOptions,

@@ -1,0 +1,174 @@
+// Bun-only: a TCP (or TLS) listener on Bun.listen whose accepted sockets queue what the kernel does not take, for the
+// hub's kube gateway front (src/hub/kube-gateway/http-front.ts). The hub runs on Bun only (issue 16); the agent
+// never loads this module. Measured (issue 14, `bench/relay-floor.ts --node-floor --listen-floor`): the least a
+// relay's client side costs on Bun.listen with a head reader of its own was 21 µs of hub CPU per small HTTPS request
+// against 32 on node:https and 24 on Bun.serve, and the load generator spent 3 µs less per request.
+import type { Socket, TCPSocketListener } from 'bun';
+
+/** One accepted connection. Callbacks are fields (one object per connection, no emitter). */
+export interface AcceptedStream {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
+  /** Bytes written but not yet taken by the kernel. */
+  readonly writableLength: number;
+  readonly closed: boolean;
+  onData: (d: Buffer) => void;
+  /** The queue emptied after a write that did not go through whole. */
+  onDrain: () => void;
+  /** The peer ended its side. */
+  onEnd: () => void;
+  /** Once, when the connection is gone (either side, or destroy). */
+  onClose: () => void;
+  /** False when part of `d` waits in the queue. */
+  write(d: Uint8Array): boolean;
+  /** Ends the connection once the queue is written. */
+  end(): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface StreamListener {
+  readonly port: number;
+  /** Stops accepting; open connections stay (the caller ends them). */
+  stop(): void;
+}
+
+export interface StreamListenOptions {
+  hostname: string;
+  port: number;
+  tls: { cert: string; key: string } | null;
+  onOpen(s: AcceptedStream): void;
+}
+
+const nop = () => {};
+
+class BunAccepted implements AcceptedStream {
+  onData: (d: Buffer) => void = nop;
+  onDrain: () => void = nop;
+  onEnd: () => void = nop;
+  onClose: () => void = nop;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #ending = false;
+  closed = false;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
+
+  constructor(readonly s: Socket<BunAccepted>) {
+    this.remoteAddress = s.remoteAddress;
+    this.remotePort = (s as unknown as { remotePort?: number }).remotePort ?? 0;
+    this.localPort = s.localPort;
+  }
+
+  get writableLength(): number {
+    return this.#queued;
+  }
+
+  write(d: Uint8Array): boolean {
+    if (this.closed || this.#ending) return false;
+    if (this.#queued) {
+      this.#queue.push(d);
+      this.#queued += d.length;
+      return false;
+    }
+    const n = this.s.write(d);
+    if (n >= d.length) return true;
+    const rest = d.subarray(Math.max(0, n));
+    this.#queue.push(rest);
+    this.#queued += rest.length;
+    return false;
+  }
+
+  end(): void {
+    if (this.closed || this.#ending) return;
+    this.#ending = true;
+    if (!this.#queued) this.s.end();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.#queue = [];
+    this.#queued = 0;
+    this.s.terminate();
+  }
+
+  pause(): void {
+    this.s.pause();
+  }
+
+  resume(): void {
+    this.s.resume();
+  }
+
+  flush(): void {
+    while (this.#queue.length) {
+      const head = this.#queue[0]!;
+      const n = this.s.write(head);
+      if (n >= head.length) {
+        this.#queue.shift();
+        this.#queued -= head.length;
+        continue;
+      }
+      if (n > 0) {
+        this.#queue[0] = head.subarray(n);
+        this.#queued -= n;
+      }
+      return;
+    }
+    if (this.#ending) {
+      this.s.end();
+      return;
+    }
+    this.onDrain();
+  }
+
+  gone(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.onClose();
+  }
+}
+
+export function listenStream(o: StreamListenOptions): StreamListener {
+  const l: TCPSocketListener<BunAccepted> = Bun.listen<BunAccepted>({
+    hostname: o.hostname,
+    port: o.port,
+    // The peer's FIN ends only its side: an upgraded stream (an L4 forward) may still answer after it, and the front
+    // ends an HTTP connection itself once its answer is written.
+    allowHalfOpen: true,
+    ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key } } : {}),
+    socket: {
+      open(s) {
+        s.setNoDelay(true);
+        const a = new BunAccepted(s);
+        s.data = a;
+        o.onOpen(a);
+      },
+      data(s, d) {
+        s.data.onData(d as Buffer);
+      },
+      drain(s) {
+        s.data.flush();
+      },
+      end(s) {
+        s.data.onEnd();
+      },
+      close(s) {
+        s.data?.gone();
+      },
+      error(s) {
+        // A reset or a failed handshake: 'close' follows.
+        s.data?.gone();
+      },
+    },
+  });
+  return {
+    port: l.port,
+    stop: () => l.stop(false),
+  };
+}
