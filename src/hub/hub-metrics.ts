@@ -61,6 +61,13 @@ export const HUB_METRICS = [
     help: 'Requests and upgrades carried to the hub replica that holds the cluster\'s agent session, by gateway (kube, public, l4) and kind (request, upgrade, tcp, udp: one per UDP client address).',
     labels: ['gateway', 'kind'],
   },
+  { name: 'pipeops_hub_kube_connections_total', type: 'counter', help: 'Connections the Kubernetes API gateway accepted (TLS handshakes that completed or not).', labels: [] },
+  {
+    name: 'pipeops_hub_kube_connections_to_node_total',
+    type: 'counter',
+    help: 'Kubernetes API gateway connections handed from the front\'s own reader (plain GETs answered from memory) to node:http, which keeps them: a request with a body, an upgrade (exec, attach, port-forward), a refusal, a forward between replicas, or a head the reader does not take as it is.',
+    labels: [],
+  },
   { name: 'pipeops_hub_upgrades_total', type: 'counter', help: 'Upgrades (exec, attach, port-forward, app WebSockets) handed to an agent, by gateway (kube, public).', labels: ['gateway'] },
   { name: 'pipeops_hub_upgrades_active', type: 'gauge', help: 'Upgraded connections relayed through an agent now, by gateway (kube, public).', labels: ['gateway'] },
   {

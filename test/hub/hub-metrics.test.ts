@@ -182,6 +182,9 @@ test('upgrades active while relayed, counted once', async () => {
   await switched;
   expect(head).toStartWith('HTTP/1.1 101');
   const during = await scrape();
+  // One connection, taken by node:http for its upgrade (the front's reader serves plain GETs only).
+  expect(value(during, 'pipeops_hub_kube_connections_total') - value(before, 'pipeops_hub_kube_connections_total')).toBe(1);
+  expect(value(during, 'pipeops_hub_kube_connections_to_node_total') - value(before, 'pipeops_hub_kube_connections_to_node_total')).toBe(1);
   expect(value(during, 'pipeops_hub_upgrades_active', { gateway: 'kube' })).toBe(1);
   expect(value(during, 'pipeops_hub_upgrades_total', { gateway: 'kube' }) - value(before, 'pipeops_hub_upgrades_total', { gateway: 'kube' })).toBe(1);
   socket.destroy();
@@ -192,6 +195,8 @@ test('tunnel bytes equal what the agent sent and received on its session', async
   const base = await scrape();
   const start = { ...wire };
   for (let i = 0; i < 5; i++) await (await kube('/api/v1/pods')).text();
+  // Plain GETs for a connected cluster are the front's own: no connection went to node:http for them.
+  expect(value(await scrape(), 'pipeops_hub_kube_connections_to_node_total') - value(base, 'pipeops_hub_kube_connections_to_node_total')).toBe(0);
   await waitFor(async () => {
     const s = await scrape();
     const toAgent = value(s, 'pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' }) - value(base, 'pipeops_hub_tunnel_bytes_total', { direction: 'to_agent' });

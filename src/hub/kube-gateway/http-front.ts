@@ -564,6 +564,9 @@ export interface HttpFrontOptions {
   keepAliveTimeoutMs?: number;
   /** A head must be complete this long after its first byte (node's default headersTimeout, 60 s). */
   headersTimeoutMs?: number;
+  /** Counted: a connection accepted, a connection handed to node. */
+  opened?: () => void;
+  handedOff?: () => void;
 }
 
 export class HttpFront {
@@ -580,7 +583,11 @@ export class HttpFront {
     this.encrypted = o.tls !== null;
     this.#keepAliveMs = o.keepAliveTimeoutMs ?? 5_000;
     this.#headersMs = o.headersTimeoutMs ?? 60_000;
-    this.#listener = listenStream({ hostname: o.hostname, port: o.port, tls: o.tls, onOpen: (s) => this.conns.add(new FrontConn(s, this)) });
+    this.#listener = listenStream({ hostname: o.hostname, port: o.port, tls: o.tls, onOpen: (s) => {
+        this.conns.add(new FrontConn(s, this));
+        o.opened?.();
+      },
+    });
     const every = Math.max(50, Math.min(1_000, Math.floor(Math.min(this.#keepAliveMs, this.#headersMs) / 4)));
     this.#sweep = setInterval(() => this.#expire(), every);
     this.#sweep.unref?.();
@@ -596,6 +603,7 @@ export class HttpFront {
 
   handOff(c: FrontConn, d: SocketDuplex): void {
     this.handedOff++;
+    this.o.handedOff?.();
     this.o.node.emit('connection', d);
     void c;
   }

@@ -434,6 +434,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     tls: { cert: o.tls.cert, key: o.tls.key },
     handle: o.fastPath === false ? noFast : fast,
     node: server,
+    opened: () => o.metrics?.inc('pipeops_hub_kube_connections_total', {}),
+    handedOff: () => o.metrics?.inc('pipeops_hub_kube_connections_to_node_total', {}),
     ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
     ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
   });
