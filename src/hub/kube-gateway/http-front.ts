@@ -130,7 +130,12 @@ export class FrontResponse {
       return this.conn.s.write(this.#framed(this.#head, body));
     }
     if (this.#noBody || body.length === 0) return this.conn.s.writableLength === 0;
-    return this.conn.s.write(this.#framed('', body));
+    if (!this.#chunked || body.length < COPY_BELOW) return this.conn.s.write(this.#framed('', body));
+    // A bulk chunk is not copied to be framed: its size line, the bytes, and CRLF go as three writes.
+    const s = this.conn.s;
+    s.write(Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'));
+    s.write(body);
+    return s.write(CRLF);
   }
 
   end(chunk?: Uint8Array | string): this {
@@ -215,6 +220,9 @@ export class FrontResponse {
 
 const EMPTY = Buffer.alloc(0);
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+/** Chunks below this size are copied into one framed buffer (one write); larger ones are written as they are. */
+const COPY_BELOW = 16 * 1024;
 const INVALID_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 function field(name: string, value: string): string {
