@@ -415,6 +415,8 @@ export class FrontConn {
   #headBytes: Buffer | null = null;
   #node: SocketDuplex | null = null;
   #paused = false;
+  /** The keep-alive timeout ended this connection (the next sweep cuts it if it is still open). */
+  #ending = false;
   /** The client ended its side while an answer was under way: end ours after it. */
   #peerEnded = false;
   /** performance.now() when the connection went idle, or when the current head began (the sweep's clock). */
@@ -544,8 +546,12 @@ export class FrontConn {
 
   /** Ends an idle connection (keep-alive timeout) or cuts a head that did not complete in time. */
   close(cut: boolean): void {
-    if (cut) this.s.destroy();
-    else this.s.end();
+    // Ended once already and still here (a peer that keeps its side open, or never reads what is queued): cut.
+    if (cut || this.#ending) this.s.destroy();
+    else {
+      this.#ending = true;
+      this.s.end();
+    }
   }
 
   #gone(): void {
