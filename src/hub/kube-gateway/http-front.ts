@@ -460,6 +460,8 @@ export class FrontConn {
       this.#node.input(d);
       return;
     }
+    // Ended for keep-alive: a request that crossed our FIN gets no answer (the client retries on a new connection).
+    if (this.#ending) return;
     if (this.#buf) this.#buf = Buffer.concat([this.#buf, d]);
     else {
       this.#buf = d;
