@@ -461,7 +461,14 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
       outage.close();
       front.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of [...front.conns]) if (!c.handedOff) c.close(c.s.writableLength === 0);
+      for (const c of [...front.conns]) {
+        if (c.handedOff) continue;
+        if (c.s.writableLength === 0) c.close(true);
+        else {
+          c.close(false);
+          setTimeout(() => c.close(true), 2_000).unref();
+        }
+      }
       // Streams ended cleanly above still have their terminating chunk to flush: end those sockets (bounded), cut the rest.
       for (const s of [...sockets]) {
         if (s.writableLength === 0) s.destroy();
