@@ -188,7 +188,9 @@ describe('fastHead', () => {
         expect(node.rawHeaders).toEqual(parsed.rawHeaders);
         for (const n of ['content-length', 'transfer-encoding', 'upgrade', 'expect']) expect(node.headers[n]).toBeUndefined();
         expect([undefined, 'keep-alive']).toContain(node.headers.connection?.toLowerCase());
-        expect(node.headers.host).toBe(h.hostValue.trim());
+        const hosts = parsed.rawHeaders.filter((_, i, a) => i % 2 === 1 && a[i - 1]!.toLowerCase() === 'host');
+        expect(hosts.length).toBe(1);
+        expect(node.headers.host).toBe(hosts[0]!);
       }),
       { numRuns: 3000 },
     );

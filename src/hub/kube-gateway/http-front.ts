@@ -406,7 +406,7 @@ export class FrontConn {
   #headBytes: Buffer | null = null;
   #node: SocketDuplex | null = null;
   #paused = false;
-  /** The client ended its side while an answer was under way: end ours after it. */
+  /** The client ended its side: nothing more is read or answered. */
   #peerEnded = false;
   /** performance.now() when the connection went idle, or when the current head began (the sweep's clock). */
   since: number;
@@ -424,8 +424,7 @@ export class FrontConn {
     };
     s.onEnd = () => {
       if (this.#node) this.#node.ended();
-      else if (!this.#current) s.end();
-      else this.#peerEnded = true;
+      else this.#peerGone();
     };
     s.onClose = () => this.#gone();
   }
@@ -467,7 +466,7 @@ export class FrontConn {
   /** Reads the next head in the buffer: served here, handed to node, or waited for. */
   #next(): void {
     const b = this.#buf;
-    if (!b || this.closed) return;
+    if (!b || this.closed || this.#peerEnded) return;
     const end = b.indexOf(HEAD_END, Math.max(0, this.#scanned - 3));
     if (end < 0) {
       this.#scanned = b.length;
@@ -497,10 +496,6 @@ export class FrontConn {
     this.#current = null;
     this.#headBytes = null;
     this.since = performance.now();
-    if (this.#peerEnded) {
-      this.s.end();
-      return;
-    }
     if (this.#paused) {
       this.#paused = false;
       this.s.resume();
@@ -517,6 +512,23 @@ export class FrontConn {
     this.#headBytes = null;
     this.#buf = this.#buf ? Buffer.concat([head, this.#buf]) : head;
     this.#handOff();
+  }
+
+  /**
+   * The client's FIN. An answer under way is abandoned ('close', so the exchange tells the agent proxy_cancel) and
+   * requests still buffered are dropped, as node's server does (and Go's, which cancels the request's context): a
+   * client that closed its connection sends just this FIN, and only a write that fails would tell it from a
+   * half-close, so a quiet watch or a slow answer would otherwise hold its exchange, the agent's work and this
+   * connection until the answer ends.
+   */
+  #peerGone(): void {
+    this.#peerEnded = true;
+    this.#buf = null;
+    this.#headBytes = null;
+    const c = this.#current;
+    this.#current = null;
+    this.s.end();
+    c?.connectionGone();
   }
 
   /** node's server takes the connection from the request in the buffer on. */
