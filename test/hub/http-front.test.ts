@@ -7,7 +7,7 @@ import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { FrontConn, type FrontRequest, type FrontResponse, fastHead, HttpFront, MAX_FAST_HEAD, type SocketDuplex } from '../../src/hub/kube-gateway/http-front.ts';
 import type { AcceptedStream } from '../../src/runtime/bun/stream-listener.ts';
-import { parseResponses, WireClient } from '../support/http-wire.ts';
+import { WireClient } from '../support/http-wire.ts';
 import { waitFor } from '../support/wait.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // HTTP/1.1 answers read off the wire byte for byte, for tests that compare framing (the kube gateway's front against
 // node's server): a parser of a stream of responses, and a raw client connection that waits on events, not on time.
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 export interface WireResponse {
   statusLine: string;
@@ -114,7 +114,7 @@ export class WireClient {
   static open(port: number, tls?: { ca: string }): Promise<WireClient> {
     return new Promise((resolve, reject) => {
       const s = tls
-        ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost', allowHalfOpen: true }, () => resolve(new WireClient(s)))
+        ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => resolve(new WireClient(s)))
         : netConnect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(new WireClient(s)));
       s.once('error', reject);
     });
