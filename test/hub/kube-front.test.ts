@@ -3,6 +3,7 @@
 // connections mixing both paths, heads in pieces, timeouts, disconnects, request-smuggling probes, and no
 // connection left behind.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { connect as tcpConnect } from 'node:net';
 import type { Hub } from '../../src/hub/server.ts';
 import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
 import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
@@ -135,6 +136,15 @@ describe('the same answers with and without the fast path', () => {
     expect(nodeGw.handedOff).toBeGreaterThanOrEqual(cases.length);
   });
 
+  test('the Keep-Alive header follows keepAliveTimeoutMs on both paths', async () => {
+    const [f, n] = await Promise.all([gateway({ keepAliveTimeoutMs: 2000 }), gateway({ keepAliveTimeoutMs: 2000, fastPath: false })]);
+    const [a, b] = await Promise.all([ask(f, GET('/d/1k')), ask(n, GET('/d/1k'))]);
+    a.c.s.destroy();
+    b.c.s.destroy();
+    expect(comparable(a.responses[0]!)).toEqual(comparable(b.responses[0]!));
+    expect(a.responses[0]!.headers).toContainEqual(['Keep-Alive', 'timeout=2']);
+  });
+
   test('a stream aborted mid-way: the same bytes, no terminating chunk, the connection cut', async () => {
     on('/d/abort', (id, a) => {
       a.header(id, 200, { 'Content-Type': ['application/json'] });
@@ -230,6 +240,46 @@ describe('timeouts and disconnects', () => {
     expect(partial.data.length).toBe(0);
     expect(idle.ended).toBe(true);
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
+  test('a TCP connection that never completes its TLS handshake is closed after keepAliveTimeoutMs', async () => {
+    const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 300 });
+    const s = tcpConnect({ host: '127.0.0.1', port: gw.port });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('close', r));
+    // A partial ClientHello too.
+    const t = tcpConnect({ host: '127.0.0.1', port: gw.port }, () => t.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])));
+    t.on('error', () => {});
+    await new Promise((r) => t.once('close', r));
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
+  test('node\'s connections too: idle after an answer → ended after keepAliveTimeoutMs, a stalled head → cut after headersTimeoutMs', async () => {
+    // Bun's node:http runs neither timer on a connection it is handed (emit('connection')): the front does.
+    const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 300 });
+    const post = `POST /clusters/${agent.clusterId}/k8s/n/post HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 2\r\n\r\nhi`;
+    const idle = await open(gw);
+    idle.write(post);
+    // Unauthenticated: a refused GET, then a head that never completes.
+    const stalled = await open(gw);
+    stalled.write(`${GET('/n/401', '', 'wrong-token-123456')}GET /clusters/x/k8s/y HTTP/1.1\r\nHost: x\r\n`);
+    await Promise.all([idle.waitResponses(1), stalled.waitResponses(1)]);
+    await Promise.all([idle.waitClosed(), stalled.waitClosed()]);
+    expect(idle.responses()[0]!.body.toString()).toBe('POST /n/post hi');
+    expect(idle.ended).toBe(true);
+    expect(stalled.responses().map((r) => r.status)).toEqual([401]);
+    expect(gw.handedOff).toBe(2);
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
+  test('a handed-off request still waiting for its answer is not cut by either timer: the agent\'s timeout answers it', async () => {
+    on('/n/slow', () => {});
+    const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 300, proxyTimeoutMs: 1200 });
+    const c = await open(gw);
+    c.write(`POST /clusters/${agent.clusterId}/k8s/n/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 2\r\n\r\nhi`);
+    const [r] = await c.waitResponses(1);
+    expect(r!.status).toBe(504);
+    c.s.destroy();
   });
 
   test('the client ends its side while the agent is still answering: proxy_cancel on both paths, no answer, the connection ends', async () => {
