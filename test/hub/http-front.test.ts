@@ -251,6 +251,7 @@ function fakeConn(handle: (req: FrontRequest, res: FrontResponse) => boolean) {
   let nodeEnded = false;
   const front = {
     encrypted: false,
+    keepAliveFields: 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n',
     handle,
     forget: () => {},
     handOff: (_c: FrontConn, d: SocketDuplex) => {
@@ -562,6 +563,11 @@ describe('HttpFront over sockets', () => {
         res.end(out);
       });
     });
+    node.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(d));
+      socket.on('end', () => socket.end());
+    });
     front = new HttpFront({
       hostname: '127.0.0.1',
       port: 0,
@@ -657,6 +663,20 @@ describe('HttpFront over sockets', () => {
     c.s.end();
     await c.waitClosed();
     expect(bodies(c)).toEqual(['fast /h1', 'fast /h2']);
+  });
+
+  test('an upgraded connection is never timed out, though quiet longer than an idle one that is', async () => {
+    const up = await WireClient.open(front.port);
+    up.write('GET /node/up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    await up.until(() => up.data.includes('\r\n\r\n'), '101');
+    const idle = await WireClient.open(front.port);
+    idle.write(`POST /node/idle HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx`);
+    await idle.waitResponses(1);
+    await idle.waitClosed();
+    expect(up.closed).toBe(false);
+    up.write('ping');
+    await up.until(() => up.data.toString().endsWith('ping'), 'echo');
+    up.s.destroy();
   });
 
   test('connections opened and closed in every state leave no connection behind', async () => {
