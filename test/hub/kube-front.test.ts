@@ -141,6 +141,38 @@ describe('the same answers with and without the fast path', () => {
     });
   }
 
+  test('what the agent receives is the same on both paths (headers as sent, trimmed; hop-by-hop and the user token dropped)', async () => {
+    const extra = [
+      'Accept: application/json;as=Table;v=v1;g=meta.k8s.io, application/json',
+      'accept: text/plain',
+      'User-Agent:   kubectl/v1.33.0 (linux/amd64)  \t',
+      'X-Dup: 1',
+      'x-dup: 2',
+      'X-Empty:',
+      'Connection: keep-alive',
+      'Keep-Alive: timeout=5',
+      'TE: trailers',
+      'Proxy-Connection: keep-alive',
+      'Accept-Encoding: gzip',
+      'X-Latin: caf\xe9',
+      'Impersonate-User: someone',
+      'X-Forwarded-For: 10.0.0.1',
+      'Authorization: Bearer second-token',
+    ].join('\r\n');
+    const payloads: Record<string, unknown>[] = [];
+    for (const gw of [fastGw, nodeGw]) {
+      const before = agent.requests.length;
+      const { c } = await ask(gw, GET('/same/request?labelSelector=a%3Db&limit=5', `${extra}\r\n`));
+      c.s.destroy();
+      const m = agent.requests[before]!.message;
+      payloads.push({ ...m.payload, request_id: undefined });
+    }
+    expect(payloads[0]).toEqual(payloads[1]!);
+    const headers = payloads[0]!.headers as Record<string, string[]>;
+    expect(headers.Authorization).toEqual([`Bearer ${SA_TOKEN}`]);
+    expect(headers['User-Agent']).toEqual(['kubectl/v1.33.0 (linux/amd64)']);
+  });
+
   test('both paths were taken: the fast gateway served GETs itself, the other handed each connection to node', () => {
     expect(fastGw.handedOff).toBe(0);
     expect(nodeGw.handedOff).toBeGreaterThanOrEqual(cases.length);
