@@ -103,7 +103,7 @@ export class FrontResponse {
       else head += field(name, String(v));
     }
     if (!date) head += `Date: ${httpDate()}\r\n`;
-    head += 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
+    head += this.conn.front.keepAliveFields;
     if (!length && !this.#noBody) {
       this.#chunked = true;
       head += 'Transfer-Encoding: chunked\r\n';
@@ -318,6 +318,15 @@ export class SocketDuplex extends Duplex {
   readonly localPort: number;
   readonly encrypted: boolean;
   #waiting: ((e?: Error | null) => void) | null = null;
+  /**
+   * What the front's sweep needs to time this connection out, since Bun's node:http runs neither its keep-alive nor
+   * its headers timer on a connection it is handed: requests node is answering now, an upgrade (the relay's from
+   * then on), when the last answer ended, and when input began arriving with no request under way (-1: none).
+   */
+  requests = 0;
+  upgraded = false;
+  idleSince = performance.now();
+  headSince = -1;
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -333,6 +342,7 @@ export class SocketDuplex extends Duplex {
   /** Bytes from the connection (the front's buffer first, then every read). */
   input(d: Uint8Array): void {
     this.#active();
+    if (this.requests === 0 && this.headSince < 0) this.headSince = performance.now();
     if (!this.push(d)) this.s.pause();
   }
 
@@ -359,6 +369,22 @@ export class SocketDuplex extends Duplex {
     this.#waiting = null;
     w?.(e ?? Object.assign(new Error('socket closed'), { code: 'EPIPE' }));
     cb(e);
+  }
+
+  /** node's server began answering a request on this connection. */
+  began(res: { once(event: 'close', l: () => void): unknown }): void {
+    this.requests++;
+    this.headSince = -1;
+    res.once('close', () => {
+      if (--this.requests === 0) this.idleSince = performance.now();
+    });
+  }
+
+  /** What the sweep does now: nothing, 'end' (idle for keepAliveMs) or 'cut' (a head still incomplete after headersMs). */
+  expiry(now: number, keepAliveMs: number, headersMs: number): 'end' | 'cut' | null {
+    if (this.upgraded || this.requests > 0 || this.destroyed) return null;
+    if (this.headSince >= 0) return now - this.headSince > headersMs ? 'cut' : null;
+    return now - this.idleSince > keepAliveMs ? 'end' : null;
   }
 
   drained(): void {
@@ -417,7 +443,7 @@ export class FrontConn {
   #paused = false;
   /** The keep-alive timeout ended this connection (the next sweep cuts it if it is still open). */
   #ending = false;
-  /** The client ended its side while an answer was under way: end ours after it. */
+  /** The client ended its side: nothing more is read or answered. */
   #peerEnded = false;
   /** performance.now() when the connection went idle, or when the current head began (the sweep's clock). */
   since: number;
@@ -435,8 +461,7 @@ export class FrontConn {
     };
     s.onEnd = () => {
       if (this.#node) this.#node.ended();
-      else if (!this.#current) s.end();
-      else this.#peerEnded = true;
+      else this.#peerGone();
     };
     s.onClose = () => this.#gone();
   }
@@ -453,6 +478,11 @@ export class FrontConn {
 
   get handedOff(): boolean {
     return this.#node !== null;
+  }
+
+  /** node's side of a handed-off connection. */
+  get node(): SocketDuplex | null {
+    return this.#node;
   }
 
   #data(d: Buffer): void {
@@ -480,7 +510,7 @@ export class FrontConn {
   /** Reads the next head in the buffer: served here, handed to node, or waited for. */
   #next(): void {
     const b = this.#buf;
-    if (!b || this.closed) return;
+    if (!b || this.closed || this.#peerEnded) return;
     const end = b.indexOf(HEAD_END, Math.max(0, this.#scanned - 3));
     if (end < 0) {
       this.#scanned = b.length;
@@ -510,10 +540,6 @@ export class FrontConn {
     this.#current = null;
     this.#headBytes = null;
     this.since = performance.now();
-    if (this.#peerEnded) {
-      this.s.end();
-      return;
-    }
     if (this.#paused) {
       this.#paused = false;
       this.s.resume();
@@ -530,6 +556,23 @@ export class FrontConn {
     this.#headBytes = null;
     this.#buf = this.#buf ? Buffer.concat([head, this.#buf]) : head;
     this.#handOff();
+  }
+
+  /**
+   * The client's FIN. An answer under way is abandoned ('close', so the exchange tells the agent proxy_cancel) and
+   * requests still buffered are dropped, as node's server does (and Go's, which cancels the request's context): a
+   * client that closed its connection sends just this FIN, and only a write that fails would tell it from a
+   * half-close, so a quiet watch or a slow answer would otherwise hold its exchange, the agent's work and this
+   * connection until the answer ends.
+   */
+  #peerGone(): void {
+    this.#peerEnded = true;
+    this.#buf = null;
+    this.#headBytes = null;
+    const c = this.#current;
+    this.#current = null;
+    this.s.end();
+    c?.connectionGone();
   }
 
   /** node's server takes the connection from the request in the buffer on. */
@@ -594,12 +637,26 @@ export class HttpFront {
   readonly #headersMs: number;
   /** Connections node's server has (counted apart, for tests and stop()). */
   handedOff = 0;
+  /** The keep-alive fields of every fast-path answer, as node's server writes them. */
+  readonly keepAliveFields: string;
 
   constructor(readonly o: HttpFrontOptions) {
     this.encrypted = o.tls !== null;
     this.#keepAliveMs = o.keepAliveTimeoutMs ?? 5_000;
     this.#headersMs = o.headersTimeoutMs ?? 60_000;
-    this.#listener = listenStream({ hostname: o.hostname, port: o.port, tls: o.tls, onOpen: (s) => {
+    this.keepAliveFields = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(this.#keepAliveMs / 1000)}\r\n`;
+    // Which handed-off connections have a request or an upgrade under way (for the sweep).
+    o.node.on('request', (req: { socket: unknown }, res: { once(event: 'close', l: () => void): unknown }) => {
+      if (req.socket instanceof SocketDuplex) req.socket.began(res);
+    });
+    o.node.on('upgrade', (_req: unknown, socket: unknown) => {
+      if (socket instanceof SocketDuplex) socket.upgraded = true;
+    });
+    this.#listener = listenStream({
+      hostname: o.hostname,
+      port: o.port,
+      tls: o.tls,
+      onOpen: (s) => {
         this.conns.add(new FrontConn(s, this));
         o.opened?.();
       },
@@ -631,7 +688,11 @@ export class HttpFront {
   #expire(): void {
     const now = performance.now();
     for (const c of this.conns) {
-      if (c.idle && now - c.since > this.#keepAliveMs) c.close(false);
+      const node = c.node;
+      if (node) {
+        const x = node.expiry(now, this.#keepAliveMs, this.#headersMs);
+        if (x) c.close(x === 'cut');
+      } else if (c.idle && now - c.since > this.#keepAliveMs) c.close(false);
       else if (c.readingHead && now - c.since > this.#headersMs) c.close(true);
     }
   }

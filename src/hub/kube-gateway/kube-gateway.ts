@@ -76,6 +76,10 @@ export interface KubeGateway {
   readonly inFlight: number;
   /** Upgraded connections relayed through an agent now. */
   readonly upgradesActive: number;
+  /** Client connections open now, on the fast path or handed to node's server. */
+  readonly connections: number;
+  /** Connections handed to node's server since the start (which path answered, for tests). */
+  readonly handedOff: number;
   stop(): Promise<void>;
 }
 
@@ -454,6 +458,12 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     },
     get upgradesActive() {
       return upgrades.size;
+    },
+    get connections() {
+      return front.conns.size;
+    },
+    get handedOff() {
+      return front.handedOff;
     },
     async stop() {
       tables.close();

@@ -149,6 +149,11 @@ export function listenStream(o: StreamListenOptions): StreamListener {
         s.data = a;
         o.onOpen(a);
       },
+      // With a handshake handler Bun calls `open` when the TCP connection is accepted; without one, only once the TLS
+      // handshake is done, so a client that never finishes its handshake was nobody's to time out (node's TLS server
+      // cuts it after 120 s). Now the front sees it from the start, as an idle connection. A failed handshake is
+      // followed by `close`.
+      ...(o.tls ? { handshake() {} } : {}),
       data(s, d) {
         s.data.onData(d as Buffer);
       },
