@@ -679,6 +679,26 @@ describe('HttpFront over sockets', () => {
     up.s.destroy();
   });
 
+  test('a handed-off connection ended for keep-alive whose client ignores the FIN and sends another request: cut', async () => {
+    const c = await WireClient.open(front.port, undefined, false);
+    c.write('POST /node/first HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx');
+    await c.waitResponses(1);
+    await c.until(() => c.ended, 'our FIN');
+    c.write('POST /node/late HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\ny');
+    await c.waitClosed();
+    expect(c.responses().length).toBe(1);
+  });
+
+  test('a client that ignores our keep-alive FIN on a fast connection is cut', async () => {
+    const c = await WireClient.open(front.port, undefined, false);
+    c.write(GET('/ka'));
+    await c.waitResponses(1);
+    await c.until(() => c.ended, 'our FIN');
+    c.write(GET('/late'));
+    await c.waitClosed();
+    expect(c.responses().length).toBe(1);
+  });
+
   test('connections opened and closed in every state leave no connection behind', async () => {
     const clients: WireClient[] = [];
     for (let i = 0; i < 20; i++) {

@@ -313,21 +313,32 @@ describe('timeouts and disconnects', () => {
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 
-  test('node\'s connections too: idle after an answer → ended after keepAliveTimeoutMs, a stalled head → cut after headersTimeoutMs', async () => {
-    // Bun's node:http runs neither timer on a connection it is handed (emit('connection')): the front does.
-    const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 300 });
-    const post = `POST /clusters/${agent.clusterId}/k8s/n/post HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 2\r\n\r\nhi`;
+  // Bun's node:http runs neither its keep-alive nor its headers timer on a connection it is handed (emit('connection')):
+  // the front does. One timer at a time, the other far off, so that each is shown to act on its own.
+  test('node\'s connections too: idle after an answer → ended after keepAliveTimeoutMs', async () => {
+    const gw = await gateway({ headersTimeoutMs: 60_000, keepAliveTimeoutMs: 300 });
     const idle = await open(gw);
-    idle.write(post);
-    // Unauthenticated: a refused GET, then a head that never completes.
-    const stalled = await open(gw);
-    stalled.write(`${GET('/n/401', '', 'wrong-token-123456')}GET /clusters/x/k8s/y HTTP/1.1\r\nHost: x\r\n`);
-    await Promise.all([idle.waitResponses(1), stalled.waitResponses(1)]);
-    await Promise.all([idle.waitClosed(), stalled.waitClosed()]);
+    idle.write(`POST /clusters/${agent.clusterId}/k8s/n/post HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 2\r\n\r\nhi`);
+    // Unauthenticated: a refused GET, then nothing.
+    const refused = await open(gw);
+    refused.write(GET('/n/401', '', 'wrong-token-123456'));
+    await Promise.all([idle.waitResponses(1), refused.waitResponses(1)]);
+    await Promise.all([idle.waitClosed(), refused.waitClosed()]);
     expect(idle.responses()[0]!.body.toString()).toBe('POST /n/post hi');
     expect(idle.ended).toBe(true);
-    expect(stalled.responses().map((r) => r.status)).toEqual([401]);
+    expect(refused.responses().map((r) => r.status)).toEqual([401]);
     expect(gw.handedOff).toBe(2);
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
+  test('node\'s connections too: a head that stalls after an answer → cut after headersTimeoutMs', async () => {
+    const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 60_000 });
+    const stalled = await open(gw);
+    stalled.write(GET('/n/401', '', 'wrong-token-123456'));
+    await stalled.waitResponses(1);
+    stalled.write('GET /clusters/x/k8s/y HTTP/1.1\r\nHost: x\r\n');
+    await stalled.waitClosed();
+    expect(stalled.responses().map((r) => r.status)).toEqual([401]);
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 

@@ -20,7 +20,7 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 /**
  * Every complete response at the start of `b` (a body without Content-Length or chunking runs to the end of the
- * connection: complete only when `eof`). `rest` is what follows the last complete one.
+ * connection: complete only when `eof`). `rest` is what follows the last complete one. Broken chunk framing throws.
  */
 export function parseResponses(b: Buffer, eof = false): { responses: WireResponse[]; rest: Buffer } {
   const responses: WireResponse[] = [];
@@ -50,8 +50,11 @@ export function parseResponses(b: Buffer, eof = false): { responses: WireRespons
       for (;;) {
         const le = b.indexOf(CRLF, p);
         if (le < 0) break;
-        const size = parseInt(b.toString('latin1', p, le), 16);
+        const line = b.toString('latin1', p, le);
+        if (!/^[0-9a-f]+$/i.test(line)) throw new Error(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+        const size = parseInt(line, 16);
         if (b.length < le + 2 + size + 2) break;
+        if (b[le + 2 + size] !== 13 || b[le + 2 + size + 1] !== 10) throw new Error(`chunk of ${size} bytes not followed by CRLF`);
         chunks.push(size);
         if (size === 0) {
           // No trailers from either server: the last chunk is `0\r\n\r\n`.
@@ -91,7 +94,11 @@ export class WireClient {
   error: Error | null = null;
   #waiters: (() => void)[] = [];
 
-  constructor(readonly s: Socket) {
+  constructor(
+    readonly s: Socket,
+    /** End our side when the server ends its own (false: keep it open, as a client that ignores the FIN). */
+    readonly endOnEnd = true,
+  ) {
     s.on('data', (d: Buffer) => {
       this.data = Buffer.concat([this.data, d]);
       this.#wake();
@@ -99,7 +106,7 @@ export class WireClient {
     s.on('end', () => {
       this.ended = true;
       // The client's half stays open (allowHalfOpen, for half-close tests) until the server ends its own.
-      s.end();
+      if (this.endOnEnd) s.end();
       this.#wake();
     });
     s.on('error', (e) => {
@@ -111,11 +118,11 @@ export class WireClient {
     });
   }
 
-  static open(port: number, tls?: { ca: string }): Promise<WireClient> {
+  static open(port: number, tls?: { ca: string }, endOnEnd = true): Promise<WireClient> {
     return new Promise((resolve, reject) => {
       const s = tls
-        ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => resolve(new WireClient(s)))
-        : netConnect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(new WireClient(s)));
+        ? tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => resolve(new WireClient(s, endOnEnd)))
+        : netConnect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(new WireClient(s, endOnEnd)));
       s.once('error', reject);
     });
   }

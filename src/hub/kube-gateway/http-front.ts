@@ -380,7 +380,11 @@ export class SocketDuplex extends Duplex {
     });
   }
 
-  /** What the sweep does now: nothing, 'end' (idle for keepAliveMs) or 'cut' (a head still incomplete after headersMs). */
+  /**
+   * What the sweep does now: nothing, 'end' (idle for keepAliveMs) or 'cut' (a head begun after the last answer and
+   * still incomplete after headersMs). Bytes of a next head that came in with the previous request are not seen
+   * apart from it (node's parser holds them): they run on the keep-alive clock, the shorter one by default.
+   */
   expiry(now: number, keepAliveMs: number, headersMs: number): 'end' | 'cut' | null {
     if (this.upgraded || this.requests > 0 || this.destroyed) return null;
     if (this.headSince >= 0) return now - this.headSince > headersMs ? 'cut' : null;
