@@ -387,6 +387,32 @@ describe('timeouts and disconnects', () => {
     await waitFor(() => fastGw.inFlight === 0, { what: 'no exchange left' });
   });
 
+  test('a client that stops reading a stream is cut at maxClientBacklog on both paths: proxy_cancel, no terminating chunk', async () => {
+    const ids: string[] = [];
+    on('/w/flood', (id, a) => {
+      ids.push(id);
+      a.header(id, 200, { 'Content-Type': ['application/json'] });
+      void (async () => {
+        const chunk = bytes(32 * 1024, 5);
+        for (let sent = 0; sent < 256 * 1024 * 1024 && a.cancels(id).length === 0; sent += chunk.length) {
+          a.chunk(id, chunk);
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+    });
+    for (const gw of [fastGw, nodeGw]) {
+      const c = await open(gw);
+      c.s.pause();
+      c.write(GET('/w/flood?watch=true'));
+      await waitFor(() => ids.length > 0 && agent.cancels(ids.at(-1)!).length === 1, { what: 'proxy_cancel for the slow client', timeoutMs: 30_000 });
+      await waitFor(() => gw.inFlight === 0, { what: 'exchange dropped' });
+      c.s.resume();
+      await c.waitClosed();
+      expect(c.data.subarray(-5).toString('latin1')).not.toBe('0\r\n\r\n');
+      ids.length = 0;
+    }
+  });
+
   test('the first request after the cluster cache is dropped (a session change) is still answered on the fast path', async () => {
     const gw = await gateway();
     const second = await connectFakeAgent(hub, 'front-two', 'front-two-sa-token-000111');
