@@ -279,6 +279,29 @@ describe('one connection, several requests', () => {
     c.s.destroy();
   });
 
+  test('heads around 16 KiB: the same status from both gateways at every size', async () => {
+    const base = GET('/size', 'X-Pad: \r\n').length;
+    const statuses: Record<string, [number, number]> = {};
+    for (let size = 16 * 1024 - 6; size <= 16 * 1024 + 6; size++) {
+      const head = GET('/size', `X-Pad: ${'p'.repeat(size - base)}\r\n`);
+      expect(head.length).toBe(size);
+      const [f, n] = await Promise.all([ask(fastGw, head), ask(nodeGw, head)]);
+      f.c.s.destroy();
+      n.c.s.destroy();
+      statuses[size] = [f.responses[0]!.status, n.responses[0]!.status];
+    }
+    for (const [size, [f, n]] of Object.entries(statuses)) expect(`${size}: ${f}`).toBe(`${size}: ${n}`);
+  });
+
+  test('500 pipelined GETs in one write (more than the 64 KiB the front buffers while answering): all answered, in order', async () => {
+    const paths = Array.from({ length: 500 }, (_, i) => `/many/${i}`);
+    const text = paths.map((p) => GET(p, `X-Pad: ${'p'.repeat(200)}\r\n`)).join('');
+    expect(text.length).toBeGreaterThan(128 * 1024);
+    const { c, responses } = await ask(fastGw, text, 500);
+    expect(responses.map((r) => r.body.toString())).toEqual(paths.map((p) => `GET ${p} `));
+    c.s.destroy();
+  });
+
   test('a head over 16 KiB: 431 from node, as before; nothing reaches the agent', async () => {
     const before = agent.requests.length;
     const { c, responses } = await ask(fastGw, GET('/big/head', `X-Big: ${'b'.repeat(17 * 1024)}\r\n`));
