@@ -127,12 +127,21 @@ describe('the same answers with and without the fast path', () => {
       },
     ],
     ['/d/watch-empty', (id, a) => (a.header(id, 200, json), a.send('proxy_response_end', {}, id))],
+    [
+      '/d/watch-sizes',
+      (id, a) => {
+        a.header(id, 200, json);
+        for (const n of [1, 0, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 0, 3]) a.chunk(id, bytes(n, n + 1));
+        a.send('proxy_response_end', {}, id);
+      },
+    ],
+    ['/d/follow', (id, a) => (a.header(id, 200, { 'Content-Type': ['text/plain'], 'Content-Length': ['12'] }), a.chunk(id, 'line 1\nline 2\n'), a.send('proxy_response_end', {}, id))],
     ['/d/watch-refused', (id, a) => a.send('proxy_response_abort', { error: 'dial tcp: connection refused' }, id)],
   ];
   for (const [path, b] of cases) on(path, b);
 
   for (const [path] of cases) {
-    const query = path.startsWith('/d/watch') ? '?watch=true' : '';
+    const query = path.startsWith('/d/watch') ? '?watch=true' : path === '/d/follow' ? '?follow=true' : '';
     test(`${path}${query}: status line, headers (but Date) and body bytes`, async () => {
       const [f, n] = await Promise.all([ask(fastGw, GET(path + query)), ask(nodeGw, GET(path + query))]);
       f.c.s.destroy();
