@@ -214,6 +214,19 @@ describe('the same answers with and without the fast path', () => {
     expect(strip(f.responses[0]!)).toEqual(strip(n.responses[0]!));
   });
 
+  test('a streamed answer whose agent Content-Length is wrong (too small, too large) cannot desync the connection', async () => {
+    on('/d/cl-over', (id, a) => (a.header(id, 200, { 'Content-Length': ['5'] }), a.chunk(id, 'hello world'), a.send('proxy_response_end', {}, id)));
+    on('/d/cl-short', (id, a) => (a.header(id, 200, { 'Content-Length': ['20'] }), a.chunk(id, 'hello'), a.send('proxy_response_end', {}, id)));
+    for (const p of ['/d/cl-over?follow=true', '/d/cl-short?follow=true']) {
+      const [f, n] = await Promise.all([ask(fastGw, GET(p) + GET('/after'), 2), ask(nodeGw, GET(p) + GET('/after'), 2)]);
+      f.c.s.destroy();
+      n.c.s.destroy();
+      expect(f.responses.map(comparable)).toEqual(n.responses.map(comparable));
+      expect(f.responses[0]!.chunked).toBe(true);
+      expect(f.responses[1]!.body.toString()).toBe('GET /after ');
+    }
+  });
+
   test('a stream aborted mid-way: the same bytes, no terminating chunk, the connection cut', async () => {
     on('/d/abort', (id, a) => {
       a.header(id, 200, { 'Content-Type': ['application/json'] });
@@ -688,3 +701,4 @@ describe('robustness', () => {
     expect(watch.data.toString('latin1').endsWith('0\r\n\r\n')).toBe(true);
   });
 });
+
