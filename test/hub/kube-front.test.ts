@@ -388,6 +388,18 @@ describe('timeouts and disconnects', () => {
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 
+  test('a refused upgrade whose client ignores our FIN (unauthenticated) is cut after keepAliveTimeoutMs', async () => {
+    const gw = await gateway({ keepAliveTimeoutMs: 300, headersTimeoutMs: 60_000 });
+    const c = await WireClient.open(gw.port, { ca }, false);
+    c.write(
+      `GET /clusters/${agent.clusterId}/k8s/api/v1/namespaces/default/pods/x/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong-token-1234\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await c.until(() => c.ended, 'our FIN');
+    expect(c.data.toString('latin1')).toStartWith('HTTP/1.1 401');
+    await c.waitClosed();
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
   test('a handed-off request still waiting for its answer is not cut by either timer: the agent\'s timeout answers it', async () => {
     on('/n/slow', () => {});
     const gw = await gateway({ headersTimeoutMs: 300, keepAliveTimeoutMs: 300, proxyTimeoutMs: 1200 });
@@ -701,4 +713,5 @@ describe('robustness', () => {
     expect(watch.data.toString('latin1').endsWith('0\r\n\r\n')).toBe(true);
   });
 });
+
 
