@@ -388,6 +388,16 @@ describe('timeouts and disconnects', () => {
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 
+  test('over TLS, a client that ignores our keep-alive FIN is cut a sweep later', async () => {
+    const gw = await gateway({ keepAliveTimeoutMs: 300, headersTimeoutMs: 60_000 });
+    const c = await WireClient.open(gw.port, { ca }, false);
+    c.write(GET('/ka/tls'));
+    await c.waitResponses(1);
+    await c.until(() => c.ended, 'our FIN');
+    await c.waitClosed();
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
   test('a refused upgrade whose client ignores our FIN (unauthenticated) is cut after keepAliveTimeoutMs', async () => {
     const gw = await gateway({ keepAliveTimeoutMs: 300, headersTimeoutMs: 60_000 });
     const c = await WireClient.open(gw.port, { ca }, false);
@@ -713,5 +723,6 @@ describe('robustness', () => {
     expect(watch.data.toString('latin1').endsWith('0\r\n\r\n')).toBe(true);
   });
 });
+
 
 
