@@ -327,6 +327,9 @@ export class SocketDuplex extends Duplex {
   upgraded = false;
   idleSince = performance.now();
   headSince = -1;
+  /** When our side was ended (node's or the upgrade handler's end()), and when input last came (-1: not yet). */
+  endedAt = -1;
+  inputAt = -1;
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -342,7 +345,8 @@ export class SocketDuplex extends Duplex {
   /** Bytes from the connection (the front's buffer first, then every read). */
   input(d: Uint8Array): void {
     this.#active();
-    if (this.requests === 0 && this.headSince < 0) this.headSince = performance.now();
+    this.inputAt = performance.now();
+    if (this.requests === 0 && this.headSince < 0) this.headSince = this.inputAt;
     if (!this.push(d)) this.s.pause();
   }
 
@@ -358,6 +362,7 @@ export class SocketDuplex extends Duplex {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
+    this.endedAt = performance.now();
     this.s.end();
     cb();
   }
@@ -386,7 +391,11 @@ export class SocketDuplex extends Duplex {
    * apart from it (node's parser holds them): they run on the keep-alive clock, the shorter one by default.
    */
   expiry(now: number, keepAliveMs: number, headersMs: number): 'end' | 'cut' | null {
-    if (this.upgraded || this.requests > 0 || this.destroyed) return null;
+    if (this.destroyed) return null;
+    // Our side is ended (a refusal, an upgrade relay that finished, Connection: close): a peer that neither closes
+    // nor sends anything for keepAliveMs is cut (a refused upgrade whose client ignored the FIN stayed forever).
+    if (this.endedAt >= 0) return now - Math.max(this.endedAt, this.inputAt) > keepAliveMs ? 'cut' : null;
+    if (this.upgraded || this.requests > 0) return null;
     if (this.headSince >= 0) return now - this.headSince > headersMs ? 'cut' : null;
     return now - this.idleSince > keepAliveMs ? 'end' : null;
   }
@@ -593,6 +602,11 @@ export class FrontConn {
     if (b) d.input(b);
   }
 
+  /** The sweep (or stop) ended this connection once already. */
+  get ending(): boolean {
+    return this.#ending;
+  }
+
   /** Ends an idle connection (keep-alive timeout) or cuts a head that did not complete in time. */
   close(cut: boolean): void {
     // Ended once already and still here (a peer that keeps its side open, or never reads what is queued): cut.
@@ -694,7 +708,9 @@ export class HttpFront {
     for (const c of this.conns) {
       const node = c.node;
       if (node) {
-        const x = node.expiry(now, this.#keepAliveMs, this.#headersMs);
+        // Ended and still open a sweep later: cut, even when node began answering a request that crossed our FIN
+        // (its answer can no longer be written, so it would never finish).
+        const x = c.ending ? 'cut' : node.expiry(now, this.#keepAliveMs, this.#headersMs);
         if (x) c.close(x === 'cut');
       } else if (c.idle && now - c.since > this.#keepAliveMs) c.close(false);
       else if (c.readingHead && now - c.since > this.#headersMs) c.close(true);

@@ -85,7 +85,17 @@ class BunAccepted implements AcceptedStream {
   end(): void {
     if (this.closed || this.#ending) return;
     this.#ending = true;
-    if (!this.#queued) this.s.end();
+    if (!this.#queued) this.#shutdown();
+  }
+
+  /**
+   * Our side's end once everything queued is written: close_notify (TLS) and FIN, the peer's side still readable.
+   * Not Bun's `end()`: on a TLS socket (Bun 1.4.5) nothing closes it after that — terminate(), timeout() and close()
+   * are ignored — until the peer closes its side, so a peer that ignores our FIN (keep-alive end, refusal) held the
+   * connection for good. After shutdown() terminate() still works.
+   */
+  #shutdown(): void {
+    this.s.shutdown();
   }
 
   destroy(): void {
@@ -119,7 +129,7 @@ class BunAccepted implements AcceptedStream {
       return;
     }
     if (this.#ending) {
-      this.s.end();
+      this.#shutdown();
       return;
     }
     this.onDrain();
