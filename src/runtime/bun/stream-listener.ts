@@ -52,6 +52,8 @@ class BunAccepted implements AcceptedStream {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #ending = false;
+  /** The peer ended its side (its FIN). */
+  peerEnded = false;
   closed = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -89,13 +91,16 @@ class BunAccepted implements AcceptedStream {
   }
 
   /**
-   * Our side's end once everything queued is written: close_notify (TLS) and FIN, the peer's side still readable.
-   * Not Bun's `end()`: on a TLS socket (Bun 1.4.5) nothing closes it after that — terminate(), timeout() and close()
-   * are ignored — until the peer closes its side, so a peer that ignores our FIN (keep-alive end, refusal) held the
-   * connection for good. After shutdown() terminate() still works.
+   * Our side's end once everything queued is written. While the peer's side is open: shutdown() (close_notify for
+   * TLS, and FIN; the peer's side still readable). Not Bun's `end()` then: on a TLS socket (Bun 1.4.5) nothing closes
+   * it after end() — terminate(), timeout() and close() are ignored — until the peer closes its side, so a peer that
+   * ignored our FIN (keep-alive end, refusal) held the connection for good; after shutdown() terminate() still
+   * works. Once the peer has ended its side: end(), which closes after the last bytes (shutdown() then closed the
+   * socket at once and reset a relayed stream's tail: test/e2e/hub-replicas-l4.test.ts).
    */
   #shutdown(): void {
-    this.s.shutdown();
+    if (this.peerEnded) this.s.end();
+    else this.s.shutdown();
   }
 
   destroy(): void {
@@ -171,6 +176,7 @@ export function listenStream(o: StreamListenOptions): StreamListener {
         s.data.flush();
       },
       end(s) {
+        s.data.peerEnded = true;
         s.data.onEnd();
       },
       close(s) {
