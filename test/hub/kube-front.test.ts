@@ -8,6 +8,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { Hub } from '../../src/hub/server.ts';
 import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
 import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
+import { L4_PATH } from '../../src/hub/replica-link.ts';
 import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { parseResponses, WireClient, type WireResponse } from '../support/http-wire.ts';
@@ -698,6 +699,30 @@ describe('robustness', () => {
     for (const c of clients) c.s.destroy();
     await waitFor(() => gw.connections === 0, { what: 'every connection forgotten' });
     await waitFor(() => gw.inFlight === 0, { what: 'every exchange finished' });
+  });
+
+  test('an upgraded stream half-closed by the client gets its whole answer, then both sides close (over TLS)', async () => {
+    // The replicas' L4 forward is an upgrade of L4_PATH: here a handler that echoes and ends after the client's FIN.
+    const gw = await gateway({
+      internalL4: () => (_req, socket) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+        const got: Buffer[] = [];
+        socket.on('data', (d: Buffer) => got.push(d));
+        // The whole answer is written after the client's FIN (as a service answers a request it read to the end).
+        socket.on('end', () => socket.end(Buffer.concat(got)));
+      },
+    });
+    const payload = Buffer.from(bytes(4 * 1024 * 1024, 21));
+    const c = await open(gw);
+    c.write(`GET ${L4_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+    await c.until(() => c.data.includes('\r\n\r\n'), '101');
+    const head = c.data.indexOf('\r\n\r\n') + 4;
+    c.write(payload);
+    c.s.end();
+    await c.waitClosed();
+    expect(c.error).toBeNull();
+    expect(Buffer.compare(c.data.subarray(head), payload)).toBe(0);
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 
   test('stop() completes with fast, handed-off, streaming and idle connections open', async () => {
