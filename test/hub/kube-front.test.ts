@@ -11,6 +11,7 @@ import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../
 import { L4_PATH } from '../../src/hub/replica-link.ts';
 import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
+import { seededBytes } from '../support/seeded-bytes.ts';
 import { parseResponses, WireClient, type WireResponse } from '../support/http-wire.ts';
 import { connectFakeAgent, type FakeAgent, type ReceivedRequest } from './fake-agent.ts';
 
@@ -80,17 +81,7 @@ function comparable(r: WireResponse) {
   return { statusLine: r.statusLine, headers: r.headers.filter(([k]) => k.toLowerCase() !== 'date'), body: r.body.toString('latin1'), chunked: r.chunked, chunks: r.chunks };
 }
 
-/** Deterministic bytes. */
-function bytes(n: number, seed = 7): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >> 16;
-  }
-  if (n) b[0] = 0x7b;
-  return b;
-}
+const bytes = seededBytes;
 
 describe('the same answers with and without the fast path', () => {
   const json = { 'Content-Type': ['application/json'] };

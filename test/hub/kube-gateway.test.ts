@@ -7,6 +7,7 @@ import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
 import { startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
 import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
+import { seededBytes } from '../support/seeded-bytes.ts';
 import { connectFakeAgent, type FakeAgent } from './fake-agent.ts';
 
 const SA_TOKEN = 'cluster-sa-token-abcdef123456';
@@ -30,17 +31,7 @@ function kget(path: string, init: RequestInit & { token?: string | null } = {}):
   return fetch(`${base()}${path}`, { ...init, headers, tls: { ca: hub.kubeCaPem } } as RequestInit);
 }
 
-/** Deterministic bytes that never start with the gzip magic. */
-function bytes(n: number, seed = 7): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    b[i] = x >> 16;
-  }
-  if (n) b[0] = 0x7b;
-  return b;
-}
+const bytes = seededBytes;
 const jsonish = (n: number) => new TextEncoder().encode(`{"items":[${'"abcdefgh",'.repeat(Math.ceil(n / 11))}`.slice(0, n)) as Uint8Array<ArrayBuffer>;
 
 describe('buffered answers', () => {

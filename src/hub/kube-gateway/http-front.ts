@@ -25,6 +25,12 @@ const MAX_FAST_FIELDS = 100;
 /** A connection that buffers more than this while its answer is under way stops reading until the answer is done. */
 const MAX_WAITING_INPUT = 64 * 1024;
 
+/** Fields that send a request to node: a body, an upgrade, an expectation. */
+const TO_NODE = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect']);
+/** 1 at the length of every name the reader looks at (TO_NODE, Host, Connection): the others are not lower-cased. */
+const WATCHED_LENGTHS = new Uint8Array(32);
+for (const n of [...TO_NODE, 'host', 'connection']) WATCHED_LENGTHS[n.length] = 1;
+
 const REQUEST_LINE = /^GET (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** Header lines, each `token:value CRLF`, a value without control characters but HTAB (no folding, no bare CR or LF). */
 const FIELDS = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*$/;
@@ -54,28 +60,13 @@ export function fastHead(head: string): { url: string; rawHeaders: string[] } | 
     while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
     const value = head.slice(vs, ve);
     at = next + 2;
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === 'host') {
-          if (host) return null;
-          host = true;
-        }
-        break;
-      case 6:
-        if (name.toLowerCase() === 'expect') return null;
-        break;
-      case 7:
-        if (name.toLowerCase() === 'upgrade') return null;
-        break;
-      case 10:
-        if (name.toLowerCase() === 'connection' && value.toLowerCase() !== 'keep-alive') return null;
-        break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') return null;
-        break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') return null;
-        break;
+    if (WATCHED_LENGTHS[name.length] === 1) {
+      const n = name.toLowerCase();
+      if (TO_NODE.has(n)) return null;
+      if (n === 'host') {
+        if (host) return null;
+        host = true;
+      } else if (n === 'connection' && value.toLowerCase() !== 'keep-alive') return null;
     }
     raw.push(name, value);
     if (raw.length > 2 * MAX_FAST_FIELDS) return null;
