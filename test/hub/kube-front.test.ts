@@ -380,6 +380,34 @@ describe('timeouts and disconnects', () => {
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
   });
 
+  // Both clocks far off: what ends the connection is the refusal itself. Before, node kept reading the body of a
+  // refused request for keep-alive, so an unauthenticated client trickling one held the connection (until the
+  // headers clock, 60 s by default, cut it).
+  test('a refusal before the body is read ends the connection after its answer (Connection: close): no unauthenticated body is waited for', async () => {
+    const gw = await gateway({ headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 });
+    const cases = [
+      ['unauthorized', `POST /clusters/${agent.clusterId}/k8s/api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"kind"`, 401],
+      ['no such cluster', `POST /clusters/no-such-cluster/k8s/api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n`, 404],
+      ['bad path', `PUT /clusters/${agent.clusterId}/k8s/api/../x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 10\r\n\r\nab`, 400],
+    ] as const;
+    for (const [what, text, status] of cases) {
+      const c = await open(gw);
+      c.write(text);
+      await c.until(() => c.ended, `the end after the ${what} refusal`);
+      const [r] = c.responses();
+      expect([what, r!.status, r!.headers.find(([k]) => k.toLowerCase() === 'connection')?.[1]]).toEqual([what, status, 'close']);
+      c.s.destroy();
+    }
+    // A body-less refusal keeps its connection: a second request on it is answered too.
+    const keep = await open(gw);
+    keep.write(GET('/n/401', '', 'wrong-token-123456'));
+    await keep.waitResponses(1);
+    keep.write(GET('/n/401', '', 'wrong-token-123456'));
+    expect((await keep.waitResponses(2)).map((r) => r.status)).toEqual([401, 401]);
+    keep.s.destroy();
+    await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+
   test('over TLS, a client that ignores our keep-alive FIN is cut a sweep later', async () => {
     const gw = await gateway({ keepAliveTimeoutMs: 300, headersTimeoutMs: 60_000 });
     const c = await WireClient.open(gw.port, { ca }, false);

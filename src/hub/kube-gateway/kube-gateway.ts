@@ -134,6 +134,14 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   };
   const STORE_DOWN = 'the hub cannot reach its state database; retry later';
   /**
+   * A refusal before the request's body was read: the connection ends after the answer (`Connection: close`). Kept
+   * alive, node would go on reading the refused body to reach the next request, so a client that trickles one —
+   * unauthenticated, for a 401 — held the connection (until the front's headers clock, 60 s, cut it).
+   */
+  const CLOSE = { Connection: 'close' };
+  const refuseBefore = (res: ClientAnswer, h: RequestHeaders, code: number, message: string) =>
+    sendStatus(res, code, message, h.transferEncoding !== undefined || (h.contentLength !== undefined && h.contentLength !== '0') ? CLOSE : {});
+  /**
    * Where a request for a cluster without a session here goes: 'here' (served, or 503, as by one hub), a peer's
    * gateway URL, or a refusal of a forged forward. A verified forward is never forwarded again.
    */
@@ -204,10 +212,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const h = requestHeaders(req.rawHeaders);
     if (!tokenMatches(bearerToken(h.authorization), o.userTokens)) {
       log.warn({ method: req.method, remote: clientAddress(req, o.link?.check(req)) }, 'kube gateway: unauthorized request');
-      return sendStatus(res, 401, 'Unauthorized');
+      return refuseBefore(res, h, 401, 'Unauthorized');
     }
     const target = parseGatewayTarget(url);
-    if (!target) return sendStatus(res, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
+    if (!target) return refuseBefore(res, h, 404, 'the server could not find the requested resource (expected /clusters/<cluster>/k8s/<path>)');
     const hit = clusters.cached(target.cluster);
     if (hit) return withCluster(req, res, h, target, hit, seen);
     lookUp(req, res, h, target, seen);
@@ -216,8 +224,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   /** A cluster not cached: the body waits in the request stream (paused) while the store answers. */
   const lookUp = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, seen: Observed) => {
     void findCluster(target.cluster).then((rec) => {
-      if (rec instanceof Error) return sendStatus(res, 503, STORE_DOWN);
-      if (!rec) return sendStatus(res, 404, `cluster "${target.cluster}" not found`);
+      if (rec instanceof Error) return refuseBefore(res, h, 503, STORE_DOWN);
+      if (!rec) return refuseBefore(res, h, 404, `cluster "${target.cluster}" not found`);
       withCluster(req, res, h, target, rec, seen);
     });
   };
@@ -228,7 +236,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const badPath = checkKubePath(target.path);
     if (badPath) {
       log.warn({ cluster_id: clusterId, method: req.method, error: badPath }, 'kube gateway: path refused');
-      return sendStatus(res, 400, badPath);
+      return refuseBefore(res, h, 400, badPath);
     }
     const now = routeNow(req, clusterId);
     if (now) return routed(req, res, h, target, rec, seen, now);
@@ -239,7 +247,7 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     const clusterId = rec.cluster_id;
     if (via.kind === 'forged') {
       log.warn({ cluster_id: clusterId, method: req.method, reason: via.reason }, 'kube gateway: forwarded request refused');
-      return sendStatus(res, 403, `forwarded request refused: ${via.reason}`);
+      return refuseBefore(res, h, 403, `forwarded request refused: ${via.reason}`);
     }
     if (via.kind === 'peer') {
       seen.duration = false;
