@@ -254,7 +254,7 @@ function fakeConn(handle: (req: FrontRequest, res: FrontResponse) => boolean) {
     keepAliveFields: 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n',
     handle,
     forget: () => {},
-    handOff: (_c: FrontConn, d: SocketDuplex) => {
+    handOff: (d: SocketDuplex) => {
       // What node's server would read, seen synchronously (a stream's 'data' comes a tick later).
       const input = d.input.bind(d);
       d.input = (b: Uint8Array) => {

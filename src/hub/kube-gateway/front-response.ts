@@ -48,10 +48,6 @@ export class FrontResponse {
     return this.conn.s.writableLength;
   }
 
-  get writableEnded(): boolean {
-    return this.#ended;
-  }
-
   on(event: 'close' | 'drain' | 'finish', l: Listener): this {
     if (event === 'close') (this.#close ??= []).push(l);
     else if (event === 'drain') (this.#drain ??= []).push(l);
@@ -114,14 +110,9 @@ export class FrontResponse {
   write(chunk: Uint8Array | string): boolean {
     if (this.#ended || this.destroyed) return false;
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (!this.headersSent) {
-      if (!this.#head) this.writeHead(this.statusCode);
-      this.headersSent = true;
-      if (this.#noBody || body.length === 0) return this.conn.s.write(Buffer.from(this.#head, 'latin1'));
-      return this.conn.s.write(this.#framed(this.#head, body));
-    }
+    if (!this.headersSent) return this.conn.s.write(this.#framed(this.#takeHead(), body, false));
     if (this.#noBody || body.length === 0) return this.conn.s.writableLength === 0;
-    if (!this.#chunked || body.length < COPY_BELOW) return this.conn.s.write(this.#framed('', body));
+    if (!this.#chunked || body.length < COPY_BELOW) return this.conn.s.write(this.#framed('', body, false));
     // A bulk chunk is not copied to be framed: its size line, the bytes, and CRLF go as three writes.
     const s = this.conn.s;
     s.write(Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'));
@@ -132,23 +123,10 @@ export class FrontResponse {
   end(chunk?: Uint8Array | string): this {
     if (this.#ended || this.destroyed) return this;
     const body = chunk === undefined ? EMPTY : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (!this.headersSent) {
-      if (!this.#head) this.writeHead(this.statusCode);
-      this.headersSent = true;
-      const parts = this.#noBody || body.length === 0 ? EMPTY : body;
-      const tail = this.#chunked ? (parts.length ? `${parts.length.toString(16)}\r\n` : '') : '';
-      const head = this.#head + tail;
-      const n = head.length;
-      const closing = this.#chunked ? (parts.length ? '\r\n0\r\n\r\n' : '0\r\n\r\n') : '';
-      const out = Buffer.allocUnsafe(n + parts.length + closing.length);
-      out.write(head, 0, 'latin1');
-      out.set(parts, n);
-      if (closing) out.write(closing, n + parts.length, 'latin1');
-      this.conn.s.write(out);
-    } else {
-      if (body.length && !this.#noBody) this.conn.s.write(this.#framed('', body));
-      if (this.#chunked) this.conn.s.write(LAST_CHUNK);
-    }
+    // A buffered answer: head, body and (chunked) the last chunk in one write.
+    if (!this.headersSent) this.conn.s.write(this.#framed(this.#takeHead(), body, true));
+    else if (body.length && !this.#noBody) this.conn.s.write(this.#framed('', body, true));
+    else if (this.#chunked) this.conn.s.write(LAST_CHUNK);
     this.#ended = true;
     emit(this, this.#finish);
     this.conn.answered(this);
@@ -195,16 +173,26 @@ export class FrontResponse {
     emit(this, this.#drain);
   }
 
-  #framed(head: string, body: Uint8Array): Buffer {
-    const prefix = this.#chunked ? `${head}${body.length.toString(16)}\r\n` : head;
-    const suffix = this.#chunked ? 2 : 0;
-    const out = Buffer.allocUnsafe(prefix.length + body.length + suffix);
+  /** The head, marked sent (written with the first bytes that follow it). */
+  #takeHead(): string {
+    if (!this.#head) this.writeHead(this.statusCode);
+    this.headersSent = true;
+    return this.#head;
+  }
+
+  /**
+   * `head` (may be empty), then `body` as the answer frames it (nothing for a no-body status; a chunk when chunked),
+   * then, with `last` and chunked, the terminating chunk: one buffer, one write.
+   */
+  #framed(head: string, body: Uint8Array, last: boolean): Buffer {
+    const bytes = this.#noBody ? EMPTY : body;
+    const chunk = this.#chunked && bytes.length > 0;
+    const prefix = chunk ? `${head}${bytes.length.toString(16)}\r\n` : head;
+    const suffix = (chunk ? '\r\n' : '') + (last && this.#chunked ? '0\r\n\r\n' : '');
+    const out = Buffer.allocUnsafe(prefix.length + bytes.length + suffix.length);
     out.write(prefix, 0, 'latin1');
-    out.set(body, prefix.length);
-    if (suffix) {
-      out[out.length - 2] = 13;
-      out[out.length - 1] = 10;
-    }
+    out.set(bytes, prefix.length);
+    if (suffix) out.write(suffix, prefix.length + bytes.length, 'latin1');
     return out;
   }
 }

@@ -232,7 +232,7 @@ export class FrontConn {
       this.#paused = false;
       this.s.resume();
     }
-    this.front.handOff(this, d);
+    this.front.handOff(d);
     if (b) d.input(b);
   }
 
@@ -326,11 +326,10 @@ export class HttpFront {
     return this.o.handle(req, res);
   }
 
-  handOff(c: FrontConn, d: SocketDuplex): void {
+  handOff(d: SocketDuplex): void {
     this.handedOff++;
     this.o.handedOff?.();
     this.o.node.emit('connection', d);
-    void c;
   }
 
   forget(c: FrontConn): void {

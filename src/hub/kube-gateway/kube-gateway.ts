@@ -193,6 +193,16 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     if (seen.duration) o.metrics?.kubeDuration(seen.cluster, seen.verb, (performance.now() - seen.t0) / 1000);
     if (seen.requestId) tables.clientClosed(seen.requestId, this);
   }
+  /** A request starts: activity, its record (verb from the method and query), and its one 'close' listener. */
+  const observe = (res: ClientAnswer, method: string | undefined, url: string): Observed => {
+    const t0 = performance.now();
+    o.activity?.();
+    const q = url.indexOf('?');
+    const seen = new Observed(kubeVerb(method, q >= 0 ? url.slice(q + 1) : ''), t0, res);
+    (res as ClientAnswer & Watched)[SEEN] = seen;
+    res.on('close', onResponseClose);
+    return seen;
+  };
   // The client vanished while sending its body; nothing was sent to the agent yet.
   function onRequestError(this: IncomingMessage) {
     const res = (this as IncomingMessage & Watched)[SEEN]!.res;
@@ -202,13 +212,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   // Synchronous while the cluster record is cached and the route is known here (every request but the first per
   // cluster and second): each await cost a microtask round per request (issue 14).
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const t0 = performance.now();
-    o.activity?.();
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const seen = new Observed(kubeVerb(req.method, q >= 0 ? url.slice(q + 1) : ''), t0, res);
-    (res as ServerResponse & Watched)[SEEN] = seen;
-    res.on('close', onResponseClose);
+    const seen = observe(res, req.method, url);
     const h = requestHeaders(req.rawHeaders);
     if (!tokenMatches(bearerToken(h.authorization), o.userTokens)) {
       log.warn({ method: req.method, remote: clientAddress(req, o.link?.check(req)) }, 'kube gateway: unauthorized request');
@@ -351,14 +356,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   /** A GET for a known cluster: forwarded when its path is clean and its session is on this replica (false: node's). */
   const fastFor = (req: FrontRequest, res: FrontResponse, target: GatewayTarget, rec: ClusterRecord): boolean => {
     if (checkKubePath(target.path) !== null || !o.directory.local(rec.cluster_id)) return false;
-    const t0 = performance.now();
-    o.activity?.();
-    const url = req.url;
-    const q = url.indexOf('?');
-    const seen = new Observed(kubeVerb('GET', q >= 0 ? url.slice(q + 1) : ''), t0, res);
+    const seen = observe(res, 'GET', req.url);
     seen.cluster = rec.cluster_id;
-    (res as ClientAnswer & Watched)[SEEN] = seen;
-    res.on('close', onResponseClose);
     forward(req, res, target, rec, seen, EMPTY);
     return true;
   };

@@ -2,6 +2,7 @@
 // through `emit('connection')`, with every byte from the first request it passed on.
 import { Duplex } from 'node:stream';
 import type { AcceptedStream } from '../../runtime/bun/stream-listener.ts';
+import { IdleTimer } from '../../timing/idle-timer.ts';
 
 /**
  * A connection as a node stream, for node:http's `emit('connection')`: what the fast path does not serve goes to
@@ -26,8 +27,9 @@ export class SocketDuplex extends Duplex {
   /** When our side was ended (node's or the upgrade handler's end()), and when input last came (-1: not yet). */
   endedAt = -1;
   inputAt = -1;
+  /** node's socket timeout (`setTimeout`; the L4 forward's idle bound): one IdleTimer, touched by traffic. */
   #timeoutMs = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #idle: IdleTimer | null = null;
 
   constructor(readonly s: AcceptedStream, encrypted: boolean) {
     super({ allowHalfOpen: true });
@@ -64,7 +66,7 @@ export class SocketDuplex extends Duplex {
   }
 
   override _destroy(e: Error | null, cb: (e?: Error | null) => void): void {
-    clearTimeout(this.#timer);
+    this.#idle?.stop();
     this.s.destroy();
     const w = this.#waiting;
     this.#waiting = null;
@@ -107,13 +109,15 @@ export class SocketDuplex extends Duplex {
   }
 
   gone(): void {
-    clearTimeout(this.#timer);
+    this.#idle?.stop();
     if (!this.destroyed) this.destroy();
   }
 
   setTimeout(ms: number, cb?: () => void): this {
     this.#timeoutMs = ms;
     if (cb) this.once('timeout', cb);
+    this.#idle?.stop();
+    this.#idle = null;
     this.#active();
     return this;
   }
@@ -130,8 +134,13 @@ export class SocketDuplex extends Duplex {
     return { port: this.localPort };
   }
 
+  /** Traffic: the timeout moves out (no timer per chunk); after it fired, the next traffic starts a new one, as node's. */
   #active(): void {
-    clearTimeout(this.#timer);
-    if (this.#timeoutMs > 0) this.#timer = setTimeout(() => this.emit('timeout'), this.#timeoutMs);
+    if (this.#idle) this.#idle.touch();
+    else if (this.#timeoutMs > 0 && !this.destroyed)
+      this.#idle = new IdleTimer(this.#timeoutMs, () => {
+        this.#idle = null;
+        this.emit('timeout');
+      });
   }
 }
