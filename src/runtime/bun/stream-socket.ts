@@ -6,13 +6,14 @@
 // chain error, or a name that does not match (`ERR_TLS_CERT_ALTNAME_INVALID`) — fails the socket with its code.
 import type { Socket, SocketHandler } from 'bun';
 import type { StreamConnectOptions, StreamSocket } from '../types.ts';
+import { WriteQueue } from './write-queue.ts';
 
 type Listeners = { data: ((d: Buffer) => void)[]; end: (() => void)[]; error: ((e: Error) => void)[]; close: (() => void)[] };
 
 class BunStreamSocket implements StreamSocket {
   #s: Socket<undefined> | null = null;
   /** Bytes written before the connection was ready, or that the kernel did not take yet. */
-  #queue: Uint8Array[] = [];
+  readonly #queue = new WriteQueue();
   #ready = false;
   #destroyed = false;
   #closed = false;
@@ -75,13 +76,11 @@ class BunStreamSocket implements StreamSocket {
 
   write(d: Uint8Array): boolean {
     if (this.destroyed) return false;
-    if (!this.#ready || this.#queue.length) {
+    if (!this.#ready) {
       this.#queue.push(d);
       return false;
     }
-    const n = this.#s!.write(d);
-    if (n < d.length) this.#queue.push(d.subarray(Math.max(0, n)));
-    return n >= d.length;
+    return this.#queue.write(this.#s!, d);
   }
 
   pause(): this {
@@ -99,7 +98,7 @@ class BunStreamSocket implements StreamSocket {
   destroy(e?: Error): this {
     if (this.#destroyed) return this;
     this.#destroyed = true;
-    this.#queue = [];
+    this.#queue.clear();
     if (e) this.#error(e);
     if (this.#s) this.#s.terminate();
     else this.#close();
@@ -115,16 +114,7 @@ class BunStreamSocket implements StreamSocket {
   #flush(): void {
     const s = this.#s;
     if (!s || !this.#ready) return;
-    while (this.#queue.length) {
-      const head = this.#queue[0]!;
-      const n = s.write(head);
-      if (n >= head.length) {
-        this.#queue.shift();
-        continue;
-      }
-      this.#queue[0] = head.subarray(Math.max(0, n));
-      return;
-    }
+    this.#queue.flush(s);
   }
 
   #error(e: Error): void {
