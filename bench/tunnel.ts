@@ -3,7 +3,7 @@
 // Backend, hub, agent and the bulk client run as separate processes so that the load generator does not share
 // their event loops; per-process CPU comes from /proc.
 //
-//   bun bench/tunnel.ts [--rounds N] [--json FILE] [--binary PATH] [--tls-backend] [--agent-runtime bun] [--quick] [--smoke]
+//   bun bench/tunnel.ts [--rounds N] [--json FILE] [--binary PATH] [--plain-backend] [--agent-runtime bun] [--quick] [--smoke]
 //
 // --rounds N        rounds of every measurement (default 3); each round measures direct and tunnel back to back
 //                   (alternating which goes first); the result is the median over rounds, with [min, max].
@@ -16,7 +16,18 @@
 //                   figures of the others are absent (a focused re-run, or a profile of one phase).
 // --limited-share F the rate-limited bulk client reads at F × the tunnel's bulk rate of the round (default 0.25, the
 //                   target's definition); 0.5 or 0.75 show how small requests slow down as the cores fill up.
-// --tls-backend     the stand-in API server speaks HTTPS (as a real one does), for both the direct and the tunnel path.
+// --plain-backend   the stand-in API server speaks plain HTTP, for both the direct and the tunnel path. By default it
+//                   speaks HTTPS, as a real API server does and as the backend of issue 14's measurement did ("the
+//                   same HTTPS backend"): its targets are ratios against that direct path. Plain HTTP makes direct
+//                   cheaper (no TLS for its client and backend) and every ratio harder; docs/benchmarks.md shows
+//                   both. --tls-backend, the default, is still accepted.
+// --warmup-secs S   before the first round, S seconds of c=64 small requests through the tunnel, then S seconds
+//                   direct (default 10; 3 with --quick): the hub's and the agent's hot code is compiled by the JIT's
+//                   upper tiers during the first ≈ 10 s of c=64 load (≈ 670 ms of the agent's JIT thread), and the
+//                   rounds measure the processes as a long-running hub and agent run. The warm-up's own rates are
+//                   in the result (c64_warmup_rps, c64_warmup_direct_rps: the cold figures). 0: only the 400
+//                   requests at c=8 each that every run starts with (the method of the rounds before 2026-12-03's
+//                   ninth).
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
 //                   (test/bench/tunnel-bench.test.ts); its timings mean nothing.
@@ -47,12 +58,15 @@ const quick = flag('quick') || smoke;
 const rounds = smoke ? 1 : Number(option('rounds') ?? 3);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${option('rounds')}`);
 const jsonOut = option('json');
-const tlsBackend = flag('tls-backend');
+const tlsBackend = !flag('plain-backend');
+if (flag('plain-backend') && flag('tls-backend')) throw new Error('--plain-backend and --tls-backend contradict each other');
 const agentBinary = option('binary');
 const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
 const limitedShare = Number(option('limited-share') ?? 0.25);
+const warmupSecs = smoke ? 0.2 : Number(option('warmup-secs') ?? (quick ? 3 : 10));
+if (!(warmupSecs >= 0)) throw new Error(`--warmup-secs must be a number ≥ 0, got ${option('warmup-secs')}`);
 if (!(limitedShare > 0 && limitedShare < 1)) throw new Error(`--limited-share must be between 0 and 1, got ${option('limited-share')}`);
 const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;
 const phases = new Set((option('phases') ?? PHASES.join(',')).split(','));
@@ -245,6 +259,15 @@ async function main() {
   // warm-up
   await load(tunnel('/bench/small'), 8, { count: smoke ? 40 : 400 });
   await load(direct('/bench/small'), 8, { count: smoke ? 40 : 400 });
+  const warmup: Record<string, number> = {};
+  if (warmupSecs > 0 && phases.has('c64')) {
+    // Until the JIT has compiled the hot paths (see --warmup-secs); its rates are the cold figures, reported apart.
+    const t = await load(tunnel('/bench/small'), 64, { durationMs: warmupSecs * 1000 });
+    const d = await load(direct('/bench/small'), 64, { durationMs: warmupSecs * 1000 });
+    if (t.errors || d.errors) throw new Error(`warm-up: ${t.errors} errors through the tunnel, ${d.errors} direct`);
+    warmup.c64_warmup_rps = t.rps;
+    warmup.c64_warmup_direct_rps = d.rps;
+  }
 
   const samples = new Map<ResultKey, number[]>();
   const put = (k: ResultKey, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
@@ -377,6 +400,7 @@ async function main() {
   result.agent_rss_peak_mib = peakRss;
   result.agent_rss_after_mib = rssAfter;
   result.errors = errors;
+  Object.assign(result, warmup);
   const load1 = loadavg();
   Object.assign(result, {
     ranges,
@@ -385,6 +409,7 @@ async function main() {
     agent: agentBinary ? `binary ${agentBinary}` : `source (${agentRuntime})`,
     backend: tlsBackend ? 'https' : 'http',
     limited_share: limitedShare,
+    warmup_secs: warmupSecs,
     bun: Bun.version,
     cores: navigator.hardwareConcurrency,
     load_avg_start: load0.map((x) => Number(x.toFixed(2))),

@@ -1,7 +1,9 @@
 // Regenerates the tunnel section of docs/benchmarks.md from bench/tunnel.ts result files (--json). Only the text
 // between the markers below is replaced; every other section (and hand-written notes outside the markers) stays.
-//   bun scripts/bench-docs.ts --result FILE [--baseline FILE] [--binary FILE] [--doc docs/benchmarks.md]
+//   bun scripts/bench-docs.ts --result FILE [--plain FILE] [--baseline FILE] [--binary FILE] [--doc docs/benchmarks.md]
 // --result    the figures shown (agent from source, or whatever the run was);
+// --plain     a run of the same tree against a plain-HTTP backend (bench/tunnel.ts --plain-backend): its direct and
+//             ours columns and ratios are shown beside (a harder direct baseline than the HTTPS one);
 // --baseline  an earlier result shown beside them ("before") with its own ratios;
 // --binary    a run with the compiled agent (--binary dist/pipeops-agent): its memory rows are shown too.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +43,7 @@ const ROWS: Row[] = [
   { label: '1 KiB GET, c=1: p50 ms', direct: 'c1_direct_p50_ms', ours: 'c1_p50_ms', ratio: (r) => `+${fmt(num(r, 'c1_p50_overhead_ms'))} ms`, target: 'overhead ≤ 0.7 ms' },
   { label: '1 KiB GET, c=1: p99 ms', ours: 'c1_p99_ms', target: '' },
   { label: '1 KiB GET, c=64: requests/s', direct: 'c64_direct_rps', ours: 'c64_rps', ratio: (r) => pct(num(r, 'c64_rps'), num(r, 'c64_direct_rps')), target: '≥ 25 % of direct' },
+  { label: '1 KiB GET, c=64, warm-up (the first seconds of cold processes): requests/s', direct: 'c64_warmup_direct_rps', ours: 'c64_warmup_rps', ratio: (r) => pct(num(r, 'c64_warmup_rps'), num(r, 'c64_warmup_direct_rps')), target: '' },
   { label: '1 KiB GET, c=64: p50 / p99 ms (ours)', ours: 'c64_p50_ms', ratio: (r) => `p99 ${fmt(num(r, 'c64_p99_ms'), 1)}`, target: '' },
   { label: '64 MiB response, MiB/s', direct: 'bulk_direct_mib_s', ours: 'bulk_mib_s', ratio: (r) => pct(num(r, 'bulk_mib_s'), num(r, 'bulk_direct_mib_s')), target: '≥ 50 % of direct' },
   { label: 'small request (c=4) idle, p50 ms', direct: 'direct_small_p50_idle_ms', ours: 'small_p50_idle_ms', ratio: (r) => times(num(r, 'small_p50_idle_ms'), num(r, 'direct_small_p50_idle_ms')), target: '' },
@@ -94,12 +97,21 @@ function describe(r: Result): string {
   return `${r.mode} run, ${r.rounds} round(s), agent ${r.agent}, ${r.backend} backend, Bun ${r.bun}, ${r.cores} cores, started ${r.started_at}, ${r.duration_s} s; load average (1/5/15 min) ${load('load_avg_start')} at the start, ${load('load_avg_end')} at the end; requests with errors: ${r.errors}. Command: \`${r.command}\`.`;
 }
 
-export function renderSection(result: Result, o: { baseline?: Result; binary?: Result } = {}): string {
-  const { baseline, binary } = o;
-  const head = ['measurement', 'direct', 'ours', 'ours vs', 'target', ...(baseline ? ['before (baseline)', 'before: ours vs'] : [])];
+export function renderSection(result: Result, o: { baseline?: Result; binary?: Result; plain?: Result } = {}): string {
+  const { baseline, binary, plain } = o;
+  const head = [
+    'measurement',
+    'direct',
+    'ours',
+    'ours vs',
+    'target',
+    ...(plain ? ['plain-HTTP backend: direct', 'plain: ours', 'plain: ours vs'] : []),
+    ...(baseline ? ['before (baseline)', 'before: ours vs'] : []),
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const row of ROWS) {
     const cells = [row.label, row.direct ? cell(result, row.direct) : '', cell(result, row.ours), row.ratio ? row.ratio(result) : '', row.target];
+    if (plain) cells.push(row.direct ? cell(plain, row.direct) : '', cell(plain, row.ours), row.ratio && row.ours in plain ? row.ratio(plain) : '');
     if (baseline) cells.push(cell(baseline, row.ours), row.ratio && row.ours in baseline ? row.ratio(baseline) : '');
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -107,6 +119,7 @@ export function renderSection(result: Result, o: { baseline?: Result; binary?: R
     BEGIN,
     '',
     `Figures: ${describe(result)}`,
+    ...(plain ? ['', `Plain-HTTP backend ("plain"): ${describe(plain)}`] : []),
     ...(baseline ? ['', `Baseline ("before"): ${describe(baseline)}`] : []),
     '',
     'Each cell is the median over rounds, with the range (min–max) when there were several. "ours vs" is the',
@@ -141,7 +154,7 @@ if (import.meta.main) {
   };
   const resultFile = opt('result');
   if (!resultFile) {
-    console.error('usage: bun scripts/bench-docs.ts --result FILE [--baseline FILE] [--binary FILE] [--doc docs/benchmarks.md]');
+    console.error('usage: bun scripts/bench-docs.ts --result FILE [--plain FILE] [--baseline FILE] [--binary FILE] [--doc docs/benchmarks.md]');
     process.exit(2);
   }
   const read = (f: string | undefined) => {
@@ -153,7 +166,9 @@ if (import.meta.main) {
     return r;
   };
   const docFile = opt('doc') ?? join(import.meta.dir, '..', 'docs', 'benchmarks.md');
-  const section = renderSection(read(resultFile)!, { baseline: read(opt('baseline')), binary: read(opt('binary')) });
+  const plain = read(opt('plain'));
+  if (plain && plain.backend !== 'http') throw new Error(`--plain ${opt('plain')}: measured against a ${plain.backend} backend, not plain HTTP`);
+  const section = renderSection(read(resultFile)!, { baseline: read(opt('baseline')), binary: read(opt('binary')), plain });
   writeFileSync(docFile, spliceSection(readFileSync(docFile, 'utf8'), section));
   console.log(`${docFile}: tunnel section regenerated from ${resultFile}`);
 }

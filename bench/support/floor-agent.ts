@@ -12,6 +12,8 @@
 //                        measurement of what masking and the client's copy cost, never a way to ship)
 //   mask=zero|random     with ws=raw: the zero key above (default), or a random key per frame as RFC 6455 asks,
 //                        the payload masked in place in JS (32-bit words): what a compliant client of our own costs
+//   cork=0|1             with ws=raw: every frame written at once (default), or the frames of one event-loop turn
+//                        gathered and written together (one TLS record and one send for all of them)
 import { readFileSync } from 'node:fs';
 import { maskInPlace, variantOptions } from './ws-mask.ts';
 const [wsUrl, backend, caFile, variant = ''] = process.argv.slice(2) as [string, string, string, string?];
@@ -20,6 +22,7 @@ const reader = opt.get('reader') ?? 'fetch';
 const coalesce = Number(opt.get('coalesce') ?? 0);
 const wsKind = opt.get('ws') ?? 'bun';
 const randomMask = opt.get('mask') === 'random';
+const corked = opt.get('cork') === '1';
 
 const ca = readFileSync(caFile, 'utf8');
 
@@ -62,11 +65,23 @@ function rawWs(onText: (t: string) => void, onOpen: () => void) {
   let sock: import('bun').Socket<undefined>;
   let upgraded = false;
   let inbuf = new Uint8Array(0);
-  const write = (d: Uint8Array) => {
+  const writeNow = (d: Uint8Array) => {
     if (queue.length) return void queue.push(d);
     const n = sock.write(d);
     if (n < d.byteLength) queue.push(d.subarray(n));
   };
+  let gathered: Uint8Array[] = [];
+  const release = () => {
+    const parts = gathered;
+    gathered = [];
+    writeNow(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  };
+  const write = corked
+    ? (d: Uint8Array) => {
+        if (!gathered.length) setImmediate(release);
+        gathered.push(d);
+      }
+    : writeNow;
   const flush = () => {
     while (queue.length) {
       const d = queue[0]!;

@@ -57,14 +57,30 @@ describe('bench/tunnel.ts', () => {
       expect(Array.isArray(r.load_avg_start)).toBe(true);
       expect(r.rounds).toBe(1);
       expect(typeof r.ranges).toBe('object');
-      // The docs generator renders it.
+      // Issue 14 measured against an HTTPS backend: the default. The c=64 warm-up's (cold) rates are reported apart.
+      expect(r.backend).toBe('https');
+      expect(r.warmup_secs as number).toBeGreaterThan(0);
+      for (const k of ['c64_warmup_rps', 'c64_warmup_direct_rps']) expect(r[k] as number).toBeGreaterThan(0);
+      // The docs generator renders it, with a plain-HTTP run's columns beside when given one.
       const section = renderSection(r);
       expect(section.startsWith(BEGIN)).toBe(true);
       expect(section).toContain('| 64 MiB response, MiB/s |');
+      expect(section).not.toContain('plain-HTTP backend');
+      const plain = { ...r, backend: 'http', c64_rps: 1000, c64_direct_rps: 4000 };
+      const both = renderSection(r, { plain });
+      expect(both).toContain('| plain-HTTP backend: direct | plain: ours | plain: ours vs |');
+      expect(both).toMatch(/\| 1 KiB GET, c=64: requests\/s \|[^\n]*\| 4000 \| 1000 \| 25 % \|/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  test('--plain-backend and --tls-backend together are refused with a clear error', async () => {
+    const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--plain-backend', '--tls-backend'], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
+    const err = await new Response(p.stderr).text();
+    expect(await p.exited).not.toBe(0);
+    expect(err).toContain('--plain-backend and --tls-backend contradict each other');
+  });
 
   test('a bad --rounds is refused with a clear error', async () => {
     const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--rounds', 'x'], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
