@@ -22,12 +22,12 @@
 //                   cheaper (no TLS for its client and backend) and every ratio harder; docs/benchmarks.md shows
 //                   both. --tls-backend, the default, is still accepted.
 // --warmup-secs S   before the first round, S seconds of c=64 small requests through the tunnel, then S seconds
-//                   direct (default 10; 3 with --quick): the hub's and the agent's hot code is compiled by the JIT's
-//                   upper tiers during the first ≈ 10 s of c=64 load (≈ 670 ms of the agent's JIT thread), and the
-//                   rounds measure the processes as a long-running hub and agent run. The warm-up's own rates are
-//                   in the result (c64_warmup_rps, c64_warmup_direct_rps: the cold figures). 0: only the 400
-//                   requests at c=8 each that every run starts with (the method of the rounds before 2026-12-03's
-//                   ninth).
+//                   direct (default 0: only the 400 requests at c=8 each that every run starts with). The JIT
+//                   compiles the hot code in its upper tiers during the first ≈ 10 s of c=64 load (≈ 670 ms of the
+//                   agent's JIT thread); the c=1 phase and the median over rounds already leave the coldest slice
+//                   out, and a 10 s warm-up moved the c=64 ratio by −1 to +1 point in alternating runs
+//                   (docs/benchmarks.md, ninth round). The warm-up's own rates are in the result (c64_warmup_rps,
+//                   c64_warmup_direct_rps).
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
 //                   (test/bench/tunnel-bench.test.ts); its timings mean nothing.
@@ -65,7 +65,7 @@ const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
 const limitedShare = Number(option('limited-share') ?? 0.25);
-const warmupSecs = smoke ? 0.2 : Number(option('warmup-secs') ?? (quick ? 3 : 10));
+const warmupSecs = smoke ? 0.2 : Number(option('warmup-secs') ?? 0);
 if (!(warmupSecs >= 0)) throw new Error(`--warmup-secs must be a number ≥ 0, got ${option('warmup-secs')}`);
 if (!(limitedShare > 0 && limitedShare < 1)) throw new Error(`--limited-share must be between 0 and 1, got ${option('limited-share')}`);
 const PHASES = ['c1', 'c64', 'idle', 'bulk', 'limited', 'full'] as const;

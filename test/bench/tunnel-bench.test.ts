@@ -66,6 +66,9 @@ describe('bench/tunnel.ts', () => {
       expect(section.startsWith(BEGIN)).toBe(true);
       expect(section).toContain('| 64 MiB response, MiB/s |');
       expect(section).not.toContain('plain-HTTP backend');
+      expect(section).toContain('| 1 KiB GET, c=64, warm-up');
+      const { c64_warmup_rps: _w, c64_warmup_direct_rps: _d, ...unwarmed } = r;
+      expect(renderSection(unwarmed)).not.toContain('warm-up');
       const plain = { ...r, backend: 'http', c64_rps: 1000, c64_direct_rps: 4000 };
       const both = renderSection(r, { plain });
       expect(both).toContain('| plain-HTTP backend: direct | plain: ours | plain: ours vs |');
