@@ -109,6 +109,19 @@ describe('a request body that does not arrive in time', () => {
     await expect408(c, before, gw);
   });
 
+  test('the rest of the body sent after the 408 never reaches the agent; a client that ignores our FIN is cut keepAliveTimeoutMs later', async () => {
+    echo();
+    const gw = await gateway({ keepAliveTimeoutMs: T });
+    const before = agent.requests.length;
+    const c = await WireClient.open(gw.port, { ca }, false);
+    c.write(head('POST', '/rt/late', 'Content-Length: 20\r\n') + '0123456789');
+    await c.until(() => c.ended, 'the 408 and our FIN');
+    expect(c.responses()[0]!.status).toBe(408);
+    c.write('abcdefghij');
+    expect(await closedWithin(c, 25 * T)).toBe(true);
+    expect(agent.requests.length).toBe(before);
+  });
+
   test('on a connection handed to node earlier (a complete POST first): the second, incomplete one gets the 408', async () => {
     echo();
     const gw = await gateway();
@@ -141,14 +154,18 @@ describe('what the request timeout must not cut', () => {
     c.s.destroy();
   });
 
-  test('keep-alive after a complete POST: the connection stays past the bound, and a second POST on it is answered', async () => {
+  test('keep-alive after a complete POST: the connection stays past the bound, and a second POST on it, its body in two pieces, is answered', async () => {
     echo();
-    const gw = await gateway();
+    // The second request's clock starts at its own head, not at the connection's or the first request's.
+    const bound = 3 * T;
+    const gw = await gateway({ requestTimeoutMs: bound });
     const c = await open(gw);
     c.write(head('POST', '/rt/ka/1', 'Content-Length: 3\r\n') + 'one');
     await c.waitResponses(1);
-    expect(await closedWithin(c, 4 * T)).toBe(false);
-    c.write(head('POST', '/rt/ka/2', 'Content-Length: 3\r\n') + 'two');
+    expect(await closedWithin(c, 2 * bound)).toBe(false);
+    c.write(head('POST', '/rt/ka/2', 'Content-Length: 3\r\n') + 't');
+    await pause(bound / 2);
+    c.write('wo');
     const rs = await c.waitResponses(2);
     expect(rs.map((r) => [r.status, r.body.toString()])).toEqual([
       [200, 'POST /rt/ka/1 one'],
