@@ -122,6 +122,25 @@ describe('a request body that does not arrive in time', () => {
     expect(agent.requests.length).toBe(before);
   });
 
+  test('an incomplete POST pipelined behind a watch still streaming: no 408 inside the stream, the connection destroyed, the watch cancelled', async () => {
+    let watchId = '';
+    agent.handler = (r, a) => {
+      watchId = r.message.requestId!;
+      a.header(watchId, 200, { 'Content-Type': ['application/json'] });
+      a.chunk(watchId, '{"type":"ADDED"}\n');
+    };
+    const gw = await gateway({ fastPath: false });
+    const c = await open(gw);
+    c.write(head('GET', '/rt/pipelined-watch?watch=true', ''));
+    await c.until(() => c.data.includes('ADDED'), 'the first event');
+    const before = agent.requests.length;
+    c.write(head('POST', '/rt/behind', 'Content-Length: 100\r\n') + 'abc');
+    expect(await closedWithin(c, 25 * T)).toBe(true);
+    expect(c.data.toString('latin1')).not.toContain('408');
+    expect(agent.requests.length).toBe(before);
+    await waitFor(() => agent.cancels(watchId).length === 1, { what: 'proxy_cancel for the watch' });
+  });
+
   test('on a connection handed to node earlier (a complete POST first): the second, incomplete one gets the 408', async () => {
     echo();
     const gw = await gateway();
