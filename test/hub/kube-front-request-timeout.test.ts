@@ -5,6 +5,7 @@
 // and a kept-alive connection after a complete request.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Hub } from '../../src/hub/server.ts';
+import type { ClusterStore } from '../../src/hub/store/types.ts';
 import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
 import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
 import { L4_PATH } from '../../src/hub/replica-link.ts';
@@ -139,6 +140,33 @@ describe('a request body that does not arrive in time', () => {
     expect(c.data.toString('latin1')).not.toContain('408');
     expect(agent.requests.length).toBe(before);
     await waitFor(() => agent.cancels(watchId).length === 1, { what: 'proxy_cancel for the watch' });
+  });
+
+  test('a store that answers after the 408: the late refusal is not written (no second answer, no error thrown)', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const clusters = { find: (idOrName: string) => gate.then(() => hub.store.find(idOrName)) } as unknown as ClusterStore;
+    const gw = await gateway({ clusters });
+    const c = await WireClient.open(gw.port, { ca }, false);
+    c.write(`POST /clusters/no-such-cluster/k8s/api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Length: 100\r\n\r\n{"kind"`);
+    await c.until(() => c.ended, 'the 408 and our FIN');
+    const thrown: unknown[] = [];
+    const onError = (e: unknown) => thrown.push(e);
+    process.on('unhandledRejection', onError);
+    process.on('uncaughtException', onError);
+    try {
+      release();
+      await gate;
+      // The lookup's continuation runs within a few turns of the loop; a lookup of the store follows it.
+      await hub.store.find('no-such-cluster');
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onError);
+      process.off('uncaughtException', onError);
+    }
+    expect(thrown).toEqual([]);
+    expect(c.responses().map((r) => r.status)).toEqual([408]);
+    c.s.destroy();
   });
 
   test('on a connection handed to node earlier (a complete POST first): the second, incomplete one gets the 408', async () => {

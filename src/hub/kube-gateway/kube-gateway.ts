@@ -234,6 +234,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   /** A cluster not cached: the body waits in the request stream (paused) while the store answers. */
   const lookUp = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, seen: Observed) => {
     void findCluster(target.cluster).then((rec) => {
+      // Answered meanwhile: the request timeout's 408 (http-front.ts), or the client gone.
+      if (res.headersSent || res.destroyed) return;
       if (rec instanceof Error) return refuseBefore(res, h, 503, STORE_DOWN);
       if (!rec) return refuseBefore(res, h, 404, `cluster "${target.cluster}" not found`);
       withCluster(req, res, h, target, rec, seen);
@@ -250,7 +252,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const now = routeNow(req, clusterId);
     if (now) return routed(req, res, h, target, rec, seen, now);
-    void routeByDirectory(clusterId).then((via) => routed(req, res, h, target, rec, seen, via));
+    void routeByDirectory(clusterId).then((via) => {
+      if (!res.headersSent && !res.destroyed) routed(req, res, h, target, rec, seen, via);
+    });
   };
 
   const routed = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed, via: Route) => {
