@@ -8,7 +8,8 @@ import type { Hub } from '../../src/hub/server.ts';
 import type { ClusterStore } from '../../src/hub/store/types.ts';
 import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
 import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
-import { L4_PATH } from '../../src/hub/replica-link.ts';
+import { L4_PATH, ReplicaLink } from '../../src/hub/replica-link.ts';
+import type { SessionDirectory } from '../../src/hub/session-directory.ts';
 import { encodeFrameData, OPCODE } from '../../src/protocol/stream-messages.ts';
 import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
@@ -307,5 +308,36 @@ describe('what the request timeout must not cut', () => {
     expect(agent.requests.length).toBe(before);
     c.s.destroy();
     await waitFor(() => gw.connections === 0, { what: 'no connection left' });
+  });
+});
+
+describe('between hub replicas', () => {
+  // Replica B holds no session: it forwards each request to A (the link's signed request over A's gateway port),
+  // where the agent's session is. The client's body streams through B to A as it arrives.
+  const SECRET = 'replica-secret-for-request-timeout';
+  async function replicas() {
+    const a = await gateway({ link: new ReplicaLink({ replicaId: 'a', secret: SECRET, kubeCaPem: ca, log: quietLog }) });
+    const directory = {
+      local: () => undefined,
+      locate: async () => ({ kind: 'remote', replica: { kube_url: a.url } }),
+      onSession: () => () => {},
+    } as unknown as SessionDirectory;
+    const b = await gateway({ directory, link: new ReplicaLink({ replicaId: 'b', secret: SECRET, kubeCaPem: ca, log: quietLog }) });
+    return { a, b };
+  }
+
+  test('a forwarded request whose body stalls gets 408 from the replica the client reached; nothing at the agent, A\'s side let go', async () => {
+    echo();
+    const { a, b } = await replicas();
+    // Forwarded whole: the link works in this set-up.
+    const ok = await open(b);
+    ok.write(head('POST', '/rt/via-b', 'Content-Length: 2\r\n') + 'hi');
+    expect((await ok.waitResponses(1)).map((r) => [r.status, r.body.toString()])).toEqual([[200, 'POST /rt/via-b hi']]);
+    ok.s.destroy();
+    const before = agent.requests.length;
+    const c = await open(b);
+    c.write(head('POST', '/rt/via-b/stalled', 'Content-Length: 100\r\n') + '0123456789');
+    await expect408(c, before, b);
+    await waitFor(() => a.connections === 0, { what: 'the link\'s connection to A closed' });
   });
 });

@@ -94,11 +94,9 @@ export class SocketDuplex extends Duplex {
     this.headSince = -1;
     this.#req = req;
     this.#res = res;
+    // Kept after its answer: a request answered before its body was all here (a replica's forward, which streams the
+    // body on) still has to complete in time, as node's requestTimeout runs until the parser has the whole message.
     res.once('close', () => {
-      if (this.#res === res) {
-        this.#req = null;
-        this.#res = null;
-      }
       if (--this.requests === 0) this.idleSince = performance.now();
     });
   }
@@ -119,14 +117,15 @@ export class SocketDuplex extends Duplex {
     // Upgraded (exec, attach, port-forward, a replica's L4 forward): the relay's from then on, no request timeout.
     if (this.upgraded) return null;
     // A request whose body is all here (every GET: a watch or `logs -f` may stream its answer for hours) is done.
-    if (this.requests > 0) return requestMs > 0 && this.#req !== null && !this.#req.complete && now - this.#requestSince > requestMs ? 'timeout' : null;
+    if (requestMs > 0 && this.#req !== null && !this.#req.complete && now - this.#requestSince > requestMs) return 'timeout';
+    if (this.requests > 0) return null;
     if (this.headSince >= 0) return now - this.headSince > headersMs ? 'cut' : null;
     return now - this.idleSince > keepAliveMs ? 'end' : null;
   }
 
   /**
-   * The request timeout passed (expiry said 'timeout'). When nothing of its answer was sent and no earlier answer is
-   * still being written, the answer to write (`408` with `Connection: close`, the caller's to write): our side ends
+   * The request timeout passed (expiry said 'timeout'). When nothing of its answer was sent (nor did it end) and no
+   * earlier answer is still being written, the answer to write (`408` with `Connection: close`, the caller's to write): our side ends
    * once it is written, as node's server ends the connection after its 408. Otherwise the connection is destroyed
    * (an answer under way cannot be replaced) and null returned. Either way what the client sends from now on is
    * dropped, so the request never completes.
@@ -135,7 +134,7 @@ export class SocketDuplex extends Duplex {
     const req = this.#req!;
     const res = this.#res!;
     this.timedOutAt = performance.now();
-    if (res.headersSent || this.requests > 1) {
+    if (res.headersSent || res.writableEnded || this.requests !== 1) {
       this.destroy();
       return { req, res: null };
     }
