@@ -125,9 +125,9 @@ export class SocketDuplex extends Duplex {
 
   /**
    * The request timeout passed (expiry said 'timeout'). When nothing of its answer was sent (nor did it end) and no
-   * earlier answer is still being written, the answer to write (`408` with `Connection: close`, the caller's to write): our side ends
-   * once it is written, as node's server ends the connection after its 408. Otherwise the connection is destroyed
-   * (an answer under way cannot be replaced) and null returned. Either way what the client sends from now on is
+   * other answer is under way, `res` is returned for the caller's `408` with `Connection: close`, and our side ends
+   * once that is written, as node's server ends the connection after its 408. Otherwise the connection is destroyed
+   * (an answer begun cannot be replaced) and `res` is null. Either way what the client sends from now on is
    * dropped, so the request never completes.
    */
   timeOut(): { req: Pick<IncomingMessage, 'method'>; res: ServerResponse | null } {
