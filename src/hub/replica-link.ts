@@ -121,6 +121,9 @@ export class ReplicaLink {
       const headers = { ...answer.headers };
       // Framing is this connection's own (the peer's chunking was undone by the client).
       for (const h of ['connection', 'keep-alive', 'transfer-encoding']) delete headers[h];
+      // Answered before the client's body was all here (a refusal, the peer's request timeout): the connection ends
+      // after this answer, as after the gateway's own refusals, instead of reading the rest of that body for keep-alive.
+      if (!req.complete) headers.connection = 'close';
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
       res.flushHeaders();
       answer.pipe(res);

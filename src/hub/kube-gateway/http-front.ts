@@ -9,12 +9,15 @@
 //
 // One request at a time per connection: the next head is read once the answer is complete (a pipelined request
 // waits in the buffer), so a hand-off always happens at a request boundary. An idle connection is closed after
-// `keepAliveTimeoutMs` (node's keepAliveTimeout) and a head still incomplete after `headersTimeoutMs` (node's
-// headersTimeout) is cut, on one sweep timer for all connections.
-import type { Server as HttpServer } from 'node:http';
+// `keepAliveTimeoutMs` (node's keepAliveTimeout), a head still incomplete after `headersTimeoutMs` (node's
+// headersTimeout) is cut, and on a handed-off connection a request whose body is still incomplete
+// `requestTimeoutMs` after it began (node's requestTimeout) is answered 408 and its connection closed, on one sweep
+// timer for all connections. Bun's node:http runs none of these on a connection it is handed.
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { type AcceptedStream, listenStream, type StreamListener } from '../../runtime/bun/stream-listener.ts';
 import { type FrontRequest, FrontResponse } from './front-response.ts';
 import { SocketDuplex } from './socket-duplex.ts';
+import { kubeErrorBody } from './kube-status.ts';
 
 export { type FrontRequest, FrontResponse } from './front-response.ts';
 export { SocketDuplex } from './socket-duplex.ts';
@@ -275,6 +278,14 @@ export interface HttpFrontOptions {
   keepAliveTimeoutMs?: number;
   /** A head must be complete this long after its first byte (node's default headersTimeout, 60 s). */
   headersTimeoutMs?: number;
+  /**
+   * A request handed to node must have all of its body this long after it began (node's default requestTimeout,
+   * 300 s; 0: no bound): else 408 with `Connection: close` and the connection's end, or, when its answer had begun,
+   * the connection destroyed. Not for upgrades, nor for answers: a watch's request is complete at once.
+   */
+  requestTimeoutMs?: number;
+  /** A request was timed out: answered 408 (`answered`) or its connection destroyed. */
+  requestTimedOut?: (req: Pick<IncomingMessage, 'method'>, remote: string, answered: boolean) => void;
   /** Counted: a connection accepted, a connection handed to node. */
   opened?: () => void;
   handedOff?: () => void;
@@ -287,6 +298,9 @@ export class HttpFront {
   readonly #sweep: ReturnType<typeof setInterval>;
   readonly #keepAliveMs: number;
   readonly #headersMs: number;
+  readonly #requestMs: number;
+  /** The 408's body (a Kubernetes Status, as the gateway's other refusals). */
+  readonly #timedOut: { contentType: string; body: string };
   /** Connections node's server has (counted apart, for tests and stop()). */
   handedOff = 0;
   /** The keep-alive fields of every fast-path answer, as node's server writes them. */
@@ -295,11 +309,14 @@ export class HttpFront {
   constructor(readonly o: HttpFrontOptions) {
     this.encrypted = o.tls !== null;
     this.#keepAliveMs = o.keepAliveTimeoutMs ?? 5_000;
-    this.#headersMs = o.headersTimeoutMs ?? 60_000;
+    this.#requestMs = o.requestTimeoutMs ?? 300_000;
+    // A head is part of its request: node requires headersTimeout ≤ requestTimeout; here the shorter one bounds it.
+    this.#headersMs = Math.min(o.headersTimeoutMs ?? 60_000, this.#requestMs > 0 ? this.#requestMs : Infinity);
+    this.#timedOut = kubeErrorBody(408, `the request was not received whole within ${this.#requestMs / 1000} s`);
     this.keepAliveFields = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(this.#keepAliveMs / 1000)}\r\n`;
-    // Which handed-off connections have a request or an upgrade under way (for the sweep).
-    o.node.on('request', (req: { socket: unknown }, res: { once(event: 'close', l: () => void): unknown }) => {
-      if (req.socket instanceof SocketDuplex) req.socket.began(res);
+    // Which handed-off connections have a request or an upgrade under way, and whether its body is all here (for the sweep).
+    o.node.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.socket instanceof SocketDuplex) req.socket.began(req, res);
     });
     o.node.on('upgrade', (_req: unknown, socket: unknown) => {
       if (socket instanceof SocketDuplex) socket.upgraded = true;
@@ -343,11 +360,23 @@ export class HttpFront {
       if (node) {
         // Ended and still open a sweep later: cut, even when node began answering a request that crossed our FIN
         // (its answer can no longer be written, so it would never finish).
-        const x = c.ending ? 'cut' : node.expiry(now, this.#keepAliveMs, this.#headersMs);
-        if (x) c.close(x === 'cut');
+        const x = c.ending ? 'cut' : node.expiry(now, this.#keepAliveMs, this.#headersMs, this.#requestMs);
+        if (x === 'timeout') this.#timeOut(node);
+        else if (x) c.close(x === 'cut');
       } else if (c.idle && now - c.since > this.#keepAliveMs) c.close(false);
       else if (c.readingHead && now - c.since > this.#headersMs) c.close(true);
     }
+  }
+
+  /** 408 with `Connection: close` (node's server writes the same status, without a body), or the connection cut. */
+  #timeOut(node: SocketDuplex): void {
+    const { req, res } = node.timeOut();
+    if (res) {
+      const t = this.#timedOut;
+      res.writeHead(408, { 'Content-Type': t.contentType, 'Content-Length': String(Buffer.byteLength(t.body)), Connection: 'close' });
+      res.end(t.body);
+    }
+    this.o.requestTimedOut?.(req, node.remoteAddress, res !== null);
   }
 
   /** Stops accepting. Open connections are the caller's to end. */

@@ -66,6 +66,11 @@ export interface KubeGatewayOptions {
   /** Tests: the front's keep-alive and head timeouts (node's defaults, 5 s and 60 s). */
   keepAliveTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /**
+   * How long a request may take to arrive whole, head and body (node's requestTimeout; default 300 s, 0: no bound):
+   * then 408 and the connection's end (http-front.ts). Upgrades and answers are not bounded by it.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface KubeGateway {
@@ -229,6 +234,8 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   /** A cluster not cached: the body waits in the request stream (paused) while the store answers. */
   const lookUp = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, seen: Observed) => {
     void findCluster(target.cluster).then((rec) => {
+      // Answered meanwhile: the request timeout's 408 (http-front.ts), or the client gone.
+      if (res.headersSent || res.destroyed) return;
       if (rec instanceof Error) return refuseBefore(res, h, 503, STORE_DOWN);
       if (!rec) return refuseBefore(res, h, 404, `cluster "${target.cluster}" not found`);
       withCluster(req, res, h, target, rec, seen);
@@ -245,7 +252,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     }
     const now = routeNow(req, clusterId);
     if (now) return routed(req, res, h, target, rec, seen, now);
-    void routeByDirectory(clusterId).then((via) => routed(req, res, h, target, rec, seen, via));
+    void routeByDirectory(clusterId).then((via) => {
+      if (!res.headersSent && !res.destroyed) routed(req, res, h, target, rec, seen, via);
+    });
   };
 
   const routed = (req: IncomingMessage, res: ServerResponse, h: RequestHeaders, target: GatewayTarget, rec: ClusterRecord, seen: Observed, via: Route) => {
@@ -364,7 +373,10 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
   const noFast = () => false;
 
   const server = http.createServer(onRequest);
-  // Watches and log follows are legitimately long and quiet; the only bounds are ours (proxy timeout, backlog).
+  // Every connection reaches this server from the front (emit('connection')), where Bun's node:http runs none of its
+  // timers: the front bounds idle connections, heads and whole requests (requestTimeoutMs, node's requestTimeout:
+  // the time to receive a request, never its answer, so watches and log follows are not cut by it). 0 here keeps one
+  // clock, the front's, should a Bun version start running this one. The answers' bounds are ours (proxy timeout, backlog).
   server.requestTimeout = 0;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -449,6 +461,9 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     handedOff: () => o.metrics?.inc('pipeops_hub_kube_connections_to_node_total', {}),
     ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
     ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
+    ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    requestTimedOut: (req, remote, answered) =>
+      log.warn({ method: req.method, remote, answered: answered ? 408 : 'cut' }, 'kube gateway: request not received whole within the request timeout'),
   });
   if (o.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = o.keepAliveTimeoutMs;
   if (o.headersTimeoutMs !== undefined) server.headersTimeout = o.headersTimeoutMs;
