@@ -165,7 +165,14 @@ export class ReplicaLink {
     });
     socket.on('error', () => peer.destroy());
     socket.on('close', () => peer.destroy());
-    peer.on('close', () => socket.destroy());
+    // A that ended its side cleanly: the pipe has ended the client's side after A's last bytes, and the client's
+    // connection closes once those are written and the client closes too (the gateway's sweep cuts a client that
+    // keeps it open). Destroying it here dropped the tail still queued toward the client and, on the gateway's own
+    // listener, reset the connection (kubectl exec through B: "connection reset by peer" after the command ran).
+    // An A that went away without ending its side cuts the client at once.
+    peer.on('close', () => {
+      if (!socket.writableEnded) socket.destroy();
+    });
   }
 
   /**
