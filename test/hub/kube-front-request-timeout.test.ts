@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Hub } from '../../src/hub/server.ts';
 import type { ClusterStore } from '../../src/hub/store/types.ts';
-import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
-import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
+import type { KubeGateway, KubeGatewayOptions } from '../../src/hub/kube-gateway/kube-gateway.ts';
 import { L4_PATH, ReplicaLink } from '../../src/hub/replica-link.ts';
 import type { SessionDirectory } from '../../src/hub/session-directory.ts';
 import { encodeFrameData, OPCODE } from '../../src/protocol/stream-messages.ts';
@@ -15,35 +14,17 @@ import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { WireClient } from '../support/http-wire.ts';
 import { connectFakeAgent, type FakeAgent } from './fake-agent.ts';
+import { FrontGateways } from './front-gateway.ts';
 
 /** The bound under test: short, so that a test waits for it to pass, never for a fixed sleep standing in for an event. */
 const T = 400;
 let hub: Hub;
 let agent: FakeAgent;
 let ca: string;
-const gateways: KubeGateway[] = [];
 
-async function gateway(over: Partial<KubeGatewayOptions> = {}): Promise<KubeGateway> {
-  const tls = await ensureGatewayTls({ state: ':memory:', host: '127.0.0.1', publicUrl: '' });
-  const gw = await startKubeGateway({
-    host: '127.0.0.1',
-    port: 0,
-    tls,
-    userTokens: [USER_TOKEN],
-    proxyTimeoutMs: 30_000,
-    agents: hub.agents,
-    directory: hub.directory,
-    clusters: hub.store,
-    log: quietLog,
-    // The other clocks far off: only the request timeout may end a connection here.
-    keepAliveTimeoutMs: 60_000,
-    headersTimeoutMs: 60_000,
-    requestTimeoutMs: T,
-    ...over,
-  });
-  gateways.push(gw);
-  return gw;
-}
+// The other clocks far off: only the request timeout may end a connection here.
+const gateways = new FrontGateways(() => ({ hub, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000, requestTimeoutMs: T }));
+const gateway = (over: Partial<KubeGatewayOptions> = {}) => gateways.start(over);
 
 beforeAll(async () => {
   hub = await testHub({ proxy_timeout: 30_000 });
@@ -51,7 +32,7 @@ beforeAll(async () => {
   agent = await connectFakeAgent(hub, 'front-request-timeout', 'front-rt-sa-token-abcdef123456');
 });
 afterAll(async () => {
-  for (const gw of gateways) await gw.stop();
+  await gateways.stopAll();
   await agent?.close();
   await hub?.stop();
 });

@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { connect as tcpConnect } from 'node:net';
 import type { Hub } from '../../src/hub/server.ts';
-import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
-import { type KubeGateway, type KubeGatewayOptions, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
+import type { KubeGateway, KubeGatewayOptions } from '../../src/hub/kube-gateway/kube-gateway.ts';
 import { L4_PATH } from '../../src/hub/replica-link.ts';
-import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
+import { testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { waitFor } from '../support/wait.ts';
 import { seededBytes } from '../support/seeded-bytes.ts';
 import { parseResponses, WireClient, type WireResponse } from '../support/http-wire.ts';
 import { connectFakeAgent, type FakeAgent, type ReceivedRequest } from './fake-agent.ts';
+import { FrontGateways } from './front-gateway.ts';
 
 const SA_TOKEN = 'front-sa-token-abcdef123456';
 let hub: Hub;
@@ -21,26 +21,9 @@ let agent: FakeAgent;
 let fastGw: KubeGateway;
 let nodeGw: KubeGateway;
 let ca: string;
-const gateways: KubeGateway[] = [];
 
-async function gateway(over: Partial<KubeGatewayOptions> = {}): Promise<KubeGateway> {
-  const tls = await ensureGatewayTls({ state: ':memory:', host: '127.0.0.1', publicUrl: '' });
-  const gw = await startKubeGateway({
-    host: '127.0.0.1',
-    port: 0,
-    tls,
-    userTokens: [USER_TOKEN],
-    proxyTimeoutMs: 1500,
-    maxClientBacklog: 256 * 1024,
-    agents: hub.agents,
-    directory: hub.directory,
-    clusters: hub.store,
-    log: quietLog,
-    ...over,
-  });
-  gateways.push(gw);
-  return gw;
-}
+const gateways = new FrontGateways(() => ({ hub, proxyTimeoutMs: 1500, maxClientBacklog: 256 * 1024 }));
+const gateway = (over: Partial<KubeGatewayOptions> = {}) => gateways.start(over);
 
 /** The agent's answers, by Kubernetes path (the same for both gateways). */
 type Behaviour = (id: string, a: FakeAgent, r: ReceivedRequest) => void;
@@ -60,7 +43,7 @@ beforeAll(async () => {
   nodeGw = await gateway({ fastPath: false });
 });
 afterAll(async () => {
-  for (const gw of gateways) await gw.stop();
+  await gateways.stopAll();
   await agent?.close();
   await hub?.stop();
 });
@@ -750,7 +733,7 @@ describe('robustness', () => {
       a.chunk(id, '{"type":"ADDED"}\n');
     });
     const gw = await gateway();
-    gateways.splice(gateways.indexOf(gw), 1);
+    gateways.forget(gw);
     const watch = await open(gw);
     watch.write(GET('/s/watch?watch=true'));
     await watch.until(() => watch.data.includes('ADDED'), 'watch event');

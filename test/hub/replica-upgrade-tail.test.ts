@@ -8,18 +8,18 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Hub } from '../../src/hub/server.ts';
-import { ensureGatewayTls } from '../../src/hub/kube-gateway/gateway-tls.ts';
-import { type KubeGateway, startKubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
+import type { KubeGateway } from '../../src/hub/kube-gateway/kube-gateway.ts';
 import { ReplicaLink } from '../../src/hub/replica-link.ts';
 import type { SessionDirectory } from '../../src/hub/session-directory.ts';
 import { quietLog, testHub, USER_TOKEN } from '../support/hub-agent.ts';
 import { connectFakeAgent, type FakeAgent } from './fake-agent.ts';
+import { FrontGateways } from './front-gateway.ts';
 
 const ANSWER_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
 let hub: Hub;
 let agent: FakeAgent;
 let ca: string;
-const gateways: KubeGateway[] = [];
+const gateways = new FrontGateways(() => ({ hub }));
 const servers: net.Server[] = [];
 
 beforeAll(async () => {
@@ -28,7 +28,7 @@ beforeAll(async () => {
   agent = await connectFakeAgent(hub, 'replica-upgrade-tail', 'replica-upgrade-tail-sa-token-0123456');
 });
 afterAll(async () => {
-  for (const gw of gateways) await gw.stop();
+  await gateways.stopAll();
   for (const s of servers) s.close();
   await agent?.close();
   await hub?.stop();
@@ -59,20 +59,7 @@ async function replicaA(bytes: number, o: { reset?: boolean } = {}) {
 /** Replica B: holds no session, so every request for the cluster goes to `aUrl`. */
 async function replicaB(aUrl: string): Promise<KubeGateway> {
   const directory = { local: () => undefined, locate: async () => ({ kind: 'remote', replica: { kube_url: aUrl } }), onSession: () => () => {} } as unknown as SessionDirectory;
-  const gw = await startKubeGateway({
-    host: '127.0.0.1',
-    port: 0,
-    tls: await ensureGatewayTls({ state: ':memory:', host: '127.0.0.1', publicUrl: '' }),
-    userTokens: [USER_TOKEN],
-    proxyTimeoutMs: 30_000,
-    agents: hub.agents,
-    directory,
-    clusters: hub.store,
-    log: quietLog,
-    link: new ReplicaLink({ replicaId: 'b', secret: 'replica-secret-upgrade-tail', kubeCaPem: ca, log: quietLog }),
-  });
-  gateways.push(gw);
-  return gw;
+  return gateways.start({ directory, link: new ReplicaLink({ replicaId: 'b', secret: 'replica-secret-upgrade-tail', kubeCaPem: ca, log: quietLog }) });
 }
 
 /** An exec upgrade through B; the client reads nothing until `readAfter` settles, then everything until the end. */
