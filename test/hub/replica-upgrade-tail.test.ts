@@ -3,7 +3,8 @@
 // to read all of them. B destroyed the client's connection as soon as its link to A closed, which on the listener
 // is an abortive close (a reset): the answer's tail still unread by the client was discarded with it, and
 // `kubectl exec -i` through B failed now and then with "connection reset by peer" after the command had run
-// (test/e2e/hub-replicas.test.ts). A that goes away without ending its side still cuts the client at once.
+// (test/e2e/hub-replicas.test.ts). This test's client (Bun's node:tls, paused until A has closed) saw neither its
+// bytes nor an end nor an error then. A that goes away without ending its side still cuts the client at once.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import net from 'node:net';
 import tls from 'node:tls';
