@@ -17,7 +17,6 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import { type AcceptedStream, listenStream, type StreamListener } from '../../runtime/bun/stream-listener.ts';
 import { type FrontRequest, FrontResponse } from './front-response.ts';
 import { SocketDuplex } from './socket-duplex.ts';
-import { kubeErrorBody } from './kube-status.ts';
 
 export { type FrontRequest, FrontResponse } from './front-response.ts';
 export { SocketDuplex } from './socket-duplex.ts';
@@ -284,8 +283,11 @@ export interface HttpFrontOptions {
    * the connection destroyed. Not for upgrades, nor for answers: a watch's request is complete at once.
    */
   requestTimeoutMs?: number;
-  /** A request was timed out: answered 408 (`answered`) or its connection destroyed. */
-  requestTimedOut?: (req: Pick<IncomingMessage, 'method'>, remote: string, answered: boolean) => void;
+  /**
+   * A request was timed out. `res` when nothing of its answer was sent: the caller writes the 408 (with `Connection:
+   * close`; without this option a bare one, as node's server writes); null when its connection was destroyed.
+   */
+  requestTimedOut?: (req: Pick<IncomingMessage, 'method'>, res: ServerResponse | null, remote: string) => void;
   /** Counted: a connection accepted, a connection handed to node. */
   opened?: () => void;
   handedOff?: () => void;
@@ -298,9 +300,8 @@ export class HttpFront {
   readonly #sweep: ReturnType<typeof setInterval>;
   readonly #keepAliveMs: number;
   readonly #headersMs: number;
-  readonly #requestMs: number;
-  /** The 408's body (a Kubernetes Status, as the gateway's other refusals). */
-  readonly #timedOut: { contentType: string; body: string };
+  /** How long a request handed to node may take to arrive whole (0: no bound). */
+  readonly requestTimeoutMs: number;
   /** Connections node's server has (counted apart, for tests and stop()). */
   handedOff = 0;
   /** The keep-alive fields of every fast-path answer, as node's server writes them. */
@@ -309,10 +310,9 @@ export class HttpFront {
   constructor(readonly o: HttpFrontOptions) {
     this.encrypted = o.tls !== null;
     this.#keepAliveMs = o.keepAliveTimeoutMs ?? 5_000;
-    this.#requestMs = o.requestTimeoutMs ?? 300_000;
+    this.requestTimeoutMs = o.requestTimeoutMs ?? 300_000;
     // A head is part of its request: node requires headersTimeout ≤ requestTimeout; here the shorter one bounds it.
-    this.#headersMs = Math.min(o.headersTimeoutMs ?? 60_000, this.#requestMs > 0 ? this.#requestMs : Infinity);
-    this.#timedOut = kubeErrorBody(408, `the request was not received whole within ${this.#requestMs / 1000} s`);
+    this.#headersMs = Math.min(o.headersTimeoutMs ?? 60_000, this.requestTimeoutMs > 0 ? this.requestTimeoutMs : Infinity);
     this.keepAliveFields = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(this.#keepAliveMs / 1000)}\r\n`;
     // Which handed-off connections have a request or an upgrade under way, and whether its body is all here (for the sweep).
     o.node.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -360,7 +360,7 @@ export class HttpFront {
       if (node) {
         // Ended and still open a sweep later: cut, even when node began answering a request that crossed our FIN
         // (its answer can no longer be written, so it would never finish).
-        const x = c.ending ? 'cut' : node.expiry(now, this.#keepAliveMs, this.#headersMs, this.#requestMs);
+        const x = c.ending ? 'cut' : node.expiry(now, this.#keepAliveMs, this.#headersMs, this.requestTimeoutMs);
         if (x === 'timeout') this.#timeOut(node);
         else if (x) c.close(x === 'cut');
       } else if (c.idle && now - c.since > this.#keepAliveMs) c.close(false);
@@ -368,15 +368,14 @@ export class HttpFront {
     }
   }
 
-  /** 408 with `Connection: close` (node's server writes the same status, without a body), or the connection cut. */
+  /** 408 with `Connection: close` (the caller's, or a bare one as node's server writes), or the connection cut. */
   #timeOut(node: SocketDuplex): void {
     const { req, res } = node.timeOut();
-    if (res) {
-      const t = this.#timedOut;
-      res.writeHead(408, { 'Content-Type': t.contentType, 'Content-Length': String(Buffer.byteLength(t.body)), Connection: 'close' });
-      res.end(t.body);
+    if (this.o.requestTimedOut) this.o.requestTimedOut(req, res, node.remoteAddress);
+    else if (res) {
+      res.writeHead(408, { 'Content-Length': '0', Connection: 'close' });
+      res.end();
     }
-    this.o.requestTimedOut?.(req, node.remoteAddress, res !== null);
   }
 
   /** Stops accepting. Open connections are the caller's to end. */

@@ -462,8 +462,11 @@ export async function startKubeGateway(o: KubeGatewayOptions): Promise<KubeGatew
     ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
     ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
     ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
-    requestTimedOut: (req, remote, answered) =>
-      log.warn({ method: req.method, remote, answered: answered ? 408 : 'cut' }, 'kube gateway: request not received whole within the request timeout'),
+    // The 408 as the gateway's other refusals write theirs: a Kubernetes Status.
+    requestTimedOut: (req, res, remote) => {
+      if (res) sendStatus(res, 408, `the request was not received whole within ${front.requestTimeoutMs / 1000} s`, { Connection: 'close' });
+      log.warn({ method: req.method, remote, answered: res ? 408 : 'cut' }, 'kube gateway: request not received whole within the request timeout');
+    },
   });
   if (o.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = o.keepAliveTimeoutMs;
   if (o.headersTimeoutMs !== undefined) server.headersTimeout = o.headersTimeoutMs;

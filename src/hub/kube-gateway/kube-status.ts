@@ -16,7 +16,8 @@ const REASONS: Record<number, string> = {
   403: 'Forbidden',
   404: 'NotFound',
   405: 'MethodNotAllowed',
-  // The request timeout (http-front.ts): a body not received in time. client-go has no reason of its own for 408.
+  // The request timeout (http-front.ts, answered by kube-gateway.ts): a body not received in time. client-go has no
+  // reason of its own for 408.
   408: 'Timeout',
   413: 'RequestEntityTooLarge',
   429: 'TooManyRequests',
