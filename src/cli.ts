@@ -5,6 +5,7 @@
 // reflect-metadata first: in the compiled binary the on-demand commands are bundled lazily, and @peculiar/x509's DI
 // container (reached eagerly through shared modules) must find the Reflect polyfill before it loads.
 import 'reflect-metadata';
+import './config/zod-jitless.ts';
 import { homedir } from 'node:os';
 import { runtime } from '#runtime';
 import { runAgentCommand } from './cli-agent.ts';

@@ -58,9 +58,24 @@ export function genericEnvName(key: string): string {
   return key.replace(/\./g, '_').toUpperCase();
 }
 
-/** Env names read for a key, highest priority first. */
+/** ENV_BINDINGS by key, in their order; built on first use. */
+let bindingsByKey: Map<string, string[]> | undefined;
+
+/**
+ * Env names read for a key, highest priority first. Called for every key at start-up: a scan of ENV_BINDINGS per key
+ * was hot enough (≈ 20,000 predicate calls) to set off JavaScriptCore's optimising compilers during start-up, whose
+ * code and compiler pages then stay in the idle agent's RSS (docs/benchmarks.md, tenth round).
+ */
 export function envNamesFor(key: string): string[] {
-  const names = ENV_BINDINGS.filter((b) => b.key === key).map((b) => b.env);
+  if (!bindingsByKey) {
+    bindingsByKey = new Map();
+    for (const b of ENV_BINDINGS) {
+      const list = bindingsByKey.get(b.key);
+      if (list) list.push(b.env);
+      else bindingsByKey.set(b.key, [b.env]);
+    }
+  }
+  const names = [...(bindingsByKey.get(key) ?? [])];
   const generic = genericEnvName(key);
   if (!names.includes(generic)) names.push(generic);
   return names;
