@@ -28,6 +28,8 @@
 //                   out, and a 10 s warm-up moved the c=64 ratio by −1 to +1 point in alternating runs
 //                   (docs/benchmarks.md, ninth round). The warm-up's own rates are in the result (c64_warmup_rps,
 //                   c64_warmup_direct_rps).
+// --agent-env LIST  extra environment of the agent process, comma-separated K=V pairs (e.g. BUN_JSC_useFTLJIT=0, the
+//                   JIT setting docs/benchmarks.md measures); recorded in the result as agent_env.
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
 //                   (test/bench/tunnel-bench.test.ts); its timings mean nothing.
@@ -64,6 +66,16 @@ const agentBinary = option('binary');
 const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
+const agentEnv: Record<string, string> = Object.fromEntries(
+  (option('agent-env') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => {
+      const i = kv.indexOf('=');
+      if (i < 1) throw new Error(`--agent-env: expected K=V, got ${kv}`);
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+);
 const limitedShare = Number(option('limited-share') ?? 0.25);
 const warmupSecs = smoke ? 0.2 : Number(option('warmup-secs') ?? 0);
 if (!(warmupSecs >= 0)) throw new Error(`--warmup-secs must be a number ≥ 0, got ${option('warmup-secs')}`);
@@ -172,6 +184,7 @@ async function main() {
       ...(agentRuntime === 'deno' && process.env.HOME ? { DENO_DIR: process.env.DENO_DIR ?? join(process.env.HOME, '.cache/deno') } : {}),
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('G_'))),
       ...(process.env.BENCH_HIGH_WATER ? { PROXY_STREAM_HIGH_WATER_BYTES: process.env.BENCH_HIGH_WATER } : {}),
+      ...agentEnv,
     },
   });
   procs.push(agent);
@@ -408,6 +421,7 @@ async function main() {
     mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
     agent: agentBinary ? `binary ${agentBinary}` : `source (${agentRuntime})`,
     backend: tlsBackend ? 'https' : 'http',
+    agent_env: agentEnv,
     limited_share: limitedShare,
     warmup_secs: warmupSecs,
     bun: Bun.version,
