@@ -41,7 +41,7 @@ describe('bench/tunnel.ts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     try {
       const out = join(dir, 'r.json');
-      const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--smoke', '--json', out], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
+      const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--smoke', '--agent-env', 'BENCH_PROBE=a=b,BENCH_PROBE2=', '--json', out], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
       const err = await new Response(p.stderr).text();
       expect({ code: await p.exited, err }).toEqual({ code: 0, err: expect.any(String) });
       const r = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
@@ -57,6 +57,8 @@ describe('bench/tunnel.ts', () => {
       expect(Array.isArray(r.load_avg_start)).toBe(true);
       expect(r.rounds).toBe(1);
       expect(typeof r.ranges).toBe('object');
+      // --agent-env: split at the first '=' only, an empty value kept; recorded with the result.
+      expect(r.agent_env).toEqual({ BENCH_PROBE: 'a=b', BENCH_PROBE2: '' });
       // Issue 14 measured against an HTTPS backend: the default. The c=64 warm-up's (cold) rates are reported apart.
       expect(r.backend).toBe('https');
       expect(r.warmup_secs as number).toBeGreaterThan(0);
@@ -83,6 +85,13 @@ describe('bench/tunnel.ts', () => {
     const err = await new Response(p.stderr).text();
     expect(await p.exited).not.toBe(0);
     expect(err).toContain('--plain-backend and --tls-backend contradict each other');
+  });
+
+  test('an --agent-env entry that is not K=V is refused with a clear error', async () => {
+    const p = Bun.spawn([process.execPath, join(ROOT, 'bench/tunnel.ts'), '--agent-env', 'BUN_JSC_useFTLJIT'], { stdout: 'ignore', stderr: 'pipe', cwd: ROOT });
+    const err = await new Response(p.stderr).text();
+    expect(await p.exited).not.toBe(0);
+    expect(err).toContain('--agent-env: expected K=V, got BUN_JSC_useFTLJIT');
   });
 
   test('a bad --rounds is refused with a clear error', async () => {
