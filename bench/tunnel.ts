@@ -8,7 +8,9 @@
 // --rounds N        rounds of every measurement (default 3); each round measures direct and tunnel back to back
 //                   (alternating which goes first); the result is the median over rounds, with [min, max].
 // --json FILE       write the result object (keys listed in RESULT_KEYS) to FILE.
-// --binary PATH     run the agent from the compiled binary (what ships) instead of `bun run` from source.
+// --binary PATH     run the agent from the compiled binary (what ships) instead of `bun run` from source, with the
+//                   JavaScriptCore options the Helm chart gives it (`jsc:` in its values.yaml: the FTL tier off).
+//                   --agent-env BUN_JSC_useFTLJIT=1 measures the binary with the runtime's defaults.
 // --agent-runtime R the runtime that runs the agent from source: bun (default) or deno (`npm run agent:deno`, issue 16);
 //                   --deno is the same as --agent-runtime deno.
 // --cpu-prof DIR    run hub and agent (from source) under `bun --cpu-prof --cpu-prof-md`; profiles land in DIR at exit.
@@ -29,7 +31,8 @@
 //                   (docs/benchmarks.md, ninth round). The warm-up's own rates are in the result (c64_warmup_rps,
 //                   c64_warmup_direct_rps).
 // --agent-env LIST  extra environment of the agent process, comma-separated K=V pairs (e.g. BUN_JSC_useFTLJIT=0, the
-//                   JIT setting docs/benchmarks.md measures); recorded in the result as agent_env.
+//                   JIT setting docs/benchmarks.md measures), over the chart's with --binary; the agent's extra
+//                   environment is recorded in the result as agent_env.
 // --quick           shorter phases.
 // --smoke           a few requests per phase, small bulk bodies, one round: checks that every figure is produced
 //                   (test/bench/tunnel-bench.test.ts); its timings mean nothing.
@@ -39,7 +42,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeResponseFrame } from '../src/protocol/binary-frame.ts';
-import { benchAgentEnv, writeBenchKubeconfig } from './support/agent-env.ts';
+import { benchAgentEnv, chartJscEnv, writeBenchKubeconfig } from './support/agent-env.ts';
 import { connectedClusterId, lineOf, load, type Run } from './support/load.ts';
 import { TICK_US, cpuTicks, rssMiB } from './support/proc-stats.ts';
 
@@ -66,7 +69,7 @@ const agentBinary = option('binary');
 const agentRuntime = flag('deno') ? 'deno' : (option('agent-runtime') ?? 'bun');
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const cpuProfDir = option('cpu-prof');
-const agentEnv: Record<string, string> = Object.fromEntries(
+const agentEnvOption: Record<string, string> = Object.fromEntries(
   (option('agent-env') ?? '')
     .split(',')
     .filter(Boolean)
@@ -76,6 +79,8 @@ const agentEnv: Record<string, string> = Object.fromEntries(
       return [kv.slice(0, i), kv.slice(i + 1)];
     }),
 );
+/** The agent's extra environment: the chart's JavaScriptCore options for the binary as it ships, then --agent-env. */
+const agentEnv: Record<string, string> = { ...(agentBinary ? chartJscEnv(ROOT) : {}), ...agentEnvOption };
 const limitedShare = Number(option('limited-share') ?? 0.25);
 const warmupSecs = smoke ? 0.2 : Number(option('warmup-secs') ?? 0);
 if (!(warmupSecs >= 0)) throw new Error(`--warmup-secs must be a number ≥ 0, got ${option('warmup-secs')}`);

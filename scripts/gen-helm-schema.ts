@@ -132,6 +132,12 @@ export function helmValuesSchema(): Json {
       service: obj({ type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] }, port: { type: 'integer', minimum: 1, maximum: 65535 }, annotations: map }),
       serviceMonitor: obj({ enabled: bool, interval: str, scrapeTimeout: str, labels: map }),
       extraEnv: anyList,
+      jsc: {
+        type: 'object',
+        description: 'JavaScriptCore options of the agent process, each set as the environment variable BUN_JSC_<name> (for example useFTLJIT: "0", the default). null runs with the runtime\'s defaults.',
+        propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9]*$' },
+        additionalProperties: { type: ['string', 'number', 'boolean'] },
+      },
       // The product README's exposure values (templates/_helpers.tpl maps them onto config.gateway).
       agent: obj({
         gateway: obj({

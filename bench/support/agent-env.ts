@@ -1,7 +1,8 @@
 // What every bench gives the agent it starts: a kubeconfig pointing at the stand-in API server, and the environment
 // of an out-of-cluster agent registered with the bench hub (state and logs in the run's temporary directory).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 
 /** Writes `<dir>/kubeconfig` for `server` (bearer token `bench-sa`; `caFile` verifies it, else TLS is not verified). */
 export function writeBenchKubeconfig(dir: string, server: string, caFile?: string): string {
@@ -28,4 +29,14 @@ export function benchAgentEnv(o: { dir: string; apiUrl: string; token: string; k
     KUBERNETES_IN_CLUSTER: 'false',
     KUBERNETES_KUBECONFIG: o.kubeconfig,
   };
+}
+
+/**
+ * The environment the Helm chart gives the agent's process for its JavaScriptCore options (`jsc:` in
+ * deploy/helm/pipeops-agent/values.yaml, each as BUN_JSC_<name>): a bench that runs the compiled binary as it ships
+ * runs it with these.
+ */
+export function chartJscEnv(root: string): Record<string, string> {
+  const values = parse(readFileSync(join(root, 'deploy/helm/pipeops-agent/values.yaml'), 'utf8')) as { jsc?: Record<string, unknown> | null };
+  return Object.fromEntries(Object.entries(values.jsc ?? {}).map(([k, v]) => [`BUN_JSC_${k}`, String(v)]));
 }

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentProc, emptyDir, type HubProc, listClusters, type SandboxProc, startBinaryAgent, startBinaryHub, startBinarySandbox, waitRegistered } from '../../scripts/binary-run.ts';
+import { chartJscEnv } from '../../bench/support/agent-env.ts';
 import { noProgramsEnv } from '../support/without-path.ts';
 
 const BIN = join(import.meta.dir, '..', '..', 'dist', 'pipeops-agent');
@@ -24,6 +25,21 @@ async function run(args: string[], cwd: string) {
 }
 
 describe.skipIf(!present)('compiled binary, from an empty directory', () => {
+  test("the chart's JavaScriptCore options reach the runtime (BUN_JSC_*: the FTL tier off), and without them it is on", async () => {
+    const dir = emptyDir();
+    const jsc = chartJscEnv(join(import.meta.dir, '..', '..'));
+    expect(jsc).toEqual({ BUN_JSC_useFTLJIT: '0' });
+    const dump = async (extra: Record<string, string>) => {
+      // dumpOptions=2: every option, with its default where it differs
+      const p = Bun.spawn([BIN, '--version'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, BUN_JSC_dumpOptions: '2', ...extra }, stdout: 'pipe', stderr: 'pipe' });
+      const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+      expect(code).toBe(0);
+      return (out + err).split('\n').find((l) => /\buseFTLJIT=/.test(l))?.trim();
+    };
+    expect(await dump(jsc)).toBe('useFTLJIT=false (default: true)');
+    expect(await dump({})).toBe('useFTLJIT=true');
+  });
+
   test('--version, --help, hub --help', async () => {
     const dir = emptyDir();
     const v = await run(['--version'], dir);

@@ -93,6 +93,24 @@ describe.skipIf(skip)('helm lint and template', () => {
     }
   });
 
+  test('jsc: each option becomes BUN_JSC_<name> (--set works as well as a string), null removes one or all, a bad name fails', () => {
+    const jscEnv = (objs: K8sObject[]) =>
+      Object.fromEntries(
+        ((find(objs, 'Deployment', 'pipeops-agent') as Loose).spec.template.spec.containers[0].env as { name: string; value?: string }[])
+          .filter((e) => e.name.startsWith('BUN_JSC_'))
+          .map((e) => [e.name, e.value]),
+      );
+    expect(jscEnv(render({ set: { token: 't', 'jsc.useDFGJIT': '1' } }))).toEqual({ BUN_JSC_useDFGJIT: '1', BUN_JSC_useFTLJIT: '0' });
+    const dir = tempDir('chart-jsc-');
+    const none = join(dir, 'none.yaml');
+    writeFileSync(none, 'jsc: null\n');
+    expect(jscEnv(render({ values: [none], set: { token: 't' } }))).toEqual({});
+    expect(jscEnv(render({ set: { token: 't', 'jsc.useFTLJIT': 'null' } }))).toEqual({});
+    const r = helm(['template', 'x', CHART, '--set', 'token=t', '--set', 'jsc.bad-name=1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("'bad-name' does not match pattern");
+  });
+
   test('defaults: Deployment with Recreate, probes, hardened security context, env, resources, volumes', () => {
     const objs = render({ set: { token: 't' } });
     const d = find(objs, 'Deployment', 'pipeops-agent') as K8sObject & { spec: Loose };
@@ -122,6 +140,8 @@ describe.skipIf(skip)('helm lint and template', () => {
     expect(env.PIPEOPS_TOKEN).toEqual({ secretKeyRef: { name: 'pipeops-agent', key: 'token' } });
     expect(env.PIPEOPS_K8S_SERVICE_TOKEN).toEqual({ secretKeyRef: { name: 'pipeops-agent-control-plane-token', key: 'token' } });
     expect(env.PIPEOPS_POD_NAMESPACE).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+    // values `jsc:`: the JIT's top tier off (test/packaging/binary.test.ts: the binary's runtime honours it)
+    expect(env.BUN_JSC_useFTLJIT).toBe('0');
     // Upstream chart bugs (protocol §11 item 33): no env the agent does not read.
     for (const dead of ['PIPEOPS_NODE_NAME', 'PIPEOPS_POD_NAME', 'PIPEOPS_ENABLE_STATE_PERSISTENCE']) expect(env[dead]).toBeUndefined();
     expect(c.volumeMounts).toEqual([
