@@ -94,7 +94,9 @@ const ROWS: Row[] = [
 
 function describe(r: Result): string {
   const load = (k: string) => (Array.isArray(r[k]) ? (r[k] as number[]).join(' / ') : 'n/a');
-  return `${r.mode} run, ${r.rounds} round(s), agent ${r.agent}, ${r.backend} backend, Bun ${r.bun}, ${r.cores} cores, started ${r.started_at}, ${r.duration_s} s; load average (1/5/15 min) ${load('load_avg_start')} at the start, ${load('load_avg_end')} at the end; requests with errors: ${r.errors}. Command: \`${r.command}\`.`;
+  const env = r.agent_env && typeof r.agent_env === 'object' ? Object.entries(r.agent_env as Record<string, string>) : [];
+  const agentEnv = env.length ? ` with ${env.map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+  return `${r.mode} run, ${r.rounds} round(s), agent ${r.agent}${agentEnv}, ${r.backend} backend, Bun ${r.bun}, ${r.cores} cores, started ${r.started_at}, ${r.duration_s} s; load average (1/5/15 min) ${load('load_avg_start')} at the start, ${load('load_avg_end')} at the end; requests with errors: ${r.errors}. Command: \`${r.command}\`.`;
 }
 
 export function renderSection(result: Result, o: { baseline?: Result; binary?: Result; plain?: Result } = {}): string {

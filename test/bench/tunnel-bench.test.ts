@@ -75,6 +75,8 @@ describe('bench/tunnel.ts', () => {
       const both = renderSection(r, { plain });
       expect(both).toContain('| plain-HTTP backend: direct | plain: ours | plain: ours vs |');
       expect(both).toMatch(/\| 1 KiB GET, c=64: requests\/s \|[^\n]*\| 4000 \| 1000 \| 25 % \|/);
+      // The agent's extra environment (--agent-env, the chart's JSC options with --binary) is named in the run's line.
+      expect(renderSection(r)).toContain('with BENCH_PROBE=a=b BENCH_PROBE2=, ');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
