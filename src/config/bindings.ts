@@ -63,8 +63,8 @@ let bindingsByKey: Map<string, string[]> | undefined;
 
 /**
  * Env names read for a key, highest priority first. Called for every key at start-up: a scan of ENV_BINDINGS per key
- * (134 keys × 48 bindings, ≈ 6,400 predicate calls) was hot enough to set off JavaScriptCore's optimising compilers during start-up, whose
- * code and compiler pages then stay in the idle agent's RSS (docs/benchmarks.md, tenth round).
+ * (134 keys × 48 bindings, ≈ 6,400 predicate calls) was hot enough to set off JavaScriptCore's optimising compilers
+ * during start-up, whose code and compiler pages then stay in the idle agent's RSS (docs/benchmarks.md, tenth round).
  */
 export function envNamesFor(key: string): string[] {
   if (!bindingsByKey) {
