@@ -58,8 +58,9 @@ export function genericEnvName(key: string): string {
   return key.replace(/\./g, '_').toUpperCase();
 }
 
-/** ENV_BINDINGS by key, in their order; built on first use. */
-let bindingsByKey: Map<string, string[]> | undefined;
+/** ENV_BINDINGS' names by key, in their order. */
+const BINDINGS_BY_KEY = new Map<string, string[]>();
+for (const b of ENV_BINDINGS) BINDINGS_BY_KEY.set(b.key, [...(BINDINGS_BY_KEY.get(b.key) ?? []), b.env]);
 
 /**
  * Env names read for a key, highest priority first. Called for every key at start-up: a scan of ENV_BINDINGS per key
@@ -67,15 +68,7 @@ let bindingsByKey: Map<string, string[]> | undefined;
  * during start-up, whose code and compiler pages then stay in the idle agent's RSS (docs/benchmarks.md, tenth round).
  */
 export function envNamesFor(key: string): string[] {
-  if (!bindingsByKey) {
-    bindingsByKey = new Map();
-    for (const b of ENV_BINDINGS) {
-      const list = bindingsByKey.get(b.key);
-      if (list) list.push(b.env);
-      else bindingsByKey.set(b.key, [b.env]);
-    }
-  }
-  const names = [...(bindingsByKey.get(key) ?? [])];
+  const names = [...(BINDINGS_BY_KEY.get(key) ?? [])];
   const generic = genericEnvName(key);
   if (!names.includes(generic)) names.push(generic);
   return names;
